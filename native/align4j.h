@@ -1,0 +1,63 @@
+// align4j.h — the flat C ABI between Java and the native backends. Every function returns 0 or an
+// A4J_ERR_* code; a4j_last_error() then describes the failure (per thread). Device 0 is the CPU,
+// device 1 + k is CUDA device k. Memory functions take addresses as int64_t; the kernel functions,
+// generated from kernels.def, take typed pointers (JavaCPP casts the Java longs). Public Java code
+// never sees an address.
+#pragma once
+#include <stdint.h>
+
+#define A4J_OK 0
+#define A4J_ERR_ARGUMENT 1     // a bad argument reached native code (the Java layer should prevent it)
+#define A4J_ERR_NO_CUDA 2      // the CUDA backend is not loaded or has no device
+#define A4J_ERR_CUDA 3         // a CUDA runtime error
+#define A4J_ERR_OUT_OF_MEMORY 4
+
+#define A4J_DEVICE_CPU 0
+
+// policy_loss stats: loss, clipfrac, approxkl (k1), approxkl (k3), dual-clip fraction, token count
+#define A4J_POLICY_STATS 6
+#define A4J_POLICY_ROW 6
+// value_loss stats: loss, clipfrac, token count
+#define A4J_VALUE_STATS 3
+#define A4J_VALUE_ROW 3
+#define A4J_WHITEN_ROW 2
+// preference loss types
+#define A4J_PREF_SIGMOID 0
+#define A4J_PREF_ROBUST 1
+#define A4J_PREF_HINGE 2
+#define A4J_PREF_IPO 3
+#define A4J_PREF_LN_DPO 4
+#define A4J_PREF_SIMPO 5
+// preference stats: loss, rewards/chosen, rewards/rejected, rewards/accuracies, rewards/margins
+#define A4J_PREF_STATS 5
+// reward model stats: loss, accuracy, mean chosen reward, mean rejected reward, mean margin
+#define A4J_RM_STATS 5
+// check_f32 rules
+#define A4J_CHECK_FINITE 0
+#define A4J_CHECK_MASK 1       // exactly 0 or 1
+#define A4J_CHECK_POSITIVE 2   // finite and > 0
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+const char* a4j_last_error(void);
+// Loads the CUDA backend from a shared library path; 0 on success. Safe to call again.
+int a4j_cuda_load(const char* path);
+// Number of CUDA devices (0 when the backend is not loaded or there is no driver/device).
+int a4j_cuda_device_count(void);
+int64_t a4j_malloc(int32_t device, int64_t bytes);   // 0 on failure (see a4j_last_error)
+int a4j_free(int32_t device, int64_t ptr);
+int a4j_memset0(int32_t device, int64_t ptr, int64_t bytes);
+int a4j_copy_in(int32_t device, int64_t dst, const void* host_src, int64_t bytes);
+int a4j_copy_out(int32_t device, void* host_dst, int64_t src, int64_t bytes);
+int a4j_copy(int32_t device, int64_t dst, int64_t src, int64_t bytes);  // same device
+int a4j_synchronize(int32_t device);
+
+#define A4J_WITH_DEVICE(...) (int32_t device, __VA_ARGS__)
+#define A4J_FN(name, params, args) int a4j_##name A4J_WITH_DEVICE params;
+#include "kernels.def"
+#undef A4J_FN
+#ifdef __cplusplus
+}
+#endif

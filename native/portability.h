@@ -1,0 +1,197 @@
+// portability.h — lets every kernel in cuda/*.cuh be compiled twice from one source:
+//   * by nvcc for the GPU, with real blocks, warps and shared memory;
+//   * by the host compiler for the CPU backend, where a block is ONE thread: threadIdx is the
+//     compile-time constant 0 and blockDim the constant 1, so `for (j = threadIdx.x; j < n; j += blockDim.x)`
+//     becomes a plain loop the compiler vectorises, and A4J_LAUNCH runs the grid's blocks in an
+//     OpenMP loop.
+// All cooperation between the threads of a block goes through the helpers at the end of this file
+// (block_max, block_sum, warp_suffix_scan_affine). Their GPU versions are the only kernel code that
+// CI does not execute; the GPU test suite covers them.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <cmath>
+
+#if defined(__CUDACC__)
+
+#include <cuda_runtime.h>
+#define A4J_DEV __device__ __forceinline__
+#define A4J_HOSTDEV __host__ __device__ __forceinline__
+#define A4J_RESTRICT __restrict__
+
+// Every launch goes to the backend's current stream (cuda_backend.cu).
+cudaStream_t a4j_stream();
+#define A4J_LAUNCH(kernel, grid, block, ...)                                          \
+    do {                                                                              \
+        const long long a4j_grid_ = (long long)(grid);                               \
+        if (a4j_grid_ > 0) kernel<<<(unsigned)a4j_grid_, (block), 0, a4j_stream()>>>(__VA_ARGS__); \
+    } while (0)
+
+#else  // ---------------------------------------------------------------- host build
+
+#define A4J_DEV static inline
+#define A4J_HOSTDEV static inline
+#define A4J_RESTRICT __restrict__
+#define __global__ static
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __syncthreads() ((void)0)
+
+struct a4j_dim3 { unsigned x, y, z; };
+// A block is one thread: these are constants, so strided loops collapse to plain loops.
+constexpr a4j_dim3 threadIdx{0u, 0u, 0u};
+constexpr a4j_dim3 blockDim{1u, 1u, 1u};
+// Set by the launcher for each block; each OpenMP thread has its own.
+inline thread_local a4j_dim3 blockIdx{0u, 0u, 0u};
+inline thread_local a4j_dim3 gridDim{1u, 1u, 1u};
+
+// Blocks are independent by the CUDA contract, so any order and any thread is correct. Dynamic
+// scheduling balances rows that are skipped by a mask against rows that are computed.
+#define A4J_LAUNCH(kernel, grid, block, ...)                                          \
+    do {                                                                              \
+        const long long a4j_grid_ = (long long)(grid);                               \
+        _Pragma("omp parallel for schedule(dynamic, 1) if (a4j_grid_ > 1)")          \
+        for (long long a4j_b_ = 0; a4j_b_ < a4j_grid_; ++a4j_b_) {                  \
+            blockIdx = a4j_dim3{(unsigned)a4j_b_, 0u, 0u};                          \
+            gridDim = a4j_dim3{(unsigned)a4j_grid_, 1u, 1u};                        \
+            kernel(__VA_ARGS__);                                                      \
+        }                                                                             \
+    } while (0)
+
+#endif
+
+// ------------------------------------------------------------------------------ math helpers
+
+A4J_HOSTDEV float a4j_as_float(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
+A4J_HOSTDEV int32_t a4j_as_int(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
+
+// 2^x for x <= 0 (NaN in gives NaN out; x < -126 gives 0): the exponential of the softmax kernels,
+// which work in base 2 (s·log2(e) folded into one FMA) so that range reduction is exact.
+// GPU: exp2f. Host: branch-free x = k + r, |r| <= 1/2, 2^r by a degree-5 polynomial (coefficients
+// fitted for minimax relative error; max 1.9e-7 = ~3 ulp, measured over 2e5 points), 2^k by exponent
+// bits. g++ vectorises it without -ffast-math; glibc's vector expf is only declared under
+// __FAST_MATH__, and -ffast-math would also let the compiler assume that no -inf or NaN exists, which
+// -inf logits and NaN propagation need. About 15 vector ops per 16 floats: this, not memory, bounds
+// the CPU log-prob kernels on a 2-core machine.
+A4J_HOSTDEV float a4j_exp2_nonpos(float x) {
+#if defined(__CUDA_ARCH__)
+    return exp2f(x);
+#else
+    const float xc = x < -127.0f ? -127.0f : x;          // comparison keeps NaN as NaN
+    // rintf, not the 1.5·2^23 magic-number trick: -fassociative-math (needed to vectorise the sums)
+    // lets g++ fold (x + M) − M back to x.
+    const float k = rintf(xc);
+    const float r = xc - k;                                // exact, in [-1/2, 1/2]
+    float p = 1.326472731307149e-3f;
+    p = fmaf(p, r, 9.671512991189957e-3f);
+    p = fmaf(p, r, 5.550733581185341e-2f);
+    p = fmaf(p, r, 2.4022242426872253e-1f);
+    p = fmaf(p, r, 6.931470036506653e-1f);
+    p = fmaf(p, r, 1.0f);
+    // k in [-127, 0]: exponent field k + 127 in [0, 127]; field 0 gives +0, so 2^-127 flushes to 0.
+    return p * a4j_as_float(((int32_t)k + 127) << 23);
+#endif
+}
+
+constexpr float A4J_LOG2E = 1.4426950408889634f;
+constexpr float A4J_LN2 = 0.6931471805599453f;
+
+// log(sigmoid(z)) = min(z, 0) - log1p(exp(-|z|)): never overflows, exact for large |z|.
+A4J_HOSTDEV float a4j_log_sigmoid(float z) { return fminf(z, 0.0f) - log1pf(expf(-fabsf(z))); }
+A4J_HOSTDEV float a4j_sigmoid(float z) {
+    return z >= 0.0f ? 1.0f / (1.0f + expf(-z)) : expf(z) / (1.0f + expf(z));
+}
+
+// ------------------------------------------------------------------------- block helpers
+
+// Max over this thread's share of row[0..n) (elements threadIdx.x, +blockDim.x, ...), NaN-ignoring.
+// Host: 16 independent lanes with compare-and-select, because g++ vectorises neither an fmaxf
+// reduction nor a `z > m ? z : m` one unless it may assume there are no NaNs (-ffinite-math-only),
+// which would break -inf logits. The lane form is plain elementwise code, which it does vectorise.
+A4J_DEV float thread_max(const float* A4J_RESTRICT row, int64_t n) {
+#if defined(__CUDA_ARCH__)
+    float m = -INFINITY;
+    for (int64_t j = threadIdx.x; j < n; j += blockDim.x) m = fmaxf(m, row[j]);
+    return m;
+#else
+    constexpr int L = 16;
+    float lane[L];
+    for (int l = 0; l < L; ++l) lane[l] = -INFINITY;
+    int64_t j = 0;
+    for (; j + L <= n; j += L)
+        for (int l = 0; l < L; ++l) lane[l] = row[j + l] > lane[l] ? row[j + l] : lane[l];
+    float m = -INFINITY;
+    for (; j < n; ++j) m = row[j] > m ? row[j] : m;
+    for (int l = 0; l < L; ++l) m = lane[l] > m ? lane[l] : m;
+    return m;
+#endif
+}
+
+#if defined(__CUDA_ARCH__)
+
+template <typename T> A4J_DEV T a4j_warp_sum(T v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+template <typename T> A4J_DEV T a4j_warp_max(T v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Sum over the block, returned to every thread. blockDim.x must be a multiple of 32 (<= 1024).
+// The leading __syncthreads makes back-to-back calls safe (the scratch array is shared).
+template <typename T> A4J_DEV T block_sum(T v) {
+    __shared__ T scratch[32];
+    v = a4j_warp_sum(v);
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
+    __syncthreads();
+    const int nwarps = blockDim.x >> 5;
+    T r = (int)threadIdx.x < nwarps ? scratch[threadIdx.x] : T(0);
+    if (threadIdx.x < 32) r = a4j_warp_sum(r);
+    if (threadIdx.x == 0) scratch[0] = r;
+    __syncthreads();
+    return scratch[0];
+}
+
+// Max over the block (NaN-ignoring, as fmaxf), returned to every thread.
+A4J_DEV float block_max(float v) {
+    __shared__ float scratch[32];
+    v = a4j_warp_max(v);
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
+    __syncthreads();
+    const int nwarps = blockDim.x >> 5;
+    float r = (int)threadIdx.x < nwarps ? scratch[threadIdx.x] : -INFINITY;
+    if (threadIdx.x < 32) r = a4j_warp_max(r);
+    if (threadIdx.x == 0) scratch[0] = r;
+    __syncthreads();
+    return scratch[0];
+}
+
+// Inclusive suffix scan of affine maps f_i(x) = a_i + b_i·x over the 32 lanes of a warp:
+// on return lane i holds f_i ∘ f_{i+1} ∘ … ∘ f_31. Used by the backward GAE scan.
+A4J_DEV void warp_suffix_scan_affine(float& a, float& b) {
+    const int lane = threadIdx.x & 31;
+    for (int o = 1; o < 32; o <<= 1) {
+        const float an = __shfl_down_sync(0xffffffffu, a, o);
+        const float bn = __shfl_down_sync(0xffffffffu, b, o);
+        if (lane + o < 32) { a = fmaf(b, an, a); b = b * bn; }
+    }
+}
+// The composition of all 32 maps (what lane 0 holds after the scan), broadcast.
+A4J_DEV void warp_broadcast_first(float& a, float& b) {
+    a = __shfl_sync(0xffffffffu, a, 0);
+    b = __shfl_sync(0xffffffffu, b, 0);
+}
+
+#else  // host: one thread per block, so every block-level helper is the identity
+
+template <typename T> A4J_DEV T block_sum(T v) { return v; }
+A4J_DEV float block_max(float v) { return v; }
+A4J_DEV void warp_suffix_scan_affine(float&, float&) {}
+A4J_DEV void warp_broadcast_first(float&, float&) {}
+
+#endif

@@ -1,0 +1,200 @@
+package dev.align4j.tensor;
+
+import java.util.Arrays;
+
+/**
+ * A dense, row-major array in native memory (host memory for the CPU, device memory for CUDA), owned by a
+ * {@link Scope}. Closing a tensor, or its scope, frees the memory; any use after that throws
+ * {@link IllegalStateException}. Created only through a scope.
+ */
+public final class Tensor implements AutoCloseable {
+    private final Scope scope;
+    private final Device device;
+    private final DType dtype;
+    private final long[] shape;
+    private final long numel;
+    private long address;
+    private boolean closed;
+
+    Tensor(Scope scope, Device device, DType dtype, long[] shape, long address) {
+        this.scope = scope;
+        this.device = device;
+        this.dtype = dtype;
+        this.shape = shape;
+        this.numel = numel(shape);
+        this.address = address;
+    }
+
+    static long numel(long[] shape) {
+        long n = 1;
+        for (int i = 0; i < shape.length; i++) {
+            if (shape[i] < 0) throw new IllegalArgumentException("shape[" + i + "] = " + shape[i] + " is negative");
+            n = Math.multiplyExact(n, shape[i]);
+        }
+        return n;
+    }
+
+    public Device device() {
+        return device;
+    }
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    /** A copy of the shape. */
+    public long[] shape() {
+        return shape.clone();
+    }
+
+    public int rank() {
+        return shape.length;
+    }
+
+    /** Size of dimension {@code i}; negative {@code i} counts from the end. */
+    public long dim(int i) {
+        return shape[i < 0 ? shape.length + i : i];
+    }
+
+    public long numel() {
+        return numel;
+    }
+
+    public long byteSize() {
+        return numel * dtype.bytes();
+    }
+
+    public Scope scope() {
+        return scope;
+    }
+
+    public synchronized boolean isClosed() {
+        return closed;
+    }
+
+    /** The native address, for the binding layer only; throws when closed. */
+    synchronized long address() {
+        if (closed) throw new IllegalStateException("tensor " + describe() + " is closed");
+        return address;
+    }
+
+    /** Copies {@code data} (exactly numel() values) into this F32 tensor. */
+    public Tensor copyFrom(float[] data) {
+        requireType(DType.F32);
+        requireLength(data.length);
+        Backend.check(NativeLib.a4j_copy_in(device.nativeId(), address(), data, byteSize()), "copy to " + device);
+        return this;
+    }
+
+    /** Copies {@code data} (exactly numel() values) into this I32 tensor. */
+    public Tensor copyFrom(int[] data) {
+        requireType(DType.I32);
+        requireLength(data.length);
+        Backend.check(NativeLib.a4j_copy_in(device.nativeId(), address(), data, byteSize()), "copy to " + device);
+        return this;
+    }
+
+    /** Copies another tensor of the same dtype, element count and device into this one. */
+    public Tensor copyFrom(Tensor src) {
+        if (src.dtype != dtype || src.numel != numel || !src.device.equals(device))
+            throw new IllegalArgumentException("copyFrom: source " + src.describe() + " does not match " + describe());
+        Backend.check(NativeLib.a4j_copy(device.nativeId(), address(), src.address(), byteSize()), "copy on " + device);
+        return this;
+    }
+
+    /** Sets every element to zero. */
+    public Tensor zero() {
+        Backend.check(NativeLib.a4j_memset0(device.nativeId(), address(), byteSize()), "zero on " + device);
+        return this;
+    }
+
+    public float[] toFloatArray() {
+        requireType(DType.F32);
+        float[] out = new float[arrayLength()];
+        Backend.check(NativeLib.a4j_copy_out(device.nativeId(), out, address(), byteSize()), "copy from " + device);
+        return out;
+    }
+
+    public int[] toIntArray() {
+        requireType(DType.I32);
+        int[] out = new int[arrayLength()];
+        Backend.check(NativeLib.a4j_copy_out(device.nativeId(), out, address(), byteSize()), "copy from " + device);
+        return out;
+    }
+
+    public double[] toDoubleArray() {
+        requireType(DType.F64);
+        double[] out = new double[arrayLength()];
+        Backend.check(NativeLib.a4j_copy_out(device.nativeId(), out, address(), byteSize()), "copy from " + device);
+        return out;
+    }
+
+    public long[] toLongArray() {
+        requireType(DType.I64);
+        long[] out = new long[arrayLength()];
+        Backend.check(NativeLib.a4j_copy_out(device.nativeId(), out, address(), byteSize()), "copy from " + device);
+        return out;
+    }
+
+    /** One F32 element (a device round trip on CUDA: for messages and tests, not loops). */
+    public float getFloat(long index) {
+        requireType(DType.F32);
+        checkIndex(index);
+        float[] one = new float[1];
+        Backend.check(NativeLib.a4j_copy_out(device.nativeId(), one, address() + index * 4, 4), "copy from " + device);
+        return one[0];
+    }
+
+    /** One I32 element (a device round trip on CUDA: for messages and tests, not loops). */
+    public int getInt(long index) {
+        requireType(DType.I32);
+        checkIndex(index);
+        int[] one = new int[1];
+        Backend.check(NativeLib.a4j_copy_out(device.nativeId(), one, address() + index * 4, 4), "copy from " + device);
+        return one[0];
+    }
+
+    private void checkIndex(long index) {
+        if (index < 0 || index >= numel)
+            throw new IndexOutOfBoundsException("index " + index + " outside " + describe());
+    }
+
+    private int arrayLength() {
+        if (numel > Integer.MAX_VALUE - 8)
+            throw new IllegalStateException(describe() + " has too many elements for a Java array");
+        return (int) numel;
+    }
+
+    private void requireType(DType t) {
+        if (dtype != t) throw new IllegalArgumentException("tensor " + describe() + " is " + dtype + ", not " + t);
+    }
+
+    private void requireLength(int length) {
+        if (length != numel)
+            throw new IllegalArgumentException("data has " + length + " values, tensor " + describe() + " has " + numel);
+    }
+
+    /** Frees the memory now; idempotent. */
+    @Override
+    public void close() {
+        long addr;
+        synchronized (this) {
+            if (closed) return;
+            closed = true;
+            addr = address;
+            address = 0;
+        }
+        scope.forget(this);
+        Backend.check(NativeLib.a4j_free(device.nativeId(), addr), "free on " + device);
+    }
+
+    /** e.g. {@code F32[4, 32000]@cpu}. */
+    public String describe() {
+        return dtype + Arrays.toString(shape) + "@" + device;
+    }
+
+    @Override
+    public String toString() {
+        return "Tensor " + describe() + (closed ? " (closed)" : "");
+    }
+}
