@@ -1,0 +1,232 @@
+package dev.align4j.kernels;
+
+import static dev.align4j.testing.Close.POISON;
+import static dev.align4j.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.align4j.reference.LogProbsReference;
+import dev.align4j.tensor.DType;
+import dev.align4j.tensor.Device;
+import dev.align4j.tensor.Scope;
+import dev.align4j.tensor.Tensor;
+import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.Rand;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class LogProbsTest {
+    private static final int[][] SHAPES = {{0, 5}, {1, 1}, {1, 7}, {3, 33}, {5, 1000}, {7, 4099}, {2, 32000}};
+
+    @Test
+    void cpu() {
+        check(Device.cpu());
+    }
+
+    @GpuTest
+    void cuda() {
+        check(Device.cuda(0));
+    }
+
+    @Test
+    void finiteDifferencesCpu() {
+        finiteDifferences(Device.cpu());
+    }
+
+    @GpuTest
+    void finiteDifferencesCuda() {
+        finiteDifferences(Device.cuda(0));
+    }
+
+    @Test
+    void hardValuesCpu() {
+        hardValues(Device.cpu());
+    }
+
+    @GpuTest
+    void hardValuesCuda() {
+        hardValues(Device.cuda(0));
+    }
+
+    static void check(Device device) {
+        long seed = System.nanoTime();
+        Random r = new Random(seed);
+        for (int[] shape : SHAPES)
+            for (float temperature : new float[] {1.0f, 0.7f})
+                for (boolean entropy : new boolean[] {true, false}) {
+                    int n = shape[0], v = shape[1];
+                    float[] mask = r.nextBoolean() ? null : Rand.mask(r, n, 0.7);
+                    runCase(device, "seed " + seed + " N=" + n + " V=" + v + " τ=" + temperature + " H=" + entropy,
+                            Rand.normal(r, n * v, 3.0), Rand.ints(r, n, v), mask, n, v, temperature, entropy, r,
+                            1e-5);
+                }
+        // every row masked
+        runCase(device, "seed " + seed + " all masked", Rand.normal(r, 4 * 50, 3), Rand.ints(r, 4, 50),
+                new float[4], 4, 50, 1f, true, r, 1e-5);
+    }
+
+    /** −inf entries (also at the label), logits of magnitude 1e4. */
+    static void hardValues(Device device) {
+        long seed = System.nanoTime();
+        Random r = new Random(seed);
+        int n = 6, v = 37;
+        float[] z = Rand.normal(r, n * v, 2);
+        int[] y = Rand.ints(r, n, v);
+        for (int i = 0; i < n; i++) for (int j = 0; j < v; j += 3) if (j != y[i]) z[i * v + j] = Float.NEGATIVE_INFINITY;
+        z[2 * v + y[2]] = Float.NEGATIVE_INFINITY; // the label itself impossible: logp = −inf
+        runCase(device, "seed " + seed + " −inf", z, y, null, n, v, 1f, true, r, 1e-5);
+
+        float[] big = Rand.normal(r, n * v, 1e4);
+        for (int i = 0; i < n; i++) big[i * v + y[i]] = 1.2e4f; // some labels at (near) the max
+        // fp32 holds logits and the saved lse of 1e4 to ~5e-4 (half an ulp), so the tolerance scales with the
+        // magnitude: p = exp(s − lse) inherits that absolute error in its exponent (as in PyTorch).
+        runCase(device, "seed " + seed + " 1e4", big, y, null, n, v, 1f, true, r, 2e-3);
+        runCase(device, "seed " + seed + " 1e4 τ", big, y, null, n, v, 3.3f, true, r, 2e-3);
+    }
+
+    static void runCase(Device device, String what, float[] z, int[] y, float[] mask, int n, int v, float temperature,
+                        boolean withEntropy, Random r, double atol) {
+        double[] zd = LogProbsReference.toDouble(z);
+        double[][] ref = LogProbsReference.forward(zd, y, mask, n, v, temperature);
+        float[] dlogp = Rand.normal(r, n, 1);
+        float[] dent = withEntropy ? Rand.normal(r, n, 1) : null;
+        double[] refGrad = LogProbsReference.backward(zd, y, mask, n, v, temperature, dlogp, dent);
+        try (Scope s = new Scope()) {
+            Tensor logits = s.of(device, z, n, v);
+            Tensor labels = s.of(device, y, n);
+            Tensor m = mask == null ? null : s.of(device, mask, n);
+            Tensor logp = s.of(device, Rand.filled(n, POISON), n);
+            Tensor ent = withEntropy ? s.of(device, Rand.filled(n, POISON), n) : null;
+            Tensor lse = s.of(device, Rand.filled(n, POISON), n);
+            LogProbs.forward(logits, labels, m, temperature, logp, ent, lse);
+            assertClose(what + " logp", ref[0], logp.toFloatArray(), atol, 1e-5);
+            assertClose(what + " lse", ref[2], lse.toFloatArray(), atol, 1e-6);
+            if (withEntropy) assertClose(what + " entropy", ref[1], ent.toFloatArray(), atol, 1e-4);
+
+            Tensor g = s.of(device, dlogp, n);
+            Tensor h = withEntropy ? s.of(device, dent, n) : null;
+            Tensor dz = s.of(device, Rand.filled(n * v, POISON), n, v);
+            LogProbs.backward(logits, labels, m, temperature, lse, ent, g, h, dz);
+            float[] grad = dz.toFloatArray();
+            assertClose(what + " dlogits", refGrad, grad, atol, 2e-5);
+
+            // in place: the gradient overwrites the logits, bit for bit the same as out of place
+            LogProbs.backward(logits, labels, m, temperature, lse, ent, g, h, logits);
+            assertArrayEquals(grad, logits.toFloatArray(), what + " in-place backward");
+        }
+    }
+
+    static void finiteDifferences(Device device) {
+        long seed = System.nanoTime();
+        Random r = new Random(seed);
+        int n = 4, v = 13;
+        float temperature = 0.8f;
+        float[] z = Rand.normal(r, n * v, 2);
+        int[] y = Rand.ints(r, n, v);
+        float[] mask = {1, 0, 1, 1};
+        float[] g = Rand.normal(r, n, 1), h = Rand.normal(r, n, 1);
+        float[] got;
+        try (Scope s = new Scope()) {
+            Tensor logits = s.of(device, z, n, v);
+            Tensor labels = s.of(device, y, n);
+            Tensor m = s.of(device, mask, n);
+            LogProbs.Result fwd = LogProbs.forward(s, logits, labels, m, temperature, true);
+            Tensor dz = s.empty(device, DType.F32, n, v);
+            LogProbs.backward(logits, labels, m, temperature, fwd, s.of(device, g, n), s.of(device, h, n), dz);
+            got = dz.toFloatArray();
+        }
+        double[] zd = LogProbsReference.toDouble(z);
+        double eps = 1e-6;
+        for (int i = 0; i < n * v; i++) {
+            double keep = zd[i];
+            zd[i] = keep + eps;
+            double up = LogProbsReference.objective(zd, y, mask, n, v, temperature, g, h);
+            zd[i] = keep - eps;
+            double down = LogProbsReference.objective(zd, y, mask, n, v, temperature, g, h);
+            zd[i] = keep;
+            assertClose("seed " + seed + " finite difference dlogits", (up - down) / (2 * eps), got[i], 2e-5, 1e-3);
+        }
+    }
+
+    /** One random case for the fuzz test. */
+    public static void fuzzCase(Random r, Device device) {
+        int n = r.nextInt(9);
+        int v = 1 + r.nextInt(r.nextBoolean() ? 8 : 300);
+        float temperature = r.nextBoolean() ? 1f : (float) (0.2 + 2 * r.nextDouble());
+        float[] z = Rand.normal(r, n * v, r.nextBoolean() ? 1 : 10);
+        if (r.nextInt(4) == 0) for (int k = 0; k < z.length; k += 1 + r.nextInt(5)) z[k] = Float.NEGATIVE_INFINITY;
+        int[] y = Rand.ints(r, n, v);
+        // keep at least the label finite unless we want −inf on purpose (reference handles both)
+        float[] mask = r.nextBoolean() ? null : Rand.mask(r, n, r.nextDouble());
+        runCase(device, "fuzz N=" + n + " V=" + v, z, y, mask, n, v, temperature, r.nextBoolean(), r, 2e-5);
+    }
+
+    @Test
+    void convenienceArrays() {
+        float[][] out = LogProbs.compute(new float[] {1, 2, 3, 0, 0, 0}, new int[] {2, 0}, null, 3, 1f);
+        double lse = Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3));
+        assertClose("logp0", 3 - lse, out[0][0], 1e-6, 1e-6);
+        assertClose("logp1", -Math.log(3), out[0][1], 1e-6, 1e-6);
+        assertClose("entropy1", Math.log(3), out[1][1], 1e-6, 1e-6);
+        assertClose("lse0", lse, out[2][0], 1e-6, 1e-6);
+    }
+
+    @Test
+    void badInputsNameTheArgument() {
+        Device d = Device.cpu();
+        try (Scope s = new Scope()) {
+            Tensor logits = s.of(d, Rand.normal(new Random(1), 3 * 5, 1), 3, 5);
+            Tensor labels = s.of(d, new int[] {0, 7, 2});
+            Tensor good = s.of(d, new int[] {0, 1, 2});
+            assertMessage(IllegalArgumentException.class, "labels[1] = 7 is outside [0, 5)",
+                    () -> LogProbs.forward(s, logits, labels, null, 1f, false));
+            assertMessage(IllegalArgumentException.class, "labels[0] = -1",
+                    () -> LogProbs.forward(s, logits, s.of(d, new int[] {-1, 0, 0}), null, 1f, false));
+            assertMessage(IllegalArgumentException.class, "temperature",
+                    () -> LogProbs.forward(s, logits, good, null, 0f, false));
+            assertMessage(IllegalArgumentException.class, "temperature",
+                    () -> LogProbs.forward(s, logits, good, null, Float.NaN, false));
+            assertMessage(IllegalArgumentException.class, "mask[2] = NaN",
+                    () -> LogProbs.forward(s, logits, good, s.of(d, new float[] {1, 0, Float.NaN}), 1f, false));
+            assertMessage(IllegalArgumentException.class, "mask[0] = 0.5",
+                    () -> LogProbs.forward(s, logits, good, s.of(d, new float[] {0.5f, 0, 1}), 1f, false));
+            assertMessage(IllegalArgumentException.class, "labels: expected shape [3], got [2]",
+                    () -> LogProbs.forward(s, logits, s.of(d, new int[] {0, 1}), null, 1f, false));
+            assertMessage(IllegalArgumentException.class, "labels must be I32",
+                    () -> LogProbs.forward(s, logits, s.of(d, new float[] {0, 1, 2}), null, 1f, false));
+            assertMessage(IllegalArgumentException.class, "last dimension (V) must be >= 1",
+                    () -> LogProbs.forward(s, s.empty(d, DType.F32, 3, 0), good, null, 1f, false));
+            LogProbs.Result fwd = LogProbs.forward(s, logits, good, null, 1f, false);
+            Tensor g = s.of(d, new float[] {1, 1, 1});
+            assertMessage(IllegalArgumentException.class, "entropy: the forward's entropy is needed",
+                    () -> LogProbs.backward(logits, good, null, 1f, fwd.lse(), null, g, g, logits));
+            assertMessage(IllegalArgumentException.class, "dlogits: expected shape [3, 5], got [5, 3]",
+                    () -> LogProbs.backward(logits, good, null, 1f, fwd, g, null, s.empty(d, DType.F32, 5, 3)));
+            Tensor closed = s.of(d, new int[] {0, 1, 2});
+            closed.close();
+            assertMessage(IllegalStateException.class, "labels",
+                    () -> LogProbs.forward(s, logits, closed, null, 1f, false));
+            assertThrows(IllegalArgumentException.class, () -> LogProbs.compute(new float[5], new int[2], null, 3, 1f));
+        }
+    }
+
+    static void assertMessage(Class<? extends Throwable> type, String fragment, org.junit.jupiter.api.function.Executable call) {
+        Throwable t = assertThrows(type, call);
+        assertTrue(String.valueOf(t.getMessage()).contains(fragment),
+                "message '" + t.getMessage() + "' should contain '" + fragment + "'");
+    }
+
+    @Test
+    void outputsOwnedByScope() {
+        Device d = Device.cpu();
+        long before = Scope.globalLiveCount();
+        try (Scope s = new Scope()) {
+            Tensor logits = s.of(d, new float[] {1, 2}, 1, 2);
+            LogProbs.forward(s, logits, s.of(d, new int[] {1}), null, 1f, true);
+            assertEquals(5, s.liveCount()); // logits, labels, logp, entropy, lse: no temporaries left behind
+        }
+        assertEquals(before, Scope.globalLiveCount());
+    }
+}
