@@ -1,0 +1,193 @@
+package dev.align4j.kernels;
+
+import dev.align4j.tensor.DType;
+import dev.align4j.tensor.Device;
+import dev.align4j.tensor.NativeKernels;
+import dev.align4j.tensor.Scope;
+import dev.align4j.tensor.Tensor;
+
+/**
+ * The clipped PPO policy loss, its gradient with respect to the new log-probs, and TRL's metrics, in one
+ * fused pass over {@code [B, T]} tensors. Per token, with ratio ρ = exp(ℓ_new − ℓ_old) and advantage A:
+ * <pre>
+ *   L = max(−A·ρ, −A·clip(ρ, 1 − epsLow, 1 + epsHigh))
+ *   with dual clip c &gt; 1, for A &lt; 0:  L = min(L, −c·A)
+ * </pre>
+ * aggregated over the response mask m either as a token-mean Σ m·L / Σ m over the whole batch
+ * ({@link Aggregation#TOKEN_MEAN}, TRL's default) or as the mean over sequences of their token-means
+ * ({@link Aggregation#SEQUENCE_MEAN}; sequences without a masked token are left out). The gradient
+ * {@code dlogpNew = ∂loss/∂ℓ_new} is 0 off the mask and wherever the clipped branch or the dual cap is
+ * active; on a tie the unclipped branch is used. With no masked token at all, the loss, metrics and
+ * gradient are 0.
+ *
+ * <p>Metrics (token-means over the mask, whatever the aggregation): {@code clipfrac} = share of tokens
+ * where −A·clip(ρ) &gt; −A·ρ; {@code approxkl} as k1 = mean d and k3 = mean(e^{−d} − 1 + d) with
+ * d = ℓ_old − ℓ_new; the dual-clip fraction = share of tokens where the cap is active.
+ *
+ * <p>All inputs are F32 {@code [B, T]} on one device, finite, with a mask of exactly 0 or 1.
+ *
+ * <pre>{@code
+ * try (Scope scope = new Scope()) {
+ *     PolicyLoss.Result r = PolicyLoss.compute(scope, logpNew, logpOld, advantages, mask, PolicyLoss.Config.DEFAULT);
+ *     float loss = r.stats().loss();   // r.dlogpNew() feeds LogProbs.backward
+ * }
+ * }</pre>
+ */
+public final class PolicyLoss {
+    private PolicyLoss() {}
+
+    /** How per-token losses become one number. */
+    public enum Aggregation {
+        /** Σ m·L / Σ m over every token of the batch. */
+        TOKEN_MEAN(0),
+        /** Mean over sequences (with at least one masked token) of Σ_t m·L / Σ_t m. */
+        SEQUENCE_MEAN(1);
+
+        final int code;
+
+        Aggregation(int code) {
+            this.code = code;
+        }
+    }
+
+    /**
+     * Options. Defaults ({@link #DEFAULT}): {@code epsLow = epsHigh = 0.2} (symmetric clip, as TRL's
+     * {@code cliprange}), dual clip off, {@link Aggregation#TOKEN_MEAN}.
+     *
+     * @param epsLow      lower clip: ρ is clipped below at 1 − epsLow; in [0, 1]
+     * @param epsHigh     upper clip: ρ is clipped above at 1 + epsHigh; finite and &gt;= 0 (DAPO's
+     *                    "clip-higher" uses epsHigh &gt; epsLow)
+     * @param dualClip    c of dual-clip PPO (Ye et al. 2020), &gt; 1; 0 (or any value &lt;= 0) turns it off
+     * @param aggregation token-mean or sequence-mean
+     */
+    public record Config(float epsLow, float epsHigh, float dualClip, Aggregation aggregation) {
+        public static final Config DEFAULT = new Config(0.2f, 0.2f, 0f, Aggregation.TOKEN_MEAN);
+
+        public Config {
+            if (!(epsLow >= 0 && epsLow <= 1))
+                throw new IllegalArgumentException("epsLow must be in [0, 1], got " + epsLow);
+            Args.nonNegative("epsHigh", epsHigh);
+            if (Float.isNaN(dualClip) || (dualClip > 0 && !(dualClip > 1 && dualClip < Float.POSITIVE_INFINITY)))
+                throw new IllegalArgumentException(
+                        "dualClip must be finite and > 1 when enabled (<= 0 turns it off), got " + dualClip);
+            if (aggregation == null) throw new IllegalArgumentException("aggregation must not be null");
+        }
+
+        /** Symmetric clip range ε: epsLow = epsHigh = ε. */
+        public Config withEps(float eps) {
+            return new Config(eps, eps, dualClip, aggregation);
+        }
+
+        public Config withEps(float epsLow, float epsHigh) {
+            return new Config(epsLow, epsHigh, dualClip, aggregation);
+        }
+
+        /** Dual clip c &gt; 1, or a value &lt;= 0 for off. */
+        public Config withDualClip(float c) {
+            return new Config(epsLow, epsHigh, c, aggregation);
+        }
+
+        public Config withAggregation(Aggregation a) {
+            return new Config(epsLow, epsHigh, dualClip, a);
+        }
+
+        public boolean dualClipEnabled() {
+            return dualClip > 0;
+        }
+    }
+
+    /**
+     * Scalars read back to the host, under TRL's names: {@code loss} (policy/loss), {@code clipFrac}
+     * (policy/clipfrac), {@code approxKlK1}, {@code approxKlK3} (policy/approxkl), {@code dualClipFrac},
+     * and {@code tokens} = Σ m.
+     */
+    public record Stats(float loss, float clipFrac, float approxKlK1, float approxKlK3, float dualClipFrac, long tokens) {}
+
+    /** {@code dlogpNew} {@code [B, T]} in the caller's scope, and the stats. */
+    public record Result(Tensor dlogpNew, Stats stats) implements AutoCloseable {
+        @Override
+        public void close() {
+            dlogpNew.close();
+        }
+    }
+
+    /** Host-array result of {@link #compute(float[], float[], float[], float[], int, int, Config)}. */
+    public record HostResult(float[] dlogpNew, Stats stats) {}
+
+    /** Loss and gradient, the gradient in a new tensor of {@code scope}. */
+    public static Result compute(Scope scope, Tensor logpNew, Tensor logpOld, Tensor advantages, Tensor mask,
+                                 Config config) {
+        Device device = Args.open("logpNew", logpNew);
+        if (scope == null) throw new IllegalArgumentException("scope must not be null");
+        Args.dtype("logpNew", logpNew, DType.F32);
+        Tensor dlogpNew = scope.empty(device, DType.F32, logpNew.shape());
+        try {
+            return new Result(dlogpNew, compute(logpNew, logpOld, advantages, mask, config, dlogpNew));
+        } catch (RuntimeException e) {
+            dlogpNew.close();
+            throw e;
+        }
+    }
+
+    /** Loss and gradient into a caller-provided {@code dlogpNew} (F32, the shape of {@code logpNew}). */
+    public static Stats compute(Tensor logpNew, Tensor logpOld, Tensor advantages, Tensor mask, Config config,
+                                Tensor dlogpNew) {
+        Device device = Args.sameDevice(new String[] {"logpNew", "logpOld", "advantages", "mask", "dlogpNew"},
+                logpNew, logpOld, advantages, mask, dlogpNew);
+        Args.open("logpOld", logpOld);
+        Args.open("advantages", advantages);
+        Args.open("mask", mask);
+        Args.open("dlogpNew", dlogpNew);
+        if (config == null) throw new IllegalArgumentException("config must not be null");
+        long[] bt = batchShape("logpNew", logpNew);
+        Args.f32("logpOld", logpOld, false, bt);
+        Args.f32("advantages", advantages, false, bt);
+        Args.f32("mask", mask, false, bt);
+        Args.f32("dlogpNew", dlogpNew, false, bt);
+        Args.mask("mask", mask);
+        Args.finiteValues("logpNew", logpNew);
+        Args.finiteValues("logpOld", logpOld);
+        Args.finiteValues("advantages", advantages);
+        long b = bt[0], t = bt[1];
+        try (Scope tmp = new Scope()) {
+            Tensor work = tmp.empty(device, DType.F32, b * 6);  // A4J_POLICY_ROW floats per sequence
+            Tensor stats = tmp.empty(device, DType.F32, 6);     // A4J_POLICY_STATS
+            NativeKernels.policyLoss(device, logpNew, logpOld, advantages, mask, b, t, config.epsLow(),
+                    config.epsHigh(), config.dualClipEnabled() ? config.dualClip() : 0f, config.aggregation().code,
+                    dlogpNew, work, stats);
+            float[] s = stats.toFloatArray();
+            return new Stats(s[0], s[1], s[2], s[3], s[4], Math.round((double) s[5]));
+        }
+    }
+
+    /** Convenience on Java arrays (CPU), each {@code [b·t]} row-major. */
+    public static HostResult compute(float[] logpNew, float[] logpOld, float[] advantages, float[] mask, int b, int t,
+                                     Config config) {
+        checkArrays(b, t, new String[] {"logpNew", "logpOld", "advantages", "mask"}, logpNew, logpOld, advantages, mask);
+        Device cpu = Device.cpu();
+        try (Scope s = new Scope()) {
+            Result r = compute(s, s.of(cpu, logpNew, b, t), s.of(cpu, logpOld, b, t), s.of(cpu, advantages, b, t),
+                    s.of(cpu, mask, b, t), config);
+            return new HostResult(r.dlogpNew().toFloatArray(), r.stats());
+        }
+    }
+
+    /** The {@code [B, T]} shape of a rank-2 F32 tensor. */
+    static long[] batchShape(String name, Tensor t) {
+        Args.dtype(name, t, DType.F32);
+        if (t.rank() != 2)
+            throw new IllegalArgumentException(name + " must have shape [B, T], got rank " + t.rank() + " (" + t.describe() + ")");
+        return t.shape();
+    }
+
+    /** Array lengths for the host convenience overloads. */
+    static void checkArrays(int b, int t, String[] names, float[]... arrays) {
+        if (b < 0 || t < 0) throw new IllegalArgumentException("b and t must be >= 0, got b = " + b + ", t = " + t);
+        long n = (long) b * t;
+        for (int i = 0; i < arrays.length; i++) {
+            if (arrays[i] == null) throw new IllegalArgumentException(names[i] + " must not be null");
+            if (arrays[i].length != n)
+                throw new IllegalArgumentException(names[i] + " has " + arrays[i].length + " values, expected b·t = " + n);
+        }
+    }
+}

@@ -1,0 +1,122 @@
+package dev.align4j.kernels;
+
+import dev.align4j.kernels.PolicyLoss.Aggregation;
+import dev.align4j.tensor.DType;
+import dev.align4j.tensor.Device;
+import dev.align4j.tensor.NativeKernels;
+import dev.align4j.tensor.Scope;
+import dev.align4j.tensor.Tensor;
+
+/**
+ * The clipped PPO value loss and its gradient, fused over {@code [B, T]} tensors. Per token, with value V,
+ * the rollout's value V_old and return G:
+ * <pre>
+ *   V_clip = V_old + clip(V − V_old, −epsV, epsV)
+ *   L = ½·max((V − G)², (V_clip − G)²)
+ * </pre>
+ * aggregated over the mask like {@link PolicyLoss} (token-mean or sequence-mean of token-means). The
+ * gradient {@code dvalues = ∂loss/∂V} is 0 off the mask and where the clipped term is strictly larger
+ * (V_clip does not move with V there); on a tie the unclipped branch is used. {@code clipFrac} is the
+ * token-mean of [(V_clip − G)² &gt; (V − G)²] (TRL's {@code value/clipfrac}). No masked token: all 0.
+ *
+ * <p>All inputs are F32 {@code [B, T]} on one device, finite, with a mask of exactly 0 or 1.
+ */
+public final class ValueLoss {
+    private ValueLoss() {}
+
+    /**
+     * Options. Defaults ({@link #DEFAULT}): {@code epsV = 0.2} (TRL's {@code cliprange_value}),
+     * {@link Aggregation#TOKEN_MEAN}.
+     *
+     * @param epsV        clip range of the value around V_old; finite and &gt;= 0
+     * @param aggregation token-mean or sequence-mean
+     */
+    public record Config(float epsV, Aggregation aggregation) {
+        public static final Config DEFAULT = new Config(0.2f, Aggregation.TOKEN_MEAN);
+
+        public Config {
+            Args.nonNegative("epsV", epsV);
+            if (aggregation == null) throw new IllegalArgumentException("aggregation must not be null");
+        }
+
+        public Config withEpsV(float eps) {
+            return new Config(eps, aggregation);
+        }
+
+        public Config withAggregation(Aggregation a) {
+            return new Config(epsV, a);
+        }
+    }
+
+    /** Scalars read back to the host: {@code loss} (value loss), {@code clipFrac}, {@code tokens} = Σ m. */
+    public record Stats(float loss, float clipFrac, long tokens) {}
+
+    /** {@code dvalues} {@code [B, T]} in the caller's scope, and the stats. */
+    public record Result(Tensor dvalues, Stats stats) implements AutoCloseable {
+        @Override
+        public void close() {
+            dvalues.close();
+        }
+    }
+
+    /** Host-array result of {@link #compute(float[], float[], float[], float[], int, int, Config)}. */
+    public record HostResult(float[] dvalues, Stats stats) {}
+
+    /** Loss and gradient, the gradient in a new tensor of {@code scope}. */
+    public static Result compute(Scope scope, Tensor values, Tensor valuesOld, Tensor returns, Tensor mask,
+                                 Config config) {
+        Device device = Args.open("values", values);
+        if (scope == null) throw new IllegalArgumentException("scope must not be null");
+        Args.dtype("values", values, DType.F32);
+        Tensor dvalues = scope.empty(device, DType.F32, values.shape());
+        try {
+            return new Result(dvalues, compute(values, valuesOld, returns, mask, config, dvalues));
+        } catch (RuntimeException e) {
+            dvalues.close();
+            throw e;
+        }
+    }
+
+    /** Loss and gradient into a caller-provided {@code dvalues} (F32, the shape of {@code values}). */
+    public static Stats compute(Tensor values, Tensor valuesOld, Tensor returns, Tensor mask, Config config,
+                                Tensor dvalues) {
+        Device device = Args.sameDevice(new String[] {"values", "valuesOld", "returns", "mask", "dvalues"},
+                values, valuesOld, returns, mask, dvalues);
+        Args.open("valuesOld", valuesOld);
+        Args.open("returns", returns);
+        Args.open("mask", mask);
+        Args.open("dvalues", dvalues);
+        if (config == null) throw new IllegalArgumentException("config must not be null");
+        long[] bt = PolicyLoss.batchShape("values", values);
+        Args.f32("valuesOld", valuesOld, false, bt);
+        Args.f32("returns", returns, false, bt);
+        Args.f32("mask", mask, false, bt);
+        Args.f32("dvalues", dvalues, false, bt);
+        Args.mask("mask", mask);
+        Args.finiteValues("values", values);
+        Args.finiteValues("valuesOld", valuesOld);
+        Args.finiteValues("returns", returns);
+        long b = bt[0], t = bt[1];
+        try (Scope tmp = new Scope()) {
+            Tensor work = tmp.empty(device, DType.F32, b * 3);  // A4J_VALUE_ROW floats per sequence
+            Tensor stats = tmp.empty(device, DType.F32, 3);     // A4J_VALUE_STATS
+            NativeKernels.valueLoss(device, values, valuesOld, returns, mask, b, t, config.epsV(),
+                    config.aggregation().code, dvalues, work, stats);
+            float[] s = stats.toFloatArray();
+            return new Stats(s[0], s[1], Math.round((double) s[2]));
+        }
+    }
+
+    /** Convenience on Java arrays (CPU), each {@code [b·t]} row-major. */
+    public static HostResult compute(float[] values, float[] valuesOld, float[] returns, float[] mask, int b, int t,
+                                     Config config) {
+        PolicyLoss.checkArrays(b, t, new String[] {"values", "valuesOld", "returns", "mask"}, values, valuesOld,
+                returns, mask);
+        Device cpu = Device.cpu();
+        try (Scope s = new Scope()) {
+            Result r = compute(s, s.of(cpu, values, b, t), s.of(cpu, valuesOld, b, t), s.of(cpu, returns, b, t),
+                    s.of(cpu, mask, b, t), config);
+            return new HostResult(r.dvalues().toFloatArray(), r.stats());
+        }
+    }
+}
