@@ -1,0 +1,51 @@
+package dev.align4j.kernels;
+
+import dev.align4j.tensor.Device;
+import dev.align4j.testing.GpuTest;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.function.BiConsumer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Draws at least 1,000 random cases per run across every kernel family (random shapes, masks, options,
+ * hard values), each checked against its double-precision reference by the family's own fuzzCase. The
+ * seed is fresh every run and printed in any failure.
+ */
+class FuzzTest {
+    private static final int CASES_PER_FAMILY = 150;
+
+    private static List<BiConsumer<Random, Device>> families() {
+        List<BiConsumer<Random, Device>> f = new ArrayList<>();
+        f.add(LogProbsTest::fuzzCase);
+        f.add(PolicyLossTest::fuzzCase);
+        f.add(ValueLossTest::fuzzCase);
+        return f;
+    }
+
+    @Test
+    void cpu() {
+        run(Device.cpu());
+    }
+
+    @GpuTest
+    void cuda() {
+        run(Device.cuda(0));
+    }
+
+    private static void run(Device device) {
+        long seed = System.nanoTime();
+        Random r = new Random(seed);
+        List<BiConsumer<Random, Device>> families = families();
+        int cases = Math.max(1000, CASES_PER_FAMILY * families.size());
+        for (int i = 0; i < cases; i++) {
+            BiConsumer<Random, Device> family = families.get(i % families.size());
+            try {
+                family.accept(r, device);
+            } catch (AssertionError | RuntimeException e) {
+                throw new AssertionError("fuzz seed " + seed + ", case " + i + " (" + device + "): " + e.getMessage(), e);
+            }
+        }
+    }
+}
