@@ -21,6 +21,8 @@ class FuzzTest {
         f.add(LogProbsTest::fuzzCase);
         f.add(PolicyLossTest::fuzzCase);
         f.add(ValueLossTest::fuzzCase);
+        f.add(PreferenceLossTest::fuzzCase);
+        f.add(RewardLossTest::fuzzCase);
         return f;
     }
 
