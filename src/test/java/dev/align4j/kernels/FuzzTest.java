@@ -23,6 +23,10 @@ class FuzzTest {
         f.add(ValueLossTest::fuzzCase);
         f.add(PreferenceLossTest::fuzzCase);
         f.add(RewardLossTest::fuzzCase);
+        f.add(SeqReduceTest::fuzzCase);
+        f.add(KlShapingTest::fuzzCase);
+        f.add(GaeTest::fuzzCase);
+        f.add(WhitenTest::fuzzCase);
         return f;
     }
 
