@@ -54,14 +54,14 @@ __global__ void check_init_kernel(int64_t* first_bad) {
 }
 
 inline int check_f32(const float* x, int64_t n, int32_t rule, int64_t* first_bad) {
-    A4J_LAUNCH(check_init_kernel, 1, 32, first_bad);
-    A4J_LAUNCH(check_f32_kernel, (n + CHECK_CHUNK - 1) / CHECK_CHUNK, CHECK_THREADS, x, n, rule, first_bad);
+    A4J_LAUNCH(check_init_kernel, 1, 32, 1, first_bad);
+    A4J_LAUNCH(check_f32_kernel, (n + CHECK_CHUNK - 1) / CHECK_CHUNK, CHECK_THREADS, n, x, n, rule, first_bad);
     return 0;
 }
 
 inline int check_i32(const int32_t* x, int64_t n, int32_t lo, int32_t hi, int64_t* first_bad) {
-    A4J_LAUNCH(check_init_kernel, 1, 32, first_bad);
-    A4J_LAUNCH(check_i32_kernel, (n + CHECK_CHUNK - 1) / CHECK_CHUNK, CHECK_THREADS, x, n, lo, hi, first_bad);
+    A4J_LAUNCH(check_init_kernel, 1, 32, 1, first_bad);
+    A4J_LAUNCH(check_i32_kernel, (n + CHECK_CHUNK - 1) / CHECK_CHUNK, CHECK_THREADS, n, x, n, lo, hi, first_bad);
     return 0;
 }
 

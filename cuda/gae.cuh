@@ -102,7 +102,7 @@ A4J_GAE_UNROLL
 inline int gae(const float* rewards, const float* values, const float* mask, int64_t B, int64_t T, float gamma,
                float lambda, float* advantages, float* returns) {
     if (!(gamma >= 0.0f && gamma <= 1.0f) || !(lambda >= 0.0f && lambda <= 1.0f)) return 1;
-    A4J_LAUNCH(gae_kernel, B, GAE_THREADS, rewards, values, mask, T, gamma, lambda, advantages, returns);
+    A4J_LAUNCH(gae_kernel, B, GAE_THREADS, B * T, rewards, values, mask, T, gamma, lambda, advantages, returns);
     return 0;
 }
 

@@ -60,7 +60,7 @@ inline int kl_shaping(const float* logp_old, const float* logp_ref, const float*
                       const int32_t* tokens, int64_t B, int64_t T, float beta, int32_t kl_type, int32_t eos_id,
                       float missing_eos_penalty, float* rewards, float* kl) {
     if (kl_type < 1 || kl_type > 3 || !(beta >= 0.0f && beta < INFINITY) || T > (int64_t(1) << 24)) return 1;
-    A4J_LAUNCH(kl_shaping_kernel, B, KL_SHAPING_THREADS, logp_old, logp_ref, mask, scores, tokens, T, beta, kl_type,
+    A4J_LAUNCH(kl_shaping_kernel, B, KL_SHAPING_THREADS, B * T, logp_old, logp_ref, mask, scores, tokens, T, beta, kl_type,
                eos_id, missing_eos_penalty, rewards, kl);
     return 0;
 }

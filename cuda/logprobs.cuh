@@ -94,14 +94,14 @@ __global__ void logprobs_bwd_kernel(const float* logits, const int32_t* A4J_REST
 
 inline int logprobs_fwd(const float* logits, const int32_t* labels, const float* mask, int64_t N, int64_t V,
                         float inv_temp, float* logp, float* entropy, float* lse) {
-    A4J_LAUNCH(logprobs_fwd_kernel, N, LOGPROBS_THREADS, logits, labels, mask, V, inv_temp, logp, entropy, lse);
+    A4J_LAUNCH(logprobs_fwd_kernel, N, LOGPROBS_THREADS, N * V, logits, labels, mask, V, inv_temp, logp, entropy, lse);
     return 0;
 }
 
 inline int logprobs_bwd(const float* logits, const int32_t* labels, const float* mask, int64_t N, int64_t V,
                         float inv_temp, const float* lse, const float* entropy, const float* dlogp,
                         const float* dentropy, float* dlogits) {
-    A4J_LAUNCH(logprobs_bwd_kernel, N, LOGPROBS_THREADS, logits, labels, mask, V, inv_temp, lse, entropy, dlogp,
+    A4J_LAUNCH(logprobs_bwd_kernel, N, LOGPROBS_THREADS, N * V, logits, labels, mask, V, inv_temp, lse, entropy, dlogp,
                dentropy, dlogits);
     return 0;
 }

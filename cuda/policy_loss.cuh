@@ -134,9 +134,9 @@ inline int policy_loss(const float* logp_new, const float* logp_old, const float
     if (B < 0 || T < 0 || (agg != 0 && agg != 1) || !(eps_low >= 0.0f) || !(eps_high >= 0.0f) ||
         !(dual_clip <= 0.0f || dual_clip > 1.0f))
         return 1;  // A4J_ERR_ARGUMENT
-    A4J_LAUNCH(policy_loss_row_kernel, B, POLICY_THREADS, logp_new, logp_old, adv, mask, T, 1.0f - eps_low,
+    A4J_LAUNCH(policy_loss_row_kernel, B, POLICY_THREADS, B * T, logp_new, logp_old, adv, mask, T, 1.0f - eps_low,
                1.0f + eps_high, dual_clip, dlogp_new, work);
-    A4J_LAUNCH(policy_loss_finish_kernel, B > 0 ? B : 1, POLICY_THREADS, B, T, agg, dlogp_new, work, stats);
+    A4J_LAUNCH(policy_loss_finish_kernel, B > 0 ? B : 1, POLICY_THREADS, B * T, B, T, agg, dlogp_new, work, stats);
     return 0;
 }
 

@@ -152,7 +152,7 @@ inline int preference_loss(const float* chosen, const float* rejected, const flo
                            float* stats) {
     if (B < 0 || type < 0 || type > 5) return 1;  // A4J_ERR_ARGUMENT; the Java layer prevents it
     // grid = 1 even for B = 0, so that the stats are written.
-    A4J_LAUNCH(preference_loss_kernel, 1, PREF_THREADS, chosen, rejected, ref_chosen, ref_rejected, chosen_len,
+    A4J_LAUNCH(preference_loss_kernel, 1, PREF_THREADS, B, chosen, rejected, ref_chosen, ref_rejected, chosen_len,
                rejected_len, B, type, beta, label_smoothing, gamma, dchosen, drejected, losses, rewards_chosen,
                rewards_rejected, stats);
     return 0;

@@ -58,7 +58,7 @@ inline int reward_loss(const float* r_chosen, const float* r_rejected, const flo
                        float center_coef, float* dchosen, float* drejected, float* stats) {
     if (B < 0) return 1;  // A4J_ERR_ARGUMENT; the Java layer prevents it
     // grid = 1 even for B = 0, so that the stats are written.
-    A4J_LAUNCH(reward_loss_kernel, 1, RM_THREADS, r_chosen, r_rejected, margin, B, center_coef, dchosen, drejected,
+    A4J_LAUNCH(reward_loss_kernel, 1, RM_THREADS, B, r_chosen, r_rejected, margin, B, center_coef, dchosen, drejected,
                stats);
     return 0;
 }

@@ -42,12 +42,12 @@ __global__ void seq_reduce_bwd_kernel(const float* A4J_RESTRICT dsums, const flo
 }
 
 inline int seq_reduce_fwd(const float* values, const float* mask, int64_t B, int64_t T, float* sums, float* counts) {
-    A4J_LAUNCH(seq_reduce_fwd_kernel, B, SEQ_REDUCE_THREADS, values, mask, T, sums, counts);
+    A4J_LAUNCH(seq_reduce_fwd_kernel, B, SEQ_REDUCE_THREADS, B * T, values, mask, T, sums, counts);
     return 0;
 }
 
 inline int seq_reduce_bwd(const float* dsums, const float* mask, int64_t B, int64_t T, float* dvalues) {
-    A4J_LAUNCH(seq_reduce_bwd_kernel, B, SEQ_REDUCE_THREADS, dsums, mask, T, dvalues);
+    A4J_LAUNCH(seq_reduce_bwd_kernel, B, SEQ_REDUCE_THREADS, B * T, dsums, mask, T, dvalues);
     return 0;
 }
 

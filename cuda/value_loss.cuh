@@ -99,8 +99,8 @@ __global__ void value_loss_finish_kernel(int64_t B, int64_t T, int32_t agg, floa
 inline int value_loss(const float* values, const float* values_old, const float* returns, const float* mask,
                       int64_t B, int64_t T, float eps_v, int32_t agg, float* dvalues, float* work, float* stats) {
     if (B < 0 || T < 0 || (agg != 0 && agg != 1) || !(eps_v >= 0.0f)) return 1;  // A4J_ERR_ARGUMENT
-    A4J_LAUNCH(value_loss_row_kernel, B, VALUE_THREADS, values, values_old, returns, mask, T, eps_v, dvalues, work);
-    A4J_LAUNCH(value_loss_finish_kernel, B > 0 ? B : 1, VALUE_THREADS, B, T, agg, dvalues, work, stats);
+    A4J_LAUNCH(value_loss_row_kernel, B, VALUE_THREADS, B * T, values, values_old, returns, mask, T, eps_v, dvalues, work);
+    A4J_LAUNCH(value_loss_finish_kernel, B > 0 ? B : 1, VALUE_THREADS, B * T, B, T, agg, dvalues, work, stats);
     return 0;
 }
 

@@ -90,11 +90,11 @@ __global__ void whiten_apply_kernel(const float* x, const float* A4J_RESTRICT ma
 
 inline int whiten(const float* x, const float* mask, int64_t B, int64_t T, int32_t shift_mean, float* out,
                   double* work, float* stats) {
-    A4J_LAUNCH(whiten_sum_kernel, B, WHITEN_THREADS, x, mask, T, work);
-    A4J_LAUNCH(whiten_mean_kernel, 1, WHITEN_THREADS, work, B, stats);
-    A4J_LAUNCH(whiten_dev_kernel, B, WHITEN_THREADS, x, mask, T, stats, work);
-    A4J_LAUNCH(whiten_std_kernel, 1, WHITEN_THREADS, work, B, stats);
-    A4J_LAUNCH(whiten_apply_kernel, B, WHITEN_THREADS, x, mask, T, shift_mean, stats, out);
+    A4J_LAUNCH(whiten_sum_kernel, B, WHITEN_THREADS, B * T, x, mask, T, work);
+    A4J_LAUNCH(whiten_mean_kernel, 1, WHITEN_THREADS, B, work, B, stats);
+    A4J_LAUNCH(whiten_dev_kernel, B, WHITEN_THREADS, B * T, x, mask, T, stats, work);
+    A4J_LAUNCH(whiten_std_kernel, 1, WHITEN_THREADS, B, work, B, stats);
+    A4J_LAUNCH(whiten_apply_kernel, B, WHITEN_THREADS, B * T, x, mask, T, shift_mean, stats, out);
     return 0;
 }
 

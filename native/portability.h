@@ -20,9 +20,10 @@
 #define A4J_HOSTDEV __host__ __device__ __forceinline__
 #define A4J_RESTRICT __restrict__
 
-// Every launch goes to the backend's current stream (cuda_backend.cu).
+// Every launch goes to the backend's current stream (cuda_backend.cu). `work` (elements touched) only
+// matters to the host build.
 cudaStream_t a4j_stream();
-#define A4J_LAUNCH(kernel, grid, block, ...)                                          \
+#define A4J_LAUNCH(kernel, grid, block, work, ...)                                    \
     do {                                                                              \
         const long long a4j_grid_ = (long long)(grid);                               \
         if (a4j_grid_ > 0) kernel<<<(unsigned)a4j_grid_, (block), 0, a4j_stream()>>>(__VA_ARGS__); \
@@ -48,11 +49,17 @@ inline thread_local a4j_dim3 blockIdx{0u, 0u, 0u};
 inline thread_local a4j_dim3 gridDim{1u, 1u, 1u};
 
 // Blocks are independent by the CUDA contract, so any order and any thread is correct. Dynamic
-// scheduling balances rows that are skipped by a mask against rows that are computed.
-#define A4J_LAUNCH(kernel, grid, block, ...)                                          \
+// scheduling balances rows that are skipped by a mask against rows that are computed. Launches that touch
+// fewer than A4J_PARALLEL_MIN_WORK elements (`work`) run on the calling thread: a parallel region costs
+// microseconds when the machine is idle, but on a loaded machine a descheduled worker stalls the whole
+// region for a scheduler tick (4–8 ms was measured on these 2-core machines), far more than such a
+// kernel's own work.
+constexpr long long A4J_PARALLEL_MIN_WORK = 1LL << 20;
+#define A4J_LAUNCH(kernel, grid, block, work, ...)                                    \
     do {                                                                              \
         const long long a4j_grid_ = (long long)(grid);                               \
-        _Pragma("omp parallel for schedule(dynamic, 1) if (a4j_grid_ > 1)")          \
+        const bool a4j_par_ = a4j_grid_ > 1 && (long long)(work) >= A4J_PARALLEL_MIN_WORK; \
+        _Pragma("omp parallel for schedule(dynamic, 1) if (a4j_par_)")               \
         for (long long a4j_b_ = 0; a4j_b_ < a4j_grid_; ++a4j_b_) {                  \
             blockIdx = a4j_dim3{(unsigned)a4j_b_, 0u, 0u};                          \
             gridDim = a4j_dim3{(unsigned)a4j_grid_, 1u, 1u};                        \
