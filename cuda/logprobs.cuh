@@ -6,14 +6,19 @@
 //             may alias logits (in-place).
 // Rows with mask 0 are not read; their outputs are 0. No N×V temporary exists.
 // Floor: forward reads N·V·4 bytes once; backward reads and writes N·V·4 bytes each.
-// One version, single source: a block owns a row, threads stride over V. The forward reads the row
-// twice (max, then Σexp); at V = 32000 the row is 128 KB and the second read comes from cache.
+// One version, single source: a block owns a row, threads stride over V. The forward is an online softmax
+// in chunks (see the kernel); the backward is one elementwise pass.
 #pragma once
 #include "portability.h"
 
 namespace a4j {
 
 constexpr int LOGPROBS_THREADS = 256;
+#if defined(__CUDA_ARCH__)
+constexpr int64_t LOGPROBS_PER_THREAD = 8;     // 8 strided floats per thread per chunk, kept in registers/L1
+#else
+constexpr int64_t LOGPROBS_PER_THREAD = 2048;  // 8 KB contiguous: stays in L1 between max and exp
+#endif
 
 __global__ void logprobs_fwd_kernel(const float* A4J_RESTRICT logits, const int32_t* A4J_RESTRICT labels,
                                     const float* A4J_RESTRICT mask, int64_t V, float inv_temp,
@@ -29,24 +34,52 @@ __global__ void logprobs_fwd_kernel(const float* A4J_RESTRICT logits, const int3
         return;
     }
     const float* z = logits + row * V;
-    const float zmax = block_max(thread_max(z, V));
-    // Base 2, relative to the max: d_j = (z_j − zmax)·τ⁻¹·log2(e) ≤ 0 and sum = Σ 2^d_j ∈ [1, V], so nothing
-    // overflows. Subtracting before scaling keeps d exact near the max even for logits of 1e4 (a fused
-    // z·k − zmax·k would carry the rounding of zmax·k, ~1e-3 there, into every term).
+    // One pass, online softmax: each thread keeps a running max m and sums relative to it, taking its share of
+    // the row a chunk at a time (max of the chunk, then its exponentials while the chunk is in L1). On the CPU a
+    // chunk is 2048 contiguous floats, so the memory stream overlaps the exp arithmetic (a whole-row max pass
+    // then a whole-row exp pass alternates between the two); on the GPU a chunk is 8 strided floats per
+    // thread, so the row is read from memory once. The threads' partial sums meet in one block reduction.
+    // Base 2 relative to the max: d = (z − m)·τ⁻¹·log2(e) ≤ 0, so nothing overflows; subtracting before
+    // scaling keeps d exact near the max even for logits of 1e4.
     const float k = inv_temp * A4J_LOG2E;
-    float sum = 0.0f, sum_pd = 0.0f;
-    if (entropy != nullptr) {
-        for (int64_t j = threadIdx.x; j < V; j += blockDim.x) {
-            const float d = (z[j] - zmax) * k;
-            const float e = a4j_exp2_nonpos(d);
-            sum += e;
-            sum_pd += e * (d < -128.0f ? -128.0f : d);  // e = 0 where z = −inf, and 0·(−inf) must be 0
+    const int64_t chunk = (int64_t)blockDim.x * LOGPROBS_PER_THREAD;
+    float m = -INFINITY, sum = 0.0f, sum_pd = 0.0f;  // sum = Σ 2^d, sum_pd = Σ 2^d·d
+    for (int64_t c0 = 0; c0 < V; c0 += chunk) {
+        const int64_t len = V - c0 < chunk ? V - c0 : chunk;
+        const float* zc = z + c0;
+        const float cmax = thread_max(zc, len);
+        if (cmax > m) {
+            if (m > -INFINITY) {  // move the sums to the new max: d → d + shift
+                const float shift = (m - cmax) * k;
+                const float scale = a4j_exp2_nonpos(shift);
+                sum_pd = scale * fmaf(shift, sum, sum_pd);
+                sum *= scale;
+            }
+            m = cmax;
         }
-        sum_pd = block_sum(sum_pd);
-    } else {
-        for (int64_t j = threadIdx.x; j < V; j += blockDim.x) sum += a4j_exp2_nonpos((z[j] - zmax) * k);
+        if (m == -INFINITY) continue;  // only −inf so far: nothing to add (and z − m would be NaN)
+        float s = 0.0f;
+        if (entropy != nullptr) {
+            float spd = 0.0f;
+            for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
+                const float d = (zc[j] - m) * k;
+                const float e = a4j_exp2_nonpos(d);
+                s += e;
+                spd += e * (d < -128.0f ? -128.0f : d);  // e = 0 where z = −inf, and 0·(−inf) must be 0
+            }
+            sum_pd += spd;
+        } else {
+            for (int64_t j = threadIdx.x; j < len; j += blockDim.x) s += a4j_exp2_nonpos((zc[j] - m) * k);
+        }
+        sum += s;
     }
-    sum = block_sum(sum);
+    // Combine the threads: move each thread's sums to the row max (a thread that saw only −inf has none).
+    const float zmax = block_max(m);
+    const float shift = m > -INFINITY ? (m - zmax) * k : 0.0f;
+    const float scale = m > -INFINITY ? a4j_exp2_nonpos(shift) : 0.0f;
+    const float my_pd = scale * fmaf(shift, sum, sum_pd);
+    sum = block_sum(sum * scale);
+    if (entropy != nullptr) sum_pd = block_sum(my_pd);
     if (threadIdx.x == 0) {
         const float log_sum = logf(sum);
         const int32_t c = labels[row];

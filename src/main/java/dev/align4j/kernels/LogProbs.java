@@ -14,7 +14,8 @@ import java.util.Arrays;
  * saves the per-row logsumexp so that the backward recomputes probabilities instead of storing them; no
  * N×V temporary is ever allocated, and the backward may write the gradient into the logits buffer.
  * Rows whose mask is 0 are not read; their outputs and gradients are 0. A row whose logits are all −inf
- * (or contain NaN or +inf) has no distribution and gives NaN.
+ * has no distribution: its lse is −inf and its log-prob, entropy and gradient are NaN; NaN or +inf in a row
+ * gives NaN.
  *
  * <pre>{@code
  * try (Scope scope = new Scope()) {

@@ -78,6 +78,17 @@ class LogProbsTest {
         z[2 * v + y[2]] = Float.NEGATIVE_INFINITY; // the label itself impossible: logp = −inf
         runCase(device, "seed " + seed + " −inf", z, y, null, n, v, 1f, true, r, 1e-5);
 
+        // Rows longer than the CPU's 2048-float chunk: a first chunk of only −inf, a max that rises in every
+        // chunk (a rescale of the running sums each time), and a late spike.
+        int lv = 5000;
+        float[] lz = Rand.normal(r, 3 * lv, 2);
+        int[] ly = {4000, 10, 2100};
+        for (int j = 0; j < 2048; j++) lz[j] = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < lv; j++) lz[lv + j] = j * 0.01f + (float) r.nextGaussian();
+        lz[2 * lv + 4999] = 40f;
+        runCase(device, "seed " + seed + " chunks", lz, ly, null, 3, lv, 1f, true, r, 1e-5);
+        runCase(device, "seed " + seed + " chunks τ", lz, ly, null, 3, lv, 0.6f, true, r, 1e-5);
+
         float[] big = Rand.normal(r, n * v, 1e4);
         for (int i = 0; i < n; i++) big[i * v + y[i]] = 1.2e4f; // some labels at (near) the max
         runCase(device, "seed " + seed + " 1e4", big, y, null, n, v, 1f, true, r, 1e-5);

@@ -12,6 +12,11 @@ public final class LogProbsReference {
             double[] s = scaled(logits, i, v, temperature);
             double m = Double.NEGATIVE_INFINITY;
             for (double x : s) m = Math.max(m, x);
+            if (m == Double.NEGATIVE_INFINITY) { // no distribution: logsumexp is −inf, the rest undefined
+                lse[i] = m;
+                logp[i] = entropy[i] = Double.NaN;
+                continue;
+            }
             double sum = 0;
             for (double x : s) sum += Math.exp(x - m);
             lse[i] = m + Math.log(sum);
