@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# align4j vs naive Java vs PyTorch (CPU) vs the memory floor, side by side in one run.
+#   bench/run-cpu.sh                          # all four shapes (the largest needs ~9 GB RAM; PyTorch skips what won't fit)
+#   SHAPES=4096x32000 REPS=5 bench/run-cpu.sh # a subset; extra arguments go to the Report main
+# Environment: SHAPES (NxV,...), REPS (default 5), WARMUP (default 2), NO_BUILD=1 to reuse
+# bench/target/benchmarks.jar, RESULTS (a folder for align4j.csv and the log; default a temp folder).
+# Installs Debian's python3-torch and libopenblas0-pthread when missing (without an optimised BLAS the
+# PyTorch peer is not a fair one: DESIGN.md, Performance).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+shapes=${SHAPES:-4096x32000,4096x128256,16384x32000,16384x128256}
+reps=${REPS:-5}
+warmup=${WARMUP:-2}
+results=${RESULTS:-$(mktemp -d)}
+mkdir -p "$results"
+
+missing=()
+for p in python3-torch libopenblas0-pthread; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "[run-cpu] installing ${missing[*]} (apt-get; a few minutes)"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+fi
+
+if [ "${NO_BUILD:-0}" != 1 ] || [ ! -f "$root/bench/target/benchmarks.jar" ]; then
+  echo "[run-cpu] building align4j and the benchmarks"
+  (cd "$root" && mvn -q install -DskipTests)
+  (cd "$root/bench" && mvn -q package)
+fi
+
+echo "[run-cpu] $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+java -cp "$root/bench/target/benchmarks.jar" dev.align4j.bench.Report --device cpu --shapes "$shapes" \
+     --reps "$reps" --warmup "$warmup" --csv "$results/align4j.csv" "$@" 2>&1 | tee "$results/align4j.log"
+echo
+/usr/bin/python3 "$root/bench/torch_peer.py" --shapes "$shapes" --reps "$reps" --warmup "$warmup" \
+     --threads "$(nproc)" --align4j-csv "$results/align4j.csv" 2>&1 | tee "$results/torch.log"
+echo "[run-cpu] results in $results"
