@@ -1,0 +1,115 @@
+package dev.align4j.tokenizer;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Byte-level tokenizer: the text's UTF-8 bytes are the ids 0..255, followed by three specials — EOS 256
+ * ({@code <|endoftext|>}), BOS 257 ({@code <|startoftext|>}), PAD 258 ({@code <|pad|>}) — for a vocabulary
+ * of 259. The default for tiny models: no merges, no out-of-vocabulary text, any byte string round-trips.
+ *
+ * <p>{@link #padded(int)} rounds the vocabulary up to a multiple (64 gives 320), because an output
+ * projection whose V is a multiple of 64 maps onto GEMM tiles without a ragged edge. The extra ids
+ * 259..V-1 are never produced by {@link #encode(String)}; they are special ids whose marker is
+ * {@code <|unused:ID|>} (an untrained model may still sample them, and the marker makes that visible).
+ */
+public final class ByteTokenizer implements Tokenizer {
+    public static final int EOS = 256;
+    public static final int BOS = 257;
+    public static final int PAD = 258;
+    /** Byte ids plus the three specials. */
+    public static final int BASE_VOCAB = 259;
+
+    private static final String EOS_TEXT = "<|endoftext|>";
+    private static final String BOS_TEXT = "<|startoftext|>";
+    private static final String PAD_TEXT = "<|pad|>";
+
+    private final int vocabSize;
+
+    /** The plain 259-id vocabulary. */
+    public ByteTokenizer() {
+        this.vocabSize = BASE_VOCAB;
+    }
+
+    private ByteTokenizer(int vocabSize) {
+        this.vocabSize = vocabSize;
+    }
+
+    /** Vocabulary rounded up to a multiple of {@code multiple} (e.g. 64 → 320); 1 gives the plain 259. */
+    public static ByteTokenizer padded(int multiple) {
+        if (multiple < 1) throw new IllegalArgumentException("multiple must be >= 1, got " + multiple);
+        long v = (BASE_VOCAB + (long) multiple - 1) / multiple * multiple;
+        if (v > Integer.MAX_VALUE) throw new IllegalArgumentException("multiple " + multiple + " is too large");
+        return new ByteTokenizer((int) v);
+    }
+
+    @Override public String name() { return "byte"; }
+    @Override public int vocabSize() { return vocabSize; }
+    @Override public int eosId() { return EOS; }
+    @Override public int bosId() { return BOS; }
+    @Override public int padId() { return PAD; }
+
+    @Override
+    public boolean isSpecial(int id) {
+        Ids.checkId("id", id, vocabSize);
+        return id >= 256;
+    }
+
+    @Override
+    public String tokenText(int id) {
+        Ids.checkId("id", id, vocabSize);
+        if (id < 256) return Ids.utf8(new byte[] {(byte) id});
+        return marker(id);
+    }
+
+    private static String marker(int id) {
+        switch (id) {
+            case EOS: return EOS_TEXT;
+            case BOS: return BOS_TEXT;
+            case PAD: return PAD_TEXT;
+            default: return "<|unused:" + id + "|>";
+        }
+    }
+
+    @Override
+    public int[] encode(String text) {
+        Ids.notNull("text", text);
+        // Unpaired surrogates become '?' here (Java's UTF-8 encoder replaces them); every well-formed
+        // string round-trips exactly.
+        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        int[] ids = new int[bytes.length];
+        for (int i = 0; i < bytes.length; i++) ids[i] = bytes[i] & 0xFF;
+        return ids;
+    }
+
+    @Override
+    public String decode(int[] ids, boolean skipSpecial) {
+        Ids.checkIds(ids, vocabSize);
+        StringBuilder out = new StringBuilder(ids.length);
+        ByteArrayOutputStream run = new ByteArrayOutputStream(ids.length);
+        for (int id : ids) {
+            if (id < 256) {
+                run.write(id);
+                continue;
+            }
+            // A special ends the byte run: a character split across it is malformed, not glued back together.
+            out.append(Ids.utf8(run));
+            run.reset();
+            if (!skipSpecial) out.append(marker(id));
+        }
+        return out.append(Ids.utf8(run)).toString();
+    }
+
+    @Override
+    public byte[] decodeBytes(int[] ids) {
+        Ids.checkIds(ids, vocabSize);
+        ByteArrayOutputStream out = new ByteArrayOutputStream(ids.length);
+        for (int id : ids) if (id < 256) out.write(id);
+        return out.toByteArray();
+    }
+
+    @Override
+    public String toString() {
+        return "ByteTokenizer(vocab=" + vocabSize + ")";
+    }
+}
