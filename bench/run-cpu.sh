@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# align4j vs naive Java vs PyTorch (CPU) vs the memory floor, side by side in one run.
-#   bench/run-cpu.sh                          # all four shapes (the largest needs ~9 GB RAM; PyTorch skips what won't fit)
+# align4j vs naive Java vs PyTorch (CPU) vs the memory floor, side by side in one run, every kernel family.
+#   bench/run-cpu.sh                          # all families; logprobs at all four shapes (the largest needs
+#                                             # ~9 GB RAM; PyTorch skips what won't fit)
 #   SHAPES=4096x32000 REPS=5 bench/run-cpu.sh # a subset; extra arguments go to the Report main
-# Environment: SHAPES (NxV,...), REPS (default 5), WARMUP (default 2), NO_BUILD=1 to reuse
-# bench/target/benchmarks.jar, RESULTS (a folder for align4j.csv and the log; default a temp folder).
+#   FAMILIES=policyloss,gae bench/run-cpu.sh  # some families only
+# Environment: FAMILIES (default all: logprobs,policyloss,gae,klshaping,preference,reward), SHAPES (logprobs
+# NxV,...), BT_SHAPES (policyloss/gae/klshaping BxT,...; default 256x1024), PAIRS (preference/reward B,...;
+# default 64,1024), REPS (default 5), WARMUP (default 2), NO_BUILD=1 to reuse bench/target/benchmarks.jar,
+# RESULTS (a folder for align4j.csv and the logs; default a temp folder).
 # Installs Debian's python3-torch and libopenblas0-pthread when missing (without an optimised BLAS the
 # PyTorch peer is not a fair one: DESIGN.md, Performance).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shapes=${SHAPES:-4096x32000,4096x128256,16384x32000,16384x128256}
+families=${FAMILIES:-logprobs,policyloss,gae,klshaping,preference,reward}
+bt_shapes=${BT_SHAPES:-256x1024}
+pairs=${PAIRS:-64,1024}
 reps=${REPS:-5}
 warmup=${WARMUP:-2}
 results=${RESULTS:-$(mktemp -d)}
@@ -32,9 +39,11 @@ if [ "${NO_BUILD:-0}" != 1 ] || [ ! -f "$root/bench/target/benchmarks.jar" ]; th
 fi
 
 echo "[run-cpu] $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
-java -cp "$root/bench/target/benchmarks.jar" dev.align4j.bench.Report --device cpu --shapes "$shapes" \
+java -cp "$root/bench/target/benchmarks.jar" dev.align4j.bench.Report --device cpu --families "$families" \
+     --shapes "$shapes" --bt-shapes "$bt_shapes" --pairs "$pairs" \
      --reps "$reps" --warmup "$warmup" --csv "$results/align4j.csv" "$@" 2>&1 | tee "$results/align4j.log"
 echo
-/usr/bin/python3 "$root/bench/torch_peer.py" --shapes "$shapes" --reps "$reps" --warmup "$warmup" \
+/usr/bin/python3 "$root/bench/torch_peer.py" --families "$families" --shapes "$shapes" --bt-shapes "$bt_shapes" \
+     --pairs "$pairs" --reps "$reps" --warmup "$warmup" \
      --threads "$(nproc)" --align4j-csv "$results/align4j.csv" 2>&1 | tee "$results/torch.log"
 echo "[run-cpu] results in $results"

@@ -1,18 +1,26 @@
 #!/usr/bin/env python3
-"""PyTorch peer for the align4j log-probs report: the same shapes, the same kernels, on the CPU (or, with
---device cuda, on the GPU machine's PyTorch).
+"""PyTorch peer for the align4j report: the same shapes, the same kernels, on the CPU (or, with --device cuda,
+on the GPU machine's PyTorch). Log-probs:
 
   fwd          log_softmax(z).gather(label)                       (no autograd)
   fwd+entropy  the same plus H = -sum(exp(ls) * ls)               (no autograd)
   bwd          autograd of logp w.r.t. z, upstream dlogp          (graph kept, backward timed alone)
   bwd+entropy  autograd of (logp, H), upstream (dlogp, dentropy)
 
-Median of --reps calls after --warmup (each ended by torch.cuda.synchronize() on a GPU), torch threads =
+The small kernels, as TRL's PyTorch code computes them (--bt-shapes BxT for policyloss/gae/klshaping,
+--pairs B for preference/reward): PPO policy loss (ratio, pg_losses, pg_losses2, max, masked_mean,
+clipfrac, approxkl) and value loss with autograd for the gradient; GAE as TRL's python loop over t (and a
+vectorised [T, B] in-place loop, "gae (vectorised)"); whitening as masked_whiten; KL shaping (k1); DPO
+sigmoid / IPO / SimPO loss + metrics + autograd; the reward-model loss. These take microseconds to a few ms:
+each figure is the median of --reps samples, each the mean of a batch of calls lasting >= 20 ms.
+
+Log-probs: median of --reps calls after --warmup (each ended by torch.cuda.synchronize() on a GPU), torch threads =
 number of cores. Prints torch's 2048^2 fp32 matmul
 GFLOP/s first (DESIGN.md: without an optimised BLAS the peer is not a fair one). With --align4j-csv (the
 Report main's --csv) it prints one table joining align4j, naive, PyTorch and the floor.
 
   /usr/bin/python3 bench/torch_peer.py --shapes 4096x32000 --align4j-csv /tmp/align4j.csv
+  /usr/bin/python3 bench/torch_peer.py --families policyloss,gae --bt-shapes 256x1024
 """
 import argparse
 import csv
@@ -114,35 +122,318 @@ def run_shape(n, v, warmup, reps, seed):
     return out
 
 
+# ------------------------------------------------------------------------ the small kernels, as TRL writes them
+#
+# Each call is what align4j's one call does: loss + metrics (read back with .item(), as align4j's stats are) +
+# the gradient by autograd (torch.autograd.grad on leaves made once); GAE, whitening and KL shaping have no
+# gradient (TRL runs them under no_grad). Same shapes and input distributions as the Java side.
+
+F = torch.nn.functional
+EPS = 0.2
+
+
+def median_ms_per_call(fn, reps, warmup_s=0.3, sample_ms=20.0):
+    """Like the Java report: warm up by time, then `reps` samples, each the mean of a batch lasting >= sample_ms."""
+    end = time.perf_counter() + warmup_s
+    n = 0
+    while time.perf_counter() < end or n < 3:
+        fn()
+        n += 1
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(3):
+        fn()
+    sync()
+    per = max(1e-9, (time.perf_counter() - t0) / 3)
+    batch = max(1, min(1 << 22, math.ceil(sample_ms / 1e3 / per)))
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for _ in range(batch):
+            fn()
+        sync()
+        times.append((time.perf_counter() - t0) * 1e3 / batch)
+    return statistics.median(times)
+
+
+def masked_mean(values, mask, axis=None):
+    """TRL's masked_mean."""
+    if axis is not None:
+        return (values * mask).sum(axis=axis) / mask.sum(axis=axis)
+    return (values * mask).sum() / mask.sum()
+
+
+def masked_var(values, mask, unbiased=True):
+    """TRL's masked_var."""
+    mean = masked_mean(values, mask)
+    centered_values = values - mean
+    variance = masked_mean(centered_values ** 2, mask)
+    if unbiased:
+        mask_sum = mask.sum()
+        bessel_correction = mask_sum / (mask_sum - 1)
+        variance = variance * bessel_correction
+    return variance
+
+
+def masked_whiten(values, mask, shift_mean=True):
+    """TRL's masked_whiten."""
+    mean, var = masked_mean(values, mask), masked_var(values, mask)
+    whitened = (values - mean) * torch.rsqrt(var + 1e-8)
+    if not shift_mean:
+        whitened += mean
+    return whitened
+
+
+def prefix_mask(g, b, t):
+    """Right-padded response mask, row lengths uniform in [T/2, T] (as SmallKernels.prefixMask)."""
+    lengths = t // 2 + torch.randint(0, t - t // 2 + 1, (b,), generator=g, device=DEVICE)
+    lengths = lengths.clamp(min=1, max=t)
+    return torch.arange(t, device=DEVICE)[None, :] < lengths[:, None]
+
+
+def run_policyloss(b, t, reps, seed):
+    g = torch.Generator(device=DEVICE).manual_seed(seed)
+    old = -3 * torch.rand(b, t, generator=g, device=DEVICE)
+    new = (old + 0.2 * torch.randn(b, t, generator=g, device=DEVICE)).requires_grad_(True)
+    adv = torch.randn(b, t, generator=g, device=DEVICE)
+    mask = prefix_mask(g, b, t)
+    v = torch.randn(b, t, generator=g, device=DEVICE)
+    vold = v + 0.2 * torch.randn(b, t, generator=g, device=DEVICE)
+    ret = torch.randn(b, t, generator=g, device=DEVICE)
+    vpred = v.clone().requires_grad_(True)
+
+    def policy():  # TRL PPOTrainer
+        logprobs_diff = new - old
+        ratio = torch.exp(logprobs_diff)
+        pg_losses = -adv * ratio
+        pg_losses2 = -adv * torch.clamp(ratio, 1.0 - EPS, 1.0 + EPS)
+        pg_loss_max = torch.max(pg_losses, pg_losses2)
+        pg_loss = masked_mean(pg_loss_max, mask)
+        (grad,) = torch.autograd.grad(pg_loss, new)
+        with torch.no_grad():
+            pg_clipfrac = masked_mean((pg_losses2 > pg_losses).float(), mask)
+            approxkl = 0.5 * (logprobs_diff ** 2).mean()
+        return pg_loss.item(), pg_clipfrac.item(), approxkl.item(), grad
+
+    def value():  # TRL PPOTrainer
+        vpredclipped = torch.clamp(vpred, vold - EPS, vold + EPS)
+        vf_losses1 = torch.square(vpred - ret)
+        vf_losses2 = torch.square(vpredclipped - ret)
+        vf_loss_max = torch.max(vf_losses1, vf_losses2)
+        vf_loss = 0.5 * masked_mean(vf_loss_max, mask)
+        (grad,) = torch.autograd.grad(vf_loss, vpred)
+        with torch.no_grad():
+            vf_clipfrac = masked_mean((vf_losses2 > vf_losses1).float(), mask)
+        return vf_loss.item(), vf_clipfrac.item(), grad
+
+    return {"policy": median_ms_per_call(policy, reps), "value": median_ms_per_call(value, reps)}
+
+
+def run_gae(b, t, reps, seed, gamma=1.0, lam=0.95):
+    g = torch.Generator(device=DEVICE).manual_seed(seed)
+    r = 0.1 * torch.randn(b, t, generator=g, device=DEVICE)
+    v = torch.randn(b, t, generator=g, device=DEVICE)
+    mask = prefix_mask(g, b, t)
+    padding_mask = ~mask
+    x = torch.randn(b, t, generator=g, device=DEVICE)
+
+    @torch.no_grad()
+    def gae_trl():  # TRL PPOTrainer: padding zeroed, python loop over t, each step a [B] op, then stack
+        values = torch.masked_fill(v, padding_mask, 0)
+        rewards = torch.masked_fill(r, padding_mask, 0)
+        lastgaelam = 0
+        advantages_reversed = []
+        gen_length = t
+        for s in reversed(range(gen_length)):
+            nextvalues = values[:, s + 1] if s < gen_length - 1 else 0.0
+            delta = rewards[:, s] + gamma * nextvalues - values[:, s]
+            lastgaelam = delta + gamma * lam * lastgaelam
+            advantages_reversed.append(lastgaelam)
+        advantages = torch.stack(advantages_reversed[::-1], axis=1)
+        returns = advantages + values
+        return advantages, returns
+
+    @torch.no_grad()
+    def gae_vec():  # the same loop made cheap: [T, B] contiguous rows, preallocated output, in-place ops
+        values = torch.masked_fill(v, padding_mask, 0)
+        vt = values.t().contiguous()
+        rt = torch.masked_fill(r, padding_mask, 0).t().contiguous()
+        adv = torch.empty_like(vt)
+        nxt_v = torch.zeros(b, device=DEVICE)
+        nxt_a = torch.zeros(b, device=DEVICE)
+        gl = gamma * lam
+        for s in range(t - 1, -1, -1):
+            a = adv[s]
+            torch.add(rt[s], nxt_v, alpha=gamma, out=a)
+            a.sub_(vt[s]).add_(nxt_a, alpha=gl)
+            nxt_v, nxt_a = vt[s], a
+        advantages = adv.t().contiguous()
+        return advantages, advantages + values
+
+    @torch.no_grad()
+    def whiten():  # TRL: masked_whiten then masked_fill(padding, 0)
+        w = masked_whiten(x, mask)
+        return torch.masked_fill(w, padding_mask, 0)
+
+    return {"gae": median_ms_per_call(gae_trl, reps), "gae (vectorised)": median_ms_per_call(gae_vec, reps),
+            "whiten": median_ms_per_call(whiten, reps)}
+
+
+def run_klshaping(b, t, reps, seed, kl_coef=0.05):
+    g = torch.Generator(device=DEVICE).manual_seed(seed)
+    old = -3 * torch.rand(b, t, generator=g, device=DEVICE)
+    ref = old + 0.2 * torch.randn(b, t, generator=g, device=DEVICE)
+    mask = prefix_mask(g, b, t)
+    padding_mask = ~mask
+    scores = torch.randn(b, generator=g, device=DEVICE)
+    INVALID_LOGPROB = 1.0
+
+    @torch.no_grad()
+    def kl():  # TRL PPOTrainer (k1)
+        logprobs = torch.masked_fill(old, padding_mask, INVALID_LOGPROB)
+        ref_logprobs = torch.masked_fill(ref, padding_mask, INVALID_LOGPROB)
+        sequence_lengths = mask.sum(1) - 1
+        logr = ref_logprobs - logprobs
+        kl = -logr
+        non_score_reward = -kl_coef * kl
+        rewards = non_score_reward.clone()
+        actual_start = torch.arange(rewards.size(0), device=rewards.device)
+        sequence_lengths_p1 = sequence_lengths + 1
+        actual_end = torch.where(sequence_lengths_p1 < rewards.size(1), sequence_lengths_p1, sequence_lengths)
+        rewards[[actual_start, actual_end]] += scores
+        return rewards, kl
+
+    return {"k1": median_ms_per_call(kl, reps)}
+
+
+def pair_inputs(b, seed):
+    g = torch.Generator(device=DEVICE).manual_seed(seed)
+    c = -150 + 40 * torch.randn(b, generator=g, device=DEVICE)
+    r = -150 + 40 * torch.randn(b, generator=g, device=DEVICE)
+    rc = c + 5 * torch.randn(b, generator=g, device=DEVICE)
+    rr = r + 5 * torch.randn(b, generator=g, device=DEVICE)
+    lc = torch.randint(16, 513, (b,), generator=g, device=DEVICE).float()
+    lr = torch.randint(16, 513, (b,), generator=g, device=DEVICE).float()
+    return c.requires_grad_(True), r.requires_grad_(True), rc, rr, lc, lr
+
+
+def dpo_metrics(losses, chosen_rewards, rejected_rewards, cp, rp):
+    loss = losses.mean()
+    gc, gr = torch.autograd.grad(loss, (cp, rp))
+    reward_accuracies = (chosen_rewards > rejected_rewards).float()
+    return (loss.item(), chosen_rewards.mean().item(), rejected_rewards.mean().item(), reward_accuracies.mean().item(),
+            (chosen_rewards - rejected_rewards).mean().item(), gc, gr)
+
+
+def run_preference(b, reps, seed, beta=0.1, ls=0.0, simpo_beta=2.0, simpo_gamma=1.0):
+    cp, rp, rc, rr, lc, lr = pair_inputs(b, seed)
+
+    def sigmoid():  # TRL DPOTrainer.dpo_loss, loss_type="sigmoid"
+        logratios = cp - rp
+        ref_logratios = rc - rr
+        logits = logratios - ref_logratios
+        losses = -F.logsigmoid(beta * logits) * (1 - ls) - F.logsigmoid(-beta * logits) * ls
+        chosen_rewards = beta * (cp - rc).detach()
+        rejected_rewards = beta * (rp - rr).detach()
+        return dpo_metrics(losses, chosen_rewards, rejected_rewards, cp, rp)
+
+    def ipo():  # TRL: log-probs averaged over the completion for "ipo", then (logits - 1/(2β))²
+        ac, ar, arc, arr = cp / lc, rp / lr, rc / lc, rr / lr
+        logits = (ac - ar) - (arc - arr)
+        losses = (logits - 1 / (2 * beta)) ** 2
+        chosen_rewards = beta * (ac - arc).detach()
+        rejected_rewards = beta * (ar - arr).detach()
+        return dpo_metrics(losses, chosen_rewards, rejected_rewards, cp, rp)
+
+    def simpo():  # TRL CPOTrainer, loss_type="simpo" (average log-probs, no reference)
+        ac, ar = cp / lc, rp / lr
+        logits = ac - ar
+        gamma_logratios = simpo_gamma / simpo_beta
+        logits = logits - gamma_logratios
+        losses = -F.logsigmoid(simpo_beta * logits) * (1 - ls) - F.logsigmoid(-simpo_beta * logits) * ls
+        chosen_rewards = simpo_beta * ac.detach()
+        rejected_rewards = simpo_beta * ar.detach()
+        return dpo_metrics(losses, chosen_rewards, rejected_rewards, cp, rp)
+
+    return {"sigmoid": median_ms_per_call(sigmoid, reps), "ipo": median_ms_per_call(ipo, reps),
+            "simpo": median_ms_per_call(simpo, reps)}
+
+
+def run_reward(b, reps, seed):
+    g = torch.Generator(device=DEVICE).manual_seed(seed)
+    rc = torch.randn(b, generator=g, device=DEVICE).requires_grad_(True)
+    rr = torch.randn(b, generator=g, device=DEVICE).requires_grad_(True)
+
+    def bt():  # TRL RewardTrainer.compute_loss (no margin, center_rewards_coefficient None) + metrics
+        loss = -F.logsigmoid(rc - rr).mean()
+        gc, gr = torch.autograd.grad(loss, (rc, rr))
+        with torch.no_grad():
+            return (loss.item(), (rc > rr).float().mean().item(), rc.mean().item(), rr.mean().item(),
+                    (rc - rr).mean().item(), gc, gr)
+
+    return {"bt": median_ms_per_call(bt, reps)}
+
+
+# family -> (how its shapes are given, runner)
+SMALL = {
+    "policyloss": ("bt", run_policyloss),
+    "gae": ("bt", run_gae),
+    "klshaping": ("bt", run_klshaping),
+    "preference": ("pairs", run_preference),
+    "reward": ("pairs", run_reward),
+}
+FAMILIES = ["logprobs"] + list(SMALL)
+# PyTorch-only variants and the align4j kernel they are compared with
+PEER_OF = {("gae", "gae (vectorised)"): "gae"}
+
+
 def read_align4j(path):
     rows = {}
     with open(path) as f:
         for r in csv.DictReader(f):
-            if r["family"] == "logprobs" and r["device"].split(":")[0] == DEVICE.split(":")[0]:
-                rows[(r["kernel"], r["shape"])] = r
+            if r["device"].split(":")[0] == DEVICE.split(":")[0]:
+                rows[(r["family"], r["kernel"], r["shape"])] = r
     return rows
 
 
-def fnum(x, fmt="%.1f"):
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else fmt % x
+def fnum(x, fmt="%.3g"):
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if fmt == "%.3g" and x >= 100:
+        return "%.1f" % x
+    return fmt % x
+
+
+def fval(r, key):
+    if r is None or key not in r:
+        return None
+    x = float(r[key])
+    return None if math.isnan(x) else x
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:K]")
-    ap.add_argument("--shapes", default="4096x32000,4096x128256,16384x32000,16384x128256")
+    ap.add_argument("--families", default=",".join(FAMILIES), help="comma-separated: " + ",".join(FAMILIES))
+    ap.add_argument("--shapes", default="4096x32000,4096x128256,16384x32000,16384x128256", help="logprobs NxV,...")
+    ap.add_argument("--bt-shapes", default="256x1024", help="policyloss, gae, klshaping: BxT,...")
+    ap.add_argument("--pairs", default="64,1024", help="preference, reward: B,...")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--align4j-csv", help="the Report main's --csv output, to join")
     ap.add_argument("--mem-factor", type=float, default=4.5,
-                    help="skip a shape when mem-factor x N*V*4 bytes exceed MemAvailable (autograd keeps ~4 N×V arrays)")
+                    help="skip a logprobs shape when mem-factor x N*V*4 bytes exceed MemAvailable (autograd keeps ~4 N×V arrays)")
     args = ap.parse_args()
 
     global DEVICE
     DEVICE = args.device
     torch.set_num_threads(args.threads)
+    families = [f.strip() for f in args.families.split(",") if f.strip()]
+    for f in families:
+        if f not in FAMILIES:
+            ap.error(f"--families: unknown family '{f}', known: {FAMILIES}")
     if DEVICE.startswith("cuda"):
         torch.backends.cuda.matmul.allow_tf32 = False  # an fp32 sanity figure, not TF32
         gflops = matmul_gflops()
@@ -152,36 +443,81 @@ def main():
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS: {blas_in_use()}")
     print(f"torch 2048^2 fp32 matmul on {DEVICE}: {gflops:.0f} GFLOP/s")
 
-    torch_ms = {}
-    for s in args.shapes.split(","):
-        n, v = (int(x) for x in s.lower().split("x"))
-        shape = f"N={n} V={v}"
-        need = args.mem_factor * n * v * 4
-        avail = mem_available_bytes()
-        if avail is not None and need > avail:
-            print(f"[torch] {shape}: skipped, needs ~{need / 2**30:.1f} GiB, {avail / 2**30:.1f} GiB available", flush=True)
+    torch_ms = {}  # (family, kernel, shape) -> ms
+    if "logprobs" in families:
+        for s in args.shapes.split(","):
+            n, v = (int(x) for x in s.lower().split("x"))
+            shape = f"N={n} V={v}"
+            need = args.mem_factor * n * v * 4
+            avail = mem_available_bytes()
+            if avail is not None and need > avail:
+                print(f"[torch] {shape}: skipped, needs ~{need / 2**30:.1f} GiB, {avail / 2**30:.1f} GiB available", flush=True)
+                continue
+            print(f"[torch] logprobs {shape} ...", flush=True)
+            for k, ms in run_shape(n, v, args.warmup, args.reps, args.seed).items():
+                torch_ms[("logprobs", k, shape)] = {args.threads: ms}
+                print(f"  {k:12s} {shape:20s} {ms:10.2f} ms", flush=True)
+    for family in families:
+        if family not in SMALL:
             continue
-        print(f"[torch] {shape} ...", flush=True)
-        for k, ms in run_shape(n, v, args.warmup, args.reps, args.seed).items():
-            torch_ms[(k, shape)] = ms
-            print(f"  {k:12s} {shape:20s} {ms:10.2f} ms", flush=True)
+        kind, runner = SMALL[family]
+        if kind == "bt":
+            cases = []
+            for s in args.bt_shapes.split(","):
+                b, t = (int(x) for x in s.lower().split("x"))
+                cases.append((f"B={b} T={t}", (b, t)))
+        else:
+            cases = [(f"B={int(b)}", (int(b),)) for b in args.pairs.split(",")]
+        for shape, dims in cases:
+            # Twice: on 1 thread (align4j runs these sizes on the calling thread) and on --threads; on a loaded
+            # machine torch's OpenMP regions can stall for a scheduler tick on ops of a few KB.
+            for threads in sorted({1, args.threads}):
+                torch.set_num_threads(threads)
+                print(f"[torch] {family} {shape}, {threads} thread(s) ...", flush=True)
+                for k, ms in runner(*dims, args.reps, args.seed).items():
+                    torch_ms.setdefault((family, k, shape), {})[threads] = ms
+                    print(f"  {k:18s} {shape:16s} {ms:10.4f} ms", flush=True)
+    torch.set_num_threads(args.threads)
 
     a4j = read_align4j(args.align4j_csv) if args.align4j_csv else {}
-    keys = list(a4j.keys()) if a4j else list(torch_ms.keys())
+    def base_of(key):
+        return (key[0], PEER_OF.get((key[0], key[1]), key[1]), key[2])
+
+    if a4j:  # align4j's rows, each followed by the PyTorch-only variants compared with it
+        keys = []
+        for key in a4j:
+            if key[0] in families:
+                keys.append(key)
+                keys += [k for k in torch_ms if k not in a4j and base_of(k) == key]
+    else:
+        keys = list(torch_ms)
     print()
-    print("| kernel | shape | align4j ms | naive ms | PyTorch ms | floor ms | align4j of floor | PyTorch of floor | PyTorch / align4j |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    n = args.threads
+    print(f"| kernel | shape | align4j ms | kernel-only ms | naive ms | PyTorch ms 1 thread | PyTorch ms {n} threads "
+          "| floor ms | MB moved | align4j GB/s | align4j of floor | PyTorch of floor | PyTorch / align4j |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for key in keys:
-        k, shape = key
-        r = a4j.get(key)
-        ms = float(r["ms"]) if r else None
-        naive = float(r["naive_ms"]) if r else None
-        floor = float(r["floor_ms"]) if r else None
-        t = torch_ms.get(key)
-        of_floor = (lambda x: fnum(100 * floor / x, "%.0f%%") if floor and x else "-")
-        ratio = fnum(t / ms, "%.1f×") if t and ms else "-"
-        print(f"| logprobs {k} | {shape} | {fnum(ms)} | {fnum(naive)} | {fnum(t)} | {fnum(floor)} | "
-              f"{of_floor(ms)} | {of_floor(t)} | {ratio} |")
+        family, k, shape = key
+        r = a4j.get(key) or a4j.get((family, PEER_OF.get((family, k), k), shape))
+        peer_only = key not in a4j and r is not None
+        ms = fval(r, "ms")
+        native = fval(r, "native_ms")
+        naive = fval(r, "naive_ms")
+        floor = fval(r, "floor_ms")
+        nbytes = fval(r, "bytes")
+        by_threads = torch_ms.get(key, {})
+        t1, tn = by_threads.get(1), by_threads.get(n) if n != 1 else None
+        t = min((x for x in (t1, tn) if x is not None), default=None)  # the better of the two
+        of_floor = (lambda x: fnum(100 * floor / x, "%.3g%%") if floor and x else "-")
+        ratio = fnum(t / ms, "%.2g×") if t and ms else "-"
+        gbs = fnum(nbytes / (ms * 1e6)) if nbytes and ms else "-"
+        if peer_only:  # align4j's figures belong to the row above; show them in parentheses
+            print(f"| {family} {k} (PyTorch only) | {shape} | ({fnum(ms)}) | | | {fnum(t1)} | {fnum(tn)} | | | | | "
+                  f"{of_floor(t)} | {ratio} |")
+        else:
+            print(f"| {family} {k} | {shape} | {fnum(ms)} | {fnum(native)} | {fnum(naive)} | {fnum(t1)} | {fnum(tn)} | {fnum(floor)} | "
+                  f"{fnum(nbytes / 1e6 if nbytes else None)} | {gbs} | {of_floor(ms)} | {of_floor(t)} | {ratio} |")
+    print("\nPyTorch of floor and PyTorch / align4j use the better of PyTorch's two thread settings.")
 
 
 if __name__ == "__main__":

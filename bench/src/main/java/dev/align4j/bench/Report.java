@@ -34,15 +34,27 @@ public final class Report {
 
     static {
         FAMILIES.put(LogProbsBench.FAMILY, LogProbsBench::report);
+        FAMILIES.put(PolicyLossBench.FAMILY, PolicyLossBench::report);
+        FAMILIES.put(GaeBench.FAMILY, GaeBench::report);
+        FAMILIES.put(KlShapingBench.FAMILY, KlShapingBench::report);
+        FAMILIES.put(PreferenceLossBench.FAMILY, PreferenceLossBench::report);
+        FAMILIES.put(RewardLossBench.FAMILY, RewardLossBench::report);
     }
 
     /**
      * One measured kernel. Times in ms (NaN: not run); bytes = the floor's bytes (what the kernel must
      * move); extraPeakBytes = how far RSS rose above its level during a first align4j call;
-     * naiveExtraPeakBytes = Java heap bytes one naive call allocates (-1: unknown / not run).
+     * naiveExtraPeakBytes = Java heap bytes one naive call allocates (-1: unknown / not run); nativeMs = the
+     * same kernel through {@code NativeKernels} directly, i.e. without the public API's validation and
+     * scratch allocation (NaN: not measured; see {@link SmallKernels}).
      */
     public record Row(String family, String kernel, String shape, String device, double ms, double naiveMs,
-                      double floorMs, long bytes, long extraPeakBytes, long naiveExtraPeakBytes) {
+                      double floorMs, long bytes, long extraPeakBytes, long naiveExtraPeakBytes, double nativeMs) {
+        public Row(String family, String kernel, String shape, String device, double ms, double naiveMs,
+                   double floorMs, long bytes, long extraPeakBytes, long naiveExtraPeakBytes) {
+            this(family, kernel, shape, device, ms, naiveMs, floorMs, bytes, extraPeakBytes, naiveExtraPeakBytes, Double.NaN);
+        }
+
         double gbPerSecond() {
             return bytes / (ms * 1e6);
         }
@@ -96,20 +108,32 @@ public final class Report {
             return elements <= Long.parseLong(option("naive-max", String.valueOf(LogProbsBench.DEFAULT_NAIVE_MAX)));
         }
 
-        /** {@code --shapes AxB,CxD} (or the family's default) as {A,B} pairs. */
+        /** {@code --shapes AxB,CxD} (or the family's default) as {A,B} pairs (the log-probs' N×V). */
         public List<long[]> shapes(String def) {
+            return shapes("shapes", def);
+        }
+
+        /** {@code --<option> AxB,CxD} (or {@code def}) as {A,B} pairs, e.g. {@code --bt-shapes 256x1024}. */
+        public List<long[]> shapes(String option, String def) {
             List<long[]> out = new ArrayList<>();
-            for (String s : option("shapes", def).split(",")) {
+            for (String s : option(option, def).split(",")) {
                 String[] ab = s.trim().toLowerCase(Locale.ROOT).split("x");
-                if (ab.length != 2) throw new IllegalArgumentException("--shapes: expected AxB, got '" + s + "'");
+                if (ab.length != 2) throw new IllegalArgumentException("--" + option + ": expected AxB, got '" + s + "'");
                 out.add(new long[] {Long.parseLong(ab[0].trim()), Long.parseLong(ab[1].trim())});
             }
             return out;
         }
 
+        /** {@code --<option> 64,1024} (or {@code def}) as a list of sizes, e.g. {@code --pairs} (the pair batch B). */
+        public List<Integer> sizes(String option, String def) {
+            List<Integer> out = new ArrayList<>();
+            for (String s : option(option, def).split(",")) out.add(Integer.parseInt(s.trim()));
+            return out;
+        }
+
         public void add(Row row) {
             rows.add(row);
-            System.err.printf(Locale.ROOT, "  %-12s %-20s %10.2f ms%n", row.kernel(), row.shape(), row.ms());
+            System.err.printf(Locale.ROOT, "  %-12s %-20s %10.4f ms%n", row.kernel(), row.shape(), row.ms());
         }
 
         public void progress(String what) {
@@ -130,7 +154,9 @@ public final class Report {
         Map<String, String> options = parse(args);
         if (options.containsKey("help")) {
             System.out.println("options: --device cpu|cuda[:K] --families " + String.join(",", FAMILIES.keySet())
-                    + " --shapes AxB,... --warmup 2 --reps 5 --naive-reps 3 --naive-max N --no-naive --csv FILE --seed 42");
+                    + " --shapes NxV,... (logprobs) --bt-shapes BxT,... (policyloss, gae, klshaping; default "
+                    + SmallKernels.DEFAULT_BT_SHAPES + ") --pairs B,... (preference, reward; default " + SmallKernels.DEFAULT_PAIRS
+                    + ") --warmup 2 --reps 5 --naive-reps 3 --naive-max N --no-naive --csv FILE --seed 42");
             return;
         }
         Context ctx = new Context(options);
@@ -151,27 +177,38 @@ public final class Report {
         System.out.printf("%nalign4j kernels on %s (median of %d after %d warm-up; naive: median of %d; floor: "
                 + "%s measured in this run)%n%n", ctx.device(), ctx.reps(), ctx.warmup(), ctx.naiveReps(),
                 ctx.device().isCpu() ? "a multi-threaded read (fwd) / in-place read+write (bwd) of the logits' size" : "a device-to-device copy");
-        System.out.println("| kernel | shape | align4j ms | naive ms | floor ms | GB/s | of floor | vs naive | +MB align4j RSS / naive alloc |");
-        System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        System.out.println("| kernel | shape | align4j ms | kernel-only ms | naive ms | floor ms | MB moved | GB/s | of floor | vs naive | +MB align4j RSS / naive alloc |");
+        System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (Row r : ctx.rows()) {
-            System.out.printf(Locale.ROOT, "| %s %s | %s | %.1f | %s | %.1f | %.1f | %.0f%% | %s | %s / %s |%n",
-                    r.family(), r.kernel(), r.shape(), r.ms(), fmt(r.naiveMs()), r.floorMs(), r.gbPerSecond(),
-                    100 * r.ofFloor(), Double.isNaN(r.naiveMs()) ? "-" : String.format(Locale.ROOT, "%.1f×", r.naiveMs() / r.ms()),
+            System.out.printf(Locale.ROOT, "| %s %s | %s | %s | %s | %s | %s | %.3g | %.3g | %.3g%% | %s | %s / %s |%n",
+                    r.family(), r.kernel(), r.shape(), fmt(r.ms()), fmt(r.nativeMs()), fmt(r.naiveMs()), fmt(r.floorMs()),
+                    r.bytes() / 1e6, r.gbPerSecond(), 100 * r.ofFloor(),
+                    Double.isNaN(r.naiveMs()) ? "-" : String.format(Locale.ROOT, "%.1f×", r.naiveMs() / r.ms()),
                     mb(r.extraPeakBytes()), mb(r.naiveExtraPeakBytes()));
         }
+        if (ctx.rows().stream().anyMatch(r -> !Double.isNaN(r.nativeMs())))
+            System.out.println("\nkernel-only: the same native kernel called through NativeKernels with preallocated scratch and "
+                    + "no validation (stats still read back); align4j − kernel-only ≈ the public API's validation scans + scratch allocation.\n"
+                    + "Small kernels (all but logprobs): times are the median of " + ctx.reps() + " samples, each the mean of a batch of calls "
+                    + "lasting >= " + SmallKernels.MIN_SAMPLE_MS + " ms (after >= " + SmallKernels.WARMUP_MS + " ms of warm-up); "
+                    + "floor = the bytes the kernel must read + write / the read bandwidth measured (Floor) on a buffer of that size, "
+                    + "at least " + (SmallKernels.MIN_FLOOR_BYTES >> 20) + " MiB.");
     }
 
     static void writeCsv(List<Row> rows, Path path) throws IOException {
         try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(path))) {
-            w.println("family,kernel,shape,device,ms,naive_ms,floor_ms,bytes,extra_peak_bytes,naive_extra_peak_bytes");
+            w.println("family,kernel,shape,device,ms,naive_ms,floor_ms,bytes,extra_peak_bytes,naive_extra_peak_bytes,native_ms");
             for (Row r : rows)
-                w.printf(Locale.ROOT, "%s,%s,%s,%s,%.4f,%.4f,%.4f,%d,%d,%d%n", r.family(), r.kernel(), r.shape(),
-                        r.device(), r.ms(), r.naiveMs(), r.floorMs(), r.bytes(), r.extraPeakBytes(), r.naiveExtraPeakBytes());
+                w.printf(Locale.ROOT, "%s,%s,%s,%s,%.6g,%.6g,%.6g,%d,%d,%d,%.6g%n", r.family(), r.kernel(), r.shape(),
+                        r.device(), r.ms(), r.naiveMs(), r.floorMs(), r.bytes(), r.extraPeakBytes(), r.naiveExtraPeakBytes(),
+                        r.nativeMs());
         }
     }
 
-    private static String fmt(double ms) {
-        return Double.isNaN(ms) ? "-" : String.format(Locale.ROOT, "%.1f", ms);
+    /** ms to 3 significant digits (the small kernels take microseconds), at most 1 decimal from 100 ms up. */
+    static String fmt(double ms) {
+        if (Double.isNaN(ms)) return "-";
+        return ms >= 100 ? String.format(Locale.ROOT, "%.1f", ms) : String.format(Locale.ROOT, "%.3g", ms);
     }
 
     private static String mb(long bytes) {
