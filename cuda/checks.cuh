@@ -30,22 +30,40 @@ A4J_DEV void record_first_bad(int64_t* first_bad, int64_t i) {
 #endif
 }
 
+// A branch-free count of bad values first (vectorised on the host), then, only in a chunk that has one, the
+// scan for its first index.
 __global__ void check_f32_kernel(const float* A4J_RESTRICT x, int64_t n, int32_t rule, int64_t* first_bad) {
     const int64_t begin = (int64_t)blockIdx.x * CHECK_CHUNK;
     const int64_t end = begin + CHECK_CHUNK < n ? begin + CHECK_CHUNK : n;
-    int64_t bad = INT64_MAX;
+    int bad = 0;
+    if (rule == 1) {
+        for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) bad += (x[i] == 0.0f) | (x[i] == 1.0f) ? 0 : 1;
+    } else if (rule == 2) {
+        for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x)
+            bad += (x[i] > 0.0f) & (x[i] < INFINITY) ? 0 : 1;
+    } else {
+        for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x)
+            bad += (x[i] > -INFINITY) & (x[i] < INFINITY) ? 0 : 1;
+    }
+    if (block_sum(bad) == 0) return;
     for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x)
-        if (f32_breaks(x[i], rule)) { bad = i; break; }
-    if (bad != INT64_MAX) record_first_bad(first_bad, bad);
+        if (f32_breaks(x[i], rule)) {
+            record_first_bad(first_bad, i);
+            break;
+        }
 }
 
 __global__ void check_i32_kernel(const int32_t* A4J_RESTRICT x, int64_t n, int32_t lo, int32_t hi, int64_t* first_bad) {
     const int64_t begin = (int64_t)blockIdx.x * CHECK_CHUNK;
     const int64_t end = begin + CHECK_CHUNK < n ? begin + CHECK_CHUNK : n;
-    int64_t bad = INT64_MAX;
+    int bad = 0;
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) bad += (x[i] >= lo) & (x[i] < hi) ? 0 : 1;
+    if (block_sum(bad) == 0) return;
     for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x)
-        if (x[i] < lo || x[i] >= hi) { bad = i; break; }
-    if (bad != INT64_MAX) record_first_bad(first_bad, bad);
+        if (x[i] < lo || x[i] >= hi) {
+            record_first_bad(first_bad, i);
+            break;
+        }
 }
 
 // first_bad is set to −1 (all bits set = UINT64_MAX for the unsigned minimum) before the scan.

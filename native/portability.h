@@ -102,6 +102,29 @@ A4J_HOSTDEV float a4j_exp2_nonpos(float x) {
 #endif
 }
 
+// e^x for any x: GPU expf; host Cody–Waite range reduction x = k·ln2 + r, |r| <= ln2/2, Cephes' degree-6
+// polynomial (~1 ulp), 2^k by exponent bits, vectorisable like a4j_exp2_nonpos. x < −87.7 flushes to 0;
+// x > 88.38 gives +inf (a sliver below FLT_MAX's 88.72 is lost); NaN gives NaN.
+A4J_HOSTDEV float a4j_exp(float x) {
+#if defined(__CUDA_ARCH__)
+    return expf(x);
+#else
+    const float xc = x < -88.0f ? -88.0f : (x > 88.8f ? 88.8f : x);  // comparisons keep NaN as NaN
+    const float k = rintf(xc * 1.4426950408889634f);                    // in [-127, 128]
+    float r = fmaf(k, -0.693359375f, xc);
+    r = fmaf(k, 2.12194440e-4f, r);
+    float p = 1.9875691500e-4f;
+    p = fmaf(p, r, 1.3981999507e-3f);
+    p = fmaf(p, r, 8.3334519073e-3f);
+    p = fmaf(p, r, 4.1665795894e-2f);
+    p = fmaf(p, r, 1.6666665459e-1f);
+    p = fmaf(p, r, 5.0000001201e-1f);
+    p = fmaf(p, r * r, r + 1.0f);
+    // exponent field k + 127 in [0, 255]: 0 gives +0 (flush), 255 gives +inf
+    return p * a4j_as_float(((int32_t)k + 127) << 23);
+#endif
+}
+
 constexpr float A4J_LOG2E = 1.4426950408889634f;
 constexpr float A4J_LN2 = 0.6931471805599453f;
 
