@@ -1,0 +1,110 @@
+package dev.align4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A write either replaces the target completely or leaves it as it was, with no temporary file behind. */
+class AtomicFilesTest {
+    @TempDir
+    Path dir;
+
+    private List<String> listing() throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList());
+        }
+    }
+
+    /** Passes {@code limit} bytes through, then fails as a full disk would. */
+    static final class FailingChannel implements WritableByteChannel {
+        private final WritableByteChannel out;
+        private long left;
+
+        FailingChannel(WritableByteChannel out, long limit) {
+            this.out = out;
+            this.left = limit;
+        }
+
+        @Override
+        public int write(ByteBuffer src) throws IOException {
+            if (left <= 0) throw new IOException("simulated: no space left on device");
+            ByteBuffer part = src.duplicate();
+            part.limit(part.position() + (int) Math.min(part.remaining(), left));
+            int n = out.write(part);
+            src.position(src.position() + n);
+            left -= n;
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return out.isOpen();
+        }
+
+        @Override
+        public void close() throws IOException {
+            out.close();
+        }
+    }
+
+    @Test
+    void replacesTarget() throws IOException {
+        Path t = dir.resolve("x.txt");
+        AtomicFiles.writeString(t, "old");
+        AtomicFiles.writeString(t, "new");
+        assertEquals("new", Files.readString(t));
+        assertEquals(List.of("x.txt"), listing());
+    }
+
+    @Test
+    void safetensorsWriteFailingMidwayLeavesTargetUnchanged() throws IOException {
+        Path t = dir.resolve("model.safetensors");
+        new SafeTensorsWriter().putFloats("w", new float[] {1, 2, 3}, 3).write(t);
+        byte[] before = Files.readAllBytes(t);
+
+        float[] big = new float[1 << 20];
+        SafeTensorsWriter w = new SafeTensorsWriter().putFloats("w", big, big.length);
+        IOException e = assertThrows(IOException.class,
+                () -> AtomicFiles.write(t, ch -> w.writeTo(new FailingChannel(ch, 3_000_000))));
+        assertEquals("simulated: no space left on device", e.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(t));
+        assertEquals(List.of("model.safetensors"), listing(), "no temporary file left");
+        try (SafeTensorsFile f = SafeTensorsFile.open(t)) {
+            assertArrayEquals(new float[] {1, 2, 3}, f.floats("w", 3));
+        }
+    }
+
+    @Test
+    void runtimeExceptionInBodyLeavesNothing() throws IOException {
+        Path t = dir.resolve("new.bin");
+        IllegalStateException boom = new IllegalStateException("boom");
+        IllegalStateException got = assertThrows(IllegalStateException.class, () -> AtomicFiles.write(t, ch -> {
+            ch.write(ByteBuffer.wrap("partial".getBytes(StandardCharsets.UTF_8)));
+            throw boom;
+        }));
+        assertSame(boom, got);
+        assertFalse(Files.exists(t));
+        assertEquals(List.of(), listing(), "no temporary file left");
+    }
+
+    @Test
+    void targetIsDirectory() throws IOException {
+        Path d = Files.createDirectory(dir.resolve("d"));
+        assertThrows(IOException.class, () -> AtomicFiles.writeString(d, "x"));
+        assertEquals(List.of("d"), listing());
+    }
+}
