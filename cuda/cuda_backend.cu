@@ -7,6 +7,7 @@
 
 #include "align4j.h"
 #include "all_kernels.cuh"
+#include "gemm_cublas.cuh"
 
 cudaStream_t a4j_stream() { return 0; }  // the legacy default stream: calls are ordered, copies synchronise
 
@@ -78,6 +79,16 @@ int a4j_cuda_copy(int32_t device, int64_t dst, int64_t src, int64_t bytes) {
 int a4j_cuda_synchronize(int32_t device) {
     int rc = select_device(device);
     return rc != 0 ? rc : check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+}
+
+int a4j_cuda_gemm(int32_t device, int32_t trans_a, int32_t trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
+                  float beta, float* C, int64_t ldc, int64_t stride_c, int64_t batch, int32_t flags) {
+    int rc = select_device(device);
+    if (rc == 0)
+        rc = a4j_cublas::gemm(device - 1, trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta,
+                              C, ldc, stride_c, batch, flags, g_error);
+    return rc != 0 ? rc : check(cudaGetLastError(), "gemm");
 }
 
 #define A4J_FN(name, params, args)                                   \

@@ -10,6 +10,7 @@
 
 #include "align4j.h"
 #include "all_kernels.cuh"
+#include "gemm_cpu.h"
 
 namespace {
 
@@ -32,6 +33,8 @@ struct CudaApi {
     int (*copy_out)(int32_t, void*, int64_t, int64_t) = nullptr;
     int (*copy)(int32_t, int64_t, int64_t, int64_t) = nullptr;
     int (*synchronize)(int32_t) = nullptr;
+    int (*gemm)(int32_t, int32_t, int32_t, int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t,
+                const float*, int64_t, int64_t, float, float*, int64_t, int64_t, int64_t, int32_t) = nullptr;
 #define A4J_FN(name, params, args) int(*name) A4J_WITH_DEVICE params = nullptr;
 #include "kernels.def"
 #undef A4J_FN
@@ -79,6 +82,7 @@ int a4j_cuda_load(const char* path) {
     resolve(h, "a4j_cuda_copy_out", api.copy_out, missing);
     resolve(h, "a4j_cuda_copy", api.copy, missing);
     resolve(h, "a4j_cuda_synchronize", api.synchronize, missing);
+    resolve(h, "a4j_cuda_gemm", api.gemm, missing);
 #define A4J_FN(name, params, args) resolve(h, "a4j_cuda_" #name, api.name, missing);
 #include "kernels.def"
 #undef A4J_FN
@@ -156,6 +160,25 @@ int a4j_copy(int32_t device, int64_t dst, int64_t src, int64_t bytes) {
 int a4j_synchronize(int32_t device) {
     if (device == A4J_DEVICE_CPU) return 0;
     return g_cuda.handle == nullptr ? no_cuda() : cuda_failed(g_cuda.synchronize(device));
+}
+
+int a4j_cpu_blas_register(int64_t sgemm) {
+    if (sgemm == 0) return fail(A4J_ERR_ARGUMENT, "a4j_cpu_blas_register: cblas_sgemm's address is 0");
+    a4j_cpu_blas::sgemm_fn().store(reinterpret_cast<a4j_cpu_blas::SgemmFn>((uintptr_t)sgemm));
+    return 0;
+}
+
+int a4j_gemm(int32_t device, int32_t trans_a, int32_t trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+             const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
+             float beta, float* C, int64_t ldc, int64_t stride_c, int64_t batch, int32_t flags) {
+    if (device == A4J_DEVICE_CPU) {
+        std::string error;
+        return a4j_cpu_blas::gemm(trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C, ldc,
+                                  stride_c, batch, error) == 0 ? 0 : fail(A4J_ERR_ARGUMENT, error);
+    }
+    if (g_cuda.handle == nullptr) return no_cuda();
+    return cuda_failed(g_cuda.gemm(device, trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta,
+                                   C, ldc, stride_c, batch, flags));
 }
 
 #define A4J_WITH_DEVICE_ARGS(...) (device, __VA_ARGS__)

@@ -36,6 +36,8 @@
 #define A4J_CHECK_FINITE 0
 #define A4J_CHECK_MASK 1       // exactly 0 or 1
 #define A4J_CHECK_POSITIVE 2   // finite and > 0
+// a4j_gemm flags
+#define A4J_GEMM_TF32 1        // allow TF32 tensor-core math (CUDA)
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +55,13 @@ int a4j_copy_in(int32_t device, int64_t dst, const void* host_src, int64_t bytes
 int a4j_copy_out(int32_t device, void* host_dst, int64_t src, int64_t bytes);
 int a4j_copy(int32_t device, int64_t dst, int64_t src, int64_t bytes);  // same device
 int a4j_synchronize(int32_t device);
+// Row-major strided-batched SGEMM, C_b = alpha·op(A_b)·op(B_b) + beta·C_b for b < batch: OpenBLAS on the
+// CPU (native/gemm_cpu.h; after a4j_cpu_blas_register), cuBLAS on CUDA (cuda/gemm_cublas.cuh).
+int a4j_gemm(int32_t device, int32_t trans_a, int32_t trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+             const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
+             float beta, float* C, int64_t ldc, int64_t stride_c, int64_t batch, int32_t flags);
+// The address of OpenBLAS's cblas_sgemm, as loaded by JavaCPP's OpenBLAS presets.
+int a4j_cpu_blas_register(int64_t sgemm);
 
 #define A4J_WITH_DEVICE(...) (int32_t device, __VA_ARGS__)
 #define A4J_FN(name, params, args) int a4j_##name A4J_WITH_DEVICE params;

@@ -193,4 +193,142 @@ public final class NativeKernels {
                 hi,
                 addr(device, DType.I64, "first_bad", firstBad)), "check_i32");
     }
+
+    public static void layernormFwd(Device device, Tensor x, Tensor weight, Tensor bias, long N, long C, float eps, Tensor out, Tensor mean, Tensor rstd) {
+        Backend.check(NativeLib.a4j_layernorm_fwd(device.nativeId(),
+                addr(device, DType.F32, "x", x),
+                addr(device, DType.F32, "weight", weight),
+                addr(device, DType.F32, "bias", bias),
+                N,
+                C,
+                eps,
+                addr(device, DType.F32, "out", out),
+                addr(device, DType.F32, "mean", mean),
+                addr(device, DType.F32, "rstd", rstd)), "layernorm_fwd");
+    }
+
+    public static void layernormBwd(Device device, Tensor dout, Tensor x, Tensor weight, Tensor mean, Tensor rstd, long N, long C, int accumulateDx, Tensor dx, Tensor dweight, Tensor dbias) {
+        Backend.check(NativeLib.a4j_layernorm_bwd(device.nativeId(),
+                addr(device, DType.F32, "dout", dout),
+                addr(device, DType.F32, "x", x),
+                addr(device, DType.F32, "weight", weight),
+                addr(device, DType.F32, "mean", mean),
+                addr(device, DType.F32, "rstd", rstd),
+                N,
+                C,
+                accumulateDx,
+                addr(device, DType.F32, "dx", dx),
+                addr(device, DType.F32, "dweight", dweight),
+                addr(device, DType.F32, "dbias", dbias)), "layernorm_bwd");
+    }
+
+    public static void geluFwd(Device device, Tensor x, long n, Tensor out) {
+        Backend.check(NativeLib.a4j_gelu_fwd(device.nativeId(),
+                addr(device, DType.F32, "x", x),
+                n,
+                addr(device, DType.F32, "out", out)), "gelu_fwd");
+    }
+
+    public static void geluBwd(Device device, Tensor x, Tensor dout, long n, Tensor dx) {
+        Backend.check(NativeLib.a4j_gelu_bwd(device.nativeId(),
+                addr(device, DType.F32, "x", x),
+                addr(device, DType.F32, "dout", dout),
+                n,
+                addr(device, DType.F32, "dx", dx)), "gelu_bwd");
+    }
+
+    public static void attentionSoftmaxFwd(Device device, Tensor scores, long BH, long Tq, long Tk, float scale, Tensor probs) {
+        Backend.check(NativeLib.a4j_attention_softmax_fwd(device.nativeId(),
+                addr(device, DType.F32, "scores", scores),
+                BH,
+                Tq,
+                Tk,
+                scale,
+                addr(device, DType.F32, "probs", probs)), "attention_softmax_fwd");
+    }
+
+    public static void attentionSoftmaxBwd(Device device, Tensor probs, Tensor dprobs, long BH, long Tq, long Tk, float scale, Tensor dscores) {
+        Backend.check(NativeLib.a4j_attention_softmax_bwd(device.nativeId(),
+                addr(device, DType.F32, "probs", probs),
+                addr(device, DType.F32, "dprobs", dprobs),
+                BH,
+                Tq,
+                Tk,
+                scale,
+                addr(device, DType.F32, "dscores", dscores)), "attention_softmax_bwd");
+    }
+
+    public static void embeddingFwd(Device device, Tensor tokens, Tensor wte, Tensor wpe, long B, long T, long C, Tensor out) {
+        Backend.check(NativeLib.a4j_embedding_fwd(device.nativeId(),
+                addr(device, DType.I32, "tokens", tokens),
+                addr(device, DType.F32, "wte", wte),
+                addr(device, DType.F32, "wpe", wpe),
+                B,
+                T,
+                C,
+                addr(device, DType.F32, "out", out)), "embedding_fwd");
+    }
+
+    public static void embeddingBwd(Device device, Tensor dout, Tensor tokens, long B, long T, long C, Tensor dwte, Tensor dwpe) {
+        Backend.check(NativeLib.a4j_embedding_bwd(device.nativeId(),
+                addr(device, DType.F32, "dout", dout),
+                addr(device, DType.I32, "tokens", tokens),
+                B,
+                T,
+                C,
+                addr(device, DType.F32, "dwte", dwte),
+                addr(device, DType.F32, "dwpe", dwpe)), "embedding_bwd");
+    }
+
+    public static void biasAdd(Device device, Tensor out, Tensor bias, long N, long OC) {
+        Backend.check(NativeLib.a4j_bias_add(device.nativeId(),
+                addr(device, DType.F32, "out", out),
+                addr(device, DType.F32, "bias", bias),
+                N,
+                OC), "bias_add");
+    }
+
+    public static void biasBwd(Device device, Tensor dout, long N, long OC, Tensor work, Tensor dbias) {
+        Backend.check(NativeLib.a4j_bias_bwd(device.nativeId(),
+                addr(device, DType.F32, "dout", dout),
+                N,
+                OC,
+                addr(device, DType.F32, "work", work),
+                addr(device, DType.F32, "dbias", dbias)), "bias_bwd");
+    }
+
+    public static void residualAdd(Device device, Tensor a, Tensor b, long n, Tensor out) {
+        Backend.check(NativeLib.a4j_residual_add(device.nativeId(),
+                addr(device, DType.F32, "a", a),
+                addr(device, DType.F32, "b", b),
+                n,
+                addr(device, DType.F32, "out", out)), "residual_add");
+    }
+
+    public static void adamw(Device device, Tensor params, Tensor grads, Tensor m, Tensor v, long offset, long n, float lr, float beta1, float beta2, float eps, float weightDecay, long step, float gradScale, Tensor clip) {
+        Backend.check(NativeLib.a4j_adamw(device.nativeId(),
+                addr(device, DType.F32, "params", params),
+                addr(device, DType.F32, "grads", grads),
+                addr(device, DType.F32, "m", m),
+                addr(device, DType.F32, "v", v),
+                offset,
+                n,
+                lr,
+                beta1,
+                beta2,
+                eps,
+                weightDecay,
+                step,
+                gradScale,
+                addr(device, DType.F32, "clip", clip)), "adamw");
+    }
+
+    public static void gradNorm(Device device, Tensor grads, long n, float maxNorm, Tensor work, Tensor out) {
+        Backend.check(NativeLib.a4j_grad_norm(device.nativeId(),
+                addr(device, DType.F32, "grads", grads),
+                n,
+                maxNorm,
+                addr(device, DType.F64, "work", work),
+                addr(device, DType.F32, "out", out)), "grad_norm");
+    }
 }

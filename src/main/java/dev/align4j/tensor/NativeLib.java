@@ -61,4 +61,21 @@ final class NativeLib {
     static native int a4j_reward_loss(int device, @Cast("const float*") long r_chosen, @Cast("const float*") long r_rejected, @Cast("const float*") long margin, long B, float center_coef, @Cast("float*") long dchosen, @Cast("float*") long drejected, @Cast("float*") long stats);
     static native int a4j_check_f32(int device, @Cast("const float*") long x, long n, int rule, @Cast("int64_t*") long first_bad);
     static native int a4j_check_i32(int device, @Cast("const int32_t*") long x, long n, int lo, int hi, @Cast("int64_t*") long first_bad);
+    static native int a4j_layernorm_fwd(int device, @Cast("const float*") long x, @Cast("const float*") long weight, @Cast("const float*") long bias, long N, long C, float eps, @Cast("float*") long out, @Cast("float*") long mean, @Cast("float*") long rstd);
+    static native int a4j_layernorm_bwd(int device, @Cast("const float*") long dout, @Cast("const float*") long x, @Cast("const float*") long weight, @Cast("const float*") long mean, @Cast("const float*") long rstd, long N, long C, int accumulate_dx, @Cast("float*") long dx, @Cast("float*") long dweight, @Cast("float*") long dbias);
+    static native int a4j_gelu_fwd(int device, @Cast("const float*") long x, long n, @Cast("float*") long out);
+    static native int a4j_gelu_bwd(int device, @Cast("const float*") long x, @Cast("const float*") long dout, long n, @Cast("float*") long dx);
+    static native int a4j_attention_softmax_fwd(int device, @Cast("const float*") long scores, long BH, long Tq, long Tk, float scale, @Cast("float*") long probs);
+    static native int a4j_attention_softmax_bwd(int device, @Cast("const float*") long probs, @Cast("const float*") long dprobs, long BH, long Tq, long Tk, float scale, @Cast("float*") long dscores);
+
+    // ---- GEMM: OpenBLAS on the CPU (native/gemm_cpu.h, registered by Blas.java), cuBLAS on CUDA (cuda/gemm_cublas.cuh)
+    static native int a4j_cpu_blas_register(long sgemm);
+    static native int a4j_gemm(int device, int trans_a, int trans_b, long M, long N, long K, float alpha, @Cast("const float*") long A, long lda, long stride_a, @Cast("const float*") long B, long ldb, long stride_b, float beta, @Cast("float*") long C, long ldc, long stride_c, long batch, int flags);
+    static native int a4j_embedding_fwd(int device, @Cast("const int32_t*") long tokens, @Cast("const float*") long wte, @Cast("const float*") long wpe, long B, long T, long C, @Cast("float*") long out);
+    static native int a4j_embedding_bwd(int device, @Cast("const float*") long dout, @Cast("const int32_t*") long tokens, long B, long T, long C, @Cast("float*") long dwte, @Cast("float*") long dwpe);
+    static native int a4j_bias_add(int device, @Cast("float*") long out, @Cast("const float*") long bias, long N, long OC);
+    static native int a4j_bias_bwd(int device, @Cast("const float*") long dout, long N, long OC, @Cast("float*") long work, @Cast("float*") long dbias);
+    static native int a4j_residual_add(int device, @Cast("const float*") long a, @Cast("const float*") long b, long n, @Cast("float*") long out);
+    static native int a4j_adamw(int device, @Cast("float*") long params, @Cast("const float*") long grads, @Cast("float*") long m, @Cast("float*") long v, long offset, long n, float lr, float beta1, float beta2, float eps, float weight_decay, long step, float grad_scale, @Cast("const float*") long clip);
+    static native int a4j_grad_norm(int device, @Cast("const float*") long grads, long n, float max_norm, @Cast("double*") long work, @Cast("float*") long out);
 }

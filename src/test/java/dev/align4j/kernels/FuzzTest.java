@@ -27,6 +27,10 @@ class FuzzTest {
         f.add(KlShapingTest::fuzzCase);
         f.add(GaeTest::fuzzCase);
         f.add(WhitenTest::fuzzCase);
+        f.add(LayerNormTest::fuzzCase);
+        f.add(GeluTest::fuzzCase);
+        f.add(AttentionSoftmaxTest::fuzzCase);
+        f.add(MatmulTest::fuzzCase);
         return f;
     }
 

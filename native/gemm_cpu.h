@@ -1,0 +1,51 @@
+// gemm_cpu.h — GEMM on the CPU through OpenBLAS (CPU backend only: included by native/align4j.cpp).
+//
+// What: for b in [0, batch): C_b = alpha · op(A_b) · op(B_b) + beta · C_b, ROW-MAJOR, the same contract as
+// cuda/gemm_cublas.cuh. OpenBLAS itself is loaded by JavaCPP's presets (org.bytedeco:openblas, which
+// bundle libopenblas); Java hands us the address of cblas_sgemm (a4j_cpu_blas_register), so this library
+// has no build-time dependency on OpenBLAS and one JNI call does a whole batch, each product using
+// OpenBLAS's threads. Not used, deliberately: cblas_sgemm_batch_strided (OpenBLAS >= 0.3.29, not bound by
+// the presets) — in the presets' 0.3.31 build it jumps to a null pointer (SIGSEGV) for small products
+// (e.g. 3×(16×16·16×16), 3×(100×100·100×100) on a Cooper Lake CPU), which would kill the JVM.
+// Floor: compute-bound, 2·M·N·K / peak FLOP/s.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace a4j_cpu_blas {
+
+enum : int { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+
+typedef void (*SgemmFn)(int order, int ta, int tb, int m, int n, int k, float alpha, const float* a, int lda,
+                        const float* b, int ldb, float beta, float* c, int ldc);
+
+inline std::atomic<SgemmFn>& sgemm_fn() {
+    static std::atomic<SgemmFn> f{nullptr};
+    return f;
+}
+
+// Returns 0, or 1 with error set (OpenBLAS not registered, sizes beyond its 32-bit ints).
+inline int gemm(int32_t trans_a, int32_t trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b, float beta, float* C,
+                int64_t ldc, int64_t stride_c, int64_t batch, std::string& error) {
+    const SgemmFn sgemm = sgemm_fn().load();
+    if (sgemm == nullptr) {
+        error = "CPU GEMM: OpenBLAS is not registered (a4j_cpu_blas_register was not called)";
+        return 1;
+    }
+    const int64_t int_max = 2147483647;
+    if (M < 0 || N < 0 || K < 0 || batch < 0 || M > int_max || N > int_max || K > int_max || lda < 1 ||
+        ldb < 1 || ldc < 1 || lda > int_max || ldb > int_max || ldc > int_max) {
+        error = "CPU GEMM: bad sizes (M, N, K and leading dimensions must fit OpenBLAS's int)";
+        return 1;
+    }
+    if (M == 0 || N == 0 || batch == 0) return 0;
+    const int ta = trans_a ? TRANS : NO_TRANS, tb = trans_b ? TRANS : NO_TRANS;
+    for (int64_t i = 0; i < batch; i++)
+        sgemm(ROW_MAJOR, ta, tb, (int)M, (int)N, (int)K, alpha, A + i * stride_a, (int)lda, B + i * stride_b, (int)ldb,
+              beta, C + i * stride_c, (int)ldc);
+    return 0;
+}
+
+}  // namespace a4j_cpu_blas
