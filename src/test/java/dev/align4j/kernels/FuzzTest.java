@@ -31,6 +31,10 @@ class FuzzTest {
         f.add(GeluTest::fuzzCase);
         f.add(AttentionSoftmaxTest::fuzzCase);
         f.add(MatmulTest::fuzzCase);
+        f.add(EmbeddingTest::fuzzCase);
+        f.add(BiasTest::fuzzCase);
+        f.add(AdamWTest::fuzzCase);
+        f.add(GradNormTest::fuzzCase);
         return f;
     }
 
