@@ -25,24 +25,27 @@ __global__ void value_loss_row_kernel(const float* A4J_RESTRICT values, const fl
                                       float eps_v, float* A4J_RESTRICT dvalues, float* A4J_RESTRICT work) {
     const int64_t base = (int64_t)blockIdx.x * T;
     double s_loss = 0.0, s_clip = 0.0, s_n = 0.0;
+    // Branch-free, with the errors multiplied by the 0/1 mask (padding must be finite, which the Java layer
+    // checks), so that the host build vectorises the loop: off the mask e = e_clip = 0, so the loss and the
+    // gradient are 0 and the token is not counted as clipped.
     for (int64_t t = threadIdx.x; t < T; t += blockDim.x) {
         const int64_t i = base + t;
-        if (mask[i] == 0.0f) {
-            dvalues[i] = 0.0f;
-            continue;
-        }
+        const float m = mask[i];
         const float v = values[i], v_old = values_old[i], g = returns[i];
         const float delta = v - v_old;
         // Inside the range V_clip is V itself, not V_old + (V − V_old), which float rounding could make
         // differ from V by an ulp and so look "clipped" with a zero gradient.
         const float v_clip = delta > eps_v ? v_old + eps_v : (delta < -eps_v ? v_old - eps_v : v);
-        const float e = v - g;
-        const float e_clip = v_clip - g;
-        const bool clipped = e_clip * e_clip > e * e;  // strict: ties take the unclipped branch
-        dvalues[i] = clipped ? 0.0f : e;               // unscaled: kernel 2 applies the normaliser
-        s_loss += 0.5 * (clipped ? (double)e_clip * e_clip : (double)e * e);
-        s_clip += clipped ? 1.0 : 0.0;
-        s_n += 1.0;
+        const float e = (v - g) * m;
+        const float e_clip = (v_clip - g) * m;
+        const float e2 = e * e, ec2 = e_clip * e_clip;
+        const float clipped = ec2 > e2 ? 1.0f : 0.0f;  // strict: ties take the unclipped branch
+        // max(e², e_clip²) as a blend: g++ does not vectorise a sum of `c ? x : y` of two computed values
+        const float l = fmaf(clipped, ec2 - e2, e2);
+        dvalues[i] = clipped != 0.0f || m == 0.0f ? 0.0f : e;  // unscaled: kernel 2 applies the normaliser
+        s_loss += 0.5f * l;
+        s_clip += clipped;
+        s_n += m;
     }
     s_loss = block_sum(s_loss);
     s_clip = block_sum(s_clip);
