@@ -1,5 +1,5 @@
 // value_loss.cuh — the clipped PPO value loss, its gradient and clipfrac.
-//   inputs : values, values_old, returns, mask [B,T] (mask exactly 0/1; off-mask tokens are not read)
+//   inputs : values, values_old, returns, mask [B,T] (mask exactly 0/1; all values finite, padding included)
 //   outputs: dvalues [B,T] = ∂loss/∂values (0 off-mask), stats[A4J_VALUE_STATS] = loss, clipfrac, token
 //            count; work[B·A4J_VALUE_ROW] scratch.
 // Per token: V_clip = V_old + clip(V − V_old, −ε_v, ε_v), L = ½·max((V − G)², (V_clip − G)²). Where the
