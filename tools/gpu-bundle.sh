@@ -36,7 +36,12 @@ rm -rf "$out" "$out.tar.gz"
 mkdir -p "$out/lib" "$out/native"
 cp "$jar" "$out/lib/align4j.jar"
 cp -r "$root/target/test-classes" "$out/test-classes"
-cp "$root/bench/target/benchmarks.jar" "$root/bench/torch_peer.py" "$out/"
+# The benchmarks' own classes only (the shaded benchmarks.jar repeats every dependency, OpenBLAS included:
+# +29 MB); their dependencies (JMH) go to lib/ with the rest.
+cp "$(ls "$root"/bench/target/align4j-bench-*.jar | head -1)" "$out/benchmarks.jar"
+cp "$root/bench/torch_peer.py" "$out/"
+(cd "$root/bench" && mvn -q dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$out/lib" \
+   -DexcludeArtifactIds=align4j)
 cp "$root/tools/gpu/run-gpu.sh" "$out/run-gpu.sh"
 chmod +x "$out/run-gpu.sh"
 
@@ -49,6 +54,13 @@ say "JUnit $junit -> junit-platform-console-standalone $platform"
 (cd "$root" && mvn -q dependency:copy -Dartifact="org.junit.platform:junit-platform-console-standalone:$platform" \
    -DoutputDirectory="$out/lib")
 mv "$out/lib/junit-platform-console-standalone-$platform.jar" "$out/lib/junit-console.jar"
+
+# OpenBLAS: align4j loads the BLAS-only preset (openblas_nolapack), so the LAPACK JNI libraries and the
+# headers (~50 MB unpacked) are dropped from the natives jar.
+command -v zip >/dev/null || { echo "gpu-bundle: needs zip (apt-get install zip)" >&2; exit 1; }
+for j in "$out"/lib/openblas-*-linux-x86_64.jar; do
+  zip -q -d "$j" '*/libjniopenblas.so' '*/libjniopenblas_full.so' '*/include/*' >/dev/null
+done
 
 # libgomp: the JNI library links it dynamically (OpenMP); a CUDA image need not have it.
 gomp=$(ldconfig -p | awk '/libgomp.so.1 .*x86-64/ {print $NF; exit}')

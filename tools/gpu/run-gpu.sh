@@ -72,7 +72,7 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
   [ -n "${SHAPES:-}" ] && shapes=(--shapes "$SHAPES")
   say "benchmarks: report on cuda"
   # shellcheck disable=SC2086
-  "$java" -cp "$here/benchmarks.jar" dev.align4j.bench.Report --device cuda "${shapes[@]}" \
+  "$java" -cp "$here/benchmarks.jar:$here/lib/*" dev.align4j.bench.Report --device cuda "${shapes[@]}" \
       --csv "$tmp/bench-cuda.csv" ${REPORT_ARGS:-} 2>&1 | tee "$out/bench-cuda.log"
   rc=${PIPESTATUS[0]}
   say "benchmark report exit status: $rc"
@@ -85,13 +85,13 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
   if [ "${BENCH_CPU:-0}" = 1 ]; then
     say "benchmarks: report on cpu ($(nproc) cores)"
     # shellcheck disable=SC2086
-    "$java" -cp "$here/benchmarks.jar" dev.align4j.bench.Report --device cpu "${shapes[@]}" \
+    "$java" -cp "$here/benchmarks.jar:$here/lib/*" dev.align4j.bench.Report --device cpu "${shapes[@]}" \
         --csv "$tmp/bench-cpu.csv" ${REPORT_ARGS:-} 2>&1 | tee "$out/bench-cpu.log"
   fi
   if [ -n "${JMH_ARGS:-}" ]; then
     say "JMH: $JMH_ARGS"
     # shellcheck disable=SC2086
-    "$java" -jar "$here/benchmarks.jar" $JMH_ARGS -jvm "$java" 2>&1 | tee "$out/jmh.log"
+    "$java" -cp "$here/benchmarks.jar:$here/lib/*" org.openjdk.jmh.Main $JMH_ARGS -jvm "$java" 2>&1 | tee "$out/jmh.log"
   fi
 fi
 say "results in $out; exit status $status"
