@@ -80,6 +80,14 @@ public final class Device {
         return cudaIndex >= 0;
     }
 
+    /**
+     * Waits until the work queued on this device has finished (kernel launches on CUDA are asynchronous;
+     * copies back to the host wait by themselves). A no-op on the CPU. For timing, not for correctness.
+     */
+    public void synchronize() {
+        Backend.check(NativeLib.a4j_synchronize(nativeId()), "synchronize " + this);
+    }
+
     /** The id used by the native layer: 0 for the CPU, 1 + k for cuda:k. */
     int nativeId() {
         return cudaIndex + 1;
