@@ -18,3 +18,4 @@
 #include "bias.cuh"
 #include "adamw.cuh"
 #include "grad_norm.cuh"
+#include "attention_permute.cuh"

@@ -331,4 +331,48 @@ public final class NativeKernels {
                 addr(device, DType.F64, "work", work),
                 addr(device, DType.F32, "out", out)), "grad_norm");
     }
+
+    public static void attentionPermuteFwd(Device device, Tensor qkv, long B, long T, long NH, long HS, Tensor q, Tensor k, Tensor v) {
+        Backend.check(NativeLib.a4j_attention_permute_fwd(device.nativeId(),
+                addr(device, DType.F32, "qkv", qkv),
+                B,
+                T,
+                NH,
+                HS,
+                addr(device, DType.F32, "q", q),
+                addr(device, DType.F32, "k", k),
+                addr(device, DType.F32, "v", v)), "attention_permute_fwd");
+    }
+
+    public static void attentionPermuteBwd(Device device, Tensor dq, Tensor dk, Tensor dv, long B, long T, long NH, long HS, Tensor dqkv) {
+        Backend.check(NativeLib.a4j_attention_permute_bwd(device.nativeId(),
+                addr(device, DType.F32, "dq", dq),
+                addr(device, DType.F32, "dk", dk),
+                addr(device, DType.F32, "dv", dv),
+                B,
+                T,
+                NH,
+                HS,
+                addr(device, DType.F32, "dqkv", dqkv)), "attention_permute_bwd");
+    }
+
+    public static void attentionUnpermuteFwd(Device device, Tensor y, long B, long T, long NH, long HS, Tensor out) {
+        Backend.check(NativeLib.a4j_attention_unpermute_fwd(device.nativeId(),
+                addr(device, DType.F32, "y", y),
+                B,
+                T,
+                NH,
+                HS,
+                addr(device, DType.F32, "out", out)), "attention_unpermute_fwd");
+    }
+
+    public static void attentionUnpermuteBwd(Device device, Tensor dout, long B, long T, long NH, long HS, Tensor dy) {
+        Backend.check(NativeLib.a4j_attention_unpermute_bwd(device.nativeId(),
+                addr(device, DType.F32, "dout", dout),
+                B,
+                T,
+                NH,
+                HS,
+                addr(device, DType.F32, "dy", dy)), "attention_unpermute_bwd");
+    }
 }

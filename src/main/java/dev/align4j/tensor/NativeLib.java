@@ -78,4 +78,9 @@ final class NativeLib {
     static native int a4j_residual_add(int device, @Cast("const float*") long a, @Cast("const float*") long b, long n, @Cast("float*") long out);
     static native int a4j_adamw(int device, @Cast("float*") long params, @Cast("const float*") long grads, @Cast("float*") long m, @Cast("float*") long v, long offset, long n, float lr, float beta1, float beta2, float eps, float weight_decay, long step, float grad_scale, @Cast("const float*") long clip);
     static native int a4j_grad_norm(int device, @Cast("const float*") long grads, long n, float max_norm, @Cast("double*") long work, @Cast("float*") long out);
+    // ---- attention layout (cuda/attention_permute.cuh)
+    static native int a4j_attention_permute_fwd(int device, @Cast("const float*") long qkv, long B, long T, long NH, long HS, @Cast("float*") long q, @Cast("float*") long k, @Cast("float*") long v);
+    static native int a4j_attention_permute_bwd(int device, @Cast("const float*") long dq, @Cast("const float*") long dk, @Cast("const float*") long dv, long B, long T, long NH, long HS, @Cast("float*") long dqkv);
+    static native int a4j_attention_unpermute_fwd(int device, @Cast("const float*") long y, long B, long T, long NH, long HS, @Cast("float*") long out);
+    static native int a4j_attention_unpermute_bwd(int device, @Cast("const float*") long dout, long B, long T, long NH, long HS, @Cast("float*") long dy);
 }

@@ -15,6 +15,10 @@ public final class Tensor implements AutoCloseable {
     private final long numel;
     private long address;
     private boolean closed;
+    /** For a view: the owning tensor, whose memory this one shares (null for an owner). */
+    private final Tensor parent;
+    /** For a view: its first element's byte offset into the parent's memory. */
+    private final long offsetBytes;
 
     Tensor(Scope scope, Device device, DType dtype, long[] shape, long address) {
         this.scope = scope;
@@ -23,6 +27,40 @@ public final class Tensor implements AutoCloseable {
         this.shape = shape;
         this.numel = numel(shape);
         this.address = address;
+        this.parent = null;
+        this.offsetBytes = 0;
+    }
+
+    private Tensor(Tensor owner, long offsetBytes, long[] shape) {
+        this.scope = owner.scope;
+        this.device = owner.device;
+        this.dtype = owner.dtype;
+        this.shape = shape;
+        this.numel = numel(shape);
+        this.parent = owner;
+        this.offsetBytes = offsetBytes;
+    }
+
+    /**
+     * A view of {@code numel(shape)} consecutive elements starting at element {@code offsetElements}: it shares
+     * this tensor's memory (writes through either show in both), is not registered with the scope, and frees
+     * nothing when closed. It becomes unusable when this tensor (the owner) is closed. Views of views refer to
+     * the same owner. This is how a model's parameters live in one allocation with named views.
+     */
+    public Tensor view(long offsetElements, long... shape) {
+        long[] dims = shape.clone();
+        long n = numel(dims);
+        if (isClosed()) throw new IllegalStateException("tensor " + describe() + " is closed");
+        if (offsetElements < 0 || offsetElements > numel || n > numel - offsetElements)
+            throw new IndexOutOfBoundsException("view of " + n + " elements at offset " + offsetElements + " exceeds "
+                    + describe());
+        Tensor owner = parent == null ? this : parent;
+        return new Tensor(owner, offsetBytes + offsetElements * dtype.bytes(), dims);
+    }
+
+    /** True for a tensor made by {@link #view}. */
+    public boolean isView() {
+        return parent != null;
     }
 
     static long numel(long[] shape) {
@@ -68,14 +106,25 @@ public final class Tensor implements AutoCloseable {
         return scope;
     }
 
-    public synchronized boolean isClosed() {
-        return closed;
+    public boolean isClosed() {
+        synchronized (this) {
+            if (closed) return true;
+        }
+        return parent != null && parent.isClosed();
     }
 
-    /** The native address, for the binding layer only; throws when closed. */
-    synchronized long address() {
-        if (closed) throw new IllegalStateException("tensor " + describe() + " is closed");
-        return address;
+    /** The native address, for the binding layer only; throws when closed (for a view: when it or its owner is). */
+    long address() {
+        if (parent != null) {
+            synchronized (this) {
+                if (closed) throw new IllegalStateException("tensor " + describe() + " is closed");
+            }
+            return parent.address() + offsetBytes;
+        }
+        synchronized (this) {
+            if (closed) throw new IllegalStateException("tensor " + describe() + " is closed");
+            return address;
+        }
     }
 
     /** Copies {@code data} (exactly numel() values) into this F32 tensor. */
@@ -174,12 +223,16 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("data has " + length + " values, tensor " + describe() + " has " + numel);
     }
 
-    /** Frees the memory now; idempotent. */
+    /** Frees the memory now (a view only marks itself closed); idempotent. */
     @Override
     public void close() {
         long addr;
         synchronized (this) {
             if (closed) return;
+            if (parent != null) {
+                closed = true;
+                return;
+            }
             closed = true;
             addr = address;
             address = 0;
@@ -195,6 +248,6 @@ public final class Tensor implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "Tensor " + describe() + (closed ? " (closed)" : "");
+        return "Tensor " + describe() + (isView() ? " (view)" : "") + (isClosed() ? " (closed)" : "");
     }
 }

@@ -35,6 +35,7 @@ class FuzzTest {
         f.add(BiasTest::fuzzCase);
         f.add(AdamWTest::fuzzCase);
         f.add(GradNormTest::fuzzCase);
+        f.add(AttentionPermuteTest::fuzzCase);
         return f;
     }
 

@@ -1,0 +1,551 @@
+package dev.align4j.model;
+
+import dev.align4j.kernels.AttentionPermute;
+import dev.align4j.kernels.AttentionSoftmax;
+import dev.align4j.kernels.Bias;
+import dev.align4j.kernels.Embedding;
+import dev.align4j.kernels.Gelu;
+import dev.align4j.kernels.LayerNorm;
+import dev.align4j.kernels.LogProbs;
+import dev.align4j.kernels.Matmul;
+import dev.align4j.kernels.SeqReduce;
+import dev.align4j.tensor.DType;
+import dev.align4j.tensor.Device;
+import dev.align4j.tensor.Scope;
+import dev.align4j.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * A GPT-2 transformer (pre-LN blocks, tied input/output embeddings) on one device:
+ * <pre>
+ *   x = wte[tokens] + wpe[0..T)
+ *   for each block: x = x + attn(ln_1(x));  x = x + mlp(ln_2(x))      (attn: causal, nHead heads; mlp: c_fc, GELU, c_proj)
+ *   logits = ln_f(x)·wteᵀ
+ *   loss = −Σ m·log softmax(logits)[target] / Σ m                      (m: the loss mask, all ones when null)
+ * </pre>
+ * Parameters live in ONE F32 allocation ({@link #params()}) with named views ({@link #param(String)}, HF names),
+ * linear weights stored {@code [out, in]} (see {@link GptParams}); the gradients ({@link #grads()}) mirror them.
+ * Activations are allocated once per (B, T) and reused by every later call of that shape (llm.c's pattern).
+ *
+ * <p>Usage: {@link #forward} (returns the loss when targets are given; {@link #logits()} and the per-token
+ * {@link #logProbs()} stay readable until the backward), then {@link #backward()} for the LM loss,
+ * {@link #backward(double)} for gradient accumulation normalised by the total token count, or
+ * {@link #backward(Tensor)} from any upstream ∂L/∂logp (PPO, DPO). Backwards ACCUMULATE into the gradients;
+ * {@link #zeroGrad()} clears them. The backward overwrites the logits with their gradient. A new (B, T)
+ * re-allocates the activations. Not thread-safe. Training: {@link GptAdamW}; checkpoints: {@link #save},
+ * {@link #load} (Hugging Face layout).
+ *
+ * A value or reward head is a {@link ScalarHead} on {@link #hidden()}, its gradient fed back through
+ * {@link #backward(Tensor, Tensor)}.
+ *
+ * <p>Not yet here (issue 3): a KV cache for generation, per-token log-probs without materialising the
+ * [B, T, V] logits (they are one buffer, reused), saving a scalar head with the checkpoint.
+ */
+public final class Gpt implements AutoCloseable {
+    private final GptConfig config;
+    private final Device device;
+    private final GptParams layout;
+    private final Scope scope = new Scope();
+    private final Tensor params;
+    private final Tensor grads;
+    private final Block[] p;
+    private final Block[] g;
+    private final Top pt;
+    private final Top gt;
+    private Activations acts;
+
+    /** Views of one block's parameters (or gradients). */
+    private record Block(Tensor ln1w, Tensor ln1b, Tensor qkvw, Tensor qkvb, Tensor projw, Tensor projb, Tensor ln2w,
+                         Tensor ln2b, Tensor fcw, Tensor fcb, Tensor fcprojw, Tensor fcprojb) {
+        static Block of(GptParams layout, Tensor flat, int i) {
+            String h = "h." + i + ".";
+            return new Block(layout.view(flat, h + "ln_1.weight"), layout.view(flat, h + "ln_1.bias"),
+                    layout.view(flat, h + "attn.c_attn.weight"), layout.view(flat, h + "attn.c_attn.bias"),
+                    layout.view(flat, h + "attn.c_proj.weight"), layout.view(flat, h + "attn.c_proj.bias"),
+                    layout.view(flat, h + "ln_2.weight"), layout.view(flat, h + "ln_2.bias"),
+                    layout.view(flat, h + "mlp.c_fc.weight"), layout.view(flat, h + "mlp.c_fc.bias"),
+                    layout.view(flat, h + "mlp.c_proj.weight"), layout.view(flat, h + "mlp.c_proj.bias"));
+        }
+    }
+
+    /** Views of the embeddings and the final LayerNorm. */
+    private record Top(Tensor wte, Tensor wpe, Tensor lnfw, Tensor lnfb) {
+        static Top of(GptParams layout, Tensor flat) {
+            return new Top(layout.view(flat, "wte.weight"), layout.view(flat, "wpe.weight"),
+                    layout.view(flat, "ln_f.weight"), layout.view(flat, "ln_f.bias"));
+        }
+    }
+
+    /** A model with zero parameters (fill them with {@link #initialize}, {@link #load} or {@link #setParam}). */
+    public Gpt(GptConfig config, Device device) {
+        if (config == null) throw new IllegalArgumentException("config must not be null");
+        if (device == null) throw new IllegalArgumentException("device must not be null");
+        this.config = config;
+        this.device = device;
+        this.layout = new GptParams(config);
+        try {
+            this.params = scope.zeros(device, DType.F32, layout.size());
+            this.grads = scope.zeros(device, DType.F32, layout.size());
+        } catch (RuntimeException | Error e) {
+            scope.close();
+            throw e;
+        }
+        p = new Block[config.nLayer()];
+        g = new Block[config.nLayer()];
+        for (int i = 0; i < p.length; i++) {
+            p[i] = Block.of(layout, params, i);
+            g[i] = Block.of(layout, grads, i);
+        }
+        pt = Top.of(layout, params);
+        gt = Top.of(layout, grads);
+    }
+
+    /** A model initialised as GPT-2 (see {@link #initialize}) with {@code seed}. */
+    public static Gpt create(GptConfig config, Device device, long seed) {
+        Gpt m = new Gpt(config, device);
+        try {
+            m.initialize(seed);
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+        return m;
+    }
+
+    /**
+     * GPT-2's initialisation (as llm.c / nanoGPT): weights and embeddings N(0, 0.02), the two residual
+     * projections (attn.c_proj, mlp.c_proj) N(0, 0.02/√(2·nLayer)), biases 0, LayerNorm weights 1 and biases 0.
+     */
+    public void initialize(long seed) {
+        Random rnd = new Random(seed);
+        float[] all = new float[Math.toIntExact(layout.size())];
+        double residualStd = 0.02 / Math.sqrt(2.0 * config.nLayer());
+        for (GptParams.Entry e : layout.entries()) {
+            int off = (int) e.offset(), n = (int) e.numel();
+            String name = e.name();
+            if (name.contains("ln_") && name.endsWith(".weight")) {
+                Arrays.fill(all, off, off + n, 1f);
+            } else if (e.shape().length == 2) {
+                double std = name.endsWith("c_proj.weight") ? residualStd : 0.02;
+                for (int i = 0; i < n; i++) all[off + i] = (float) (std * rnd.nextGaussian());
+            }
+        }
+        params.copyFrom(all);
+    }
+
+    public GptConfig config() {
+        return config;
+    }
+
+    public Device device() {
+        return device;
+    }
+
+    public GptParams layout() {
+        return layout;
+    }
+
+    /** The flat parameter buffer (all parameters, in {@link GptParams} order). */
+    public Tensor params() {
+        return params;
+    }
+
+    /** The flat gradient buffer, same offsets as {@link #params()}. */
+    public Tensor grads() {
+        return grads;
+    }
+
+    /** The named parameter view (HF names; linear weights {@code [out, in]}). */
+    public Tensor param(String name) {
+        return layout.view(params, name);
+    }
+
+    /** The named gradient view. */
+    public Tensor grad(String name) {
+        return layout.view(grads, name);
+    }
+
+    /** Copies {@code values} into the named parameter (model layout, i.e. linear weights [out, in]). */
+    public void setParam(String name, float[] values) {
+        param(name).copyFrom(values);
+    }
+
+    /** Sets every gradient to zero. */
+    public void zeroGrad() {
+        grads.zero();
+    }
+
+    // ------------------------------------------------------------------------------------------ forward
+
+    /**
+     * Forward on {@code tokens [B, T]} (int32 in [0, V), T ≤ nCtx). With {@code targets [B, T]} (int32, each in
+     * [0, V) — also under a zero mask) it returns the mean loss over the mask: {@code −Σ m·logp / Σ m}, 0 when
+     * the mask is all zero; {@code lossMask [B, T]} (0/1 floats, null = all ones). Without targets it returns
+     * NaN and leaves only the logits. Logits: {@link #logits()} until the next backward.
+     */
+    public float forward(Tensor tokens, Tensor targets, Tensor lossMask) {
+        if (tokens == null) throw new IllegalArgumentException("tokens must not be null");
+        if (tokens.rank() != 2) throw new IllegalArgumentException("tokens must have shape [B, T], got " + tokens.describe());
+        int b = Math.toIntExact(tokens.dim(0)), t = Math.toIntExact(tokens.dim(1));
+        if (b < 1 || t < 1) throw new IllegalArgumentException("tokens: B and T must be >= 1, got " + tokens.describe());
+        if (t > config.nCtx())
+            throw new IllegalArgumentException("tokens: T = " + t + " exceeds the context nCtx = " + config.nCtx());
+        if (targets != null && !Arrays.equals(targets.shape(), tokens.shape()))
+            throw new IllegalArgumentException("targets must have the shape of tokens " + Arrays.toString(tokens.shape())
+                    + ", got " + targets.describe());
+        if (lossMask != null && targets == null)
+            throw new IllegalArgumentException("lossMask given without targets");
+        Activations a = activations(b, t);
+        a.tokens = tokens;
+        a.targets = targets;
+        a.mask = lossMask;
+        a.hasLoss = false;
+        a.hasForward = false;
+        a.hiddenValid = false;
+        a.logitsValid = false;
+        int NH = config.nHead();
+        float scale = (float) (1.0 / Math.sqrt(config.headSize()));
+        float eps = (float) config.layerNormEps();
+
+        Embedding.forward(tokens, pt.wte(), pt.wpe(), a.encoded);
+        Tensor x = a.encoded;
+        for (int l = 0; l < p.length; l++) {
+            Block w = p[l];
+            Layer o = a.layers[l];
+            LayerNorm.forward(x, w.ln1w(), w.ln1b(), eps, o.ln1, o.ln1Mean, o.ln1Rstd);
+            linear(o.ln1, w.qkvw(), w.qkvb(), o.qkv);
+            AttentionPermute.split(o.qkv, NH, o.q, o.k, o.v);
+            Matmul.matmulBatched(o.q, o.k, o.att, false, true);
+            AttentionSoftmax.forward(o.att, scale, o.att);
+            Matmul.matmulBatched(o.att, o.v, a.atty, false, false);
+            AttentionPermute.merge(a.atty, o.attMerged);
+            linear(o.attMerged, w.projw(), w.projb(), a.tmpC);
+            Bias.residual(x, a.tmpC, o.res2);
+            LayerNorm.forward(o.res2, w.ln2w(), w.ln2b(), eps, o.ln2, o.ln2Mean, o.ln2Rstd);
+            linear(o.ln2, w.fcw(), w.fcb(), o.fch);
+            Gelu.forward(o.fch, o.fchGelu);
+            linear(o.fchGelu, w.fcprojw(), w.fcprojb(), a.tmpC);
+            Bias.residual(o.res2, a.tmpC, o.res3);
+            x = o.res3;
+        }
+        LayerNorm.forward(x, pt.lnfw(), pt.lnfb(), eps, a.lnf, a.lnfMean, a.lnfRstd);
+        Matmul.matmul(a.lnf, pt.wte(), a.logits, false, true, 1f, 0f);
+        a.logitsValid = true;
+        a.hasForward = true;
+        a.hiddenValid = true;
+        if (targets == null) return Float.NaN;
+
+        Tensor mask = lossMask != null ? lossMask : a.ones;
+        LogProbs.forward(a.logits, targets, mask, 1f, a.logp, null, a.lse);
+        SeqReduce.forward(a.logp, mask, a.sums, a.counts);
+        float[] sums = a.sums.toFloatArray(), counts = a.counts.toFloatArray();
+        double s = 0, n = 0;
+        for (int i = 0; i < b; i++) {
+            s += sums[i];
+            n += counts[i];
+        }
+        a.hasLoss = true;
+        a.count = n;
+        return n == 0 ? 0f : (float) (-s / n);
+    }
+
+    /** Forward on Java arrays (row-major [B, T]); {@code targets} and {@code lossMask} may be null. */
+    public float forward(int[] tokens, int[] targets, float[] lossMask, int b, int t) {
+        if (tokens == null) throw new IllegalArgumentException("tokens must not be null");
+        if (b < 1 || t < 1) throw new IllegalArgumentException("B and T must be >= 1, got " + b + ", " + t);
+        if (tokens.length != (long) b * t)
+            throw new IllegalArgumentException("tokens has " + tokens.length + " values, expected B·T = " + (long) b * t);
+        if (t > config.nCtx())
+            throw new IllegalArgumentException("tokens: T = " + t + " exceeds the context nCtx = " + config.nCtx());
+        Activations a = activations(b, t);
+        a.hostTokens.copyFrom(tokens);
+        if (targets != null) a.hostTargets.copyFrom(targets);
+        if (lossMask != null) a.hostMask.copyFrom(lossMask);
+        return forward(a.hostTokens, targets == null ? null : a.hostTargets, lossMask == null ? null : a.hostMask);
+    }
+
+    /** The logits {@code [B, T, V]} of the last forward (a buffer of the model, overwritten by the backward). */
+    public Tensor logits() {
+        if (acts == null || !acts.logitsValid)
+            throw new IllegalStateException("no logits: call forward first (the backward overwrites them)");
+        return acts.logits;
+    }
+
+    /**
+     * The per-token log-probs {@code log softmax(logits)[target]} {@code [B, T]} of the last forward with targets
+     * (0 where the mask is 0); a buffer of the model, overwritten by the backward.
+     */
+    public Tensor logProbs() {
+        if (acts == null || !acts.hasLoss)
+            throw new IllegalStateException("no log-probs: call forward with targets first (the backward overwrites them)");
+        return acts.logp;
+    }
+
+    // ------------------------------------------------------------------------------------------ backward
+
+    /** Backward of the last forward's mean loss: gradients ACCUMULATE into {@link #grads()}. */
+    public void backward() {
+        requireLoss();
+        backward(acts.count);
+    }
+
+    /**
+     * Backward of {@code −Σ m·logp / normalizer}: with gradient accumulation pass the total number of masked
+     * tokens of all micro-batches, so the sum of their backwards is the gradient of the mean over all of them.
+     */
+    public void backward(double normalizer) {
+        requireLoss();
+        if (!(normalizer > 0) && acts.count > 0)
+            throw new IllegalArgumentException("normalizer must be > 0, got " + normalizer);
+        Activations a = acts;
+        // dlogp = −m / normalizer (into the log-prob buffer, no longer needed)
+        float[] d = new float[a.b];
+        Arrays.fill(d, a.count == 0 ? 0f : (float) (-1.0 / normalizer));
+        a.sums.copyFrom(d);
+        SeqReduce.backward(a.sums, a.mask != null ? a.mask : a.ones, a.logp);
+        backwardFrom(a.logp, null);
+    }
+
+    /**
+     * Backward from an upstream gradient {@code dlogp [B, T]} = ∂L/∂{@link #logProbs()} of any loss L of the last
+     * forward's per-token log-probs (PPO's policy loss, DPO's sequence log-probs through {@code SeqReduce}, ...);
+     * positions where the forward's mask is 0 get no gradient. Gradients ACCUMULATE. {@code dlogp} may be the
+     * model's own {@link #logProbs()} buffer.
+     */
+    public void backward(Tensor dlogp) {
+        requireLoss();
+        if (dlogp == null) throw new IllegalArgumentException("dlogp must not be null");
+        backwardFrom(dlogp, null);
+    }
+
+    /**
+     * Backward from upstream gradients of the per-token log-probs ({@code dlogp [B, T]}, needs a forward with
+     * targets) and/or of the final hidden states ({@code dhidden [B, T, C]} = ∂L/∂{@link #hidden()}, e.g. from a
+     * value or reward head); either may be null, not both. Gradients ACCUMULATE.
+     */
+    public void backward(Tensor dlogp, Tensor dhidden) {
+        if (dlogp == null && dhidden == null) throw new IllegalArgumentException("dlogp and dhidden are both null");
+        if (dlogp != null) requireLoss();
+        else if (acts == null || !acts.hasForward)
+            throw new IllegalStateException("backward needs a forward since the last backward");
+        if (dhidden != null) {
+            long[] want = {acts.b, acts.t, config.nEmbd()};
+            if (!Arrays.equals(dhidden.shape(), want))
+                throw new IllegalArgumentException("dhidden must have shape " + Arrays.toString(want) + ", got " + dhidden.describe());
+        }
+        backwardFrom(dlogp, dhidden);
+    }
+
+    /**
+     * The final hidden states {@code ln_f(x) [B, T, C]} of the last forward (the input of the tied LM head, and of
+     * a scalar head); a buffer of the model, valid until the next forward.
+     */
+    public Tensor hidden() {
+        if (acts == null || !acts.hiddenValid) throw new IllegalStateException("no hidden states: call forward first");
+        return acts.lnf;
+    }
+
+    private void backwardFrom(Tensor dlogp, Tensor dhidden) {
+        Activations a = acts;
+        int NH = config.nHead();
+        float scale = (float) (1.0 / Math.sqrt(config.headSize()));
+        Tensor xLast = p.length == 0 ? a.encoded : a.layers[p.length - 1].res3;
+        if (dlogp != null) {
+            Tensor mask = a.mask != null ? a.mask : a.ones;
+            // dlogits in place of the logits
+            LogProbs.backward(a.logits, a.targets, mask, 1f, a.lse, null, dlogp, null, a.logits);
+            a.logitsValid = false;
+            Tensor dlogits = a.logits;
+            Matmul.matmul(dlogits, pt.wte(), a.dln, false, false, 1f, 0f);
+            Matmul.matmul(dlogits, a.lnf, gt.wte(), true, false, 1f, 1f);
+            if (dhidden != null) Bias.residual(a.dln, dhidden, a.dln);
+        } else {
+            a.dln.copyFrom(dhidden);
+        }
+        Tensor dres = a.dres;
+        LayerNorm.backward(a.dln, xLast, pt.lnfw(), a.lnfMean, a.lnfRstd, dres, false, gt.lnfw(), gt.lnfb());
+
+        for (int l = p.length - 1; l >= 0; l--) {
+            Block w = p[l], dw = g[l];
+            Layer o = a.layers[l];
+            Tensor xIn = l == 0 ? a.encoded : a.layers[l - 1].res3;
+            // MLP branch: res3 = res2 + c_proj(gelu(c_fc(ln_2(res2))))
+            linearBackward(dres, o.fchGelu, w.fcprojw(), dw.fcprojw(), dw.fcprojb(), a.dfch, a);
+            Gelu.backward(o.fch, a.dfch, a.dfch);
+            linearBackward(a.dfch, o.ln2, w.fcw(), dw.fcw(), dw.fcb(), a.dln, a);
+            LayerNorm.backward(a.dln, o.res2, w.ln2w(), o.ln2Mean, o.ln2Rstd, dres, true, dw.ln2w(), dw.ln2b());
+            // attention branch: res2 = xIn + c_proj(merge(softmax(q·kᵀ)·v))
+            linearBackward(dres, o.attMerged, w.projw(), dw.projw(), dw.projb(), a.dln, a);
+            AttentionPermute.mergeBackward(a.dln, a.datty);
+            Matmul.matmulBatched(a.datty, o.v, a.datt, false, true);     // dP = dY·Vᵀ
+            Matmul.matmulBatched(o.att, a.datty, a.dv, true, false);     // dV = Pᵀ·dY
+            AttentionSoftmax.backward(o.att, a.datt, scale, a.datt);     // dS
+            Matmul.matmulBatched(a.datt, o.k, a.dq, false, false);       // dQ = dS·K
+            Matmul.matmulBatched(a.datt, o.q, a.dk, true, false);        // dK = dSᵀ·Q
+            AttentionPermute.splitBackward(a.dq, a.dk, a.dv, NH, a.dqkv);
+            linearBackward(a.dqkv, o.ln1, w.qkvw(), dw.qkvw(), dw.qkvb(), a.dln, a);
+            LayerNorm.backward(a.dln, xIn, w.ln1w(), o.ln1Mean, o.ln1Rstd, dres, true, dw.ln1w(), dw.ln1b());
+        }
+        Embedding.backward(dres, a.tokens, gt.wte(), gt.wpe());
+        a.hasLoss = false;
+        a.hasForward = false;
+    }
+
+    private void requireLoss() {
+        // (hasLoss implies hasForward: both are cleared by each forward and backward)
+        if (acts == null || !acts.hasLoss)
+            throw new IllegalStateException("backward needs a forward with targets since the last backward");
+    }
+
+    /** out = x·Wᵀ + bias, W [out, in]. */
+    private static void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        Matmul.matmul(x, w, out, false, true, 1f, 0f);
+        Bias.add(out, bias);
+    }
+
+    /** For out = x·Wᵀ + b: dW += doutᵀ·x, db += Σ dout, dx = dout·W (overwritten). */
+    private static void linearBackward(Tensor dout, Tensor x, Tensor w, Tensor dw, Tensor db, Tensor dx, Activations a) {
+        Bias.backward(dout, db, a.biasWork);
+        Matmul.matmul(dout, x, dw, true, false, 1f, 1f);
+        Matmul.matmul(dout, w, dx, false, false, 1f, 0f);
+    }
+
+    // ------------------------------------------------------------------------------------------ activations
+
+    private Activations activations(int b, int t) {
+        if (acts != null && acts.b == b && acts.t == t) return acts;
+        if (acts != null) {
+            acts.scope.close();
+            acts = null;
+        }
+        acts = new Activations(config, device, b, t);
+        return acts;
+    }
+
+    /** Every buffer of one (B, T): per-layer forward state, plus backward buffers shared by the layers. */
+    private static final class Activations {
+        final Scope scope = new Scope();
+        final int b, t;
+        final Layer[] layers;
+        final Tensor encoded, lnf, lnfMean, lnfRstd, logits, logp, lse, sums, counts, ones, atty, tmpC;
+        final Tensor dres, dln, dqkv, dq, dk, dv, datt, datty, dfch, biasWork;
+        final Tensor hostTokens, hostTargets, hostMask;
+        Tensor tokens, targets, mask;
+        boolean hasLoss, hasForward, hiddenValid, logitsValid;
+        double count;
+
+        Activations(GptConfig c, Device device, int b, int t) {
+            this.b = b;
+            this.t = t;
+            int C = c.nEmbd(), NH = c.nHead(), HS = c.headSize(), V = c.vocabSize();
+            try {
+                layers = new Layer[c.nLayer()];
+                for (int l = 0; l < layers.length; l++) layers[l] = new Layer(scope, device, b, t, C, NH, HS);
+                encoded = f32(device, b, t, C);
+                lnf = f32(device, b, t, C);
+                lnfMean = f32(device, b, t);
+                lnfRstd = f32(device, b, t);
+                logits = f32(device, b, t, V);
+                logp = f32(device, b, t);
+                lse = f32(device, b, t);
+                sums = f32(device, b);
+                counts = f32(device, b);
+                float[] one = new float[b * t];
+                Arrays.fill(one, 1f);
+                ones = scope.of(device, one, b, t);
+                atty = f32(device, b, NH, t, HS);
+                tmpC = f32(device, b, t, C);
+                dres = f32(device, b, t, C);
+                dln = f32(device, b, t, C);
+                dqkv = f32(device, b, t, 3 * C);
+                dq = f32(device, b, NH, t, HS);
+                dk = f32(device, b, NH, t, HS);
+                dv = f32(device, b, NH, t, HS);
+                datt = f32(device, b, NH, t, t);
+                datty = f32(device, b, NH, t, HS);
+                dfch = f32(device, b, t, 4 * C);
+                biasWork = f32(device, Bias.workSize((long) b * t, 4L * C));
+                hostTokens = scope.empty(device, DType.I32, b, t);
+                hostTargets = scope.empty(device, DType.I32, b, t);
+                hostMask = f32(device, b, t);
+            } catch (RuntimeException | Error e) {
+                scope.close();
+                throw e;
+            }
+        }
+
+        private Tensor f32(Device device, long... shape) {
+            return scope.empty(device, DType.F32, shape);
+        }
+    }
+
+    /** One block's saved forward state. */
+    private static final class Layer {
+        final Tensor ln1, ln1Mean, ln1Rstd, qkv, q, k, v, att, attMerged, res2, ln2, ln2Mean, ln2Rstd, fch, fchGelu, res3;
+
+        Layer(Scope s, Device d, int b, int t, int C, int NH, int HS) {
+            ln1 = s.empty(d, DType.F32, b, t, C);
+            ln1Mean = s.empty(d, DType.F32, b, t);
+            ln1Rstd = s.empty(d, DType.F32, b, t);
+            qkv = s.empty(d, DType.F32, b, t, 3L * C);
+            q = s.empty(d, DType.F32, b, NH, t, HS);
+            k = s.empty(d, DType.F32, b, NH, t, HS);
+            v = s.empty(d, DType.F32, b, NH, t, HS);
+            att = s.empty(d, DType.F32, b, NH, t, t);
+            attMerged = s.empty(d, DType.F32, b, t, C);
+            res2 = s.empty(d, DType.F32, b, t, C);
+            ln2 = s.empty(d, DType.F32, b, t, C);
+            ln2Mean = s.empty(d, DType.F32, b, t);
+            ln2Rstd = s.empty(d, DType.F32, b, t);
+            fch = s.empty(d, DType.F32, b, t, 4L * C);
+            fchGelu = s.empty(d, DType.F32, b, t, 4L * C);
+            res3 = s.empty(d, DType.F32, b, t, C);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ checkpoints
+
+    /** Every parameter by HF name, in HF's layout (Conv1D weights [in, out]), copied to the host. */
+    public Map<String, float[]> toHf() {
+        Map<String, float[]> linear = new LinkedHashMap<>();
+        for (GptParams.Entry e : layout.entries()) linear.put(e.name(), param(e.name()).toFloatArray());
+        return HfGpt2Layout.linearToConv1d(config, linear);
+    }
+
+    /** Loads HF-layout parameters (e.g. {@link HfGpt2Checkpoint#params()}) into this model. */
+    public void loadHf(Map<String, float[]> hfParams) {
+        Map<String, float[]> linear = HfGpt2Layout.conv1dToLinear(config, hfParams);
+        for (Map.Entry<String, float[]> e : linear.entrySet()) setParam(e.getKey(), e.getValue());
+    }
+
+    /** Writes {@code dir/model.safetensors} + {@code dir/config.json} in Hugging Face's GPT-2 layout. */
+    public void save(Path dir) throws IOException {
+        HfGpt2Layout.save(dir, config, toHf());
+    }
+
+    /** Loads a Hugging Face GPT-2 checkpoint directory onto {@code device}. */
+    public static Gpt load(Path dir, Device device) throws IOException {
+        HfGpt2Checkpoint ck = HfGpt2Layout.load(dir);
+        Gpt m = new Gpt(ck.config(), device);
+        try {
+            m.loadHf(ck.params());
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+        return m;
+    }
+
+    /** Frees the parameters, gradients and activations. */
+    @Override
+    public void close() {
+        if (acts != null) acts.scope.close();
+        acts = null;
+        scope.close();
+    }
+}
