@@ -38,6 +38,11 @@ class Gpt(nn.Module):
         self.h = nn.ModuleList(Block(c, nh) for _ in range(layers))
         self.ln_f = nn.LayerNorm(c)
         self.register_buffer("causal", torch.triu(torch.ones(t, t, dtype=torch.bool), 1))
+        for p in self.parameters():  # GPT-2's init (N(0, 0.02) weights, zero biases), as align4j's Gpt.create
+            if p.dim() >= 2:
+                nn.init.normal_(p, std=0.02)
+            elif p is not None and p.dim() == 1 and p.shape[0] != c:
+                nn.init.zeros_(p)
 
     def forward(self, idx, targets):
         x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
