@@ -43,8 +43,11 @@ import java.util.Random;
  * A value or reward head is a {@link ScalarHead} on {@link #hidden()}, its gradient fed back through
  * {@link #backward(Tensor, Tensor)}.
  *
- * <p>Not yet here (issue 3): a KV cache for generation, per-token log-probs without materialising the
- * [B, T, V] logits (they are one buffer, reused), saving a scalar head with the checkpoint.
+ * <p>Generation: {@link KvCache} (incremental decoding) and {@link Generator} (batched sampling), which read this
+ * model's parameters through {@link #param(String)}.
+ *
+ * <p>Not yet here (issue 3): per-token log-probs without materialising the [B, T, V] logits (they are one
+ * buffer, reused), saving a scalar head with the checkpoint.
  */
 public final class Gpt implements AutoCloseable {
     private final GptConfig config;

@@ -1,0 +1,93 @@
+package dev.align4j.model;
+
+import dev.align4j.tensor.Tensor;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * Batched generation with a {@link KvCache}: prefill the prompts, then one token per unfinished sequence per
+ * step, sampled on the host by a {@link Sampler}, until every sequence has sampled {@code eosId} or
+ * {@code maxNewTokens} tokens. Prompts may differ in length (the cache left-pads them exactly, see
+ * {@link KvCache}); the result uses right padding (see {@link Generation}).
+ *
+ * <p>Determinism: the seed is split into one {@link SplittableRandom} per sequence (in order), each drawing one
+ * {@code nextDouble()} per sampled token, so a sequence's draws do not depend on when the others stop. Greedy
+ * decoding draws nothing. The same model, prompts, config and device give the same result.
+ *
+ * <p>Limits: {@code P + maxNewTokens ≤ nCtx} (P: the longest prompt), so that the returned rows fit a forward.
+ */
+public final class Generator {
+    private Generator() {}
+
+    public static Generation generate(Gpt model, int[][] prompts, GenerationConfig config) {
+        if (model == null) throw new IllegalArgumentException("model must not be null");
+        if (config == null) throw new IllegalArgumentException("config must not be null");
+        if (prompts == null || prompts.length == 0) throw new IllegalArgumentException("prompts must not be null or empty");
+        GptConfig mc = model.config();
+        int b = prompts.length, v = mc.vocabSize(), nCtx = mc.nCtx();
+        int p = 0;
+        for (int i = 0; i < b; i++) {
+            if (prompts[i] == null || prompts[i].length == 0)
+                throw new IllegalArgumentException("prompts[" + i + "] must not be null or empty");
+            if (prompts[i].length > nCtx)
+                throw new IllegalArgumentException("prompts[" + i + "] has " + prompts[i].length
+                        + " tokens, longer than the context nCtx = " + nCtx);
+            for (int j = 0; j < prompts[i].length; j++)
+                if (prompts[i][j] < 0 || prompts[i][j] >= v)
+                    throw new IllegalArgumentException("prompts[" + i + "][" + j + "] = " + prompts[i][j]
+                            + " is outside the vocabulary [0, " + v + ")");
+            p = Math.max(p, prompts[i].length);
+        }
+        int maxNew = config.maxNewTokens();
+        if ((long) p + maxNew > nCtx)
+            throw new IllegalArgumentException("maxNewTokens = " + maxNew + " plus the longest prompt (" + p
+                    + ") exceeds the context nCtx = " + nCtx);
+        if (config.eosId() >= v)
+            throw new IllegalArgumentException("eosId = " + config.eosId() + " is outside the vocabulary [0, " + v + ")");
+        if (config.padId() >= v)
+            throw new IllegalArgumentException("padId = " + config.padId() + " is outside the vocabulary [0, " + v + ")");
+
+        Sampler sampler = new Sampler(config.temperature(), config.topK(), config.topP());
+        SplittableRandom root = new SplittableRandom(config.seed());
+        SplittableRandom[] rngs = new SplittableRandom[b];
+        for (int i = 0; i < b; i++) rngs[i] = root.split();
+
+        int width = p + maxNew;
+        int[] tokens = new int[b * width];
+        Arrays.fill(tokens, config.padId());
+        float[] mask = new float[b * width], logp = new float[b * width], sampleLogp = new float[b * width];
+        int[] promptLengths = new int[b], responseLengths = new int[b];
+        for (int i = 0; i < b; i++) {
+            promptLengths[i] = prompts[i].length;
+            System.arraycopy(prompts[i], 0, tokens, i * width, prompts[i].length);
+        }
+        boolean[] done = new boolean[b];
+        try (KvCache cache = new KvCache(model, b, p + maxNew - 1)) {
+            Tensor logits = cache.prefill(prompts);
+            for (int s = 0; s < maxNew; s++) {
+                float[] host = logits.toFloatArray();
+                int[] next = new int[b];
+                boolean all = true;
+                for (int i = 0; i < b; i++) {
+                    if (done[i]) {
+                        next[i] = config.padId();   // fed only to keep the batch aligned; its outputs are ignored
+                        continue;
+                    }
+                    Sampler.Sample smp = sampler.sample(host, i * v, v, rngs[i]);
+                    int at = i * width + promptLengths[i] + s;
+                    tokens[at] = smp.token();
+                    mask[at] = 1f;
+                    logp[at] = (float) smp.logProb();
+                    sampleLogp[at] = (float) smp.sampleLogProb();
+                    responseLengths[i]++;
+                    next[i] = smp.token();
+                    if (smp.token() == config.eosId()) done[i] = true;
+                    else all = false;
+                }
+                if (all || s == maxNew - 1) break;
+                logits = cache.step(next);
+            }
+        }
+        return new Generation(b, width, tokens, mask, logp, sampleLogp, promptLengths, responseLengths);
+    }
+}

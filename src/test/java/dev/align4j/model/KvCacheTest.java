@@ -1,0 +1,118 @@
+package dev.align4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.align4j.tensor.Device;
+import dev.align4j.testing.Close;
+import dev.align4j.testing.GpuTest;
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** Incremental decoding with the KV cache equals the full forward at every position. */
+class KvCacheTest {
+    // odd sizes: head size 5, vocabulary 23
+    static final GptConfig TINY = new GptConfig(2, 3, 15, 13, 23);
+    static final double ATOL = 1e-5, RTOL = 1e-5;
+
+    @Test
+    void cpu() {
+        check(Device.cpu());
+    }
+
+    @GpuTest
+    void cuda() {
+        check(Device.cuda(0));
+    }
+
+    static void check(Device device) {
+        long seed = System.nanoTime();
+        Random rnd = new Random(seed);
+        try (Gpt m = new Gpt(TINY, device)) {
+            GptTest.randomize(m, rnd);
+            sameLengths(m, rnd, "seed " + seed);
+            differentLengths(m, rnd, "seed " + seed);
+            errors(m);
+        }
+    }
+
+    /** Prefill p0 tokens of B equal-length prompts, then teacher-force the rest one token at a time. */
+    static void sameLengths(Gpt m, Random rnd, String tag) {
+        int b = 3, t = TINY.nCtx(), v = TINY.vocabSize();
+        int[] tokens = GptTest.randomTokens(rnd, b * t, v);
+        m.forward(tokens, null, null, b, t);
+        float[] full = m.logits().toFloatArray();
+        for (int p0 : new int[] {1, 2, 6, t - 1, t}) {
+            try (KvCache cache = new KvCache(m, b, t)) {
+                int[][] prompts = new int[b][];
+                for (int i = 0; i < b; i++) prompts[i] = Arrays.copyOfRange(tokens, i * t, i * t + p0);
+                compare(tag + " p0=" + p0 + " prefill", full, cache.prefill(prompts).toFloatArray(), b, t, v, p0 - 1);
+                for (int pos = p0; pos < t; pos++) {
+                    int[] next = new int[b];
+                    for (int i = 0; i < b; i++) next[i] = tokens[i * t + pos];
+                    compare(tag + " p0=" + p0 + " step at " + pos, full, cache.step(next).toFloatArray(), b, t, v, pos);
+                }
+                assertTrue(cache.length() == t);
+            }
+        }
+    }
+
+    private static void compare(String what, float[] full, float[] got, int b, int t, int v, int pos) {
+        for (int i = 0; i < b; i++) {
+            double[] ref = new double[v];
+            for (int j = 0; j < v; j++) ref[j] = full[(i * t + pos) * v + j];
+            Close.assertClose(what + " seq " + i, ref, Arrays.copyOfRange(got, i * v, (i + 1) * v), ATOL, RTOL);
+        }
+    }
+
+    /** Prompts of different lengths (left-padded inside the cache) match unpadded B = 1 forwards. */
+    static void differentLengths(Gpt m, Random rnd, String tag) {
+        int[] lengths = {1, 4, 7, 3};
+        int b = lengths.length, v = TINY.vocabSize(), steps = TINY.nCtx() - 7;
+        int[][] seqs = new int[b][], prompts = new int[b][];
+        float[][] ref = new float[b][];
+        for (int i = 0; i < b; i++) {
+            seqs[i] = GptTest.randomTokens(rnd, lengths[i] + steps, v);
+            prompts[i] = Arrays.copyOf(seqs[i], lengths[i]);
+            m.forward(seqs[i], null, null, 1, seqs[i].length);
+            ref[i] = m.logits().toFloatArray();
+        }
+        try (KvCache cache = new KvCache(m, b, 7 + steps)) {
+            float[] got = cache.prefill(prompts).toFloatArray();
+            for (int s = 0; ; s++) {
+                for (int i = 0; i < b; i++) {
+                    int pos = lengths[i] - 1 + s;
+                    double[] r = new double[v];
+                    for (int j = 0; j < v; j++) r[j] = ref[i][pos * v + j];
+                    Close.assertClose(tag + " padded seq " + i + " (length " + lengths[i] + ") step " + s, r,
+                            Arrays.copyOfRange(got, i * v, (i + 1) * v), ATOL, RTOL);
+                }
+                if (s == steps) break;
+                int[] next = new int[b];
+                for (int i = 0; i < b; i++) next[i] = seqs[i][lengths[i] + s];
+                got = cache.step(next).toFloatArray();
+            }
+            assertThrows(IllegalStateException.class, () -> cache.step(new int[b]), "cache full");
+        }
+    }
+
+    static void errors(Gpt m) {
+        try (KvCache cache = new KvCache(m, 2, 5)) {
+            assertThrows(IllegalStateException.class, () -> cache.step(new int[2]));
+            msg(() -> cache.prefill(new int[][] {{1}, {2, 23}}), "prompts[1][1]");
+            msg(() -> cache.prefill(new int[][] {{1}, {}}), "prompts[1]");
+            msg(() -> cache.prefill(new int[][] {{1}, {1, 2, 3, 4, 5, 6}}), "maxT");
+            msg(() -> cache.prefill(new int[][] {{1}}), "prompts");
+            cache.prefill(new int[][] {{1}, {2}});
+            msg(() -> cache.step(new int[] {0, -1}), "tokens[1]");
+        }
+        msg(() -> new KvCache(m, 0, 5), "batch");
+        msg(() -> new KvCache(m, 1, TINY.nCtx() + 1), "maxT");
+    }
+
+    static void msg(Runnable r, String part) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, r::run);
+        assertTrue(e.getMessage().contains(part), "message '" + e.getMessage() + "' should name " + part);
+    }
+}
