@@ -1,0 +1,27 @@
+package dev.align4j.train;
+
+/**
+ * Where training batches come from. A source has an explicit position (the number of sequences drawn so
+ * far) and every draw is a pure function of (seed, position, step), so {@link #seek} to a saved position
+ * resumes the exact sequence of batches.
+ */
+public interface BatchSource {
+    /** The next {@code b} sequences of {@code t} targets for 0-based step {@code step} of {@code totalSteps}; advances by {@code b}. */
+    Batch next(int b, int t, long step, long totalSteps);
+
+    /** Sequences drawn so far. */
+    long position();
+
+    /** Continues from {@code position} (a value {@link #position()} returned). */
+    void seek(long position);
+
+    /** Random windows of a text, no instruction data. */
+    static BatchSource text(TokenStream text, long seed) {
+        return new MixedBatches(text, null, MidTrainingMixture.NONE, seed);
+    }
+
+    /** Text mixed with instruction examples on {@code mixture}'s schedule. */
+    static BatchSource mixed(TokenStream text, InstructionSource instructions, MidTrainingMixture mixture, long seed) {
+        return new MixedBatches(text, instructions, mixture, seed);
+    }
+}
