@@ -46,8 +46,15 @@ import java.util.Random;
  * <p>Generation: {@link KvCache} (incremental decoding) and {@link Generator} (batched sampling), which read this
  * model's parameters through {@link #param(String)}.
  *
- * <p>Not yet here (issue 3): per-token log-probs without materialising the [B, T, V] logits (they are one
- * buffer, reused), saving a scalar head with the checkpoint.
+ * <p>LM head in chunks ({@link #setLogitsChunkRows}): by default the forward materialises the logits
+ * {@code [B, T, V]} in one buffer. With {@code setLogitsChunkRows(R)} it never does: the forward computes the
+ * logits of R rows (of the B·T) at a time into an {@code [R, V]} buffer and reduces them at once to the per-token
+ * log-prob and logsumexp; the backward recomputes each chunk's logits, turns them into their gradient in place
+ * and accumulates {@code dhidden[rows] = dlogits·wte}, {@code dwte += dlogitsᵀ·hidden[rows]}. Same results (up
+ * to summation order), one extra LM-head product per backward, and {@link #logits()} is unavailable. Memory:
+ * {@link #activationBytes()}.
+ *
+ * <p>Not yet here (issue 3): saving a scalar head with the checkpoint.
  */
 public final class Gpt implements AutoCloseable {
     private final GptConfig config;
@@ -61,6 +68,8 @@ public final class Gpt implements AutoCloseable {
     private final Top pt;
     private final Top gt;
     private Activations acts;
+    /** Rows of logits per LM-head chunk; 0 = all B·T rows at once into a [B, T, V] buffer. */
+    private int logitsChunkRows;
 
     /** Views of one block's parameters (or gradients). */
     private record Block(Tensor ln1w, Tensor ln1b, Tensor qkvw, Tensor qkvb, Tensor projw, Tensor projb, Tensor ln2w,
@@ -183,6 +192,40 @@ public final class Gpt implements AutoCloseable {
         grads.zero();
     }
 
+    /**
+     * Runs the LM head on {@code rows} rows of the B·T at a time, so that no {@code [B, T, V]} logits buffer is
+     * allocated (only {@code [min(rows, B·T), V]}); 0 (the default) materialises the full logits, readable through
+     * {@link #logits()}. Changing it drops the activations: call it between steps, not between a forward and
+     * its backward.
+     */
+    public void setLogitsChunkRows(int rows) {
+        if (rows < 0) throw new IllegalArgumentException("logitsChunkRows must be >= 0 (0 = no chunking), got " + rows);
+        if (rows == logitsChunkRows) return;
+        logitsChunkRows = rows;
+        if (acts != null) acts.scope.close();
+        acts = null;
+    }
+
+    /** Rows per LM-head chunk, 0 when the full logits are materialised (see {@link #setLogitsChunkRows}). */
+    public int logitsChunkRows() {
+        return logitsChunkRows;
+    }
+
+    /** Bytes held by the activations of the current (B, T) (0 before the first forward). */
+    public long activationBytes() {
+        if (acts == null) return 0;
+        long n = 0;
+        for (Tensor x : acts.all) n += x.byteSize();
+        return n;
+    }
+
+    /** Elements of the largest activation tensor (0 before the first forward): for tests of the chunked head. */
+    long largestActivationNumel() {
+        long n = 0;
+        if (acts != null) for (Tensor x : acts.all) n = Math.max(n, x.numel());
+        return n;
+    }
+
     // ------------------------------------------------------------------------------------------ forward
 
     /**
@@ -203,6 +246,9 @@ public final class Gpt implements AutoCloseable {
                     + ", got " + targets.describe());
         if (lossMask != null && targets == null)
             throw new IllegalArgumentException("lossMask given without targets");
+        if (lossMask != null && !Arrays.equals(lossMask.shape(), tokens.shape()))
+            throw new IllegalArgumentException("lossMask must have the shape of tokens " + Arrays.toString(tokens.shape())
+                    + ", got " + lossMask.describe());
         Activations a = activations(b, t);
         a.tokens = tokens;
         a.targets = targets;
@@ -237,14 +283,26 @@ public final class Gpt implements AutoCloseable {
             x = o.res3;
         }
         LayerNorm.forward(x, pt.lnfw(), pt.lnfb(), eps, a.lnf, a.lnfMean, a.lnfRstd);
-        Matmul.matmul(a.lnf, pt.wte(), a.logits, false, true, 1f, 0f);
-        a.logitsValid = true;
+        if (a.chunkRows == 0) {
+            Matmul.matmul(a.lnf, pt.wte(), a.logits, false, true, 1f, 0f);
+            a.logitsValid = true;
+        }
         a.hasForward = true;
         a.hiddenValid = true;
         if (targets == null) return Float.NaN;
 
         Tensor mask = lossMask != null ? lossMask : a.ones;
-        LogProbs.forward(a.logits, targets, mask, 1f, a.logp, null, a.lse);
+        if (a.chunkRows == 0) {
+            LogProbs.forward(a.logits, targets, mask, 1f, a.logp, null, a.lse);
+        } else {
+            long n = (long) b * t;
+            for (long r0 = 0; r0 < n; r0 += a.chunkRows) {
+                long r = Math.min(a.chunkRows, n - r0);
+                Tensor logits = chunkLogits(a, r0, r);
+                LogProbs.forward(logits, targets.view(r0, r), mask.view(r0, r), 1f, a.logp.view(r0, r), null,
+                        a.lse.view(r0, r));
+            }
+        }
         SeqReduce.forward(a.logp, mask, a.sums, a.counts);
         float[] sums = a.sums.toFloatArray(), counts = a.counts.toFloatArray();
         double s = 0, n = 0;
@@ -272,8 +330,15 @@ public final class Gpt implements AutoCloseable {
         return forward(a.hostTokens, targets == null ? null : a.hostTargets, lossMask == null ? null : a.hostMask);
     }
 
-    /** The logits {@code [B, T, V]} of the last forward (a buffer of the model, overwritten by the backward). */
+    /**
+     * The logits {@code [B, T, V]} of the last forward (a buffer of the model, overwritten by the backward).
+     * Unavailable when the LM head runs in chunks ({@link #setLogitsChunkRows}).
+     */
     public Tensor logits() {
+        if (logitsChunkRows != 0)
+            throw new IllegalStateException("no logits: the LM head runs in chunks of " + logitsChunkRows
+                    + " rows (setLogitsChunkRows), so the [B, T, V] logits are never materialised; use logProbs()"
+                    + " or hidden(), or setLogitsChunkRows(0)");
         if (acts == null || !acts.logitsValid)
             throw new IllegalStateException("no logits: call forward first (the backward overwrites them)");
         return acts.logits;
@@ -360,12 +425,28 @@ public final class Gpt implements AutoCloseable {
         Tensor xLast = p.length == 0 ? a.encoded : a.layers[p.length - 1].res3;
         if (dlogp != null) {
             Tensor mask = a.mask != null ? a.mask : a.ones;
-            // dlogits in place of the logits
-            LogProbs.backward(a.logits, a.targets, mask, 1f, a.lse, null, dlogp, null, a.logits);
-            a.logitsValid = false;
-            Tensor dlogits = a.logits;
-            Matmul.matmul(dlogits, pt.wte(), a.dln, false, false, 1f, 0f);
-            Matmul.matmul(dlogits, a.lnf, gt.wte(), true, false, 1f, 1f);
+            if (a.chunkRows == 0) {
+                // dlogits in place of the logits
+                LogProbs.backward(a.logits, a.targets, mask, 1f, a.lse, null, dlogp, null, a.logits);
+                a.logitsValid = false;
+                Tensor dlogits = a.logits;
+                Matmul.matmul(dlogits, pt.wte(), a.dln, false, false, 1f, 0f);
+                Matmul.matmul(dlogits, a.lnf, gt.wte(), true, false, 1f, 1f);
+            } else {
+                // per chunk: recompute the logits (the parameters have not changed), dlogits in their place
+                long[] want = {a.b, a.t};
+                if (!Arrays.equals(dlogp.shape(), want))
+                    throw new IllegalArgumentException("dlogp must have shape " + Arrays.toString(want) + ", got " + dlogp.describe());
+                long n = (long) a.b * a.t, C = config.nEmbd();
+                for (long r0 = 0; r0 < n; r0 += a.chunkRows) {
+                    long r = Math.min(a.chunkRows, n - r0);
+                    Tensor dlogits = chunkLogits(a, r0, r);
+                    LogProbs.backward(dlogits, a.targets.view(r0, r), mask.view(r0, r), 1f, a.lse.view(r0, r), null,
+                            dlogp.view(r0, r), null, dlogits);
+                    Matmul.matmul(dlogits, pt.wte(), a.dln.view(r0 * C, r, C), false, false, 1f, 0f);
+                    Matmul.matmul(dlogits, a.lnf.view(r0 * C, r, C), gt.wte(), true, false, 1f, 1f);
+                }
+            }
             if (dhidden != null) Bias.residual(a.dln, dhidden, a.dln);
         } else {
             a.dln.copyFrom(dhidden);
@@ -399,6 +480,14 @@ public final class Gpt implements AutoCloseable {
         a.hasForward = false;
     }
 
+    /** The logits of rows [r0, r0 + r) of the B·T, into the chunk buffer: hidden[rows]·wteᵀ, {@code [r, V]}. */
+    private Tensor chunkLogits(Activations a, long r0, long r) {
+        long C = config.nEmbd();
+        Tensor logits = a.logits.view(0, r, config.vocabSize());
+        Matmul.matmul(a.lnf.view(r0 * C, r, C), pt.wte(), logits, false, true, 1f, 0f);
+        return logits;
+    }
+
     private void requireLoss() {
         // (hasLoss implies hasForward: both are cleared by each forward and backward)
         if (acts == null || !acts.hasLoss)
@@ -421,46 +510,53 @@ public final class Gpt implements AutoCloseable {
     // ------------------------------------------------------------------------------------------ activations
 
     private Activations activations(int b, int t) {
-        if (acts != null && acts.b == b && acts.t == t) return acts;
+        if (acts != null && acts.b == b && acts.t == t) return acts;  // (a new chunk size already dropped them)
         if (acts != null) {
             acts.scope.close();
             acts = null;
         }
-        acts = new Activations(config, device, b, t);
+        acts = new Activations(config, device, b, t, logitsChunkRows);
         return acts;
     }
 
     /** Every buffer of one (B, T): per-layer forward state, plus backward buffers shared by the layers. */
     private static final class Activations {
         final Scope scope = new Scope();
+        /** Every tensor allocated here, for {@link #activationBytes()}. */
+        final java.util.List<Tensor> all = new java.util.ArrayList<>();
         final int b, t;
+        /** Rows per LM-head chunk (0: unchunked), clamped to B·T. */
+        final int chunkRows;
         final Layer[] layers;
-        final Tensor encoded, lnf, lnfMean, lnfRstd, logits, logp, lse, sums, counts, ones, atty, tmpC;
+        /** The logits [B, T, V], or with a chunked LM head one chunk's [chunkRows, V]. */
+        final Tensor logits;
+        final Tensor encoded, lnf, lnfMean, lnfRstd, logp, lse, sums, counts, ones, atty, tmpC;
         final Tensor dres, dln, dqkv, dq, dk, dv, datt, datty, dfch, biasWork;
         final Tensor hostTokens, hostTargets, hostMask;
         Tensor tokens, targets, mask;
         boolean hasLoss, hasForward, hiddenValid, logitsValid;
         double count;
 
-        Activations(GptConfig c, Device device, int b, int t) {
+        Activations(GptConfig c, Device device, int b, int t, int chunkRows) {
             this.b = b;
             this.t = t;
+            this.chunkRows = chunkRows == 0 ? 0 : Math.min(chunkRows, b * t);
             int C = c.nEmbd(), NH = c.nHead(), HS = c.headSize(), V = c.vocabSize();
             try {
                 layers = new Layer[c.nLayer()];
-                for (int l = 0; l < layers.length; l++) layers[l] = new Layer(scope, device, b, t, C, NH, HS);
+                for (int l = 0; l < layers.length; l++) layers[l] = new Layer(this, device, b, t, C, NH, HS);
                 encoded = f32(device, b, t, C);
                 lnf = f32(device, b, t, C);
                 lnfMean = f32(device, b, t);
                 lnfRstd = f32(device, b, t);
-                logits = f32(device, b, t, V);
+                logits = this.chunkRows == 0 ? f32(device, b, t, V) : f32(device, this.chunkRows, V);
                 logp = f32(device, b, t);
                 lse = f32(device, b, t);
                 sums = f32(device, b);
                 counts = f32(device, b);
                 float[] one = new float[b * t];
                 Arrays.fill(one, 1f);
-                ones = scope.of(device, one, b, t);
+                ones = f32(device, b, t).copyFrom(one);
                 atty = f32(device, b, NH, t, HS);
                 tmpC = f32(device, b, t, C);
                 dres = f32(device, b, t, C);
@@ -473,8 +569,8 @@ public final class Gpt implements AutoCloseable {
                 datty = f32(device, b, NH, t, HS);
                 dfch = f32(device, b, t, 4 * C);
                 biasWork = f32(device, Bias.workSize((long) b * t, 4L * C));
-                hostTokens = scope.empty(device, DType.I32, b, t);
-                hostTargets = scope.empty(device, DType.I32, b, t);
+                hostTokens = alloc(device, DType.I32, b, t);
+                hostTargets = alloc(device, DType.I32, b, t);
                 hostMask = f32(device, b, t);
             } catch (RuntimeException | Error e) {
                 scope.close();
@@ -483,7 +579,13 @@ public final class Gpt implements AutoCloseable {
         }
 
         private Tensor f32(Device device, long... shape) {
-            return scope.empty(device, DType.F32, shape);
+            return alloc(device, DType.F32, shape);
+        }
+
+        private Tensor alloc(Device device, DType dtype, long... shape) {
+            Tensor x = scope.empty(device, dtype, shape);
+            all.add(x);
+            return x;
         }
     }
 
@@ -491,23 +593,23 @@ public final class Gpt implements AutoCloseable {
     private static final class Layer {
         final Tensor ln1, ln1Mean, ln1Rstd, qkv, q, k, v, att, attMerged, res2, ln2, ln2Mean, ln2Rstd, fch, fchGelu, res3;
 
-        Layer(Scope s, Device d, int b, int t, int C, int NH, int HS) {
-            ln1 = s.empty(d, DType.F32, b, t, C);
-            ln1Mean = s.empty(d, DType.F32, b, t);
-            ln1Rstd = s.empty(d, DType.F32, b, t);
-            qkv = s.empty(d, DType.F32, b, t, 3L * C);
-            q = s.empty(d, DType.F32, b, NH, t, HS);
-            k = s.empty(d, DType.F32, b, NH, t, HS);
-            v = s.empty(d, DType.F32, b, NH, t, HS);
-            att = s.empty(d, DType.F32, b, NH, t, t);
-            attMerged = s.empty(d, DType.F32, b, t, C);
-            res2 = s.empty(d, DType.F32, b, t, C);
-            ln2 = s.empty(d, DType.F32, b, t, C);
-            ln2Mean = s.empty(d, DType.F32, b, t);
-            ln2Rstd = s.empty(d, DType.F32, b, t);
-            fch = s.empty(d, DType.F32, b, t, 4L * C);
-            fchGelu = s.empty(d, DType.F32, b, t, 4L * C);
-            res3 = s.empty(d, DType.F32, b, t, C);
+        Layer(Activations s, Device d, int b, int t, int C, int NH, int HS) {
+            ln1 = s.f32(d, b, t, C);
+            ln1Mean = s.f32(d, b, t);
+            ln1Rstd = s.f32(d, b, t);
+            qkv = s.f32(d, b, t, 3L * C);
+            q = s.f32(d, b, NH, t, HS);
+            k = s.f32(d, b, NH, t, HS);
+            v = s.f32(d, b, NH, t, HS);
+            att = s.f32(d, b, NH, t, t);
+            attMerged = s.f32(d, b, t, C);
+            res2 = s.f32(d, b, t, C);
+            ln2 = s.f32(d, b, t, C);
+            ln2Mean = s.f32(d, b, t);
+            ln2Rstd = s.f32(d, b, t);
+            fch = s.f32(d, b, t, 4L * C);
+            fchGelu = s.f32(d, b, t, 4L * C);
+            res3 = s.f32(d, b, t, C);
         }
     }
 
