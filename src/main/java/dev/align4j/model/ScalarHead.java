@@ -22,8 +22,8 @@ import java.util.Random;
  * head.backward(dvalues, gpt.hidden(), dhidden);      // dw, dbias += ...; dhidden = dvalues·w
  * gpt.backward(null, dhidden);
  * }</pre>
- * Not yet saved with the model's checkpoint (the HF GPT-2 layout has no place for it); {@link #params()} can be
- * written beside it.
+ * Saved beside a model's checkpoint as its own safetensors file ({@link #save}: {@code score.weight [1, C]} and
+ * {@code score.bias [1]}, the names of Hugging Face's sequence-classification head, plus a bias).
  */
 public final class ScalarHead implements AutoCloseable {
     private final int nEmbd;
@@ -109,6 +109,30 @@ public final class ScalarHead implements AutoCloseable {
         if (!Arrays.equals(t.shape(), shape))
             throw new IllegalArgumentException(name + " must have shape " + Arrays.toString(shape) + ", got " + t.describe());
         if (t.dtype() != DType.F32) throw new IllegalArgumentException(name + " must be F32, got " + t.describe());
+    }
+
+    /** Writes {@code score.weight [1, C]} and {@code score.bias [1]} to {@code file} (atomically). */
+    public void save(java.nio.file.Path file) throws java.io.IOException {
+        float[] p = params.toFloatArray();
+        new SafeTensorsWriter()
+                .metadata("format", "align4j-scalar-head-v1")
+                .putFloats("score.weight", Arrays.copyOf(p, nEmbd), 1, nEmbd)
+                .putFloats("score.bias", new float[] {p[nEmbd]}, 1)
+                .write(file);
+    }
+
+    /** Reads a head written by {@link #save}; a wrong shape names the tensor and the file. */
+    public static ScalarHead load(java.nio.file.Path file, int nEmbd, Device device) throws java.io.IOException {
+        float[] w, b;
+        try (SafeTensorsFile f = SafeTensorsFile.open(file)) {
+            w = f.floats("score.weight", 1, nEmbd);
+            b = f.floats("score.bias", 1);
+        }
+        ScalarHead h = new ScalarHead(nEmbd, device);
+        float[] p = Arrays.copyOf(w, nEmbd + 1);
+        p[nEmbd] = b[0];
+        h.params.copyFrom(p);
+        return h;
     }
 
     @Override

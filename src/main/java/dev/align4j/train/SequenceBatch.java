@@ -1,0 +1,120 @@
+package dev.align4j.train;
+
+import dev.align4j.data.TokenizedPair;
+import dev.align4j.data.TokenizedSft;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A right-padded batch of token sequences as a {@link dev.align4j.model.Gpt} consumes them: row b's sequence s
+ * (length L) gives {@code inputs[b, j] = s[j]} for j < L and {@code targets[b, j] = s[j + 1]} for j < L − 1,
+ * and {@code mask[b, j] = 1} when target j is trained on (a response token, EOS included). Padding (inputs and
+ * targets {@code padId}, mask 0) follows the real tokens, so positions start at 0 in every row and causal
+ * attention never reads padding. {@code T = max L}: every token, the last included, is an input, so the hidden
+ * state after reading a row's final token exists (a reward model scores there).
+ *
+ * <p>{@code lastIndex[b]}: the target column of row b's last masked token, −1 when the row has none;
+ * {@code endIndex[b] = L − 1}: the input column of its last real token (where a reward model's score is read —
+ * the EOS when the response has one); {@code lengths[b]}: its count of masked targets |y|.
+ */
+public record SequenceBatch(int b, int t, int[] inputs, int[] targets, float[] mask, int[] lastIndex, int[] endIndex,
+                            float[] lengths) {
+
+    /** Rows from encoded SFT examples (the mask is their {@code trained} flags shifted onto targets). */
+    public static SequenceBatch ofSft(List<TokenizedSft> examples, int padId) {
+        List<int[]> seqs = new ArrayList<>(examples.size());
+        List<float[]> trained = new ArrayList<>(examples.size());
+        for (TokenizedSft e : examples) {
+            seqs.add(e.tokens());
+            trained.add(e.trained());
+        }
+        return ofRows(seqs, trained, padId);
+    }
+
+    /** Rows {@code prompt ++ response}, the response's tokens trained on. */
+    public static SequenceBatch ofResponses(List<int[]> prompts, List<int[]> responses, int padId) {
+        if (prompts.size() != responses.size())
+            throw new IllegalArgumentException("prompts (" + prompts.size() + ") and responses (" + responses.size() + ") differ in number");
+        List<int[]> seqs = new ArrayList<>(prompts.size());
+        List<float[]> trained = new ArrayList<>(prompts.size());
+        for (int i = 0; i < prompts.size(); i++) {
+            int[] p = prompts.get(i), r = responses.get(i);
+            if (p.length < 1) throw new IllegalArgumentException("prompts[" + i + "] is empty (the first token cannot be a target)");
+            int[] s = Arrays.copyOf(p, p.length + r.length);
+            System.arraycopy(r, 0, s, p.length, r.length);
+            float[] m = new float[s.length];
+            Arrays.fill(m, p.length, s.length, 1f);
+            seqs.add(s);
+            trained.add(m);
+        }
+        return ofRows(seqs, trained, padId);
+    }
+
+    /** The chosen rows then the rejected rows of {@code pairs}: rows [0, n) chosen, [n, 2n) rejected. */
+    public static SequenceBatch ofPairs(List<TokenizedPair> pairs, int padId) {
+        List<int[]> prompts = new ArrayList<>(2 * pairs.size()), responses = new ArrayList<>(2 * pairs.size());
+        for (TokenizedPair p : pairs) {
+            prompts.add(p.prompt());
+            responses.add(p.chosen());
+        }
+        for (TokenizedPair p : pairs) {
+            prompts.add(p.prompt());
+            responses.add(p.rejected());
+        }
+        return ofResponses(prompts, responses, padId);
+    }
+
+    /** General rows: {@code trained[b][j] = 1} when token j of row b is a target trained on (token 0 never is). */
+    public static SequenceBatch ofRows(List<int[]> seqs, List<float[]> trained, int padId) {
+        int b = seqs.size();
+        if (b < 1) throw new IllegalArgumentException("a batch needs at least one row");
+        if (trained.size() != b) throw new IllegalArgumentException("seqs and trained differ in number");
+        int maxLen = 0;
+        for (int i = 0; i < b; i++) {
+            int[] s = seqs.get(i);
+            if (s.length < 2) throw new IllegalArgumentException("row " + i + " has " + s.length + " tokens, needs >= 2");
+            if (trained.get(i).length != s.length) throw new IllegalArgumentException("row " + i + ": trained and tokens differ in length");
+            maxLen = Math.max(maxLen, s.length);
+        }
+        int t = maxLen;
+        int[] inputs = new int[b * t], targets = new int[b * t], last = new int[b], end = new int[b];
+        float[] mask = new float[b * t], lengths = new float[b];
+        Arrays.fill(inputs, padId);
+        Arrays.fill(targets, padId);
+        for (int i = 0; i < b; i++) {
+            int[] s = seqs.get(i);
+            float[] m = trained.get(i);
+            last[i] = -1;
+            end[i] = s.length - 1;
+            inputs[i * t + s.length - 1] = s[s.length - 1];
+            for (int j = 0; j + 1 < s.length; j++) {
+                inputs[i * t + j] = s[j];
+                targets[i * t + j] = s[j + 1];
+                float mm = m[j + 1];
+                if (mm != 0f && mm != 1f) throw new IllegalArgumentException("row " + i + ": trained[" + (j + 1) + "] = " + mm + ", must be 0 or 1");
+                mask[i * t + j] = mm;
+                if (mm == 1f) {
+                    last[i] = j;
+                    lengths[i]++;
+                }
+            }
+        }
+        return new SequenceBatch(b, t, inputs, targets, mask, last, end, lengths);
+    }
+
+    /** Masked targets in the whole batch. */
+    public long maskedTokens() {
+        long n = 0;
+        for (float l : lengths) n += (long) l;
+        return n;
+    }
+
+    /** Row-sums of {@code values [B, T]} under the mask (e.g. sequence log-probs from token log-probs). */
+    public double[] rowSums(float[] values) {
+        double[] out = new double[b];
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < t; j++) out[i] += mask[i * t + j] * (double) values[i * t + j];
+        return out;
+    }
+}

@@ -1,0 +1,216 @@
+package dev.align4j.train;
+
+import dev.align4j.data.TokenizedSft;
+import dev.align4j.model.Gpt;
+import dev.align4j.model.SafeTensorsFile;
+import dev.align4j.model.SafeTensorsWriter;
+import dev.align4j.tensor.Device;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Supervised fine-tuning: L = −Σ m_t ℓ_t / Σ m_t over the response tokens (EOS included) of all the step's
+ * micro-batches — the normaliser is the step's total count of masked tokens, not a mean of per-micro-batch means
+ * — or over every token after the first with {@code allTokens}. Rows are right-padded ({@link SequenceBatch}); the
+ * data order is epoch-wise seeded ({@link EpochSampler}), so a resume continues bit-identically on the CPU.
+ *
+ * <p>Metrics: {@code loss}, {@code grad_norm}, {@code lr}, {@code tokens} (masked), {@code epoch}; at eval
+ * {@code eval/loss} and {@code eval/token_accuracy} (share of masked targets that are the argmax of the logits).
+ * Checkpoints: {@code step-N/} with the model (HF GPT-2 layout) and {@code train_state.safetensors}.
+ */
+public final class SftTrainer extends PostTrainer {
+    private final Gpt model;
+    private final boolean ownsModel;
+    private final SftConfig config;
+    private final List<TokenizedSft> train, eval;
+    private final int padId;
+    private final EpochSampler sampler;
+    private final Optimizer optimizer;
+    private final LrSchedule schedule;
+
+    private SftTrainer(Gpt model, boolean owns, SftConfig config, List<TokenizedSft> train, List<TokenizedSft> eval, int padId,
+                       Path dir) throws IOException {
+        super(dir, config.steps(), config.evalEvery(), config.checkpointEvery());
+        if (train == null || train.isEmpty()) throw new IllegalArgumentException("train must hold at least one example");
+        for (int i = 0; i < train.size(); i++) checkFits("train", i, train.get(i), model);
+        if (eval != null) for (int i = 0; i < eval.size(); i++) checkFits("eval", i, eval.get(i), model);
+        this.model = model;
+        this.ownsModel = owns;
+        this.config = config;
+        this.train = config.allTokens() ? allTokens(train) : List.copyOf(train);
+        this.eval = eval == null ? List.of() : config.allTokens() ? allTokens(eval) : List.copyOf(eval);
+        this.padId = padId;
+        this.sampler = new EpochSampler(train.size(), config.seed(), true);
+        this.optimizer = new Optimizer(List.of(Optimizer.group(model)));
+        this.schedule = config.optim().schedule(config.steps());
+    }
+
+    private static void checkFits(String what, int i, TokenizedSft e, Gpt model) {
+        if (e == null) throw new IllegalArgumentException(what + "[" + i + "] is null");
+        if (e.length() > model.config().nCtx())
+            throw new IllegalArgumentException(what + "[" + i + "] has " + e.length() + " tokens, more than the context nCtx = "
+                    + model.config().nCtx() + " (encode with Encoder maxTokens <= nCtx)");
+        for (int id : e.tokens())
+            if (id < 0 || id >= model.config().vocabSize())
+                throw new IllegalArgumentException(what + "[" + i + "] holds id " + id + " outside the vocabulary [0, "
+                        + model.config().vocabSize() + ")");
+    }
+
+    /** A new run in {@code dir} training {@code model} (which the caller keeps and closes). */
+    public static SftTrainer create(Gpt model, SftConfig config, List<TokenizedSft> train, List<TokenizedSft> eval, int padId,
+                                    Path dir) throws IOException {
+        if (model == null) throw new IllegalArgumentException("model must not be null");
+        if (config == null) throw new IllegalArgumentException("config must not be null");
+        return new SftTrainer(model, false, config, train, eval, padId, dir);
+    }
+
+    /** Continues the run in {@code dir} from its latest checkpoint; the data must be built as for the original run. */
+    public static SftTrainer resume(Path dir, List<TokenizedSft> train, List<TokenizedSft> eval, int padId, Device device)
+            throws IOException {
+        Path ck = RunDirectory.latest(dir);
+        try (SafeTensorsFile f = SafeTensorsFile.open(ck.resolve(TrainState.STATE_FILE))) {
+            SftConfig config = TrainState.JSON.readValue(TrainState.require(f, "sft_config"), SftConfig.class);
+            long step = Long.parseLong(TrainState.require(f, TrainState.STEP));
+            long position = Long.parseLong(TrainState.require(f, "data_position"));
+            Gpt model = TrainState.loadModel(ck, step, device);
+            SftTrainer t;
+            try {
+                t = new SftTrainer(model, true, config, train, eval, padId, dir);
+            } catch (RuntimeException | IOException e) {
+                model.close();
+                throw e;
+            }
+            try {
+                t.optimizer.load(f, "adamw");
+                t.sampler.seek(position);
+                t.resumedAt(step, ck);
+                return t;
+            } catch (RuntimeException | IOException e) {
+                t.close();
+                throw e;
+            }
+        }
+    }
+
+    private static List<TokenizedSft> allTokens(List<TokenizedSft> xs) {
+        List<TokenizedSft> out = new ArrayList<>(xs.size());
+        for (TokenizedSft e : xs) {
+            float[] m = new float[e.length()];
+            Arrays.fill(m, 1, m.length, 1f);
+            out.add(new TokenizedSft(e.tokens(), m));
+        }
+        return out;
+    }
+
+    @Override
+    protected void trainStep(long s, Map<String, Object> metrics) {
+        int b = config.batchSize();
+        SequenceBatch[] micro = new SequenceBatch[config.gradAccum()];
+        long total = 0;
+        for (int i = 0; i < micro.length; i++) {
+            List<TokenizedSft> rows = new ArrayList<>(b);
+            for (int idx : sampler.next(b)) rows.add(train.get(idx));
+            micro[i] = SequenceBatch.ofSft(rows, padId);
+            total += micro[i].maskedTokens();
+        }
+        double normalizer = Math.max(1, total);
+        double lossSum = 0;
+        optimizer.zeroGrad();
+        for (SequenceBatch mb : micro) {
+            float loss = model.forward(mb.inputs(), mb.targets(), mb.mask(), mb.b(), mb.t());
+            requireFinite(s, "the loss", loss);
+            lossSum += (double) loss * mb.maskedTokens();
+            model.backward(normalizer);
+        }
+        float norm = optimizer.clipNorm(config.optim().gradClip());
+        requireFinite(s, "the gradient norm", norm);
+        double lr = schedule.lr(s - 1);
+        optimizer.apply(config.optim().adamW(lr));
+        metrics.put("loss", total == 0 ? 0.0 : lossSum / total);
+        metrics.put("grad_norm", (double) norm);
+        metrics.put("lr", lr);
+        metrics.put("tokens", total);
+        metrics.put("epoch", sampler.epochs());
+    }
+
+    @Override
+    protected void evaluate(Map<String, Object> metrics) {
+        if (eval.isEmpty()) return;
+        Eval e = evaluate(model, eval, config.batchSize(), padId);
+        metrics.put("eval/loss", e.loss());
+        metrics.put("eval/token_accuracy", e.tokenAccuracy());
+    }
+
+    /** Mean masked loss and token accuracy of {@code model} over {@code examples}. */
+    public record Eval(double loss, double tokenAccuracy, long tokens) {}
+
+    /** Loss (per masked token) and argmax token accuracy of {@code model} on {@code examples}; no gradients. */
+    public static Eval evaluate(Gpt model, List<TokenizedSft> examples, int batchSize, int padId) {
+        if (examples.isEmpty()) throw new IllegalArgumentException("examples must not be empty");
+        double sum = 0;
+        long n = 0, right = 0;
+        int chunk = model.logitsChunkRows();
+        model.setLogitsChunkRows(0);
+        try {
+            for (int i = 0; i < examples.size(); i += batchSize) {
+                SequenceBatch mb = SequenceBatch.ofSft(examples.subList(i, Math.min(examples.size(), i + batchSize)), padId);
+                float loss = model.forward(mb.inputs(), mb.targets(), mb.mask(), mb.b(), mb.t());
+                sum += (double) loss * mb.maskedTokens();
+                n += mb.maskedTokens();
+                right += argmaxHits(model.logits().toFloatArray(), mb, model.config().vocabSize());
+            }
+        } finally {
+            model.setLogitsChunkRows(chunk);
+        }
+        return new Eval(n == 0 ? 0 : sum / n, n == 0 ? 0 : (double) right / n, n);
+    }
+
+    private static long argmaxHits(float[] logits, SequenceBatch mb, int v) {
+        long hits = 0;
+        for (int r = 0; r < mb.b() * mb.t(); r++) {
+            if (mb.mask()[r] == 0f) continue;
+            int best = 0;
+            float bv = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < v; j++) {
+                float x = logits[r * v + j];
+                if (x > bv) {
+                    bv = x;
+                    best = j;
+                }
+            }
+            if (best == mb.targets()[r]) hits++;
+        }
+        return hits;
+    }
+
+    @Override
+    protected void writeCheckpoint(Path ck) throws IOException {
+        TrainState.saveModel(ck, model, step);
+        SafeTensorsWriter w = new SafeTensorsWriter()
+                .metadata("format", "align4j-sft-state-v1")
+                .metadata(TrainState.STEP, Long.toString(step))
+                .metadata("data_position", Long.toString(sampler.position()))
+                .metadata("sft_config", TrainState.JSON.writeValueAsString(config));
+        optimizer.save(w, "adamw");
+        w.write(ck.resolve(TrainState.STATE_FILE));
+    }
+
+    public Gpt model() {
+        return model;
+    }
+
+    public SftConfig config() {
+        return config;
+    }
+
+    /** Frees the optimizer; closes the model only when this trainer loaded it ({@link #resume}). */
+    @Override
+    public void close() {
+        optimizer.close();
+        if (ownsModel) model.close();
+    }
+}
