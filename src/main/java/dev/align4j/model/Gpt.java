@@ -70,6 +70,7 @@ public final class Gpt implements AutoCloseable {
     private Activations acts;
     /** Rows of logits per LM-head chunk; 0 = all B·T rows at once into a [B, T, V] buffer. */
     private int logitsChunkRows;
+    private boolean entropyOn;
 
     /** Views of one block's parameters (or gradients). */
     private record Block(Tensor ln1w, Tensor ln1b, Tensor qkvw, Tensor qkvb, Tensor projw, Tensor projb, Tensor ln2w,
@@ -206,6 +207,15 @@ public final class Gpt implements AutoCloseable {
         acts = null;
     }
 
+    /**
+     * With {@code on}, each forward with targets also computes the entropy of the model's next-token distribution
+     * at every masked position ({@link #entropy()}), and {@link #backward(Tensor, Tensor, Tensor)} accepts an
+     * upstream {@code dentropy} (PPO's entropy bonus). Off by default: it costs one more pass over the logits.
+     */
+    public void setComputeEntropy(boolean on) {
+        entropyOn = on;
+    }
+
     /** Rows per LM-head chunk, 0 when the full logits are materialised (see {@link #setLogitsChunkRows}). */
     public int logitsChunkRows() {
         return logitsChunkRows;
@@ -257,6 +267,7 @@ public final class Gpt implements AutoCloseable {
         a.hasForward = false;
         a.hiddenValid = false;
         a.logitsValid = false;
+        a.hasEntropy = false;
         int NH = config.nHead();
         float scale = (float) (1.0 / Math.sqrt(config.headSize()));
         float eps = (float) config.layerNormEps();
@@ -293,16 +304,17 @@ public final class Gpt implements AutoCloseable {
 
         Tensor mask = lossMask != null ? lossMask : a.ones;
         if (a.chunkRows == 0) {
-            LogProbs.forward(a.logits, targets, mask, 1f, a.logp, null, a.lse);
+            LogProbs.forward(a.logits, targets, mask, 1f, a.logp, entropyOn ? a.entropy : null, a.lse);
         } else {
             long n = (long) b * t;
             for (long r0 = 0; r0 < n; r0 += a.chunkRows) {
                 long r = Math.min(a.chunkRows, n - r0);
                 Tensor logits = chunkLogits(a, r0, r);
-                LogProbs.forward(logits, targets.view(r0, r), mask.view(r0, r), 1f, a.logp.view(r0, r), null,
-                        a.lse.view(r0, r));
+                LogProbs.forward(logits, targets.view(r0, r), mask.view(r0, r), 1f, a.logp.view(r0, r),
+                        entropyOn ? a.entropy.view(r0, r) : null, a.lse.view(r0, r));
             }
         }
+        a.hasEntropy = entropyOn;
         SeqReduce.forward(a.logp, mask, a.sums, a.counts);
         float[] sums = a.sums.toFloatArray(), counts = a.counts.toFloatArray();
         double s = 0, n = 0;
@@ -356,6 +368,17 @@ public final class Gpt implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------ backward
 
+    /**
+     * The entropy {@code H = lse − Σ p·s} of the next-token distribution {@code [B, T]} at the masked positions of
+     * the last forward with targets (0 where the mask is 0); needs {@link #setComputeEntropy}{@code (true)}. A buffer
+     * of the model, overwritten by the backward.
+     */
+    public Tensor entropy() {
+        if (acts == null || !acts.hasLoss || !acts.hasEntropy)
+            throw new IllegalStateException("no entropy: call setComputeEntropy(true) and forward with targets first");
+        return acts.entropy;
+    }
+
     /** Backward of the last forward's mean loss: gradients ACCUMULATE into {@link #grads()}. */
     public void backward() {
         requireLoss();
@@ -376,7 +399,7 @@ public final class Gpt implements AutoCloseable {
         Arrays.fill(d, a.count == 0 ? 0f : (float) (-1.0 / normalizer));
         a.sums.copyFrom(d);
         SeqReduce.backward(a.sums, a.mask != null ? a.mask : a.ones, a.logp);
-        backwardFrom(a.logp, null);
+        backwardFrom(a.logp, null, null);
     }
 
     /**
@@ -388,7 +411,7 @@ public final class Gpt implements AutoCloseable {
     public void backward(Tensor dlogp) {
         requireLoss();
         if (dlogp == null) throw new IllegalArgumentException("dlogp must not be null");
-        backwardFrom(dlogp, null);
+        backwardFrom(dlogp, null, null);
     }
 
     /**
@@ -397,6 +420,20 @@ public final class Gpt implements AutoCloseable {
      * value or reward head); either may be null, not both. Gradients ACCUMULATE.
      */
     public void backward(Tensor dlogp, Tensor dhidden) {
+        backward(dlogp, null, dhidden);
+    }
+
+    /**
+     * Backward from upstream gradients of the per-token log-probs, of the per-token entropies ({@code dentropy
+     * [B, T]} = ∂L/∂{@link #entropy()}; needs a forward with entropy on, and dlogp) and of the final hidden states;
+     * any may be null except that dentropy needs dlogp (pass zeros for a pure entropy loss). Gradients ACCUMULATE.
+     */
+    public void backward(Tensor dlogp, Tensor dentropy, Tensor dhidden) {
+        if (dentropy != null) {
+            if (dlogp == null) throw new IllegalArgumentException("dentropy needs dlogp (pass zeros for an entropy-only loss)");
+            if (acts == null || !acts.hasEntropy)
+                throw new IllegalStateException("dentropy given but the last forward computed no entropy (setComputeEntropy(true))");
+        }
         if (dlogp == null && dhidden == null) throw new IllegalArgumentException("dlogp and dhidden are both null");
         if (dlogp != null) requireLoss();
         else if (acts == null || !acts.hasForward)
@@ -406,7 +443,7 @@ public final class Gpt implements AutoCloseable {
             if (!Arrays.equals(dhidden.shape(), want))
                 throw new IllegalArgumentException("dhidden must have shape " + Arrays.toString(want) + ", got " + dhidden.describe());
         }
-        backwardFrom(dlogp, dhidden);
+        backwardFrom(dlogp, dentropy, dhidden);
     }
 
     /**
@@ -418,7 +455,7 @@ public final class Gpt implements AutoCloseable {
         return acts.lnf;
     }
 
-    private void backwardFrom(Tensor dlogp, Tensor dhidden) {
+    private void backwardFrom(Tensor dlogp, Tensor dentropy, Tensor dhidden) {
         Activations a = acts;
         int NH = config.nHead();
         float scale = (float) (1.0 / Math.sqrt(config.headSize()));
@@ -427,7 +464,8 @@ public final class Gpt implements AutoCloseable {
             Tensor mask = a.mask != null ? a.mask : a.ones;
             if (a.chunkRows == 0) {
                 // dlogits in place of the logits
-                LogProbs.backward(a.logits, a.targets, mask, 1f, a.lse, null, dlogp, null, a.logits);
+                LogProbs.backward(a.logits, a.targets, mask, 1f, a.lse, dentropy == null ? null : a.entropy, dlogp, dentropy,
+                        a.logits);
                 a.logitsValid = false;
                 Tensor dlogits = a.logits;
                 Matmul.matmul(dlogits, pt.wte(), a.dln, false, false, 1f, 0f);
@@ -441,8 +479,9 @@ public final class Gpt implements AutoCloseable {
                 for (long r0 = 0; r0 < n; r0 += a.chunkRows) {
                     long r = Math.min(a.chunkRows, n - r0);
                     Tensor dlogits = chunkLogits(a, r0, r);
-                    LogProbs.backward(dlogits, a.targets.view(r0, r), mask.view(r0, r), 1f, a.lse.view(r0, r), null,
-                            dlogp.view(r0, r), null, dlogits);
+                    LogProbs.backward(dlogits, a.targets.view(r0, r), mask.view(r0, r), 1f, a.lse.view(r0, r),
+                            dentropy == null ? null : a.entropy.view(r0, r), dlogp.view(r0, r),
+                            dentropy == null ? null : dentropy.view(r0, r), dlogits);
                     Matmul.matmul(dlogits, pt.wte(), a.dln.view(r0 * C, r, C), false, false, 1f, 0f);
                     Matmul.matmul(dlogits, a.lnf.view(r0 * C, r, C), gt.wte(), true, false, 1f, 1f);
                 }
@@ -530,11 +569,11 @@ public final class Gpt implements AutoCloseable {
         final Layer[] layers;
         /** The logits [B, T, V], or with a chunked LM head one chunk's [chunkRows, V]. */
         final Tensor logits;
-        final Tensor encoded, lnf, lnfMean, lnfRstd, logp, lse, sums, counts, ones, atty, tmpC;
+        final Tensor encoded, lnf, lnfMean, lnfRstd, logp, lse, entropy, sums, counts, ones, atty, tmpC;
         final Tensor dres, dln, dqkv, dq, dk, dv, datt, datty, dfch, biasWork;
         final Tensor hostTokens, hostTargets, hostMask;
         Tensor tokens, targets, mask;
-        boolean hasLoss, hasForward, hiddenValid, logitsValid;
+        boolean hasLoss, hasForward, hiddenValid, logitsValid, hasEntropy;
         double count;
 
         Activations(GptConfig c, Device device, int b, int t, int chunkRows) {
@@ -552,6 +591,7 @@ public final class Gpt implements AutoCloseable {
                 logits = this.chunkRows == 0 ? f32(device, b, t, V) : f32(device, this.chunkRows, V);
                 logp = f32(device, b, t);
                 lse = f32(device, b, t);
+                entropy = f32(device, b, t);
                 sums = f32(device, b);
                 counts = f32(device, b);
                 float[] one = new float[b * t];

@@ -42,7 +42,8 @@ class GptChunkedHeadTest {
     }
 
     /** Everything a step reads out of the model, for one chunk setting. */
-    record Step(float loss, float[] logp, float[] lmGrads, float[] upstreamGrads, float[] hiddenGrads, float[] hidden) {}
+    record Step(float loss, float[] logp, float[] lmGrads, float[] upstreamGrads, float[] hiddenGrads, float[] hidden,
+                float[] entropy, float[] entropyGrads) {}
 
     static void check(Device device) {
         long seed = System.nanoTime();
@@ -71,6 +72,8 @@ class GptChunkedHeadTest {
                     same(tag + " LM-loss grads", ref.lmGrads(), got.lmGrads());
                     same(tag + " backward(dlogp) grads", ref.upstreamGrads(), got.upstreamGrads());
                     same(tag + " backward(dlogp, dhidden) grads", ref.hiddenGrads(), got.hiddenGrads());
+                    same(tag + " entropy", ref.entropy(), got.entropy());
+                    same(tag + " backward(dlogp, dentropy) grads", ref.entropyGrads(), got.entropyGrads());
                 }
             }
         }
@@ -84,7 +87,7 @@ class GptChunkedHeadTest {
         float[] hidden = m.hidden().toFloatArray();
         m.backward();
         float[] lm = m.grads().toFloatArray();
-        float[] up, hid;
+        float[] up, hid, ent, entG;
         try (Scope s = new Scope()) {
             m.zeroGrad();
             m.forward(tokens, targets, mask, B, T);
@@ -94,8 +97,18 @@ class GptChunkedHeadTest {
             m.forward(tokens, targets, mask, B, T);
             m.backward(s.of(m.device(), w, B, T), s.of(m.device(), u, B, T, CFG.nEmbd()));
             hid = m.grads().toFloatArray();
+            m.setComputeEntropy(true);
+            m.zeroGrad();
+            m.forward(tokens, targets, mask, B, T);
+            ent = m.entropy().toFloatArray();
+            float[] v = new float[N];
+            for (int i = 0; i < N; i++) v[i] = 0.5f * w[(i + 1) % N];
+            m.backward(s.of(m.device(), w, B, T), s.of(m.device(), v, B, T), null);
+            entG = m.grads().toFloatArray();
+        } finally {
+            m.setComputeEntropy(false);
         }
-        return new Step(loss, logp, lm, up, hid, hidden);
+        return new Step(loss, logp, lm, up, hid, hidden, ent, entG);
     }
 
     /** Equal up to summation order: 1e-6 of the tensor's largest magnitude, 1e-5 relative. */

@@ -58,6 +58,7 @@ class GptTest {
             accumulates(m, tokens, targets, tag);
             upstreamGradient(m, tokens, targets, mask, rnd, tag);
             hiddenGradient(m, tokens, targets, mask, rnd, tag);
+            entropyGradient(m, tokens, targets, mask, rnd, tag);
             // another (B, T): the activations are re-allocated and the results still match the reference
             int[] t1 = randomTokens(rnd, 3 * 8), y1 = randomTokens(rnd, 3 * 8);
             float loss = m.forward(t1, y1, null, 3, 8);
@@ -195,6 +196,77 @@ class GptTest {
             sum += w[i] * (logits[i * v + targets[i]] - max - Math.log(z));
         }
         return sum;
+    }
+
+    /**
+     * The entropy output and backward(dlogp, dentropy, null) for L = Σ w·logp + Σ u·H (PPO's entropy bonus) against
+     * the double reference and finite differences.
+     */
+    static void entropyGradient(Gpt m, int[] tokens, int[] targets, float[] mask, Random rnd, String tag) {
+        float[] w = new float[B * T], u = new float[B * T];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) rnd.nextGaussian();
+            u[i] = (float) rnd.nextGaussian();
+        }
+        m.setComputeEntropy(true);
+        try {
+            m.zeroGrad();
+            m.forward(tokens, targets, mask, B, T);
+            double[] hRef = entropies(paramsDouble(m), tokens, mask);
+            Close.assertClose(tag + " entropy", hRef, m.entropy().toFloatArray(), 1e-5, 1e-4);
+            try (dev.align4j.tensor.Scope s = new dev.align4j.tensor.Scope()) {
+                m.backward(s.of(m.device(), w, B, T), s.of(m.device(), u, B, T), null);
+            }
+        } finally {
+            m.setComputeEntropy(false);
+        }
+        float[] grads = m.grads().toFloatArray();
+        Map<String, double[]> p = paramsDouble(m);
+        double h = 1e-5;
+        for (GptParams.Entry e : m.layout().entries()) {
+            double[] x = p.get(e.name());
+            for (int s = 0; s < 2; s++) {
+                int i = rnd.nextInt(x.length);
+                double old = x[i];
+                x[i] = old + h;
+                double lp = weightedLogp(p, tokens, targets, mask, w) + weighted(entropies(p, tokens, mask), u);
+                x[i] = old - h;
+                double lm = weightedLogp(p, tokens, targets, mask, w) + weighted(entropies(p, tokens, mask), u);
+                x[i] = old;
+                Close.assertClose(tag + " entropy dL/d" + e.name() + "[" + i + "]", (lp - lm) / (2 * h),
+                        grads[(int) (e.offset() + i)], 2e-5, 2e-3);
+            }
+        }
+        // no entropy without the switch, and dentropy needs it
+        m.forward(tokens, targets, mask, B, T);
+        assertThrows(IllegalStateException.class, m::entropy);
+        try (dev.align4j.tensor.Scope s = new dev.align4j.tensor.Scope()) {
+            assertThrows(IllegalStateException.class, () -> m.backward(s.of(m.device(), w, B, T), s.of(m.device(), u, B, T), null));
+        }
+        m.backward();
+    }
+
+    static double weighted(double[] x, float[] w) {
+        double s = 0;
+        for (int i = 0; i < x.length; i++) s += w[i] * x[i];
+        return s;
+    }
+
+    /** Entropy of softmax(logits) per row in double (0 where the mask is 0). */
+    static double[] entropies(Map<String, double[]> p, int[] tokens, float[] mask) {
+        int v = TINY.vocabSize();
+        double[] logits = GptReference.forward(TINY.nLayer(), TINY.nHead(), TINY.nEmbd(), v, TINY.layerNormEps(), p,
+                tokens, null, null, B, T).logits();
+        double[] out = new double[B * T];
+        for (int i = 0; i < B * T; i++) {
+            if (mask != null && mask[i] == 0) continue;
+            double max = Double.NEGATIVE_INFINITY, z = 0, ps = 0;
+            for (int j = 0; j < v; j++) max = Math.max(max, logits[i * v + j]);
+            for (int j = 0; j < v; j++) z += Math.exp(logits[i * v + j] - max);
+            for (int j = 0; j < v; j++) ps += Math.exp(logits[i * v + j] - max) / z * (logits[i * v + j] - max);
+            out[i] = Math.log(z) - ps;
+        }
+        return out;
     }
 
     /** Two backwards of the same forward's gradient sum up; zeroGrad clears. */

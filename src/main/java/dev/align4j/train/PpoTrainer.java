@@ -1,0 +1,481 @@
+package dev.align4j.train;
+
+import dev.align4j.kernels.Gae;
+import dev.align4j.kernels.KlShaping;
+import dev.align4j.kernels.PolicyLoss;
+import dev.align4j.kernels.ValueLoss;
+import dev.align4j.kernels.Whiten;
+import dev.align4j.model.Generation;
+import dev.align4j.model.GenerationConfig;
+import dev.align4j.model.Generator;
+import dev.align4j.model.Gpt;
+import dev.align4j.model.SafeTensorsFile;
+import dev.align4j.model.SafeTensorsWriter;
+import dev.align4j.model.ScalarHead;
+import dev.align4j.tensor.DType;
+import dev.align4j.tensor.Device;
+import dev.align4j.tensor.Scope;
+import dev.align4j.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.Function;
+
+/**
+ * PPO for language models, as in the lecture and TRL's PPOTrainer. Each step (one PPO iteration):
+ * <ol>
+ *   <li><b>Rollout.</b> {@code rolloutBatch} prompts (epoch-wise seeded order) are completed by the current policy
+ *       (temperature, top-k; at most {@code maxNewTokens}, stopping at EOS), with the sampling seed a function of
+ *       (seed, step) so a resume replays them. One forward of the policy on the rows gives ℓ_old (and the entropy),
+ *       one of the frozen reference ℓ_ref, the reward function the score R at each row's last token, and the critic
+ *       (a GPT + value head) the values V at the positions that predict each response token.</li>
+ *   <li><b>Rewards and advantages</b> through the kernels: {@link KlShaping} (−β·k(ℓ_old − ℓ_ref) per response
+ *       token, R at the last one, minus the missing-EOS penalty when the response did not end with EOS),
+ *       {@link Gae} (γ, λ; V and A zero after the last response token), {@link Whiten} of the advantages over the
+ *       mask.</li>
+ *   <li><b>Updates.</b> {@code ppoEpochs} passes over the rollout in shuffled minibatches: policy forward →
+ *       {@link PolicyLoss} (clipped ratio, dual clip optional) − c_e·mean H (entropy bonus, through the fused
+ *       log-prob kernel's entropy backward) + c_kl·mean k3(ℓ_new − ℓ_ref) (optional KL loss); critic forward →
+ *       c_v·{@link ValueLoss} (clipped). One AdamW step over policy, critic and value head with one global
+ *       gradient norm (clipped), refused when non-finite.</li>
+ *   <li><b>Adaptive β</b> (when {@code klTarget > 0}): e = clip(KL/target − 1, −0.2, 0.2), β ← β(1 + e·n/horizon)
+ *       with KL the rollout's mean sequence KL and n = rolloutBatch.</li>
+ * </ol>
+ * Metrics under TRL's names: objective/kl (mean over sequences of Σ_t k(d_t)), objective/entropy (mean over
+ * sequences of Σ_t H_t), objective/entropy_per_token, objective/scores, objective/rlhf_reward (score − β·KL),
+ * objective/kl_coef, policy/clipfrac, policy/approxkl (k3 of ℓ_old, ℓ_new), policy/approxkl_k1, loss/policy,
+ * loss/value, loss/kl, val/clipfrac, val/vpred, val/var_explained (1 − Var(G − V)/Var(G) over the mask),
+ * response_length, eos_rate, and objective/gold when a gold judge is given (the over-optimisation curve).
+ */
+public final class PpoTrainer extends PostTrainer {
+    /** The proxy reward of finished rows: one score per row of {@code batch}, read at {@code endIndex}. */
+    @FunctionalInterface
+    public interface RewardFunction {
+        float[] score(SequenceBatch batch);
+    }
+
+    /** A gold score of one rollout response (tokens after the prompt, EOS included if sampled) to prompt {@code index}. */
+    @FunctionalInterface
+    public interface GoldJudge {
+        double score(int promptIndex, int[] response);
+    }
+
+    /** Ids the trainer needs from the tokenizer. */
+    public record Ids(int eosId, int padId) {}
+
+    private final Gpt policy, reference, critic;
+    private final ScalarHead valueHead;
+    private final RewardFunction reward;
+    private final List<int[]> prompts;
+    private final PpoConfig config;
+    private final Ids ids;
+    private final EpochSampler sampler;
+    private final Optimizer optimizer;
+    private final LrSchedule schedule;
+    private final boolean ownsModels;
+    private GoldJudge gold;
+    private Function<Gpt, Map<String, Double>> evalHook;
+    private double beta;
+
+    private PpoTrainer(Gpt policy, Gpt reference, Gpt critic, ScalarHead valueHead, RewardFunction reward, List<int[]> prompts,
+                       PpoConfig config, Ids ids, Path dir, boolean owns) throws IOException {
+        super(dir, config.steps(), config.evalEvery(), config.checkpointEvery());
+        if (policy == null || reference == null || critic == null || valueHead == null || reward == null)
+            throw new IllegalArgumentException("policy, reference, critic, valueHead and reward must not be null");
+        if (policy == reference) throw new IllegalArgumentException("reference must be a separate (frozen) model, not the policy");
+        if (!policy.config().equals(reference.config()))
+            throw new IllegalArgumentException("policy and reference configs differ: " + policy.config() + " vs " + reference.config());
+        if (critic.config().nEmbd() != valueHead.nEmbd())
+            throw new IllegalArgumentException("valueHead has width " + valueHead.nEmbd() + ", the critic " + critic.config().nEmbd());
+        if (prompts == null || prompts.isEmpty()) throw new IllegalArgumentException("prompts must not be empty");
+        int ctx = Math.min(policy.config().nCtx(), critic.config().nCtx());
+        for (int i = 0; i < prompts.size(); i++) {
+            int[] p = prompts.get(i);
+            if (p == null || p.length == 0) throw new IllegalArgumentException("prompts[" + i + "] is empty");
+            if (p.length + config.maxNewTokens() > ctx)
+                throw new IllegalArgumentException("prompts[" + i + "] has " + p.length + " tokens: with maxNewTokens = "
+                        + config.maxNewTokens() + " it exceeds the context " + ctx);
+            for (int id : p)
+                if (id < 0 || id >= policy.config().vocabSize())
+                    throw new IllegalArgumentException("prompts[" + i + "] holds id " + id + " outside the vocabulary");
+        }
+        this.policy = policy;
+        this.reference = reference;
+        this.critic = critic;
+        this.valueHead = valueHead;
+        this.reward = reward;
+        this.prompts = List.copyOf(prompts);
+        this.config = config;
+        this.ids = ids;
+        this.ownsModels = owns;
+        this.sampler = new EpochSampler(prompts.size(), config.seed(), true);
+        this.optimizer = new Optimizer(List.of(Optimizer.group(policy), new Optimizer.Group("critic", critic.params(),
+                critic.grads(), critic.layout().decayRanges()), Optimizer.group("value_head", valueHead)));
+        this.schedule = config.optim().schedule(config.steps());
+        this.beta = config.klBeta();
+    }
+
+    /**
+     * A new run: {@code policy} is trained (start it from the SFT model), {@code reference} is the frozen SFT model,
+     * {@code critic} + {@code valueHead} the value model (TRL starts it from the reward model), {@code reward} the
+     * proxy reward. The caller keeps and closes every model.
+     */
+    public static PpoTrainer create(Gpt policy, Gpt reference, Gpt critic, ScalarHead valueHead, RewardFunction reward,
+                                    List<int[]> prompts, PpoConfig config, Ids ids, Path dir) throws IOException {
+        if (config == null || ids == null) throw new IllegalArgumentException("config and ids must not be null");
+        return new PpoTrainer(policy, reference, critic, valueHead, reward, prompts, config, ids, dir, false);
+    }
+
+    /**
+     * Continues the run in {@code dir}: the policy, critic, value head, optimizer, β and data position come from the
+     * latest checkpoint; {@code reference}, {@code reward} and {@code prompts} must be the original run's (the
+     * caller keeps them). The loaded models are closed with the trainer.
+     */
+    public static PpoTrainer resume(Path dir, Gpt reference, RewardFunction reward, List<int[]> prompts, Ids ids, Device device)
+            throws IOException {
+        Path ck = RunDirectory.latest(dir);
+        try (SafeTensorsFile f = SafeTensorsFile.open(ck.resolve(TrainState.STATE_FILE))) {
+            PpoConfig config = TrainState.JSON.readValue(TrainState.require(f, "ppo_config"), PpoConfig.class);
+            long step = Long.parseLong(TrainState.require(f, TrainState.STEP));
+            long position = Long.parseLong(TrainState.require(f, "data_position"));
+            double beta = Double.parseDouble(TrainState.require(f, "kl_beta"));
+            Gpt policy = null, critic = null;
+            ScalarHead head = null;
+            PpoTrainer t = null;
+            try {
+                policy = TrainState.loadModel(ck, step, device);
+                critic = TrainState.loadModel(ck.resolve(CRITIC), step, device);
+                head = ScalarHead.load(ck.resolve(CRITIC).resolve(VALUE_HEAD), critic.config().nEmbd(), device);
+                t = new PpoTrainer(policy, reference, critic, head, reward, prompts, config, ids, dir, true);
+                t.optimizer.load(f, "adamw");
+                t.sampler.seek(position);
+                t.beta = beta;
+                t.resumedAt(step, ck);
+                return t;
+            } catch (RuntimeException | IOException e) {
+                if (t != null) t.close();
+                else {
+                    if (policy != null) policy.close();
+                    if (critic != null) critic.close();
+                    if (head != null) head.close();
+                }
+                throw e;
+            }
+        }
+    }
+
+    static final String CRITIC = "critic";
+    static final String VALUE_HEAD = "value_head.safetensors";
+
+    /** Scores each rollout with a gold judge too ({@code objective/gold}): the over-optimisation curve. */
+    public PpoTrainer withGoldJudge(GoldJudge judge) {
+        this.gold = judge;
+        return this;
+    }
+
+    /** Called with the policy at each eval; its values are logged under {@code eval/<key>}. */
+    public PpoTrainer withEvalHook(Function<Gpt, Map<String, Double>> hook) {
+        this.evalHook = hook;
+        return this;
+    }
+
+    /** The rollout of one step, with everything the updates need (host arrays, row-major [B, T]). */
+    record Rollout(SequenceBatch batch, int[] promptIndex, float[] logpOld, float[] logpRef, float[] values, float[] scores,
+                   float[] rewards, float[] kl, float[] advantages, float[] returns, float[] entropy) {}
+
+    Rollout rollout(long s) {
+        int n = config.rolloutBatch();
+        int[] idx = sampler.next(n);
+        int[][] ps = new int[n][];
+        for (int i = 0; i < n; i++) ps[i] = prompts.get(idx[i]);
+        GenerationConfig gc = new GenerationConfig(config.maxNewTokens(), config.temperature(), config.topK(), 1.0, ids.eosId(),
+                ids.padId(), Seeds.mix(config.seed(), s, 0x6E));
+        Generation gen = Generator.generate(policy, ps, gc);
+        List<int[]> pl = new ArrayList<>(n), rl = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            pl.add(ps[i]);
+            rl.add(gen.response(i));
+        }
+        SequenceBatch sb = SequenceBatch.ofResponses(pl, rl, ids.padId());
+        int b = sb.b(), t = sb.t();
+        policy.setComputeEntropy(true);
+        float[] logpOld, entropy;
+        try {
+            policy.forward(sb.inputs(), sb.targets(), sb.mask(), b, t);
+            logpOld = policy.logProbs().toFloatArray();
+            entropy = policy.entropy().toFloatArray();
+        } finally {
+            policy.setComputeEntropy(false);
+        }
+        reference.forward(sb.inputs(), sb.targets(), sb.mask(), b, t);
+        float[] logpRef = reference.logProbs().toFloatArray();
+        float[] scores = reward.score(sb);
+        if (scores == null || scores.length != b)
+            throw new IllegalStateException("the reward function returned " + (scores == null ? "null" : scores.length + " scores")
+                    + " for " + b + " rows");
+        float[] values = criticValues(sb);
+        KlShaping.Config kc = new KlShaping.Config((float) beta, config.klEstimator(), ids.eosId(), config.missingEosPenalty());
+        KlShaping.Shaped shaped = KlShaping.compute(logpOld, logpRef, sb.mask(), scores, sb.targets(), b, kc);
+        float[][] g = Gae.compute(shaped.rewards(), values, sb.mask(), b, config.gamma(), config.lambda());
+        float[] adv = config.whitenAdvantages() ? Whiten.apply(g[0], sb.mask(), b, true).out() : g[0];
+        return new Rollout(sb, idx, logpOld, logpRef, values, scores, shaped.rewards(), shaped.kl(), adv, g[1], entropy);
+    }
+
+    /** Values of the critic at every position {@code [B, T]} (0 where the mask is 0). */
+    private float[] criticValues(SequenceBatch sb) {
+        critic.forward(sb.inputs(), null, null, sb.b(), sb.t());
+        try (Scope tmp = new Scope()) {
+            Tensor v = tmp.empty(critic.device(), DType.F32, sb.b(), sb.t());
+            valueHead.forward(critic.hidden(), v);
+            float[] out = v.toFloatArray();
+            for (int i = 0; i < out.length; i++) out[i] *= sb.mask()[i];
+            return out;
+        }
+    }
+
+    @Override
+    protected void trainStep(long s, Map<String, Object> metrics) {
+        Rollout r = rollout(s);
+        SequenceBatch sb = r.batch();
+        int b = sb.b(), t = sb.t();
+        float[] mask = sb.mask();
+        // rollout metrics
+        double klSum = 0, entSum = 0, scoreSum = 0, lenSum = 0, eos = 0, goldSum = 0, tokens = 0;
+        for (int i = 0; i < b; i++) {
+            for (int j = 0; j < t; j++) {
+                int k = i * t + j;
+                if (mask[k] == 0f) continue;
+                klSum += r.kl()[k];
+                entSum += r.entropy()[k];
+                tokens++;
+            }
+            scoreSum += r.scores()[i];
+            lenSum += sb.lengths()[i];
+            if (sb.lastIndex()[i] >= 0 && sb.targets()[i * t + sb.lastIndex()[i]] == ids.eosId()) eos++;
+            if (gold != null) {
+                int p = prompts.get(r.promptIndex()[i]).length;
+                int[] resp = Arrays.copyOfRange(sb.inputs(), i * t + p, i * t + sb.endIndex()[i] + 1);
+                goldSum += gold.score(r.promptIndex()[i], resp);
+            }
+        }
+        double meanKl = klSum / b;
+        metrics.put("objective/kl", meanKl);
+        metrics.put("objective/entropy", entSum / b);
+        metrics.put("objective/entropy_per_token", tokens == 0 ? 0 : entSum / tokens);
+        metrics.put("objective/scores", scoreSum / b);
+        metrics.put("objective/rlhf_reward", scoreSum / b - beta * meanKl);
+        metrics.put("objective/kl_coef", beta);
+        if (gold != null) metrics.put("objective/gold", goldSum / b);
+        metrics.put("response_length", lenSum / b);
+        metrics.put("eos_rate", eos / b);
+
+        // updates
+        Random rnd = new Random(Seeds.mix(config.seed(), s, 0x7F));
+        int mb = config.miniBatch();
+        double pl = 0, vl = 0, kll = 0, clip = 0, vclip = 0, akl3 = 0, akl1 = 0, norm = 0;
+        int updates = 0;
+        double lr = schedule.lr(s - 1);
+        Integer[] order = new Integer[b];
+        for (int e = 0; e < config.ppoEpochs(); e++) {
+            List<Integer> rows = new ArrayList<>(b);
+            for (int i = 0; i < b; i++) rows.add(i);
+            java.util.Collections.shuffle(rows, rnd);
+            rows.toArray(order);
+            for (int start = 0; start < b; start += mb) {
+                int[] sel = new int[Math.min(mb, b - start)];
+                for (int q = 0; q < sel.length; q++) sel[q] = order[start + q];
+                Update u = update(s, r, sel);
+                pl += u.policyLoss;
+                vl += u.valueLoss;
+                kll += u.klLoss;
+                clip += u.clipFrac;
+                vclip += u.valueClipFrac;
+                akl3 += u.approxKl3;
+                akl1 += u.approxKl1;
+                norm += u.norm;
+                updates++;
+                optimizer.apply(config.optim().adamW(lr));
+            }
+        }
+        metrics.put("loss/policy", pl / updates);
+        metrics.put("loss/value", vl / updates);
+        if (config.klLossCoef() > 0) metrics.put("loss/kl", kll / updates);
+        metrics.put("policy/clipfrac", clip / updates);
+        metrics.put("policy/approxkl", akl3 / updates);
+        metrics.put("policy/approxkl_k1", akl1 / updates);
+        metrics.put("val/clipfrac", vclip / updates);
+        metrics.put("grad_norm", norm / updates);
+        metrics.put("lr", lr);
+        double vsum = 0, n = 0, gm = 0;
+        for (int k = 0; k < mask.length; k++)
+            if (mask[k] != 0f) {
+                vsum += r.values()[k];
+                gm += r.returns()[k];
+                n++;
+            }
+        metrics.put("val/vpred", n == 0 ? 0 : vsum / n);
+        metrics.put("val/var_explained", varExplained(r.values(), r.returns(), mask));
+        if (config.klTarget() > 0) {
+            double err = Math.max(-0.2, Math.min(0.2, meanKl / config.klTarget() - 1));
+            beta = beta * (1 + err * config.rolloutBatch() / config.klHorizon());
+        }
+    }
+
+    /** 1 − Var(G − V) / Var(G) over the mask (NaN when the returns have no variance). */
+    static double varExplained(float[] values, float[] returns, float[] mask) {
+        double n = 0, mg = 0, md = 0;
+        for (int k = 0; k < mask.length; k++)
+            if (mask[k] != 0f) {
+                n++;
+                mg += returns[k];
+                md += returns[k] - values[k];
+            }
+        if (n < 2) return Double.NaN;
+        mg /= n;
+        md /= n;
+        double vg = 0, vd = 0;
+        for (int k = 0; k < mask.length; k++)
+            if (mask[k] != 0f) {
+                vg += (returns[k] - mg) * (returns[k] - mg);
+                vd += (returns[k] - values[k] - md) * (returns[k] - values[k] - md);
+            }
+        return vg == 0 ? Double.NaN : 1 - vd / vg;
+    }
+
+    private record Update(double policyLoss, double valueLoss, double klLoss, double clipFrac, double valueClipFrac,
+                          double approxKl3, double approxKl1, double norm) {}
+
+    /** Gradients of one minibatch (rows {@code sel} of the rollout) and the global norm; the caller applies. */
+    private Update update(long s, Rollout r, int[] sel) {
+        SequenceBatch sb = r.batch();
+        int t = sb.t(), m = sel.length;
+        int[] in = new int[m * t], tg = new int[m * t];
+        float[] mask = new float[m * t], old = new float[m * t], ref = new float[m * t], adv = new float[m * t],
+                ret = new float[m * t], vold = new float[m * t];
+        for (int q = 0; q < m; q++) {
+            int src = sel[q] * t, dst = q * t;
+            System.arraycopy(sb.inputs(), src, in, dst, t);
+            System.arraycopy(sb.targets(), src, tg, dst, t);
+            System.arraycopy(sb.mask(), src, mask, dst, t);
+            System.arraycopy(r.logpOld(), src, old, dst, t);
+            System.arraycopy(r.logpRef(), src, ref, dst, t);
+            System.arraycopy(r.advantages(), src, adv, dst, t);
+            System.arraycopy(r.returns(), src, ret, dst, t);
+            System.arraycopy(r.values(), src, vold, dst, t);
+        }
+        double tokens = 0;
+        for (float x : mask) tokens += x;
+        Device dev = policy.device();
+        optimizer.zeroGrad();
+        try (Scope sc = new Scope()) {
+            Tensor maskT = sc.of(dev, mask, m, t);
+            // policy: clipped surrogate, entropy bonus, optional KL loss
+            boolean ent = config.entCoef() > 0;
+            policy.setComputeEntropy(ent);
+            PolicyLoss.Stats ps;
+            double klLoss = 0;
+            try {
+                float loss = policy.forward(in, tg, mask, m, t);
+                requireFinite(s, "the policy's log-likelihood", loss);
+                PolicyLoss.Result pr = PolicyLoss.compute(sc, policy.logProbs(), sc.of(dev, old, m, t), sc.of(dev, adv, m, t), maskT,
+                        config.policyLoss());
+                ps = pr.stats();
+                requireFinite(s, "the policy loss", ps.loss());
+                Tensor dent = null;
+                if (ent) {
+                    float[] d = new float[m * t];
+                    for (int k = 0; k < d.length; k++) d[k] = tokens == 0 ? 0f : (float) (-config.entCoef() * mask[k] / tokens);
+                    dent = sc.of(dev, d, m, t);
+                }
+                Tensor dlogp = pr.dlogpNew();
+                if (config.klLossCoef() > 0 && tokens > 0) {
+                    float[] lnew = policy.logProbs().toFloatArray(), dl = dlogp.toFloatArray();
+                    for (int k = 0; k < dl.length; k++) {
+                        if (mask[k] == 0f) continue;
+                        double dd = (double) lnew[k] - ref[k];
+                        klLoss += (Math.exp(-dd) - 1 + dd) / tokens;
+                        dl[k] += (float) (config.klLossCoef() * (1 - Math.exp(-dd)) / tokens);
+                    }
+                    dlogp.copyFrom(dl);
+                }
+                policy.backward(dlogp, dent, null);
+            } finally {
+                policy.setComputeEntropy(false);
+            }
+            // critic: clipped value loss
+            critic.forward(in, null, null, m, t);
+            Tensor values = sc.empty(dev, DType.F32, m, t);
+            valueHead.forward(critic.hidden(), values);
+            ValueLoss.Result vr = ValueLoss.compute(sc, values, sc.of(dev, vold, m, t), sc.of(dev, ret, m, t), maskT, config.valueLoss());
+            requireFinite(s, "the value loss", vr.stats().loss());
+            float[] dv = vr.dvalues().toFloatArray();
+            for (int k = 0; k < dv.length; k++) dv[k] *= (float) config.vfCoef();
+            Tensor dvalues = sc.of(dev, dv, m, t);
+            Tensor dhidden = sc.empty(dev, DType.F32, m, t, critic.config().nEmbd());
+            valueHead.backward(dvalues, critic.hidden(), dhidden);
+            critic.backward(null, dhidden);
+            float norm = optimizer.clipNorm(config.optim().gradClip());
+            requireFinite(s, "the gradient norm", norm);
+            return new Update(ps.loss(), vr.stats().loss(), klLoss, ps.clipFrac(), vr.stats().clipFrac(), ps.approxKlK3(),
+                    ps.approxKlK1(), norm);
+        }
+    }
+
+    @Override
+    protected void evaluate(Map<String, Object> metrics) {
+        if (evalHook == null) return;
+        for (Map.Entry<String, Double> e : evalHook.apply(policy).entrySet()) metrics.put("eval/" + e.getKey(), e.getValue());
+    }
+
+    @Override
+    protected void writeCheckpoint(Path ck) throws IOException {
+        TrainState.saveModel(ck, policy, step);
+        Path cd = ck.resolve(CRITIC);
+        java.nio.file.Files.createDirectories(cd);
+        TrainState.saveModel(cd, critic, step);
+        valueHead.save(cd.resolve(VALUE_HEAD));
+        SafeTensorsWriter w = new SafeTensorsWriter()
+                .metadata("format", "align4j-ppo-state-v1")
+                .metadata(TrainState.STEP, Long.toString(step))
+                .metadata("data_position", Long.toString(sampler.position()))
+                .metadata("kl_beta", Double.toString(beta))
+                .metadata("ppo_config", TrainState.JSON.writeValueAsString(config));
+        optimizer.save(w, "adamw");
+        w.write(ck.resolve(TrainState.STATE_FILE));
+    }
+
+    public Gpt policy() {
+        return policy;
+    }
+
+    public Gpt critic() {
+        return critic;
+    }
+
+    public ScalarHead valueHead() {
+        return valueHead;
+    }
+
+    /** The current KL coefficient β (changes only with an adaptive controller). */
+    public double klCoef() {
+        return beta;
+    }
+
+    public PpoConfig config() {
+        return config;
+    }
+
+    @Override
+    public void close() {
+        optimizer.close();
+        if (ownsModels) {
+            policy.close();
+            critic.close();
+            valueHead.close();
+        }
+    }
+}
