@@ -1,0 +1,247 @@
+package dev.align4j.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.align4j.kernels.KlShaping;
+import dev.align4j.model.Gpt;
+import dev.align4j.model.GptConfig;
+import dev.align4j.model.ScalarHead;
+import dev.align4j.reference.GaeReference;
+import dev.align4j.reference.KlShapingReference;
+import dev.align4j.reference.WhitenReference;
+import dev.align4j.tensor.Device;
+import dev.align4j.testing.Close;
+import dev.align4j.tokenizer.Tokenizer;
+import dev.align4j.tokenizer.Tokenizers;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PpoTrainerTest {
+    static final Tokenizer TOK = Tokenizers.byName("byte");
+    static final GptConfig CFG = new GptConfig(2, 2, 32, 32, TOK.vocabSize());
+    static final PpoTrainer.Ids IDS = new PpoTrainer.Ids(TOK.eosId(), TOK.padId());
+
+    /** Proxy reward: the share of the response's bytes that are lowercase letters (EOS excluded), 0 for an empty response. */
+    static float[] shareOfA(SequenceBatch sb) {
+        float[] out = new float[sb.b()];
+        for (int i = 0; i < sb.b(); i++) {
+            int n = 0, a = 0;
+            for (int j = 0; j < sb.t(); j++) {
+                int k = i * sb.t() + j;
+                if (sb.mask()[k] == 0f || sb.targets()[k] == TOK.eosId()) continue;
+                n++;
+                if (sb.targets()[k] >= 'a' && sb.targets()[k] <= 'z') a++;
+            }
+            out[i] = n == 0 ? 0f : (float) a / n;
+        }
+        return out;
+    }
+
+    static List<int[]> prompts(int n) {
+        List<int[]> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) out.add(TOK.encode("p" + (char) ('a' + i % 26) + ":"));
+        return out;
+    }
+
+    /** Policy, frozen reference (same weights), critic and head. */
+    static final class Models implements AutoCloseable {
+        final Gpt policy, reference, critic;
+        final ScalarHead head;
+
+        Models(long seed) {
+            policy = Gpt.create(CFG, Device.cpu(), seed);
+            reference = Gpt.create(CFG, Device.cpu(), seed);
+            critic = Gpt.create(CFG, Device.cpu(), seed + 1);
+            head = new ScalarHead(CFG.nEmbd(), Device.cpu());
+            head.initialize(seed + 2);
+        }
+
+        PpoTrainer trainer(PpoConfig cfg, Path dir) throws Exception {
+            return PpoTrainer.create(policy, reference, critic, head, PpoTrainerTest::shareOfA, prompts(40), cfg, IDS, dir);
+        }
+
+        @Override
+        public void close() {
+            policy.close();
+            reference.close();
+            critic.close();
+            head.close();
+        }
+    }
+
+    static PpoConfig config(long steps) {
+        return PpoConfig.defaults().withSteps(steps).withBatches(16, 8, 2).withGeneration(8, 1.0, 0).withSchedule(0, 0)
+                .withOptim(OptimConfig.constant(1e-3, 0)).withSeed(5);
+    }
+
+    @Test
+    void rolloutRewardsAndAdvantagesEqualTheReferences(@TempDir Path dir) throws Exception {
+        PpoConfig cfg = config(1).withKl(0.1f, KlShaping.Estimator.K3, 0).withMissingEosPenalty(0.5f);
+        try (Models m = new Models(1); PpoTrainer t = m.trainer(cfg, dir)) {
+            // make the policy differ from the reference so the KL terms are not all zero
+            float[] p = m.policy.params().toFloatArray();
+            for (int i = 0; i < p.length; i += 7) p[i] *= 1.1f;
+            m.policy.params().copyFrom(p);
+            PpoTrainer.Rollout r = t.rollout(1);
+            SequenceBatch sb = r.batch();
+            int b = sb.b(), tt = sb.t();
+            // ℓ_old is a fresh forward's log-prob of the sampled tokens
+            m.policy.forward(sb.inputs(), sb.targets(), sb.mask(), b, tt);
+            Close.assertClose("logpOld", toDouble(m.policy.logProbs().toFloatArray()), r.logpOld(), 1e-6, 1e-5);
+            KlShapingReference.Out ks = KlShapingReference.compute(r.logpOld(), r.logpRef(), sb.mask(), r.scores(), sb.targets(), b,
+                    tt, 0.1, 3, TOK.eosId(), 0.5);
+            Close.assertClose("rewards", ks.rewards(), r.rewards(), 1e-6, 1e-5);
+            Close.assertClose("kl", ks.kl(), r.kl(), 1e-6, 1e-5);
+            double[][] g = GaeReference.compute(r.rewards(), r.values(), sb.mask(), b, tt, 1.0, 0.95);
+            Close.assertClose("returns", g[1], r.returns(), 1e-5, 1e-4);
+            float[] adv = new float[g[0].length];
+            for (int i = 0; i < adv.length; i++) adv[i] = (float) g[0][i];
+            Close.assertClose("whitened advantages", WhitenReference.apply(adv, sb.mask(), true).out(), r.advantages(), 1e-4, 1e-4);
+            assertTrue(java.util.Arrays.stream(ks.kl()).anyMatch(x -> x > 0), "KL terms should be non-zero");
+            // scores are read from the reward function, one per row; values are 0 off the mask
+            Close.assertClose("scores", toDouble(shareOfA(sb)), r.scores(), 0, 0);
+            for (int k = 0; k < r.values().length; k++) if (sb.mask()[k] == 0f) assertTrue(r.values()[k] == 0f, "value off the mask at " + k);
+        }
+    }
+
+    @Test
+    void firstUpdateLossesEqualTheReferences(@TempDir Path dir) throws Exception {
+        // one epoch, one minibatch: ratio = 1 and V = V_old at the update, so the losses are closed-form
+        PpoConfig cfg = config(1).withBatches(12, 12, 1);
+        PpoTrainer.Rollout r;
+        try (Models m = new Models(2); PpoTrainer t = m.trainer(cfg, dir.resolve("probe"))) {
+            r = t.rollout(1);
+        }
+        try (Models m = new Models(2); PpoTrainer t = m.trainer(cfg, dir.resolve("run"))) {
+            Map<String, Object> line = t.step();
+            float[] mask = r.batch().mask();
+            double sa = 0, sv = 0, n = 0;
+            for (int k = 0; k < mask.length; k++) {
+                if (mask[k] == 0f) continue;
+                sa += r.advantages()[k];
+                double d = r.values()[k] - r.returns()[k];
+                sv += d * d;
+                n++;
+            }
+            Close.assertClose("loss/policy", -sa / n, num(line, "loss/policy"), 1e-5, 1e-4);
+            Close.assertClose("loss/value", 0.5 * sv / n, num(line, "loss/value"), 1e-5, 1e-4);
+            assertEquals(0.0, num(line, "policy/clipfrac"));
+            Close.assertClose("policy/approxkl", 0, num(line, "policy/approxkl"), 1e-6, 0);
+            double kl = 0;
+            for (int k = 0; k < mask.length; k++) kl += r.kl()[k];
+            Close.assertClose("objective/kl", kl / r.batch().b(), num(line, "objective/kl"), 1e-6, 1e-5);
+            for (String key : new String[] {"objective/entropy", "objective/scores", "objective/rlhf_reward", "val/vpred",
+                    "val/var_explained", "val/clipfrac", "objective/kl_coef", "response_length", "eos_rate", "grad_norm"})
+                assertTrue(line.containsKey(key), key);
+        }
+    }
+
+    @Test
+    void raisesTheProxyReward(@TempDir Path dir) throws Exception {
+        PpoConfig cfg = config(40).withKl(0.01f, KlShaping.Estimator.K1, 0);
+        try (Models m = new Models(3); PpoTrainer t = m.trainer(cfg, dir)) {
+            List<Map<String, Object>> lines = t.train();
+            double first = 0, last = 0;
+            for (int i = 0; i < 5; i++) {
+                first += num(lines.get(i), "objective/scores") / 5;
+                last += num(lines.get(lines.size() - 1 - i), "objective/scores") / 5;
+            }
+            System.out.println("PPO toy: objective/scores " + first + " -> " + last);
+            assertTrue(last > first + 0.3, "objective/scores " + first + " -> " + last);
+        }
+    }
+
+    @Test
+    void adaptiveKlCoefficientMovesTowardTheTarget(@TempDir Path dir) throws Exception {
+        // step 1: policy = reference, KL = 0 < target, so β shrinks by (1 − 0.2·n/horizon)
+        PpoConfig cfg = config(3).withKl(0.1f, KlShaping.Estimator.K3, 1.0).withKlHorizon(100);
+        try (Models m = new Models(4); PpoTrainer t = m.trainer(cfg, dir.resolve("low"))) {
+            t.step();
+            Close.assertClose("beta after one step", 0.1f * (1 - 0.2 * 16 / 100.0), t.klCoef(), 1e-7, 1e-6);
+        }
+        // a tiny target and a policy away from the reference: KL above it, β grows by (1 + 0.2·n/horizon)
+        try (Models m = new Models(4); PpoTrainer t = m.trainer(cfg.withKl(0.1f, KlShaping.Estimator.K3, 1e-9), dir.resolve("high"))) {
+            float[] p = m.policy.params().toFloatArray();
+            for (int i = 0; i < p.length; i += 3) p[i] *= 1.3f;
+            m.policy.params().copyFrom(p);
+            t.step();
+            Close.assertClose("beta after one step", 0.1f * (1 + 0.2 * 16 / 100.0), t.klCoef(), 1e-7, 1e-6);
+        }
+    }
+
+    @Test
+    void resumeContinuesExactly(@TempDir Path dir) throws Exception {
+        PpoConfig cfg = config(4).withSchedule(0, 2);
+        Path a = dir.resolve("a"), b = dir.resolve("b");
+        try (Models m = new Models(5); PpoTrainer t = m.trainer(cfg, a)) {
+            t.train();
+        }
+        try (Models m = new Models(5)) {
+            try (PpoTrainer t = m.trainer(cfg, b)) {
+                t.step();
+                t.step();
+                t.step(); // lost: the run "crashes" after step 3
+            }
+            try (PpoTrainer t = PpoTrainer.resume(b, m.reference, PpoTrainerTest::shareOfA, prompts(40), IDS, Device.cpu())) {
+                assertEquals(2, t.steps());
+                t.train();
+            }
+        }
+        List<JsonNode> la = RunDirectory.readMetrics(a.resolve(RunDirectory.METRICS));
+        List<JsonNode> lb = RunDirectory.readMetrics(b.resolve(RunDirectory.METRICS));
+        assertEquals(4, lb.size());
+        for (int i = 0; i < 4; i++)
+            for (String key : new String[] {"objective/scores", "objective/kl", "loss/policy", "loss/value", "grad_norm"})
+                assertEquals(la.get(i).get(key).asDouble(), lb.get(i).get(key).asDouble(), 0.0, key + " at step " + (i + 1));
+        assertTrue(Files.isRegularFile(b.resolve("step-4").resolve("critic").resolve(PpoTrainer.VALUE_HEAD)));
+    }
+
+    @Test
+    void nanStopsTheRun(@TempDir Path dir) throws Exception {
+        try (Models m = new Models(6); PpoTrainer t = m.trainer(config(5).withSchedule(0, 1), dir)) {
+            t.step();
+            float[] p = m.critic.params().toFloatArray();
+            java.util.Arrays.fill(p, Float.NaN);
+            m.critic.params().copyFrom(p);
+            RuntimeException e = assertThrows(RuntimeException.class, t::step);
+            assertTrue(e instanceof TrainingDivergedException || e.getMessage().contains("NaN"), e.toString());
+            assertEquals("step-1", Files.readString(dir.resolve(RunDirectory.LATEST)).trim());
+        }
+    }
+
+    @Test
+    void badInputsAreNamed(@TempDir Path dir) throws Exception {
+        try (Models m = new Models(7)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PpoTrainer.create(m.policy, m.reference,
+                    m.critic, m.head, PpoTrainerTest::shareOfA, List.of(), config(1), IDS, dir));
+            assertTrue(e.getMessage().contains("prompts"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> PpoTrainer.create(m.policy, m.reference, m.critic, m.head,
+                    PpoTrainerTest::shareOfA, List.of(new int[30]), config(1), IDS, dir));
+            assertTrue(e.getMessage().contains("prompts[0]") && e.getMessage().contains("context"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> PpoTrainer.create(m.policy, m.policy, m.critic, m.head,
+                    PpoTrainerTest::shareOfA, prompts(2), config(1), IDS, dir));
+            assertTrue(e.getMessage().contains("reference"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> config(1).withBatches(4, 8, 1));
+        }
+    }
+
+    static double num(Map<String, Object> line, String key) {
+        Object v = line.get(key);
+        if (v == null) throw new AssertionError("no metric " + key + " in " + line);
+        return ((Number) v).doubleValue();
+    }
+
+    static double[] toDouble(float[] x) {
+        double[] d = new double[x.length];
+        for (int i = 0; i < x.length; i++) d[i] = x[i];
+        return d;
+    }
+}
