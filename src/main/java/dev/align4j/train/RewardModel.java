@@ -1,0 +1,264 @@
+package dev.align4j.train;
+
+import dev.align4j.data.TokenizedPair;
+import dev.align4j.model.Gpt;
+import dev.align4j.model.GptConfig;
+import dev.align4j.model.HfGpt2Layout;
+import dev.align4j.model.ScalarHead;
+import dev.align4j.tensor.DType;
+import dev.align4j.tensor.Device;
+import dev.align4j.tensor.Scope;
+import dev.align4j.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A reward model: a {@link Gpt} backbone with a {@link ScalarHead} on its final hidden states. The score of a
+ * sequence {@code prompt ++ response} is the head's value at the input column of its LAST real token
+ * ({@link SequenceBatch#endIndex()}): the hidden state after reading the whole sequence — the EOS of a finished
+ * response. Rows are right-padded and attention is causal, so padding and the other rows of a batch never change
+ * a row's score (up to float summation order).
+ *
+ * <p>Training use: {@link #forwardScores} keeps the forward's state, {@link #backward} takes {@code ∂L/∂scores}
+ * and accumulates gradients into the head ({@link ScalarHead#grads()}) and the backbone ({@link Gpt#grads()}):
+ * {@code dvalues [B, T]} is zero except {@code dscore[b]} at {@code endIndex[b]}, then {@code head.backward},
+ * then {@code gpt.backward(null, dhidden)}.
+ *
+ * <p>The backbone's LM head is never evaluated (its logits run in chunks and no targets are given), so scoring
+ * costs no {@code [B, T, V]} buffer; {@code gpt().logits()} is therefore unavailable.
+ *
+ * <p>Files ({@link #save}): the backbone in Hugging Face's GPT-2 layout ({@code model.safetensors},
+ * {@code config.json}) and the head in {@value #HEAD_FILE} ({@code score.weight [1, C]}, {@code score.bias [1]}).
+ */
+public final class RewardModel implements AutoCloseable {
+    /** The head's file beside the backbone's. */
+    public static final String HEAD_FILE = "score_head.safetensors";
+    /** Rows of the (unused) LM head per chunk: only a [1, V] logits buffer is allocated. */
+    private static final int LM_CHUNK_ROWS = 1;
+
+    private final Gpt gpt;
+    private final ScalarHead head;
+    private Scope buffers;
+    private int bufB = -1, bufT = -1;
+    private Tensor values, dvalues, dhidden;
+    /** The batch of the last {@link #forwardScores}, until its {@link #backward}. */
+    private SequenceBatch pending;
+
+    /** Takes ownership of {@code gpt} and {@code head} (closed with this model); their widths must agree. */
+    public RewardModel(Gpt gpt, ScalarHead head) {
+        if (gpt == null) throw new IllegalArgumentException("gpt must not be null");
+        if (head == null) throw new IllegalArgumentException("head must not be null");
+        if (head.nEmbd() != gpt.config().nEmbd())
+            throw new IllegalArgumentException("head width " + head.nEmbd() + " differs from the backbone's nEmbd " + gpt.config().nEmbd());
+        if (!head.device().equals(gpt.device()))
+            throw new IllegalArgumentException("head is on " + head.device() + ", the backbone on " + gpt.device());
+        this.gpt = gpt;
+        this.head = head;
+        gpt.setLogitsChunkRows(LM_CHUNK_ROWS);
+    }
+
+    /**
+     * A reward model initialised from an SFT policy: a COPY of its weights (the policy is left untouched and stays
+     * the caller's) plus a fresh head ({@link ScalarHead#initialize} with {@code headSeed}).
+     */
+    public static RewardModel fromPolicy(Gpt sft, long headSeed) {
+        if (sft == null) throw new IllegalArgumentException("sft must not be null");
+        Gpt copy = new Gpt(sft.config(), sft.device());
+        ScalarHead head = null;
+        try {
+            copy.params().copyFrom(sft.params());
+            head = new ScalarHead(sft.config().nEmbd(), sft.device());
+            head.initialize(headSeed);
+            return new RewardModel(copy, head);
+        } catch (RuntimeException | Error e) {
+            if (head != null) head.close();
+            copy.close();
+            throw e;
+        }
+    }
+
+    /** A reward model with a freshly initialised backbone (GPT-2 init, {@code seed}) and head. */
+    public static RewardModel create(GptConfig config, Device device, long seed) {
+        Gpt gpt = Gpt.create(config, device, seed);
+        ScalarHead head = null;
+        try {
+            head = new ScalarHead(config.nEmbd(), device);
+            head.initialize(Seeds.mix(seed, 0, 0x4EAD));
+            return new RewardModel(gpt, head);
+        } catch (RuntimeException | Error e) {
+            if (head != null) head.close();
+            gpt.close();
+            throw e;
+        }
+    }
+
+    public Gpt gpt() {
+        return gpt;
+    }
+
+    public ScalarHead head() {
+        return head;
+    }
+
+    public GptConfig config() {
+        return gpt.config();
+    }
+
+    public Device device() {
+        return gpt.device();
+    }
+
+    /** Scores of the rows of {@code batch} (no state is kept for a backward). */
+    public float[] score(SequenceBatch batch) {
+        float[] s = forwardScores(batch);
+        pending = null;
+        return s;
+    }
+
+    /**
+     * Scores of {@code prompts[i] ++ responses[i]}, all in one batch. The padding id is irrelevant to the scores
+     * (it follows the real tokens), so id 0 is used.
+     */
+    public float[] score(List<int[]> prompts, List<int[]> responses) {
+        return score(SequenceBatch.ofResponses(prompts, responses, 0));
+    }
+
+    /** As {@link #score(List, List)}, {@code batchSize} rows per forward. */
+    public float[] score(List<int[]> prompts, List<int[]> responses, int batchSize) {
+        if (batchSize < 1) throw new IllegalArgumentException("batchSize must be >= 1, got " + batchSize);
+        if (prompts.size() != responses.size())
+            throw new IllegalArgumentException("prompts (" + prompts.size() + ") and responses (" + responses.size() + ") differ in number");
+        float[] out = new float[prompts.size()];
+        for (int i = 0; i < out.length; i += batchSize) {
+            int j = Math.min(out.length, i + batchSize);
+            System.arraycopy(score(prompts.subList(i, j), responses.subList(i, j)), 0, out, i, j - i);
+        }
+        return out;
+    }
+
+    /** Chosen and rejected scores of {@code pairs}, {@code batchSize} pairs (2·batchSize rows) per forward. */
+    public PairScores scorePairs(List<TokenizedPair> pairs, int batchSize, int padId) {
+        if (batchSize < 1) throw new IllegalArgumentException("batchSize must be >= 1, got " + batchSize);
+        int n = pairs.size();
+        float[] c = new float[n], r = new float[n];
+        for (int i = 0; i < n; i += batchSize) {
+            int j = Math.min(n, i + batchSize);
+            float[] s = score(SequenceBatch.ofPairs(pairs.subList(i, j), padId));
+            System.arraycopy(s, 0, c, i, j - i);
+            System.arraycopy(s, j - i, r, i, j - i);
+        }
+        return new PairScores(c, r);
+    }
+
+    /** Scores of preference pairs: {@code chosen[i]}, {@code rejected[i]} of pair i. */
+    public record PairScores(float[] chosen, float[] rejected) {}
+
+    /**
+     * Forward keeping the state for {@link #backward}: returns the score of each row, {@code values[b, endIndex[b]]}.
+     * The batch's ids must lie in [0, vocabSize) and T ≤ nCtx.
+     */
+    public float[] forwardScores(SequenceBatch batch) {
+        if (batch == null) throw new IllegalArgumentException("batch must not be null");
+        int v = gpt.config().vocabSize();
+        for (int i = 0; i < batch.inputs().length; i++) {
+            int id = batch.inputs()[i];
+            if (id < 0 || id >= v)
+                throw new IllegalArgumentException("batch row " + i / batch.t() + " column " + i % batch.t() + " holds id " + id
+                        + " outside the vocabulary [0, " + v + ")");
+        }
+        pending = null;
+        gpt.forward(batch.inputs(), null, null, batch.b(), batch.t());
+        ensureBuffers(batch.b(), batch.t());
+        head.forward(gpt.hidden(), values);
+        float[] all = values.toFloatArray();
+        float[] s = new float[batch.b()];
+        for (int b = 0; b < s.length; b++) s[b] = all[b * batch.t() + batch.endIndex()[b]];
+        pending = batch;
+        return s;
+    }
+
+    /**
+     * Backward of the last {@link #forwardScores} from {@code dscores[b] = ∂L/∂score[b]}: gradients ACCUMULATE
+     * into the head's and the backbone's (zero them first, e.g. {@link Optimizer#zeroGrad}).
+     */
+    public void backward(float[] dscores) {
+        if (pending == null) throw new IllegalStateException("backward needs a forwardScores since the last backward");
+        SequenceBatch batch = pending;
+        if (dscores == null || dscores.length != batch.b())
+            throw new IllegalArgumentException("dscores must have " + batch.b() + " values (one per row), got "
+                    + (dscores == null ? "null" : dscores.length));
+        float[] dv = new float[batch.b() * batch.t()];
+        for (int b = 0; b < batch.b(); b++) dv[b * batch.t() + batch.endIndex()[b]] = dscores[b];
+        dvalues.copyFrom(dv);
+        head.backward(dvalues, gpt.hidden(), dhidden);
+        pending = null;
+        gpt.backward(null, dhidden);
+    }
+
+    /** Zeroes the head's and the backbone's gradients. */
+    public void zeroGrad() {
+        gpt.zeroGrad();
+        head.zeroGrad();
+    }
+
+    private void ensureBuffers(int b, int t) {
+        if (b == bufB && t == bufT) return;
+        if (buffers != null) buffers.close();
+        buffers = new Scope();
+        Device d = gpt.device();
+        values = buffers.empty(d, DType.F32, b, t);
+        dvalues = buffers.empty(d, DType.F32, b, t);
+        dhidden = buffers.empty(d, DType.F32, b, t, gpt.config().nEmbd());
+        bufB = b;
+        bufT = t;
+    }
+
+    /** Writes the backbone ({@code model.safetensors}, {@code config.json}) and {@value #HEAD_FILE} into {@code dir}. */
+    public void save(Path dir) throws IOException {
+        gpt.save(dir);
+        head.save(dir.resolve(HEAD_FILE));
+    }
+
+    /** As {@link #save}, the backbone's metadata carrying the training step (checkpoints). */
+    void save(Path dir, long step) throws IOException {
+        TrainState.saveModel(dir, gpt, step);
+        head.save(dir.resolve(HEAD_FILE));
+    }
+
+    /** Loads what {@link #save} wrote. */
+    public static RewardModel load(Path dir, Device device) throws IOException {
+        return withHead(Gpt.load(dir, device), dir);
+    }
+
+    /** Loads a checkpoint's reward model, checking it was saved at {@code step}. */
+    static RewardModel load(Path dir, long step, Device device) throws IOException {
+        return withHead(TrainState.loadModel(dir, step, device), dir);
+    }
+
+    private static RewardModel withHead(Gpt gpt, Path dir) throws IOException {
+        ScalarHead head = null;
+        try {
+            Path f = dir.resolve(HEAD_FILE);
+            if (!java.nio.file.Files.isRegularFile(f))
+                throw new IOException(f + " does not exist: " + dir + " holds a " + HfGpt2Layout.WEIGHTS_FILE
+                        + " but no reward head (a policy, not a reward model?)");
+            head = ScalarHead.load(f, gpt.config().nEmbd(), gpt.device());
+            return new RewardModel(gpt, head);
+        } catch (RuntimeException | IOException | Error e) {
+            if (head != null) head.close();
+            gpt.close();
+            throw e;
+        }
+    }
+
+    /** Frees the backbone, the head and the buffers. */
+    @Override
+    public void close() {
+        if (buffers != null) buffers.close();
+        buffers = null;
+        head.close();
+        gpt.close();
+    }
+}

@@ -1,0 +1,224 @@
+package dev.align4j.train;
+
+import dev.align4j.data.TokenizedPair;
+import dev.align4j.kernels.RewardLoss;
+import dev.align4j.model.SafeTensorsFile;
+import dev.align4j.model.SafeTensorsWriter;
+import dev.align4j.tensor.Device;
+import dev.align4j.tensor.Scope;
+import dev.align4j.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reward-model training on preference pairs with the Bradley–Terry loss ({@link RewardLoss}):
+ * <pre>
+ *   L = −mean log σ(r⁺ − r⁻ − m) + c·mean((r⁺ + r⁻)²)
+ * </pre>
+ * over a step's {@code batchSize} pairs, where r⁺ and r⁻ are the {@link RewardModel}'s scores of
+ * {@code prompt ++ chosen} and {@code prompt ++ rejected} (read at each row's last real token), m the configured
+ * margin and c the centring coefficient. One forward runs over the 2n rows of {@link SequenceBatch#ofPairs}
+ * (chosen rows, then rejected rows); the backward reaches the head and the backbone, and one AdamW step updates
+ * both with one global gradient norm (the head without weight decay). The data order is epoch-wise seeded, so a
+ * resume continues bit-identically on the CPU.
+ *
+ * <p>Metrics (TRL's names): {@code loss}, {@code accuracy} (share of pairs with r⁺ > r⁻; a tie counts as wrong),
+ * {@code margin} (mean r⁺ − r⁻), {@code rewards/chosen}, {@code rewards/rejected}, {@code grad_norm},
+ * {@code lr}, {@code epoch}; at eval {@code eval/loss}, {@code eval/accuracy}, {@code eval/margin},
+ * {@code eval/rewards/chosen}, {@code eval/rewards/rejected} over all held-out pairs. A NaN or infinite score,
+ * loss or gradient norm stops the run before any parameter changes ({@link TrainingDivergedException}).
+ * Checkpoints: {@code step-N/} with the reward model ({@link RewardModel#save}: backbone in HF layout + head)
+ * and {@code train_state.safetensors} (the moments of both groups, the step, the data position, the config).
+ */
+public final class RewardTrainer extends PostTrainer {
+    private final RewardModel model;
+    private final boolean ownsModel;
+    private final RewardConfig config;
+    private final List<TokenizedPair> train, eval;
+    private final int padId;
+    private final EpochSampler sampler;
+    private final Optimizer optimizer;
+    private final LrSchedule schedule;
+
+    private RewardTrainer(RewardModel model, boolean owns, RewardConfig config, List<TokenizedPair> train,
+                          List<TokenizedPair> eval, int padId, Path dir) throws IOException {
+        super(dir, config.steps(), config.evalEvery(), config.checkpointEvery());
+        if (train == null || train.isEmpty()) throw new IllegalArgumentException("train must hold at least one pair");
+        int v = model.config().vocabSize();
+        if (padId < 0 || padId >= v) throw new IllegalArgumentException("padId " + padId + " is outside the vocabulary [0, " + v + ")");
+        for (int i = 0; i < train.size(); i++) checkFits("train", i, train.get(i), model);
+        if (eval != null) for (int i = 0; i < eval.size(); i++) checkFits("eval", i, eval.get(i), model);
+        this.model = model;
+        this.ownsModel = owns;
+        this.config = config;
+        this.train = List.copyOf(train);
+        this.eval = eval == null ? List.of() : List.copyOf(eval);
+        this.padId = padId;
+        this.sampler = new EpochSampler(train.size(), config.seed(), true);
+        this.optimizer = new Optimizer(List.of(Optimizer.group(model.gpt()), Optimizer.group("head", model.head())));
+        this.schedule = config.optim().schedule(config.steps());
+    }
+
+    private static void checkFits(String what, int i, TokenizedPair p, RewardModel model) {
+        if (p == null) throw new IllegalArgumentException(what + "[" + i + "] is null");
+        int nCtx = model.config().nCtx(), v = model.config().vocabSize();
+        int len = p.prompt().length + Math.max(p.chosen().length, p.rejected().length);
+        if (len > nCtx)
+            throw new IllegalArgumentException(what + "[" + i + "] has " + len + " tokens (prompt " + p.prompt().length + " + chosen "
+                    + p.chosen().length + " / rejected " + p.rejected().length + "), more than the context nCtx = " + nCtx
+                    + " (encode with Encoder maxTokens <= nCtx)");
+        checkIds(what, i, "prompt", p.prompt(), v);
+        checkIds(what, i, "chosen", p.chosen(), v);
+        checkIds(what, i, "rejected", p.rejected(), v);
+    }
+
+    private static void checkIds(String what, int i, String part, int[] ids, int v) {
+        for (int j = 0; j < ids.length; j++)
+            if (ids[j] < 0 || ids[j] >= v)
+                throw new IllegalArgumentException(what + "[" + i + "]." + part + "[" + j + "] = " + ids[j]
+                        + " is outside the vocabulary [0, " + v + ")");
+    }
+
+    /** A new run in {@code dir} training {@code model} (which the caller keeps and closes). */
+    public static RewardTrainer create(RewardModel model, RewardConfig config, List<TokenizedPair> train,
+                                       List<TokenizedPair> eval, int padId, Path dir) throws IOException {
+        if (model == null) throw new IllegalArgumentException("model must not be null");
+        if (config == null) throw new IllegalArgumentException("config must not be null");
+        return new RewardTrainer(model, false, config, train, eval, padId, dir);
+    }
+
+    /** Continues the run in {@code dir} from its latest checkpoint; the data must be built as for the original run. */
+    public static RewardTrainer resume(Path dir, List<TokenizedPair> train, List<TokenizedPair> eval, int padId, Device device)
+            throws IOException {
+        Path ck = RunDirectory.latest(dir);
+        try (SafeTensorsFile f = SafeTensorsFile.open(ck.resolve(TrainState.STATE_FILE))) {
+            RewardConfig config = TrainState.JSON.readValue(TrainState.require(f, "reward_config"), RewardConfig.class);
+            long step = Long.parseLong(TrainState.require(f, TrainState.STEP));
+            long position = Long.parseLong(TrainState.require(f, "data_position"));
+            RewardModel model = RewardModel.load(ck, step, device);
+            RewardTrainer t;
+            try {
+                t = new RewardTrainer(model, true, config, train, eval, padId, dir);
+            } catch (RuntimeException | IOException e) {
+                model.close();
+                throw e;
+            }
+            try {
+                t.optimizer.load(f, "adamw");
+                t.sampler.seek(position);
+                t.resumedAt(step, ck);
+                return t;
+            } catch (RuntimeException | IOException e) {
+                t.close();
+                throw e;
+            }
+        }
+    }
+
+    @Override
+    protected void trainStep(long s, Map<String, Object> metrics) {
+        List<TokenizedPair> pairs = new ArrayList<>(config.batchSize());
+        for (int idx : sampler.next(config.batchSize())) pairs.add(train.get(idx));
+        RewardLoss.Stats st = gradients(s, pairs);
+        float norm = optimizer.clipNorm(config.optim().gradClip());
+        requireFinite(s, "the gradient norm", norm);
+        double lr = schedule.lr(s - 1);
+        optimizer.apply(config.optim().adamW(lr));
+        metrics.put("loss", (double) st.loss());
+        metrics.put("accuracy", (double) st.accuracy());
+        metrics.put("margin", (double) st.margin());
+        metrics.put("rewards/chosen", (double) st.rewardsChosen());
+        metrics.put("rewards/rejected", (double) st.rewardsRejected());
+        metrics.put("grad_norm", (double) norm);
+        metrics.put("lr", lr);
+        metrics.put("epoch", sampler.epochs());
+    }
+
+    /**
+     * The loss statistics on {@code pairs} and, in the model's gradients (zeroed first), the gradient of the loss
+     * — what a step computes before its update; no parameter changes. For tests and diagnostics.
+     */
+    public RewardLoss.Stats gradients(List<TokenizedPair> pairs) {
+        if (pairs == null || pairs.isEmpty()) throw new IllegalArgumentException("pairs must not be empty");
+        for (int i = 0; i < pairs.size(); i++) checkFits("pairs", i, pairs.get(i), model);
+        return gradients(step + 1, pairs);
+    }
+
+    private RewardLoss.Stats gradients(long s, List<TokenizedPair> pairs) {
+        int n = pairs.size();
+        optimizer.zeroGrad();
+        float[] scores = model.forwardScores(SequenceBatch.ofPairs(pairs, padId));
+        for (int i = 0; i < scores.length; i++) requireFinite(s, "the score of " + (i < n ? "chosen" : "rejected") + " row " + (i % n), scores[i]);
+        float[] dscores = new float[2 * n];
+        RewardLoss.Stats st;
+        Device d = model.device();
+        try (Scope tmp = new Scope()) {
+            Tensor rc = tmp.of(d, Arrays.copyOfRange(scores, 0, n), n);
+            Tensor rr = tmp.of(d, Arrays.copyOfRange(scores, n, 2 * n), n);
+            Tensor margin = config.margin() == 0 ? null : tmp.of(d, filled(n, (float) config.margin()), n);
+            RewardLoss.Result r = RewardLoss.compute(tmp, rc, rr, margin, (float) config.centerRewardsCoef());
+            st = r.stats();
+            requireFinite(s, "the loss", st.loss());
+            System.arraycopy(r.dchosen().toFloatArray(), 0, dscores, 0, n);
+            System.arraycopy(r.drejected().toFloatArray(), 0, dscores, n, n);
+        }
+        model.backward(dscores);
+        return st;
+    }
+
+    private static float[] filled(int n, float v) {
+        float[] a = new float[n];
+        Arrays.fill(a, v);
+        return a;
+    }
+
+    @Override
+    protected void evaluate(Map<String, Object> metrics) {
+        if (eval.isEmpty()) return;
+        RewardLoss.Stats e = evaluate(eval);
+        metrics.put("eval/loss", (double) e.loss());
+        metrics.put("eval/accuracy", (double) e.accuracy());
+        metrics.put("eval/margin", (double) e.margin());
+        metrics.put("eval/rewards/chosen", (double) e.rewardsChosen());
+        metrics.put("eval/rewards/rejected", (double) e.rewardsRejected());
+    }
+
+    /** The training loss (with this run's margin and centring) and its statistics over {@code pairs}; no gradients. */
+    public RewardLoss.Stats evaluate(List<TokenizedPair> pairs) {
+        if (pairs == null || pairs.isEmpty()) throw new IllegalArgumentException("pairs must not be empty");
+        RewardModel.PairScores sc = model.scorePairs(pairs, config.batchSize(), padId);
+        float[] margin = config.margin() == 0 ? null : filled(pairs.size(), (float) config.margin());
+        return RewardLoss.compute(sc.chosen(), sc.rejected(), margin, (float) config.centerRewardsCoef()).stats();
+    }
+
+    @Override
+    protected void writeCheckpoint(Path ck) throws IOException {
+        model.save(ck, step);
+        SafeTensorsWriter w = new SafeTensorsWriter()
+                .metadata("format", "align4j-reward-state-v1")
+                .metadata(TrainState.STEP, Long.toString(step))
+                .metadata("data_position", Long.toString(sampler.position()))
+                .metadata("reward_config", TrainState.JSON.writeValueAsString(config));
+        optimizer.save(w, "adamw");
+        w.write(ck.resolve(TrainState.STATE_FILE));
+    }
+
+    public RewardModel model() {
+        return model;
+    }
+
+    public RewardConfig config() {
+        return config;
+    }
+
+    /** Frees the optimizer; closes the model only when this trainer loaded it ({@link #resume}). */
+    @Override
+    public void close() {
+        optimizer.close();
+        if (ownsModel) model.close();
+    }
+}
