@@ -1,0 +1,401 @@
+package dev.align4j.train;
+
+import dev.align4j.data.TokenizedPair;
+import dev.align4j.kernels.PreferenceLoss;
+import dev.align4j.kernels.SeqReduce;
+import dev.align4j.model.Gpt;
+import dev.align4j.model.SafeTensorsFile;
+import dev.align4j.model.SafeTensorsWriter;
+import dev.align4j.tensor.DType;
+import dev.align4j.tensor.Device;
+import dev.align4j.tensor.Scope;
+import dev.align4j.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The DPO family (DPO, cDPO, robust DPO, hinge, IPO, length-normalised DPO, SimPO) straight from preference pairs,
+ * the loss through the {@link PreferenceLoss} kernel on sequence log-probs ℓ(y) = Σ m_t ℓ_t and lengths |y| from
+ * the {@link SeqReduce} kernel (DESIGN.md, "DPO family").
+ *
+ * <p>A step: for each micro-batch of {@code batchSize} pairs, ONE forward over {@link SequenceBatch#ofPairs} (chosen
+ * rows [0, n), rejected rows [n, 2n)), {@code model.logProbs()} → ℓ and |y| per row (SeqReduce), the loss and
+ * ∂L/∂ℓ⁺, ∂L/∂ℓ⁻ (PreferenceLoss, against the cached reference log-probs), the optional NLL term's −α/Σ|y⁺| added
+ * to ∂L/∂ℓ⁺, then ∂L/∂ℓ_t through {@code SeqReduce.backward} into {@code model.backward(dlogp)}. With gradient
+ * accumulation the step's loss is the mean over all its pairs. Then global-norm clipping and AdamW. A NaN or
+ * infinite sequence log-prob, loss or gradient norm stops the run before any update
+ * ({@link TrainingDivergedException}).
+ *
+ * <p><b>The reference.</b> The reference log-probs ℓ⁺ref, ℓ⁻ref of every train and eval pair are computed ONCE, at
+ * {@link #create} (batched forwards, no gradients), and cached: with the given {@code reference} model, or, when it
+ * is null, with the policy's own weights before the first step (the usual setting: the SFT model is both the
+ * starting point and the reference). The reference model is read only inside {@code create}; the caller keeps and
+ * closes it. SimPO uses no reference: none is computed and a given reference model is ignored. The cache is saved
+ * in every checkpoint's {@code train_state.safetensors} ({@code ref.train.chosen/rejected},
+ * {@code ref.eval.chosen/rejected}), so {@link #resume} needs no reference model and continues exactly; the state
+ * also holds a fingerprint of the pairs, and a resume with other data is refused.
+ *
+ * <p>Metrics (TRL's names): {@code loss} (including α·NLL), {@code rewards/chosen}, {@code rewards/rejected},
+ * {@code rewards/accuracies}, {@code rewards/margins} (the implicit rewards of {@link PreferenceLoss}: β(ℓ − ℓref),
+ * per-token averages for IPO and LN_DPO, β ℓ/|y| for SimPO), {@code logps/chosen}, {@code logps/rejected} (mean
+ * sequence log-probs of the policy), {@code nll_loss} (when α > 0), {@code grad_norm}, {@code lr}, {@code epoch}; all
+ * measured on the step's pairs before its update. At eval the same under {@code eval/} over all held-out pairs.
+ * Checkpoints: {@code step-N/} with the policy (HF GPT-2 layout) and {@code train_state.safetensors} (AdamW moments,
+ * step, data position, config JSON, reference cache).
+ */
+public final class DpoTrainer extends PostTrainer {
+    private final Gpt model;
+    private final boolean ownsModel;
+    private final DpoConfig config;
+    private final List<TokenizedPair> train, eval;
+    private final int padId;
+    /** Cached reference sequence log-probs {chosen[N], rejected[N]}; null for SimPO. */
+    private final float[][] refTrain, refEval;
+    private final EpochSampler sampler;
+    private final Optimizer optimizer;
+    private final LrSchedule schedule;
+
+    private DpoTrainer(Gpt model, boolean owns, DpoConfig config, List<TokenizedPair> train, List<TokenizedPair> eval,
+                       int padId, float[][] refTrain, float[][] refEval, Path dir) throws IOException {
+        super(dir, config.steps(), config.evalEvery(), config.checkpointEvery());
+        this.model = model;
+        this.ownsModel = owns;
+        this.config = config;
+        this.train = List.copyOf(train);
+        this.eval = eval == null ? List.of() : List.copyOf(eval);
+        this.padId = padId;
+        this.refTrain = refTrain;
+        this.refEval = refEval;
+        this.sampler = new EpochSampler(train.size(), config.seed(), true);
+        this.optimizer = new Optimizer(List.of(Optimizer.group(model)));
+        this.schedule = config.optim().schedule(config.steps());
+    }
+
+    /**
+     * A new run in {@code dir} training {@code policy} (which the caller keeps and closes). {@code reference}: the
+     * frozen reference model, or null to use the policy's current weights (ignored for SimPO); it is used only here.
+     * {@code eval} may be null or empty (no eval metrics).
+     */
+    public static DpoTrainer create(Gpt policy, Gpt reference, DpoConfig config, List<TokenizedPair> train,
+                                    List<TokenizedPair> eval, int padId, Path dir) throws IOException {
+        if (policy == null) throw new IllegalArgumentException("policy must not be null");
+        if (config == null) throw new IllegalArgumentException("config must not be null");
+        checkData(policy, train, eval, padId);
+        boolean useRef = config.loss().type().needsReference();
+        float[][] refTrain = null, refEval = null;
+        if (useRef) {
+            Gpt ref = reference != null ? reference : policy;
+            if (reference != null) {
+                if (reference.config().vocabSize() != policy.config().vocabSize())
+                    throw new IllegalArgumentException("reference has vocabulary " + reference.config().vocabSize()
+                            + ", the policy " + policy.config().vocabSize());
+                checkData(reference, train, eval, padId);
+            }
+            refTrain = sequenceLogProbs(ref, train, config.batchSize(), padId, "train");
+            refEval = sequenceLogProbs(ref, eval == null ? List.of() : eval, config.batchSize(), padId, "eval");
+        }
+        return new DpoTrainer(policy, false, config, train, eval, padId, refTrain, refEval, dir);
+    }
+
+    /** Continues the run in {@code dir} from its latest checkpoint; the pairs must be those of the original run. */
+    public static DpoTrainer resume(Path dir, List<TokenizedPair> train, List<TokenizedPair> eval, int padId, Device device)
+            throws IOException {
+        if (device == null) throw new IllegalArgumentException("device must not be null");
+        Path ck = RunDirectory.latest(dir);
+        try (SafeTensorsFile f = SafeTensorsFile.open(ck.resolve(TrainState.STATE_FILE))) {
+            DpoConfig config = TrainState.JSON.readValue(TrainState.require(f, "dpo_config"), DpoConfig.class);
+            long step = Long.parseLong(TrainState.require(f, TrainState.STEP));
+            long position = Long.parseLong(TrainState.require(f, "data_position"));
+            List<TokenizedPair> ev = eval == null ? List.of() : eval;
+            requireSameData(f, "train", train);
+            requireSameData(f, "eval", ev);
+            float[][] refTrain = null, refEval = null;
+            if (config.loss().type().needsReference()) {
+                refTrain = new float[][] {f.floats("ref.train.chosen", train.size()), f.floats("ref.train.rejected", train.size())};
+                refEval = ev.isEmpty() ? new float[][] {new float[0], new float[0]}
+                        : new float[][] {f.floats("ref.eval.chosen", ev.size()), f.floats("ref.eval.rejected", ev.size())};
+            }
+            Gpt model = TrainState.loadModel(ck, step, device);
+            DpoTrainer t;
+            try {
+                checkData(model, train, eval, padId);
+                t = new DpoTrainer(model, true, config, train, eval, padId, refTrain, refEval, dir);
+            } catch (RuntimeException | IOException e) {
+                model.close();
+                throw e;
+            }
+            try {
+                t.optimizer.load(f, "adamw");
+                t.sampler.seek(position);
+                t.resumedAt(step, ck);
+                return t;
+            } catch (RuntimeException | IOException e) {
+                t.close();
+                throw e;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ validation
+
+    private static void checkData(Gpt model, List<TokenizedPair> train, List<TokenizedPair> eval, int padId) {
+        int v = model.config().vocabSize();
+        if (padId < 0 || padId >= v) throw new IllegalArgumentException("padId " + padId + " is outside the vocabulary [0, " + v + ")");
+        if (train == null || train.isEmpty()) throw new IllegalArgumentException("train must hold at least one pair");
+        for (int i = 0; i < train.size(); i++) checkFits("train", i, train.get(i), model);
+        if (eval != null) for (int i = 0; i < eval.size(); i++) checkFits("eval", i, eval.get(i), model);
+    }
+
+    private static void checkFits(String what, int i, TokenizedPair p, Gpt model) {
+        if (p == null) throw new IllegalArgumentException(what + "[" + i + "] is null");
+        int nCtx = model.config().nCtx();
+        int longest = p.prompt().length + Math.max(p.chosen().length, p.rejected().length);
+        if (longest > nCtx)
+            throw new IllegalArgumentException(what + "[" + i + "] has " + longest + " tokens (prompt + longer response), more than"
+                    + " the context nCtx = " + nCtx + " (encode with Encoder maxTokens <= nCtx)");
+        for (int[] part : new int[][] {p.prompt(), p.chosen(), p.rejected()})
+            for (int id : part)
+                if (id < 0 || id >= model.config().vocabSize())
+                    throw new IllegalArgumentException(what + "[" + i + "] holds id " + id + " outside the vocabulary [0, "
+                            + model.config().vocabSize() + ")");
+    }
+
+    /** FNV-1a over every id of every pair (with separators), so a resume can refuse other data. */
+    static long fingerprint(List<TokenizedPair> pairs) {
+        long h = 0xcbf29ce484222325L;
+        for (TokenizedPair p : pairs)
+            for (int[] part : new int[][] {p.prompt(), p.chosen(), p.rejected()}) {
+                for (int id : part) h = (h ^ id) * 0x100000001b3L;
+                h = (h ^ -1) * 0x100000001b3L;
+            }
+        return h;
+    }
+
+    private static void requireSameData(SafeTensorsFile f, String what, List<TokenizedPair> pairs) throws IOException {
+        if (what.equals("train") && (pairs == null || pairs.isEmpty()))
+            throw new IllegalArgumentException("train must hold at least one pair");
+        String n = TrainState.require(f, what + "_pairs"), fp = TrainState.require(f, what + "_fingerprint");
+        if (Long.parseLong(n) != pairs.size() || !Long.toHexString(fingerprint(pairs)).equals(fp))
+            throw new IllegalArgumentException(what + " differs from the run's " + what + " pairs (" + n + " pairs, fingerprint "
+                    + fp + "; given " + pairs.size() + " pairs, fingerprint " + Long.toHexString(fingerprint(pairs))
+                    + "): the cached reference log-probs would not match");
+    }
+
+    // ------------------------------------------------------------------------------------------ reference
+
+    /** {chosen[N], rejected[N]}: sequence log-probs of {@code pairs} under {@code m}, in batches, no gradients. */
+    static float[][] sequenceLogProbs(Gpt m, List<TokenizedPair> pairs, int batchPairs, int padId, String what) {
+        int n = pairs.size();
+        float[] c = new float[n], r = new float[n];
+        for (int i0 = 0; i0 < n; i0 += batchPairs) {
+            int k = Math.min(batchPairs, n - i0);
+            SequenceBatch mb = SequenceBatch.ofPairs(pairs.subList(i0, i0 + k), padId);
+            m.forward(mb.inputs(), mb.targets(), mb.mask(), mb.b(), mb.t());
+            try (Scope s = new Scope()) {
+                SeqReduce.Result red = SeqReduce.forward(s, m.logProbs(), s.of(m.device(), mb.mask(), mb.b(), mb.t()));
+                float[] sums = red.sums().toFloatArray();
+                for (int j = 0; j < k; j++) {
+                    c[i0 + j] = sums[j];
+                    r[i0 + j] = sums[k + j];
+                    if (!Float.isFinite(sums[j]) || !Float.isFinite(sums[k + j]))
+                        throw new IllegalStateException("the reference log-prob of " + what + "[" + (i0 + j) + "] is not finite ("
+                                + sums[j] + ", " + sums[k + j] + "): the reference model's weights are broken");
+                }
+            }
+        }
+        return new float[][] {c, r};
+    }
+
+    // ------------------------------------------------------------------------------------------ one micro-batch
+
+    /** Sums of one micro-batch's outputs; the stats are means over its {@code n} pairs. */
+    private record Out(int n, PreferenceLoss.Stats stats, double logpsChosen, double logpsRejected, double chosenTokens) {}
+
+    /**
+     * Forward (and, with {@code gradScale > 0}, backward) of the pairs {@code idx} of {@code pairs}: the preference
+     * loss's gradient is multiplied by {@code gradScale} (1/gradAccum) and {@code −nllPerToken} is added to each
+     * chosen response's ∂L/∂ℓ⁺.
+     */
+    private Out run(List<TokenizedPair> pairs, float[][] ref, int[] idx, double gradScale, double nllPerToken, long s) {
+        int n = idx.length;
+        List<TokenizedPair> rows = new ArrayList<>(n);
+        for (int i : idx) rows.add(pairs.get(i));
+        SequenceBatch mb = SequenceBatch.ofPairs(rows, padId);
+        Device d = model.device();
+        model.forward(mb.inputs(), mb.targets(), mb.mask(), mb.b(), mb.t());
+        try (Scope sc = new Scope()) {
+            Tensor mask = sc.of(d, mb.mask(), mb.b(), mb.t());
+            SeqReduce.Result red = SeqReduce.forward(sc, model.logProbs(), mask);
+            float[] sums = red.sums().toFloatArray();
+            double lc = 0, lr = 0, tokens = 0;
+            for (int j = 0; j < n; j++) {
+                requireFinite(s, "the policy's log-prob of a chosen response", sums[j]);
+                requireFinite(s, "the policy's log-prob of a rejected response", sums[n + j]);
+                lc += sums[j];
+                lr += sums[n + j];
+                tokens += mb.lengths()[j];
+            }
+            Tensor refC = null, refR = null;
+            if (ref != null) {
+                float[] rc = new float[n], rr = new float[n];
+                for (int j = 0; j < n; j++) {
+                    rc[j] = ref[0][idx[j]];
+                    rr[j] = ref[1][idx[j]];
+                }
+                refC = sc.of(d, rc);
+                refR = sc.of(d, rr);
+            }
+            Tensor dsums = sc.empty(d, DType.F32, 2L * n);
+            Tensor dc = dsums.view(0, n), dr = dsums.view(n, n);
+            PreferenceLoss.Stats st = PreferenceLoss.compute(red.sums().view(0, n), red.sums().view(n, n), refC, refR,
+                    red.counts().view(0, n), red.counts().view(n, n), config.loss(), dc, dr, sc.empty(d, DType.F32, n),
+                    sc.empty(d, DType.F32, n), sc.empty(d, DType.F32, n));
+            requireFinite(s, "the loss", st.loss());
+            if (gradScale > 0) {
+                if (gradScale != 1 || nllPerToken != 0) {
+                    // 2n floats through the host: cheaper than a kernel launch per scalar operation
+                    float[] g = dsums.toFloatArray();
+                    for (int j = 0; j < 2 * n; j++) g[j] = (float) (g[j] * gradScale - (j < n ? nllPerToken : 0));
+                    dsums.copyFrom(g);
+                }
+                model.backward(SeqReduce.backward(sc, dsums, mask));
+            }
+            return new Out(n, st, lc, lr, tokens);
+        }
+    }
+
+    private static int chosenTokens(List<TokenizedPair> pairs, int[] idx) {
+        int t = 0;
+        for (int i : idx) t += pairs.get(i).chosen().length;
+        return t;
+    }
+
+    // ------------------------------------------------------------------------------------------ step and eval
+
+    @Override
+    protected void trainStep(long s, Map<String, Object> metrics) {
+        int[][] micro = new int[config.gradAccum()][];
+        double tokens = 0;
+        for (int i = 0; i < micro.length; i++) {
+            micro[i] = sampler.next(config.batchSize());
+            tokens += chosenTokens(train, micro[i]);
+        }
+        double nllPerToken = config.nllCoef() / tokens;
+        optimizer.zeroGrad();
+        List<Out> outs = new ArrayList<>(micro.length);
+        for (int[] idx : micro) outs.add(run(train, refTrain, idx, 1.0 / micro.length, nllPerToken, s));
+        float norm = optimizer.clipNorm(config.optim().gradClip());
+        requireFinite(s, "the gradient norm", norm);
+        double lr = schedule.lr(s - 1);
+        optimizer.apply(config.optim().adamW(lr));
+        put(metrics, "", outs);
+        metrics.put("grad_norm", (double) norm);
+        metrics.put("lr", lr);
+        metrics.put("epoch", sampler.epochs());
+    }
+
+    @Override
+    protected void evaluate(Map<String, Object> metrics) {
+        if (eval.isEmpty()) return;
+        put(metrics, "eval/", measure(eval, refEval, step));
+    }
+
+    /** Forwards over {@code pairs} in order, in batches of {@code batchSize}; no gradients. */
+    private List<Out> measure(List<TokenizedPair> pairs, float[][] ref, long s) {
+        List<Out> outs = new ArrayList<>();
+        for (int i0 = 0; i0 < pairs.size(); i0 += config.batchSize()) {
+            int[] idx = new int[Math.min(config.batchSize(), pairs.size() - i0)];
+            for (int j = 0; j < idx.length; j++) idx[j] = i0 + j;
+            outs.add(run(pairs, ref, idx, 0, 0, s));
+        }
+        return outs;
+    }
+
+    /** Means over all pairs of {@code outs} under TRL's names; loss = preference loss + α·NLL. */
+    private void put(Map<String, Object> m, String prefix, List<Out> outs) {
+        double n = 0, loss = 0, rc = 0, rr = 0, acc = 0, margin = 0, lc = 0, lr = 0, tokens = 0;
+        for (Out o : outs) {
+            n += o.n();
+            loss += (double) o.stats().loss() * o.n();
+            rc += (double) o.stats().rewardsChosen() * o.n();
+            rr += (double) o.stats().rewardsRejected() * o.n();
+            acc += (double) o.stats().accuracy() * o.n();
+            margin += (double) o.stats().margin() * o.n();
+            lc += o.logpsChosen();
+            lr += o.logpsRejected();
+            tokens += o.chosenTokens();
+        }
+        double nll = -lc / tokens;
+        m.put(prefix + "loss", loss / n + config.nllCoef() * nll);
+        m.put(prefix + "rewards/chosen", rc / n);
+        m.put(prefix + "rewards/rejected", rr / n);
+        m.put(prefix + "rewards/accuracies", acc / n);
+        m.put(prefix + "rewards/margins", margin / n);
+        m.put(prefix + "logps/chosen", lc / n);
+        m.put(prefix + "logps/rejected", lr / n);
+        if (config.nllCoef() > 0) m.put(prefix + "nll_loss", nll);
+    }
+
+    /**
+     * The metrics (names as at a train step, without {@code grad_norm}/{@code lr}) of the current policy on the
+     * train pairs {@code trainIndices} as one batch; with {@code backward} their gradient of the step's loss is
+     * ACCUMULATED into the model's gradients (nothing is updated). For tests and diagnostics.
+     */
+    Map<String, Object> lossOn(int[] trainIndices, boolean backward) {
+        for (int i : trainIndices)
+            if (i < 0 || i >= train.size()) throw new IllegalArgumentException("train index " + i + " outside [0, " + train.size() + ")");
+        Map<String, Object> m = new LinkedHashMap<>();
+        double nllPerToken = config.nllCoef() / chosenTokens(train, trainIndices);
+        put(m, "", List.of(run(train, refTrain, trainIndices, backward ? 1 : 0, nllPerToken, step + 1)));
+        return m;
+    }
+
+    /** The cached reference log-probs {chosen[N], rejected[N]} of the train pairs (copies); null for SimPO. */
+    float[][] referenceLogProbs(boolean evalSet) {
+        float[][] r = evalSet ? refEval : refTrain;
+        return r == null ? null : new float[][] {r[0].clone(), r[1].clone()};
+    }
+
+    @Override
+    protected void writeCheckpoint(Path ck) throws IOException {
+        TrainState.saveModel(ck, model, step);
+        SafeTensorsWriter w = new SafeTensorsWriter()
+                .metadata("format", "align4j-dpo-state-v1")
+                .metadata(TrainState.STEP, Long.toString(step))
+                .metadata("data_position", Long.toString(sampler.position()))
+                .metadata("dpo_config", TrainState.JSON.writeValueAsString(config))
+                .metadata("train_pairs", Integer.toString(train.size()))
+                .metadata("train_fingerprint", Long.toHexString(fingerprint(train)))
+                .metadata("eval_pairs", Integer.toString(eval.size()))
+                .metadata("eval_fingerprint", Long.toHexString(fingerprint(eval)));
+        if (refTrain != null) {
+            w.putFloats("ref.train.chosen", refTrain[0], refTrain[0].length);
+            w.putFloats("ref.train.rejected", refTrain[1], refTrain[1].length);
+            if (!eval.isEmpty()) {
+                w.putFloats("ref.eval.chosen", refEval[0], refEval[0].length);
+                w.putFloats("ref.eval.rejected", refEval[1], refEval[1].length);
+            }
+        }
+        optimizer.save(w, "adamw");
+        w.write(ck.resolve(TrainState.STATE_FILE));
+    }
+
+    public Gpt model() {
+        return model;
+    }
+
+    public DpoConfig config() {
+        return config;
+    }
+
+    /** Frees the optimizer; closes the model only when this trainer loaded it ({@link #resume}). */
+    @Override
+    public void close() {
+        optimizer.close();
+        if (ownsModel) model.close();
+    }
+}
