@@ -1,0 +1,248 @@
+package dev.align4j.pipeline;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.align4j.data.Encoder;
+import dev.align4j.data.PreferencePair;
+import dev.align4j.data.TokenizedPair;
+import dev.align4j.data.TokenizedSft;
+import dev.align4j.data.tasks.SampledPairs;
+import dev.align4j.data.tasks.Split;
+import dev.align4j.data.tasks.Task;
+import dev.align4j.data.tasks.TaskSuite;
+import dev.align4j.eval.GoldEvaluator;
+import dev.align4j.eval.RewardAccuracy;
+import dev.align4j.eval.WinRate;
+import dev.align4j.model.AtomicFiles;
+import dev.align4j.model.Gpt;
+import dev.align4j.model.ScalarHead;
+import dev.align4j.tensor.Device;
+import dev.align4j.tokenizer.Tokenizer;
+import dev.align4j.tokenizer.Tokenizers;
+import dev.align4j.train.DpoConfig;
+import dev.align4j.train.DpoTrainer;
+import dev.align4j.train.PpoConfig;
+import dev.align4j.train.PpoTrainer;
+import dev.align4j.train.RewardModel;
+import dev.align4j.train.RewardTrainer;
+import dev.align4j.train.SftTrainer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * The lecture's post-training pipeline on the built-in tasks, end to end, measured: from a base model (random
+ * init, or pre-trained), SFT on the task suite; preference pairs sampled from the SFT policy and ranked by the
+ * gold checker; a reward model from them; PPO against the reward model (and a second PPO run with a weak KL
+ * penalty, for the over-optimisation curve); DPO and SimPO from the SFT policy on the same pairs. Every policy is
+ * evaluated the same way on held-out tasks: greedy gold accuracy (per family), confidence and its calibration
+ * error, sampled entropy and distinct-n (mode collapse), and win rate against SFT judged by the gold checker.
+ *
+ * <p>Run folder: {@code sft/}, {@code rm/}, {@code ppo/}, {@code ppo_overopt/}, {@code dpo/}, {@code simpo/}
+ * (each a trainer's run: metrics.jsonl and checkpoints), and {@code summary.json} with every evaluation.
+ */
+public final class PostTrainingPipeline {
+    private PostTrainingPipeline() {}
+
+    /** Evaluation of one policy. */
+    public record StageEval(String stage, GoldEvaluator.Report gold, GoldEvaluator.Diversity diversity, WinRate.Result vsSft,
+                            double seconds) {
+        public Map<String, Object> flat() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("stage", stage);
+            m.putAll(gold.metrics("gold/"));
+            m.putAll(diversity.metrics("sample/"));
+            if (vsSft != null) m.put("win_rate_vs_sft", vsSft.winRate());
+            m.put("train_seconds", seconds);
+            return m;
+        }
+    }
+
+    /** What a run measured. */
+    public record Summary(List<StageEval> stages, SampledPairs.Result pairs, RewardAccuracy rewardHeldOut,
+                          List<Map<String, Object>> ppo, List<Map<String, Object>> overOpt, List<Map<String, Object>> dpo,
+                          List<Map<String, Object>> simpo, double seconds) {
+        public StageEval stage(String name) {
+            return stages.stream().filter(s -> s.stage().equals(name)).findFirst()
+                    .orElseThrow(() -> new IllegalArgumentException("no stage " + name));
+        }
+    }
+
+    /** Runs every stage on the CPU from a fresh random base model. */
+    public static Summary run(PipelineConfig c, Path out, Consumer<String> log) throws IOException {
+        try (Gpt base = Gpt.create(c.model(), Device.cpu(), c.seed())) {
+            return run(c, base, out, log);
+        }
+    }
+
+    /** Runs every stage from {@code base} (left untouched), on its device. */
+    public static Summary run(PipelineConfig c, Gpt base, Path out, Consumer<String> log) throws IOException {
+        long t0 = System.nanoTime();
+        Tokenizer tok = Tokenizers.byName("byte");
+        if (base.config().vocabSize() != tok.vocabSize())
+            throw new IllegalArgumentException("the pipeline's tasks are byte-level: the model's vocabulary must be "
+                    + tok.vocabSize() + ", got " + base.config().vocabSize());
+        Encoder enc = new Encoder(tok, c.model().nCtx());
+        TaskSuite suite = TaskSuite.level(c.suiteLevel());
+        if (!c.families().isEmpty()) suite = suite.only(c.families().toArray(new String[0]));
+        long s = c.seed();
+        List<Task> sftTasks = suite.generate(c.sftTasks(), s + 1, Split.TRAIN);
+        List<Task> pairTasks = suite.generate(c.pairTasks(), s + 2, Split.TRAIN);
+        List<Task> ppoTasks = suite.generate(c.ppoPrompts(), s + 3, Split.TRAIN);
+        List<Task> test = suite.generate(c.testTasks(), s + 4, Split.TEST);
+        List<Task> heldOutTasks = suite.generate(c.heldOutPairs(), s + 5, Split.TEST);
+        GoldEvaluator gold = new GoldEvaluator(enc, 64, c.maxNewTokens());
+        List<StageEval> evals = new ArrayList<>();
+        log.accept("tasks: " + suite + "; " + sftTasks.size() + " SFT, " + test.size() + " held-out");
+        evals.add(evaluate("base", base, null, gold, test, c, 0));
+        log.accept("base: " + evals.get(0).gold());
+
+        try (Gpt sft = copy(base)) {
+            // ---- SFT
+            long ts = System.nanoTime();
+            List<TokenizedSft> sftData = new ArrayList<>();
+            for (Task t : sftTasks) sftData.add(enc.encode(t.toSft()));
+            try (SftTrainer tr = SftTrainer.create(sft, c.sft(), sftData, null, tok.padId(), out.resolve("sft"))) {
+                tr.train();
+            }
+            evals.add(evaluate("sft", sft, null, gold, test, c, secs(ts)));
+            log.accept("sft: " + evals.get(1).gold());
+
+            // ---- preference pairs from the SFT policy, ranked by the gold checker
+            SampledPairs.Result sampled = SampledPairs.build(sft, enc, pairTasks, c.pairs(), s + 6);
+            SampledPairs.Result heldOut = SampledPairs.build(sft, enc, heldOutTasks, c.pairs(), s + 7);
+            List<TokenizedPair> trainPairs = encode(enc, sampled.pairs()), heldOutPairs = encode(enc, heldOut.pairs());
+            log.accept("pairs: " + sampled + " | held-out: " + heldOut);
+            if (trainPairs.isEmpty() || heldOutPairs.isEmpty())
+                throw new IllegalStateException("no preference pairs could be formed from the SFT policy's samples: " + sampled);
+
+            // ---- reward model
+            RewardAccuracy rmAcc;
+            List<Map<String, Object>> ppoLines, overLines = List.of(), dpoLines, simpoLines;
+            try (RewardModel rm = RewardModel.fromPolicy(sft, s + 8)) {
+                ts = System.nanoTime();
+                try (RewardTrainer tr = RewardTrainer.create(rm, c.rm(), trainPairs, heldOutPairs, tok.padId(), out.resolve("rm"))) {
+                    tr.train();
+                }
+                rmAcc = RewardAccuracy.of(rm, heldOutPairs, 64, tok.padId());
+                log.accept(String.format("reward model: held-out accuracy %.3f on %d pairs (%.0f s)", rmAcc.accuracy(), rmAcc.n(),
+                        secs(ts)));
+
+                // ---- PPO against the reward model, then the same with a weak KL penalty
+                ts = System.nanoTime();
+                ppoLines = ppo("ppo", c.ppo(), sft, rm, ppoTasks, test, enc, gold, out, evals, c, log);
+                log.accept("ppo: " + evals.get(evals.size() - 1).gold() + String.format(" (%.0f s)", secs(ts)));
+                if (c.overOptBeta() >= 0) {
+                    PpoConfig weak = c.ppo().withKl((float) c.overOptBeta(), c.ppo().klEstimator(), 0);
+                    overLines = ppo("ppo_overopt", weak, sft, rm, ppoTasks, test, enc, gold, out, evals, c, log);
+                    log.accept("ppo (β " + c.overOptBeta() + "): " + evals.get(evals.size() - 1).gold());
+                }
+            }
+
+            // ---- DPO and SimPO from the SFT policy on the same pairs
+            dpoLines = dpo("dpo", c.dpo(), sft, trainPairs, heldOutPairs, tok, out, gold, test, evals, c);
+            log.accept("dpo: " + evals.get(evals.size() - 1).gold());
+            simpoLines = dpo("simpo", c.simpo(), sft, trainPairs, heldOutPairs, tok, out, gold, test, evals, c);
+            log.accept("simpo: " + evals.get(evals.size() - 1).gold());
+
+            Summary summary = new Summary(evals, sampled, rmAcc, ppoLines, overLines, dpoLines, simpoLines, secs(t0));
+            writeSummary(summary, out.resolve("summary.json"));
+            return summary;
+        }
+    }
+
+    private static List<Map<String, Object>> ppo(String name, PpoConfig cfg, Gpt sft, RewardModel rm, List<Task> tasks,
+                                                 List<Task> test, Encoder enc, GoldEvaluator gold, Path out,
+                                                 List<StageEval> evals, PipelineConfig c, Consumer<String> log) throws IOException {
+        Tokenizer tok = enc.tokenizer();
+        List<int[]> prompts = new ArrayList<>(tasks.size());
+        for (Task t : tasks) prompts.add(enc.encodePrompt(t.prompt()));
+        List<Task> probe = test.subList(0, Math.min(100, test.size()));
+        long ts = System.nanoTime();
+        List<Map<String, Object>> lines;
+        try (Gpt policy = copy(sft); Gpt ref = copy(sft); Gpt critic = copy(rm.gpt()); ScalarHead head = copyHead(rm.head());
+             PpoTrainer tr = PpoTrainer.create(policy, ref, critic, head, rm::score, prompts, cfg,
+                     new PpoTrainer.Ids(tok.eosId(), tok.padId()), out.resolve(name))) {
+            tr.withGoldJudge((i, response) -> goldScore(tasks.get(i), response, tok))
+                    .withEvalHook(p -> Map.of("gold_accuracy", gold.evaluate(p, probe).accuracy()));
+            lines = tr.train();
+            evals.add(evaluate(name, policy, sft, gold, test, c, secs(ts)));
+        }
+        return lines;
+    }
+
+    private static List<Map<String, Object>> dpo(String name, DpoConfig cfg, Gpt sft, List<TokenizedPair> train,
+                                                 List<TokenizedPair> heldOut, Tokenizer tok, Path out, GoldEvaluator gold,
+                                                 List<Task> test, List<StageEval> evals, PipelineConfig c) throws IOException {
+        long ts = System.nanoTime();
+        List<Map<String, Object>> lines;
+        try (Gpt policy = copy(sft);
+             DpoTrainer tr = DpoTrainer.create(policy, null, cfg, train, heldOut, tok.padId(), out.resolve(name))) {
+            lines = tr.train();
+            evals.add(evaluate(name, policy, sft, gold, test, c, secs(ts)));
+        }
+        return lines;
+    }
+
+    /** 1 when the response ended with EOS and its text is the task's answer (as {@link GoldEvaluator} judges). */
+    static double goldScore(Task task, int[] response, Tokenizer tok) {
+        if (response.length == 0 || response[response.length - 1] != tok.eosId()) return 0;
+        return task.score(tok.decode(Arrays.copyOf(response, response.length - 1), true));
+    }
+
+    private static StageEval evaluate(String stage, Gpt policy, Gpt sft, GoldEvaluator gold, List<Task> test, PipelineConfig c,
+                                      double seconds) {
+        GoldEvaluator.Report r = gold.evaluate(policy, test);
+        GoldEvaluator.Diversity d = gold.sample(policy, test.subList(0, Math.min(64, test.size())), c.diversitySamples(), c.seed() + 11);
+        WinRate.Result w = sft == null ? null
+                : WinRate.policies(policy, sft, new Encoder(Tokenizers.byName("byte"), c.model().nCtx()), test, 64, c.maxNewTokens());
+        return new StageEval(stage, r, d, w, seconds);
+    }
+
+    private static List<TokenizedPair> encode(Encoder enc, List<PreferencePair> pairs) {
+        List<TokenizedPair> out = new ArrayList<>(pairs.size());
+        for (PreferencePair p : pairs) out.add(enc.encode(p));
+        return out;
+    }
+
+    /** A copy of a model's weights (same config and device). */
+    public static Gpt copy(Gpt m) {
+        Gpt c = new Gpt(m.config(), m.device());
+        try {
+            c.params().copyFrom(m.params());
+            return c;
+        } catch (RuntimeException e) {
+            c.close();
+            throw e;
+        }
+    }
+
+    private static ScalarHead copyHead(ScalarHead h) {
+        ScalarHead c = new ScalarHead(h.nEmbd(), h.device());
+        c.params().copyFrom(h.params());
+        return c;
+    }
+
+    private static double secs(long t0) {
+        return (System.nanoTime() - t0) * 1e-9;
+    }
+
+    static void writeSummary(Summary s, Path file) throws IOException {
+        Map<String, Object> root = new LinkedHashMap<>();
+        List<Map<String, Object>> st = new ArrayList<>();
+        for (StageEval e : s.stages()) st.add(e.flat());
+        root.put("stages", st);
+        root.put("pairs", s.pairs().toString());
+        root.put("reward_model_heldout_accuracy", s.rewardHeldOut().accuracy());
+        root.put("ppo", s.ppo());
+        root.put("ppo_overopt", s.overOpt());
+        root.put("seconds", s.seconds());
+        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        AtomicFiles.writeString(file, json.writeValueAsString(root) + "\n");
+    }
+}
