@@ -28,6 +28,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import dev.align4j.testing.GpuTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -374,6 +375,25 @@ class DpoTrainerTest {
             assertTrue(((Number) last.get("eval/logps/chosen")).doubleValue() > ((Number) lines.get(0).get("logps/chosen")).doubleValue(),
                     "seed " + seed + ": at this rate the chosen log-probs rise: " + last);
             return last;
+        }
+    }
+
+    /** DPO and SimPO steps on CUDA against the same steps on the CPU (same data, same init): equal up to fp32 order. */
+    @GpuTest
+    void cudaMatchesCpu(@TempDir Path dir) throws Exception {
+        List<TokenizedPair> pairs = randomPairs(new Random(21), 16);
+        for (PreferenceLoss.Config loss : new PreferenceLoss.Config[] {PreferenceLoss.Config.dpo(), PreferenceLoss.Config.simpo()}) {
+            DpoConfig cfg = DpoConfig.of(loss).withSteps(3).withBatch(4, 1).withSchedule(0, 0);
+            double[][] got = new double[2][];
+            dev.align4j.tensor.Device[] devices = {dev.align4j.tensor.Device.cpu(), dev.align4j.tensor.Device.cuda(0)};
+            for (int d = 0; d < 2; d++) {
+                try (Gpt m = Gpt.create(TINY, devices[d], 22);
+                     DpoTrainer t = DpoTrainer.create(m, null, cfg, pairs, null, TOK.padId(), dir.resolve(loss.type() + "-" + d))) {
+                    got[d] = t.train().stream().mapToDouble(l -> ((Number) l.get("loss")).doubleValue()).toArray();
+                }
+            }
+            for (int i = 0; i < got[0].length; i++)
+                dev.align4j.testing.Close.assertClose(loss.type() + " loss step " + (i + 1) + " cuda vs cpu", got[0][i], got[1][i], 1e-4, 1e-3);
         }
     }
 

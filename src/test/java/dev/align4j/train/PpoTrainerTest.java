@@ -14,6 +14,7 @@ import dev.align4j.reference.KlShapingReference;
 import dev.align4j.reference.WhitenReference;
 import dev.align4j.tensor.Device;
 import dev.align4j.testing.Close;
+import dev.align4j.testing.GpuTest;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.tokenizer.Tokenizers;
 import java.nio.file.Files;
@@ -231,6 +232,31 @@ class PpoTrainerTest {
             assertTrue(e.getMessage().contains("reference"), e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> config(1).withBatches(4, 8, 1));
         }
+    }
+
+    /**
+     * One PPO step on CUDA against the same step on the CPU: the rollout is sampled from the same seeds, but logits
+     * differ in the last bits between backends, so only the first rollout's statistics are compared loosely and
+     * every metric must be finite.
+     */
+    @GpuTest
+    void cudaRunsAndMatchesCpu(@TempDir Path dir) throws Exception {
+        Map<String, Object>[] lines = new Map[2];
+        Device[] devices = {Device.cpu(), Device.cuda(0)};
+        for (int d = 0; d < 2; d++) {
+            try (Gpt policy = Gpt.create(CFG, devices[d], 8); Gpt ref = Gpt.create(CFG, devices[d], 8);
+                 Gpt critic = Gpt.create(CFG, devices[d], 9); ScalarHead head = new ScalarHead(CFG.nEmbd(), devices[d])) {
+                head.initialize(10);
+                try (PpoTrainer t = PpoTrainer.create(policy, ref, critic, head, PpoTrainerTest::shareOfA, prompts(40), config(1), IDS,
+                        dir.resolve("d" + d))) {
+                    lines[d] = t.step();
+                }
+            }
+        }
+        for (String key : new String[] {"objective/scores", "objective/kl", "loss/policy", "loss/value", "grad_norm"})
+            assertTrue(Double.isFinite(num(lines[1], key)), key + " on CUDA: " + lines[1].get(key));
+        Close.assertClose("objective/entropy_per_token", num(lines[0], "objective/entropy_per_token"),
+                num(lines[1], "objective/entropy_per_token"), 0.05, 0.05);
     }
 
     static double num(Map<String, Object> line, String key) {

@@ -11,6 +11,7 @@ import dev.align4j.model.Gpt;
 import dev.align4j.model.GptConfig;
 import dev.align4j.tensor.Device;
 import dev.align4j.testing.Close;
+import dev.align4j.testing.GpuTest;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.tokenizer.Tokenizers;
 import java.nio.file.Files;
@@ -172,5 +173,27 @@ class SftTrainerTest {
             assertTrue(e.getMessage().contains("eval[0]") && e.getMessage().contains("5000"), e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> config(0));
         }
+    }
+
+    /** The same run on CUDA and on the CPU: equal losses and gradient norms up to fp32 summation order. */
+    @GpuTest
+    void cudaMatchesCpu(@TempDir Path dir) throws Exception {
+        List<TokenizedSft> data = copyTask(32, 13);
+        SftConfig cfg = config(5);
+        double[][] got = new double[2][];
+        Device[] devices = {Device.cpu(), Device.cuda(0)};
+        for (int d = 0; d < 2; d++) {
+            try (Gpt m = Gpt.create(CFG, devices[d], 14);
+                 SftTrainer t = SftTrainer.create(m, cfg, data, null, TOK.padId(), dir.resolve("d" + d))) {
+                got[d] = t.train().stream().mapToDouble(l -> ((Number) l.get("loss")).doubleValue()).toArray();
+            }
+        }
+        Close.assertClose("SFT losses cuda vs cpu", got[0], toFloat(got[1]), 1e-4, 1e-3);
+    }
+
+    static float[] toFloat(double[] x) {
+        float[] f = new float[x.length];
+        for (int i = 0; i < x.length; i++) f[i] = (float) x[i];
+        return f;
     }
 }
