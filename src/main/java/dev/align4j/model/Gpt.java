@@ -151,6 +151,18 @@ public final class Gpt implements AutoCloseable {
         params.copyFrom(all);
     }
 
+    /** A new model with a copy of these weights (same config and device); gradients zero, no activations. */
+    public Gpt copy() {
+        Gpt c = new Gpt(config, device());
+        try {
+            c.params().copyFrom(params());
+            return c;
+        } catch (RuntimeException | Error e) {
+            c.close();
+            throw e;
+        }
+    }
+
     public GptConfig config() {
         return config;
     }

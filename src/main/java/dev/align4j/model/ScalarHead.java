@@ -75,6 +75,13 @@ public final class ScalarHead implements AutoCloseable {
         Matmul.matmul(dv, w, dhidden, false, false, 1f, 0f);
     }
 
+    /** A new head with a copy of these parameters (same device); gradients zero. */
+    public ScalarHead copy() {
+        ScalarHead c = new ScalarHead(nEmbd, device);
+        c.params.copyFrom(params);
+        return c;
+    }
+
     /** The flat parameters {@code [C + 1]}: w then bias. */
     public Tensor params() {
         return params;

@@ -99,10 +99,10 @@ public final class PostTrainingPipeline {
         GoldEvaluator gold = new GoldEvaluator(enc, 64, c.maxNewTokens());
         List<StageEval> evals = new ArrayList<>();
         log.accept("tasks: " + suite + "; " + sftTasks.size() + " SFT, " + test.size() + " held-out");
-        evals.add(evaluate("base", base, null, gold, test, c, 0));
+        evals.add(evaluate("base", base, null, gold, enc, test, c, 0));
         log.accept("base: " + evals.get(0).gold());
 
-        try (Gpt sft = copy(base)) {
+        try (Gpt sft = base.copy()) {
             // ---- SFT
             long ts = System.nanoTime();
             List<TokenizedSft> sftData = new ArrayList<>();
@@ -110,7 +110,7 @@ public final class PostTrainingPipeline {
             try (SftTrainer tr = SftTrainer.create(sft, c.sft(), sftData, null, tok.padId(), out.resolve("sft"))) {
                 tr.train();
             }
-            evals.add(evaluate("sft", sft, null, gold, test, c, secs(ts)));
+            evals.add(evaluate("sft", sft, null, gold, enc, test, c, secs(ts)));
             log.accept("sft: " + evals.get(1).gold());
 
             // ---- preference pairs from the SFT policy, ranked by the gold checker
@@ -145,9 +145,9 @@ public final class PostTrainingPipeline {
             }
 
             // ---- DPO and SimPO from the SFT policy on the same pairs
-            dpoLines = dpo("dpo", c.dpo(), sft, trainPairs, heldOutPairs, tok, out, gold, test, evals, c);
+            dpoLines = dpo("dpo", c.dpo(), sft, trainPairs, heldOutPairs, enc, out, gold, test, evals, c);
             log.accept("dpo: " + evals.get(evals.size() - 1).gold());
-            simpoLines = dpo("simpo", c.simpo(), sft, trainPairs, heldOutPairs, tok, out, gold, test, evals, c);
+            simpoLines = dpo("simpo", c.simpo(), sft, trainPairs, heldOutPairs, enc, out, gold, test, evals, c);
             log.accept("simpo: " + evals.get(evals.size() - 1).gold());
 
             Summary summary = new Summary(evals, sampled, rmAcc, ppoLines, overLines, dpoLines, simpoLines, secs(t0));
@@ -165,26 +165,26 @@ public final class PostTrainingPipeline {
         List<Task> probe = test.subList(0, Math.min(100, test.size()));
         long ts = System.nanoTime();
         List<Map<String, Object>> lines;
-        try (Gpt policy = copy(sft); Gpt ref = copy(sft); Gpt critic = copy(rm.gpt()); ScalarHead head = copyHead(rm.head());
+        try (Gpt policy = sft.copy(); Gpt ref = sft.copy(); Gpt critic = rm.gpt().copy(); ScalarHead head = rm.head().copy();
              PpoTrainer tr = PpoTrainer.create(policy, ref, critic, head, rm::score, prompts, cfg,
                      new PpoTrainer.Ids(tok.eosId(), tok.padId()), out.resolve(name))) {
             tr.withGoldJudge((i, response) -> goldScore(tasks.get(i), response, tok))
                     .withEvalHook(p -> Map.of("gold_accuracy", gold.evaluate(p, probe).accuracy()));
             lines = tr.train();
-            evals.add(evaluate(name, policy, sft, gold, test, c, secs(ts)));
+            evals.add(evaluate(name, policy, sft, gold, enc, test, c, secs(ts)));
         }
         return lines;
     }
 
     private static List<Map<String, Object>> dpo(String name, DpoConfig cfg, Gpt sft, List<TokenizedPair> train,
-                                                 List<TokenizedPair> heldOut, Tokenizer tok, Path out, GoldEvaluator gold,
+                                                 List<TokenizedPair> heldOut, Encoder enc, Path out, GoldEvaluator gold,
                                                  List<Task> test, List<StageEval> evals, PipelineConfig c) throws IOException {
         long ts = System.nanoTime();
         List<Map<String, Object>> lines;
-        try (Gpt policy = copy(sft);
-             DpoTrainer tr = DpoTrainer.create(policy, null, cfg, train, heldOut, tok.padId(), out.resolve(name))) {
+        try (Gpt policy = sft.copy();
+             DpoTrainer tr = DpoTrainer.create(policy, null, cfg, train, heldOut, enc.tokenizer().padId(), out.resolve(name))) {
             lines = tr.train();
-            evals.add(evaluate(name, policy, sft, gold, test, c, secs(ts)));
+            evals.add(evaluate(name, policy, sft, gold, enc, test, c, secs(ts)));
         }
         return lines;
     }
@@ -195,12 +195,12 @@ public final class PostTrainingPipeline {
         return task.score(tok.decode(Arrays.copyOf(response, response.length - 1), true));
     }
 
-    private static StageEval evaluate(String stage, Gpt policy, Gpt sft, GoldEvaluator gold, List<Task> test, PipelineConfig c,
-                                      double seconds) {
+    private static StageEval evaluate(String stage, Gpt policy, Gpt sft, GoldEvaluator gold, Encoder enc, List<Task> test,
+                                      PipelineConfig c, double seconds) {
         GoldEvaluator.Report r = gold.evaluate(policy, test);
         GoldEvaluator.Diversity d = gold.sample(policy, test.subList(0, Math.min(64, test.size())), c.diversitySamples(), c.seed() + 11);
         WinRate.Result w = sft == null ? null
-                : WinRate.policies(policy, sft, new Encoder(Tokenizers.byName("byte"), c.model().nCtx()), test, 64, c.maxNewTokens());
+                : WinRate.policies(policy, sft, enc, test, 64, c.maxNewTokens());
         return new StageEval(stage, r, d, w, seconds);
     }
 
@@ -208,24 +208,6 @@ public final class PostTrainingPipeline {
         List<TokenizedPair> out = new ArrayList<>(pairs.size());
         for (PreferencePair p : pairs) out.add(enc.encode(p));
         return out;
-    }
-
-    /** A copy of a model's weights (same config and device). */
-    public static Gpt copy(Gpt m) {
-        Gpt c = new Gpt(m.config(), m.device());
-        try {
-            c.params().copyFrom(m.params());
-            return c;
-        } catch (RuntimeException e) {
-            c.close();
-            throw e;
-        }
-    }
-
-    private static ScalarHead copyHead(ScalarHead h) {
-        ScalarHead c = new ScalarHead(h.nEmbd(), h.device());
-        c.params().copyFrom(h.params());
-        return c;
     }
 
     private static double secs(long t0) {

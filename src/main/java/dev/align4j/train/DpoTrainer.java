@@ -143,25 +143,9 @@ public final class DpoTrainer extends PostTrainer {
     // ------------------------------------------------------------------------------------------ validation
 
     private static void checkData(Gpt model, List<TokenizedPair> train, List<TokenizedPair> eval, int padId) {
-        int v = model.config().vocabSize();
-        if (padId < 0 || padId >= v) throw new IllegalArgumentException("padId " + padId + " is outside the vocabulary [0, " + v + ")");
-        if (train == null || train.isEmpty()) throw new IllegalArgumentException("train must hold at least one pair");
-        for (int i = 0; i < train.size(); i++) checkFits("train", i, train.get(i), model);
-        if (eval != null) for (int i = 0; i < eval.size(); i++) checkFits("eval", i, eval.get(i), model);
-    }
-
-    private static void checkFits(String what, int i, TokenizedPair p, Gpt model) {
-        if (p == null) throw new IllegalArgumentException(what + "[" + i + "] is null");
-        int nCtx = model.config().nCtx();
-        int longest = p.prompt().length + Math.max(p.chosen().length, p.rejected().length);
-        if (longest > nCtx)
-            throw new IllegalArgumentException(what + "[" + i + "] has " + longest + " tokens (prompt + longer response), more than"
-                    + " the context nCtx = " + nCtx + " (encode with Encoder maxTokens <= nCtx)");
-        for (int[] part : new int[][] {p.prompt(), p.chosen(), p.rejected()})
-            for (int id : part)
-                if (id < 0 || id >= model.config().vocabSize())
-                    throw new IllegalArgumentException(what + "[" + i + "] holds id " + id + " outside the vocabulary [0, "
-                            + model.config().vocabSize() + ")");
+        TrainInputs.padId(padId, model.config());
+        TrainInputs.pairs("train", train, false, model.config());
+        TrainInputs.pairs("eval", eval, true, model.config());
     }
 
     /** FNV-1a over every id of every pair (with separators), so a resume can refuse other data. */

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.align4j.kernels.AdamW;
 import dev.align4j.kernels.GradNorm;
-import dev.align4j.model.AtomicFiles;
 import dev.align4j.model.Gpt;
 import dev.align4j.model.GptConfig;
 import dev.align4j.model.HfGpt2Layout;
@@ -44,8 +43,8 @@ import java.util.Map;
  * deterministic backend.
  */
 public final class LmTrainer implements AutoCloseable {
-    public static final String LATEST = "latest";
-    public static final String METRICS = "metrics.jsonl";
+    public static final String LATEST = RunDirectory.LATEST;
+    public static final String METRICS = RunDirectory.METRICS;
     public static final String STATE_FILE = "train_state.safetensors";
     private static final String STEP_KEY = "step";
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -173,11 +172,7 @@ public final class LmTrainer implements AutoCloseable {
 
     /** The checkpoint directory {@code dir/latest} names. */
     public static Path latestCheckpoint(Path dir) throws IOException {
-        Path latest = dir.resolve(LATEST);
-        if (!Files.isRegularFile(latest)) throw new IOException("no checkpoint to resume: " + latest + " does not exist");
-        Path ck = dir.resolve(Files.readString(latest, StandardCharsets.UTF_8).trim());
-        if (!Files.isDirectory(ck)) throw new IOException(latest + " names " + ck + ", which is not a directory");
-        return ck;
+        return RunDirectory.latest(dir);
     }
 
     /** The training config saved with the latest checkpoint of {@code dir} (e.g. its seed, to rebuild the data source). */
@@ -279,7 +274,7 @@ public final class LmTrainer implements AutoCloseable {
                 .putFloats("adamw.m", m.toFloatArray(), m.numel())
                 .putFloats("adamw.v", v.toFloatArray(), v.numel())
                 .write(ck.resolve(STATE_FILE));
-        AtomicFiles.writeString(dir.resolve(LATEST), ck.getFileName() + "\n");
+        new RunDirectory(dir).commit(ck);
         lastCheckpoint = ck;
         return ck;
     }
@@ -302,18 +297,7 @@ public final class LmTrainer implements AutoCloseable {
 
     /** Drops metric lines past the current step (written by a run that stopped after its last checkpoint). */
     private void truncateMetrics() throws IOException {
-        Path f = dir.resolve(METRICS);
-        if (!Files.isRegularFile(f)) return;
-        StringBuilder keep = new StringBuilder();
-        for (String line : Files.readAllLines(f, StandardCharsets.UTF_8)) {
-            if (line.isBlank()) continue;
-            try {
-                if (JSON.readTree(line).path("step").asLong(Long.MAX_VALUE) <= step) keep.append(line).append('\n');
-            } catch (IOException e) {
-                // a torn last line of a killed run: dropped
-            }
-        }
-        AtomicFiles.writeString(f, keep.toString());
+        new RunDirectory(dir).truncateMetrics(step);
     }
 
     /** Reads a {@code metrics.jsonl} back. */

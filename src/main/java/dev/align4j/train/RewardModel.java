@@ -65,10 +65,9 @@ public final class RewardModel implements AutoCloseable {
      */
     public static RewardModel fromPolicy(Gpt sft, long headSeed) {
         if (sft == null) throw new IllegalArgumentException("sft must not be null");
-        Gpt copy = new Gpt(sft.config(), sft.device());
+        Gpt copy = sft.copy();
         ScalarHead head = null;
         try {
-            copy.params().copyFrom(sft.params());
             head = new ScalarHead(sft.config().nEmbd(), sft.device());
             head.initialize(headSeed);
             return new RewardModel(copy, head);

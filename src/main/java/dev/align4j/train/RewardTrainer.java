@@ -47,11 +47,9 @@ public final class RewardTrainer extends PostTrainer {
     private RewardTrainer(RewardModel model, boolean owns, RewardConfig config, List<TokenizedPair> train,
                           List<TokenizedPair> eval, int padId, Path dir) throws IOException {
         super(dir, config.steps(), config.evalEvery(), config.checkpointEvery());
-        if (train == null || train.isEmpty()) throw new IllegalArgumentException("train must hold at least one pair");
-        int v = model.config().vocabSize();
-        if (padId < 0 || padId >= v) throw new IllegalArgumentException("padId " + padId + " is outside the vocabulary [0, " + v + ")");
-        for (int i = 0; i < train.size(); i++) checkFits("train", i, train.get(i), model);
-        if (eval != null) for (int i = 0; i < eval.size(); i++) checkFits("eval", i, eval.get(i), model);
+        TrainInputs.pairs("train", train, false, model.config());
+        TrainInputs.pairs("eval", eval, true, model.config());
+        TrainInputs.padId(padId, model.config());
         this.model = model;
         this.ownsModel = owns;
         this.config = config;
@@ -61,26 +59,6 @@ public final class RewardTrainer extends PostTrainer {
         this.sampler = new EpochSampler(train.size(), config.seed(), true);
         this.optimizer = new Optimizer(List.of(Optimizer.group(model.gpt()), Optimizer.group("head", model.head())));
         this.schedule = config.optim().schedule(config.steps());
-    }
-
-    private static void checkFits(String what, int i, TokenizedPair p, RewardModel model) {
-        if (p == null) throw new IllegalArgumentException(what + "[" + i + "] is null");
-        int nCtx = model.config().nCtx(), v = model.config().vocabSize();
-        int len = p.prompt().length + Math.max(p.chosen().length, p.rejected().length);
-        if (len > nCtx)
-            throw new IllegalArgumentException(what + "[" + i + "] has " + len + " tokens (prompt " + p.prompt().length + " + chosen "
-                    + p.chosen().length + " / rejected " + p.rejected().length + "), more than the context nCtx = " + nCtx
-                    + " (encode with Encoder maxTokens <= nCtx)");
-        checkIds(what, i, "prompt", p.prompt(), v);
-        checkIds(what, i, "chosen", p.chosen(), v);
-        checkIds(what, i, "rejected", p.rejected(), v);
-    }
-
-    private static void checkIds(String what, int i, String part, int[] ids, int v) {
-        for (int j = 0; j < ids.length; j++)
-            if (ids[j] < 0 || ids[j] >= v)
-                throw new IllegalArgumentException(what + "[" + i + "]." + part + "[" + j + "] = " + ids[j]
-                        + " is outside the vocabulary [0, " + v + ")");
     }
 
     /** A new run in {@code dir} training {@code model} (which the caller keeps and closes). */
@@ -143,8 +121,7 @@ public final class RewardTrainer extends PostTrainer {
      * — what a step computes before its update; no parameter changes. For tests and diagnostics.
      */
     public RewardLoss.Stats gradients(List<TokenizedPair> pairs) {
-        if (pairs == null || pairs.isEmpty()) throw new IllegalArgumentException("pairs must not be empty");
-        for (int i = 0; i < pairs.size(); i++) checkFits("pairs", i, pairs.get(i), model);
+        TrainInputs.pairs("pairs", pairs, false, model.config());
         return gradients(step + 1, pairs);
     }
 

@@ -35,9 +35,9 @@ public final class SftTrainer extends PostTrainer {
     private SftTrainer(Gpt model, boolean owns, SftConfig config, List<TokenizedSft> train, List<TokenizedSft> eval, int padId,
                        Path dir) throws IOException {
         super(dir, config.steps(), config.evalEvery(), config.checkpointEvery());
-        if (train == null || train.isEmpty()) throw new IllegalArgumentException("train must hold at least one example");
-        for (int i = 0; i < train.size(); i++) checkFits("train", i, train.get(i), model);
-        if (eval != null) for (int i = 0; i < eval.size(); i++) checkFits("eval", i, eval.get(i), model);
+        TrainInputs.padId(padId, model.config());
+        TrainInputs.sft("train", train, false, model.config());
+        TrainInputs.sft("eval", eval, true, model.config());
         this.model = model;
         this.ownsModel = owns;
         this.config = config;
@@ -47,17 +47,6 @@ public final class SftTrainer extends PostTrainer {
         this.sampler = new EpochSampler(train.size(), config.seed(), true);
         this.optimizer = new Optimizer(List.of(Optimizer.group(model)));
         this.schedule = config.optim().schedule(config.steps());
-    }
-
-    private static void checkFits(String what, int i, TokenizedSft e, Gpt model) {
-        if (e == null) throw new IllegalArgumentException(what + "[" + i + "] is null");
-        if (e.length() > model.config().nCtx())
-            throw new IllegalArgumentException(what + "[" + i + "] has " + e.length() + " tokens, more than the context nCtx = "
-                    + model.config().nCtx() + " (encode with Encoder maxTokens <= nCtx)");
-        for (int id : e.tokens())
-            if (id < 0 || id >= model.config().vocabSize())
-                throw new IllegalArgumentException(what + "[" + i + "] holds id " + id + " outside the vocabulary [0, "
-                        + model.config().vocabSize() + ")");
     }
 
     /** A new run in {@code dir} training {@code model} (which the caller keeps and closes). */

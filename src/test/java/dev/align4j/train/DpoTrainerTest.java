@@ -541,7 +541,7 @@ class DpoTrainerTest {
             bad("eval[1] has 42 tokens", () -> DpoTrainer.create(policy, null, cfg, train, tooLong, PAD, d));
             List<TokenizedPair> badId = new ArrayList<>(train);
             badId.set(2, new TokenizedPair(new int[] {1}, new int[] {300}, new int[] {2}));
-            bad("train[2] holds id 300", () -> DpoTrainer.create(policy, null, cfg, badId, null, PAD, d));
+            bad("train[2].chosen[0] = 300", () -> DpoTrainer.create(policy, null, cfg, badId, null, PAD, d));
             List<TokenizedPair> withNull = new ArrayList<>(train);
             withNull.add(null);
             bad("train[3] is null", () -> DpoTrainer.create(policy, null, cfg, withNull, null, PAD, d));
