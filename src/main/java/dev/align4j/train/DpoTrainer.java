@@ -280,6 +280,7 @@ public final class DpoTrainer extends PostTrainer {
         metrics.put("grad_norm", (double) norm);
         metrics.put("lr", lr);
         metrics.put("epoch", sampler.epochs());
+        metrics.put("tokens", tokens); // chosen-response tokens of the step (the progress bar's tokens/s)
     }
 
     @Override

@@ -58,6 +58,7 @@ public final class LmTrainer implements AutoCloseable {
     private final Scope scope = new Scope();
     private final Tensor m, v, normOut, normWork;
     private final List<AdamW.Range> decay;
+    private ProgressListener progress = ProgressListener.NONE;
     private long step;
     private Path lastCheckpoint;
 
@@ -233,7 +234,24 @@ public final class LmTrainer implements AutoCloseable {
         StepMetrics sm = new StepMetrics(s, lr, total == 0 ? 0 : lossSum / total, norm, tokens, total, tokens / seconds, share, evalLoss);
         appendMetrics(sm);
         if ((config.checkpointEvery() > 0 && s % config.checkpointEvery() == 0) || s == config.steps()) checkpoint();
+        if (progress != ProgressListener.NONE) {
+            java.util.Map<String, Object> line = new java.util.LinkedHashMap<>();
+            line.put("step", s);
+            line.put("loss", sm.loss());
+            line.put("tokens", sm.tokens());
+            line.put("time_s", seconds);
+            line.put("lr", lr);
+            if (evalLoss != null) line.put("eval/loss", evalLoss);
+            progress.onStep(s, config.steps(), line);
+        }
         return sm;
+    }
+
+    /** Tells {@code listener} after every step (loss, tokens, time_s, lr, eval/loss when evaluated); returns this. */
+    public LmTrainer withProgress(ProgressListener listener) {
+        if (listener == null) throw new IllegalArgumentException("listener must not be null (use ProgressListener.NONE)");
+        this.progress = listener;
+        return this;
     }
 
     private double mixShare() {

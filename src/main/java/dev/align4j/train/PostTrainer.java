@@ -20,6 +20,7 @@ public abstract class PostTrainer implements AutoCloseable {
     private final long evalEvery, checkpointEvery;
     protected long step;
     protected Path lastCheckpoint;
+    private ProgressListener progress = ProgressListener.NONE;
 
     protected PostTrainer(Path dir, long totalSteps, long evalEvery, long checkpointEvery) throws IOException {
         if (totalSteps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + totalSteps);
@@ -51,7 +52,15 @@ public abstract class PostTrainer implements AutoCloseable {
         if (evalEvery > 0 && (s % evalEvery == 0 || s == totalSteps)) evaluate(m);
         run.appendMetrics(m);
         if ((checkpointEvery > 0 && s % checkpointEvery == 0) || s == totalSteps) checkpoint();
+        progress.onStep(s, totalSteps, m);
         return m;
+    }
+
+    /** Tells {@code listener} after every step (after its metrics line and checkpoint); returns this. */
+    public PostTrainer withProgress(ProgressListener listener) {
+        if (listener == null) throw new IllegalArgumentException("listener must not be null (use ProgressListener.NONE)");
+        this.progress = listener;
+        return this;
     }
 
     /** Writes {@code step-N/} through {@link #writeCheckpoint}, then points {@code latest} at it. */

@@ -272,6 +272,7 @@ public final class PpoTrainer extends PostTrainer {
         if (gold != null) metrics.put("objective/gold", goldSum / b);
         metrics.put("response_length", lenSum / b);
         metrics.put("eos_rate", eos / b);
+        metrics.put("tokens", tokens); // response tokens sampled this step (the progress bar's tokens/s)
 
         // updates
         Random rnd = new Random(Seeds.mix(config.seed(), s, 0x7F));

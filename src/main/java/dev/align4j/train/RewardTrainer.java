@@ -114,6 +114,9 @@ public final class RewardTrainer extends PostTrainer {
         metrics.put("grad_norm", (double) norm);
         metrics.put("lr", lr);
         metrics.put("epoch", sampler.epochs());
+        long tokens = 0;
+        for (TokenizedPair p : pairs) tokens += p.prompt().length * 2L + p.chosen().length + p.rejected().length;
+        metrics.put("tokens", tokens); // tokens scored (chosen and rejected rows)
     }
 
     /**
