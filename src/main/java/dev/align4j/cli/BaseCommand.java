@@ -1,0 +1,107 @@
+package dev.align4j.cli;
+
+import dev.align4j.tensor.Device;
+import dev.align4j.train.ProgressListener;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/**
+ * What every subcommand shares: the {@link CommonOptions}, the streams, and the phase. A command sets itself up
+ * (reads files, builds configs, loads models; a failure there is a usage error, exit 2), then calls
+ * {@link #beginTraining()}: any failure after it is a run failure (exit 1), see {@link Main}.
+ */
+public abstract class BaseCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    CommonOptions common = new CommonOptions();
+
+    private PrintStream out = System.out, err = System.err;
+    private volatile boolean running;
+
+    /** Called by {@link Main} before the command runs. */
+    void streams(PrintStream out, PrintStream err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    @Override
+    public final Integer call() throws Exception {
+        return run();
+    }
+
+    /** The command; returns the exit code. */
+    protected abstract int run() throws Exception;
+
+    /** From here on a failure is a run failure (exit 1), not a usage error. */
+    protected void beginTraining() {
+        running = true;
+    }
+
+    /** Whether {@link #beginTraining()} was called. */
+    boolean running() {
+        return running;
+    }
+
+    protected PrintStream out() {
+        return out;
+    }
+
+    protected PrintStream err() {
+        return err;
+    }
+
+    /** The command's name ("sft"). */
+    protected String name() {
+        return spec == null ? getClass().getSimpleName() : spec.name();
+    }
+
+    /** An informational line on stdout (suppressed by --quiet). */
+    protected void info(String format, Object... args) {
+        if (!common.quiet) out.println(name() + ": " + String.format(Locale.ROOT, format, args));
+    }
+
+    /** A result line on stdout (always printed). */
+    protected void result(String format, Object... args) {
+        out.println(String.format(Locale.ROOT, format, args));
+    }
+
+    /** The device of --device; CUDA without a usable GPU is a usage error with the reason. */
+    protected Device device() {
+        try {
+            return Device.parse(common.device);
+        } catch (IllegalStateException e) {
+            throw CliException.usage("--device " + common.device + ": " + e.getMessage());
+        }
+    }
+
+    /** --seed, or {@code fallback} when it was not given. */
+    protected long seed(long fallback) {
+        return common.seed != null ? common.seed : fallback;
+    }
+
+    protected boolean quiet() {
+        return common.quiet;
+    }
+
+    /** A progress bar for one training stage on stderr (nothing with --quiet). */
+    protected ProgressListener progress(String stage) {
+        return ProgressBar.create(stage, err, common.quiet, System.console() != null);
+    }
+
+    /** {@code file} must be a readable regular file: otherwise a usage error naming {@code option} and the path. */
+    protected static Path requireFile(Path file, String option) {
+        if (file == null) throw CliException.usage(option + " is required");
+        if (!Files.exists(file)) throw CliException.usage(option + ": no such file: " + file);
+        if (!Files.isRegularFile(file)) throw CliException.usage(option + ": not a file: " + file);
+        if (!Files.isReadable(file)) throw CliException.usage(option + ": cannot read " + file);
+        return file;
+    }
+}

@@ -1,0 +1,89 @@
+package dev.align4j.cli;
+
+import dev.align4j.data.ChatTemplate;
+import dev.align4j.data.Encoder;
+import dev.align4j.model.Generation;
+import dev.align4j.model.GenerationConfig;
+import dev.align4j.model.Generator;
+import dev.align4j.model.Gpt;
+import dev.align4j.tokenizer.Tokenizer;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code align4j generate}: samples responses of a model to prompts ({@link Generator}). */
+@Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Samples --n responses to each --prompt from --model and prints them (special tokens skipped).")
+public final class GenerateCommand extends BaseCommand {
+    @Option(names = "--model", paramLabel = "MODEL", required = true, description = "model directory or run folder")
+    Path modelPath;
+
+    @Option(names = "--prompt", paramLabel = "TEXT", required = true, description = "prompt (repeatable)")
+    List<String> prompts;
+
+    @Option(names = "--n", paramLabel = "K", description = "responses per prompt (default 1)")
+    int n = 1;
+
+    @Option(names = "--max-new", paramLabel = "N", description = "new tokens at most (default 64, cut to fit the context)")
+    int maxNew = 64;
+
+    @Option(names = "--temperature", paramLabel = "T", description = "sampling temperature; 0 = greedy (default 1.0)")
+    double temperature = 1.0;
+
+    @Option(names = "--top-k", paramLabel = "K", description = "top-k sampling (default 0: off)")
+    int topK;
+
+    @Option(names = "--top-p", paramLabel = "P", description = "nucleus sampling (default 1.0: off)")
+    double topP = 1.0;
+
+    @Option(names = "--task", description = "format the prompt as the built-in tasks do: \"Q: <prompt>\\nA:\"")
+    boolean task;
+
+    @Option(names = "--chat", description = "format the prompt as a user turn of the default chat template")
+    boolean chat;
+
+    @Option(names = "--tokenizer", paramLabel = "byte|gpt2", description = "default: inferred from the vocabulary")
+    String tokenizer;
+
+    /** The prompt text as the model is fed it. */
+    String format(String p) {
+        if (task && chat) throw CliException.usage("--task and --chat exclude each other");
+        if (task) return "Q: " + p + "\nA:";
+        if (chat) return ChatTemplate.DEFAULT.renderPrompt(List.of(new ChatTemplate.Turn(ChatTemplate.Role.USER, p)));
+        return p;
+    }
+
+    @Override
+    protected int run() throws Exception {
+        if (n < 1) throw CliException.usage("--n must be >= 1, got " + n);
+        if (maxNew < 1) throw CliException.usage("--max-new must be >= 1, got " + maxNew);
+        try (Gpt gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
+            Tokenizer tok = ModelPaths.tokenizer(tokenizer, gpt.config().vocabSize());
+            Encoder enc = new Encoder(tok, gpt.config().nCtx());
+            int[][] ids = new int[prompts.size() * n][];
+            int longest = 0;
+            for (int i = 0; i < prompts.size(); i++) {
+                int[] p = enc.encodePrompt(format(prompts.get(i)));
+                if (p.length >= gpt.config().nCtx())
+                    throw CliException.usage("--prompt " + (i + 1) + " has " + p.length + " tokens: no room in the context of "
+                            + gpt.config().nCtx());
+                longest = Math.max(longest, p.length);
+                for (int k = 0; k < n; k++) ids[i * n + k] = p;
+            }
+            int room = Math.min(maxNew, gpt.config().nCtx() - longest);
+            if (room < maxNew) info("--max-new cut to %d to fit the context of %d", room, gpt.config().nCtx());
+            GenerationConfig gc = new GenerationConfig(room, temperature, topK, topP, tok.eosId(), tok.padId(), seed(0));
+            Generation g = Generator.generate(gpt, ids, gc);
+            for (int i = 0; i < ids.length; i++) {
+                int[] r = g.response(i);
+                boolean eos = r.length > 0 && r[r.length - 1] == tok.eosId();
+                String text = tok.decode(eos ? Arrays.copyOf(r, r.length - 1) : r, true);
+                if (ids.length == 1) result("%s", text);
+                else result("[%d.%d] %s", i / n + 1, i % n + 1, text);
+            }
+        }
+        return 0;
+    }
+}

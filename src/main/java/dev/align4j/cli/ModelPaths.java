@@ -1,0 +1,111 @@
+package dev.align4j.cli;
+
+import dev.align4j.model.Gpt;
+import dev.align4j.model.HfGpt2Layout;
+import dev.align4j.tensor.Device;
+import dev.align4j.tokenizer.ByteTokenizer;
+import dev.align4j.tokenizer.Tokenizer;
+import dev.align4j.tokenizer.Tokenizers;
+import dev.align4j.train.RewardModel;
+import dev.align4j.train.RunDirectory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Where a model is: {@code --init}, {@code --model}, {@code --policy} and {@code --reward-model} take either a model
+ * directory ({@code config.json} + {@code model.safetensors} in Hugging Face's GPT-2 layout: what {@link Gpt#save}
+ * writes, a {@code DIR/model/} of a training command, or a downloaded HF {@code gpt2}; a reward model also has
+ * {@value RewardModel#HEAD_FILE}), or a run folder, whose {@code latest} checkpoint is used. And which tokenizer
+ * goes with a model: {@code --tokenizer byte|gpt2}, or inferred from the vocabulary (259 or 320: byte, 50257: gpt2).
+ */
+public final class ModelPaths {
+    /** The folder a training command writes its final model to, inside its run folder. */
+    public static final String FINAL_MODEL = "model";
+
+    private ModelPaths() {}
+
+    /** The model directory {@code path} names (itself, or a run folder's latest checkpoint). */
+    public static Path modelDir(Path path, String option) throws IOException {
+        if (path == null) throw CliException.usage(option + " is required");
+        if (!Files.exists(path)) throw CliException.usage(option + ": no such file or directory: " + path);
+        if (isModelDir(path)) return path;
+        if (Files.isDirectory(path) && RunDirectory.hasCheckpoint(path)) return RunDirectory.latest(path);
+        throw CliException.usage(option + ": " + path + " is neither a model directory (" + HfGpt2Layout.CONFIG_FILE + " + "
+                + HfGpt2Layout.WEIGHTS_FILE + ") nor a run folder with a '" + RunDirectory.LATEST + "' checkpoint");
+    }
+
+    static boolean isModelDir(Path p) {
+        return Files.isRegularFile(p.resolve(HfGpt2Layout.CONFIG_FILE)) && Files.isRegularFile(p.resolve(HfGpt2Layout.WEIGHTS_FILE));
+    }
+
+    /** Loads the GPT {@code path} names onto {@code device}. */
+    public static Gpt loadGpt(Path path, String option, Device device) throws IOException {
+        return Gpt.load(modelDir(path, option), device);
+    }
+
+    /** Loads the reward model (backbone + scalar head) {@code path} names onto {@code device}. */
+    public static RewardModel loadRewardModel(Path path, String option, Device device) throws IOException {
+        Path dir = modelDir(path, option);
+        if (!Files.isRegularFile(dir.resolve(RewardModel.HEAD_FILE)))
+            throw CliException.usage(option + ": " + dir + " has no " + RewardModel.HEAD_FILE
+                    + " (a policy, not a reward model? train one with align4j rm)");
+        return RewardModel.load(dir, device);
+    }
+
+    /**
+     * The tokenizer {@code name} (null: inferred from {@code vocab}: 259 or 320 byte, 50257 gpt2), checked against
+     * the model's vocabulary.
+     */
+    public static Tokenizer tokenizer(String name, int vocab) {
+        if (name == null) {
+            if (vocab == ByteTokenizer.BASE_VOCAB) return new ByteTokenizer();
+            if (vocab == 320) return ByteTokenizer.padded(64);
+            if (vocab == 50257) return Tokenizers.byName("gpt2");
+            throw CliException.usage("cannot infer the tokenizer from the model's vocabulary of " + vocab
+                    + " (259 or 320: byte, 50257: gpt2); pass --tokenizer byte|gpt2");
+        }
+        Tokenizer t;
+        switch (name) {
+            case "byte" -> {
+                if (vocab < ByteTokenizer.BASE_VOCAB)
+                    throw CliException.usage("--tokenizer byte needs a vocabulary of at least " + ByteTokenizer.BASE_VOCAB
+                            + ", the model has " + vocab);
+                t = ByteTokenizer.padded(vocab); // exactly vocab ids: 259 plus unused padding ids
+            }
+            case "gpt2" -> t = Tokenizers.byName("gpt2");
+            default -> throw CliException.usage("--tokenizer: expected byte or gpt2, got '" + name + "'");
+        }
+        if (t.vocabSize() > vocab)
+            throw CliException.usage("--tokenizer " + name + " has " + t.vocabSize() + " ids, more than the model's vocabulary "
+                    + vocab);
+        return t;
+    }
+
+    /** The tokenizer of a fresh model: byte (vocabulary padded to 320, a multiple of 64) or gpt2. */
+    public static Tokenizer freshTokenizer(String name) {
+        if (name == null || name.equals("byte")) return ByteTokenizer.padded(64);
+        if (name.equals("gpt2")) return Tokenizers.byName("gpt2");
+        throw CliException.usage("--tokenizer: expected byte or gpt2, got '" + name + "'");
+    }
+
+    /** A short description of a model's shape: "2 layers x 32 wide, 2 heads, context 64, vocabulary 320". */
+    public static String describe(dev.align4j.model.GptConfig c) {
+        return c.nLayer() + " layers x " + c.nEmbd() + " wide, " + c.nHead() + " heads, context " + c.nCtx() + ", vocabulary "
+                + c.vocabSize();
+    }
+
+    /** Saves {@code model} as {@code out/model/}; returns that folder. */
+    public static Path saveFinal(Gpt model, Path out) throws IOException {
+        Path dir = out.resolve(FINAL_MODEL);
+        model.save(dir);
+        return dir;
+    }
+
+    /** Saves {@code rm} as {@code out/model/} (backbone + score head); returns that folder. */
+    public static Path saveFinal(RewardModel rm, Path out) throws IOException {
+        Path dir = out.resolve(FINAL_MODEL);
+        rm.save(dir);
+        return dir;
+    }
+}

@@ -1,0 +1,182 @@
+package dev.align4j.cli;
+
+import dev.align4j.data.Encoder;
+import dev.align4j.data.SftExample;
+import dev.align4j.data.TokenizedSft;
+import dev.align4j.model.Gpt;
+import dev.align4j.tokenizer.Tokenizer;
+import dev.align4j.train.BatchSource;
+import dev.align4j.train.InstructionSource;
+import dev.align4j.train.LmTrainConfig;
+import dev.align4j.train.LmTrainer;
+import dev.align4j.train.LrSchedule;
+import dev.align4j.train.MidTrainingMixture;
+import dev.align4j.train.TextCorpus;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code align4j pretrain}: language-model training on a text file ({@link LmTrainer}), optionally mixed with
+ * instruction data on a {@link MidTrainingMixture} schedule (mid-training).
+ */
+@Command(name = "pretrain", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Language-model pre-training of a GPT on a text file.",
+                "Random windows of --data (the last --val-fraction for validation); optionally",
+                "mixes in instruction examples (--instructions FILE --format F, or --tasks N)",
+                "on a --mixture schedule (mid-training)."},
+        footer = {"",
+                "Defaults (LmTrainConfig): steps 2000, batch 16, seq = ctx, accum 1,",
+                "lr 1e-3 -> 1e-4 cosine, warmup 100, weight decay 0.1, clip 1.0, eval every 100",
+                "(10 batches), checkpoint every 500, seed 1337. Fresh model: 4 layers, 4 heads,",
+                "width 128, context 128, byte tokenizer (vocabulary 320).",
+                "--mixture FROM:SHARE,...: from fraction FROM of the steps on, a share SHARE of",
+                "the sequences are instruction examples (default 0:0,0.7:0.1,0.8:0.3,0.9:0.5).",
+                "Writes --out: metrics.jsonl, step-N/ checkpoints, latest, final model in model/."})
+public final class PretrainCommand extends BaseCommand {
+    @Option(names = "--data", paramLabel = "FILE", required = true, description = "UTF-8 text corpus")
+    Path data;
+
+    @Option(names = "--out", paramLabel = "DIR", required = true, description = "run folder")
+    Path out;
+
+    @Mixin ModelOptions model = new ModelOptions();
+    @Mixin TrainOptions train = new TrainOptions();
+
+    @Option(names = "--seq", paramLabel = "T", description = "training sequence length (default: the model's context)")
+    Integer seq;
+
+    @Option(names = "--accum", paramLabel = "N", description = "micro-batches per step")
+    Integer accum;
+
+    @Option(names = "--eval-batches", paramLabel = "N", description = "validation batches per evaluation")
+    Integer evalBatches;
+
+    @Option(names = "--val-fraction", paramLabel = "F", description = "share of the text held out for validation (default 0.1)")
+    double valFraction = TextCorpus.DEFAULT_VAL_FRACTION;
+
+    @Option(names = "--instructions", paramLabel = "FILE", description = "instruction data mixed in (with --format)")
+    Path instructions;
+
+    @Option(names = "--format", paramLabel = "FORMAT", description = "format of --instructions: alpaca, oasst, messages, prompt-completion")
+    String format;
+
+    @Option(names = "--skip-bad", description = "skip bad records of --instructions and print the counts")
+    boolean skipBad;
+
+    @Option(names = "--max-records", paramLabel = "N", description = "read at most N records of --instructions (0: all)")
+    long maxRecords;
+
+    @Option(names = "--tasks", paramLabel = "N", description = "mix in N examples of the built-in task suite (train split)")
+    Integer tasks;
+
+    @Option(names = "--level", paramLabel = "L", description = "task difficulty of --tasks (default 2)")
+    int level = 2;
+
+    @Option(names = "--mixture", paramLabel = "SCHEDULE", description = "instruction share schedule FROM:SHARE,...")
+    String mixture;
+
+    /** "0:0,0.7:0.1,0.8:0.3" → the schedule. */
+    static MidTrainingMixture parseMixture(String s) {
+        List<Double> v = new ArrayList<>();
+        for (String stage : s.split(",")) {
+            String[] fs = stage.trim().split(":");
+            if (fs.length != 2) throw CliException.usage("--mixture: expected FROM:SHARE,... (e.g. 0:0,0.7:0.1), got '" + s + "'");
+            try {
+                v.add(Double.parseDouble(fs[0].trim()));
+                v.add(Double.parseDouble(fs[1].trim()));
+            } catch (NumberFormatException e) {
+                throw CliException.usage("--mixture: not a number in '" + stage + "'");
+            }
+        }
+        try {
+            return MidTrainingMixture.of(v.stream().mapToDouble(Double::doubleValue).toArray());
+        } catch (IllegalArgumentException e) {
+            throw CliException.usage("--mixture: " + e.getMessage());
+        }
+    }
+
+    @Override
+    protected int run() throws Exception {
+        requireFile(data, "--data");
+        if (instructions != null && tasks != null) throw CliException.usage("--instructions and --tasks exclude each other");
+        if (instructions != null && format == null) throw CliException.usage("--instructions needs --format");
+        boolean mixing = instructions != null || tasks != null;
+        if (mixture != null && !mixing) throw CliException.usage("--mixture needs --instructions FILE or --tasks N");
+        LmTrainConfig d = LmTrainConfig.defaults();
+        long seed = seed(d.seed());
+        Gpt gpt = model.model(device(), seed);
+        try {
+            Tokenizer tok = model.tokenizer(gpt);
+            int t = seq != null ? seq : gpt.config().nCtx();
+            double lr = train.lr(d.lr());
+            LmTrainConfig cfg = new LmTrainConfig(train.steps(d.steps()), train.batch(d.batchSize()), t,
+                    accum != null ? accum : d.gradAccum(), lr,
+                    train.minLr != null ? train.minLr : lr * LrSchedule.DEFAULT_MIN_LR_FRACTION, train.warmup(d.warmupSteps()),
+                    train.weightDecay(d.weightDecay()), d.beta1(), d.beta2(), d.eps(), train.clip(d.gradClip()),
+                    train.evalEvery(d.evalEvery()), evalBatches != null ? evalBatches : d.evalBatches(),
+                    train.checkpointEvery(d.checkpointEvery()), seed);
+            TextCorpus corpus = TextCorpus.read(data, tok, valFraction);
+            BatchSource source;
+            if (mixing) {
+                Encoder enc = new Encoder(tok, t + 1);
+                List<SftExample> ex;
+                if (instructions != null) {
+                    DataOptions o = new DataOptions();
+                    o.skipBad = skipBad;
+                    o.maxRecords = maxRecords;
+                    ex = Data.readSft(this, requireFile(instructions, "--instructions"), format, o);
+                } else {
+                    DataOptions o = new DataOptions();
+                    o.level = level;
+                    ex = Data.toSft(Data.tasks(o, tasks, 0, seed).train());
+                }
+                InstructionSource src = instructionSource(Data.encodeSft(enc, ex), tok.padId());
+                MidTrainingMixture mix = mixture != null ? parseMixture(mixture) : MidTrainingMixture.DEFAULT;
+                source = BatchSource.mixed(corpus.train(), src, mix, seed);
+                info("mixing %d instruction examples on %s", src.size(), mix);
+            } else {
+                source = BatchSource.text(corpus.train(), seed);
+            }
+            info("%d train / %d val tokens (%s tokenizer), model %s, %d parameters, %s", corpus.train().length(),
+                    corpus.val().length(), tok.name(), ModelPaths.describe(gpt.config()), gpt.params().numel(), gpt.device());
+            LmTrainer trainer = LmTrainer.create(gpt, cfg, source, corpus.val(), out);
+            gpt = null; // the trainer owns it now
+            try (trainer) {
+                trainer.withProgress(progress("pretrain"));
+                beginTraining();
+                trainer.train();
+                Path saved = ModelPaths.saveFinal(trainer.model(), out);
+                result("pretrain: model saved to %s (run folder %s)", saved, out);
+            }
+        } finally {
+            if (gpt != null) gpt.close();
+        }
+        return 0;
+    }
+
+    /** Encoded SFT examples as mid-training instruction examples (loss on the responses and their EOS). */
+    static InstructionSource instructionSource(List<TokenizedSft> xs, int padId) {
+        List<InstructionSource.Example> ex = new ArrayList<>(xs.size());
+        for (TokenizedSft x : xs) ex.add(new InstructionSource.Example(x.tokens(), x.trained()));
+        return new InstructionSource() {
+            @Override
+            public int size() {
+                return ex.size();
+            }
+
+            @Override
+            public Example get(int index) {
+                return ex.get(index);
+            }
+
+            @Override
+            public int padId() {
+                return padId;
+            }
+        };
+    }
+}

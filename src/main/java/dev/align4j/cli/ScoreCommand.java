@@ -1,0 +1,107 @@
+package dev.align4j.cli;
+
+import dev.align4j.data.Encoder;
+import dev.align4j.model.Gpt;
+import dev.align4j.tokenizer.Tokenizer;
+import java.nio.file.Path;
+import java.util.Locale;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code align4j score}: the log-probability of a text (after a prompt) under a model, token by token, from the
+ * model's own forward ({@link Gpt#forward} with targets, whose per-token log-probs are the {@code LogProbs} kernel's).
+ */
+@Command(name = "score", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Per-token log-probs of a text under a model.",
+                "Prints token | id | log p for each token of --text (given --prompt), then the",
+                "sum, the mean and the perplexity exp(-mean)."})
+public final class ScoreCommand extends BaseCommand {
+    @Option(names = "--model", paramLabel = "MODEL", required = true, description = "model directory or run folder")
+    Path modelPath;
+
+    @Option(names = "--text", paramLabel = "TEXT", required = true, description = "the text scored")
+    String text;
+
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "the context before it, not scored (default: none, BOS)")
+    String prompt = "";
+
+    @Option(names = "--eos", description = "also score an EOS after the text")
+    boolean eos;
+
+    @Option(names = "--tokenizer", paramLabel = "byte|gpt2", description = "default: inferred from the vocabulary")
+    String tokenizer;
+
+    /** Per-token log-probs of the scored tokens. */
+    record Scores(int[] ids, float[] logp) {
+        double sum() {
+            double s = 0;
+            for (float v : logp) s += v;
+            return s;
+        }
+    }
+
+    /** The sequence prompt + text (+ EOS): one forward, log-probs read at the text's positions. */
+    static Scores score(Gpt gpt, Tokenizer tok, String prompt, String text, boolean eos) {
+        int[] p = new Encoder(tok, Math.max(4, gpt.config().nCtx())).encodePrompt(prompt);
+        int[] x = tok.encode(text);
+        int n = p.length + x.length + (eos ? 1 : 0);
+        if (n - p.length < 1) throw CliException.usage("--text is empty");
+        if (n - 1 > gpt.config().nCtx())
+            throw CliException.usage("prompt + text are " + n + " tokens: longer than the context " + gpt.config().nCtx() + " + 1");
+        int[] all = new int[n];
+        System.arraycopy(p, 0, all, 0, p.length);
+        System.arraycopy(x, 0, all, p.length, x.length);
+        if (eos) all[n - 1] = tok.eosId();
+        int t = n - 1;
+        int[] inputs = new int[t], targets = new int[t];
+        float[] mask = new float[t];
+        for (int j = 0; j < t; j++) {
+            inputs[j] = all[j];
+            targets[j] = all[j + 1];
+            mask[j] = j + 1 >= p.length ? 1f : 0f;
+        }
+        gpt.forward(inputs, targets, mask, 1, t);
+        float[] lp = gpt.logProbs().toFloatArray();
+        int k = n - p.length;
+        int[] ids = new int[k];
+        float[] out = new float[k];
+        for (int j = 0; j < k; j++) {
+            ids[j] = all[p.length + j];
+            out[j] = lp[p.length - 1 + j];
+        }
+        return new Scores(ids, out);
+    }
+
+    @Override
+    protected int run() throws Exception {
+        try (Gpt gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
+            Tokenizer tok = ModelPaths.tokenizer(tokenizer, gpt.config().vocabSize());
+            Scores s = score(gpt, tok, prompt, text, eos);
+            result("%-16s %7s %10s", "token", "id", "log p");
+            for (int j = 0; j < s.ids().length; j++)
+                result("%-16s %7d %10.4f", quote(tok.tokenText(s.ids()[j])), s.ids()[j], s.logp()[j]);
+            double sum = s.sum(), mean = sum / s.ids().length;
+            result("sum %.6f  mean %.6f  tokens %d  perplexity %.4f", sum, mean, s.ids().length, Math.exp(-mean));
+        }
+        return 0;
+    }
+
+    /** A token's text with whitespace and control characters visible. */
+    static String quote(String s) {
+        StringBuilder sb = new StringBuilder("\"");
+        for (char c : s.toCharArray()) {
+            switch (c) {
+                case '\n' -> sb.append("\\n");
+                case '\t' -> sb.append("\\t");
+                case '\r' -> sb.append("\\r");
+                case '"' -> sb.append("\\\"");
+                default -> {
+                    if (c < 0x20) sb.append(String.format(Locale.ROOT, "\\x%02x", (int) c));
+                    else sb.append(c);
+                }
+            }
+        }
+        return sb.append('"').toString();
+    }
+}

@@ -1,0 +1,360 @@
+package dev.align4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.align4j.kernels.LogProbs;
+import dev.align4j.model.Gpt;
+import dev.align4j.tensor.Device;
+import dev.align4j.tokenizer.ByteTokenizer;
+import dev.align4j.train.LmTrainConfig;
+import dev.align4j.train.LmTrainer;
+import dev.align4j.train.RewardModel;
+import dev.align4j.train.RunDirectory;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * The command line in-process ({@link Main#execute} with captured streams): help, the error contract (one line, exit
+ * 2, no stack trace), --config precedence, and tiny end-to-end runs of every command on a 2-layer, 32-wide model.
+ */
+class CliTest {
+    /** A tiny fresh model: context 64 so that the built-in tasks' prompts (≤ ~40 bytes) plus a short answer fit. */
+    private static final String[] TINY = {"--layers", "2", "--heads", "2", "--embd", "32", "--ctx", "64"};
+
+    @TempDir
+    static Path tmp;
+    private static Path sftRun, pcData, pairsData;
+    private static Path rmRun;
+
+    /** One run's exit code and streams. */
+    record Run(int code, String out, String err) {
+        Run ok() {
+            assertEquals(0, code, "exit code; stderr: " + err + "\nstdout: " + out);
+            return this;
+        }
+
+        /** Exit 2 with one line on stderr, no stack trace. */
+        Run usageError() {
+            assertEquals(2, code, "exit code; stderr: " + err + "\nstdout: " + out);
+            oneLine();
+            return this;
+        }
+
+        void oneLine() {
+            assertEquals(1, err.strip().lines().count(), "one line on stderr: " + err);
+            assertFalse(err.contains("Exception"), err);
+            assertFalse(err.contains("at dev."), err);
+            assertTrue(err.startsWith("align4j"), err);
+        }
+    }
+
+    static Run run(Object... args) {
+        String[] a = new String[args.length];
+        for (int i = 0; i < args.length; i++) a[i] = String.valueOf(args[i]);
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        int code;
+        try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
+             PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
+            code = Main.execute(a, o, e);
+        }
+        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    /** {@code command}, the tiny model's size flags, then {@code args}. */
+    static Object[] tiny(String command, Object... args) {
+        Object[] r = new Object[1 + TINY.length + args.length];
+        r[0] = command;
+        System.arraycopy(TINY, 0, r, 1, TINY.length);
+        System.arraycopy(args, 0, r, 1 + TINY.length, args.length);
+        return r;
+    }
+
+    @BeforeAll
+    static void sftModel() throws IOException {
+        // prompt-completion examples and pairs of a toy "add" task
+        List<String> pc = new ArrayList<>(), pairs = new ArrayList<>();
+        for (int a = 0; a < 6; a++)
+            for (int b = 0; b < 4; b++) {
+                String prompt = "Q: " + a + "+" + b + "=?\\nA:";
+                pc.add("{\"prompt\": \"" + prompt + "\", \"completion\": \" " + (a + b) + "\"}");
+                pairs.add("{\"prompt\": \"" + prompt + "\", \"chosen\": \" " + (a + b) + "\", \"rejected\": \" " + (a + b + 1) + "\"}");
+            }
+        pcData = Files.write(tmp.resolve("pc.jsonl"), pc);
+        pairsData = Files.write(tmp.resolve("pairs.jsonl"), pairs);
+        sftRun = tmp.resolve("sft");
+        run(tiny("sft", "--data", pcData, "--format", "prompt-completion", "--steps", 4, "--batch", 4, "--holdout", 0.2,
+                "--eval-every", 2, "--out", sftRun, "--quiet")).ok();
+    }
+
+    /** A reward model trained once (rm's own test, and ppo's input). */
+    private static synchronized Path rmRun() {
+        if (rmRun == null) {
+            Path dir = tmp.resolve("rm");
+            Run r = run("rm", "--init", sftRun.resolve("model"), "--data", pairsData, "--format", "pairs", "--steps", 3,
+                    "--batch", 4, "--holdout", 0.25, "--eval-every", 0, "--out", dir, "--quiet").ok();
+            assertTrue(r.out().contains("held-out accuracy"), r.out());
+            rmRun = dir;
+        }
+        return rmRun;
+    }
+
+    // ------------------------------------------------------------------------------------------ help and errors
+
+    @Test
+    void everyCommandHasHelp() {
+        Run top = run("--help").ok();
+        for (Supplier<Object> s : Main.COMMANDS) {
+            String name = new CommandLine(s.get()).getCommandName();
+            assertTrue(top.out().contains(name), name);
+            Run r = run(name, "--help").ok();
+            assertTrue(r.out().contains("Usage: align4j " + name), r.out());
+            assertTrue(r.out().contains("--config"), name + " has --config");
+            assertTrue(r.out().contains("--device"), name + " has --device");
+        }
+    }
+
+    @Test
+    void unknownFlagIsOneLineExit2() {
+        Run r = run("sft", "--bogus", "3", "--out", tmp.resolve("x")).usageError();
+        assertTrue(r.err().contains("--bogus"), r.err());
+        run("nosuchcommand").usageError();
+    }
+
+    @Test
+    void missingDataFileIsNamed() {
+        Path missing = tmp.resolve("does-not-exist.jsonl");
+        Run r = run("sft", "--data", missing, "--format", "prompt-completion", "--out", tmp.resolve("x")).usageError();
+        assertTrue(r.err().contains(missing.toString()), r.err());
+        r = run("pretrain", "--data", missing, "--out", tmp.resolve("x")).usageError();
+        assertTrue(r.err().contains(missing.toString()), r.err());
+        r = run("generate", "--model", tmp.resolve("no-model"), "--prompt", "hi").usageError();
+        assertTrue(r.err().contains("no-model"), r.err());
+        r = run("generate", "--model", tmp, "--prompt", "hi").usageError(); // a folder, but no model in it
+        assertTrue(r.err().contains("neither a model directory"), r.err());
+    }
+
+    @Test
+    void badValuesExit2() {
+        run("sft", "--lr", "abc", "--tasks", 4, "--out", tmp.resolve("x")).usageError();
+        run("sft", "--device", "tpu", "--tasks", 4, "--out", tmp.resolve("x")).usageError();
+        run("dpo", "--loss", "nope", "--init", sftRun, "--tasks", 2, "--out", tmp.resolve("x")).usageError();
+        // a value the config record rejects (IllegalArgumentException while setting up)
+        Run r = run(tiny("sft", "--data", pcData, "--format", "prompt-completion", "--steps", 0, "--out",
+                tmp.resolve("x"))).usageError();
+        assertTrue(r.err().contains("steps"), r.err());
+        run("sft", "--format", "prompt-completion", "--out", tmp.resolve("x")).usageError(); // neither --data nor --tasks
+    }
+
+    @Test
+    void badRecordNamesFileAndLine() throws IOException {
+        Path bad = Files.write(tmp.resolve("bad.jsonl"), List.of("{\"prompt\": \"a\", \"completion\": \" b\"}", "{\"prompt\": \"a\"}"));
+        Run r = run(tiny("sft", "--data", bad, "--format", "prompt-completion", "--steps", 1, "--out",
+                tmp.resolve("bad-run"))).usageError();
+        assertTrue(r.err().contains("bad.jsonl:2"), r.err());
+    }
+
+    @Test
+    void cudaWithoutGpuIsOneClearLine() {
+        Assumptions.assumeFalse(Device.cudaAvailable(), "a GPU is present");
+        Run r = run("generate", "--model", sftRun, "--prompt", "hi", "--device", "cuda").usageError();
+        assertTrue(r.err().contains("CUDA"), r.err());
+    }
+
+    @Test
+    void exitCodesByPhase() {
+        assertEquals(2, Main.exitCode(new IllegalArgumentException("x"), false));
+        assertEquals(1, Main.exitCode(new IllegalArgumentException("x"), true));
+        assertEquals(1, Main.exitCode(new IllegalStateException("x"), false));
+        assertEquals(2, Main.exitCode(CliException.usage("x"), true));
+        assertEquals(2, Main.exitCode(new IOException("damaged model file"), false));
+        assertEquals(1, Main.exitCode(new IOException("disk full"), true));
+    }
+
+    // ------------------------------------------------------------------------------------------ --config
+
+    private static Path text() throws IOException {
+        Path f = tmp.resolve("corpus.txt");
+        if (!Files.exists(f)) Files.writeString(f, "the quick brown fox jumps over the lazy dog. ".repeat(60));
+        return f;
+    }
+
+    @Test
+    void yamlConfigWithCommandLineOverride() throws IOException {
+        Path cfg = Files.writeString(tmp.resolve("pre.yaml"), "steps: 5\nlr: 2e-3\nbatch: 3\nmin_lr: 1e-4\neval-every: 0\nlayers: 1\n");
+        Path out = tmp.resolve("pre-yaml");
+        run(tiny("pretrain", "--config", cfg, "--data", text(), "--steps", 2, "--out", out, "--quiet")).ok();
+        LmTrainConfig c = LmTrainer.savedConfig(out);
+        assertEquals(2, c.steps(), "the command line overrides the file");
+        assertEquals(2e-3, c.lr(), 1e-12, "from the file");
+        assertEquals(1e-4, c.minLr(), 1e-12, "min_lr from the file");
+        assertEquals(3, c.batchSize(), "from the file");
+        try (Gpt g = Gpt.load(out.resolve("model"), Device.cpu())) {
+            assertEquals(2, g.config().nLayer(), "--layers 2 overrides layers: 1");
+        }
+        assertEquals(2, RunDirectory.readMetrics(out.resolve(RunDirectory.METRICS)).size());
+    }
+
+    @Test
+    void jsonConfigAndMidTrainingMixture() throws IOException {
+        Path cfg = Files.writeString(tmp.resolve("pre.json"),
+                "{\"steps\": 3, \"batch\": 2, \"lr\": 0.004, \"eval-every\": 0, \"tasks\": 16, \"level\": 1, \"mixture\": \"0:0.5\"}");
+        Path out = tmp.resolve("pre-json");
+        run(tiny("pretrain", "--config", cfg, "--data", text(), "--lr", 0.003, "--out", out, "--quiet")).ok();
+        LmTrainConfig c = LmTrainer.savedConfig(out);
+        assertEquals(3, c.steps());
+        assertEquals(2, c.batchSize());
+        assertEquals(0.003, c.lr(), 1e-12);
+        JsonNode last = RunDirectory.readMetrics(out.resolve(RunDirectory.METRICS)).get(2);
+        assertEquals(0.5, last.get("mix_share").asDouble(), 1e-12, "the --mixture schedule from the file");
+    }
+
+    @Test
+    void unknownOrBadConfigKeyExit2() throws IOException {
+        Path unknown = Files.writeString(tmp.resolve("unknown.yaml"), "steps: 3\nstepz: 4\n");
+        Run r = run("sft", "--config", unknown, "--tasks", 4, "--out", tmp.resolve("x")).usageError();
+        assertTrue(r.err().contains("unknown.yaml") && r.err().contains("stepz"), r.err());
+        Path bad = Files.writeString(tmp.resolve("bad.json"), "{\"lr\": \"abc\"}");
+        r = run("sft", "--config", bad, "--tasks", 4, "--out", tmp.resolve("x")).usageError();
+        assertTrue(r.err().contains("bad.json") && r.err().contains("lr"), r.err());
+        Path list = Files.writeString(tmp.resolve("list.yaml"), "prompt: [a, b]\n");
+        run("generate", "--config", list, "--model", sftRun).usageError();
+        r = run("sft", "--config", tmp.resolve("none.yaml"), "--tasks", 4, "--out", tmp.resolve("x")).usageError();
+        assertTrue(r.err().contains("none.yaml"), r.err());
+    }
+
+    // ------------------------------------------------------------------------------------------ end to end
+
+    @Test
+    void sftWritesRunFolderAndModel() throws IOException {
+        assertTrue(Files.isRegularFile(sftRun.resolve(RunDirectory.LATEST)));
+        assertEquals(4, RunDirectory.readMetrics(sftRun.resolve(RunDirectory.METRICS)).size());
+        try (Gpt g = Gpt.load(sftRun.resolve("model"), Device.cpu())) {
+            assertEquals(2, g.config().nLayer());
+            assertEquals(32, g.config().nEmbd());
+            assertEquals(320, g.config().vocabSize());
+        }
+    }
+
+    @Test
+    void generateFromTheModel() {
+        Run r = run("generate", "--model", sftRun.resolve("model"), "--prompt", "Q: 1+2=?\nA:", "--n", 2, "--max-new", 5,
+                "--seed", 7).ok();
+        assertTrue(r.out().contains("[1.1]") && r.out().contains("[1.2]"), r.out());
+        Run greedy = run("generate", "--model", sftRun, "--prompt", "Q: 1+2=?\nA:", "--temperature", 0, "--max-new", 5).ok();
+        assertEquals(greedy.out(), run("generate", "--model", sftRun, "--prompt", "Q: 1+2=?\nA:", "--temperature", 0,
+                "--max-new", 5).ok().out(), "greedy decoding is deterministic");
+    }
+
+    @Test
+    void scoreSumEqualsLogProbsOfTheLogits() throws IOException {
+        String prompt = "Q: 1+2=?\nA:", text = " 3";
+        // from the run folder: its latest checkpoint (the same weights as model/)
+        Run r = run("score", "--model", sftRun, "--prompt", prompt, "--text", text, "--eos").ok();
+        Matcher m = Pattern.compile("sum (-?[0-9.]+)").matcher(r.out());
+        assertTrue(m.find(), r.out());
+        double sum = Double.parseDouble(m.group(1));
+
+        ByteTokenizer tok = ByteTokenizer.padded(64);
+        int[] p = tok.encode(prompt), x = tok.encode(text);
+        int n = p.length + x.length + 1;
+        int[] all = new int[n];
+        System.arraycopy(p, 0, all, 0, p.length);
+        System.arraycopy(x, 0, all, p.length, x.length);
+        all[n - 1] = tok.eosId();
+        int t = n - 1;
+        try (Gpt g = Gpt.load(sftRun.resolve("model"), Device.cpu())) {
+            g.forward(java.util.Arrays.copyOf(all, t), null, null, 1, t);
+            float[] logits = g.logits().toFloatArray();
+            int[] labels = java.util.Arrays.copyOfRange(all, 1, n);
+            float[] logp = LogProbs.compute(logits, labels, null, g.config().vocabSize(), 1f)[0];
+            double expected = 0;
+            for (int j = p.length - 1; j < t; j++) expected += logp[j];
+            assertEquals(expected, sum, 1e-4 + 1e-5 * Math.abs(expected), r.out());
+        }
+        // one table row per scored token (2 text bytes + EOS)
+        assertTrue(r.out().contains("<|endoftext|>") || r.out().contains("256"), r.out());
+    }
+
+    @Test
+    void evalPolicyAndRewardModel() throws IOException {
+        Path out = tmp.resolve("eval");
+        Run r = run("eval", "--model", sftRun.resolve("model"), "--tasks", 6, "--level", 1, "--samples", 2, "--sample-prompts", 2,
+                "--max-new", 4, "--out", out).ok();
+        assertTrue(r.out().contains("gold accuracy"), r.out());
+        JsonNode j = new ObjectMapper().readTree(out.resolve("eval.json").toFile());
+        assertTrue(j.has("gold/accuracy") && j.has("gold/ece") && j.has("gold/eos_rate") && j.has("sample/entropy"), j.toString());
+        run("eval", "--reward-model", sftRun, "--tasks", 2).usageError(); // a policy: no score head
+        r = run("eval", "--reward-model", rmRun(), "--data", pairsData, "--format", "pairs").ok();
+        assertTrue(r.out().contains("reward model accuracy"), r.out());
+    }
+
+    @Test
+    void rewardModelLoads() throws IOException {
+        try (RewardModel rm = RewardModel.load(rmRun().resolve("model"), Device.cpu())) {
+            assertEquals(32, rm.config().nEmbd());
+        }
+        assertTrue(Files.isRegularFile(rmRun().resolve(RunDirectory.LATEST)));
+    }
+
+    @Test
+    void dpoTwoLossTypes() throws IOException {
+        Path a = tmp.resolve("dpo-sigmoid");
+        run("dpo", "--loss", "sigmoid", "--init", sftRun.resolve("model"), "--data", pairsData, "--format", "pairs", "--steps", 2,
+                "--batch", 4, "--eval-every", 0, "--out", a, "--quiet").ok();
+        try (Gpt g = Gpt.load(a.resolve("model"), Device.cpu())) {
+            assertEquals(2, g.config().nLayer());
+        }
+        assertEquals(2, RunDirectory.readMetrics(a.resolve(RunDirectory.METRICS)).size());
+        // SimPO on pairs sampled from the policy on the built-in tasks (the gold-ranked path)
+        Path b = tmp.resolve("dpo-simpo");
+        Run r = run("dpo", "--loss", "simpo", "--init", sftRun, "--tasks", 4, "--level", 1, "--samples", 2, "--max-new", 4,
+                "--holdout", 0, "--steps", 2, "--batch", 2, "--out", b).ok();
+        assertTrue(r.out().contains("simpo"), r.out());
+        assertTrue(Files.isRegularFile(b.resolve("model").resolve("model.safetensors")));
+    }
+
+    @Test
+    void ppoCoupleOfSteps() throws IOException {
+        Path out = tmp.resolve("ppo");
+        Run r = run("ppo", "--policy", sftRun.resolve("model"), "--reward-model", rmRun(), "--tasks", 8, "--level", 1, "--steps", 2,
+                "--rollout", 4, "--mini-batch", 2, "--epochs", 1, "--max-new", 4, "--eval-tasks", 4, "--eval-every", 2,
+                "--out", out, "--quiet").ok();
+        assertTrue(r.out().contains("ppo: reward"), r.out());
+        List<JsonNode> lines = RunDirectory.readMetrics(out.resolve(RunDirectory.METRICS));
+        assertEquals(2, lines.size());
+        assertTrue(lines.get(0).has("objective/gold") && lines.get(1).has("eval/gold_accuracy"), lines.toString());
+        try (Gpt g = Gpt.load(out.resolve("model"), Device.cpu())) {
+            assertEquals(32, g.config().nEmbd());
+        }
+    }
+
+    @Test
+    void sftOnTheAlpacaSampleSkippingBadRecords() {
+        Path alpaca = Path.of("/work/shared/data/alpaca_5000.json");
+        if (!Files.exists(alpaca)) alpaca = Path.of("../shared/data/alpaca_5000.json");
+        Assumptions.assumeTrue(Files.isRegularFile(alpaca), "the shared data folder is absent");
+        Run r = run(tiny("sft", "--data", alpaca, "--format", "alpaca", "--skip-bad", "--steps", 1, "--batch", 2,
+                "--eval-every", 0, "--out", tmp.resolve("alpaca"), "--quiet")).ok();
+        Matcher m = Pattern.compile("(\\d+) skipped").matcher(r.out());
+        assertTrue(m.find(), r.out());
+        assertTrue(Long.parseLong(m.group(1)) > 0, "the sample's empty records are skipped and counted: " + r.out());
+    }
+}
