@@ -48,8 +48,8 @@ public final class Main implements Runnable {
             GenerateCommand::new,
             ScoreCommand::new,
             EvalCommand::new,
-            BenchCommand::new
-            // the lead's DemoCommand::new goes here
+            BenchCommand::new,
+            DemoCommand::new
     );
 
     @Option(names = "--stacktrace", scope = ScopeType.INHERIT, description = "print stack traces of errors (debugging)")

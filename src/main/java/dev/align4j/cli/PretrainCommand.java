@@ -61,7 +61,7 @@ public final class PretrainCommand extends BaseCommand {
     @Option(names = "--instructions", paramLabel = "FILE", description = "instruction data mixed in (with --format)")
     Path instructions;
 
-    @Option(names = "--format", paramLabel = "FORMAT", description = "format of --instructions: alpaca, oasst, messages, prompt-completion")
+    @Option(names = "--format", paramLabel = "FORMAT", description = "format of --instructions: alpaca, self-instruct, oasst, messages, prompt-completion")
     String format;
 
     @Option(names = "--skip-bad", description = "skip bad records of --instructions and print the counts")

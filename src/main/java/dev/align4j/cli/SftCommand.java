@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 /** {@code align4j sft}: supervised fine-tuning ({@link SftTrainer}). */
 @Command(name = "sft", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Supervised fine-tuning (SFT) on a data file or the built-in tasks.",
-                "Data: --data FILE --format alpaca|oasst|messages|prompt-completion, or --tasks N.",
+                "Data: --data FILE --format alpaca|self-instruct|oasst|messages|prompt-completion, or --tasks N.",
                 "Starts from --init MODEL or a fresh model of the size flags. Loss on the responses."},
         footer = {"",
                 "Defaults (SftConfig): steps 300, batch 16, accum 1, lr 1e-3 -> 1e-4 cosine,",

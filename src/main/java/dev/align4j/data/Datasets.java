@@ -18,7 +18,7 @@ import java.util.Locale;
  * gzipped ({@code .gz} suffix), as strict UTF-8. The first bad record throws a {@link DataFormatException} naming
  * the file and the 1-based line (and "record N" in a JSON array); with {@link ReadOptions#skipBad()} bad records
  * are skipped and counted by reason in {@link ReadResult#report()}. Format rules: {@link AlpacaFormat},
- * {@link PromptCompletionFormat}, {@link MessagesFormat} and {@link ChatTemplate}, {@link OasstFormat},
+ * {@link SelfInstructFormat}, {@link PromptCompletionFormat}, {@link MessagesFormat} and {@link ChatTemplate}, {@link OasstFormat},
  * {@link HhRlhfFormat}, {@link PairsFormat}.
  */
 public final class Datasets {
@@ -27,9 +27,9 @@ public final class Datasets {
 
     /** Formats that give SFT examples. */
     public enum SftFormat {
-        ALPACA, OASST, MESSAGES, PROMPT_COMPLETION;
+        ALPACA, OASST, MESSAGES, PROMPT_COMPLETION, SELF_INSTRUCT;
 
-        /** Case-insensitive, '-' or '_': "alpaca", "oasst", "messages", "prompt-completion". */
+        /** Case-insensitive, '-' or '_': "alpaca", "oasst", "messages", "prompt-completion", "self-instruct". */
         public static SftFormat parse(String name) {
             return Datasets.parse(SftFormat.class, name);
         }
@@ -53,6 +53,7 @@ public final class Datasets {
             case OASST -> OasstFormat.readSft(file, options, template);
             case MESSAGES -> MessagesFormat.read(file, options, template);
             case PROMPT_COMPLETION -> PromptCompletionFormat.read(file, options);
+            case SELF_INSTRUCT -> SelfInstructFormat.read(file, options);
         };
     }
 

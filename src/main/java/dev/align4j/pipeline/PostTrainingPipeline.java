@@ -34,6 +34,17 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Function;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
+import dev.align4j.data.tasks.TaskCorpus;
+import dev.align4j.train.BatchSource;
+import dev.align4j.train.LmTrainer;
+import dev.align4j.train.ProgressListener;
+import dev.align4j.train.TextCorpus;
+import dev.align4j.train.TokenizedInstructions;
+import dev.align4j.train.SequenceBatch;
+import dev.align4j.data.tasks.Responses;
 
 /**
  * The lecture's post-training pipeline on the built-in tasks, end to end, measured: from a base model (random
@@ -43,10 +54,14 @@ import java.util.function.Consumer;
  * evaluated the same way on held-out tasks: greedy gold accuracy (per family), confidence and its calibration
  * error, sampled entropy and distinct-n (mode collapse), and win rate against SFT judged by the gold checker.
  *
- * <p>Run folder: {@code sft/}, {@code rm/}, {@code ppo/}, {@code ppo_overopt/}, {@code dpo/}, {@code simpo/}
- * (each a trainer's run: metrics.jsonl and checkpoints), and {@code summary.json} with every evaluation.
+ * <p>Run folder: {@code pretrain/} (when configured), {@code sft/}, {@code rm/}, {@code ppo/}, {@code ppo_overopt/}, {@code dpo/}, {@code simpo/}
+ * (each a trainer's run: metrics.jsonl and checkpoints), {@code summary.json} with every evaluation, and
+ * {@code samples.jsonl} with each stage's first judged greedy responses on the held-out tasks.
  */
 public final class PostTrainingPipeline {
+    /** The samples file of a run folder. */
+    public static final String SAMPLES = "samples.jsonl";
+
     private PostTrainingPipeline() {}
 
     /** Evaluation of one policy. */
@@ -75,13 +90,28 @@ public final class PostTrainingPipeline {
 
     /** Runs every stage on the CPU from a fresh random base model. */
     public static Summary run(PipelineConfig c, Path out, Consumer<String> log) throws IOException {
-        try (Gpt base = Gpt.create(c.model(), Device.cpu(), c.seed())) {
-            return run(c, base, out, log);
+        return run(c, Device.cpu(), out, log, stage -> ProgressListener.NONE);
+    }
+
+    /** Runs every stage on {@code device} from a fresh random base model; {@code progress} gives each stage's listener. */
+    public static Summary run(PipelineConfig c, Device device, Path out, Consumer<String> log,
+                              Function<String, ProgressListener> progress) throws IOException {
+        try (Gpt base = Gpt.create(c.model(), device, c.seed())) {
+            return run(c, base, out, log, progress);
         }
     }
 
     /** Runs every stage from {@code base} (left untouched), on its device. */
     public static Summary run(PipelineConfig c, Gpt base, Path out, Consumer<String> log) throws IOException {
+        return run(c, base, out, log, stage -> ProgressListener.NONE);
+    }
+
+    /**
+     * Runs every stage from {@code base} (left untouched), on its device; {@code progress.apply(stage)} is told
+     * after every step of that stage's trainer (stages: pretrain, sft, rm, ppo, ppo_overopt, dpo, simpo).
+     */
+    public static Summary run(PipelineConfig c, Gpt base, Path out, Consumer<String> log,
+                              Function<String, ProgressListener> progress) throws IOException {
         long t0 = System.nanoTime();
         Tokenizer tok = Tokenizers.byName("byte");
         if (base.config().vocabSize() != tok.vocabSize())
@@ -99,19 +129,42 @@ public final class PostTrainingPipeline {
         GoldEvaluator gold = new GoldEvaluator(enc, 64, c.maxNewTokens());
         List<StageEval> evals = new ArrayList<>();
         log.accept("tasks: " + suite + "; " + sftTasks.size() + " SFT, " + test.size() + " held-out");
+        Files.createDirectories(out);
+        Path samples = out.resolve(SAMPLES);
+        Files.deleteIfExists(samples);
         evals.add(evaluate("base", base, null, gold, enc, test, c, 0));
-        log.accept("base: " + evals.get(0).gold());
+        log.accept("base: " + last(evals).gold());
+        writeSamples(samples, last(evals), test);
 
-        try (Gpt sft = base.copy()) {
+        // ---- pre-training with the mid-training mixture (optional); SFT starts from its result
+        long ts = System.nanoTime();
+        Gpt sftInit;
+        if (c.pretrain() != null) {
+            sftInit = pretrain(c, base, suite, enc, out, log, progress.apply("pretrain"));
+            try {
+                evals.add(evaluate("pretrain", sftInit, null, gold, enc, test, c, secs(ts)));
+                log.accept("pretrain: " + last(evals).gold());
+                writeSamples(samples, last(evals), test);
+            } catch (RuntimeException | IOException e) {
+                sftInit.close();
+                throw e;
+            }
+        } else {
+            sftInit = base.copy();
+        }
+
+        try (Gpt sft = sftInit) {
             // ---- SFT
-            long ts = System.nanoTime();
+            ts = System.nanoTime();
             List<TokenizedSft> sftData = new ArrayList<>();
             for (Task t : sftTasks) sftData.add(enc.encode(t.toSft()));
             try (SftTrainer tr = SftTrainer.create(sft, c.sft(), sftData, null, tok.padId(), out.resolve("sft"))) {
+                tr.withProgress(progress.apply("sft"));
                 tr.train();
             }
             evals.add(evaluate("sft", sft, null, gold, enc, test, c, secs(ts)));
-            log.accept("sft: " + evals.get(1).gold());
+            log.accept("sft: " + last(evals).gold());
+            writeSamples(samples, last(evals), test);
 
             // ---- preference pairs from the SFT policy, ranked by the gold checker
             SampledPairs.Result sampled = SampledPairs.build(sft, enc, pairTasks, c.pairs(), s + 6);
@@ -127,6 +180,7 @@ public final class PostTrainingPipeline {
             try (RewardModel rm = RewardModel.fromPolicy(sft, s + 8)) {
                 ts = System.nanoTime();
                 try (RewardTrainer tr = RewardTrainer.create(rm, c.rm(), trainPairs, heldOutPairs, tok.padId(), out.resolve("rm"))) {
+                    tr.withProgress(progress.apply("rm"));
                     tr.train();
                 }
                 rmAcc = RewardAccuracy.of(rm, heldOutPairs, 64, tok.padId());
@@ -135,41 +189,74 @@ public final class PostTrainingPipeline {
 
                 // ---- PPO against the reward model, then the same with a weak KL penalty
                 ts = System.nanoTime();
-                ppoLines = ppo("ppo", c.ppo(), sft, rm, ppoTasks, test, enc, gold, out, evals, c, log);
+                ppoLines = ppo("ppo", c.ppo(), sft, rm, ppoTasks, test, enc, gold, out, evals, c, log, progress);
+                writeSamples(samples, last(evals), test);
                 log.accept("ppo: " + evals.get(evals.size() - 1).gold() + String.format(" (%.0f s)", secs(ts)));
                 if (c.overOptBeta() >= 0) {
                     PpoConfig weak = c.ppo().withKl((float) c.overOptBeta(), c.ppo().klEstimator(), 0);
-                    overLines = ppo("ppo_overopt", weak, sft, rm, ppoTasks, test, enc, gold, out, evals, c, log);
+                    overLines = ppo("ppo_overopt", weak, sft, rm, ppoTasks, test, enc, gold, out, evals, c, log, progress);
+                    writeSamples(samples, last(evals), test);
                     log.accept("ppo (β " + c.overOptBeta() + "): " + evals.get(evals.size() - 1).gold());
                 }
             }
 
             // ---- DPO and SimPO from the SFT policy on the same pairs
-            dpoLines = dpo("dpo", c.dpo(), sft, trainPairs, heldOutPairs, enc, out, gold, test, evals, c);
-            log.accept("dpo: " + evals.get(evals.size() - 1).gold());
-            simpoLines = dpo("simpo", c.simpo(), sft, trainPairs, heldOutPairs, enc, out, gold, test, evals, c);
-            log.accept("simpo: " + evals.get(evals.size() - 1).gold());
+            dpoLines = dpo("dpo", c.dpo(), sft, trainPairs, heldOutPairs, enc, out, gold, test, evals, c, progress);
+            log.accept("dpo: " + last(evals).gold());
+            writeSamples(samples, last(evals), test);
+            simpoLines = dpo("simpo", c.simpo(), sft, trainPairs, heldOutPairs, enc, out, gold, test, evals, c, progress);
+            log.accept("simpo: " + last(evals).gold());
+            writeSamples(samples, last(evals), test);
 
             Summary summary = new Summary(evals, sampled, rmAcc, ppoLines, overLines, dpoLines, simpoLines, secs(t0));
-            writeSummary(summary, out.resolve("summary.json"));
+            writeSummary(summary, c, base.device().toString(), out.resolve("summary.json"));
             return summary;
+        }
+    }
+
+    /** Language modelling on the generated corpus with the instruction mixture; returns the trained copy of {@code base}. */
+    private static Gpt pretrain(PipelineConfig c, Gpt base, TaskSuite suite, Encoder enc, Path out, Consumer<String> log,
+                                ProgressListener progress) throws IOException {
+        PipelineConfig.Pretrain pc = c.pretrain();
+        Tokenizer tok = enc.tokenizer();
+        long s = c.seed();
+        TextCorpus corpus = TextCorpus.of(TaskCorpus.generate(suite, pc.corpusSentences(), s + 9), tok, TextCorpus.DEFAULT_VAL_FRACTION);
+        List<TokenizedSft> instr = new ArrayList<>();
+        for (Task t : suite.generate(pc.instructionTasks(), s + 10, Split.TRAIN)) instr.add(enc.encode(t.toSft()));
+        BatchSource source = BatchSource.mixed(corpus.train(), new TokenizedInstructions(instr, tok.padId()), pc.mixture(), s + 11);
+        log.accept(String.format("pretrain: %d bytes of generated prose, %d instruction examples mixed in on %s", corpus.train().length(),
+                instr.size(), pc.mixture().stages()));
+        Gpt model = base.copy();
+        LmTrainer tr;
+        try {
+            tr = LmTrainer.create(model, pc.lm(), source, corpus.val(), out.resolve("pretrain"));
+        } catch (RuntimeException | IOException e) {
+            model.close(); // create leaves the model to the caller when it fails
+            throw e;
+        }
+        try (tr) { // the trainer owns (and closes) its model: hand back a copy
+            tr.withProgress(progress).train();
+            return tr.model().copy();
         }
     }
 
     private static List<Map<String, Object>> ppo(String name, PpoConfig cfg, Gpt sft, RewardModel rm, List<Task> tasks,
                                                  List<Task> test, Encoder enc, GoldEvaluator gold, Path out,
-                                                 List<StageEval> evals, PipelineConfig c, Consumer<String> log) throws IOException {
+                                                 List<StageEval> evals, PipelineConfig c, Consumer<String> log,
+                                                 Function<String, ProgressListener> progress) throws IOException {
         Tokenizer tok = enc.tokenizer();
         List<int[]> prompts = new ArrayList<>(tasks.size());
         for (Task t : tasks) prompts.add(enc.encodePrompt(t.prompt()));
         List<Task> probe = test.subList(0, Math.min(100, test.size()));
         long ts = System.nanoTime();
         List<Map<String, Object>> lines;
+        PpoTrainer.RewardFunction reward = normalizedReward(rm, sft, enc, tasks, cfg, c.seed() + 12, log);
         try (Gpt policy = sft.copy(); Gpt ref = sft.copy(); Gpt critic = rm.gpt().copy(); ScalarHead head = rm.head().copy();
-             PpoTrainer tr = PpoTrainer.create(policy, ref, critic, head, rm::score, prompts, cfg,
+             PpoTrainer tr = PpoTrainer.create(policy, ref, critic, head, reward, prompts, cfg,
                      new PpoTrainer.Ids(tok.eosId(), tok.padId()), out.resolve(name))) {
             tr.withGoldJudge((i, response) -> goldScore(tasks.get(i), response, tok))
                     .withEvalHook(p -> Map.of("gold_accuracy", gold.evaluate(p, probe).accuracy()));
+            tr.withProgress(progress.apply(name));
             lines = tr.train();
             evals.add(evaluate(name, policy, sft, gold, enc, test, c, secs(ts)));
         }
@@ -178,15 +265,55 @@ public final class PostTrainingPipeline {
 
     private static List<Map<String, Object>> dpo(String name, DpoConfig cfg, Gpt sft, List<TokenizedPair> train,
                                                  List<TokenizedPair> heldOut, Encoder enc, Path out, GoldEvaluator gold,
-                                                 List<Task> test, List<StageEval> evals, PipelineConfig c) throws IOException {
+                                                 List<Task> test, List<StageEval> evals, PipelineConfig c,
+                                                 Function<String, ProgressListener> progress) throws IOException {
         long ts = System.nanoTime();
         List<Map<String, Object>> lines;
         try (Gpt policy = sft.copy();
              DpoTrainer tr = DpoTrainer.create(policy, null, cfg, train, heldOut, enc.tokenizer().padId(), out.resolve(name))) {
+            tr.withProgress(progress.apply(name));
             lines = tr.train();
             evals.add(evaluate(name, policy, sft, gold, enc, test, c, secs(ts)));
         }
         return lines;
+    }
+
+    /**
+     * The reward model's score standardised on the SFT policy's own samples, as InstructGPT normalises its reward
+     * model: (r − μ)/σ with μ, σ the mean and standard deviation of the scores of one sampled response (at the PPO
+     * rollout temperature) to each of the first 256 PPO prompts, fixed before PPO starts. Bradley–Terry fixes only
+     * score differences, so a raw reward model's scale is arbitrary (σ ≈ 8.6 on SFT samples in our runs) and a KL
+     * coefficient β means nothing against it; on the standardised scale β = 0.5 trades one σ of reward for a
+     * KL of 2 nats per response.
+     */
+    static PpoTrainer.RewardFunction normalizedReward(RewardModel rm, Gpt sft, Encoder enc, List<Task> tasks, PpoConfig cfg, long seed,
+                                                      Consumer<String> log) {
+        int n = Math.min(256, tasks.size());
+        List<String> prompts = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) prompts.add(tasks.get(i).prompt());
+        List<Responses.Response> rs = Responses.generate(sft, enc, prompts, 64, cfg.maxNewTokens(), cfg.temperature(), seed, false);
+        double[] scores = new double[n];
+        for (int from = 0; from < n; from += 64) {
+            int to = Math.min(n, from + 64);
+            List<int[]> p = new ArrayList<>(), r = new ArrayList<>();
+            for (int i = from; i < to; i++) {
+                p.add(enc.encodePrompt(prompts.get(i)));
+                r.add(rs.get(i).tokens());
+            }
+            float[] sc = rm.score(SequenceBatch.ofResponses(p, r, enc.tokenizer().padId()));
+            for (int i = from; i < to; i++) scores[i] = sc[i - from];
+        }
+        double mu = 0, var = 0;
+        for (double x : scores) mu += x / n;
+        for (double x : scores) var += (x - mu) * (x - mu) / Math.max(1, n - 1);
+        double sd = Math.max(Math.sqrt(var), 1e-6);
+        log.accept(String.format("reward normalisation on %d SFT samples: mean %.3f, std %.3f", n, mu, sd));
+        float m = (float) mu, inv = (float) (1 / sd);
+        return batch -> {
+            float[] s = rm.score(batch);
+            for (int i = 0; i < s.length; i++) s[i] = (s[i] - m) * inv;
+            return s;
+        };
     }
 
     /** 1 when the response ended with EOS and its text is the task's answer (as {@link GoldEvaluator} judges). */
@@ -204,6 +331,29 @@ public final class PostTrainingPipeline {
         return new StageEval(stage, r, d, w, seconds);
     }
 
+    private static StageEval last(List<StageEval> evals) {
+        return evals.get(evals.size() - 1);
+    }
+
+    /** Appends the stage's first judged greedy responses to {@code samples.jsonl} (stage, family, prompt, response, gold, correct). */
+    private static void writeSamples(Path file, StageEval e, List<Task> test) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        StringBuilder sb = new StringBuilder();
+        List<GoldEvaluator.Sample> ss = e.gold().samples();
+        for (int i = 0; i < ss.size(); i++) {
+            GoldEvaluator.Sample x = ss.get(i);
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("stage", e.stage());
+            m.put("family", x.family());
+            m.put("prompt", x.prompt());
+            m.put("response", x.response());
+            m.put("gold", test.get(i).answer().strip());
+            m.put("correct", x.correct());
+            sb.append(json.writeValueAsString(m)).append('\n');
+        }
+        Files.writeString(file, sb.toString(), java.nio.charset.StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    }
+
     private static List<TokenizedPair> encode(Encoder enc, List<PreferencePair> pairs) {
         List<TokenizedPair> out = new ArrayList<>(pairs.size());
         for (PreferencePair p : pairs) out.add(enc.encode(p));
@@ -214,8 +364,11 @@ public final class PostTrainingPipeline {
         return (System.nanoTime() - t0) * 1e-9;
     }
 
-    static void writeSummary(Summary s, Path file) throws IOException {
+    static void writeSummary(Summary s, PipelineConfig c, String device, Path file) throws IOException {
         Map<String, Object> root = new LinkedHashMap<>();
+        root.put("seed", c.seed());
+        root.put("model", c.model().toString());
+        root.put("device", device);
         List<Map<String, Object>> st = new ArrayList<>();
         for (StageEval e : s.stages()) st.add(e.flat());
         root.put("stages", st);

@@ -152,6 +152,17 @@ class CliTest {
     }
 
     @Test
+    void demoConfigurations() {
+        // the command's sizes and smoke mode map onto the pipeline config; a bad size is a usage error
+        assertEquals(dev.align4j.pipeline.PipelineConfig.demo(7), DemoCommand.config(7, "small", false, false));
+        assertEquals(768, DemoCommand.config(1, "large", false, false).model().nEmbd());
+        assertTrue(DemoCommand.config(1, "small", true, true).overOptBeta() < 0);
+        assertEquals(30, DemoCommand.config(1, "small", true, false).pretrain().lm().steps());
+        Run r = run("demo", "--size", "huge", "--out", tmp.resolve("demo")).usageError();
+        assertTrue(r.err().contains("--size"), r.err());
+    }
+
+    @Test
     void badValuesExit2() {
         run("sft", "--lr", "abc", "--tasks", 4, "--out", tmp.resolve("x")).usageError();
         run("sft", "--device", "tpu", "--tasks", 4, "--out", tmp.resolve("x")).usageError();
@@ -344,6 +355,23 @@ class CliTest {
         try (Gpt g = Gpt.load(out.resolve("model"), Device.cpu())) {
             assertEquals(32, g.config().nEmbd());
         }
+    }
+
+    @Test
+    void sftOnSelfInstructTasks() throws IOException {
+        assertTrue(run("sft", "--help").ok().out().contains("self-instruct"));
+        assertTrue(run("pretrain", "--help").ok().out().contains("self-instruct"));
+        // generated seed tasks: 3 instances over 2 tasks, and a task whose only instance has an empty output
+        Path seed = Files.write(tmp.resolve("seed.jsonl"), List.of(
+                "{\"id\": \"seed_task_0\", \"instruction\": \"Add.\", \"instances\": [{\"input\": \"1 2\", \"output\": \"3\"}, "
+                        + "{\"input\": \"2 2\", \"output\": \"4\"}], \"is_classification\": false}",
+                "{\"id\": \"seed_task_1\", \"instruction\": \"Say yes.\", \"instances\": [{\"input\": \"\", \"output\": \"\"}]}",
+                "{\"id\": \"seed_task_2\", \"instruction\": \"Say no.\", \"instances\": [{\"input\": \"\", \"output\": \"no\"}]}"));
+        Run r = run(tiny("sft", "--data", seed, "--format", "self-instruct", "--skip-bad", "--steps", 1, "--batch", 2,
+                "--eval-every", 0, "--out", tmp.resolve("self-instruct"), "--quiet")).ok();
+        assertTrue(r.out().contains("[self-instruct]: 3 read, 2 kept, 3 produced, 1 skipped"), r.out());
+        r = run(tiny("sft", "--data", seed, "--format", "self_instruct", "--steps", 1, "--out", tmp.resolve("si-bad"))).usageError();
+        assertTrue(r.err().contains("seed.jsonl:2") && r.err().contains("empty field 'output'"), r.err());
     }
 
     @Test

@@ -65,6 +65,29 @@ class BadDataTest {
         out.add(new Case("alpaca", Datasets.SftFormat.ALPACA, null,
                 "{\"instruction\": \"Say hi.\", \"input\": \"\", \"output\": \"Hi!\"}", alpaca));
 
+        Map<String, byte[]> si = new LinkedHashMap<>();
+        String inst = "{\"input\": \"x\", \"output\": \"y\"}";
+        si.put("malformed JSON", u("{\"instruction\": \"a\", \"instances\": [" + inst + "}"));
+        si.put("record is not a JSON object", u("\"a task\""));
+        si.put("missing field 'instruction'", u("{\"name\": \"t\", \"instances\": [" + inst + "]}"));
+        si.put("empty field 'instruction'", u("{\"instruction\": \" \", \"instances\": [" + inst + "]}"));
+        si.put("field 'instruction' is not a string", u("{\"instruction\": [\"a\"], \"instances\": [" + inst + "]}"));
+        si.put("missing field 'instances'", u("{\"instruction\": \"a\", \"input\": \"\", \"output\": \"b\"}"));
+        si.put("field 'instances' is not an array", u("{\"instruction\": \"a\", \"instances\": " + inst + "}"));
+        si.put("no instances", u("{\"instruction\": \"a\", \"instances\": []}"));
+        si.put("instance is not a JSON object", u("{\"instruction\": \"a\", \"instances\": [" + inst + ", \"y\"]}"));
+        si.put("missing field 'input'", u("{\"instruction\": \"a\", \"instances\": [{\"output\": \"y\"}]}"));
+        si.put("field 'input' is not a string", u("{\"instruction\": \"a\", \"instances\": [{\"input\": null, \"output\": \"y\"}]}"));
+        si.put("missing field 'output'", u("{\"instruction\": \"a\", \"instances\": [" + inst + ", {\"input\": \"\"}]}"));
+        si.put("field 'output' is not a string", u("{\"instruction\": \"a\", \"instances\": [{\"input\": \"\", \"output\": 1}]}"));
+        // a bad second instance rejects the whole task, its good first instance included
+        si.put("empty field 'output'", u("{\"instruction\": \"a\", \"instances\": [" + inst + ", {\"input\": \"\", \"output\": \"\"}]}"));
+        si.put("invalid UTF-8", invalidUtf8("{\"instruction\": \"a\", \"instances\": [{\"input\": \"x", "\", \"output\": \"y\"}]}"));
+        out.add(new Case("self-instruct", Datasets.SftFormat.SELF_INSTRUCT, null, // 2 examples per task
+                "{\"id\": \"seed_task_0\", \"name\": \"t\", \"instruction\": \"Sort the words.\", \"instances\": "
+                        + "[{\"input\": \"b a\", \"output\": \"a b\"}, {\"input\": \"\", \"output\": \"nothing\"}], "
+                        + "\"is_classification\": false}", si));
+
         Map<String, byte[]> pc = new LinkedHashMap<>();
         pc.put("malformed JSON", u("{\"prompt\": \"a\" \"completion\": \"b\"}"));
         pc.put("missing field 'completion'", u("{\"prompt\": \"a\"}"));

@@ -47,6 +47,63 @@ class FormatRulesTest {
     }
 
     @Test
+    void selfInstructOneExamplePerInstanceWithAlpacaTemplates() throws IOException {
+        Path f = file("seed.jsonl",
+                "{\"id\": \"seed_task_0\", \"name\": \"add\", \"instruction\": \"Add the numbers.\", \"instances\": ["
+                        + "{\"input\": \"2 and 3\", \"output\": \"5\"}, {\"input\": \"\", \"output\": \" 0\"}, "
+                        + "{\"input\": \"1 and {input}\", \"output\": \"?\", \"extra\": 1}], \"is_classification\": false}",
+                "",
+                "{\"instruction\": \"Name a colour.\", \"instances\": [{\"input\": \"\", \"output\": \"Blue\"}], \"is_classification\": true}");
+        ReadResult<SftExample> r = Datasets.readSft(f, Datasets.SftFormat.SELF_INSTRUCT, ReadOptions.defaults());
+        List<SftExample> x = r.items();
+        assertEquals(4, x.size());
+        assertEquals(SftExample.of("Below is an instruction that describes a task, paired with an input that provides further "
+                + "context. Write a response that appropriately completes the request.\n\n### Instruction:\nAdd the numbers."
+                + "\n\n### Input:\n2 and 3\n\n### Response:\n", "5", "seed.jsonl:1#0"), x.get(0));
+        assertEquals(SftExample.of("Below is an instruction that describes a task. Write a response that appropriately "
+                + "completes the request.\n\n### Instruction:\nAdd the numbers.\n\n### Response:\n", " 0", "seed.jsonl:1#1"), x.get(1));
+        assertEquals(SftExample.of(AlpacaFormat.prompt("Add the numbers.", "1 and {input}"), "?", "seed.jsonl:1#2"), x.get(2));
+        assertEquals(SftExample.of(AlpacaFormat.prompt("Name a colour.", ""), "Blue", "seed.jsonl:3#0"), x.get(3));
+        assertEquals(2, r.report().read());
+        assertEquals(2, r.report().kept());
+        assertEquals(4, r.report().produced());
+        assertTrue(r.report().toString().startsWith("seed.jsonl [self-instruct]: 2 read, 2 kept, 4 produced"), r.report().toString());
+
+        // the same task as an Alpaca record renders the same example
+        Path a = file("a.jsonl", "{\"instruction\": \"Add the numbers.\", \"input\": \"2 and 3\", \"output\": \"5\"}");
+        assertEquals(x.get(0).segments(), AlpacaFormat.read(a, ReadOptions.defaults()).items().get(0).segments());
+
+        // names; maxRecords counts tasks (records), not instances; a JSON array and gzip read the same
+        for (String n : List.of("self-instruct", "self_instruct", " Self-Instruct "))
+            assertEquals(Datasets.SftFormat.SELF_INSTRUCT, Datasets.SftFormat.parse(n), n);
+        assertEquals(3, SelfInstructFormat.read(f, ReadOptions.defaults().withMaxRecords(1)).size());
+        String[] lines = Files.readString(f).strip().split("\n");
+        Path arr = file("seed.json", "[", lines[0] + ",", lines[2], "]");
+        List<SftExample> ax = SelfInstructFormat.read(arr, ReadOptions.defaults()).items();
+        assertEquals(4, ax.size());
+        assertEquals(x.get(3).segments(), ax.get(3).segments());
+        assertEquals("seed.json:3#0", ax.get(3).origin());
+        Path gz = dir.resolve("seed.jsonl.gz");
+        try (var o = new java.util.zip.GZIPOutputStream(Files.newOutputStream(gz))) {
+            o.write(Files.readAllBytes(f));
+        }
+        assertEquals(r.items().stream().map(SftExample::segments).toList(),
+                SelfInstructFormat.read(gz, ReadOptions.defaults()).items().stream().map(SftExample::segments).toList());
+        // no language to filter on
+        assertThrows(IllegalArgumentException.class, () -> SelfInstructFormat.read(f, ReadOptions.defaults().withLanguage("en")));
+
+        // a bad instance is named in the message; the skip key is the plain reason
+        Path bad = file("bad.jsonl", lines[2],
+                "{\"instruction\": \"a\", \"instances\": [{\"input\": \"\", \"output\": \"b\"}, {\"input\": \"\", \"output\": \"\"}]}");
+        DataFormatException e = assertThrows(DataFormatException.class, () -> SelfInstructFormat.read(bad, ReadOptions.defaults()));
+        assertEquals("empty field 'output': in instance 1", e.reason());
+        assertTrue(e.getMessage().contains("bad.jsonl:2: empty field 'output': in instance 1"), e.getMessage());
+        ReadResult<SftExample> skipped = SelfInstructFormat.read(bad, ReadOptions.skippingBad());
+        assertEquals(1, skipped.size());
+        assertEquals(1, skipped.report().skipped("empty field 'output'"), skipped.report().toString());
+    }
+
+    @Test
     void promptCompletionVerbatim() throws IOException {
         Path f = file("pc.jsonl", "{\"prompt\": \"\", \"completion\": \" leading space kept \"}");
         SftExample e = PromptCompletionFormat.read(f, ReadOptions.defaults()).items().get(0);
@@ -201,7 +258,8 @@ class FormatRulesTest {
         assertEquals(Datasets.SftFormat.PROMPT_COMPLETION, Datasets.SftFormat.parse("prompt-completion"));
         assertEquals(Datasets.PairFormat.HH, Datasets.PairFormat.parse(" HH "));
         IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> Datasets.SftFormat.parse("sharegpt"));
-        assertTrue(bad.getMessage().contains("sharegpt") && bad.getMessage().contains("prompt-completion"), bad.getMessage());
+        assertTrue(bad.getMessage().contains("sharegpt") && bad.getMessage().contains("prompt-completion")
+                && bad.getMessage().contains("self-instruct"), bad.getMessage());
         // maxRecords counts records, not blank lines
         ReadResult<SftExample> two = Datasets.readSft(f, Datasets.SftFormat.PROMPT_COMPLETION, ReadOptions.defaults().withMaxRecords(2));
         assertEquals(2, two.size());

@@ -66,6 +66,51 @@ class RealDataTest {
     }
 
     @Test
+    void selfInstructSeedTasks() throws IOException {
+        Path f = DATA.resolve("self_instruct_seed_tasks.jsonl");
+        if (!Files.isRegularFile(f)) f = Path.of("/work/shared/data/self_instruct_seed_tasks.jsonl"); // from a clone elsewhere
+        assumeTrue(Files.isRegularFile(f), "real data sample absent: " + f);
+        ReadResult<SftExample> r = Datasets.readSft(f, Datasets.SftFormat.SELF_INSTRUCT, ReadOptions.defaults());
+        ReadReport rep = r.report();
+        // independently from the raw lines: one example per instance, each the Alpaca rendering of its task
+        List<JsonNode> raw = rawLines(f);
+        assertEquals(175, raw.size());
+        int instances = 0, withInput = 0;
+        List<SftExample> expect = new ArrayList<>();
+        for (int i = 0; i < raw.size(); i++) {
+            JsonNode t = raw.get(i);
+            for (int k = 0; k < t.get("instances").size(); k++) {
+                JsonNode in = t.get("instances").get(k);
+                instances++;
+                if (!in.get("input").asText().isEmpty()) withInput++;
+                expect.add(SftExample.of(AlpacaFormat.prompt(t.get("instruction").asText(), in.get("input").asText()),
+                        in.get("output").asText(), "self_instruct_seed_tasks.jsonl:" + (i + 1) + "#" + k));
+            }
+        }
+        assertEquals(175, rep.read(), rep.toString());
+        assertEquals(175, rep.kept(), rep.toString());
+        assertEquals(0, rep.skippedTotal(), rep.toString());
+        assertEquals(175, instances, "the seed tasks have one instance each");
+        assertEquals(instances, r.size(), rep.toString());
+        assertEquals(instances, rep.produced());
+        assertEquals(125, withInput, "instances with an input");
+        assertEquals(expect, r.items());
+        // one task, by hand (line 2: seed_task_1, with an input)
+        SftExample e = r.items().get(1);
+        assertEquals("self_instruct_seed_tasks.jsonl:2#0", e.origin());
+        assertEquals("Below is an instruction that describes a task, paired with an input that provides further context. "
+                + "Write a response that appropriately completes the request.\n\n### Instruction:\nWhat is the relation "
+                + "between the given pairs?\n\n### Input:\nNight : Day :: Right : Left\n\n### Response:\n", e.prompt());
+        assertEquals(List.of(new SftExample.Segment(e.prompt(), false),
+                new SftExample.Segment("The relation between the given pairs is that they are opposites.", true)), e.segments());
+        // line 1 (seed_task_0) has no input
+        assertTrue(r.items().get(0).prompt().startsWith("Below is an instruction that describes a task. Write"), r.items().get(0).prompt());
+        assertFalse(r.items().get(0).prompt().contains("### Input:"));
+        roundTrip(r.items(), 100);
+        assertEquals(10, SelfInstructFormat.read(f, ReadOptions.defaults().withMaxRecords(10)).size());
+    }
+
+    @Test
     void hhRlhf() throws IOException {
         Path f = sample("hh_rlhf_harmless_base_test.jsonl.gz");
         // strict: the sample has blank chosen replies, the first on line 87

@@ -26,10 +26,21 @@ class PostTrainingPipelineTest {
         // the measured configuration with a shorter PPO and no second (weak-KL) PPO run, to keep CI in minutes;
         // `./align4j post-train` runs the full one
         PipelineConfig full = PipelineConfig.small(seed);
+        PipelineConfig.Pretrain demo = PipelineConfig.demo(seed).pretrain();
         PipelineConfig c = full.withStages(full.sft(), full.rm(), full.ppo().withSteps(10).withBatches(128, 64, 4).withSchedule(0, 0),
-                full.dpo(), full.simpo()).withOverOptBeta(-1);
-        PostTrainingPipeline.Summary s = PostTrainingPipeline.run(c, dir, line -> System.out.println("[pipeline] " + line));
+                full.dpo(), full.simpo()).withOverOptBeta(-1)
+                // a short pre-training stage (the demo runs 600 steps) so that its path, mixture included, is exercised
+                .withPretrain(new PipelineConfig.Pretrain(2000, 200, demo.mixture(), demo.lm().withSteps(40).withEval(20, 2)));
+        Map<String, Long> progressCalls = new java.util.concurrent.ConcurrentHashMap<>();
+        PostTrainingPipeline.Summary s = PostTrainingPipeline.run(c, dev.align4j.tensor.Device.cpu(), dir,
+                line -> System.out.println("[pipeline] " + line),
+                stage -> (step, total, m) -> {
+                    assertTrue(step >= 1 && step <= total && m.containsKey("step"), stage + " progress " + step + "/" + total);
+                    progressCalls.merge(stage, 1L, Long::sum);
+                });
         System.out.println(PostTrainMain.table(s));
+        assertEquals(Map.of("pretrain", 40L, "sft", full.sft().steps(), "rm", full.rm().steps(), "ppo", 10L, "dpo", full.dpo().steps(),
+                "simpo", full.simpo().steps()), progressCalls, "every step of every stage reaches the progress listener");
 
         double base = s.stage("base").gold().accuracy(), sft = s.stage("sft").gold().accuracy();
         assertTrue(sft > base + 0.2, "SFT gold accuracy " + sft + " vs base " + base);
@@ -44,10 +55,27 @@ class PostTrainingPipelineTest {
             double acc = mean(run.subList(run.size() - 20, run.size()), "rewards/accuracies");
             assertTrue(acc > 0.7, "train-pair preference accuracy " + acc);
         }
-        for (String stage : new String[] {"sft", "rm", "ppo", "dpo", "simpo"})
+        for (String stage : new String[] {"pretrain", "sft", "rm", "ppo", "dpo", "simpo"})
             assertTrue(Files.isRegularFile(dir.resolve(stage).resolve("latest")), stage + " checkpoint");
         JsonNode summary = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
-        assertEquals(5, summary.get("stages").size()); // base, sft, ppo, dpo, simpo
+        assertEquals(6, summary.get("stages").size()); // base, pretrain, sft, ppo, dpo, simpo
+        assertEquals(seed, summary.get("seed").asLong());
+        // pre-training: the mixture reached the instruction share of its last stage, and the loss fell
+        List<String> pre = Files.readAllLines(dir.resolve("pretrain").resolve("metrics.jsonl"));
+        assertEquals(40, pre.size());
+        JsonNode first = new ObjectMapper().readTree(pre.get(0)), lastLine = new ObjectMapper().readTree(pre.get(39));
+        assertEquals(0.5, lastLine.get("mix_share").asDouble(), 1e-12);
+        assertTrue(lastLine.get("eval_loss").asDouble() < first.get("loss").asDouble(), "pre-training loss falls: " + pre.get(39));
+        // samples: the first judged responses of every evaluated stage
+        List<String> samples = Files.readAllLines(dir.resolve(PostTrainingPipeline.SAMPLES));
+        assertEquals(6 * 8, samples.size());
+        assertTrue(samples.get(0).contains("\"stage\":\"base\"") && samples.get(samples.size() - 1).contains("\"stage\":\"simpo\""));
+        // the report of the real run folder: every plot with data
+        Path html = dev.align4j.report.ReportWriter.write(dir);
+        String page = Files.readString(html);
+        for (String plot : new String[] {"loss_pretrain", "loss_sft", "rm_accuracy", "ppo_reward", "gold_accuracy", "overoptimisation", "entropy"})
+            assertTrue(Files.size(dir.resolve("plots").resolve(plot + ".png")) > 5000, plot);
+        assertTrue(page.contains("data:image/png;base64,") && !page.contains("src=\"http"), "self-contained report");
     }
 
     static double mean(List<Map<String, Object>> lines, String key) {
