@@ -68,8 +68,8 @@ public record PipelineConfig(GptConfig model, int suiteLevel, java.util.List<Str
      * task families (capital and next are left out: they test recall across phrasings, not skills); SFT stopped
      * while still learning (480 steps) so that preference training has room; on-policy pairs from 4 samples per
      * prompt on 1536 prompts (a right and a wrong sample of the SFT policy; prompts with none or all right are
-     * dropped) and a reward model trained 400 steps at 3e-4; PPO 10 steps of 256 rollouts from 4096 prompts at
-     * lr 1.5e-4 against the standardised reward with β 0.5, and a β = 0 run for the over-optimisation curve; DPO
+     * dropped) and a reward model trained 400 steps at 3e-4; PPO 20 steps of 256 rollouts from 4096 prompts at
+     * lr 5e-5 against the standardised reward with β 0.5, and a β = 0 run for the over-optimisation curve; DPO
      * and SimPO with an RPO-style NLL term on chosen (without it, on these tiny models, both raised the margin by
      * pushing every response down and lowered gold accuracy).
      */
@@ -83,8 +83,8 @@ public record PipelineConfig(GptConfig model, int suiteLevel, java.util.List<Str
         RewardConfig rm = RewardConfig.defaults().withSteps(400).withOptim(OptimConfig.cosine(3e-4, 3e-5, 20)).withSchedule(0, 0)
                 .withSeed(seed);
         // β is on the standardised reward scale (PostTrainingPipeline.normalizedReward); 4096 prompts: no prompt repeats
-        PpoConfig ppo = PpoConfig.defaults().withSteps(10).withBatches(256, 64, 4).withGeneration(12, 1.0, 0)
-                .withKl(0.5f, KlShaping.Estimator.K1, 0).withOptim(OptimConfig.constant(1.5e-4, 0)).withSchedule(5, 0)
+        PpoConfig ppo = PpoConfig.defaults().withSteps(20).withBatches(256, 64, 4).withGeneration(12, 1.0, 0)
+                .withKl(0.5f, KlShaping.Estimator.K1, 0).withOptim(OptimConfig.constant(5e-5, 0)).withSchedule(5, 0)
                 .withGae(1.0f, 1.0f, true).withSeed(seed);
         OptimConfig pref = OptimConfig.cosine(1e-4, 1e-5, 10).withWeightDecay(0);
         DpoConfig dpo = DpoConfig.defaults().withSteps(200).withOptim(pref).withNllCoef(1.0).withSchedule(0, 0).withSeed(seed);

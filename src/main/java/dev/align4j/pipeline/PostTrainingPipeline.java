@@ -250,8 +250,8 @@ public final class PostTrainingPipeline {
         List<Task> probe = test.subList(0, Math.min(100, test.size()));
         long ts = System.nanoTime();
         List<Map<String, Object>> lines;
-        PpoTrainer.RewardFunction reward = normalizedReward(rm, sft, enc, tasks, cfg, c.seed() + 12, log);
-        try (Gpt policy = sft.copy(); Gpt ref = sft.copy(); Gpt critic = rm.gpt().copy(); ScalarHead head = rm.head().copy();
+        RewardScale reward = normalizedReward(rm, sft, enc, tasks, cfg, c.seed() + 12, log);
+        try (Gpt policy = sft.copy(); Gpt ref = sft.copy(); Gpt critic = rm.gpt().copy(); ScalarHead head = reward.criticHead();
              PpoTrainer tr = PpoTrainer.create(policy, ref, critic, head, reward, prompts, cfg,
                      new PpoTrainer.Ids(tok.eosId(), tok.padId()), out.resolve(name))) {
             tr.withGoldJudge((i, response) -> goldScore(tasks.get(i), response, tok))
@@ -286,7 +286,7 @@ public final class PostTrainingPipeline {
      * coefficient β means nothing against it; on the standardised scale β = 0.5 trades one σ of reward for a
      * KL of 2 nats per response.
      */
-    static PpoTrainer.RewardFunction normalizedReward(RewardModel rm, Gpt sft, Encoder enc, List<Task> tasks, PpoConfig cfg, long seed,
+    public static RewardScale normalizedReward(RewardModel rm, Gpt sft, Encoder enc, List<Task> tasks, PpoConfig cfg, long seed,
                                                       Consumer<String> log) {
         int n = Math.min(256, tasks.size());
         List<String> prompts = new ArrayList<>(n);
@@ -308,16 +308,37 @@ public final class PostTrainingPipeline {
         for (double x : scores) var += (x - mu) * (x - mu) / Math.max(1, n - 1);
         double sd = Math.max(Math.sqrt(var), 1e-6);
         log.accept(String.format("reward normalisation on %d SFT samples: mean %.3f, std %.3f", n, mu, sd));
-        float m = (float) mu, inv = (float) (1 / sd);
-        return batch -> {
+        return new RewardScale(rm, mu, sd);
+    }
+
+    /** A reward model's score standardised: (r − mean)/std. */
+    public record RewardScale(RewardModel rm, double mean, double std) implements PpoTrainer.RewardFunction {
+        @Override
+        public float[] score(SequenceBatch batch) {
             float[] s = rm.score(batch);
-            for (int i = 0; i < s.length; i++) s[i] = (s[i] - m) * inv;
+            for (int i = 0; i < s.length; i++) s[i] = (float) ((s[i] - mean) / std);
             return s;
-        };
+        }
+
+        /**
+         * A copy of the reward model's head that outputs the standardised score (w/σ, (b − μ)/σ): the PPO critic
+         * starts from it, so its first value estimates are on the scale of the returns. (Starting from the raw head,
+         * whose outputs are ~σ times too large, the critic's error swamped the advantages for the first steps:
+         * explained variance −35 at step 1.)
+         */
+        public ScalarHead criticHead() {
+            ScalarHead h = rm.head().copy();
+            float[] p = h.params().toFloatArray();
+            int c = h.nEmbd();
+            for (int i = 0; i < c; i++) p[i] = (float) (p[i] / std);
+            p[c] = (float) ((p[c] - mean) / std);
+            h.params().copyFrom(p);
+            return h;
+        }
     }
 
     /** 1 when the response ended with EOS and its text is the task's answer (as {@link GoldEvaluator} judges). */
-    static double goldScore(Task task, int[] response, Tokenizer tok) {
+    public static double goldScore(Task task, int[] response, Tokenizer tok) {
         if (response.length == 0 || response[response.length - 1] != tok.eosId()) return 0;
         return task.score(tok.decode(Arrays.copyOf(response, response.length - 1), true));
     }
