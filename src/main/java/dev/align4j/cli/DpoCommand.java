@@ -53,6 +53,7 @@ public final class DpoCommand extends BaseCommand {
     String tokenizer;
 
     @Mixin DataOptions data = new DataOptions();
+    @Mixin PairOptions pairOptions = new PairOptions();
     @Mixin TrainOptions train = new TrainOptions();
 
     @Option(names = "--out", paramLabel = "DIR", required = true, description = "run folder")
@@ -61,14 +62,6 @@ public final class DpoCommand extends BaseCommand {
     @Option(names = "--accum", paramLabel = "N", description = "micro-batches per step")
     Integer accum;
 
-    @Option(names = "--samples", paramLabel = "K", description = "--tasks: samples per prompt (default 4)")
-    int samples = 4;
-
-    @Option(names = "--max-new", paramLabel = "N", description = "--tasks: generation limit of the samples (default 16)")
-    int maxNew = 16;
-
-    @Option(names = "--max-tokens", paramLabel = "N", description = "truncate pairs to N tokens (default: the model's context)")
-    Integer maxTokens;
 
     /** "sigmoid", "ln-dpo", "LN_DPO", "lndpo" → the enum constant. */
     static PreferenceLoss.Type lossType(String name) {
@@ -109,8 +102,8 @@ public final class DpoCommand extends BaseCommand {
         try (Gpt policy = ModelPaths.loadGpt(init, "--init", device());
              Gpt ref = reference == null ? null : ModelPaths.loadGpt(reference, "--reference", policy.device())) {
             Tokenizer tok = ModelPaths.tokenizer(tokenizer, policy.config().vocabSize());
-            Encoder enc = new Encoder(tok, Data.maxTokens(maxTokens, policy.config().nCtx()));
-            Data.Split2<TokenizedPair> pairs = Data.pairs(this, data, holdout, cfg.seed(), policy, enc, samples, maxNew);
+            Encoder enc = pairOptions.encoder(tok, policy);
+            Data.Split2<TokenizedPair> pairs = pairOptions.read(this, data, holdout, cfg.seed(), policy, enc);
             info("%s: %d train / %d held-out pairs (%d truncated to %d tokens), model %s", lc, pairs.train().size(),
                     pairs.eval().size(), enc.truncated(), enc.maxTokens(), ModelPaths.describe(policy.config()));
             try (DpoTrainer t = DpoTrainer.create(policy, ref, cfg, pairs.train(), pairs.eval(), tok.padId(), out)) {

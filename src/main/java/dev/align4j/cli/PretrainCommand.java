@@ -2,11 +2,11 @@ package dev.align4j.cli;
 
 import dev.align4j.data.Encoder;
 import dev.align4j.data.SftExample;
-import dev.align4j.data.TokenizedSft;
 import dev.align4j.model.Gpt;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.train.BatchSource;
 import dev.align4j.train.InstructionSource;
+import dev.align4j.train.TokenizedInstructions;
 import dev.align4j.train.LmTrainConfig;
 import dev.align4j.train.LmTrainer;
 import dev.align4j.train.LrSchedule;
@@ -134,7 +134,7 @@ public final class PretrainCommand extends BaseCommand {
                     o.level = level;
                     ex = Data.toSft(Data.tasks(o, tasks, 0, seed).train());
                 }
-                InstructionSource src = instructionSource(Data.encodeSft(enc, ex), tok.padId());
+                InstructionSource src = new TokenizedInstructions(Data.encodeSft(enc, ex), tok.padId());
                 MidTrainingMixture mix = mixture != null ? parseMixture(mixture) : MidTrainingMixture.DEFAULT;
                 source = BatchSource.mixed(corpus.train(), src, mix, seed);
                 info("mixing %d instruction examples on %s", src.size(), mix);
@@ -156,27 +156,5 @@ public final class PretrainCommand extends BaseCommand {
             if (gpt != null) gpt.close();
         }
         return 0;
-    }
-
-    /** Encoded SFT examples as mid-training instruction examples (loss on the responses and their EOS). */
-    static InstructionSource instructionSource(List<TokenizedSft> xs, int padId) {
-        List<InstructionSource.Example> ex = new ArrayList<>(xs.size());
-        for (TokenizedSft x : xs) ex.add(new InstructionSource.Example(x.tokens(), x.trained()));
-        return new InstructionSource() {
-            @Override
-            public int size() {
-                return ex.size();
-            }
-
-            @Override
-            public Example get(int index) {
-                return ex.get(index);
-            }
-
-            @Override
-            public int padId() {
-                return padId;
-            }
-        };
     }
 }

@@ -32,6 +32,7 @@ public final class RmCommand extends BaseCommand {
     String tokenizer;
 
     @Mixin DataOptions data = new DataOptions();
+    @Mixin PairOptions pairOptions = new PairOptions();
     @Mixin TrainOptions train = new TrainOptions();
 
     @Option(names = "--out", paramLabel = "DIR", required = true, description = "run folder")
@@ -43,14 +44,6 @@ public final class RmCommand extends BaseCommand {
     @Option(names = "--center", paramLabel = "C", description = "center_rewards_coefficient: + C*mean((r+ + r-)^2) (default 0)")
     Double center;
 
-    @Option(names = "--samples", paramLabel = "K", description = "--tasks: samples per prompt (default 4)")
-    int samples = 4;
-
-    @Option(names = "--max-new", paramLabel = "N", description = "--tasks: generation limit of the samples (default 16)")
-    int maxNew = 16;
-
-    @Option(names = "--max-tokens", paramLabel = "N", description = "truncate pairs to N tokens (default: the model's context)")
-    Integer maxTokens;
 
     @Override
     protected int run() throws Exception {
@@ -65,8 +58,8 @@ public final class RmCommand extends BaseCommand {
         Tokenizer tok;
         try (Gpt policy = ModelPaths.loadGpt(init, "--init", device())) {
             tok = ModelPaths.tokenizer(tokenizer, policy.config().vocabSize());
-            Encoder enc = new Encoder(tok, Data.maxTokens(maxTokens, policy.config().nCtx()));
-            pairs = Data.pairs(this, data, holdout, cfg.seed(), policy, enc, samples, maxNew);
+            Encoder enc = pairOptions.encoder(tok, policy);
+            pairs = pairOptions.read(this, data, holdout, cfg.seed(), policy, enc);
             info("%d train / %d held-out pairs (%d truncated to %d tokens), model %s", pairs.train().size(), pairs.eval().size(),
                     enc.truncated(), enc.maxTokens(), ModelPaths.describe(policy.config()));
             rm = RewardModel.fromPolicy(policy, cfg.seed());

@@ -1,0 +1,31 @@
+package dev.align4j.cli;
+
+import dev.align4j.data.Encoder;
+import dev.align4j.data.TokenizedPair;
+import dev.align4j.model.Gpt;
+import dev.align4j.tokenizer.Tokenizer;
+import java.io.IOException;
+import picocli.CommandLine.Option;
+
+/** How the preference-pair commands (rm, dpo) get and encode their pairs: a picocli mixin beside {@link DataOptions}. */
+public final class PairOptions {
+    @Option(names = "--samples", paramLabel = "K", description = "--tasks: samples per prompt (default 4)")
+    int samples = 4;
+
+    @Option(names = "--max-new", paramLabel = "N", description = "--tasks: generation limit of the samples (default 16)")
+    int maxNew = 16;
+
+    @Option(names = "--max-tokens", paramLabel = "N", description = "truncate pairs to N tokens (default: the model's context)")
+    Integer maxTokens;
+
+    /** The encoder for {@code policy}'s context (or --max-tokens). */
+    Encoder encoder(Tokenizer tok, Gpt policy) {
+        return new Encoder(tok, Data.maxTokens(maxTokens, policy.config().nCtx()));
+    }
+
+    /** The train and held-out pairs: from --data, or sampled from {@code policy} on --tasks prompts. */
+    Data.Split2<TokenizedPair> read(BaseCommand cmd, DataOptions data, double holdout, long seed, Gpt policy, Encoder enc)
+            throws IOException {
+        return Data.pairs(cmd, data, holdout, seed, policy, enc, samples, maxNew);
+    }
+}
