@@ -21,13 +21,14 @@ import dev.align4j.kernels.ValueLoss;
  *   γ 1.0, λ 0.95, whitenAdvantages true
  *   optim: lr 3e-5 constant after 0 warmup, no weight decay, clip 1.0 (one global norm over policy and critic)
  *   evalEvery 10, checkpointEvery 0 (0: at the end), seed 42
+ *   samplesPerPrompt 1        k &gt; 1: k responses per prompt with a leave-one-out score baseline ({@link #withSamplesPerPrompt})
  * </pre>
  */
 public record PpoConfig(long steps, int rolloutBatch, int miniBatch, int ppoEpochs, int maxNewTokens, double temperature,
                         int topK, PolicyLoss.Config policyLoss, ValueLoss.Config valueLoss, double vfCoef, double entCoef,
                         double klLossCoef, float klBeta, KlShaping.Estimator klEstimator, float missingEosPenalty,
                         double klTarget, double klHorizon, float gamma, float lambda, boolean whitenAdvantages,
-                        OptimConfig optim, long evalEvery, long checkpointEvery, long seed) {
+                        OptimConfig optim, long evalEvery, long checkpointEvery, long seed, int samplesPerPrompt) {
     public PpoConfig {
         if (steps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + steps);
         if (rolloutBatch < 1) throw new IllegalArgumentException("rolloutBatch must be >= 1, got " + rolloutBatch);
@@ -50,77 +51,94 @@ public record PpoConfig(long steps, int rolloutBatch, int miniBatch, int ppoEpoc
             throw new IllegalArgumentException("gamma and lambda must be in [0, 1], got " + gamma + ", " + lambda);
         if (optim == null) throw new IllegalArgumentException("optim must not be null");
         if (evalEvery < 0 || checkpointEvery < 0) throw new IllegalArgumentException("evalEvery and checkpointEvery must be >= 0");
+        if (samplesPerPrompt < 1 || rolloutBatch % samplesPerPrompt != 0)
+            throw new IllegalArgumentException("samplesPerPrompt must be >= 1 and divide rolloutBatch = " + rolloutBatch + ", got "
+                    + samplesPerPrompt);
     }
 
     public static PpoConfig defaults() {
         return new PpoConfig(100, 32, 16, 4, 16, 1.0, 0, PolicyLoss.Config.DEFAULT, ValueLoss.Config.DEFAULT, 0.1, 0.0, 0.0,
                 KlShaping.Config.DEFAULT_BETA, KlShaping.Estimator.K1, 0f, 0, 10000, Gae.DEFAULT_GAMMA, Gae.DEFAULT_LAMBDA, true,
-                OptimConfig.constant(3e-5, 0), 10, 0, 42);
+                OptimConfig.constant(3e-5, 0), 10, 0, 42, 1);
     }
 
     public PpoConfig withSteps(long s) {
         return new PpoConfig(s, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
                 entCoef, klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, seed);
+                evalEvery, checkpointEvery, seed, samplesPerPrompt);
     }
 
     public PpoConfig withBatches(int rollout, int mini, int epochs) {
         return new PpoConfig(steps, rollout, mini, epochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef, entCoef,
                 klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, seed);
+                evalEvery, checkpointEvery, seed, samplesPerPrompt);
     }
 
     public PpoConfig withGeneration(int maxNew, double temp, int k) {
         return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNew, temp, k, policyLoss, valueLoss, vfCoef, entCoef,
                 klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, seed);
+                evalEvery, checkpointEvery, seed, samplesPerPrompt);
     }
 
     public PpoConfig withKl(float beta, KlShaping.Estimator est, double target) {
         return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
                 entCoef, klLossCoef, beta, est, missingEosPenalty, target, klHorizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, seed);
+                evalEvery, checkpointEvery, seed, samplesPerPrompt);
     }
 
     public PpoConfig withKlHorizon(double horizon) {
         return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
                 entCoef, klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, horizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, seed);
+                evalEvery, checkpointEvery, seed, samplesPerPrompt);
     }
 
     public PpoConfig withLosses(PolicyLoss.Config pl, ValueLoss.Config vl, double vf, double ent, double klLoss) {
         return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, pl, vl, vf, ent, klLoss,
                 klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim, evalEvery,
-                checkpointEvery, seed);
+                checkpointEvery, seed, samplesPerPrompt);
     }
 
     public PpoConfig withMissingEosPenalty(float p) {
         return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
                 entCoef, klLossCoef, klBeta, klEstimator, p, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim, evalEvery,
-                checkpointEvery, seed);
+                checkpointEvery, seed, samplesPerPrompt);
     }
 
     public PpoConfig withGae(float g, float l, boolean whiten) {
         return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
                 entCoef, klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, g, l, whiten, optim, evalEvery,
-                checkpointEvery, seed);
+                checkpointEvery, seed, samplesPerPrompt);
     }
 
     public PpoConfig withOptim(OptimConfig o) {
         return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
                 entCoef, klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, o,
-                evalEvery, checkpointEvery, seed);
+                evalEvery, checkpointEvery, seed, samplesPerPrompt);
     }
 
     public PpoConfig withSchedule(long evalEvery, long checkpointEvery) {
         return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
                 entCoef, klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, seed);
+                evalEvery, checkpointEvery, seed, samplesPerPrompt);
     }
 
     public PpoConfig withSeed(long s) {
         return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
                 entCoef, klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, s);
+                evalEvery, checkpointEvery, s, samplesPerPrompt);
+    }
+
+    /**
+     * {@code k} responses per prompt in each rollout ({@code rolloutBatch / k} prompts, each repeated {@code k}
+     * times), and each response's score taken relative to the mean score of the other {@code k − 1} responses to its
+     * prompt (RLOO's leave-one-out baseline) before KL shaping. The baseline does not depend on the response it is
+     * subtracted from, so the policy gradient stays unbiased, and it removes the prompt's difficulty from the
+     * reward — the largest part of its variance when prompts differ as much as the built-in task families do.
+     * {@code k = 1}: plain PPO (default).
+     */
+    public PpoConfig withSamplesPerPrompt(int k) {
+        return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
+                entCoef, klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim,
+                evalEvery, checkpointEvery, seed, k);
     }
 }

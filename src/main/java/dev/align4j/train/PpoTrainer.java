@@ -188,8 +188,9 @@ public final class PpoTrainer extends PostTrainer {
                    float[] rewards, float[] kl, float[] advantages, float[] returns, float[] entropy) {}
 
     Rollout rollout(long s) {
-        int n = config.rolloutBatch();
-        int[] idx = sampler.next(n);
+        int n = config.rolloutBatch(), k = config.samplesPerPrompt();
+        int[] drawn = sampler.next(n / k), idx = new int[n];
+        for (int i = 0; i < n; i++) idx[i] = drawn[i / k]; // each prompt k times, in consecutive rows
         int[][] ps = new int[n][];
         for (int i = 0; i < n; i++) ps[i] = prompts.get(idx[i]);
         GenerationConfig gc = new GenerationConfig(config.maxNewTokens(), config.temperature(), config.topK(), 1.0, ids.eosId(),
@@ -219,10 +220,25 @@ public final class PpoTrainer extends PostTrainer {
                     + " for " + b + " rows");
         float[] values = criticValues(sb);
         KlShaping.Config kc = new KlShaping.Config((float) beta, config.klEstimator(), ids.eosId(), config.missingEosPenalty());
-        KlShaping.Shaped shaped = KlShaping.compute(logpOld, logpRef, sb.mask(), scores, sb.targets(), b, kc);
+        KlShaping.Shaped shaped = KlShaping.compute(logpOld, logpRef, sb.mask(), leaveOneOut(scores, k), sb.targets(), b, kc);
         float[][] g = Gae.compute(shaped.rewards(), values, sb.mask(), b, config.gamma(), config.lambda());
         float[] adv = config.whitenAdvantages() ? Whiten.apply(g[0], sb.mask(), b, true).out() : g[0];
         return new Rollout(sb, idx, logpOld, logpRef, values, scores, shaped.rewards(), shaped.kl(), adv, g[1], entropy);
+    }
+
+    /**
+     * Scores relative to a leave-one-out baseline within each group of {@code k} consecutive rows (one prompt's
+     * responses): {@code s_i − mean_{j ≠ i} s_j}; the scores themselves when {@code k = 1}.
+     */
+    static float[] leaveOneOut(float[] scores, int k) {
+        if (k == 1) return scores;
+        float[] out = new float[scores.length];
+        for (int g = 0; g < scores.length; g += k) {
+            double sum = 0;
+            for (int i = g; i < g + k; i++) sum += scores[i];
+            for (int i = g; i < g + k; i++) out[i] = (float) (scores[i] - (sum - scores[i]) / (k - 1));
+        }
+        return out;
     }
 
     /** Values of the critic at every position {@code [B, T]} (0 where the mask is 0). */

@@ -114,6 +114,38 @@ class PpoTrainerTest {
     }
 
     @Test
+    void groupedRolloutsUseALeaveOneOutBaseline(@TempDir Path dir) throws Exception {
+        int k = 4;
+        PpoConfig cfg = config(1).withKl(0.1f, KlShaping.Estimator.K1, 0).withSamplesPerPrompt(k);
+        try (Models m = new Models(3); PpoTrainer t = m.trainer(cfg, dir)) {
+            PpoTrainer.Rollout r = t.rollout(1);
+            SequenceBatch sb = r.batch();
+            int b = sb.b(), tt = sb.t();
+            assertEquals(16, b);
+            java.util.Set<String> distinct = new java.util.HashSet<>();
+            for (int g = 0; g < b; g += k) {
+                for (int i = g + 1; i < g + k; i++) assertEquals(r.promptIndex()[g], r.promptIndex()[i], "group " + g / k + " shares its prompt");
+                for (int i = g; i < g + k; i++) distinct.add(java.util.Arrays.toString(java.util.Arrays.copyOfRange(sb.targets(), i * tt, i * tt + tt)));
+            }
+            assertTrue(distinct.size() > b / k, "the samples of a prompt differ: " + distinct.size() + " distinct rows");
+            // the shaped rewards are those of the leave-one-out scores; the raw scores stay in the rollout (metrics)
+            Close.assertClose("scores", toDouble(shareOfA(sb)), r.scores(), 0, 0);
+            float[] loo = new float[b];
+            for (int i = 0; i < b; i++) {
+                int g = i / k * k;
+                double others = 0;
+                for (int j = g; j < g + k; j++) if (j != i) others += r.scores()[j];
+                loo[i] = (float) (r.scores()[i] - others / (k - 1));
+            }
+            KlShapingReference.Out ks = KlShapingReference.compute(r.logpOld(), r.logpRef(), sb.mask(), loo, sb.targets(), b, tt, 0.1, 1,
+                    TOK.eosId(), 0);
+            Close.assertClose("rewards", ks.rewards(), r.rewards(), 1e-6, 1e-5);
+        }
+        assertThrows(IllegalArgumentException.class, () -> config(1).withSamplesPerPrompt(3)); // 3 does not divide 16
+        assertThrows(IllegalArgumentException.class, () -> config(1).withSamplesPerPrompt(0));
+    }
+
+    @Test
     void firstUpdateLossesEqualTheReferences(@TempDir Path dir) throws Exception {
         // one epoch, one minibatch: ratio = 1 and V = V_old at the update, so the losses are closed-form
         PpoConfig cfg = config(1).withBatches(12, 12, 1);
