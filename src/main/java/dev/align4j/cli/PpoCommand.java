@@ -79,6 +79,10 @@ public final class PpoCommand extends BaseCommand {
     @Option(names = "--epochs", paramLabel = "K", description = "PPO epochs over each rollout")
     Integer epochs;
 
+    @Option(names = "--samples-per-prompt", paramLabel = "K",
+            description = "K responses per prompt, scored against the leave-one-out mean of the others (RLOO baseline; default 1)")
+    Integer samplesPerPrompt;
+
     @Option(names = "--max-new", paramLabel = "N", description = "response length limit")
     Integer maxNew;
 
@@ -131,7 +135,8 @@ public final class PpoCommand extends BaseCommand {
                 .withGae(gamma != null ? gamma : d.gamma(), lambda != null ? lambda : d.lambda(), d.whitenAdvantages())
                 .withOptim(train.optim(d.optim()))
                 .withSchedule(train.evalEvery(d.evalEvery()), train.checkpointEvery(d.checkpointEvery()))
-                .withSeed(seed(d.seed()));
+                .withSeed(seed(d.seed()))
+                .withSamplesPerPrompt(samplesPerPrompt != null ? samplesPerPrompt : d.samplesPerPrompt());
         return c;
     }
 
