@@ -96,6 +96,16 @@ public abstract class BaseCommand implements Callable<Integer> {
         return ProgressBar.create(stage, err, common.quiet, System.console() != null);
     }
 
+    /** Reads what a resumed run needs from its folder; no checkpoint there is a usage error naming --out. */
+    protected static <T> T resumed(Path out, java.util.concurrent.Callable<T> read) {
+        if (out == null) throw CliException.usage("--resume needs --out, the run folder to continue");
+        try {
+            return read.call();
+        } catch (Exception e) {
+            throw CliException.usage("--resume: cannot continue " + out + ": " + e.getMessage());
+        }
+    }
+
     /** {@code file} must be a readable regular file: otherwise a usage error naming {@code option} and the path. */
     protected static Path requireFile(Path file, String option) {
         if (file == null) throw CliException.usage(option + " is required");

@@ -108,4 +108,10 @@ public final class ModelPaths {
         rm.save(dir);
         return dir;
     }
+
+    /** The model config of the latest checkpoint of the run folder {@code out} (for --resume). */
+    static dev.align4j.model.GptConfig checkpointConfig(Path out) {
+        return BaseCommand.resumed(out, () -> dev.align4j.model.GptConfig.read(
+                dev.align4j.train.RunDirectory.latest(out).resolve(HfGpt2Layout.CONFIG_FILE)));
+    }
 }

@@ -4,6 +4,8 @@ import dev.align4j.data.Encoder;
 import dev.align4j.data.SftExample;
 import dev.align4j.data.TokenizedSft;
 import dev.align4j.model.Gpt;
+import dev.align4j.model.GptConfig;
+import dev.align4j.tensor.Device;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.train.SftConfig;
 import dev.align4j.train.SftTrainer;
@@ -41,6 +43,10 @@ public final class SftCommand extends BaseCommand {
     @Option(names = "--max-tokens", paramLabel = "N", description = "truncate examples to N tokens (default: the model's context)")
     Integer maxTokens;
 
+    @Option(names = "--resume", description = "continue the run in --out from its latest checkpoint, with the run's saved "
+            + "settings and model (give the same data options: --data/--format or --tasks, --holdout)")
+    boolean resume;
+
     @Override
     protected int run() throws Exception {
         data.requireSource();
@@ -49,9 +55,21 @@ public final class SftCommand extends BaseCommand {
                 train.optim(d.optim()), allTokens, train.evalEvery(d.evalEvery()), train.checkpointEvery(d.checkpointEvery()),
                 seed(d.seed()));
         double holdout = data.holdout(0);
-        try (Gpt gpt = model.model(device(), cfg.seed())) {
-            Tokenizer tok = model.tokenizer(gpt);
-            Encoder enc = new Encoder(tok, Data.maxTokens(maxTokens, gpt.config().nCtx()));
+        Device device = device();
+        Gpt gpt = null;
+        try {
+            GptConfig gc;
+            Tokenizer tok;
+            if (resume) { // the run's own settings and model; only the data options come from this command line
+                cfg = resumed(out, () -> SftTrainer.savedConfig(out));
+                gc = ModelPaths.checkpointConfig(out);
+                tok = ModelPaths.tokenizer(model.tokenizer, gc.vocabSize());
+            } else {
+                gpt = model.model(device, cfg.seed());
+                gc = gpt.config();
+                tok = model.tokenizer(gpt);
+            }
+            Encoder enc = new Encoder(tok, Data.maxTokens(maxTokens, gc.nCtx()));
             Data.Split2<SftExample> ex;
             if (data.data != null) ex = Data.split(Data.readSft(this, data.data, data.format, data), holdout, cfg.seed());
             else {
@@ -60,14 +78,18 @@ public final class SftCommand extends BaseCommand {
             }
             List<TokenizedSft> trainSet = Data.encodeSft(enc, ex.train()), evalSet = Data.encodeSft(enc, ex.eval());
             info("%d train / %d held-out examples (%d truncated to %d tokens), model %s, %s tokenizer, %s",
-                    trainSet.size(), evalSet.size(), enc.truncated(), enc.maxTokens(), ModelPaths.describe(gpt.config()), tok.name(), gpt.device());
-            try (SftTrainer t = SftTrainer.create(gpt, cfg, trainSet, evalSet, tok.padId(), out)) {
+                    trainSet.size(), evalSet.size(), enc.truncated(), enc.maxTokens(), ModelPaths.describe(gc), tok.name(), device);
+            try (SftTrainer t = resume ? SftTrainer.resume(out, trainSet, evalSet, tok.padId(), device)
+                    : SftTrainer.create(gpt, cfg, trainSet, evalSet, tok.padId(), out)) {
+                if (resume) info("resuming at step %d of %d", t.steps(), t.totalSteps());
                 t.withProgress(progress("sft"));
                 beginTraining();
                 t.train();
+                Path saved = ModelPaths.saveFinal(t.model(), out);
+                result("sft: model saved to %s (run folder %s)", saved, out);
             }
-            Path saved = ModelPaths.saveFinal(gpt, out);
-            result("sft: model saved to %s (run folder %s)", saved, out);
+        } finally {
+            if (gpt != null) gpt.close();
         }
         return 0;
     }

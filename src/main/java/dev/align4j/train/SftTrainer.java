@@ -57,6 +57,13 @@ public final class SftTrainer extends PostTrainer {
         return new SftTrainer(model, false, config, train, eval, padId, dir);
     }
 
+    /** The config saved with the latest checkpoint of the run in {@code dir} (what {@link #resume} continues with). */
+    public static SftConfig savedConfig(Path dir) throws IOException {
+        try (SafeTensorsFile f = SafeTensorsFile.open(RunDirectory.latest(dir).resolve(TrainState.STATE_FILE))) {
+            return TrainState.JSON.readValue(TrainState.require(f, "sft_config"), SftConfig.class);
+        }
+    }
+
     /** Continues the run in {@code dir} from its latest checkpoint; the data must be built as for the original run. */
     public static SftTrainer resume(Path dir, List<TokenizedSft> train, List<TokenizedSft> eval, int padId, Device device)
             throws IOException {

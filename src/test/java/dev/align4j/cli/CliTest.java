@@ -152,6 +152,30 @@ class CliTest {
     }
 
     @Test
+    void sftResumesExactlyFromTheLatestCheckpoint() throws IOException {
+        Path dir = tmp.resolve("sft-resume");
+        Object[] args = tiny("sft", "--data", pcData, "--format", "prompt-completion", "--steps", 6, "--batch", 4, "--holdout", 0.2,
+                "--checkpoint-every", 2, "--eval-every", 3, "--seed", 9, "--out", dir, "--quiet");
+        run(args).ok();
+        List<String> full = Files.readAllLines(dir.resolve("metrics.jsonl"));
+        assertEquals(6, full.size());
+        // a crash after step 2's checkpoint: latest points at step-2, the metric lines of steps 3..6 are from the lost run
+        Files.writeString(dir.resolve("latest"), "step-2");
+        Run r = run("sft", "--data", pcData, "--format", "prompt-completion", "--holdout", 0.2, "--resume", "--out", dir).ok();
+        assertTrue(r.out().contains("resuming at step 2 of 6"), r.out());
+        List<String> resumed = Files.readAllLines(dir.resolve("metrics.jsonl"));
+        assertEquals(6, resumed.size());
+        for (int i = 0; i < 6; i++)
+            assertEquals(full.get(i).replaceAll("\"time_s\":[^,}]*", ""), resumed.get(i).replaceAll("\"time_s\":[^,}]*", ""),
+                    "step " + (i + 1) + " after resume");
+        assertTrue(Files.isRegularFile(dir.resolve("model").resolve("model.safetensors")));
+        // nothing to resume: one line, exit 2
+        Run none = run("sft", "--data", pcData, "--format", "prompt-completion", "--resume", "--out", tmp.resolve("empty-run"))
+                .usageError();
+        assertTrue(none.err().contains("--resume"), none.err());
+    }
+
+    @Test
     void demoConfigurations() {
         // the command's sizes and smoke mode map onto the pipeline config; a bad size is a usage error
         assertEquals(dev.align4j.pipeline.PipelineConfig.demo(7), DemoCommand.config(7, "small", false, false));
