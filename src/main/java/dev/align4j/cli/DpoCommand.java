@@ -90,6 +90,10 @@ public final class DpoCommand extends BaseCommand {
         return c;
     }
 
+    @Option(names = "--resume", description = "continue the run in --out from its latest checkpoint, with the run's saved "
+            + "settings and weights (give the same --init and data options)")
+    boolean resume;
+
     @Override
     protected int run() throws Exception {
         PreferenceLoss.Config lc = lossConfig();
@@ -99,6 +103,7 @@ public final class DpoCommand extends BaseCommand {
                 train.checkpointEvery(d.checkpointEvery()), seed(d.seed()));
         double holdout = data.holdout(0.1);
         data.requireSource();
+        if (resume) cfg = resumed(out, () -> DpoTrainer.savedConfig(out)); // its seed splits the data as the run did
         try (Gpt policy = ModelPaths.loadGpt(init, "--init", device());
              Gpt ref = reference == null ? null : ModelPaths.loadGpt(reference, "--reference", policy.device())) {
             Tokenizer tok = ModelPaths.tokenizer(tokenizer, policy.config().vocabSize());
@@ -106,13 +111,16 @@ public final class DpoCommand extends BaseCommand {
             Data.Split2<TokenizedPair> pairs = pairOptions.read(this, data, holdout, cfg.seed(), policy, enc);
             info("%s: %d train / %d held-out pairs (%d truncated to %d tokens), model %s", lc, pairs.train().size(),
                     pairs.eval().size(), enc.truncated(), enc.maxTokens(), ModelPaths.describe(policy.config()));
-            try (DpoTrainer t = DpoTrainer.create(policy, ref, cfg, pairs.train(), pairs.eval(), tok.padId(), out)) {
-                t.withProgress(progress(lc.type().name().toLowerCase(Locale.ROOT)));
+            String name = cfg.loss().type().name().toLowerCase(Locale.ROOT);
+            try (DpoTrainer t = resume ? DpoTrainer.resume(out, pairs.train(), pairs.eval(), tok.padId(), policy.device())
+                    : DpoTrainer.create(policy, ref, cfg, pairs.train(), pairs.eval(), tok.padId(), out)) {
+                if (resume) info("resuming at step %d of %d", t.steps(), t.totalSteps());
+                t.withProgress(progress(name));
                 beginTraining();
                 t.train();
+                Path saved = ModelPaths.saveFinal(t.model(), out);
+                result("dpo (%s): model saved to %s (run folder %s)", name, saved, out);
             }
-            Path saved = ModelPaths.saveFinal(policy, out);
-            result("dpo (%s): model saved to %s (run folder %s)", lc.type().name().toLowerCase(Locale.ROOT), saved, out);
         }
         return 0;
     }

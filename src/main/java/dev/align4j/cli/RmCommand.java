@@ -45,6 +45,10 @@ public final class RmCommand extends BaseCommand {
     Double center;
 
 
+    @Option(names = "--resume", description = "continue the run in --out from its latest checkpoint, with the run's saved "
+            + "settings and weights (give the same --init and data options)")
+    boolean resume;
+
     @Override
     protected int run() throws Exception {
         RewardConfig d = RewardConfig.defaults();
@@ -53,7 +57,8 @@ public final class RmCommand extends BaseCommand {
                 train.evalEvery(d.evalEvery()), train.checkpointEvery(d.checkpointEvery()), seed(d.seed()));
         double holdout = data.holdout(0.1);
         data.requireSource();
-        RewardModel rm;
+        if (resume) cfg = resumed(out, () -> RewardTrainer.savedConfig(out)); // its seed splits the data as the run did
+        RewardModel rm = null;
         Data.Split2<TokenizedPair> pairs;
         Tokenizer tok;
         try (Gpt policy = ModelPaths.loadGpt(init, "--init", device())) {
@@ -62,19 +67,21 @@ public final class RmCommand extends BaseCommand {
             pairs = pairOptions.read(this, data, holdout, cfg.seed(), policy, enc);
             info("%d train / %d held-out pairs (%d truncated to %d tokens), model %s", pairs.train().size(), pairs.eval().size(),
                     enc.truncated(), enc.maxTokens(), ModelPaths.describe(policy.config()));
-            rm = RewardModel.fromPolicy(policy, cfg.seed());
+            if (!resume) rm = RewardModel.fromPolicy(policy, cfg.seed());
         }
-        try (rm) {
-            try (RewardTrainer t = RewardTrainer.create(rm, cfg, pairs.train(), pairs.eval(), tok.padId(), out)) {
-                t.withProgress(progress("rm"));
-                beginTraining();
-                t.train();
-            }
+        try (RewardModel owned = rm;
+             RewardTrainer t = resume ? RewardTrainer.resume(out, pairs.train(), pairs.eval(), tok.padId(), device())
+                     : RewardTrainer.create(rm, cfg, pairs.train(), pairs.eval(), tok.padId(), out)) {
+            if (resume) info("resuming at step %d of %d", t.steps(), t.totalSteps());
+            t.withProgress(progress("rm"));
+            beginTraining();
+            t.train();
+            RewardModel trained = t.model();
             if (!pairs.eval().isEmpty()) {
-                RewardAccuracy acc = RewardAccuracy.of(rm, pairs.eval(), 64, tok.padId());
+                RewardAccuracy acc = RewardAccuracy.of(trained, pairs.eval(), 64, tok.padId());
                 result("rm: held-out accuracy %.3f on %d pairs (mean margin %.3f)", acc.accuracy(), acc.n(), acc.meanMargin());
             }
-            Path saved = ModelPaths.saveFinal(rm, out);
+            Path saved = ModelPaths.saveFinal(trained, out);
             result("rm: reward model saved to %s (run folder %s)", saved, out);
         }
         return 0;

@@ -69,6 +69,13 @@ public final class RewardTrainer extends PostTrainer {
         return new RewardTrainer(model, false, config, train, eval, padId, dir);
     }
 
+    /** The config saved with the latest checkpoint of the run in {@code dir} (what {@link #resume} continues with). */
+    public static RewardConfig savedConfig(Path dir) throws IOException {
+        try (SafeTensorsFile f = SafeTensorsFile.open(RunDirectory.latest(dir).resolve(TrainState.STATE_FILE))) {
+            return TrainState.JSON.readValue(TrainState.require(f, "reward_config"), RewardConfig.class);
+        }
+    }
+
     /** Continues the run in {@code dir} from its latest checkpoint; the data must be built as for the original run. */
     public static RewardTrainer resume(Path dir, List<TokenizedPair> train, List<TokenizedPair> eval, int padId, Device device)
             throws IOException {

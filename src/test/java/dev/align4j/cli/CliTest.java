@@ -176,6 +176,32 @@ class CliTest {
     }
 
     @Test
+    void rmAndDpoResumeExactly() throws IOException {
+        for (String cmd : new String[] {"rm", "dpo"}) {
+            Path dir = tmp.resolve(cmd + "-resume");
+            List<Object> common = new ArrayList<>(List.of(cmd, "--init", sftRun.resolve("model"), "--data", pairsData, "--format", "pairs",
+                    "--holdout", 0.25));
+            if (cmd.equals("dpo")) common.addAll(List.of("--loss", "ipo"));
+            List<Object> first = new ArrayList<>(common);
+            first.addAll(List.of("--steps", 4, "--batch", 4, "--checkpoint-every", 2, "--eval-every", 0, "--seed", 3, "--out", dir, "--quiet"));
+            run(first.toArray()).ok();
+            List<String> full = Files.readAllLines(dir.resolve("metrics.jsonl"));
+            assertEquals(4, full.size(), cmd);
+            Files.writeString(dir.resolve("latest"), "step-2"); // a crash after step 2's checkpoint
+            List<Object> again = new ArrayList<>(common);
+            again.addAll(List.of("--resume", "--out", dir));
+            Run r = run(again.toArray()).ok();
+            assertTrue(r.out().contains("resuming at step 2 of 4"), cmd + ": " + r.out());
+            List<String> resumed = Files.readAllLines(dir.resolve("metrics.jsonl"));
+            assertEquals(4, resumed.size(), cmd);
+            for (int i = 0; i < 4; i++)
+                assertEquals(full.get(i).replaceAll("\"time_s\":[^,}]*", ""), resumed.get(i).replaceAll("\"time_s\":[^,}]*", ""),
+                        cmd + " step " + (i + 1) + " after resume");
+            assertTrue(Files.isDirectory(dir.resolve("model")), cmd);
+        }
+    }
+
+    @Test
     void demoConfigurations() {
         // the command's sizes and smoke mode map onto the pipeline config; a bad size is a usage error
         assertEquals(dev.align4j.pipeline.PipelineConfig.demo(7), DemoCommand.config(7, "small", false, false));
