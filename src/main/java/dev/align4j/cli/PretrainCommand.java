@@ -99,6 +99,10 @@ public final class PretrainCommand extends BaseCommand {
         }
     }
 
+    @Option(names = "--resume", description = "continue the run in --out from its latest checkpoint, with the run's saved "
+            + "settings and weights (give the same --data and mixing options)")
+    boolean resume;
+
     @Override
     protected int run() throws Exception {
         requireFile(data, "--data");
@@ -107,18 +111,30 @@ public final class PretrainCommand extends BaseCommand {
         boolean mixing = instructions != null || tasks != null;
         if (mixture != null && !mixing) throw CliException.usage("--mixture needs --instructions FILE or --tasks N");
         LmTrainConfig d = LmTrainConfig.defaults();
-        long seed = seed(d.seed());
-        Gpt gpt = model.model(device(), seed);
+        Gpt gpt = null;
         try {
-            Tokenizer tok = model.tokenizer(gpt);
-            int t = seq != null ? seq : gpt.config().nCtx();
-            double lr = train.lr(d.lr());
-            LmTrainConfig cfg = new LmTrainConfig(train.steps(d.steps()), train.batch(d.batchSize()), t,
-                    accum != null ? accum : d.gradAccum(), lr,
-                    train.minLr != null ? train.minLr : lr * LrSchedule.DEFAULT_MIN_LR_FRACTION, train.warmup(d.warmupSteps()),
-                    train.weightDecay(d.weightDecay()), d.beta1(), d.beta2(), d.eps(), train.clip(d.gradClip()),
-                    train.evalEvery(d.evalEvery()), evalBatches != null ? evalBatches : d.evalBatches(),
-                    train.checkpointEvery(d.checkpointEvery()), seed);
+            Tokenizer tok;
+            LmTrainConfig cfg;
+            dev.align4j.model.GptConfig gc;
+            if (resume) { // the run's saved settings and weights; the data options come from this command line
+                cfg = resumed(out, () -> LmTrainer.savedConfig(out));
+                gc = ModelPaths.checkpointConfig(out);
+                tok = ModelPaths.tokenizer(model.tokenizer, gc.vocabSize());
+            } else {
+                gpt = model.model(device(), seed(d.seed()));
+                gc = gpt.config();
+                tok = model.tokenizer(gpt);
+                int t = seq != null ? seq : gpt.config().nCtx();
+                double lr = train.lr(d.lr());
+                cfg = new LmTrainConfig(train.steps(d.steps()), train.batch(d.batchSize()), t,
+                        accum != null ? accum : d.gradAccum(), lr,
+                        train.minLr != null ? train.minLr : lr * LrSchedule.DEFAULT_MIN_LR_FRACTION, train.warmup(d.warmupSteps()),
+                        train.weightDecay(d.weightDecay()), d.beta1(), d.beta2(), d.eps(), train.clip(d.gradClip()),
+                        train.evalEvery(d.evalEvery()), evalBatches != null ? evalBatches : d.evalBatches(),
+                        train.checkpointEvery(d.checkpointEvery()), seed(d.seed()));
+            }
+            long seed = cfg.seed();
+            int t = cfg.seqLen();
             TextCorpus corpus = TextCorpus.read(data, tok, valFraction);
             BatchSource source;
             if (mixing) {
@@ -142,10 +158,12 @@ public final class PretrainCommand extends BaseCommand {
                 source = BatchSource.text(corpus.train(), seed);
             }
             info("%d train / %d val tokens (%s tokenizer), model %s, %d parameters, %s", corpus.train().length(),
-                    corpus.val().length(), tok.name(), ModelPaths.describe(gpt.config()), gpt.params().numel(), gpt.device());
-            LmTrainer trainer = LmTrainer.create(gpt, cfg, source, corpus.val(), out);
+                    corpus.val().length(), tok.name(), ModelPaths.describe(gc), dev.align4j.model.HfGpt2Layout.numParameters(gc), device());
+            LmTrainer trainer = resume ? LmTrainer.resume(out, source, corpus.val(), device())
+                    : LmTrainer.create(gpt, cfg, source, corpus.val(), out);
             gpt = null; // the trainer owns it now
             try (trainer) {
+                if (resume) info("resuming at step %d of %d", trainer.steps(), trainer.config().steps());
                 trainer.withProgress(progress("pretrain"));
                 beginTraining();
                 trainer.train();

@@ -202,6 +202,24 @@ class CliTest {
     }
 
     @Test
+    void pretrainResumesExactlyWithItsMixture() throws IOException {
+        Path dir = tmp.resolve("pretrain-resume");
+        run(tiny("pretrain", "--data", text(), "--tasks", 20, "--level", 1, "--mixture", "0:0,0.5:0.5", "--steps", 6, "--batch", 2,
+                "--seq", 16, "--checkpoint-every", 2, "--eval-every", 3, "--eval-batches", 1, "--seed", 4, "--out", dir, "--quiet")).ok();
+        List<String> full = Files.readAllLines(dir.resolve("metrics.jsonl"));
+        assertEquals(6, full.size());
+        Files.writeString(dir.resolve("latest"), "step-2"); // a crash after step 2's checkpoint
+        Run r = run("pretrain", "--data", text(), "--tasks", 20, "--level", 1, "--mixture", "0:0,0.5:0.5", "--resume", "--out", dir).ok();
+        assertTrue(r.out().contains("resuming at step 2 of 6"), r.out());
+        List<String> resumed = Files.readAllLines(dir.resolve("metrics.jsonl"));
+        assertEquals(6, resumed.size());
+        for (int i = 0; i < 6; i++)
+            assertEquals(full.get(i).replaceAll("\"tokens_per_s\":[^,}]*", ""), resumed.get(i).replaceAll("\"tokens_per_s\":[^,}]*", ""),
+                    "step " + (i + 1) + " after resume");
+        assertTrue(resumed.get(5).contains("\"mix_share\":0.5"), resumed.get(5));
+    }
+
+    @Test
     void demoConfigurations() {
         // the command's sizes and smoke mode map onto the pipeline config; a bad size is a usage error
         assertEquals(dev.align4j.pipeline.PipelineConfig.demo(7), DemoCommand.config(7, "small", false, false));
