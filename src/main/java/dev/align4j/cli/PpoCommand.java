@@ -9,6 +9,7 @@ import dev.align4j.kernels.KlShaping;
 import dev.align4j.kernels.PolicyLoss;
 import dev.align4j.kernels.ValueLoss;
 import dev.align4j.model.Gpt;
+import dev.align4j.pipeline.PostTrainingPipeline;
 import dev.align4j.model.ScalarHead;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.train.PpoConfig;
@@ -148,9 +149,18 @@ public final class PpoCommand extends BaseCommand {
         }
     }
 
+    @Option(names = "--normalize-reward", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "standardise the reward model's score on the policy's own samples (mean 0, std 1; the critic's head "
+                    + "rescaled alike) so that --beta means the same for any reward model (default: on)")
+    boolean normalizeReward = true;
+
+    @Option(names = "--resume", description = "continue the run in --out from its latest checkpoint, with the run's saved "
+            + "settings and weights (give the same --policy, --reward-model and task options)")
+    boolean resume;
+
     @Override
     protected int run() throws Exception {
-        PpoConfig cfg = config();
+        PpoConfig cfg = resume ? resumed(out, () -> PpoTrainer.savedConfig(out)) : config();
         if (tasks < 1) throw CliException.usage("--tasks must be >= 1, got " + tasks);
         TaskSuite suite = TaskSuite.level(level);
         if (families != null && !families.isEmpty()) suite = suite.only(families.toArray(new String[0]));
@@ -159,8 +169,7 @@ public final class PpoCommand extends BaseCommand {
         try (Gpt policy = ModelPaths.loadGpt(policyPath, "--policy", device());
              Gpt ref = referencePath == null ? policy.copy() : ModelPaths.loadGpt(referencePath, "--reference", policy.device());
              RewardModel rm = ModelPaths.loadRewardModel(rewardPath, "--reward-model", policy.device());
-             Gpt critic = rm.gpt().copy();
-             ScalarHead head = rm.head().copy()) {
+) {
             if (rm.config().vocabSize() != policy.config().vocabSize())
                 throw CliException.usage("--reward-model has a vocabulary of " + rm.config().vocabSize() + ", --policy "
                         + policy.config().vocabSize() + ": they must share the tokenizer");
@@ -171,21 +180,32 @@ public final class PpoCommand extends BaseCommand {
             GoldEvaluator gold = new GoldEvaluator(enc, 64, cfg.maxNewTokens());
             info("%d prompts (%s), %d held-out, policy %s, reward model %s", prompts.size(), suite, probe.size(),
                     ModelPaths.describe(policy.config()), ModelPaths.describe(rm.config()));
+            PpoTrainer.RewardFunction reward = rm::score;
+            PostTrainingPipeline.RewardScale scale = null;
+            if (normalizeReward) {
+                scale = PostTrainingPipeline.normalizedReward(rm, policy, enc, train, cfg, cfg.seed() + 12, line -> info("%s", line));
+                reward = scale;
+            }
+            PpoTrainer.Ids ids = new PpoTrainer.Ids(tok.eosId(), tok.padId());
             List<Map<String, Object>> lines;
-            try (PpoTrainer t = PpoTrainer.create(policy, ref, critic, head, rm::score, prompts, cfg,
-                    new PpoTrainer.Ids(tok.eosId(), tok.padId()), out)) {
+            try (Gpt critic = resume ? null : rm.gpt().copy();
+                 ScalarHead head = resume ? null : scale != null ? scale.criticHead() : rm.head().copy();
+                 PpoTrainer t = resume ? PpoTrainer.resume(out, ref, reward, prompts, ids, policy.device())
+                         : PpoTrainer.create(policy, ref, critic, head, reward, prompts, cfg, ids, out)) {
+                if (resume) info("resuming at step %d of %d", t.steps(), t.totalSteps());
                 t.withGoldJudge((i, response) -> goldScore(train.get(i), response, tok));
                 if (!probe.isEmpty()) t.withEvalHook(p -> Map.of("gold_accuracy", gold.evaluate(p, probe).accuracy()));
                 t.withProgress(progress("ppo"));
                 beginTraining();
                 lines = t.train();
+                if (lines.isEmpty()) throw CliException.usage("--resume: the run in " + out + " is already complete");
+                Map<String, Object> a = lines.get(0), b = lines.get(lines.size() - 1);
+                result("ppo: reward %.3f -> %.3f, gold %.3f -> %.3f, KL %.3f -> %.3f over %d steps", num(a, "objective/scores"),
+                        num(b, "objective/scores"), num(a, "objective/gold"), num(b, "objective/gold"), num(a, "objective/kl"),
+                        num(b, "objective/kl"), lines.size());
+                Path saved = ModelPaths.saveFinal(t.policy(), out);
+                result("ppo: policy saved to %s (run folder %s)", saved, out);
             }
-            Map<String, Object> a = lines.get(0), b = lines.get(lines.size() - 1);
-            result("ppo: reward %.3f -> %.3f, gold %.3f -> %.3f, KL %.3f -> %.3f over %d steps", num(a, "objective/scores"),
-                    num(b, "objective/scores"), num(a, "objective/gold"), num(b, "objective/gold"), num(a, "objective/kl"),
-                    num(b, "objective/kl"), lines.size());
-            Path saved = ModelPaths.saveFinal(policy, out);
-            result("ppo: policy saved to %s (run folder %s)", saved, out);
         }
         return 0;
     }

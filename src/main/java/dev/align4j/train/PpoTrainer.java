@@ -130,6 +130,13 @@ public final class PpoTrainer extends PostTrainer {
         return new PpoTrainer(policy, reference, critic, valueHead, reward, prompts, config, ids, dir, false);
     }
 
+    /** The config saved with the latest checkpoint of the run in {@code dir} (what {@link #resume} continues with). */
+    public static PpoConfig savedConfig(Path dir) throws IOException {
+        try (SafeTensorsFile f = SafeTensorsFile.open(RunDirectory.latest(dir).resolve(TrainState.STATE_FILE))) {
+            return TrainState.JSON.readValue(TrainState.require(f, "ppo_config"), PpoConfig.class);
+        }
+    }
+
     /**
      * Continues the run in {@code dir}: the policy, critic, value head, optimizer, β and data position come from the
      * latest checkpoint; {@code reference}, {@code reward} and {@code prompts} must be the original run's (the

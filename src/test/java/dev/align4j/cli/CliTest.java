@@ -220,6 +220,29 @@ class CliTest {
     }
 
     @Test
+    void ppoResumesExactly() throws IOException {
+        Path dir = tmp.resolve("ppo-resume");
+        Object[] common = {"ppo", "--policy", sftRun.resolve("model"), "--reward-model", rmRun(), "--tasks", 8, "--level", 1};
+        List<Object> first = new ArrayList<>(List.of(common));
+        first.addAll(List.of("--steps", 4, "--rollout", 4, "--mini-batch", 2, "--epochs", 1, "--max-new", 4, "--eval-tasks", 4,
+                "--eval-every", 2, "--checkpoint-every", 2, "--seed", 6, "--out", dir, "--quiet"));
+        Run r0 = run(first.toArray()).ok();
+        assertTrue(r0.out().contains("ppo: reward"), r0.out());
+        List<String> full = Files.readAllLines(dir.resolve("metrics.jsonl"));
+        assertEquals(4, full.size());
+        Files.writeString(dir.resolve("latest"), "step-2"); // a crash after step 2's checkpoint
+        List<Object> again = new ArrayList<>(List.of(common));
+        again.addAll(List.of("--eval-tasks", 4, "--resume", "--out", dir));
+        Run r = run(again.toArray()).ok();
+        assertTrue(r.out().contains("resuming at step 2 of 4"), r.out());
+        List<String> resumed = Files.readAllLines(dir.resolve("metrics.jsonl"));
+        assertEquals(4, resumed.size());
+        for (int i = 0; i < 4; i++)
+            assertEquals(full.get(i).replaceAll("\"time_s\":[^,}]*", ""), resumed.get(i).replaceAll("\"time_s\":[^,}]*", ""),
+                    "step " + (i + 1) + " after resume");
+    }
+
+    @Test
     void demoConfigurations() {
         // the command's sizes and smoke mode map onto the pipeline config; a bad size is a usage error
         assertEquals(dev.align4j.pipeline.PipelineConfig.demo(7), DemoCommand.config(7, "small", false, false));
