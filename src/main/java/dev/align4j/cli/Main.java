@@ -49,7 +49,8 @@ public final class Main implements Runnable {
             ScoreCommand::new,
             EvalCommand::new,
             BenchCommand::new,
-            DemoCommand::new
+            DemoCommand::new,
+            ReportCommand::new
     );
 
     @Option(names = "--stacktrace", scope = ScopeType.INHERIT, description = "print stack traces of errors (debugging)")

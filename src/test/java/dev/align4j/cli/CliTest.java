@@ -243,6 +243,20 @@ class CliTest {
     }
 
     @Test
+    void reportRedrawsARunFolder() throws IOException {
+        // a folder holding one stage (the sft run's metrics as its sft/ stage); the other stages show as not run
+        Path runs = Files.createDirectories(tmp.resolve("one-stage").resolve("sft"));
+        Files.copy(sftRun.resolve("metrics.jsonl"), runs.resolve("metrics.jsonl"));
+        Run r = run("report", runs.getParent()).ok();
+        assertTrue(r.out().contains("report.html"), r.out());
+        String html = Files.readString(runs.getParent().resolve("report.html"));
+        assertTrue(html.contains("data:image/png;base64,") && html.contains("not run"), "report with the sft loss and not-run notes");
+        run("report", tmp.resolve("no-such-run")).usageError();
+        Path empty = Files.createDirectories(tmp.resolve("empty-folder"));
+        run("report", empty).usageError(); // neither a summary nor any stage metrics
+    }
+
+    @Test
     void demoConfigurations() {
         // the command's sizes and smoke mode map onto the pipeline config; a bad size is a usage error
         assertEquals(dev.align4j.pipeline.PipelineConfig.demo(7), DemoCommand.config(7, "small", false, false));
