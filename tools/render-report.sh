@@ -15,7 +15,7 @@ fi
 run_dir=$1
 html=$run_dir/report.html
 if [ ! -f "$html" ]; then
-  echo "render-report: $html does not exist (generate it with: java -cp ... dev.align4j.report.ReportMain $run_dir)" >&2
+  echo "render-report: $html does not exist (generate it with: ./align4j report $run_dir)" >&2
   exit 2
 fi
 out=${2:-$run_dir/report.png}

@@ -103,9 +103,7 @@ public final class DpoTrainer extends PostTrainer {
 
     /** The config saved with the latest checkpoint of the run in {@code dir} (what {@link #resume} continues with). */
     public static DpoConfig savedConfig(Path dir) throws IOException {
-        try (SafeTensorsFile f = SafeTensorsFile.open(RunDirectory.latest(dir).resolve(TrainState.STATE_FILE))) {
-            return TrainState.JSON.readValue(TrainState.require(f, "dpo_config"), DpoConfig.class);
-        }
+        return TrainState.savedConfig(dir, "dpo_config", DpoConfig.class);
     }
 
     /** Continues the run in {@code dir} from its latest checkpoint; the pairs must be those of the original run. */

@@ -132,9 +132,7 @@ public final class PpoTrainer extends PostTrainer {
 
     /** The config saved with the latest checkpoint of the run in {@code dir} (what {@link #resume} continues with). */
     public static PpoConfig savedConfig(Path dir) throws IOException {
-        try (SafeTensorsFile f = SafeTensorsFile.open(RunDirectory.latest(dir).resolve(TrainState.STATE_FILE))) {
-            return TrainState.JSON.readValue(TrainState.require(f, "ppo_config"), PpoConfig.class);
-        }
+        return TrainState.savedConfig(dir, "ppo_config", PpoConfig.class);
     }
 
     /**

@@ -71,9 +71,7 @@ public final class RewardTrainer extends PostTrainer {
 
     /** The config saved with the latest checkpoint of the run in {@code dir} (what {@link #resume} continues with). */
     public static RewardConfig savedConfig(Path dir) throws IOException {
-        try (SafeTensorsFile f = SafeTensorsFile.open(RunDirectory.latest(dir).resolve(TrainState.STATE_FILE))) {
-            return TrainState.JSON.readValue(TrainState.require(f, "reward_config"), RewardConfig.class);
-        }
+        return TrainState.savedConfig(dir, "reward_config", RewardConfig.class);
     }
 
     /** Continues the run in {@code dir} from its latest checkpoint; the data must be built as for the original run. */

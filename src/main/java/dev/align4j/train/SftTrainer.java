@@ -59,9 +59,7 @@ public final class SftTrainer extends PostTrainer {
 
     /** The config saved with the latest checkpoint of the run in {@code dir} (what {@link #resume} continues with). */
     public static SftConfig savedConfig(Path dir) throws IOException {
-        try (SafeTensorsFile f = SafeTensorsFile.open(RunDirectory.latest(dir).resolve(TrainState.STATE_FILE))) {
-            return TrainState.JSON.readValue(TrainState.require(f, "sft_config"), SftConfig.class);
-        }
+        return TrainState.savedConfig(dir, "sft_config", SftConfig.class);
     }
 
     /** Continues the run in {@code dir} from its latest checkpoint; the data must be built as for the original run. */

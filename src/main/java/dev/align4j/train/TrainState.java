@@ -35,6 +35,13 @@ final class TrainState {
         return Gpt.load(dir, device);
     }
 
+    /** The trainer config saved as JSON under {@code key} in the latest checkpoint of the run in {@code runDir}. */
+    static <T> T savedConfig(Path runDir, String key, Class<T> type) throws IOException {
+        try (SafeTensorsFile f = SafeTensorsFile.open(RunDirectory.latest(runDir).resolve(STATE_FILE))) {
+            return JSON.readValue(require(f, key), type);
+        }
+    }
+
     static String require(SafeTensorsFile f, String key) throws IOException {
         String s = f.metadata().get(key);
         if (s == null) throw new IOException(f.path() + ": metadata has no '" + key + "'");

@@ -200,29 +200,30 @@ class ReportWriterTest {
         assertEquals(30, r.metrics("ppo").size(), "PPO lines copied in summary.json");
     }
 
+    /** {@code align4j report RUN_DIR}: one line and exit 2 for every bad folder; 0 and a report for a good one. */
     @Test
-    void mainExitCodes(@TempDir Path dir) throws IOException {
-        PrintStream err = System.err, out = System.out;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        try {
-            System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
-            System.setOut(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
-            assertEquals(2, ReportMain.run(dir.resolve("nope").toString()));
-            assertEquals(2, ReportMain.run(dir.toString()), "empty folder is not a run folder");
-            assertEquals(2, ReportMain.run());
-            Path run = SyntheticRun.create(dir.resolve("ok"), Set.of("sft"), false);
-            Files.writeString(run.resolve("samples.jsonl"), "{\"stage\":\"sft\"}\nnot json\n");
-            assertEquals(2, ReportMain.run(run.toString()));
-            String msg = buf.toString(StandardCharsets.UTF_8);
-            assertTrue(msg.contains("is not a directory") && msg.contains("is not a run folder") && msg.contains("samples.jsonl:2:"), msg);
-            for (String line : msg.split("\n")) assertTrue(line.startsWith("align4j report: "), "one line per error: " + line);
-            Files.delete(run.resolve("samples.jsonl"));
-            assertEquals(0, ReportMain.run(run.toString()));
-            assertTrue(Files.isRegularFile(run.resolve("report.html")));
-        } finally {
-            System.setErr(err);
-            System.setOut(out);
+    void reportCommandExitCodes(@TempDir Path dir) throws IOException {
+        Path run = SyntheticRun.create(dir.resolve("ok"), Set.of("sft"), false);
+        Files.writeString(run.resolve("samples.jsonl"), "{\"stage\":\"sft\"}\nnot json\n");
+        StringBuilder msg = new StringBuilder();
+        for (String[] args : new String[][] {{"report", dir.resolve("nope").toString()}, {"report", dir.toString()}, {"report"},
+                {"report", run.toString()}}) {
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            int code = dev.align4j.cli.Main.execute(args, new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                    new PrintStream(err, true, StandardCharsets.UTF_8));
+            String e = err.toString(StandardCharsets.UTF_8);
+            assertEquals(2, code, String.join(" ", args) + ": " + e);
+            assertEquals(1, e.strip().lines().count(), "one line: " + e);
+            assertTrue(e.startsWith("align4j report"), e);
+            msg.append(e);
         }
+        assertTrue(msg.toString().contains("no such folder") && msg.toString().contains("is not a run folder")
+                && msg.toString().contains("samples.jsonl:2:"), msg.toString());
+        Files.delete(run.resolve("samples.jsonl"));
+        assertEquals(0, dev.align4j.cli.Main.execute(new String[] {"report", run.toString()},
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)));
+        assertTrue(Files.isRegularFile(run.resolve("report.html")));
     }
 
     @Test
