@@ -4,6 +4,8 @@ import dev.align4j.data.Encoder;
 import dev.align4j.data.PreferencePair;
 import dev.align4j.model.Gpt;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Random;
 
@@ -14,8 +16,12 @@ import java.util.Random;
  * <p><b>Rules.</b> A sample is <i>correct</i> when it ended with EOS within {@code maxNewTokens} and
  * {@link Task#check} accepts its text; anything else is incorrect (a response that never stops is not an answer).
  * An incorrect sample with empty text (EOS first) cannot be a {@link PreferencePair} side and is not used as
- * rejected. Per prompt with both kinds: ONE pair, chosen and rejected drawn uniformly (seeded) among the correct
- * and the usable incorrect samples. A prompt whose samples are all correct gives a pair only with
+ * rejected. Per prompt with both kinds: {@code pairsPerPrompt} = 1 (the default) gives ONE pair, chosen and rejected
+ * drawn uniformly (seeded) among the correct and the usable incorrect samples; {@code pairsPerPrompt} = m > 1 gives
+ * one pair for each of up to m <i>distinct</i> incorrect texts (a seeded shuffle picks which when there are more),
+ * each against a correct text drawn uniformly among the distinct correct ones — more comparisons from the same
+ * samples, and no pair repeated (a reward model trained on every distinct wrong answer of 8 samples per prompt
+ * ranks the policy's own samples far better than one trained on one pair per prompt; see the README). A prompt whose samples are all correct gives a pair only with
  * {@link Options#corruptionWhenAllCorrect} (rejected: a corruption of the task); one whose samples are all wrong
  * only with {@link Options#goldWhenAllWrong} (chosen: the gold answer). Every outcome is counted in
  * {@link Result}. The rejected text of a sample that did not stop is used as is (the Encoder appends EOS).
@@ -30,10 +36,18 @@ public final class SampledPairs {
      * @param batchSize                rows per generation batch (prompts × k are cut into batches of this size)
      * @param goldWhenAllWrong         all samples wrong: pair the gold answer against a wrong sample
      * @param corruptionWhenAllCorrect all samples right: pair a correct sample against a corruption
+     * @param pairsPerPrompt           at most this many pairs per prompt with both kinds (distinct rejected texts)
      */
     public record Options(int samplesPerPrompt, double temperature, int maxNewTokens, int batchSize,
-                          boolean goldWhenAllWrong, boolean corruptionWhenAllCorrect) {
+                          boolean goldWhenAllWrong, boolean corruptionWhenAllCorrect, int pairsPerPrompt) {
+        /** One pair per prompt. */
+        public Options(int samplesPerPrompt, double temperature, int maxNewTokens, int batchSize, boolean goldWhenAllWrong,
+                       boolean corruptionWhenAllCorrect) {
+            this(samplesPerPrompt, temperature, maxNewTokens, batchSize, goldWhenAllWrong, corruptionWhenAllCorrect, 1);
+        }
+
         public Options {
+            if (pairsPerPrompt < 1) throw new IllegalArgumentException("pairsPerPrompt must be >= 1, got " + pairsPerPrompt);
             if (samplesPerPrompt < 2) throw new IllegalArgumentException("samplesPerPrompt must be >= 2, got " + samplesPerPrompt);
             if (!(temperature > 0) || Double.isInfinite(temperature))
                 throw new IllegalArgumentException("temperature must be positive and finite, got " + temperature);
@@ -41,24 +55,29 @@ public final class SampledPairs {
             if (batchSize < 1) throw new IllegalArgumentException("batchSize must be >= 1, got " + batchSize);
         }
 
-        /** k = 4, temperature 1, 16 new tokens, batches of 64 rows, no fallbacks. */
+        /** k = 4, temperature 1, 16 new tokens, batches of 64 rows, no fallbacks, one pair per prompt. */
         public static Options defaults() {
-            return new Options(4, 1.0, 16, 64, false, false);
+            return new Options(4, 1.0, 16, 64, false, false, 1);
         }
 
         public Options withFallbacks(boolean goldWhenAllWrong, boolean corruptionWhenAllCorrect) {
-            return new Options(samplesPerPrompt, temperature, maxNewTokens, batchSize, goldWhenAllWrong, corruptionWhenAllCorrect);
+            return new Options(samplesPerPrompt, temperature, maxNewTokens, batchSize, goldWhenAllWrong, corruptionWhenAllCorrect,
+                    pairsPerPrompt);
         }
 
         public Options withSamples(int k) {
-            return new Options(k, temperature, maxNewTokens, batchSize, goldWhenAllWrong, corruptionWhenAllCorrect);
+            return new Options(k, temperature, maxNewTokens, batchSize, goldWhenAllWrong, corruptionWhenAllCorrect, pairsPerPrompt);
+        }
+
+        public Options withPairsPerPrompt(int m) {
+            return new Options(samplesPerPrompt, temperature, maxNewTokens, batchSize, goldWhenAllWrong, corruptionWhenAllCorrect, m);
         }
     }
 
     /**
      * @param pairs       the pairs, in task order
      * @param prompts     tasks sampled
-     * @param mixed       prompts with a correct and a usable incorrect sample (one sampled pair each)
+     * @param mixed       prompts with a correct and a usable incorrect sample (1 to pairsPerPrompt sampled pairs each)
      * @param allCorrect  prompts whose k samples were all correct
      * @param allWrong    prompts whose k samples were all incorrect
      * @param noUsableRejected prompts with a correct sample whose incorrect samples were all empty
@@ -119,7 +138,14 @@ public final class SampledPairs {
                 noRejected++;
             } else {
                 mixed++;
-                pairs.add(new PreferencePair(t.prompt(), pick(good, rnd), pick(bad, rnd), t.origin() + ":sampled"));
+                if (options.pairsPerPrompt() == 1) {
+                    pairs.add(new PreferencePair(t.prompt(), pick(good, rnd), pick(bad, rnd), t.origin() + ":sampled"));
+                } else {
+                    List<String> goodTexts = new ArrayList<>(new LinkedHashSet<>(good)), badTexts = new ArrayList<>(new LinkedHashSet<>(bad));
+                    Collections.shuffle(badTexts, rnd);
+                    for (int q = 0; q < Math.min(options.pairsPerPrompt(), badTexts.size()); q++)
+                        pairs.add(new PreferencePair(t.prompt(), pick(goodTexts, rnd), badTexts.get(q), t.origin() + ":sampled"));
+                }
             }
         }
         double acc = tasks.isEmpty() ? Double.NaN : (double) correctSamples / ((long) tasks.size() * k);

@@ -23,23 +23,42 @@ class SampledPairsTest {
             SampledPairs.Options o = new SampledPairs.Options(4, 1.0, 12, 10, false, false);
             SampledPairs.Result r = SampledPairs.build(m, TinyModels.encoder(), all, o, 7);
             assertEquals(r, SampledPairs.build(m, TinyModels.encoder(), all, o, 7), "deterministic");
-            check(all, r);
+            check(all, r, 1);
             assertEquals(0, r.fallbackPairs());
             assertTrue(r.allCorrect() + r.mixed() >= 3, r.toString());
             assertTrue(r.allWrong() >= 3, r.toString());
 
             SampledPairs.Result f = SampledPairs.build(m, TinyModels.encoder(), all, o.withFallbacks(true, true), 7);
-            check(all, f);
+            check(all, f, 1);
             assertEquals(f.mixed() + f.fallbackPairs(), f.pairs().size());
             assertTrue(f.fallbackPairs() >= 3, f.toString());
             assertTrue(f.pairs().size() >= r.pairs().size(), f.toString());
+
+            // up to m pairs per mixed prompt, each with a distinct rejected text; deterministic; never fewer than m = 1
+            SampledPairs.Options many = new SampledPairs.Options(8, 1.0, 12, 16, false, false).withPairsPerPrompt(3);
+            SampledPairs.Result one = SampledPairs.build(m, TinyModels.encoder(), all, many.withPairsPerPrompt(1), 7);
+            SampledPairs.Result mp = SampledPairs.build(m, TinyModels.encoder(), all, many, 7);
+            assertEquals(mp, SampledPairs.build(m, TinyModels.encoder(), all, many, 7), "deterministic");
+            check(all, mp, 3);
+            assertEquals(one.mixed(), mp.mixed(), "the same samples are drawn whatever pairsPerPrompt is");
+            assertTrue(mp.pairs().size() > one.pairs().size(), mp + " vs " + one);
+            Map<String, java.util.Set<String>> rejectedByPrompt = new HashMap<>();
+            for (PreferencePair p : mp.pairs()) {
+                java.util.Set<String> seen = rejectedByPrompt.computeIfAbsent(p.prompt(), x -> new java.util.HashSet<>());
+                assertTrue(seen.add(p.rejected()), "rejected text repeated for one prompt: " + p);
+                assertTrue(seen.size() <= 3, "more than pairsPerPrompt pairs for " + p.prompt());
+            }
+            assertEquals(mp.mixed(), rejectedByPrompt.size());
         }
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> SampledPairs.Options.defaults().withPairsPerPrompt(0))
+                .getMessage().contains("pairsPerPrompt"));
     }
 
-    static void check(List<Task> tasks, SampledPairs.Result r) {
+    static void check(List<Task> tasks, SampledPairs.Result r, int pairsPerPrompt) {
         assertEquals(tasks.size(), r.prompts());
         assertEquals(r.prompts(), r.mixed() + r.allCorrect() + r.allWrong() + r.noUsableRejected(), r.toString());
-        assertEquals(r.mixed() + r.fallbackPairs(), r.pairs().size(), r.toString());
+        assertTrue(r.pairs().size() >= r.mixed() + r.fallbackPairs(), r.toString());
+        assertTrue(r.pairs().size() <= r.mixed() * pairsPerPrompt + r.fallbackPairs(), r.toString());
         assertTrue(r.sampleAccuracy() >= 0 && r.sampleAccuracy() <= 1, r.toString());
         Map<String, Task> byPrompt = new HashMap<>();
         tasks.forEach(t -> byPrompt.put(t.prompt(), t));
@@ -60,7 +79,7 @@ class SampledPairsTest {
             assertEquals(0, r.pairs().size());
             SampledPairs.Result g = SampledPairs.build(m, TinyModels.encoder(), tasks,
                     SampledPairs.Options.defaults().withFallbacks(true, false), 3);
-            check(tasks, g);
+            check(tasks, g, 1);
             for (PreferencePair p : g.pairs()) assertTrue(p.origin().endsWith(":gold-vs-sample"));
         }
         assertTrue(assertThrows(IllegalArgumentException.class, () -> new SampledPairs.Options(1, 1, 8, 8, false, false))
