@@ -50,6 +50,7 @@ public final class PostTrainMain {
                     e.vsSft() == null ? "" : e.vsSft().wins() + "/" + e.vsSft().ties() + "/" + e.vsSft().losses(), e.seconds()));
         sb.append(String.format("%nreward model held-out accuracy %.3f on %d pairs; pairs: %s%n", s.rewardHeldOut().accuracy(),
                 s.rewardHeldOut().n(), s.pairs()));
+        if (s.bestOfN() != null) sb.append(s.bestOfN()).append('\n');
         curve(sb, "ppo", s.ppo());
         curve(sb, "ppo_overopt", s.overOpt());
         sb.append(String.format("total %.0f s%n", s.seconds()));

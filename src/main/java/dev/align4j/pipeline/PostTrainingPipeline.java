@@ -10,6 +10,7 @@ import dev.align4j.data.tasks.SampledPairs;
 import dev.align4j.data.tasks.Split;
 import dev.align4j.data.tasks.Task;
 import dev.align4j.data.tasks.TaskSuite;
+import dev.align4j.eval.BestOfN;
 import dev.align4j.eval.GoldEvaluator;
 import dev.align4j.eval.RewardAccuracy;
 import dev.align4j.eval.WinRate;
@@ -62,6 +63,9 @@ public final class PostTrainingPipeline {
     /** The samples file of a run folder. */
     public static final String SAMPLES = "samples.jsonl";
 
+    /** Samples per prompt of the best-of-n curve (n = 1, 2, 4, 8, 16). */
+    static final int BEST_OF_N_SAMPLES = 16;
+
     private PostTrainingPipeline() {}
 
     /** Evaluation of one policy. */
@@ -79,7 +83,7 @@ public final class PostTrainingPipeline {
     }
 
     /** What a run measured. */
-    public record Summary(List<StageEval> stages, SampledPairs.Result pairs, RewardAccuracy rewardHeldOut,
+    public record Summary(List<StageEval> stages, SampledPairs.Result pairs, RewardAccuracy rewardHeldOut, BestOfN bestOfN,
                           List<Map<String, Object>> ppo, List<Map<String, Object>> overOpt, List<Map<String, Object>> dpo,
                           List<Map<String, Object>> simpo, double seconds) {
         public StageEval stage(String name) {
@@ -176,6 +180,7 @@ public final class PostTrainingPipeline {
 
             // ---- reward model
             RewardAccuracy rmAcc;
+            BestOfN bestOfN;
             List<Map<String, Object>> ppoLines, overLines = List.of(), dpoLines, simpoLines;
             try (RewardModel rm = RewardModel.fromPolicy(sft, s + 8)) {
                 ts = System.nanoTime();
@@ -186,6 +191,10 @@ public final class PostTrainingPipeline {
                 rmAcc = RewardAccuracy.of(rm, heldOutPairs, 64, tok.padId());
                 log.accept(String.format("reward model: held-out accuracy %.3f on %d pairs (%.0f s)", rmAcc.accuracy(), rmAcc.n(),
                         secs(ts)));
+                // best-of-n of the SFT policy against the reward model on held-out tasks: can this proxy steer at all?
+                bestOfN = BestOfN.of(sft, rm, enc, test.subList(0, Math.min(256, test.size())), BEST_OF_N_SAMPLES, c.maxNewTokens(),
+                        1.0, s + 13);
+                log.accept(bestOfN.toString());
 
                 // ---- PPO against the reward model, then the same with a weak KL penalty
                 ts = System.nanoTime();
@@ -208,7 +217,7 @@ public final class PostTrainingPipeline {
             log.accept("simpo: " + last(evals).gold());
             writeSamples(samples, last(evals), test);
 
-            Summary summary = new Summary(evals, sampled, rmAcc, ppoLines, overLines, dpoLines, simpoLines, secs(t0));
+            Summary summary = new Summary(evals, sampled, rmAcc, bestOfN, ppoLines, overLines, dpoLines, simpoLines, secs(t0));
             writeSummary(summary, c, base.device().toString(), out.resolve("summary.json"));
             return summary;
         }
@@ -395,6 +404,11 @@ public final class PostTrainingPipeline {
         root.put("stages", st);
         root.put("pairs", s.pairs().toString());
         root.put("reward_model_heldout_accuracy", s.rewardHeldOut().accuracy());
+        BestOfN b = s.bestOfN();
+        List<Map<String, Object>> bon = new ArrayList<>();
+        for (int q = 0; q < b.n().length; q++)
+            bon.add(Map.of("n", b.n()[q], "kl", b.kl()[q], "gold", b.gold()[q], "proxy", b.proxy()[q]));
+        root.put("best_of_n", bon);
         root.put("ppo", s.ppo());
         root.put("ppo_overopt", s.overOpt());
         root.put("seconds", s.seconds());

@@ -41,7 +41,7 @@ public final class ReportWriter {
     /** Every plot name the report can contain (plots/<name>.png). */
     public static final List<String> PLOT_NAMES = List.of("loss_pretrain", "loss_sft", "loss_rm", "loss_ppo", "loss_ppo_overopt",
             "loss_dpo", "loss_simpo", "rm_accuracy", "ppo_reward", "ppo_kl", "ppo_entropy", "ppo_clipfrac", "gold_accuracy",
-            "overoptimisation", "entropy", "distinct2", "ece");
+            "overoptimisation", "best_of_n", "entropy", "distinct2", "ece");
 
     /** Samples shown per stage. */
     static final int SAMPLES_PER_STAGE = 3;
@@ -269,6 +269,31 @@ public final class ReportWriter {
                         + String.join(" and ", shown) + "; faint points: single PPO steps (circles proxy, diamonds gold), lines: means of the "
                         + "steps grouped by KL. Proxy rising while gold falls is reward hacking.",
                 Charts.line("Proxy vs gold reward against KL", "KL(policy ‖ reference)", "proxy reward", "gold reward", lines));
+        bestOfN(run, o);
+    }
+
+    /** summary.json's best-of-n curve: the same axes, optimising the proxy by selection instead of RL. */
+    private static void bestOfN(RunFolder run, Out o) throws IOException {
+        List<Map<String, Double>> b = run.bestOfN();
+        if (b.isEmpty()) {
+            o.note("overoptimisation", "best-of-n: no best_of_n curve in " + RunFolder.SUMMARY + ".");
+            return;
+        }
+        double[] kl = new double[b.size()], gold = new double[b.size()], proxy = new double[b.size()];
+        StringBuilder ns = new StringBuilder();
+        for (int i = 0; i < b.size(); i++) {
+            Map<String, Double> m = b.get(i);
+            kl[i] = m.getOrDefault("kl", Double.NaN);
+            gold[i] = m.getOrDefault("gold", Double.NaN);
+            proxy[i] = m.getOrDefault("proxy", Double.NaN);
+            ns.append(i == 0 ? "" : ", ").append(Math.round(m.getOrDefault("n", Double.NaN)));
+        }
+        o.plot("best_of_n", "overoptimisation", "Best-of-n from the SFT policy against the reward model, n = " + ns + ": the reward "
+                        + "model's score of the pick (proxy, solid, left axis) and its gold score (dashed, right axis) against the "
+                        + "best-of-n policy's KL to the SFT policy, log n − (n − 1)/n. A reward model that ranks the policy's own "
+                        + "samples well lifts gold with n; one that over-rates some wrong answers bends it down.",
+                Charts.line("Best-of-n against the reward model", "KL(best-of-n ‖ SFT)", "proxy reward", "gold reward",
+                        List.of(new Line("proxy", kl, proxy, C0), new Line("gold", kl, gold, C1).onRightAxis().asDashed())));
     }
 
     // ---------------------------------------------------------------- mode collapse and calibration

@@ -77,9 +77,11 @@ public final class RunFolder {
     private final List<StageSummary> stages;
     private final Map<String, List<Map<String, Double>>> metrics;
     private final List<Sample> samples;
+    private final List<Map<String, Double>> bestOfN;
 
     private RunFolder(Path dir, boolean hasSummary, Map<String, Object> info, List<StageSummary> stages,
-                      Map<String, List<Map<String, Double>>> metrics, List<Sample> samples) {
+                      Map<String, List<Map<String, Double>>> metrics, List<Sample> samples, List<Map<String, Double>> bestOfN) {
+        this.bestOfN = bestOfN;
         this.dir = dir;
         this.hasSummary = hasSummary;
         this.info = info;
@@ -99,6 +101,7 @@ public final class RunFolder {
 
         Map<String, Object> info = new LinkedHashMap<>();
         List<StageSummary> stages = new ArrayList<>();
+        List<Map<String, Double>> bestOfN = new ArrayList<>();
         Map<String, List<Map<String, Double>>> metrics = new LinkedHashMap<>();
         Path summaryFile = dir.resolve(SUMMARY);
         boolean hasSummary = Files.isRegularFile(summaryFile);
@@ -112,6 +115,16 @@ public final class RunFolder {
             if (summary == null || !summary.isObject())
                 throw new IllegalArgumentException(summaryFile + ": expected a JSON object");
             readSummary(summaryFile, summary, info, stages);
+            JsonNode bon = summary.path("best_of_n");
+            if (!bon.isMissingNode() && !bon.isNull()) {
+                if (!bon.isArray()) throw new IllegalArgumentException(summaryFile + ": \"best_of_n\" must be an array");
+                int i = 0;
+                for (JsonNode n : bon) {
+                    i++;
+                    if (!n.isObject()) throw new IllegalArgumentException(summaryFile + ": best_of_n[" + i + "] is not an object");
+                    bestOfN.add(Collections.unmodifiableMap(numbers(n)));
+                }
+            }
         }
 
         for (String stage : TRAINING_STAGES) {
@@ -137,7 +150,7 @@ public final class RunFolder {
 
         List<Sample> samples = Files.isRegularFile(dir.resolve(SAMPLES)) ? readSamples(dir.resolve(SAMPLES)) : List.of();
         return new RunFolder(dir, hasSummary, Collections.unmodifiableMap(info), List.copyOf(stages),
-                Collections.unmodifiableMap(metrics), List.copyOf(samples));
+                Collections.unmodifiableMap(metrics), List.copyOf(samples), List.copyOf(bestOfN));
     }
 
     private static void readSummary(Path file, JsonNode root, Map<String, Object> info, List<StageSummary> stages) {
@@ -253,6 +266,11 @@ public final class RunFolder {
     /** The step lines of a trainer stage; empty when the stage was not run. */
     public List<Map<String, Double>> metrics(String stage) {
         return metrics.getOrDefault(stage, List.of());
+    }
+
+    /** summary.json's best-of-n curve (one map per n: n, kl, gold, proxy); empty when absent. */
+    public List<Map<String, Double>> bestOfN() {
+        return bestOfN;
     }
 
     public boolean ran(String stage) {

@@ -65,6 +65,15 @@ class PostTrainingPipelineTest {
             assertTrue(Files.isRegularFile(dir.resolve(stage).resolve("latest")), stage + " checkpoint");
         JsonNode summary = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
         assertEquals(6, summary.get("stages").size()); // base, pretrain, sft, ppo, dpo, simpo
+        // best-of-n of the SFT policy against the reward model: n = 1 … 16; the pick's proxy score never falls with n
+        JsonNode bon = summary.get("best_of_n");
+        assertEquals(5, bon.size(), bon.toString());
+        for (int q = 0; q < bon.size(); q++) {
+            assertEquals(1 << q, bon.get(q).get("n").asInt());
+            if (q > 0) assertTrue(bon.get(q).get("proxy").asDouble() >= bon.get(q - 1).get("proxy").asDouble() - 1e-9, bon.toString());
+        }
+        assertEquals(s.stage("sft").diversity().sampleAccuracy(), bon.get(0).get("gold").asDouble(), 0.1,
+                "best-of-1 is the SFT policy's sampled accuracy (other prompts and samples): " + bon);
         assertEquals(seed, summary.get("seed").asLong());
         // pre-training: the mixture reached the instruction share of its last stage, and the loss fell
         List<String> pre = Files.readAllLines(dir.resolve("pretrain").resolve("metrics.jsonl"));
@@ -79,7 +88,8 @@ class PostTrainingPipelineTest {
         // the report of the real run folder: every plot with data
         Path html = dev.align4j.report.ReportWriter.write(dir);
         String page = Files.readString(html);
-        for (String plot : new String[] {"loss_pretrain", "loss_sft", "rm_accuracy", "ppo_reward", "gold_accuracy", "overoptimisation", "entropy"})
+        for (String plot : new String[] {"loss_pretrain", "loss_sft", "rm_accuracy", "ppo_reward", "gold_accuracy", "overoptimisation",
+                "best_of_n", "entropy"})
             assertTrue(Files.size(dir.resolve("plots").resolve(plot + ".png")) > 5000, plot);
         assertTrue(page.contains("data:image/png;base64,") && !page.contains("src=\"http"), "self-contained report");
     }

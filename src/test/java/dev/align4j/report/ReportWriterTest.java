@@ -188,8 +188,20 @@ class ReportWriterTest {
         assertEquals(0.3, r.stage("sft").orElseThrow().goldGreedy().orElseThrow(), 1e-12);
         assertEquals(List.of("add", "reverse", "upper"), r.families());
         assertEquals(0.71, r.infoNumber("reward_model_heldout_accuracy").orElseThrow(), 1e-12);
+        assertEquals(5, r.bestOfN().size());
+        assertEquals(16.0, r.bestOfN().get(4).get("n"), 0);
+        assertEquals(0.55, r.bestOfN().get(4).get("gold"), 1e-12);
         assertEquals(List.of("base", "pretrain", "sft", "ppo", "ppo_overopt", "dpo", "simpo"),
                 r.stages().stream().map(RunFolder.StageSummary::stage).toList());
+    }
+
+    @Test
+    void badBestOfNNamesTheEntry(@TempDir Path dir) throws IOException {
+        Path run = SyntheticRun.create(dir.resolve("r"), Set.of("sft", "rm"), false);
+        Path f = run.resolve(RunFolder.SUMMARY);
+        Files.writeString(f, Files.readString(f).replaceFirst("\"best_of_n\" : \\[ \\{", "\"best_of_n\" : [ 3, {"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RunFolder.read(run));
+        assertTrue(e.getMessage().contains("best_of_n[1] is not an object"), e.getMessage());
     }
 
     @Test

@@ -70,6 +70,12 @@ final class SyntheticRun {
         root.put("stages", st);
         root.put("pairs", "512 pairs from 512 prompts");
         root.put("reward_model_heldout_accuracy", 0.71);
+        if (stages.contains("rm")) {
+            List<Map<String, Object>> bon = new ArrayList<>();
+            for (int n = 1; n <= 16; n *= 2)
+                bon.add(Map.of("n", n, "kl", Math.log(n) - (n - 1.0) / n, "gold", 0.45 + 0.1 * Math.log(n) / Math.log(16), "proxy", 0.3 * n));
+            root.put("best_of_n", bon);
+        }
         root.put("ppo", lines.getOrDefault("ppo", List.of()));
         root.put("ppo_overopt", lines.getOrDefault("ppo_overopt", List.of()));
         root.put("seconds", 456.7);
