@@ -96,14 +96,15 @@ final class Data {
      * still gives a pair), the held-out ones from test-split tasks.
      */
     static Split2<TokenizedPair> pairs(BaseCommand cmd, DataOptions d, double holdout, long seed, Gpt policy, Encoder enc,
-                                       int samples, int maxNew) throws IOException {
+                                       int samples, int pairsPerPrompt, int maxNew) throws IOException {
         d.requireSource();
         if (d.data != null) {
             Split2<PreferencePair> s = split(readPairs(cmd, d), holdout, seed);
             return new Split2<>(encodePairs(enc, s.train()), encodePairs(enc, s.eval()));
         }
         Split2<Task> t = tasks(d, d.tasks, holdout, seed);
-        SampledPairs.Options o = new SampledPairs.Options(samples, 1.0, maxNew, 64, true, true);
+        if (pairsPerPrompt < 1) throw CliException.usage("--pairs-per-prompt must be >= 1, got " + pairsPerPrompt);
+        SampledPairs.Options o = new SampledPairs.Options(samples, 1.0, maxNew, 64, true, true, pairsPerPrompt);
         SampledPairs.Result train = SampledPairs.build(policy, enc, t.train(), o, seed + 3);
         cmd.info("pairs sampled from the policy: %s", train);
         List<TokenizedPair> eval = List.of();

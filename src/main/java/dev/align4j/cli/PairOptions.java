@@ -12,6 +12,10 @@ public final class PairOptions {
     @Option(names = "--samples", paramLabel = "K", description = "--tasks: samples per prompt (default 4)")
     int samples = 4;
 
+    @Option(names = "--pairs-per-prompt", paramLabel = "M", description = "--tasks: up to M pairs per prompt, one per distinct "
+            + "wrong sample (default 1; the demo's reward model uses 8 with --samples 8)")
+    int pairsPerPrompt = 1;
+
     @Option(names = "--max-new", paramLabel = "N", description = "--tasks: generation limit of the samples (default 16)")
     int maxNew = 16;
 
@@ -26,6 +30,6 @@ public final class PairOptions {
     /** The train and held-out pairs: from --data, or sampled from {@code policy} on --tasks prompts. */
     Data.Split2<TokenizedPair> read(BaseCommand cmd, DataOptions data, double holdout, long seed, Gpt policy, Encoder enc)
             throws IOException {
-        return Data.pairs(cmd, data, holdout, seed, policy, enc, samples, maxNew);
+        return Data.pairs(cmd, data, holdout, seed, policy, enc, samples, pairsPerPrompt, maxNew);
     }
 }

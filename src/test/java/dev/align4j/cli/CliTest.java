@@ -441,9 +441,12 @@ class CliTest {
         assertEquals(2, RunDirectory.readMetrics(a.resolve(RunDirectory.METRICS)).size());
         // SimPO on pairs sampled from the policy on the built-in tasks (the gold-ranked path)
         Path b = tmp.resolve("dpo-simpo");
-        Run r = run("dpo", "--loss", "simpo", "--init", sftRun, "--tasks", 4, "--level", 1, "--samples", 2, "--max-new", 4,
-                "--holdout", 0, "--steps", 2, "--batch", 2, "--out", b).ok();
+        Run r = run("dpo", "--loss", "simpo", "--init", sftRun, "--tasks", 4, "--level", 1, "--samples", 4, "--pairs-per-prompt", 3,
+                "--max-new", 4, "--holdout", 0, "--steps", 2, "--batch", 2, "--out", b).ok();
         assertTrue(r.out().contains("simpo"), r.out());
+        Run bad = run("dpo", "--init", sftRun, "--tasks", 4, "--level", 1, "--pairs-per-prompt", 0, "--out", tmp.resolve("dpo-bad"))
+                .usageError();
+        assertTrue(bad.err().contains("--pairs-per-prompt must be >= 1"), bad.err());
         assertTrue(Files.isRegularFile(b.resolve("model").resolve("model.safetensors")));
     }
 
