@@ -50,10 +50,12 @@ public record BestOfN(int prompts, int samples, int[] n, double[] kl, double[] g
         List<Responses.Response> rs = Responses.generate(policy, encoder, prompts, 64, maxNewTokens, temperature, seed, false);
         List<int[]> ps = new ArrayList<>(rs.size()), ys = new ArrayList<>(rs.size());
         double[] gold = new double[rs.size()];
+        int[] prompt = null;
         for (int i = 0; i < rs.size(); i++) {
             Responses.Response r = rs.get(i);
             Task t = tasks.get(i / samples);
-            ps.add(encoder.encodePrompt(t.prompt()));
+            if (i % samples == 0) prompt = encoder.encodePrompt(t.prompt()); // one encoding per task, shared by its samples
+            ps.add(prompt);
             ys.add(r.tokens());
             gold[i] = r.endedWithEos() && t.check(r.text()) ? 1 : 0;
         }

@@ -164,10 +164,7 @@ class CliTest {
         Run r = run("sft", "--data", pcData, "--format", "prompt-completion", "--holdout", 0.2, "--resume", "--out", dir).ok();
         assertTrue(r.out().contains("resuming at step 2 of 6"), r.out());
         List<String> resumed = Files.readAllLines(dir.resolve("metrics.jsonl"));
-        assertEquals(6, resumed.size());
-        for (int i = 0; i < 6; i++)
-            assertEquals(full.get(i).replaceAll("\"time_s\":[^,}]*", ""), resumed.get(i).replaceAll("\"time_s\":[^,}]*", ""),
-                    "step " + (i + 1) + " after resume");
+        assertSameSteps(full, resumed, "time_s", "sft");
         assertTrue(Files.isRegularFile(dir.resolve("model").resolve("model.safetensors")));
         // nothing to resume: one line, exit 2
         Run none = run("sft", "--data", pcData, "--format", "prompt-completion", "--resume", "--out", tmp.resolve("empty-run"))
@@ -193,10 +190,7 @@ class CliTest {
             Run r = run(again.toArray()).ok();
             assertTrue(r.out().contains("resuming at step 2 of 4"), cmd + ": " + r.out());
             List<String> resumed = Files.readAllLines(dir.resolve("metrics.jsonl"));
-            assertEquals(4, resumed.size(), cmd);
-            for (int i = 0; i < 4; i++)
-                assertEquals(full.get(i).replaceAll("\"time_s\":[^,}]*", ""), resumed.get(i).replaceAll("\"time_s\":[^,}]*", ""),
-                        cmd + " step " + (i + 1) + " after resume");
+            assertSameSteps(full, resumed, "time_s", cmd);
             assertTrue(Files.isDirectory(dir.resolve("model")), cmd);
         }
     }
@@ -212,10 +206,7 @@ class CliTest {
         Run r = run("pretrain", "--data", text(), "--tasks", 20, "--level", 1, "--mixture", "0:0,0.5:0.5", "--resume", "--out", dir).ok();
         assertTrue(r.out().contains("resuming at step 2 of 6"), r.out());
         List<String> resumed = Files.readAllLines(dir.resolve("metrics.jsonl"));
-        assertEquals(6, resumed.size());
-        for (int i = 0; i < 6; i++)
-            assertEquals(full.get(i).replaceAll("\"tokens_per_s\":[^,}]*", ""), resumed.get(i).replaceAll("\"tokens_per_s\":[^,}]*", ""),
-                    "step " + (i + 1) + " after resume");
+        assertSameSteps(full, resumed, "tokens_per_s", "pretrain");
         assertTrue(resumed.get(5).contains("\"mix_share\":0.5"), resumed.get(5));
     }
 
@@ -236,10 +227,15 @@ class CliTest {
         Run r = run(again.toArray()).ok();
         assertTrue(r.out().contains("resuming at step 2 of 4"), r.out());
         List<String> resumed = Files.readAllLines(dir.resolve("metrics.jsonl"));
-        assertEquals(4, resumed.size());
-        for (int i = 0; i < 4; i++)
-            assertEquals(full.get(i).replaceAll("\"time_s\":[^,}]*", ""), resumed.get(i).replaceAll("\"time_s\":[^,}]*", ""),
-                    "step " + (i + 1) + " after resume");
+        assertSameSteps(full, resumed, "time_s", "ppo");
+    }
+
+    /** The resumed run's metric lines equal the uninterrupted run's, line for line, but for the wall-clock key {@code timing}. */
+    private static void assertSameSteps(List<String> full, List<String> resumed, String timing, String label) {
+        assertEquals(full.size(), resumed.size(), label + ": metric lines after resume");
+        String t = "\"" + timing + "\":[^,}]*";
+        for (int i = 0; i < full.size(); i++)
+            assertEquals(full.get(i).replaceAll(t, ""), resumed.get(i).replaceAll(t, ""), label + " step " + (i + 1) + " after resume");
     }
 
     @Test
