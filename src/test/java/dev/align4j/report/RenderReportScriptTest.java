@@ -37,7 +37,7 @@ class RenderReportScriptTest {
         BufferedImage im = ImageIO.read(png.toFile());
         assertNotNull(im, "screenshot is not a PNG:\n" + out);
         assertEquals(1280, im.getWidth());
-        // 17 plots at 2 per row: the full page is far taller than one screen
+        // 18 plots at 2 per row: the full page is far taller than one screen
         assertTrue(im.getHeight() > 4000, "page height " + im.getHeight() + ": not the full page?\n" + out);
         long plain = 0, total = 0, series = 0;
         Color bg = new Color(im.getRGB(2, im.getHeight() / 2));
