@@ -36,7 +36,8 @@ import java.util.function.Function;
  *   <li><b>Rewards and advantages</b> through the kernels: {@link KlShaping} (−β·k(ℓ_old − ℓ_ref) per response
  *       token, R at the last one, minus the missing-EOS penalty when the response did not end with EOS),
  *       {@link Gae} (γ, λ; V and A zero after the last response token), {@link Whiten} of the advantages over the
- *       mask.</li>
+ *       mask. With {@link PpoConfig.Baseline#GROUP} (RLOO) there is no critic: scores are taken relative to the
+ *       leave-one-out mean of their prompt's k responses and V = 0, so the advantage is the shaped return-to-go.</li>
  *   <li><b>Updates.</b> {@code ppoEpochs} passes over the rollout in shuffled minibatches: policy forward →
  *       {@link PolicyLoss} (clipped ratio, dual clip optional) − c_e·mean H (entropy bonus, through the fused
  *       log-prob kernel's entropy backward) + c_kl·mean k3(ℓ_new − ℓ_ref) (optional KL loss); critic forward →
@@ -84,15 +85,20 @@ public final class PpoTrainer extends PostTrainer {
     private PpoTrainer(Gpt policy, Gpt reference, Gpt critic, ScalarHead valueHead, RewardFunction reward, List<int[]> prompts,
                        PpoConfig config, Ids ids, Path dir, boolean owns) throws IOException {
         super(dir, config.steps(), config.evalEvery(), config.checkpointEvery());
-        if (policy == null || reference == null || critic == null || valueHead == null || reward == null)
-            throw new IllegalArgumentException("policy, reference, critic, valueHead and reward must not be null");
+        if (policy == null || reference == null || reward == null)
+            throw new IllegalArgumentException("policy, reference and reward must not be null");
+        boolean group = config.baseline() == PpoConfig.Baseline.GROUP;
+        if (group && (critic != null || valueHead != null))
+            throw new IllegalArgumentException("baseline GROUP trains no critic: pass null for critic and valueHead");
+        if (!group && (critic == null || valueHead == null))
+            throw new IllegalArgumentException("critic and valueHead must not be null with baseline CRITIC (or use GROUP)");
         if (policy == reference) throw new IllegalArgumentException("reference must be a separate (frozen) model, not the policy");
         if (!policy.config().equals(reference.config()))
             throw new IllegalArgumentException("policy and reference configs differ: " + policy.config() + " vs " + reference.config());
-        if (critic.config().nEmbd() != valueHead.nEmbd())
+        if (!group && critic.config().nEmbd() != valueHead.nEmbd())
             throw new IllegalArgumentException("valueHead has width " + valueHead.nEmbd() + ", the critic " + critic.config().nEmbd());
         if (prompts == null || prompts.isEmpty()) throw new IllegalArgumentException("prompts must not be empty");
-        int ctx = Math.min(policy.config().nCtx(), critic.config().nCtx());
+        int ctx = group ? policy.config().nCtx() : Math.min(policy.config().nCtx(), critic.config().nCtx());
         for (int i = 0; i < prompts.size(); i++) {
             int[] p = prompts.get(i);
             if (p == null || p.length == 0) throw new IllegalArgumentException("prompts[" + i + "] is empty");
@@ -113,8 +119,9 @@ public final class PpoTrainer extends PostTrainer {
         this.ids = ids;
         this.ownsModels = owns;
         this.sampler = new EpochSampler(prompts.size(), config.seed(), true);
-        this.optimizer = new Optimizer(List.of(Optimizer.group(policy), new Optimizer.Group("critic", critic.params(),
-                critic.grads(), critic.layout().decayRanges()), Optimizer.group("value_head", valueHead)));
+        this.optimizer = new Optimizer(group ? List.of(Optimizer.group(policy)) : List.of(Optimizer.group(policy),
+                new Optimizer.Group("critic", critic.params(), critic.grads(), critic.layout().decayRanges()),
+                Optimizer.group("value_head", valueHead)));
         this.schedule = config.optim().schedule(config.steps());
         this.beta = config.klBeta();
     }
@@ -122,7 +129,8 @@ public final class PpoTrainer extends PostTrainer {
     /**
      * A new run: {@code policy} is trained (start it from the SFT model), {@code reference} is the frozen SFT model,
      * {@code critic} + {@code valueHead} the value model (TRL starts it from the reward model), {@code reward} the
-     * proxy reward. The caller keeps and closes every model.
+     * proxy reward. With {@link PpoConfig.Baseline#GROUP} there is no value model: pass null for {@code critic} and
+     * {@code valueHead}. The caller keeps and closes every model.
      */
     public static PpoTrainer create(Gpt policy, Gpt reference, Gpt critic, ScalarHead valueHead, RewardFunction reward,
                                     List<int[]> prompts, PpoConfig config, Ids ids, Path dir) throws IOException {
@@ -153,8 +161,10 @@ public final class PpoTrainer extends PostTrainer {
             PpoTrainer t = null;
             try {
                 policy = TrainState.loadModel(ck, step, device);
-                critic = TrainState.loadModel(ck.resolve(CRITIC), step, device);
-                head = ScalarHead.load(ck.resolve(CRITIC).resolve(VALUE_HEAD), critic.config().nEmbd(), device);
+                if (config.baseline() == PpoConfig.Baseline.CRITIC) {
+                    critic = TrainState.loadModel(ck.resolve(CRITIC), step, device);
+                    head = ScalarHead.load(ck.resolve(CRITIC).resolve(VALUE_HEAD), critic.config().nEmbd(), device);
+                }
                 t = new PpoTrainer(policy, reference, critic, head, reward, prompts, config, ids, dir, true);
                 t.optimizer.load(f, "adamw");
                 t.sampler.seek(position);
@@ -223,7 +233,7 @@ public final class PpoTrainer extends PostTrainer {
         if (scores == null || scores.length != b)
             throw new IllegalStateException("the reward function returned " + (scores == null ? "null" : scores.length + " scores")
                     + " for " + b + " rows");
-        float[] values = criticValues(sb);
+        float[] values = critic == null ? new float[b * t] : criticValues(sb); // GROUP: V = 0, A = return-to-go
         KlShaping.Config kc = new KlShaping.Config((float) beta, config.klEstimator(), ids.eosId(), config.missingEosPenalty());
         KlShaping.Shaped shaped = KlShaping.compute(logpOld, logpRef, sb.mask(), leaveOneOut(scores, k), sb.targets(), b, kc);
         float[][] g = Gae.compute(shaped.rewards(), values, sb.mask(), b, config.gamma(), config.lambda());
@@ -324,12 +334,12 @@ public final class PpoTrainer extends PostTrainer {
             }
         }
         metrics.put("loss/policy", pl / updates);
-        metrics.put("loss/value", vl / updates);
+        if (critic != null) metrics.put("loss/value", vl / updates);
         if (config.klLossCoef() > 0) metrics.put("loss/kl", kll / updates);
         metrics.put("policy/clipfrac", clip / updates);
         metrics.put("policy/approxkl", akl3 / updates);
         metrics.put("policy/approxkl_k1", akl1 / updates);
-        metrics.put("val/clipfrac", vclip / updates);
+        if (critic != null) metrics.put("val/clipfrac", vclip / updates);
         metrics.put("grad_norm", norm / updates);
         metrics.put("lr", lr);
         double vsum = 0, n = 0, gm = 0;
@@ -339,8 +349,10 @@ public final class PpoTrainer extends PostTrainer {
                 gm += r.returns()[k];
                 n++;
             }
-        metrics.put("val/vpred", n == 0 ? 0 : vsum / n);
-        metrics.put("val/var_explained", varExplained(r.values(), r.returns(), mask));
+        if (critic != null) {
+            metrics.put("val/vpred", n == 0 ? 0 : vsum / n);
+            metrics.put("val/var_explained", varExplained(r.values(), r.returns(), mask));
+        }
         if (config.klTarget() > 0) {
             double err = Math.max(-0.2, Math.min(0.2, meanKl / config.klTarget() - 1));
             beta = beta * (1 + err * config.rolloutBatch() / config.klHorizon());
@@ -428,6 +440,11 @@ public final class PpoTrainer extends PostTrainer {
             } finally {
                 policy.setComputeEntropy(false);
             }
+            if (critic == null) { // GROUP baseline: no value model
+                float norm = optimizer.clipNorm(config.optim().gradClip());
+                requireFinite(s, "the gradient norm", norm);
+                return new Update(ps.loss(), 0, klLoss, ps.clipFrac(), 0, ps.approxKlK3(), ps.approxKlK1(), norm);
+            }
             // critic: clipped value loss
             critic.forward(in, null, null, m, t);
             Tensor values = sc.empty(dev, DType.F32, m, t);
@@ -456,10 +473,12 @@ public final class PpoTrainer extends PostTrainer {
     @Override
     protected void writeCheckpoint(Path ck) throws IOException {
         TrainState.saveModel(ck, policy, step);
-        Path cd = ck.resolve(CRITIC);
-        java.nio.file.Files.createDirectories(cd);
-        TrainState.saveModel(cd, critic, step);
-        valueHead.save(cd.resolve(VALUE_HEAD));
+        if (critic != null) {
+            Path cd = ck.resolve(CRITIC);
+            java.nio.file.Files.createDirectories(cd);
+            TrainState.saveModel(cd, critic, step);
+            valueHead.save(cd.resolve(VALUE_HEAD));
+        }
         SafeTensorsWriter w = new SafeTensorsWriter()
                 .metadata("format", "align4j-ppo-state-v1")
                 .metadata(TrainState.STEP, Long.toString(step))
@@ -474,10 +493,12 @@ public final class PpoTrainer extends PostTrainer {
         return policy;
     }
 
+    /** The value model; null with {@link PpoConfig.Baseline#GROUP}. */
     public Gpt critic() {
         return critic;
     }
 
+    /** The value head; null with {@link PpoConfig.Baseline#GROUP}. */
     public ScalarHead valueHead() {
         return valueHead;
     }
@@ -496,8 +517,8 @@ public final class PpoTrainer extends PostTrainer {
         optimizer.close();
         if (ownsModels) {
             policy.close();
-            critic.close();
-            valueHead.close();
+            if (critic != null) critic.close();
+            if (valueHead != null) valueHead.close();
         }
     }
 }

@@ -69,6 +69,11 @@ class PpoTrainerTest {
             return PpoTrainer.create(policy, reference, critic, head, PpoTrainerTest::shareOfA, prompts(40), cfg, IDS, dir);
         }
 
+        /** A trainer with the critic-free group baseline (no critic, no value head). */
+        PpoTrainer groupTrainer(PpoConfig cfg, Path dir) throws Exception {
+            return PpoTrainer.create(policy, reference, null, null, PpoTrainerTest::shareOfA, prompts(40), cfg, IDS, dir);
+        }
+
         @Override
         public void close() {
             policy.close();
@@ -143,6 +148,123 @@ class PpoTrainerTest {
         }
         assertThrows(IllegalArgumentException.class, () -> config(1).withSamplesPerPrompt(3)); // 3 does not divide 16
         assertThrows(IllegalArgumentException.class, () -> config(1).withSamplesPerPrompt(0));
+    }
+
+    @Test
+    void groupBaselineRunsWithoutACriticAndMatchesTheReferences(@TempDir Path dir) throws Exception {
+        int k = 4;
+        // one epoch, one minibatch: ratio = 1 at the update, so loss/policy = −mean advantage
+        PpoConfig cfg = config(1).withBatches(16, 16, 1).withKl(0.1f, KlShaping.Estimator.K1, 0).withGae(1.0f, 1.0f, true)
+                .withGroupBaseline(k);
+        assertEquals(PpoConfig.Baseline.GROUP, cfg.baseline());
+        PpoTrainer.Rollout r;
+        try (Models m = new Models(3); PpoTrainer t = m.groupTrainer(cfg, dir.resolve("probe"))) {
+            assertEquals(null, t.critic());
+            float[] p = m.policy.params().toFloatArray(); // policy ≠ reference: non-zero KL terms
+            for (int i = 0; i < p.length; i += 7) p[i] *= 1.1f;
+            m.policy.params().copyFrom(p);
+            r = t.rollout(1);
+            SequenceBatch sb = r.batch();
+            int b = sb.b(), tt = sb.t();
+            for (float v : r.values()) assertEquals(0f, v, "no critic: V = 0");
+            float[] loo = new float[b];
+            for (int i = 0; i < b; i++) {
+                int g = i / k * k;
+                double others = 0;
+                for (int j = g; j < g + k; j++) if (j != i) others += r.scores()[j];
+                loo[i] = (float) (r.scores()[i] - others / (k - 1));
+            }
+            KlShapingReference.Out ks = KlShapingReference.compute(r.logpOld(), r.logpRef(), sb.mask(), loo, sb.targets(), b, tt, 0.1, 1,
+                    TOK.eosId(), 0);
+            Close.assertClose("rewards", ks.rewards(), r.rewards(), 1e-6, 1e-5);
+            // with V = 0, γ = λ = 1 the advantage is the shaped return-to-go, then whitened
+            double[] rtg = new double[b * tt];
+            for (int i = 0; i < b; i++) {
+                double acc = 0;
+                for (int j = tt - 1; j >= 0; j--) {
+                    int q = i * tt + j;
+                    if (sb.mask()[q] == 0f) continue;
+                    acc += ks.rewards()[q];
+                    rtg[q] = acc;
+                }
+            }
+            Close.assertClose("returns", rtg, r.returns(), 1e-5, 1e-4);
+            float[] adv = new float[rtg.length];
+            for (int i = 0; i < adv.length; i++) adv[i] = (float) rtg[i];
+            Close.assertClose("whitened advantages", WhitenReference.apply(adv, sb.mask(), true).out(), r.advantages(), 1e-4, 1e-4);
+        }
+        try (Models m = new Models(3); PpoTrainer t = m.groupTrainer(cfg, dir.resolve("run"))) {
+            float[] p = m.policy.params().toFloatArray();
+            for (int i = 0; i < p.length; i += 7) p[i] *= 1.1f;
+            m.policy.params().copyFrom(p);
+            Map<String, Object> line = t.step();
+            float[] mask = r.batch().mask();
+            double sa = 0, n = 0;
+            for (int q = 0; q < mask.length; q++)
+                if (mask[q] != 0f) {
+                    sa += r.advantages()[q];
+                    n++;
+                }
+            Close.assertClose("loss/policy", -sa / n, num(line, "loss/policy"), 1e-5, 1e-4);
+            for (String key : new String[] {"loss/value", "val/vpred", "val/var_explained", "val/clipfrac"})
+                assertTrue(!line.containsKey(key), key + " is not logged without a critic");
+            assertTrue(line.containsKey("objective/kl") && line.containsKey("policy/clipfrac"));
+        }
+    }
+
+    @Test
+    void groupBaselineRaisesTheProxyRewardAndResumesExactly(@TempDir Path dir) throws Exception {
+        PpoConfig cfg = config(40).withKl(0.01f, KlShaping.Estimator.K1, 0).withGroupBaseline(4);
+        try (Models m = new Models(3); PpoTrainer t = m.groupTrainer(cfg, dir.resolve("learn"))) {
+            List<Map<String, Object>> lines = t.train();
+            double first = 0, last = 0;
+            for (int i = 0; i < 5; i++) {
+                first += num(lines.get(i), "objective/scores") / 5;
+                last += num(lines.get(lines.size() - 1 - i), "objective/scores") / 5;
+            }
+            System.out.println("PPO toy, group baseline: objective/scores " + first + " -> " + last);
+            assertTrue(last > first + 0.3, "objective/scores " + first + " -> " + last);
+        }
+        PpoConfig short4 = cfg.withSteps(4).withSchedule(0, 2);
+        Path a = dir.resolve("a"), b = dir.resolve("b");
+        try (Models m = new Models(5); PpoTrainer t = m.groupTrainer(short4, a)) {
+            t.train();
+        }
+        try (Models m = new Models(5)) {
+            try (PpoTrainer t = m.groupTrainer(short4, b)) {
+                t.step();
+                t.step();
+                t.step(); // lost
+            }
+            assertTrue(!Files.exists(b.resolve("step-2").resolve("critic")), "no critic in a GROUP checkpoint");
+            try (PpoTrainer t = PpoTrainer.resume(b, m.reference, PpoTrainerTest::shareOfA, prompts(40), IDS, Device.cpu())) {
+                assertEquals(2, t.steps());
+                assertEquals(PpoConfig.Baseline.GROUP, t.config().baseline());
+                t.train();
+            }
+        }
+        List<JsonNode> la = RunDirectory.readMetrics(a.resolve(RunDirectory.METRICS));
+        List<JsonNode> lb = RunDirectory.readMetrics(b.resolve(RunDirectory.METRICS));
+        assertEquals(4, lb.size());
+        for (int i = 0; i < 4; i++)
+            for (String key : new String[] {"objective/scores", "objective/kl", "loss/policy", "grad_norm"})
+                assertEquals(la.get(i).get(key).asDouble(), lb.get(i).get(key).asDouble(), 0.0, key + " at step " + (i + 1));
+    }
+
+    @Test
+    void groupBaselineBadInputsAreNamed(@TempDir Path dir) throws Exception {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> config(1).withGroupBaseline(1));
+        assertTrue(e.getMessage().contains("samplesPerPrompt >= 2"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> config(1).withBaseline(PpoConfig.Baseline.GROUP));
+        assertEquals(PpoConfig.Baseline.CRITIC, PpoConfig.defaults().baseline());
+        try (Models m = new Models(7)) {
+            e = assertThrows(IllegalArgumentException.class, () -> PpoTrainer.create(m.policy, m.reference, m.critic, m.head,
+                    PpoTrainerTest::shareOfA, prompts(40), config(1).withGroupBaseline(4), IDS, dir));
+            assertTrue(e.getMessage().contains("GROUP trains no critic"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> PpoTrainer.create(m.policy, m.reference, null, null,
+                    PpoTrainerTest::shareOfA, prompts(40), config(1), IDS, dir));
+            assertTrue(e.getMessage().contains("critic and valueHead must not be null"), e.getMessage());
+        }
     }
 
     @Test
