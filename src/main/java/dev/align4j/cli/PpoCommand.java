@@ -84,6 +84,11 @@ public final class PpoCommand extends BaseCommand {
             description = "K responses per prompt, scored against the leave-one-out mean of the others (RLOO baseline; default 1)")
     Integer samplesPerPrompt;
 
+    @Option(names = "--baseline", paramLabel = "critic|group",
+            description = "critic: a value model from the reward model and GAE (default); group: no critic, each score against "
+                    + "the mean of the other responses to its prompt (RLOO; needs --samples-per-prompt >= 2)")
+    String baseline;
+
     @Option(names = "--max-new", paramLabel = "N", description = "response length limit")
     Integer maxNew;
 
@@ -138,7 +143,21 @@ public final class PpoCommand extends BaseCommand {
                 .withSchedule(train.evalEvery(d.evalEvery()), train.checkpointEvery(d.checkpointEvery()))
                 .withSeed(seed(d.seed()))
                 .withSamplesPerPrompt(samplesPerPrompt != null ? samplesPerPrompt : d.samplesPerPrompt());
+        if (baseline != null) {
+            PpoConfig.Baseline b = baseline(baseline);
+            if (b == PpoConfig.Baseline.GROUP && c.samplesPerPrompt() < 2)
+                throw CliException.usage("--baseline group needs --samples-per-prompt K >= 2 (the other responses are the baseline)");
+            c = c.withBaseline(b);
+        }
         return c;
+    }
+
+    static PpoConfig.Baseline baseline(String s) {
+        try {
+            return PpoConfig.Baseline.valueOf(s.trim().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw CliException.usage("--baseline: expected critic or group, got '" + s + "'");
+        }
     }
 
     static KlShaping.Estimator estimator(String s) {
@@ -188,8 +207,9 @@ public final class PpoCommand extends BaseCommand {
             }
             PpoTrainer.Ids ids = new PpoTrainer.Ids(tok.eosId(), tok.padId());
             List<Map<String, Object>> lines;
-            try (Gpt critic = resume ? null : rm.gpt().copy();
-                 ScalarHead head = resume ? null : scale != null ? scale.criticHead() : rm.head().copy();
+            boolean noCritic = resume || cfg.baseline() == PpoConfig.Baseline.GROUP;
+            try (Gpt critic = noCritic ? null : rm.gpt().copy();
+                 ScalarHead head = noCritic ? null : scale != null ? scale.criticHead() : rm.head().copy();
                  PpoTrainer t = resume ? PpoTrainer.resume(out, ref, reward, prompts, ids, policy.device())
                          : PpoTrainer.create(policy, ref, critic, head, reward, prompts, cfg, ids, out)) {
                 if (resume) info("resuming at step %d of %d", t.steps(), t.totalSteps());

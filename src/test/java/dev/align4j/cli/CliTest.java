@@ -462,6 +462,25 @@ class CliTest {
     }
 
     @Test
+    void ppoWithTheGroupBaseline() throws IOException {
+        Path out = tmp.resolve("ppo-group");
+        Run r = run("ppo", "--policy", sftRun.resolve("model"), "--reward-model", rmRun(), "--tasks", 8, "--level", 1, "--steps", 2,
+                "--rollout", 4, "--mini-batch", 2, "--epochs", 1, "--max-new", 4, "--eval-tasks", 0, "--baseline", "group",
+                "--samples-per-prompt", 2, "--checkpoint-every", 1, "--out", out, "--quiet").ok();
+        assertTrue(r.out().contains("ppo: reward"), r.out());
+        List<JsonNode> lines = RunDirectory.readMetrics(out.resolve(RunDirectory.METRICS));
+        assertEquals(2, lines.size());
+        assertTrue(lines.get(0).has("loss/policy") && !lines.get(0).has("loss/value"), lines.get(0).toString());
+        assertTrue(!Files.exists(out.resolve("step-2").resolve("critic")), "no critic is trained or saved");
+        Run bad = run("ppo", "--policy", sftRun.resolve("model"), "--reward-model", rmRun(), "--baseline", "group",
+                "--out", tmp.resolve("ppo-group-bad")).usageError();
+        assertTrue(bad.err().contains("--samples-per-prompt"), bad.err());
+        bad = run("ppo", "--policy", sftRun.resolve("model"), "--reward-model", rmRun(), "--baseline", "value",
+                "--out", tmp.resolve("ppo-group-bad")).usageError();
+        assertTrue(bad.err().contains("--baseline: expected critic or group"), bad.err());
+    }
+
+    @Test
     void sftOnSelfInstructTasks() throws IOException {
         assertTrue(run("sft", "--help").ok().out().contains("self-instruct"));
         assertTrue(run("pretrain", "--help").ok().out().contains("self-instruct"));
