@@ -84,7 +84,7 @@ public final class PostTrainingPipeline {
 
     /** What a run measured. */
     public record Summary(List<StageEval> stages, SampledPairs.Result pairs, RewardAccuracy rewardHeldOut, BestOfN bestOfN,
-                          List<Map<String, Object>> ppo, List<Map<String, Object>> overOpt, List<Map<String, Object>> dpo,
+                          Map<String, RewardAccuracy> rewardByFamily, List<String> ppoFamilies, List<Map<String, Object>> ppo, List<Map<String, Object>> overOpt, List<Map<String, Object>> dpo,
                           List<Map<String, Object>> simpo, double seconds) {
         public StageEval stage(String name) {
             return stages.stream().filter(s -> s.stage().equals(name)).findFirst()
@@ -181,6 +181,8 @@ public final class PostTrainingPipeline {
             // ---- reward model
             RewardAccuracy rmAcc;
             BestOfN bestOfN;
+            Map<String, RewardAccuracy> rmByFamily;
+            List<String> ppoFamilies;
             List<Map<String, Object>> ppoLines, overLines = List.of(), dpoLines, simpoLines;
             try (RewardModel rm = RewardModel.fromPolicy(sft, s + 8)) {
                 ts = System.nanoTime();
@@ -191,6 +193,12 @@ public final class PostTrainingPipeline {
                 rmAcc = RewardAccuracy.of(rm, heldOutPairs, 64, tok.padId());
                 log.accept(String.format("reward model: held-out accuracy %.3f on %d pairs (%.0f s)", rmAcc.accuracy(), rmAcc.n(),
                         secs(ts)));
+                rmByFamily = accuracyByFamily(rm, heldOut.pairs(), heldOutTasks, enc, tok.padId());
+                ppoFamilies = gate(rmByFamily, c.ppoRmGate(), suite);
+                log.accept("reward model by family (held-out accuracy, pairs): " + describe(rmByFamily) + "; PPO prompts from "
+                        + ppoFamilies + " (gate " + c.ppoRmGate() + ")");
+                List<String> gated = ppoFamilies;
+                List<Task> ppoOn = ppoTasks.stream().filter(t -> gated.contains(t.family())).toList();
                 // best-of-n of the SFT policy against the reward model on held-out tasks: can this proxy steer at all?
                 bestOfN = BestOfN.of(sft, rm, enc, test.subList(0, Math.min(256, test.size())), BEST_OF_N_SAMPLES, c.maxNewTokens(),
                         1.0, s + 13);
@@ -198,12 +206,12 @@ public final class PostTrainingPipeline {
 
                 // ---- PPO against the reward model, then the same with a weak KL penalty
                 ts = System.nanoTime();
-                ppoLines = ppo("ppo", c.ppo(), sft, rm, ppoTasks, test, enc, gold, out, evals, c, log, progress);
+                ppoLines = ppo("ppo", c.ppo(), sft, rm, ppoOn, test, enc, gold, out, evals, c, log, progress);
                 writeSamples(samples, last(evals), test);
                 log.accept("ppo: " + evals.get(evals.size() - 1).gold() + String.format(" (%.0f s)", secs(ts)));
                 if (c.overOptBeta() >= 0) {
                     PpoConfig weak = c.ppo().withKl((float) c.overOptBeta(), c.ppo().klEstimator(), 0);
-                    overLines = ppo("ppo_overopt", weak, sft, rm, ppoTasks, test, enc, gold, out, evals, c, log, progress);
+                    overLines = ppo("ppo_overopt", weak, sft, rm, ppoOn, test, enc, gold, out, evals, c, log, progress);
                     writeSamples(samples, last(evals), test);
                     log.accept("ppo (β " + c.overOptBeta() + "): " + evals.get(evals.size() - 1).gold());
                 }
@@ -217,7 +225,7 @@ public final class PostTrainingPipeline {
             log.accept("simpo: " + last(evals).gold());
             writeSamples(samples, last(evals), test);
 
-            Summary summary = new Summary(evals, sampled, rmAcc, bestOfN, ppoLines, overLines, dpoLines, simpoLines, secs(t0));
+            Summary summary = new Summary(evals, sampled, rmAcc, bestOfN, rmByFamily, ppoFamilies, ppoLines, overLines, dpoLines, simpoLines, secs(t0));
             writeSummary(summary, c, base.device().toString(), out.resolve("summary.json"));
             return summary;
         }
@@ -260,8 +268,10 @@ public final class PostTrainingPipeline {
         long ts = System.nanoTime();
         List<Map<String, Object>> lines;
         RewardScale reward = normalizedReward(rm, sft, enc, tasks, cfg, c.seed() + 12, log);
-        try (Gpt policy = sft.copy(); Gpt ref = sft.copy(); Gpt critic = rm.gpt().copy(); ScalarHead head = reward.criticHead();
-             PpoTrainer tr = PpoTrainer.create(policy, ref, critic, head, reward, prompts, cfg,
+        boolean critic = cfg.baseline() == PpoConfig.Baseline.CRITIC;
+        try (Gpt policy = sft.copy(); Gpt ref = sft.copy(); Gpt v = critic ? rm.gpt().copy() : null;
+             ScalarHead head = critic ? reward.criticHead() : null;
+             PpoTrainer tr = PpoTrainer.create(policy, ref, v, head, reward, prompts, cfg,
                      new PpoTrainer.Ids(tok.eosId(), tok.padId()), out.resolve(name))) {
             tr.withGoldJudge((i, response) -> goldScore(tasks.get(i), response, tok))
                     .withEvalHook(p -> Map.of("gold_accuracy", gold.evaluate(p, probe).accuracy()));
@@ -384,6 +394,48 @@ public final class PostTrainingPipeline {
         Files.writeString(file, sb.toString(), java.nio.charset.StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
     }
 
+    /**
+     * The reward model's accuracy on the held-out pairs of each family (families with no held-out pair are absent).
+     * A pair's family is its task's: pairs are matched to {@code tasks} by prompt text.
+     */
+    static Map<String, RewardAccuracy> accuracyByFamily(RewardModel rm, List<PreferencePair> pairs, List<Task> tasks, Encoder enc,
+                                                        int padId) {
+        Map<String, String> family = new java.util.HashMap<>();
+        for (Task t : tasks) family.put(t.prompt(), t.family());
+        Map<String, List<TokenizedPair>> by = new java.util.TreeMap<>();
+        for (PreferencePair p : pairs) {
+            String f = family.get(p.prompt());
+            if (f == null) throw new IllegalStateException("held-out pair with a prompt of no held-out task: " + p.origin());
+            by.computeIfAbsent(f, k -> new ArrayList<>()).add(enc.encode(p));
+        }
+        Map<String, RewardAccuracy> out = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, List<TokenizedPair>> e : by.entrySet()) out.put(e.getKey(), RewardAccuracy.of(rm, e.getValue(), 64, padId));
+        return out;
+    }
+
+    /**
+     * The suite's families (in its order) whose held-out reward-model accuracy is at least {@code gate}; every family
+     * when {@code gate} is 0. A family without held-out pairs cannot be judged and is left out (unless the gate is 0).
+     */
+    static List<String> gate(Map<String, RewardAccuracy> byFamily, double gate, TaskSuite suite) {
+        List<String> out = new ArrayList<>();
+        for (dev.align4j.data.tasks.TaskFamily f : suite.families()) {
+            RewardAccuracy a = byFamily.get(f.name());
+            if (gate == 0 || (a != null && a.accuracy() >= gate)) out.add(f.name());
+        }
+        if (out.isEmpty())
+            throw new IllegalStateException("no task family passes ppoRmGate " + gate + " (held-out reward-model accuracy by family: "
+                    + describe(byFamily) + "): lower the gate or train a better reward model");
+        return out;
+    }
+
+    static String describe(Map<String, RewardAccuracy> byFamily) {
+        StringBuilder b = new StringBuilder();
+        for (Map.Entry<String, RewardAccuracy> e : byFamily.entrySet())
+            b.append(b.length() == 0 ? "" : ", ").append(String.format("%s %.3f (%d)", e.getKey(), e.getValue().accuracy(), e.getValue().n()));
+        return b.toString();
+    }
+
     private static List<TokenizedPair> encode(Encoder enc, List<PreferencePair> pairs) {
         List<TokenizedPair> out = new ArrayList<>(pairs.size());
         for (PreferencePair p : pairs) out.add(enc.encode(p));
@@ -409,6 +461,12 @@ public final class PostTrainingPipeline {
         for (int q = 0; q < b.n().length; q++)
             bon.add(Map.of("n", b.n()[q], "kl", b.kl()[q], "gold", b.gold()[q], "proxy", b.proxy()[q]));
         root.put("best_of_n", bon);
+        Map<String, Object> fam = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, RewardAccuracy> e : s.rewardByFamily().entrySet())
+            fam.put(e.getKey(), Map.of("accuracy", e.getValue().accuracy(), "pairs", e.getValue().n()));
+        root.put("reward_model_by_family", fam);
+        root.put("ppo_rm_gate", c.ppoRmGate());
+        root.put("ppo_families", s.ppoFamilies());
         root.put("ppo", s.ppo());
         root.put("ppo_overopt", s.overOpt());
         root.put("seconds", s.seconds());

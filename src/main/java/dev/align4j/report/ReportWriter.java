@@ -114,6 +114,11 @@ public final class ReportWriter {
                 o.note("losses", stage + ": no loss/policy or loss/value values in " + stage + "/" + RunFolder.METRICS + ".");
                 continue;
             }
+            if (val[0].length == 0) { // the critic-free group baseline: no value loss
+                o.plot("loss_" + stage, "losses", stage + ": PPO clipped policy loss per step (loss/policy; group baseline, no critic).",
+                        Charts.line(stage + ": PPO loss", "step", "loss/policy", null, List.of(new Line("loss/policy", pol[0], pol[1], C0))));
+                continue;
+            }
             o.plot("loss_" + stage, "losses", stage + ": PPO losses per step — clipped policy loss (loss/policy, left axis) and value loss "
                             + "(loss/value, right axis, dashed).",
                     Charts.line(stage + ": PPO losses", "step", "loss/policy", "loss/value",
