@@ -51,6 +51,9 @@ public final class PostTrainMain {
         sb.append(String.format("%nreward model held-out accuracy %.3f on %d pairs; pairs: %s%n", s.rewardHeldOut().accuracy(),
                 s.rewardHeldOut().n(), s.pairs()));
         if (s.bestOfN() != null) sb.append(s.bestOfN()).append('\n');
+        for (Map.Entry<String, dev.align4j.eval.BestOfN> e : s.heldOutProxy().entrySet())
+            sb.append(String.format("held-out samples of %s: mean raw reward %.3f, sampled gold %.3f%n", e.getKey(), e.getValue().proxy()[0],
+                    e.getValue().gold()[0]));
         curve(sb, "ppo", s.ppo());
         curve(sb, "ppo_overopt", s.overOpt());
         sb.append(String.format("total %.0f s%n", s.seconds()));

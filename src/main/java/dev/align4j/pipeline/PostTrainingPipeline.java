@@ -84,7 +84,8 @@ public final class PostTrainingPipeline {
 
     /** What a run measured. */
     public record Summary(List<StageEval> stages, SampledPairs.Result pairs, RewardAccuracy rewardHeldOut, BestOfN bestOfN,
-                          Map<String, RewardAccuracy> rewardByFamily, List<String> ppoFamilies, List<Map<String, Object>> ppo, List<Map<String, Object>> overOpt, List<Map<String, Object>> dpo,
+                          Map<String, RewardAccuracy> rewardByFamily, List<String> ppoFamilies, Map<String, BestOfN> heldOutProxy,
+                          List<Map<String, Object>> ppo, List<Map<String, Object>> overOpt, List<Map<String, Object>> dpo,
                           List<Map<String, Object>> simpo, double seconds) {
         public StageEval stage(String name) {
             return stages.stream().filter(s -> s.stage().equals(name)).findFirst()
@@ -183,6 +184,8 @@ public final class PostTrainingPipeline {
             BestOfN bestOfN;
             Map<String, RewardAccuracy> rmByFamily;
             List<String> ppoFamilies;
+            Map<String, BestOfN> heldOutProxy = new java.util.LinkedHashMap<>();
+            java.util.function.BiConsumer<String, Gpt> proxyOf;
             List<Map<String, Object>> ppoLines, overLines = List.of(), dpoLines, simpoLines;
             try (RewardModel rm = RewardModel.fromPolicy(sft, s + 8)) {
                 ts = System.nanoTime();
@@ -203,29 +206,37 @@ public final class PostTrainingPipeline {
                 bestOfN = BestOfN.of(sft, rm, enc, test.subList(0, Math.min(256, test.size())), BEST_OF_N_SAMPLES, c.maxNewTokens(),
                         1.0, s + 13);
                 log.accept(bestOfN.toString());
+                // the same prompts, samples and seed for every later policy: its mean proxy score and gold on held-out tasks
+                heldOutProxy.put("sft", bestOfN);
+                List<Task> bonTasks = test.subList(0, Math.min(256, test.size()));
+                proxyOf = (name, policy) -> heldOutProxy.put(name, BestOfN.of(policy, rm, enc, bonTasks, BEST_OF_N_SAMPLES,
+                        c.maxNewTokens(), 1.0, s + 13));
 
                 // ---- PPO against the reward model, then the same with a weak KL penalty
                 ts = System.nanoTime();
-                ppoLines = ppo("ppo", c.ppo(), sft, rm, ppoOn, test, enc, gold, out, evals, c, log, progress);
+                ppoLines = ppo("ppo", c.ppo(), sft, rm, ppoOn, test, enc, gold, out, evals, c, log, progress, proxyOf);
                 writeSamples(samples, last(evals), test);
                 log.accept("ppo: " + evals.get(evals.size() - 1).gold() + String.format(" (%.0f s)", secs(ts)));
                 if (c.overOptBeta() >= 0) {
                     PpoConfig weak = c.ppo().withKl((float) c.overOptBeta(), c.ppo().klEstimator(), 0);
-                    overLines = ppo("ppo_overopt", weak, sft, rm, ppoOn, test, enc, gold, out, evals, c, log, progress);
+                    overLines = ppo("ppo_overopt", weak, sft, rm, ppoOn, test, enc, gold, out, evals, c, log, progress, proxyOf);
                     writeSamples(samples, last(evals), test);
                     log.accept("ppo (β " + c.overOptBeta() + "): " + evals.get(evals.size() - 1).gold());
                 }
+
+                // ---- DPO and SimPO from the SFT policy on the same pairs (the reward model only measures them)
+                dpoLines = dpo("dpo", c.dpo(), sft, trainPairs, heldOutPairs, enc, out, gold, test, evals, c, progress, proxyOf);
+                log.accept("dpo: " + last(evals).gold());
+                writeSamples(samples, last(evals), test);
+                simpoLines = dpo("simpo", c.simpo(), sft, trainPairs, heldOutPairs, enc, out, gold, test, evals, c, progress, proxyOf);
+                log.accept("simpo: " + last(evals).gold());
+                writeSamples(samples, last(evals), test);
             }
+            for (Map.Entry<String, BestOfN> e : heldOutProxy.entrySet())
+                log.accept(String.format("held-out proxy and gold of %s's samples: raw reward %.3f, sampled gold %.3f (%d prompts × %d)",
+                        e.getKey(), e.getValue().proxy()[0], e.getValue().gold()[0], e.getValue().prompts(), e.getValue().samples()));
 
-            // ---- DPO and SimPO from the SFT policy on the same pairs
-            dpoLines = dpo("dpo", c.dpo(), sft, trainPairs, heldOutPairs, enc, out, gold, test, evals, c, progress);
-            log.accept("dpo: " + last(evals).gold());
-            writeSamples(samples, last(evals), test);
-            simpoLines = dpo("simpo", c.simpo(), sft, trainPairs, heldOutPairs, enc, out, gold, test, evals, c, progress);
-            log.accept("simpo: " + last(evals).gold());
-            writeSamples(samples, last(evals), test);
-
-            Summary summary = new Summary(evals, sampled, rmAcc, bestOfN, rmByFamily, ppoFamilies, ppoLines, overLines, dpoLines, simpoLines, secs(t0));
+            Summary summary = new Summary(evals, sampled, rmAcc, bestOfN, rmByFamily, ppoFamilies, heldOutProxy, ppoLines, overLines, dpoLines, simpoLines, secs(t0));
             writeSummary(summary, c, base.device().toString(), out.resolve("summary.json"));
             return summary;
         }
@@ -260,7 +271,8 @@ public final class PostTrainingPipeline {
     private static List<Map<String, Object>> ppo(String name, PpoConfig cfg, Gpt sft, RewardModel rm, List<Task> tasks,
                                                  List<Task> test, Encoder enc, GoldEvaluator gold, Path out,
                                                  List<StageEval> evals, PipelineConfig c, Consumer<String> log,
-                                                 Function<String, ProgressListener> progress) throws IOException {
+                                                 Function<String, ProgressListener> progress,
+                                                 java.util.function.BiConsumer<String, Gpt> proxyOf) throws IOException {
         Tokenizer tok = enc.tokenizer();
         List<int[]> prompts = new ArrayList<>(tasks.size());
         for (Task t : tasks) prompts.add(enc.encodePrompt(t.prompt()));
@@ -278,6 +290,7 @@ public final class PostTrainingPipeline {
             tr.withProgress(progress.apply(name));
             lines = tr.train();
             evals.add(evaluate(name, policy, sft, gold, enc, test, c, secs(ts)));
+            proxyOf.accept(name, policy);
         }
         return lines;
     }
@@ -285,7 +298,8 @@ public final class PostTrainingPipeline {
     private static List<Map<String, Object>> dpo(String name, DpoConfig cfg, Gpt sft, List<TokenizedPair> train,
                                                  List<TokenizedPair> heldOut, Encoder enc, Path out, GoldEvaluator gold,
                                                  List<Task> test, List<StageEval> evals, PipelineConfig c,
-                                                 Function<String, ProgressListener> progress) throws IOException {
+                                                 Function<String, ProgressListener> progress,
+                                                 java.util.function.BiConsumer<String, Gpt> proxyOf) throws IOException {
         long ts = System.nanoTime();
         List<Map<String, Object>> lines;
         try (Gpt policy = sft.copy();
@@ -293,6 +307,7 @@ public final class PostTrainingPipeline {
             tr.withProgress(progress.apply(name));
             lines = tr.train();
             evals.add(evaluate(name, policy, sft, gold, enc, test, c, secs(ts)));
+            proxyOf.accept(name, policy);
         }
         return lines;
     }
@@ -467,6 +482,11 @@ public final class PostTrainingPipeline {
         root.put("reward_model_by_family", fam);
         root.put("ppo_rm_gate", c.ppoRmGate());
         root.put("ppo_families", s.ppoFamilies());
+        Map<String, Object> hp = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, BestOfN> e : s.heldOutProxy().entrySet())
+            hp.put(e.getKey(), Map.of("proxy", e.getValue().proxy()[0], "gold", e.getValue().gold()[0], "prompts", e.getValue().prompts(),
+                    "samples", e.getValue().samples()));
+        root.put("held_out_proxy", hp);
         root.put("ppo", s.ppo());
         root.put("ppo_overopt", s.overOpt());
         root.put("seconds", s.seconds());

@@ -81,6 +81,15 @@ class PostTrainingPipelineTest {
         assertEquals(s.stage("sft").diversity().sampleAccuracy(), bon.get(0).get("gold").asDouble(), 0.1,
                 "best-of-1 is the SFT policy's sampled accuracy (other prompts and samples): " + bon);
         assertEquals(seed, summary.get("seed").asLong());
+        // every policy after the reward model measured by it on the same held-out prompts and samples as best-of-n
+        JsonNode hp = summary.get("held_out_proxy");
+        assertEquals(List.of("sft", "ppo", "dpo", "simpo"), iterableNames(hp));
+        assertEquals(bon.get(0).get("proxy").asDouble(), hp.get("sft").get("proxy").asDouble(), 1e-12);
+        assertEquals(bon.get(0).get("gold").asDouble(), hp.get("sft").get("gold").asDouble(), 1e-12);
+        for (String st : new String[] {"ppo", "dpo", "simpo"}) {
+            double g = hp.get(st).get("gold").asDouble(), p = hp.get(st).get("proxy").asDouble();
+            assertTrue(g >= 0 && g <= 1 && Double.isFinite(p) && hp.get(st).get("samples").asInt() == 16, st + ": " + hp);
+        }
         assertEquals(s.ppoFamilies().size(), summary.get("ppo_families").size());
         assertEquals(s.rewardByFamily().size(), summary.get("reward_model_by_family").size());
         for (String f : s.ppoFamilies())
@@ -121,6 +130,12 @@ class PostTrainingPipelineTest {
         assertTrue(e.getMessage().contains("no task family passes ppoRmGate 0.995") && e.getMessage().contains("add 0.490 (88)"),
                 e.getMessage());
         org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> PipelineConfig.small(1).withPpoRmGate(1.5));
+    }
+
+    static List<String> iterableNames(JsonNode n) {
+        List<String> out = new java.util.ArrayList<>();
+        n.fieldNames().forEachRemaining(out::add);
+        return out;
     }
 
     static double mean(List<Map<String, Object>> lines, String key) {
