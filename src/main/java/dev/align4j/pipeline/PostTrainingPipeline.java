@@ -467,7 +467,12 @@ public final class PostTrainingPipeline {
         root.put("model", c.model().toString());
         root.put("device", device);
         List<Map<String, Object>> st = new ArrayList<>();
-        for (StageEval e : s.stages()) st.add(e.flat());
+        for (StageEval e : s.stages()) {
+            Map<String, Object> flat = e.flat();
+            BestOfN hp = s.heldOutProxy().get(e.stage());
+            if (hp != null) flat.put("reward/heldout_mean", hp.proxy()[0]); // the reward model's mean score of its held-out samples
+            st.add(flat);
+        }
         root.put("stages", st);
         root.put("pairs", s.pairs().toString());
         root.put("reward_model_heldout_accuracy", s.rewardHeldOut().accuracy());

@@ -412,9 +412,11 @@ public final class ReportWriter {
                 return;
             }
             h.append("<p class=\"meta\">Held-out tasks: gold accuracy with greedy decoding and of sampled responses, expected calibration "
-                    + "error, per-token entropy and distinct-2 of samples, win rate against the SFT policy (gold checker as judge).</p>\n");
+                    + "error, per-token entropy and distinct-2 of samples, win rate against the SFT policy (gold checker as judge), and "
+                    + "the reward model's mean raw score of the policy's samples on the best-of-n held-out prompts (the proxy, for the "
+                    + "policies after the reward model).</p>\n");
             h.append("<table><thead><tr><th class=\"l\">stage</th><th>gold greedy</th><th>gold sampled</th><th>ECE</th><th>entropy</th>"
-                    + "<th>distinct-2</th><th>win rate vs SFT</th><th>train s</th></tr></thead><tbody>\n");
+                    + "<th>distinct-2</th><th>win rate vs SFT</th><th>RM score</th><th>train s</th></tr></thead><tbody>\n");
             for (StageSummary s : st) {
                 h.append("<tr><td class=\"l\">").append(esc(s.stage())).append("</td>");
                 cell(h, s.goldGreedy(), 3);
@@ -423,6 +425,7 @@ public final class ReportWriter {
                 cell(h, s.get("sample/entropy"), 3);
                 cell(h, s.get("sample/distinct2"), 3);
                 cell(h, s.get("win_rate_vs_sft"), 3);
+                cell(h, s.get("reward/heldout_mean"), 2);
                 cell(h, s.get("train_seconds"), 1);
                 h.append("</tr>\n");
             }
