@@ -428,19 +428,24 @@ public final class PostTrainingPipeline {
         return out;
     }
 
+    /** Fewer held-out pairs than this and a family's reward-model accuracy says too little to pass the gate. */
+    static final int MIN_GATE_PAIRS = 20;
+
     /**
-     * The suite's families (in its order) whose held-out reward-model accuracy is at least {@code gate}; every family
-     * when {@code gate} is 0. A family without held-out pairs cannot be judged and is left out (unless the gate is 0).
+     * The suite's families (in its order) whose held-out reward-model accuracy is at least {@code gate} on at least
+     * {@link #MIN_GATE_PAIRS} pairs; every family when {@code gate} is 0. A family with fewer held-out pairs cannot be
+     * judged and is left out (unless the gate is 0).
      */
     static List<String> gate(Map<String, RewardAccuracy> byFamily, double gate, TaskSuite suite) {
         List<String> out = new ArrayList<>();
         for (dev.align4j.data.tasks.TaskFamily f : suite.families()) {
             RewardAccuracy a = byFamily.get(f.name());
-            if (gate == 0 || (a != null && a.accuracy() >= gate)) out.add(f.name());
+            if (gate == 0 || (a != null && a.n() >= MIN_GATE_PAIRS && a.accuracy() >= gate)) out.add(f.name());
         }
         if (out.isEmpty())
-            throw new IllegalStateException("no task family passes ppoRmGate " + gate + " (held-out reward-model accuracy by family: "
-                    + describe(byFamily) + "): lower the gate or train a better reward model");
+            throw new IllegalStateException("no task family passes ppoRmGate " + gate + " on at least " + MIN_GATE_PAIRS
+                    + " held-out pairs (held-out reward-model accuracy by family: " + describe(byFamily)
+                    + "): lower the gate or train a better reward model");
         return out;
     }
 

@@ -53,7 +53,8 @@ class PostTrainingPipelineTest {
         // raises the proxy and gold scores is measured by `align4j demo` on the full configuration (see the README).
         List<String> expected = new java.util.ArrayList<>();
         for (String f : full.families())
-            if (s.rewardByFamily().containsKey(f) && s.rewardByFamily().get(f).accuracy() >= c.ppoRmGate()) expected.add(f);
+            if (s.rewardByFamily().containsKey(f) && s.rewardByFamily().get(f).accuracy() >= c.ppoRmGate()
+                    && s.rewardByFamily().get(f).n() >= PostTrainingPipeline.MIN_GATE_PAIRS) expected.add(f);
         assertEquals(expected, s.ppoFamilies(), "gated families from " + s.rewardByFamily());
         assertTrue(!s.ppoFamilies().isEmpty() && s.rewardByFamily().size() >= 7, s.rewardByFamily().toString());
         List<Map<String, Object>> ppo = s.ppo();
@@ -115,11 +116,12 @@ class PostTrainingPipelineTest {
 
     @Test
     void theRewardModelGateKeepsTheFamiliesItJudges() {
-        dev.align4j.data.tasks.TaskSuite suite = dev.align4j.data.tasks.TaskSuite.level(1).only("max", "add", "sub", "sort");
+        dev.align4j.data.tasks.TaskSuite suite = dev.align4j.data.tasks.TaskSuite.level(1).only("max", "add", "sub", "sort", "upper");
         Map<String, dev.align4j.eval.RewardAccuracy> by = new java.util.LinkedHashMap<>();
         by.put("add", new dev.align4j.eval.RewardAccuracy(0.49, 0, 0, 0, 88));
         by.put("max", new dev.align4j.eval.RewardAccuracy(0.99, 0, 0, 0, 87));
         by.put("sort", new dev.align4j.eval.RewardAccuracy(0.60, 0, 0, 0, 198)); // at the gate: kept
+        by.put("upper", new dev.align4j.eval.RewardAccuracy(1.0, 0, 0, 0, 3)); // 3 pairs: too few to judge, left out
         // sub has no held-out pair: it cannot be judged, so it is left out
         List<String> order = suite.families().stream().map(dev.align4j.data.tasks.TaskFamily::name).toList();
         assertEquals(order.stream().filter(f -> f.equals("max") || f.equals("sort")).toList(), PostTrainingPipeline.gate(by, 0.6, suite),
