@@ -196,7 +196,7 @@ public final class PostTrainingPipeline {
                 rmAcc = RewardAccuracy.of(rm, heldOutPairs, 64, tok.padId());
                 log.accept(String.format("reward model: held-out accuracy %.3f on %d pairs (%.0f s)", rmAcc.accuracy(), rmAcc.n(),
                         secs(ts)));
-                rmByFamily = accuracyByFamily(rm, heldOut.pairs(), heldOutTasks, enc, tok.padId());
+                rmByFamily = accuracyByFamily(rm, heldOut.pairs(), heldOutPairs, heldOutTasks, tok.padId());
                 ppoFamilies = gate(rmByFamily, c.ppoRmGate(), suite);
                 log.accept("reward model by family (held-out accuracy, pairs): " + describe(rmByFamily) + "; PPO prompts from "
                         + ppoFamilies + " (gate " + c.ppoRmGate() + ")");
@@ -411,17 +411,18 @@ public final class PostTrainingPipeline {
 
     /**
      * The reward model's accuracy on the held-out pairs of each family (families with no held-out pair are absent).
-     * A pair's family is its task's: pairs are matched to {@code tasks} by prompt text.
+     * A pair's family is its task's: pairs are matched to {@code tasks} by prompt text; {@code tokenized} holds the
+     * same pairs, encoded, in the same order.
      */
-    static Map<String, RewardAccuracy> accuracyByFamily(RewardModel rm, List<PreferencePair> pairs, List<Task> tasks, Encoder enc,
-                                                        int padId) {
+    static Map<String, RewardAccuracy> accuracyByFamily(RewardModel rm, List<PreferencePair> pairs, List<TokenizedPair> tokenized,
+                                                        List<Task> tasks, int padId) {
         Map<String, String> family = new java.util.HashMap<>();
         for (Task t : tasks) family.put(t.prompt(), t.family());
         Map<String, List<TokenizedPair>> by = new java.util.TreeMap<>();
-        for (PreferencePair p : pairs) {
-            String f = family.get(p.prompt());
-            if (f == null) throw new IllegalStateException("held-out pair with a prompt of no held-out task: " + p.origin());
-            by.computeIfAbsent(f, k -> new ArrayList<>()).add(enc.encode(p));
+        for (int i = 0; i < pairs.size(); i++) {
+            String f = family.get(pairs.get(i).prompt());
+            if (f == null) throw new IllegalStateException("held-out pair with a prompt of no held-out task: " + pairs.get(i).origin());
+            by.computeIfAbsent(f, k -> new ArrayList<>()).add(tokenized.get(i));
         }
         Map<String, RewardAccuracy> out = new java.util.LinkedHashMap<>();
         for (Map.Entry<String, List<TokenizedPair>> e : by.entrySet()) out.put(e.getKey(), RewardAccuracy.of(rm, e.getValue(), 64, padId));

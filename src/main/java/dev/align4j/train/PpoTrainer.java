@@ -440,28 +440,29 @@ public final class PpoTrainer extends PostTrainer {
             } finally {
                 policy.setComputeEntropy(false);
             }
-            if (critic == null) { // GROUP baseline: no value model
-                float norm = optimizer.clipNorm(config.optim().gradClip());
-                requireFinite(s, "the gradient norm", norm);
-                return new Update(ps.loss(), 0, klLoss, ps.clipFrac(), 0, ps.approxKlK3(), ps.approxKlK1(), norm);
-            }
-            // critic: clipped value loss
-            critic.forward(in, null, null, m, t);
-            Tensor values = sc.empty(dev, DType.F32, m, t);
-            valueHead.forward(critic.hidden(), values);
-            ValueLoss.Result vr = ValueLoss.compute(sc, values, sc.of(dev, vold, m, t), sc.of(dev, ret, m, t), maskT, config.valueLoss());
-            requireFinite(s, "the value loss", vr.stats().loss());
-            float[] dv = vr.dvalues().toFloatArray();
-            for (int k = 0; k < dv.length; k++) dv[k] *= (float) config.vfCoef();
-            Tensor dvalues = sc.of(dev, dv, m, t);
-            Tensor dhidden = sc.empty(dev, DType.F32, m, t, critic.config().nEmbd());
-            valueHead.backward(dvalues, critic.hidden(), dhidden);
-            critic.backward(null, dhidden);
+            // critic: clipped value loss (none with the GROUP baseline)
+            ValueLoss.Stats vs = critic == null ? null : criticBackward(sc, in, vold, ret, maskT, m, t, s);
             float norm = optimizer.clipNorm(config.optim().gradClip());
             requireFinite(s, "the gradient norm", norm);
-            return new Update(ps.loss(), vr.stats().loss(), klLoss, ps.clipFrac(), vr.stats().clipFrac(), ps.approxKlK3(),
-                    ps.approxKlK1(), norm);
+            return new Update(ps.loss(), vs == null ? 0 : vs.loss(), klLoss, ps.clipFrac(), vs == null ? 0 : vs.clipFrac(),
+                    ps.approxKlK3(), ps.approxKlK1(), norm);
         }
+    }
+
+    /** The critic's forward, clipped value loss (× vfCoef) and backward into the critic and value head. */
+    private ValueLoss.Stats criticBackward(Scope sc, int[] in, float[] vold, float[] ret, Tensor maskT, int m, int t, long s) {
+        Device dev = critic.device();
+        critic.forward(in, null, null, m, t);
+        Tensor values = sc.empty(dev, DType.F32, m, t);
+        valueHead.forward(critic.hidden(), values);
+        ValueLoss.Result vr = ValueLoss.compute(sc, values, sc.of(dev, vold, m, t), sc.of(dev, ret, m, t), maskT, config.valueLoss());
+        requireFinite(s, "the value loss", vr.stats().loss());
+        float[] dv = vr.dvalues().toFloatArray();
+        for (int k = 0; k < dv.length; k++) dv[k] *= (float) config.vfCoef();
+        Tensor dhidden = sc.empty(dev, DType.F32, m, t, critic.config().nEmbd());
+        valueHead.backward(sc.of(dev, dv, m, t), critic.hidden(), dhidden);
+        critic.backward(null, dhidden);
+        return vr.stats();
     }
 
     @Override

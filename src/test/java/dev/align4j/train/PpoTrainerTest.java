@@ -83,6 +83,27 @@ class PpoTrainerTest {
         }
     }
 
+    /** Scales every 7th parameter by 1.1 so the policy differs from its reference. */
+    static void perturb(Gpt policy) {
+        float[] p = policy.params().toFloatArray();
+        for (int i = 0; i < p.length; i += 7) p[i] *= 1.1f;
+        policy.params().copyFrom(p);
+    }
+
+    /** KL shaping (k1, β) of each score taken against the mean of the other k − 1 scores of its group, in double. */
+    static KlShapingReference.Out leaveOneOutShaped(PpoTrainer.Rollout r, int k, double beta) {
+        SequenceBatch sb = r.batch();
+        int b = sb.b();
+        float[] loo = new float[b];
+        for (int i = 0; i < b; i++) {
+            int g = i / k * k;
+            double others = 0;
+            for (int j = g; j < g + k; j++) if (j != i) others += r.scores()[j];
+            loo[i] = (float) (r.scores()[i] - others / (k - 1));
+        }
+        return KlShapingReference.compute(r.logpOld(), r.logpRef(), sb.mask(), loo, sb.targets(), b, sb.t(), beta, 1, TOK.eosId(), 0);
+    }
+
     static PpoConfig config(long steps) {
         return PpoConfig.defaults().withSteps(steps).withBatches(16, 8, 2).withGeneration(8, 1.0, 0).withSchedule(0, 0)
                 .withOptim(OptimConfig.constant(1e-3, 0)).withSeed(5);
@@ -92,10 +113,7 @@ class PpoTrainerTest {
     void rolloutRewardsAndAdvantagesEqualTheReferences(@TempDir Path dir) throws Exception {
         PpoConfig cfg = config(1).withKl(0.1f, KlShaping.Estimator.K3, 0).withMissingEosPenalty(0.5f);
         try (Models m = new Models(1); PpoTrainer t = m.trainer(cfg, dir)) {
-            // make the policy differ from the reference so the KL terms are not all zero
-            float[] p = m.policy.params().toFloatArray();
-            for (int i = 0; i < p.length; i += 7) p[i] *= 1.1f;
-            m.policy.params().copyFrom(p);
+            perturb(m.policy); // the policy differs from the reference: the KL terms are not all zero
             PpoTrainer.Rollout r = t.rollout(1);
             SequenceBatch sb = r.batch();
             int b = sb.b(), tt = sb.t();
@@ -135,15 +153,7 @@ class PpoTrainerTest {
             assertTrue(distinct.size() > b / k, "the samples of a prompt differ: " + distinct.size() + " distinct rows");
             // the shaped rewards are those of the leave-one-out scores; the raw scores stay in the rollout (metrics)
             Close.assertClose("scores", toDouble(shareOfA(sb)), r.scores(), 0, 0);
-            float[] loo = new float[b];
-            for (int i = 0; i < b; i++) {
-                int g = i / k * k;
-                double others = 0;
-                for (int j = g; j < g + k; j++) if (j != i) others += r.scores()[j];
-                loo[i] = (float) (r.scores()[i] - others / (k - 1));
-            }
-            KlShapingReference.Out ks = KlShapingReference.compute(r.logpOld(), r.logpRef(), sb.mask(), loo, sb.targets(), b, tt, 0.1, 1,
-                    TOK.eosId(), 0);
+            KlShapingReference.Out ks = leaveOneOutShaped(r, k, 0.1);
             Close.assertClose("rewards", ks.rewards(), r.rewards(), 1e-6, 1e-5);
         }
         assertThrows(IllegalArgumentException.class, () -> config(1).withSamplesPerPrompt(3)); // 3 does not divide 16
@@ -160,43 +170,22 @@ class PpoTrainerTest {
         PpoTrainer.Rollout r;
         try (Models m = new Models(3); PpoTrainer t = m.groupTrainer(cfg, dir.resolve("probe"))) {
             assertEquals(null, t.critic());
-            float[] p = m.policy.params().toFloatArray(); // policy ≠ reference: non-zero KL terms
-            for (int i = 0; i < p.length; i += 7) p[i] *= 1.1f;
-            m.policy.params().copyFrom(p);
+            perturb(m.policy); // policy ≠ reference: non-zero KL terms
             r = t.rollout(1);
             SequenceBatch sb = r.batch();
             int b = sb.b(), tt = sb.t();
             for (float v : r.values()) assertEquals(0f, v, "no critic: V = 0");
-            float[] loo = new float[b];
-            for (int i = 0; i < b; i++) {
-                int g = i / k * k;
-                double others = 0;
-                for (int j = g; j < g + k; j++) if (j != i) others += r.scores()[j];
-                loo[i] = (float) (r.scores()[i] - others / (k - 1));
-            }
-            KlShapingReference.Out ks = KlShapingReference.compute(r.logpOld(), r.logpRef(), sb.mask(), loo, sb.targets(), b, tt, 0.1, 1,
-                    TOK.eosId(), 0);
+            KlShapingReference.Out ks = leaveOneOutShaped(r, k, 0.1);
             Close.assertClose("rewards", ks.rewards(), r.rewards(), 1e-6, 1e-5);
             // with V = 0, γ = λ = 1 the advantage is the shaped return-to-go, then whitened
-            double[] rtg = new double[b * tt];
-            for (int i = 0; i < b; i++) {
-                double acc = 0;
-                for (int j = tt - 1; j >= 0; j--) {
-                    int q = i * tt + j;
-                    if (sb.mask()[q] == 0f) continue;
-                    acc += ks.rewards()[q];
-                    rtg[q] = acc;
-                }
-            }
-            Close.assertClose("returns", rtg, r.returns(), 1e-5, 1e-4);
-            float[] adv = new float[rtg.length];
-            for (int i = 0; i < adv.length; i++) adv[i] = (float) rtg[i];
+            double[][] g = GaeReference.compute(r.rewards(), new float[b * tt], sb.mask(), b, tt, 1.0, 1.0);
+            Close.assertClose("returns", g[1], r.returns(), 1e-5, 1e-4);
+            float[] adv = new float[g[0].length];
+            for (int i = 0; i < adv.length; i++) adv[i] = (float) g[0][i];
             Close.assertClose("whitened advantages", WhitenReference.apply(adv, sb.mask(), true).out(), r.advantages(), 1e-4, 1e-4);
         }
         try (Models m = new Models(3); PpoTrainer t = m.groupTrainer(cfg, dir.resolve("run"))) {
-            float[] p = m.policy.params().toFloatArray();
-            for (int i = 0; i < p.length; i += 7) p[i] *= 1.1f;
-            m.policy.params().copyFrom(p);
+            perturb(m.policy);
             Map<String, Object> line = t.step();
             float[] mask = r.batch().mask();
             double sa = 0, n = 0;
