@@ -64,7 +64,9 @@ public final class DemoCommand extends BaseCommand {
             c = c.withPretrain(new PipelineConfig.Pretrain(2000, 200, p.mixture(), p.lm().withSteps(30).withLr(2e-3, 2e-4, 5).withEval(10, 2)))
                     .withData(c.suiteLevel(), 300, 48, 64, 60, 40)
                     .withStages(c.sft().withSteps(40), c.rm().withSteps(20), c.ppo().withSteps(2).withBatches(64, 32, 1),
-                            c.dpo().withSteps(10), c.simpo().withSteps(10));
+                            c.dpo().withSteps(10), c.simpo().withSteps(10))
+                    // a 20-step reward model judges no family on 20 held-out pairs: the gate would stop every smoke run
+                    .withPpoRmGate(0);
         }
         return noOveropt ? c.withOverOptBeta(-1) : c;
     }
