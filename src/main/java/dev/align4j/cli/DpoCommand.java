@@ -98,9 +98,8 @@ public final class DpoCommand extends BaseCommand {
     protected int run() throws Exception {
         PreferenceLoss.Config lc = lossConfig();
         DpoConfig d = DpoConfig.of(lc);
-        DpoConfig cfg = new DpoConfig(lc, train.steps(d.steps()), train.batch(d.batchSize()), accum != null ? accum : d.gradAccum(),
-                train.optim(d.optim()), nll != null ? nll : d.nllCoef(), train.evalEvery(d.evalEvery()),
-                train.checkpointEvery(d.checkpointEvery()), seed(d.seed()));
+        DpoConfig cfg = new DpoConfig(train.schedule(d.schedule(), seed(d.seed())), train.optim(d.optim()), lc,
+                train.batch(d.batchSize()), accum != null ? accum : d.gradAccum(), nll != null ? nll : d.nllCoef());
         double holdout = data.holdout(0.1);
         data.requireSource();
         if (resume) cfg = resumed(out, () -> DpoTrainer.savedConfig(out)); // its seed splits the data as the run did

@@ -127,25 +127,27 @@ public final class PpoCommand extends BaseCommand {
 
     PpoConfig config() {
         PpoConfig d = PpoConfig.defaults();
-        int roll = rollout != null ? rollout : train.batch(d.rolloutBatch());
-        PpoConfig c = d.withSteps(train.steps(d.steps()))
-                .withBatches(roll, miniBatch != null ? miniBatch : Math.min(d.miniBatch(), roll), epochs != null ? epochs : d.ppoEpochs())
-                .withGeneration(maxNew != null ? maxNew : d.maxNewTokens(), temperature != null ? temperature : d.temperature(),
-                        topK != null ? topK : d.topK())
-                .withKl(beta != null ? beta : d.klBeta(), klEstimator != null ? estimator(klEstimator) : d.klEstimator(),
-                        klTarget != null ? klTarget : d.klTarget())
-                .withLosses(clipRange != null ? new PolicyLoss.Config(clipRange, clipRange, d.policyLoss().dualClip(),
-                                d.policyLoss().aggregation()) : d.policyLoss(),
-                        valueClip != null ? new ValueLoss.Config(valueClip, d.valueLoss().aggregation()) : d.valueLoss(),
-                        vfCoef != null ? vfCoef : d.vfCoef(), entCoef != null ? entCoef : d.entCoef(), d.klLossCoef())
-                .withGae(gamma != null ? gamma : d.gamma(), lambda != null ? lambda : d.lambda(), d.whitenAdvantages())
+        PpoConfig.Rollout r = d.rollout();
+        PpoConfig.Objective o = d.objective();
+        PpoConfig.KlControl k = d.kl();
+        PpoConfig.Advantage a = d.advantage();
+        int roll = rollout != null ? rollout : train.batch(r.batch());
+        PpoConfig c = d.withSchedule(train.schedule(d.schedule(), seed(d.seed())))
+                .withBatches(roll, miniBatch != null ? miniBatch : Math.min(r.miniBatch(), roll), epochs != null ? epochs : r.epochs())
+                .withGeneration(maxNew != null ? maxNew : r.maxNewTokens(), temperature != null ? temperature : r.temperature(),
+                        topK != null ? topK : r.topK())
+                .withKl(beta != null ? beta : k.beta(), klEstimator != null ? estimator(klEstimator) : k.estimator(),
+                        klTarget != null ? klTarget : k.target())
+                .withLosses(clipRange != null ? new PolicyLoss.Config(clipRange, clipRange, o.policyLoss().dualClip(),
+                                o.policyLoss().aggregation()) : o.policyLoss(),
+                        valueClip != null ? new ValueLoss.Config(valueClip, o.valueLoss().aggregation()) : o.valueLoss(),
+                        vfCoef != null ? vfCoef : o.vfCoef(), entCoef != null ? entCoef : o.entCoef(), o.klLossCoef())
+                .withGae(gamma != null ? gamma : a.gamma(), lambda != null ? lambda : a.lambda(), a.whiten())
                 .withOptim(train.optim(d.optim()))
-                .withSchedule(train.evalEvery(d.evalEvery()), train.checkpointEvery(d.checkpointEvery()))
-                .withSeed(seed(d.seed()))
-                .withSamplesPerPrompt(samplesPerPrompt != null ? samplesPerPrompt : d.samplesPerPrompt());
+                .withSamplesPerPrompt(samplesPerPrompt != null ? samplesPerPrompt : r.samplesPerPrompt());
         if (baseline != null) {
             PpoConfig.Baseline b = baseline(baseline);
-            if (b == PpoConfig.Baseline.GROUP && c.samplesPerPrompt() < 2)
+            if (b == PpoConfig.Baseline.GROUP && c.rollout().samplesPerPrompt() < 2)
                 throw CliException.usage("--baseline group needs --samples-per-prompt K >= 2 (the other responses are the baseline)");
             c = c.withBaseline(b);
         }
@@ -196,7 +198,7 @@ public final class PpoCommand extends BaseCommand {
             Encoder enc = new Encoder(tok, policy.config().nCtx());
             List<int[]> prompts = new ArrayList<>(train.size());
             for (Task t : train) prompts.add(enc.encodePrompt(t.prompt()));
-            GoldEvaluator gold = new GoldEvaluator(enc, 64, cfg.maxNewTokens());
+            GoldEvaluator gold = new GoldEvaluator(enc, 64, cfg.rollout().maxNewTokens());
             info("%d prompts (%s), %d held-out, policy %s, reward model %s", prompts.size(), suite, probe.size(),
                     ModelPaths.describe(policy.config()), ModelPaths.describe(rm.config()));
             PpoTrainer.RewardFunction reward = rm::score;
@@ -207,7 +209,7 @@ public final class PpoCommand extends BaseCommand {
             }
             PpoTrainer.Ids ids = new PpoTrainer.Ids(tok.eosId(), tok.padId());
             List<Map<String, Object>> lines;
-            boolean noCritic = resume || cfg.baseline() == PpoConfig.Baseline.GROUP;
+            boolean noCritic = resume || cfg.advantage().baseline() == PpoConfig.Baseline.GROUP;
             try (Gpt critic = noCritic ? null : rm.gpt().copy();
                  ScalarHead head = noCritic ? null : scale != null ? scale.criticHead() : rm.head().copy();
                  PpoTrainer t = resume ? PpoTrainer.resume(out, ref, reward, prompts, ids, policy.device())

@@ -125,13 +125,8 @@ public final class PretrainCommand extends BaseCommand {
                 gc = gpt.config();
                 tok = model.tokenizer(gpt);
                 int t = seq != null ? seq : gpt.config().nCtx();
-                double lr = train.lr(d.lr());
-                cfg = new LmTrainConfig(train.steps(d.steps()), train.batch(d.batchSize()), t,
-                        accum != null ? accum : d.gradAccum(), lr,
-                        train.minLr != null ? train.minLr : lr * LrSchedule.DEFAULT_MIN_LR_FRACTION, train.warmup(d.warmupSteps()),
-                        train.weightDecay(d.weightDecay()), d.beta1(), d.beta2(), d.eps(), train.clip(d.gradClip()),
-                        train.evalEvery(d.evalEvery()), evalBatches != null ? evalBatches : d.evalBatches(),
-                        train.checkpointEvery(d.checkpointEvery()), seed(d.seed()));
+                cfg = new LmTrainConfig(train.schedule(d.schedule(), seed(d.seed())), train.optim(d.optim()), train.batch(d.batchSize()),
+                        t, accum != null ? accum : d.gradAccum(), evalBatches != null ? evalBatches : d.evalBatches());
             }
             long seed = cfg.seed();
             int t = cfg.seqLen();

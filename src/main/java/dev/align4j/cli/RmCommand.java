@@ -52,9 +52,8 @@ public final class RmCommand extends BaseCommand {
     @Override
     protected int run() throws Exception {
         RewardConfig d = RewardConfig.defaults();
-        RewardConfig cfg = new RewardConfig(train.steps(d.steps()), train.batch(d.batchSize()), train.optim(d.optim()),
-                margin != null ? margin : d.margin(), center != null ? center : d.centerRewardsCoef(),
-                train.evalEvery(d.evalEvery()), train.checkpointEvery(d.checkpointEvery()), seed(d.seed()));
+        RewardConfig cfg = new RewardConfig(train.schedule(d.schedule(), seed(d.seed())), train.optim(d.optim()),
+                train.batch(d.batchSize()), margin != null ? margin : d.margin(), center != null ? center : d.centerRewardsCoef());
         double holdout = data.holdout(0.1);
         data.requireSource();
         if (resume) cfg = resumed(out, () -> RewardTrainer.savedConfig(out)); // its seed splits the data as the run did

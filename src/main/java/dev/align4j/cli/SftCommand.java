@@ -51,9 +51,8 @@ public final class SftCommand extends BaseCommand {
     protected int run() throws Exception {
         data.requireSource();
         SftConfig d = SftConfig.defaults();
-        SftConfig cfg = new SftConfig(train.steps(d.steps()), train.batch(d.batchSize()), accum != null ? accum : d.gradAccum(),
-                train.optim(d.optim()), allTokens, train.evalEvery(d.evalEvery()), train.checkpointEvery(d.checkpointEvery()),
-                seed(d.seed()));
+        SftConfig cfg = new SftConfig(train.schedule(d.schedule(), seed(d.seed())), train.optim(d.optim()), train.batch(d.batchSize()),
+                accum != null ? accum : d.gradAccum(), allTokens);
         double holdout = data.holdout(0);
         Device device = device();
         Gpt gpt = null;

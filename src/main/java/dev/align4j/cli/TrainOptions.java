@@ -1,6 +1,7 @@
 package dev.align4j.cli;
 
 import dev.align4j.train.OptimConfig;
+import dev.align4j.train.Schedule;
 import picocli.CommandLine.Option;
 
 /**
@@ -72,6 +73,11 @@ public final class TrainOptions {
 
     double clip(double d) {
         return clip != null ? clip : d;
+    }
+
+    /** {@code d} with the schedule options given and {@code seed}. */
+    Schedule schedule(Schedule d, long seed) {
+        return new Schedule(steps(d.steps()), evalEvery(d.evalEvery()), checkpointEvery(d.checkpointEvery()), seed);
     }
 
     /** {@code d} with the optimizer options given. */

@@ -218,7 +218,7 @@ public final class PostTrainingPipeline {
                 writeSamples(samples, last(evals), test);
                 log.accept("ppo: " + evals.get(evals.size() - 1).gold() + String.format(" (%.0f s)", secs(ts)));
                 if (c.overOptBeta() >= 0) {
-                    PpoConfig weak = c.ppo().withKl((float) c.overOptBeta(), c.ppo().klEstimator(), 0);
+                    PpoConfig weak = c.ppo().withKl((float) c.overOptBeta(), c.ppo().kl().estimator(), 0);
                     overLines = ppo("ppo_overopt", weak, sft, rm, ppoOn, test, enc, gold, out, evals, c, log, progress, proxyOf);
                     writeSamples(samples, last(evals), test);
                     log.accept("ppo (β " + c.overOptBeta() + "): " + evals.get(evals.size() - 1).gold());
@@ -280,7 +280,7 @@ public final class PostTrainingPipeline {
         long ts = System.nanoTime();
         List<Map<String, Object>> lines;
         RewardScale reward = normalizedReward(rm, sft, enc, tasks, cfg, c.seed() + 12, log);
-        boolean critic = cfg.baseline() == PpoConfig.Baseline.CRITIC;
+        boolean critic = cfg.advantage().baseline() == PpoConfig.Baseline.CRITIC;
         try (Gpt policy = sft.copy(); Gpt ref = sft.copy(); Gpt v = critic ? rm.gpt().copy() : null;
              ScalarHead head = critic ? reward.criticHead() : null;
              PpoTrainer tr = PpoTrainer.create(policy, ref, v, head, reward, prompts, cfg,
@@ -325,7 +325,7 @@ public final class PostTrainingPipeline {
         int n = Math.min(256, tasks.size());
         List<String> prompts = new ArrayList<>(n);
         for (int i = 0; i < n; i++) prompts.add(tasks.get(i).prompt());
-        List<Responses.Response> rs = Responses.generate(sft, enc, prompts, 64, cfg.maxNewTokens(), cfg.temperature(), seed, false);
+        List<Responses.Response> rs = Responses.generate(sft, enc, prompts, 64, cfg.rollout().maxNewTokens(), cfg.rollout().temperature(), seed, false);
         double[] scores = new double[n];
         for (int from = 0; from < n; from += 64) {
             int to = Math.min(n, from + 64);

@@ -5,15 +5,9 @@ package dev.align4j.train;
  * far) and every draw is a pure function of (seed, position, step), so {@link #seek} to a saved position
  * resumes the exact sequence of batches.
  */
-public interface BatchSource {
+public interface BatchSource extends PostTrainer.DataPosition {
     /** The next {@code b} sequences of {@code t} targets for 0-based step {@code step} of {@code totalSteps}; advances by {@code b}. */
     Batch next(int b, int t, long step, long totalSteps);
-
-    /** Sequences drawn so far. */
-    long position();
-
-    /** Continues from {@code position} (a value {@link #position()} returned). */
-    void seek(long position);
 
     /** Random windows of a text, no instruction data. */
     static BatchSource text(TokenStream text, long seed) {

@@ -4,7 +4,6 @@ import dev.align4j.data.TokenizedPair;
 import dev.align4j.kernels.PreferenceLoss;
 import dev.align4j.kernels.SeqReduce;
 import dev.align4j.model.Gpt;
-import dev.align4j.model.SafeTensorsFile;
 import dev.align4j.model.SafeTensorsWriter;
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
@@ -47,24 +46,20 @@ import java.util.Map;
  * Checkpoints: {@code step-N/} with the policy (HF GPT-2 layout) and {@code train_state.safetensors} (AdamW moments,
  * step, data position, config JSON, reference cache).
  */
-public final class DpoTrainer extends PostTrainer {
+public final class DpoTrainer extends PostTrainer<DpoConfig> {
+    private static final String NAME = "dpo";
     private final Gpt model;
-    private final boolean ownsModel;
-    private final DpoConfig config;
     private final List<TokenizedPair> train, eval;
     private final int padId;
     /** Cached reference sequence log-probs {chosen[N], rejected[N]}; null for SimPO. */
     private final float[][] refTrain, refEval;
     private final EpochSampler sampler;
     private final Optimizer optimizer;
-    private final LrSchedule schedule;
 
     private DpoTrainer(Gpt model, boolean owns, DpoConfig config, List<TokenizedPair> train, List<TokenizedPair> eval,
                        int padId, float[][] refTrain, float[][] refEval, Path dir) throws IOException {
-        super(dir, config.steps(), config.evalEvery(), config.checkpointEvery());
+        super(dir, config, owns, owns);
         this.model = model;
-        this.ownsModel = owns;
-        this.config = config;
         this.train = List.copyOf(train);
         this.eval = eval == null ? List.of() : List.copyOf(eval);
         this.padId = padId;
@@ -72,7 +67,6 @@ public final class DpoTrainer extends PostTrainer {
         this.refEval = refEval;
         this.sampler = new EpochSampler(train.size(), config.seed(), true);
         this.optimizer = new Optimizer(List.of(Optimizer.group(model)));
-        this.schedule = config.optim().schedule(config.steps());
     }
 
     /**
@@ -103,46 +97,43 @@ public final class DpoTrainer extends PostTrainer {
 
     /** The config saved with the latest checkpoint of the run in {@code dir} (what {@link #resume} continues with). */
     public static DpoConfig savedConfig(Path dir) throws IOException {
-        return TrainState.savedConfig(dir, "dpo_config", DpoConfig.class);
+        return Checkpoint.savedConfig(dir, NAME, DpoConfig.class);
     }
 
     /** Continues the run in {@code dir} from its latest checkpoint; the pairs must be those of the original run. */
     public static DpoTrainer resume(Path dir, List<TokenizedPair> train, List<TokenizedPair> eval, int padId, Device device)
             throws IOException {
         if (device == null) throw new IllegalArgumentException("device must not be null");
-        Path ck = RunDirectory.latest(dir);
-        try (SafeTensorsFile f = SafeTensorsFile.open(ck.resolve(TrainState.STATE_FILE))) {
-            DpoConfig config = TrainState.JSON.readValue(TrainState.require(f, "dpo_config"), DpoConfig.class);
-            long step = Long.parseLong(TrainState.require(f, TrainState.STEP));
-            long position = Long.parseLong(TrainState.require(f, "data_position"));
+        return resume(dir, NAME, (c, owned) -> {
+            DpoConfig config = c.config(DpoConfig.class);
             List<TokenizedPair> ev = eval == null ? List.of() : eval;
-            requireSameData(f, "train", train);
-            requireSameData(f, "eval", ev);
+            requireSameData(c, "train", train);
+            requireSameData(c, "eval", ev);
             float[][] refTrain = null, refEval = null;
             if (config.loss().type().needsReference()) {
-                refTrain = new float[][] {f.floats("ref.train.chosen", train.size()), f.floats("ref.train.rejected", train.size())};
+                refTrain = new float[][] {c.floats("ref.train.chosen", train.size()), c.floats("ref.train.rejected", train.size())};
                 refEval = ev.isEmpty() ? new float[][] {new float[0], new float[0]}
-                        : new float[][] {f.floats("ref.eval.chosen", ev.size()), f.floats("ref.eval.rejected", ev.size())};
+                        : new float[][] {c.floats("ref.eval.chosen", ev.size()), c.floats("ref.eval.rejected", ev.size())};
             }
-            Gpt model = TrainState.loadModel(ck, step, device);
-            DpoTrainer t;
-            try {
-                checkData(model, train, eval, padId);
-                t = new DpoTrainer(model, true, config, train, eval, padId, refTrain, refEval, dir);
-            } catch (RuntimeException | IOException e) {
-                model.close();
-                throw e;
-            }
-            try {
-                t.optimizer.load(f, "adamw");
-                t.sampler.seek(position);
-                t.resumedAt(step, ck);
-                return t;
-            } catch (RuntimeException | IOException e) {
-                t.close();
-                throw e;
-            }
-        }
+            Gpt model = owned.add(c.loadModel("", device));
+            checkData(model, train, eval, padId);
+            return new DpoTrainer(model, true, config, train, eval, padId, refTrain, refEval, dir);
+        });
+    }
+
+    @Override
+    protected String name() {
+        return NAME;
+    }
+
+    @Override
+    protected Optimizer optimizer() {
+        return optimizer;
+    }
+
+    @Override
+    protected DataPosition data() {
+        return sampler;
     }
 
     // ------------------------------------------------------------------------------------------ validation
@@ -164,10 +155,10 @@ public final class DpoTrainer extends PostTrainer {
         return h;
     }
 
-    private static void requireSameData(SafeTensorsFile f, String what, List<TokenizedPair> pairs) throws IOException {
+    private static void requireSameData(Checkpoint c, String what, List<TokenizedPair> pairs) throws IOException {
         if (what.equals("train") && (pairs == null || pairs.isEmpty()))
             throw new IllegalArgumentException("train must hold at least one pair");
-        String n = TrainState.require(f, what + "_pairs"), fp = TrainState.require(f, what + "_fingerprint");
+        String n = c.require(what + "_pairs"), fp = c.require(what + "_fingerprint");
         if (Long.parseLong(n) != pairs.size() || !Long.toHexString(fingerprint(pairs)).equals(fp))
             throw new IllegalArgumentException(what + " differs from the run's " + what + " pairs (" + n + " pairs, fingerprint "
                     + fp + "; given " + pairs.size() + " pairs, fingerprint " + Long.toHexString(fingerprint(pairs))
@@ -351,14 +342,14 @@ public final class DpoTrainer extends PostTrainer {
     }
 
     @Override
-    protected void writeCheckpoint(Path ck) throws IOException {
-        TrainState.saveModel(ck, model, step);
-        SafeTensorsWriter w = new SafeTensorsWriter()
-                .metadata("format", "align4j-dpo-state-v1")
-                .metadata(TrainState.STEP, Long.toString(step))
-                .metadata("data_position", Long.toString(sampler.position()))
-                .metadata("dpo_config", TrainState.JSON.writeValueAsString(config))
-                .metadata("train_pairs", Integer.toString(train.size()))
+    protected void saveModels(Path ck) throws IOException {
+        Checkpoint.saveModel(ck, model, step);
+    }
+
+    /** The pairs' fingerprints (a resume with other data is refused) and the cached reference log-probs. */
+    @Override
+    protected void saveExtras(SafeTensorsWriter w) {
+        w.metadata("train_pairs", Integer.toString(train.size()))
                 .metadata("train_fingerprint", Long.toHexString(fingerprint(train)))
                 .metadata("eval_pairs", Integer.toString(eval.size()))
                 .metadata("eval_fingerprint", Long.toHexString(fingerprint(eval)));
@@ -370,22 +361,14 @@ public final class DpoTrainer extends PostTrainer {
                 w.putFloats("ref.eval.rejected", refEval[1], refEval[1].length);
             }
         }
-        optimizer.save(w, "adamw");
-        w.write(ck.resolve(TrainState.STATE_FILE));
+    }
+
+    @Override
+    protected void closeModels() {
+        model.close();
     }
 
     public Gpt model() {
         return model;
-    }
-
-    public DpoConfig config() {
-        return config;
-    }
-
-    /** Frees the optimizer; closes the model only when this trainer loaded it ({@link #resume}). */
-    @Override
-    public void close() {
-        optimizer.close();
-        if (ownsModel) model.close();
     }
 }

@@ -7,7 +7,7 @@ import java.util.Random;
  * number of indices drawn so far ({@link #position()}) is the sampler's whole state and {@link #seek} resumes
  * exactly. With {@code shuffle = false} the order is 0, 1, ..., n − 1 every epoch.
  */
-public final class EpochSampler {
+public final class EpochSampler implements PostTrainer.DataPosition {
     private final int n;
     private final long seed;
     private final boolean shuffle;

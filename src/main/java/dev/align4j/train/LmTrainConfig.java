@@ -1,87 +1,56 @@
 package dev.align4j.train;
 
-import dev.align4j.kernels.AdamW;
-
 /**
  * Hyper-parameters of {@link LmTrainer}. {@link #defaults()} (a tiny byte-level model on one CPU or GPU):
  * <pre>
- *   steps 2000, batchSize 16, seqLen 128, gradAccum 1            (tokens per step: batchSize·seqLen·gradAccum)
- *   lr 1e-3 → minLr 1e-4, warmup 100 steps, cosine decay        ({@link LrSchedule})
- *   weightDecay 0.1, beta1 0.9, beta2 0.95, eps 1e-8            (GPT-2 / llm.c AdamW, decay on 2-D weights only)
- *   gradClip 1.0                                                 (global norm; &lt;= 0 disables clipping)
- *   evalEvery 100, evalBatches 10                                (validation loss; 0 disables)
- *   checkpointEvery 500                                          (0: only at the end)
- *   seed 1337                                                    (model init and data draws)
+ *   schedule: steps 2000, evalEvery 100 (validation loss; 0 disables), checkpointEvery 500 (0: only at the end),
+ *             seed 1337 (model init and data draws)
+ *   optim:    lr 1e-3 → minLr 1e-4, warmup 100 steps, cosine decay ({@link LrSchedule}); weight decay 0.1,
+ *             betas (0.9, 0.95), eps 1e-8 (GPT-2 / llm.c AdamW, decay on 2-D weights only); clip 1.0 (global norm)
+ *   batchSize 16, seqLen 128, gradAccum 1                        (tokens per step: batchSize·seqLen·gradAccum)
+ *   evalBatches 10                                               (validation batches per evaluation)
  * </pre>
  */
-public record LmTrainConfig(long steps, int batchSize, int seqLen, int gradAccum, double lr, double minLr,
-                            long warmupSteps, double weightDecay, double beta1, double beta2, double eps,
-                            double gradClip, long evalEvery, int evalBatches, long checkpointEvery, long seed) {
+public record LmTrainConfig(Schedule schedule, OptimConfig optim, int batchSize, int seqLen, int gradAccum, int evalBatches)
+        implements TrainerConfig<LmTrainConfig> {
     public LmTrainConfig {
-        if (steps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + steps);
+        if (schedule == null || optim == null) throw new IllegalArgumentException("schedule and optim must not be null");
         if (batchSize < 1) throw new IllegalArgumentException("batchSize must be >= 1, got " + batchSize);
         if (seqLen < 1) throw new IllegalArgumentException("seqLen must be >= 1, got " + seqLen);
         if (gradAccum < 1) throw new IllegalArgumentException("gradAccum must be >= 1, got " + gradAccum);
-        if (evalEvery < 0 || evalBatches < 0) throw new IllegalArgumentException("evalEvery and evalBatches must be >= 0");
-        if (checkpointEvery < 0) throw new IllegalArgumentException("checkpointEvery must be >= 0, got " + checkpointEvery);
-        if (Double.isNaN(gradClip)) throw new IllegalArgumentException("gradClip must not be NaN");
-        schedule(steps, lr, minLr, warmupSteps); // validates the rates
-        adamW(lr, weightDecay, beta1, beta2, eps);
+        if (evalBatches < 0) throw new IllegalArgumentException("evalBatches must be >= 0, got " + evalBatches);
     }
 
     public static LmTrainConfig defaults() {
-        return new LmTrainConfig(2000, 16, 128, 1, 1e-3, 1e-4, 100, 0.1, 0.9, 0.95, 1e-8, 1.0, 100, 10, 500, 1337);
+        return new LmTrainConfig(new Schedule(2000, 100, 500, 1337), OptimConfig.cosine(1e-3, 1e-4, 100), 16, 128, 1, 10);
     }
 
-    public LrSchedule schedule() {
-        return schedule(steps, lr, minLr, warmupSteps);
+    @Override
+    public LmTrainConfig withSchedule(Schedule s) {
+        return new LmTrainConfig(s, optim, batchSize, seqLen, gradAccum, evalBatches);
     }
 
-    private static LrSchedule schedule(long steps, double lr, double minLr, long warmup) {
-        return new LrSchedule(lr, minLr, Math.min(warmup, steps), steps);
-    }
-
-    /** AdamW's settings at rate {@code lr}. */
-    public AdamW.Config adamW(double lr) {
-        return adamW(lr, weightDecay, beta1, beta2, eps);
-    }
-
-    private static AdamW.Config adamW(double lr, double wd, double b1, double b2, double eps) {
-        return new AdamW.Config((float) lr, (float) b1, (float) b2, (float) eps, (float) wd);
-    }
-
-    public LmTrainConfig withSteps(long steps) {
-        return new LmTrainConfig(steps, batchSize, seqLen, gradAccum, lr, minLr, warmupSteps, weightDecay, beta1, beta2, eps,
-                gradClip, evalEvery, evalBatches, checkpointEvery, seed);
+    @Override
+    public LmTrainConfig withOptim(OptimConfig o) {
+        return new LmTrainConfig(schedule, o, batchSize, seqLen, gradAccum, evalBatches);
     }
 
     public LmTrainConfig withBatch(int batchSize, int seqLen, int gradAccum) {
-        return new LmTrainConfig(steps, batchSize, seqLen, gradAccum, lr, minLr, warmupSteps, weightDecay, beta1, beta2, eps,
-                gradClip, evalEvery, evalBatches, checkpointEvery, seed);
+        return new LmTrainConfig(schedule, optim, batchSize, seqLen, gradAccum, evalBatches);
+    }
+
+    /** Evaluation every {@code evalEvery} steps on {@code evalBatches} validation batches. */
+    public LmTrainConfig withEval(long evalEvery, int evalBatches) {
+        return new LmTrainConfig(schedule.withCadence(evalEvery, schedule.checkpointEvery()), optim, batchSize, seqLen, gradAccum,
+                evalBatches);
+    }
+
+    public LmTrainConfig withCheckpointEvery(long every) {
+        return withSchedule(schedule.withCadence(schedule.evalEvery(), every));
     }
 
     public LmTrainConfig withLr(double lr, double minLr, long warmupSteps) {
-        return new LmTrainConfig(steps, batchSize, seqLen, gradAccum, lr, minLr, warmupSteps, weightDecay, beta1, beta2, eps,
-                gradClip, evalEvery, evalBatches, checkpointEvery, seed);
-    }
-
-    public LmTrainConfig withOptimizer(double weightDecay, double beta1, double beta2, double gradClip) {
-        return new LmTrainConfig(steps, batchSize, seqLen, gradAccum, lr, minLr, warmupSteps, weightDecay, beta1, beta2, eps,
-                gradClip, evalEvery, evalBatches, checkpointEvery, seed);
-    }
-
-    public LmTrainConfig withEval(long evalEvery, int evalBatches) {
-        return new LmTrainConfig(steps, batchSize, seqLen, gradAccum, lr, minLr, warmupSteps, weightDecay, beta1, beta2, eps,
-                gradClip, evalEvery, evalBatches, checkpointEvery, seed);
-    }
-
-    public LmTrainConfig withCheckpointEvery(long checkpointEvery) {
-        return new LmTrainConfig(steps, batchSize, seqLen, gradAccum, lr, minLr, warmupSteps, weightDecay, beta1, beta2, eps,
-                gradClip, evalEvery, evalBatches, checkpointEvery, seed);
-    }
-
-    public LmTrainConfig withSeed(long seed) {
-        return new LmTrainConfig(steps, batchSize, seqLen, gradAccum, lr, minLr, warmupSteps, weightDecay, beta1, beta2, eps,
-                gradClip, evalEvery, evalBatches, checkpointEvery, seed);
+        return withOptim(new OptimConfig(lr, minLr, warmupSteps, optim.weightDecay(), optim.beta1(), optim.beta2(), optim.eps(),
+                optim.gradClip()));
     }
 }

@@ -83,6 +83,17 @@ public final class Optimizer implements AutoCloseable {
         return (float) norm;
     }
 
+    /**
+     * As {@link #clipNorm} for a single group, with the clip factor computed by the GradNorm kernel itself rather than
+     * on the host. Pre-training's figures were measured on this path, and the two factors can differ in the last bit.
+     */
+    public float clipNormInKernel(double maxNorm) {
+        if (groups.size() != 1) throw new IllegalStateException("clipNormInKernel needs one group, got " + groups.size());
+        GradNorm.compute(groups.get(0).grads(), maxNorm > 0 ? (float) maxNorm : Float.POSITIVE_INFINITY, work.get(0), scale);
+        clipped = true;
+        return scale.getFloat(0);
+    }
+
     /** One AdamW step on every group at {@code config}'s rate (after {@link #clipNorm} when clipping). */
     public void apply(AdamW.Config config) {
         steps++;

@@ -1,5 +1,6 @@
 package dev.align4j.train;
 
+import dev.align4j.model.SafeTensorsWriter;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -8,40 +9,114 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The step loop the post-training trainers share (SFT, reward model, DPO family, PPO): a step computes
- * gradients and updates (the subclass's {@link #trainStep}), then the evaluation due at it, then its line in
+ * The step loop and the checkpoints every trainer shares (pre-training, SFT, reward model, DPO family, PPO): a step
+ * computes gradients and updates (the subclass's {@link #trainStep}), then the evaluation due at it, then its line in
  * {@code metrics.jsonl}, then the checkpoint due at it. A NaN or infinite loss or gradient norm throws
- * {@link TrainingDivergedException} before any parameter changes ({@link #requireFinite}); the last good
- * checkpoint stays where {@code latest} points.
+ * {@link TrainingDivergedException} before any parameter changes ({@link #requireFinite}); the last good checkpoint
+ * stays where {@code latest} points.
+ *
+ * <p>A checkpoint ({@link Checkpoint}) is one format for every trainer: the subclass saves its models
+ * ({@link #saveModels}) and may add metadata and tensors ({@link #saveExtras}); this class writes the step, the data
+ * position, the config and the optimizer state, and restores them in {@link #resume}.
  */
-public abstract class PostTrainer implements AutoCloseable {
+public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoCloseable {
+    /** Where a trainer's data stands: {@link #position()} is the whole state a resume needs ({@link #seek}). */
+    public interface DataPosition {
+        long position();
+
+        void seek(long position);
+    }
+
+    /**
+     * Builds a trainer from a checkpoint in {@link #resume}: what it loads for the trainer to own goes through
+     * {@link Owned#add}, so it is closed when the build fails.
+     */
+    @FunctionalInterface
+    protected interface Build<T> {
+        T get(Checkpoint c, Owned owned) throws IOException;
+    }
+
+    /** What a failed {@link Build} leaves behind, closed in reverse order. */
+    protected static final class Owned {
+        private final List<AutoCloseable> items = new ArrayList<>();
+
+        public <X extends AutoCloseable> X add(X x) {
+            items.add(x);
+            return x;
+        }
+
+        private void closeAll(Throwable cause) {
+            for (int i = items.size() - 1; i >= 0; i--) {
+                try {
+                    items.get(i).close();
+                } catch (Exception e) {
+                    cause.addSuppressed(e);
+                }
+            }
+        }
+    }
+
     protected final RunDirectory run;
-    protected final long totalSteps;
-    private final long evalEvery, checkpointEvery;
+    protected final C config;
+    protected final LrSchedule schedule;
     protected long step;
     protected Path lastCheckpoint;
+    private final boolean ownsModels;
     private ProgressListener progress = ProgressListener.NONE;
 
-    protected PostTrainer(Path dir, long totalSteps, long evalEvery, long checkpointEvery) throws IOException {
-        if (totalSteps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + totalSteps);
-        if (evalEvery < 0) throw new IllegalArgumentException("evalEvery must be >= 0, got " + evalEvery);
-        if (checkpointEvery < 0) throw new IllegalArgumentException("checkpointEvery must be >= 0, got " + checkpointEvery);
+    /**
+     * {@code resumed}: built by {@link #resume}; otherwise a new run, refused when {@code dir} holds one
+     * ({@link RunDirectory#requireNoRun}). {@code ownsModels}: the trainer closes its models with itself (it loaded them
+     * from a checkpoint, or was given them to own); otherwise they are the caller's.
+     */
+    protected PostTrainer(Path dir, C config, boolean resumed, boolean ownsModels) throws IOException {
+        if (config == null) throw new IllegalArgumentException("config must not be null");
+        if (dir == null) throw new IllegalArgumentException("dir must not be null");
+        if (!resumed) RunDirectory.requireNoRun(dir);
         this.run = new RunDirectory(dir);
-        this.totalSteps = totalSteps;
-        this.evalEvery = evalEvery;
-        this.checkpointEvery = checkpointEvery;
+        this.config = config;
+        this.schedule = config.optim().schedule(config.steps());
+        this.ownsModels = ownsModels;
     }
+
+    /** The trainer's name in its checkpoints ("sft", "reward", "dpo", "ppo", "lm"). */
+    protected abstract String name();
+
+    /** The optimizer whose moments a checkpoint saves. */
+    protected abstract Optimizer optimizer();
+
+    /** The trainer's data position. */
+    protected abstract DataPosition data();
+
+    /** Gradients and the update of step {@code s} (1-based); puts its metrics into {@code metrics}. */
+    protected abstract void trainStep(long s, Map<String, Object> metrics);
+
+    /** Writes the trained model(s) into the checkpoint folder {@code ck} (each file atomically). */
+    protected abstract void saveModels(Path ck) throws IOException;
+
+    /** Closes the models when this trainer owns them. */
+    protected abstract void closeModels();
+
+    /** Evaluation metrics (keys prefixed {@code eval/}); none by default. */
+    protected void evaluate(Map<String, Object> metrics) {}
+
+    /** What the trainer adds to the state file beyond the shared fields; nothing by default. */
+    protected void saveExtras(SafeTensorsWriter w) {}
+
+    /** Restores what {@link #saveExtras} wrote; nothing by default. */
+    protected void loadExtras(Checkpoint c) throws IOException {}
 
     /** Runs the remaining steps; returns their metrics. */
     public List<Map<String, Object>> train() throws IOException {
         List<Map<String, Object>> out = new ArrayList<>();
-        while (step < totalSteps) out.add(step());
+        while (step < config.steps()) out.add(step());
         return out;
     }
 
     /** One step (1-based {@code step} after it), its eval and checkpoint when due; returns its metrics line. */
     public Map<String, Object> step() throws IOException {
-        if (step >= totalSteps) throw new IllegalStateException("the run is complete: " + step + " of " + totalSteps + " steps");
+        long total = config.steps();
+        if (step >= total) throw new IllegalStateException("the run is complete: " + step + " of " + total + " steps");
         long t0 = System.nanoTime();
         long s = step + 1;
         Map<String, Object> m = new LinkedHashMap<>();
@@ -49,37 +124,67 @@ public abstract class PostTrainer implements AutoCloseable {
         trainStep(s, m);
         step = s;
         m.put("time_s", (System.nanoTime() - t0) * 1e-9);
-        if (evalEvery > 0 && (s % evalEvery == 0 || s == totalSteps)) evaluate(m);
+        if (config.schedule().evaluatesAt(s)) evaluate(m);
         run.appendMetrics(m);
-        if ((checkpointEvery > 0 && s % checkpointEvery == 0) || s == totalSteps) checkpoint();
-        progress.onStep(s, totalSteps, m);
+        if (config.schedule().checkpointsAt(s)) checkpoint();
+        progress.onStep(s, total, m);
         return m;
     }
 
     /** Tells {@code listener} after every step (after its metrics line and checkpoint); returns this. */
-    public PostTrainer withProgress(ProgressListener listener) {
+    public PostTrainer<C> withProgress(ProgressListener listener) {
         if (listener == null) throw new IllegalArgumentException("listener must not be null (use ProgressListener.NONE)");
         this.progress = listener;
         return this;
     }
 
-    /** Writes {@code step-N/} through {@link #writeCheckpoint}, then points {@code latest} at it. */
+    /** Writes {@code step-N/} (models, then the state file), then points {@code latest} at it. */
     public Path checkpoint() throws IOException {
         Path ck = run.checkpointDir(step);
-        writeCheckpoint(ck);
+        saveModels(ck);
+        SafeTensorsWriter w = new SafeTensorsWriter()
+                .metadata("format", Checkpoint.FORMAT)
+                .metadata(Checkpoint.TRAINER, name())
+                .metadata(Checkpoint.STEP, Long.toString(step))
+                .metadata(Checkpoint.DATA_POSITION, Long.toString(data().position()))
+                .metadata(Checkpoint.CONFIG, Checkpoint.JSON.writeValueAsString(config));
+        saveExtras(w);
+        optimizer().save(w, "adamw");
+        w.write(ck.resolve(Checkpoint.STATE_FILE));
         run.commit(ck);
         lastCheckpoint = ck;
         return ck;
     }
 
-    /** Gradients and the update of step {@code s} (1-based); puts its metrics into {@code metrics}. */
-    protected abstract void trainStep(long s, Map<String, Object> metrics);
-
-    /** Evaluation metrics (keys prefixed {@code eval/}); none by default. */
-    protected void evaluate(Map<String, Object> metrics) {}
-
-    /** Writes every file of a checkpoint into {@code ck} (each atomically). */
-    protected abstract void writeCheckpoint(Path ck) throws IOException;
+    /**
+     * The resume every trainer shares: opens the latest checkpoint of the {@code name} run in {@code dir}, builds the
+     * trainer from it ({@code build}; on failure what it loaded is closed), then restores the optimizer, the data
+     * position, the trainer's extras and the step, and drops the metric lines written after the checkpoint.
+     */
+    protected static <T extends PostTrainer<?>> T resume(Path dir, String name, Build<T> build) throws IOException {
+        try (Checkpoint c = Checkpoint.latest(dir, name)) {
+            Owned owned = new Owned();
+            T t;
+            try {
+                t = build.get(c, owned);
+            } catch (RuntimeException | IOException | Error e) {
+                owned.closeAll(e);
+                throw e;
+            }
+            try {
+                t.optimizer().load(c.state(), "adamw");
+                t.data().seek(c.dataPosition());
+                t.loadExtras(c);
+                t.step = c.step();
+                t.lastCheckpoint = c.dir();
+                t.run.truncateMetrics(c.step());
+                return t;
+            } catch (RuntimeException | IOException | Error e) {
+                t.close();
+                throw e;
+            }
+        }
+    }
 
     /** Throws {@link TrainingDivergedException} when {@code value} is NaN or infinite. */
     protected void requireFinite(long s, String what, double value) {
@@ -92,7 +197,11 @@ public abstract class PostTrainer implements AutoCloseable {
     }
 
     public long totalSteps() {
-        return totalSteps;
+        return config.steps();
+    }
+
+    public C config() {
+        return config;
     }
 
     public Path directory() {
@@ -104,10 +213,10 @@ public abstract class PostTrainer implements AutoCloseable {
         return lastCheckpoint;
     }
 
-    /** After a resume: the step reached and the metric lines past it dropped. */
-    protected void resumedAt(long s, Path ck) throws IOException {
-        step = s;
-        lastCheckpoint = ck;
-        run.truncateMetrics(s);
+    /** Frees the optimizer; closes the models only when this trainer loaded them ({@link #resume}). */
+    @Override
+    public void close() {
+        optimizer().close();
+        if (ownsModels) closeModels();
     }
 }

@@ -6,60 +6,98 @@ import dev.align4j.kernels.PolicyLoss;
 import dev.align4j.kernels.ValueLoss;
 
 /**
- * Settings of {@link PpoTrainer}. {@link #defaults()} (TRL's PPO defaults where it has one, sized for a tiny model):
+ * Settings of {@link PpoTrainer}, in four groups besides the schedule and the optimiser. {@link #defaults()} (TRL's
+ * PPO defaults where it has one, sized for a tiny model):
  * <pre>
- *   steps 100                 PPO iterations (one rollout batch, then K epochs of updates, each)
- *   rolloutBatch 32           prompts per rollout, one response each
- *   miniBatch 16, ppoEpochs 4 K passes over the rollout in shuffled minibatches
- *   maxNewTokens 16, temperature 1.0, topK 0 (off)      the rollout policy
- *   policyLoss: clip ε 0.2 (ε_low = ε_high), no dual clip, token-mean
- *   valueLoss: value clip 0.2, token-mean;  vfCoef 0.1  (TRL's vf_coef)
- *   entCoef 0.0               entropy bonus coefficient c_e (L −= c_e·mean H)
- *   klLossCoef 0.0            optional KL loss c_kl·mean k3(ℓ_new − ℓ_ref) in the loss (GRPO-style); 0 = off
- *   kl: β 0.05, estimator k1, missing-EOS penalty 0 (eosId is set by the trainer from its config)
- *   klTarget 0 (fixed β); with klTarget > 0 β adapts (Ziegler et al.) with horizon 10000
- *   γ 1.0, λ 0.95, whitenAdvantages true
- *   optim: lr 3e-5 constant after 0 warmup, no weight decay, clip 1.0 (one global norm over policy and critic)
- *   evalEvery 10, checkpointEvery 0 (0: at the end), seed 42
- *   samplesPerPrompt 1        k &gt; 1: k responses per prompt with a leave-one-out score baseline ({@link #withSamplesPerPrompt})
- *   baseline CRITIC           the value model and GAE; GROUP: no critic, leave-one-out baseline ({@link #withGroupBaseline})
+ *   schedule   steps 100 (PPO iterations: one rollout batch, then K epochs of updates, each), evalEvery 10,
+ *              checkpointEvery 0 (at the end), seed 42
+ *   optim      lr 3e-5 constant after 0 warmup, no weight decay, clip 1.0 (one global norm over policy and critic)
+ *   rollout    batch 32 responses, miniBatch 16, epochs 4 (K passes over the rollout in shuffled minibatches),
+ *              samplesPerPrompt 1, maxNewTokens 16, temperature 1.0, topK 0 (off)
+ *   objective  policy loss: clip ε 0.2 (ε_low = ε_high), no dual clip, token-mean; value loss: clip 0.2, token-mean;
+ *              vfCoef 0.1 (TRL's vf_coef); entCoef 0 (L −= c_e·mean H); klLossCoef 0 (GRPO-style c_kl·mean k3 in the loss)
+ *   kl         β 0.05, estimator k1, missing-EOS penalty 0; target 0 (fixed β; &gt; 0: adaptive, Ziegler et al.), horizon 10000
+ *   advantage  baseline CRITIC, γ 1.0, λ 0.95, whiten true
  * </pre>
  */
-public record PpoConfig(long steps, int rolloutBatch, int miniBatch, int ppoEpochs, int maxNewTokens, double temperature,
-                        int topK, PolicyLoss.Config policyLoss, ValueLoss.Config valueLoss, double vfCoef, double entCoef,
-                        double klLossCoef, float klBeta, KlShaping.Estimator klEstimator, float missingEosPenalty,
-                        double klTarget, double klHorizon, float gamma, float lambda, boolean whitenAdvantages,
-                        OptimConfig optim, long evalEvery, long checkpointEvery, long seed, int samplesPerPrompt,
-                        Baseline baseline) {
+public record PpoConfig(Schedule schedule, OptimConfig optim, Rollout rollout, Objective objective, KlControl kl,
+                        Advantage advantage) implements TrainerConfig<PpoConfig> {
     public PpoConfig {
-        if (steps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + steps);
-        if (rolloutBatch < 1) throw new IllegalArgumentException("rolloutBatch must be >= 1, got " + rolloutBatch);
-        if (miniBatch < 1 || miniBatch > rolloutBatch)
-            throw new IllegalArgumentException("miniBatch must be in [1, rolloutBatch = " + rolloutBatch + "], got " + miniBatch);
-        if (ppoEpochs < 1) throw new IllegalArgumentException("ppoEpochs must be >= 1, got " + ppoEpochs);
-        if (maxNewTokens < 1) throw new IllegalArgumentException("maxNewTokens must be >= 1, got " + maxNewTokens);
-        if (!(temperature > 0) || Double.isInfinite(temperature))
-            throw new IllegalArgumentException("temperature must be > 0 and finite for PPO rollouts, got " + temperature);
-        if (topK < 0) throw new IllegalArgumentException("topK must be >= 0, got " + topK);
-        if (policyLoss == null || valueLoss == null) throw new IllegalArgumentException("policyLoss and valueLoss must not be null");
-        if (!(vfCoef >= 0) || !(entCoef >= 0) || !(klLossCoef >= 0))
-            throw new IllegalArgumentException("vfCoef, entCoef and klLossCoef must be >= 0");
-        if (!(klBeta >= 0) || Float.isInfinite(klBeta)) throw new IllegalArgumentException("klBeta must be >= 0 and finite, got " + klBeta);
-        if (klEstimator == null) throw new IllegalArgumentException("klEstimator must not be null");
-        if (!(missingEosPenalty >= 0)) throw new IllegalArgumentException("missingEosPenalty must be >= 0, got " + missingEosPenalty);
-        if (!(klTarget >= 0)) throw new IllegalArgumentException("klTarget must be >= 0 (0: fixed β), got " + klTarget);
-        if (!(klHorizon > 0)) throw new IllegalArgumentException("klHorizon must be > 0, got " + klHorizon);
-        if (!(gamma >= 0 && gamma <= 1) || !(lambda >= 0 && lambda <= 1))
-            throw new IllegalArgumentException("gamma and lambda must be in [0, 1], got " + gamma + ", " + lambda);
-        if (optim == null) throw new IllegalArgumentException("optim must not be null");
-        if (evalEvery < 0 || checkpointEvery < 0) throw new IllegalArgumentException("evalEvery and checkpointEvery must be >= 0");
-        if (samplesPerPrompt < 1 || rolloutBatch % samplesPerPrompt != 0)
-            throw new IllegalArgumentException("samplesPerPrompt must be >= 1 and divide rolloutBatch = " + rolloutBatch + ", got "
-                    + samplesPerPrompt);
-        if (baseline == null) baseline = Baseline.CRITIC; // a config saved before the field existed
-        if (baseline == Baseline.GROUP && samplesPerPrompt < 2)
+        if (schedule == null || optim == null || rollout == null || objective == null || kl == null || advantage == null)
+            throw new IllegalArgumentException("schedule, optim, rollout, objective, kl and advantage must not be null");
+        if (advantage.baseline() == Baseline.GROUP && rollout.samplesPerPrompt() < 2)
             throw new IllegalArgumentException("baseline GROUP needs samplesPerPrompt >= 2 (the other responses to a prompt are "
-                    + "the baseline), got " + samplesPerPrompt);
+                    + "the baseline), got " + rollout.samplesPerPrompt());
+    }
+
+    /**
+     * How responses are sampled and cut into minibatches.
+     *
+     * @param batch            responses per rollout
+     * @param miniBatch        responses per update, in [1, batch]
+     * @param epochs           passes over the rollout
+     * @param samplesPerPrompt k responses per prompt ({@code batch / k} prompts); k &gt; 1 takes each score relative to
+     *                         the leave-one-out mean of the others (RLOO's baseline), see {@link #withSamplesPerPrompt}
+     * @param maxNewTokens     response length limit
+     * @param temperature      sampling temperature (&gt; 0)
+     * @param topK             top-k sampling (0: off)
+     */
+    public record Rollout(int batch, int miniBatch, int epochs, int samplesPerPrompt, int maxNewTokens, double temperature,
+                          int topK) {
+        public Rollout {
+            if (batch < 1) throw new IllegalArgumentException("rolloutBatch must be >= 1, got " + batch);
+            if (miniBatch < 1 || miniBatch > batch)
+                throw new IllegalArgumentException("miniBatch must be in [1, rolloutBatch = " + batch + "], got " + miniBatch);
+            if (epochs < 1) throw new IllegalArgumentException("ppoEpochs must be >= 1, got " + epochs);
+            if (samplesPerPrompt < 1 || batch % samplesPerPrompt != 0)
+                throw new IllegalArgumentException("samplesPerPrompt must be >= 1 and divide rolloutBatch = " + batch + ", got "
+                        + samplesPerPrompt);
+            if (maxNewTokens < 1) throw new IllegalArgumentException("maxNewTokens must be >= 1, got " + maxNewTokens);
+            if (!(temperature > 0) || Double.isInfinite(temperature))
+                throw new IllegalArgumentException("temperature must be > 0 and finite for PPO rollouts, got " + temperature);
+            if (topK < 0) throw new IllegalArgumentException("topK must be >= 0, got " + topK);
+        }
+    }
+
+    /**
+     * The loss of an update: the clipped policy loss, plus {@code vfCoef} × the value loss (with a critic), minus
+     * {@code entCoef} × the mean entropy, plus {@code klLossCoef} × the mean k3 KL to the reference.
+     */
+    public record Objective(PolicyLoss.Config policyLoss, ValueLoss.Config valueLoss, double vfCoef, double entCoef,
+                            double klLossCoef) {
+        public Objective {
+            if (policyLoss == null || valueLoss == null) throw new IllegalArgumentException("policyLoss and valueLoss must not be null");
+            if (!(vfCoef >= 0) || !(entCoef >= 0) || !(klLossCoef >= 0))
+                throw new IllegalArgumentException("vfCoef, entCoef and klLossCoef must be >= 0");
+        }
+    }
+
+    /**
+     * The KL penalty in the reward: −β·k(ℓ_old − ℓ_ref) per token; β adapts toward {@code target} when it is &gt; 0.
+     *
+     * @param beta              β (the trainer's starting value with a target)
+     * @param estimator         k1, k2 or k3
+     * @param missingEosPenalty subtracted from the score of a response that does not end in EOS
+     * @param target            KL target of the adaptive controller (0: fixed β)
+     * @param horizon           the adaptive controller's horizon
+     */
+    public record KlControl(float beta, KlShaping.Estimator estimator, float missingEosPenalty, double target, double horizon) {
+        public KlControl {
+            if (!(beta >= 0) || Float.isInfinite(beta)) throw new IllegalArgumentException("klBeta must be >= 0 and finite, got " + beta);
+            if (estimator == null) throw new IllegalArgumentException("klEstimator must not be null");
+            if (!(missingEosPenalty >= 0)) throw new IllegalArgumentException("missingEosPenalty must be >= 0, got " + missingEosPenalty);
+            if (!(target >= 0)) throw new IllegalArgumentException("klTarget must be >= 0 (0: fixed β), got " + target);
+            if (!(horizon > 0)) throw new IllegalArgumentException("klHorizon must be > 0, got " + horizon);
+        }
+    }
+
+    /** How the advantages are estimated: against what baseline, GAE's γ and λ, and whether they are whitened. */
+    public record Advantage(Baseline baseline, float gamma, float lambda, boolean whiten) {
+        public Advantage {
+            if (baseline == null) throw new IllegalArgumentException("baseline must not be null");
+            if (!(gamma >= 0 && gamma <= 1) || !(lambda >= 0 && lambda <= 1))
+                throw new IllegalArgumentException("gamma and lambda must be in [0, 1], got " + gamma + ", " + lambda);
+        }
     }
 
     /**
@@ -78,75 +116,48 @@ public record PpoConfig(long steps, int rolloutBatch, int miniBatch, int ppoEpoc
     }
 
     public static PpoConfig defaults() {
-        return new PpoConfig(100, 32, 16, 4, 16, 1.0, 0, PolicyLoss.Config.DEFAULT, ValueLoss.Config.DEFAULT, 0.1, 0.0, 0.0,
-                KlShaping.Config.DEFAULT_BETA, KlShaping.Estimator.K1, 0f, 0, 10000, Gae.DEFAULT_GAMMA, Gae.DEFAULT_LAMBDA, true,
-                OptimConfig.constant(3e-5, 0), 10, 0, 42, 1, Baseline.CRITIC);
+        return new PpoConfig(new Schedule(100, 10, 0, 42), OptimConfig.constant(3e-5, 0), new Rollout(32, 16, 4, 1, 16, 1.0, 0),
+                new Objective(PolicyLoss.Config.DEFAULT, ValueLoss.Config.DEFAULT, 0.1, 0.0, 0.0),
+                new KlControl(KlShaping.Config.DEFAULT_BETA, KlShaping.Estimator.K1, 0f, 0, 10000),
+                new Advantage(Baseline.CRITIC, Gae.DEFAULT_GAMMA, Gae.DEFAULT_LAMBDA, true));
     }
 
-    public PpoConfig withSteps(long s) {
-        return new PpoConfig(s, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
-                entCoef, klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, seed, samplesPerPrompt, baseline);
+    @Override
+    public PpoConfig withSchedule(Schedule s) {
+        return new PpoConfig(s, optim, rollout, objective, kl, advantage);
     }
 
-    public PpoConfig withBatches(int rollout, int mini, int epochs) {
-        return new PpoConfig(steps, rollout, mini, epochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef, entCoef,
-                klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, seed, samplesPerPrompt, baseline);
-    }
-
-    public PpoConfig withGeneration(int maxNew, double temp, int k) {
-        return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNew, temp, k, policyLoss, valueLoss, vfCoef, entCoef,
-                klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, seed, samplesPerPrompt, baseline);
-    }
-
-    public PpoConfig withKl(float beta, KlShaping.Estimator est, double target) {
-        return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
-                entCoef, klLossCoef, beta, est, missingEosPenalty, target, klHorizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, seed, samplesPerPrompt, baseline);
-    }
-
-    public PpoConfig withKlHorizon(double horizon) {
-        return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
-                entCoef, klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, horizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, seed, samplesPerPrompt, baseline);
-    }
-
-    public PpoConfig withLosses(PolicyLoss.Config pl, ValueLoss.Config vl, double vf, double ent, double klLoss) {
-        return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, pl, vl, vf, ent, klLoss,
-                klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim, evalEvery,
-                checkpointEvery, seed, samplesPerPrompt, baseline);
-    }
-
-    public PpoConfig withMissingEosPenalty(float p) {
-        return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
-                entCoef, klLossCoef, klBeta, klEstimator, p, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim, evalEvery,
-                checkpointEvery, seed, samplesPerPrompt, baseline);
-    }
-
-    public PpoConfig withGae(float g, float l, boolean whiten) {
-        return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
-                entCoef, klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, g, l, whiten, optim, evalEvery,
-                checkpointEvery, seed, samplesPerPrompt, baseline);
-    }
-
+    @Override
     public PpoConfig withOptim(OptimConfig o) {
-        return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
-                entCoef, klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, o,
-                evalEvery, checkpointEvery, seed, samplesPerPrompt, baseline);
+        return new PpoConfig(schedule, o, rollout, objective, kl, advantage);
     }
 
-    public PpoConfig withSchedule(long evalEvery, long checkpointEvery) {
-        return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
-                entCoef, klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, seed, samplesPerPrompt, baseline);
+    public PpoConfig withRollout(Rollout r) {
+        return new PpoConfig(schedule, optim, r, objective, kl, advantage);
     }
 
-    public PpoConfig withSeed(long s) {
-        return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
-                entCoef, klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, s, samplesPerPrompt, baseline);
+    public PpoConfig withObjective(Objective o) {
+        return new PpoConfig(schedule, optim, rollout, o, kl, advantage);
+    }
+
+    public PpoConfig withKl(KlControl k) {
+        return new PpoConfig(schedule, optim, rollout, objective, k, advantage);
+    }
+
+    public PpoConfig withAdvantage(Advantage a) {
+        return new PpoConfig(schedule, optim, rollout, objective, kl, a);
+    }
+
+    // the shortcuts below change a few fields of one group
+
+    public PpoConfig withBatches(int rolloutBatch, int miniBatch, int epochs) {
+        Rollout r = rollout;
+        return withRollout(new Rollout(rolloutBatch, miniBatch, epochs, r.samplesPerPrompt(), r.maxNewTokens(), r.temperature(), r.topK()));
+    }
+
+    public PpoConfig withGeneration(int maxNew, double temperature, int topK) {
+        Rollout r = rollout;
+        return withRollout(new Rollout(r.batch(), r.miniBatch(), r.epochs(), r.samplesPerPrompt(), maxNew, temperature, topK));
     }
 
     /**
@@ -158,9 +169,33 @@ public record PpoConfig(long steps, int rolloutBatch, int miniBatch, int ppoEpoc
      * {@code k = 1}: plain PPO (default).
      */
     public PpoConfig withSamplesPerPrompt(int k) {
-        return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
-                entCoef, klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, seed, k, baseline);
+        Rollout r = rollout;
+        return withRollout(new Rollout(r.batch(), r.miniBatch(), r.epochs(), k, r.maxNewTokens(), r.temperature(), r.topK()));
+    }
+
+    public PpoConfig withLosses(PolicyLoss.Config pl, ValueLoss.Config vl, double vf, double ent, double klLoss) {
+        return withObjective(new Objective(pl, vl, vf, ent, klLoss));
+    }
+
+    public PpoConfig withKl(float beta, KlShaping.Estimator estimator, double target) {
+        return withKl(new KlControl(beta, estimator, kl.missingEosPenalty(), target, kl.horizon()));
+    }
+
+    public PpoConfig withKlHorizon(double horizon) {
+        return withKl(new KlControl(kl.beta(), kl.estimator(), kl.missingEosPenalty(), kl.target(), horizon));
+    }
+
+    public PpoConfig withMissingEosPenalty(float p) {
+        return withKl(new KlControl(kl.beta(), kl.estimator(), p, kl.target(), kl.horizon()));
+    }
+
+    public PpoConfig withGae(float gamma, float lambda, boolean whiten) {
+        return withAdvantage(new Advantage(advantage.baseline(), gamma, lambda, whiten));
+    }
+
+    /** The same settings with {@code b} as the baseline (see {@link Baseline}). */
+    public PpoConfig withBaseline(Baseline b) {
+        return withAdvantage(new Advantage(b, advantage.gamma(), advantage.lambda(), advantage.whiten()));
     }
 
     /**
@@ -168,15 +203,6 @@ public record PpoConfig(long steps, int rolloutBatch, int miniBatch, int ppoEpoc
      * PPO's clipped updates. {@code k >= 2}.
      */
     public PpoConfig withGroupBaseline(int k) {
-        return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
-                entCoef, klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, seed, k, Baseline.GROUP);
-    }
-
-    /** The same settings with {@code b} as the baseline (see {@link Baseline}). */
-    public PpoConfig withBaseline(Baseline b) {
-        return new PpoConfig(steps, rolloutBatch, miniBatch, ppoEpochs, maxNewTokens, temperature, topK, policyLoss, valueLoss, vfCoef,
-                entCoef, klLossCoef, klBeta, klEstimator, missingEosPenalty, klTarget, klHorizon, gamma, lambda, whitenAdvantages, optim,
-                evalEvery, checkpointEvery, seed, samplesPerPrompt, b);
+        return withSamplesPerPrompt(k).withBaseline(Baseline.GROUP);
     }
 }

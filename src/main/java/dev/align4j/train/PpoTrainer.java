@@ -9,7 +9,6 @@ import dev.align4j.model.Generation;
 import dev.align4j.model.GenerationConfig;
 import dev.align4j.model.Generator;
 import dev.align4j.model.Gpt;
-import dev.align4j.model.SafeTensorsFile;
 import dev.align4j.model.SafeTensorsWriter;
 import dev.align4j.model.ScalarHead;
 import dev.align4j.tensor.DType;
@@ -52,7 +51,7 @@ import java.util.function.Function;
  * loss/value, loss/kl, val/clipfrac, val/vpred, val/var_explained (1 − Var(G − V)/Var(G) over the mask),
  * response_length, eos_rate, and objective/gold when a gold judge is given (the over-optimisation curve).
  */
-public final class PpoTrainer extends PostTrainer {
+public final class PpoTrainer extends PostTrainer<PpoConfig> {
     /** The proxy reward of finished rows: one score per row of {@code batch}, read at {@code endIndex}. */
     @FunctionalInterface
     public interface RewardFunction {
@@ -72,22 +71,19 @@ public final class PpoTrainer extends PostTrainer {
     private final ScalarHead valueHead;
     private final RewardFunction reward;
     private final List<int[]> prompts;
-    private final PpoConfig config;
     private final Ids ids;
     private final EpochSampler sampler;
     private final Optimizer optimizer;
-    private final LrSchedule schedule;
-    private final boolean ownsModels;
     private GoldJudge gold;
     private Function<Gpt, Map<String, Double>> evalHook;
     private double beta;
 
     private PpoTrainer(Gpt policy, Gpt reference, Gpt critic, ScalarHead valueHead, RewardFunction reward, List<int[]> prompts,
                        PpoConfig config, Ids ids, Path dir, boolean owns) throws IOException {
-        super(dir, config.steps(), config.evalEvery(), config.checkpointEvery());
+        super(dir, config, owns, owns);
         if (policy == null || reference == null || reward == null)
             throw new IllegalArgumentException("policy, reference and reward must not be null");
-        boolean group = config.baseline() == PpoConfig.Baseline.GROUP;
+        boolean group = config.advantage().baseline() == PpoConfig.Baseline.GROUP;
         if (group && (critic != null || valueHead != null))
             throw new IllegalArgumentException("baseline GROUP trains no critic: pass null for critic and valueHead");
         if (!group && (critic == null || valueHead == null))
@@ -102,9 +98,9 @@ public final class PpoTrainer extends PostTrainer {
         for (int i = 0; i < prompts.size(); i++) {
             int[] p = prompts.get(i);
             if (p == null || p.length == 0) throw new IllegalArgumentException("prompts[" + i + "] is empty");
-            if (p.length + config.maxNewTokens() > ctx)
+            if (p.length + config.rollout().maxNewTokens() > ctx)
                 throw new IllegalArgumentException("prompts[" + i + "] has " + p.length + " tokens: with maxNewTokens = "
-                        + config.maxNewTokens() + " it exceeds the context " + ctx);
+                        + config.rollout().maxNewTokens() + " it exceeds the context " + ctx);
             for (int id : p)
                 if (id < 0 || id >= policy.config().vocabSize())
                     throw new IllegalArgumentException("prompts[" + i + "] holds id " + id + " outside the vocabulary");
@@ -115,15 +111,12 @@ public final class PpoTrainer extends PostTrainer {
         this.valueHead = valueHead;
         this.reward = reward;
         this.prompts = List.copyOf(prompts);
-        this.config = config;
         this.ids = ids;
-        this.ownsModels = owns;
         this.sampler = new EpochSampler(prompts.size(), config.seed(), true);
         this.optimizer = new Optimizer(group ? List.of(Optimizer.group(policy)) : List.of(Optimizer.group(policy),
                 new Optimizer.Group("critic", critic.params(), critic.grads(), critic.layout().decayRanges()),
                 Optimizer.group("value_head", valueHead)));
-        this.schedule = config.optim().schedule(config.steps());
-        this.beta = config.klBeta();
+        this.beta = config.kl().beta();
     }
 
     /**
@@ -138,9 +131,11 @@ public final class PpoTrainer extends PostTrainer {
         return new PpoTrainer(policy, reference, critic, valueHead, reward, prompts, config, ids, dir, false);
     }
 
+    private static final String NAME = "ppo";
+
     /** The config saved with the latest checkpoint of the run in {@code dir} (what {@link #resume} continues with). */
     public static PpoConfig savedConfig(Path dir) throws IOException {
-        return TrainState.savedConfig(dir, "ppo_config", PpoConfig.class);
+        return Checkpoint.savedConfig(dir, NAME, PpoConfig.class);
     }
 
     /**
@@ -150,38 +145,33 @@ public final class PpoTrainer extends PostTrainer {
      */
     public static PpoTrainer resume(Path dir, Gpt reference, RewardFunction reward, List<int[]> prompts, Ids ids, Device device)
             throws IOException {
-        Path ck = RunDirectory.latest(dir);
-        try (SafeTensorsFile f = SafeTensorsFile.open(ck.resolve(TrainState.STATE_FILE))) {
-            PpoConfig config = TrainState.JSON.readValue(TrainState.require(f, "ppo_config"), PpoConfig.class);
-            long step = Long.parseLong(TrainState.require(f, TrainState.STEP));
-            long position = Long.parseLong(TrainState.require(f, "data_position"));
-            double beta = Double.parseDouble(TrainState.require(f, "kl_beta"));
-            Gpt policy = null, critic = null;
+        return resume(dir, NAME, (c, owned) -> {
+            PpoConfig config = c.config(PpoConfig.class);
+            Gpt policy = owned.add(c.loadModel("", device)), critic = null;
             ScalarHead head = null;
-            PpoTrainer t = null;
-            try {
-                policy = TrainState.loadModel(ck, step, device);
-                if (config.baseline() == PpoConfig.Baseline.CRITIC) {
-                    critic = TrainState.loadModel(ck.resolve(CRITIC), step, device);
-                    head = ScalarHead.load(ck.resolve(CRITIC).resolve(VALUE_HEAD), critic.config().nEmbd(), device);
-                }
-                t = new PpoTrainer(policy, reference, critic, head, reward, prompts, config, ids, dir, true);
-                t.optimizer.load(f, "adamw");
-                t.sampler.seek(position);
-                t.beta = beta;
-                t.resumedAt(step, ck);
-                return t;
-            } catch (RuntimeException | IOException e) {
-                if (t != null) t.close();
-                else {
-                    if (policy != null) policy.close();
-                    if (critic != null) critic.close();
-                    if (head != null) head.close();
-                }
-                throw e;
+            if (config.advantage().baseline() == PpoConfig.Baseline.CRITIC) {
+                critic = owned.add(c.loadModel(CRITIC, device));
+                head = owned.add(ScalarHead.load(c.dir().resolve(CRITIC).resolve(VALUE_HEAD), critic.config().nEmbd(), device));
             }
-        }
+            return new PpoTrainer(policy, reference, critic, head, reward, prompts, config, ids, dir, true);
+        });
     }
+
+    @Override
+    protected String name() {
+        return NAME;
+    }
+
+    @Override
+    protected Optimizer optimizer() {
+        return optimizer;
+    }
+
+    @Override
+    protected DataPosition data() {
+        return sampler;
+    }
+
 
     static final String CRITIC = "critic";
     static final String VALUE_HEAD = "value_head.safetensors";
@@ -203,12 +193,12 @@ public final class PpoTrainer extends PostTrainer {
                    float[] rewards, float[] kl, float[] advantages, float[] returns, float[] entropy) {}
 
     Rollout rollout(long s) {
-        int n = config.rolloutBatch(), k = config.samplesPerPrompt();
+        int n = config.rollout().batch(), k = config.rollout().samplesPerPrompt();
         int[] drawn = sampler.next(n / k), idx = new int[n];
         for (int i = 0; i < n; i++) idx[i] = drawn[i / k]; // each prompt k times, in consecutive rows
         int[][] ps = new int[n][];
         for (int i = 0; i < n; i++) ps[i] = prompts.get(idx[i]);
-        GenerationConfig gc = new GenerationConfig(config.maxNewTokens(), config.temperature(), config.topK(), 1.0, ids.eosId(),
+        GenerationConfig gc = new GenerationConfig(config.rollout().maxNewTokens(), config.rollout().temperature(), config.rollout().topK(), 1.0, ids.eosId(),
                 ids.padId(), Seeds.mix(config.seed(), s, 0x6E));
         Generation gen = Generator.generate(policy, ps, gc);
         List<int[]> pl = new ArrayList<>(n), rl = new ArrayList<>(n);
@@ -234,10 +224,10 @@ public final class PpoTrainer extends PostTrainer {
             throw new IllegalStateException("the reward function returned " + (scores == null ? "null" : scores.length + " scores")
                     + " for " + b + " rows");
         float[] values = critic == null ? new float[b * t] : criticValues(sb); // GROUP: V = 0, A = return-to-go
-        KlShaping.Config kc = new KlShaping.Config((float) beta, config.klEstimator(), ids.eosId(), config.missingEosPenalty());
+        KlShaping.Config kc = new KlShaping.Config((float) beta, config.kl().estimator(), ids.eosId(), config.kl().missingEosPenalty());
         KlShaping.Shaped shaped = KlShaping.compute(logpOld, logpRef, sb.mask(), leaveOneOut(scores, k), sb.targets(), b, kc);
-        float[][] g = Gae.compute(shaped.rewards(), values, sb.mask(), b, config.gamma(), config.lambda());
-        float[] adv = config.whitenAdvantages() ? Whiten.apply(g[0], sb.mask(), b, true).out() : g[0];
+        float[][] g = Gae.compute(shaped.rewards(), values, sb.mask(), b, config.advantage().gamma(), config.advantage().lambda());
+        float[] adv = config.advantage().whiten() ? Whiten.apply(g[0], sb.mask(), b, true).out() : g[0];
         return new Rollout(sb, idx, logpOld, logpRef, values, scores, shaped.rewards(), shaped.kl(), adv, g[1], entropy);
     }
 
@@ -307,12 +297,12 @@ public final class PpoTrainer extends PostTrainer {
 
         // updates
         Random rnd = new Random(Seeds.mix(config.seed(), s, 0x7F));
-        int mb = config.miniBatch();
+        int mb = config.rollout().miniBatch();
         double pl = 0, vl = 0, kll = 0, clip = 0, vclip = 0, akl3 = 0, akl1 = 0, norm = 0;
         int updates = 0;
         double lr = schedule.lr(s - 1);
         Integer[] order = new Integer[b];
-        for (int e = 0; e < config.ppoEpochs(); e++) {
+        for (int e = 0; e < config.rollout().epochs(); e++) {
             List<Integer> rows = new ArrayList<>(b);
             for (int i = 0; i < b; i++) rows.add(i);
             java.util.Collections.shuffle(rows, rnd);
@@ -335,7 +325,7 @@ public final class PpoTrainer extends PostTrainer {
         }
         metrics.put("loss/policy", pl / updates);
         if (critic != null) metrics.put("loss/value", vl / updates);
-        if (config.klLossCoef() > 0) metrics.put("loss/kl", kll / updates);
+        if (config.objective().klLossCoef() > 0) metrics.put("loss/kl", kll / updates);
         metrics.put("policy/clipfrac", clip / updates);
         metrics.put("policy/approxkl", akl3 / updates);
         metrics.put("policy/approxkl_k1", akl1 / updates);
@@ -353,9 +343,9 @@ public final class PpoTrainer extends PostTrainer {
             metrics.put("val/vpred", n == 0 ? 0 : vsum / n);
             metrics.put("val/var_explained", varExplained(r.values(), r.returns(), mask));
         }
-        if (config.klTarget() > 0) {
-            double err = Math.max(-0.2, Math.min(0.2, meanKl / config.klTarget() - 1));
-            beta = beta * (1 + err * config.rolloutBatch() / config.klHorizon());
+        if (config.kl().target() > 0) {
+            double err = Math.max(-0.2, Math.min(0.2, meanKl / config.kl().target() - 1));
+            beta = beta * (1 + err * config.rollout().batch() / config.kl().horizon());
         }
     }
 
@@ -408,7 +398,7 @@ public final class PpoTrainer extends PostTrainer {
         try (Scope sc = new Scope()) {
             Tensor maskT = sc.of(dev, mask, m, t);
             // policy: clipped surrogate, entropy bonus, optional KL loss
-            boolean ent = config.entCoef() > 0;
+            boolean ent = config.objective().entCoef() > 0;
             policy.setComputeEntropy(ent);
             PolicyLoss.Stats ps;
             double klLoss = 0;
@@ -416,23 +406,23 @@ public final class PpoTrainer extends PostTrainer {
                 float loss = policy.forward(in, tg, mask, m, t);
                 requireFinite(s, "the policy's log-likelihood", loss);
                 PolicyLoss.Result pr = PolicyLoss.compute(sc, policy.logProbs(), sc.of(dev, old, m, t), sc.of(dev, adv, m, t), maskT,
-                        config.policyLoss());
+                        config.objective().policyLoss());
                 ps = pr.stats();
                 requireFinite(s, "the policy loss", ps.loss());
                 Tensor dent = null;
                 if (ent) {
                     float[] d = new float[m * t];
-                    for (int k = 0; k < d.length; k++) d[k] = tokens == 0 ? 0f : (float) (-config.entCoef() * mask[k] / tokens);
+                    for (int k = 0; k < d.length; k++) d[k] = tokens == 0 ? 0f : (float) (-config.objective().entCoef() * mask[k] / tokens);
                     dent = sc.of(dev, d, m, t);
                 }
                 Tensor dlogp = pr.dlogpNew();
-                if (config.klLossCoef() > 0 && tokens > 0) {
+                if (config.objective().klLossCoef() > 0 && tokens > 0) {
                     float[] lnew = policy.logProbs().toFloatArray(), dl = dlogp.toFloatArray();
                     for (int k = 0; k < dl.length; k++) {
                         if (mask[k] == 0f) continue;
                         double dd = (double) lnew[k] - ref[k];
                         klLoss += (Math.exp(-dd) - 1 + dd) / tokens;
-                        dl[k] += (float) (config.klLossCoef() * (1 - Math.exp(-dd)) / tokens);
+                        dl[k] += (float) (config.objective().klLossCoef() * (1 - Math.exp(-dd)) / tokens);
                     }
                     dlogp.copyFrom(dl);
                 }
@@ -455,10 +445,10 @@ public final class PpoTrainer extends PostTrainer {
         critic.forward(in, null, null, m, t);
         Tensor values = sc.empty(dev, DType.F32, m, t);
         valueHead.forward(critic.hidden(), values);
-        ValueLoss.Result vr = ValueLoss.compute(sc, values, sc.of(dev, vold, m, t), sc.of(dev, ret, m, t), maskT, config.valueLoss());
+        ValueLoss.Result vr = ValueLoss.compute(sc, values, sc.of(dev, vold, m, t), sc.of(dev, ret, m, t), maskT, config.objective().valueLoss());
         requireFinite(s, "the value loss", vr.stats().loss());
         float[] dv = vr.dvalues().toFloatArray();
-        for (int k = 0; k < dv.length; k++) dv[k] *= (float) config.vfCoef();
+        for (int k = 0; k < dv.length; k++) dv[k] *= (float) config.objective().vfCoef();
         Tensor dhidden = sc.empty(dev, DType.F32, m, t, critic.config().nEmbd());
         valueHead.backward(sc.of(dev, dv, m, t), critic.hidden(), dhidden);
         critic.backward(null, dhidden);
@@ -472,22 +462,25 @@ public final class PpoTrainer extends PostTrainer {
     }
 
     @Override
-    protected void writeCheckpoint(Path ck) throws IOException {
-        TrainState.saveModel(ck, policy, step);
+    protected void saveModels(Path ck) throws IOException {
+        Checkpoint.saveModel(ck, policy, step);
         if (critic != null) {
             Path cd = ck.resolve(CRITIC);
             java.nio.file.Files.createDirectories(cd);
-            TrainState.saveModel(cd, critic, step);
+            Checkpoint.saveModel(cd, critic, step);
             valueHead.save(cd.resolve(VALUE_HEAD));
         }
-        SafeTensorsWriter w = new SafeTensorsWriter()
-                .metadata("format", "align4j-ppo-state-v1")
-                .metadata(TrainState.STEP, Long.toString(step))
-                .metadata("data_position", Long.toString(sampler.position()))
-                .metadata("kl_beta", Double.toString(beta))
-                .metadata("ppo_config", TrainState.JSON.writeValueAsString(config));
-        optimizer.save(w, "adamw");
-        w.write(ck.resolve(TrainState.STATE_FILE));
+    }
+
+    /** β, which an adaptive controller changes. */
+    @Override
+    protected void saveExtras(SafeTensorsWriter w) {
+        w.metadata("kl_beta", Double.toString(beta));
+    }
+
+    @Override
+    protected void loadExtras(Checkpoint c) throws IOException {
+        beta = Double.parseDouble(c.require("kl_beta"));
     }
 
     public Gpt policy() {
@@ -509,17 +502,10 @@ public final class PpoTrainer extends PostTrainer {
         return beta;
     }
 
-    public PpoConfig config() {
-        return config;
-    }
-
     @Override
-    public void close() {
-        optimizer.close();
-        if (ownsModels) {
-            policy.close();
-            if (critic != null) critic.close();
-            if (valueHead != null) valueHead.close();
-        }
+    protected void closeModels() {
+        policy.close();
+        if (critic != null) critic.close();
+        if (valueHead != null) valueHead.close();
     }
 }

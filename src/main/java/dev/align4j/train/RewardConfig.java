@@ -3,62 +3,52 @@ package dev.align4j.train;
 /**
  * Settings of {@link RewardTrainer}. {@link #defaults()}:
  * <pre>
- *   steps 300, batchSize 16      (pairs per step: one forward over 2·16 rows)
- *   optim: lr 1e-3 → 1e-4 cosine, warmup 20, weight decay 0.1 (backbone 2-D weights; never the head),
- *          betas (0.9, 0.95), clip 1.0
+ *   schedule: steps 300, evalEvery 100 (held-out accuracy, loss and margin), checkpointEvery 0 (only at the end),
+ *             seed 1234 (data order)
+ *   optim:    lr 1e-3 → 1e-4 cosine, warmup 20, weight decay 0.1 (backbone 2-D weights; never the head),
+ *             betas (0.9, 0.95), clip 1.0
+ *   batchSize 16                 (pairs per step: one forward over 2·16 rows)
  *   margin 0                     (a margin m in −log σ(r⁺ − r⁻ − m), the same for every pair; 0: none)
  *   centerRewardsCoef 0          (TRL's center_rewards_coefficient c: + c·mean((r⁺ + r⁻)²); 0: off, TRL suggests 0.01)
- *   evalEvery 100                (held-out accuracy, loss and margin; 0 disables)
- *   checkpointEvery 0            (0: only at the end)
- *   seed 1234                    (data order)
  * </pre>
  * The learning rate was measured on a tiny byte-level model (2 layers, width 64, from scratch) and a generated
  * task (sorted letters preferred over the sorted letters with one adjacent swap; 1,024 training pairs, 500 steps
  * of 16 pairs): held-out accuracy 0.83 at lr 3e-4, 0.96 at 1e-3, 0.65 at 3e-3. A pretrained model of GPT-2 size
  * wants far less, ~1e-5 (TRL's RewardConfig default): set it with {@link #withOptim}.
  */
-public record RewardConfig(long steps, int batchSize, OptimConfig optim, double margin, double centerRewardsCoef,
-                           long evalEvery, long checkpointEvery, long seed) {
+public record RewardConfig(Schedule schedule, OptimConfig optim, int batchSize, double margin, double centerRewardsCoef)
+        implements TrainerConfig<RewardConfig> {
     public RewardConfig {
-        if (steps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + steps);
+        if (schedule == null || optim == null) throw new IllegalArgumentException("schedule and optim must not be null");
         if (batchSize < 1) throw new IllegalArgumentException("batchSize must be >= 1, got " + batchSize);
-        if (optim == null) throw new IllegalArgumentException("optim must not be null");
         if (!Double.isFinite(margin)) throw new IllegalArgumentException("margin must be finite, got " + margin);
         if (!(centerRewardsCoef >= 0) || Double.isInfinite(centerRewardsCoef))
             throw new IllegalArgumentException("centerRewardsCoef must be >= 0 and finite, got " + centerRewardsCoef);
-        if (evalEvery < 0) throw new IllegalArgumentException("evalEvery must be >= 0, got " + evalEvery);
-        if (checkpointEvery < 0) throw new IllegalArgumentException("checkpointEvery must be >= 0, got " + checkpointEvery);
     }
 
     public static RewardConfig defaults() {
-        return new RewardConfig(300, 16, OptimConfig.cosine(1e-3, 1e-4, 20), 0.0, 0.0, 100, 0, 1234);
+        return new RewardConfig(new Schedule(300, 100, 0, 1234), OptimConfig.cosine(1e-3, 1e-4, 20), 16, 0.0, 0.0);
     }
 
-    public RewardConfig withSteps(long s) {
-        return new RewardConfig(s, batchSize, optim, margin, centerRewardsCoef, evalEvery, checkpointEvery, seed);
+    @Override
+    public RewardConfig withSchedule(Schedule s) {
+        return new RewardConfig(s, optim, batchSize, margin, centerRewardsCoef);
+    }
+
+    @Override
+    public RewardConfig withOptim(OptimConfig o) {
+        return new RewardConfig(schedule, o, batchSize, margin, centerRewardsCoef);
     }
 
     public RewardConfig withBatchSize(int pairs) {
-        return new RewardConfig(steps, pairs, optim, margin, centerRewardsCoef, evalEvery, checkpointEvery, seed);
-    }
-
-    public RewardConfig withOptim(OptimConfig o) {
-        return new RewardConfig(steps, batchSize, o, margin, centerRewardsCoef, evalEvery, checkpointEvery, seed);
+        return new RewardConfig(schedule, optim, pairs, margin, centerRewardsCoef);
     }
 
     public RewardConfig withMargin(double m) {
-        return new RewardConfig(steps, batchSize, optim, m, centerRewardsCoef, evalEvery, checkpointEvery, seed);
+        return new RewardConfig(schedule, optim, batchSize, m, centerRewardsCoef);
     }
 
     public RewardConfig withCenterRewardsCoef(double c) {
-        return new RewardConfig(steps, batchSize, optim, margin, c, evalEvery, checkpointEvery, seed);
-    }
-
-    public RewardConfig withSchedule(long evalEvery, long checkpointEvery) {
-        return new RewardConfig(steps, batchSize, optim, margin, centerRewardsCoef, evalEvery, checkpointEvery, seed);
-    }
-
-    public RewardConfig withSeed(long s) {
-        return new RewardConfig(steps, batchSize, optim, margin, centerRewardsCoef, evalEvery, checkpointEvery, s);
+        return new RewardConfig(schedule, optim, batchSize, margin, c);
     }
 }

@@ -220,23 +220,13 @@ public final class RewardModel implements AutoCloseable {
         head.save(dir.resolve(HEAD_FILE));
     }
 
-    /** As {@link #save}, the backbone's metadata carrying the training step (checkpoints). */
-    void save(Path dir, long step) throws IOException {
-        TrainState.saveModel(dir, gpt, step);
-        head.save(dir.resolve(HEAD_FILE));
-    }
-
     /** Loads what {@link #save} wrote. */
     public static RewardModel load(Path dir, Device device) throws IOException {
         return withHead(Gpt.load(dir, device), dir);
     }
 
-    /** Loads a checkpoint's reward model, checking it was saved at {@code step}. */
-    static RewardModel load(Path dir, long step, Device device) throws IOException {
-        return withHead(TrainState.loadModel(dir, step, device), dir);
-    }
-
-    private static RewardModel withHead(Gpt gpt, Path dir) throws IOException {
+    /** {@code gpt} (loaded from {@code dir}; closed on failure) with the head saved beside it. */
+    public static RewardModel withHead(Gpt gpt, Path dir) throws IOException {
         ScalarHead head = null;
         try {
             Path f = dir.resolve(HEAD_FILE);

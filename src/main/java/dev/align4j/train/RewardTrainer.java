@@ -2,8 +2,6 @@ package dev.align4j.train;
 
 import dev.align4j.data.TokenizedPair;
 import dev.align4j.kernels.RewardLoss;
-import dev.align4j.model.SafeTensorsFile;
-import dev.align4j.model.SafeTensorsWriter;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
@@ -34,72 +32,61 @@ import java.util.Map;
  * Checkpoints: {@code step-N/} with the reward model ({@link RewardModel#save}: backbone in HF layout + head)
  * and {@code train_state.safetensors} (the moments of both groups, the step, the data position, the config).
  */
-public final class RewardTrainer extends PostTrainer {
+public final class RewardTrainer extends PostTrainer<RewardConfig> {
     private final RewardModel model;
-    private final boolean ownsModel;
-    private final RewardConfig config;
     private final List<TokenizedPair> train, eval;
     private final int padId;
     private final EpochSampler sampler;
     private final Optimizer optimizer;
-    private final LrSchedule schedule;
 
     private RewardTrainer(RewardModel model, boolean owns, RewardConfig config, List<TokenizedPair> train,
                           List<TokenizedPair> eval, int padId, Path dir) throws IOException {
-        super(dir, config.steps(), config.evalEvery(), config.checkpointEvery());
+        super(dir, config, owns, owns);
         TrainInputs.pairs("train", train, false, model.config());
         TrainInputs.pairs("eval", eval, true, model.config());
         TrainInputs.padId(padId, model.config());
         this.model = model;
-        this.ownsModel = owns;
-        this.config = config;
         this.train = List.copyOf(train);
         this.eval = eval == null ? List.of() : List.copyOf(eval);
         this.padId = padId;
         this.sampler = new EpochSampler(train.size(), config.seed(), true);
         this.optimizer = new Optimizer(List.of(Optimizer.group(model.gpt()), Optimizer.group("head", model.head())));
-        this.schedule = config.optim().schedule(config.steps());
     }
 
     /** A new run in {@code dir} training {@code model} (which the caller keeps and closes). */
     public static RewardTrainer create(RewardModel model, RewardConfig config, List<TokenizedPair> train,
                                        List<TokenizedPair> eval, int padId, Path dir) throws IOException {
         if (model == null) throw new IllegalArgumentException("model must not be null");
-        if (config == null) throw new IllegalArgumentException("config must not be null");
         return new RewardTrainer(model, false, config, train, eval, padId, dir);
     }
 
+    private static final String NAME = "reward";
+
     /** The config saved with the latest checkpoint of the run in {@code dir} (what {@link #resume} continues with). */
     public static RewardConfig savedConfig(Path dir) throws IOException {
-        return TrainState.savedConfig(dir, "reward_config", RewardConfig.class);
+        return Checkpoint.savedConfig(dir, NAME, RewardConfig.class);
     }
 
     /** Continues the run in {@code dir} from its latest checkpoint; the data must be built as for the original run. */
     public static RewardTrainer resume(Path dir, List<TokenizedPair> train, List<TokenizedPair> eval, int padId, Device device)
             throws IOException {
-        Path ck = RunDirectory.latest(dir);
-        try (SafeTensorsFile f = SafeTensorsFile.open(ck.resolve(TrainState.STATE_FILE))) {
-            RewardConfig config = TrainState.JSON.readValue(TrainState.require(f, "reward_config"), RewardConfig.class);
-            long step = Long.parseLong(TrainState.require(f, TrainState.STEP));
-            long position = Long.parseLong(TrainState.require(f, "data_position"));
-            RewardModel model = RewardModel.load(ck, step, device);
-            RewardTrainer t;
-            try {
-                t = new RewardTrainer(model, true, config, train, eval, padId, dir);
-            } catch (RuntimeException | IOException e) {
-                model.close();
-                throw e;
-            }
-            try {
-                t.optimizer.load(f, "adamw");
-                t.sampler.seek(position);
-                t.resumedAt(step, ck);
-                return t;
-            } catch (RuntimeException | IOException e) {
-                t.close();
-                throw e;
-            }
-        }
+        return resume(dir, NAME, (c, owned) -> new RewardTrainer(owned.add(RewardModel.withHead(c.loadModel("", device), c.dir())),
+                true, c.config(RewardConfig.class), train, eval, padId, dir));
+    }
+
+    @Override
+    protected String name() {
+        return NAME;
+    }
+
+    @Override
+    protected Optimizer optimizer() {
+        return optimizer;
+    }
+
+    @Override
+    protected DataPosition data() {
+        return sampler;
     }
 
     @Override
@@ -181,29 +168,17 @@ public final class RewardTrainer extends PostTrainer {
     }
 
     @Override
-    protected void writeCheckpoint(Path ck) throws IOException {
-        model.save(ck, step);
-        SafeTensorsWriter w = new SafeTensorsWriter()
-                .metadata("format", "align4j-reward-state-v1")
-                .metadata(TrainState.STEP, Long.toString(step))
-                .metadata("data_position", Long.toString(sampler.position()))
-                .metadata("reward_config", TrainState.JSON.writeValueAsString(config));
-        optimizer.save(w, "adamw");
-        w.write(ck.resolve(TrainState.STATE_FILE));
+    protected void saveModels(Path ck) throws IOException {
+        Checkpoint.saveModel(ck, model.gpt(), step);
+        model.head().save(ck.resolve(RewardModel.HEAD_FILE));
+    }
+
+    @Override
+    protected void closeModels() {
+        model.close();
     }
 
     public RewardModel model() {
         return model;
-    }
-
-    public RewardConfig config() {
-        return config;
-    }
-
-    /** Frees the optimizer; closes the model only when this trainer loaded it ({@link #resume}). */
-    @Override
-    public void close() {
-        optimizer.close();
-        if (ownsModel) model.close();
     }
 }

@@ -115,6 +115,49 @@ public final class RunDirectory {
         return ck;
     }
 
+    /**
+     * Refuses to start a new run in {@code dir} when it already holds one ({@code metrics.jsonl} or {@code latest}):
+     * a new run must never append to an old history. Resume it, or {@link #clear} it first.
+     */
+    public static void requireNoRun(Path dir) throws RunExistsException {
+        for (String f : new String[] {METRICS, LATEST})
+            if (Files.exists(dir.resolve(f)))
+                throw new RunExistsException(dir + " already holds a run (" + dir.resolve(f).getFileName() + "): resume it, or "
+                        + "overwrite it, or choose another folder");
+    }
+
+    /** {@link #requireNoRun}'s failure: the folder of a new run holds an earlier run. */
+    public static final class RunExistsException extends IOException {
+        RunExistsException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * Deletes the run in {@code dir}: {@code metrics.jsonl}, {@code latest}, the {@code step-N/} checkpoints and the
+     * final {@code model/} — only what a trainer writes, never other files of the folder.
+     */
+    public static void clear(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) return;
+        Files.deleteIfExists(dir.resolve(LATEST));
+        Files.deleteIfExists(dir.resolve(METRICS));
+        try (var entries = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) entries::iterator) {
+                String n = p.getFileName().toString();
+                if (Files.isDirectory(p) && (n.matches("step-\\d+") || n.equals(FINAL_MODEL))) deleteTree(p);
+            }
+        }
+    }
+
+    /** The folder the CLI saves a run's final model in. */
+    public static final String FINAL_MODEL = "model";
+
+    private static void deleteTree(Path root) throws IOException {
+        try (var walk = Files.walk(root)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
+        }
+    }
+
     /** True when {@code dir} holds a committed checkpoint. */
     public static boolean hasCheckpoint(Path dir) {
         return Files.isRegularFile(dir.resolve(LATEST));

@@ -2,8 +2,6 @@ package dev.align4j.train;
 
 import dev.align4j.data.TokenizedSft;
 import dev.align4j.model.Gpt;
-import dev.align4j.model.SafeTensorsFile;
-import dev.align4j.model.SafeTensorsWriter;
 import dev.align4j.tensor.Device;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -22,72 +20,61 @@ import java.util.Map;
  * {@code eval/loss} and {@code eval/token_accuracy} (share of masked targets that are the argmax of the logits).
  * Checkpoints: {@code step-N/} with the model (HF GPT-2 layout) and {@code train_state.safetensors}.
  */
-public final class SftTrainer extends PostTrainer {
+public final class SftTrainer extends PostTrainer<SftConfig> {
     private final Gpt model;
-    private final boolean ownsModel;
-    private final SftConfig config;
     private final List<TokenizedSft> train, eval;
     private final int padId;
     private final EpochSampler sampler;
     private final Optimizer optimizer;
-    private final LrSchedule schedule;
 
     private SftTrainer(Gpt model, boolean owns, SftConfig config, List<TokenizedSft> train, List<TokenizedSft> eval, int padId,
                        Path dir) throws IOException {
-        super(dir, config.steps(), config.evalEvery(), config.checkpointEvery());
+        super(dir, config, owns, owns);
         TrainInputs.padId(padId, model.config());
         TrainInputs.sft("train", train, false, model.config());
         TrainInputs.sft("eval", eval, true, model.config());
         this.model = model;
-        this.ownsModel = owns;
-        this.config = config;
         this.train = config.allTokens() ? allTokens(train) : List.copyOf(train);
         this.eval = eval == null ? List.of() : config.allTokens() ? allTokens(eval) : List.copyOf(eval);
         this.padId = padId;
         this.sampler = new EpochSampler(train.size(), config.seed(), true);
         this.optimizer = new Optimizer(List.of(Optimizer.group(model)));
-        this.schedule = config.optim().schedule(config.steps());
     }
 
     /** A new run in {@code dir} training {@code model} (which the caller keeps and closes). */
     public static SftTrainer create(Gpt model, SftConfig config, List<TokenizedSft> train, List<TokenizedSft> eval, int padId,
                                     Path dir) throws IOException {
         if (model == null) throw new IllegalArgumentException("model must not be null");
-        if (config == null) throw new IllegalArgumentException("config must not be null");
         return new SftTrainer(model, false, config, train, eval, padId, dir);
     }
 
     /** The config saved with the latest checkpoint of the run in {@code dir} (what {@link #resume} continues with). */
     public static SftConfig savedConfig(Path dir) throws IOException {
-        return TrainState.savedConfig(dir, "sft_config", SftConfig.class);
+        return Checkpoint.savedConfig(dir, NAME, SftConfig.class);
     }
 
     /** Continues the run in {@code dir} from its latest checkpoint; the data must be built as for the original run. */
     public static SftTrainer resume(Path dir, List<TokenizedSft> train, List<TokenizedSft> eval, int padId, Device device)
             throws IOException {
-        Path ck = RunDirectory.latest(dir);
-        try (SafeTensorsFile f = SafeTensorsFile.open(ck.resolve(TrainState.STATE_FILE))) {
-            SftConfig config = TrainState.JSON.readValue(TrainState.require(f, "sft_config"), SftConfig.class);
-            long step = Long.parseLong(TrainState.require(f, TrainState.STEP));
-            long position = Long.parseLong(TrainState.require(f, "data_position"));
-            Gpt model = TrainState.loadModel(ck, step, device);
-            SftTrainer t;
-            try {
-                t = new SftTrainer(model, true, config, train, eval, padId, dir);
-            } catch (RuntimeException | IOException e) {
-                model.close();
-                throw e;
-            }
-            try {
-                t.optimizer.load(f, "adamw");
-                t.sampler.seek(position);
-                t.resumedAt(step, ck);
-                return t;
-            } catch (RuntimeException | IOException e) {
-                t.close();
-                throw e;
-            }
-        }
+        return resume(dir, NAME, (c, owned) ->
+                new SftTrainer(owned.add(c.loadModel("", device)), true, c.config(SftConfig.class), train, eval, padId, dir));
+    }
+
+    private static final String NAME = "sft";
+
+    @Override
+    protected String name() {
+        return NAME;
+    }
+
+    @Override
+    protected Optimizer optimizer() {
+        return optimizer;
+    }
+
+    @Override
+    protected DataPosition data() {
+        return sampler;
     }
 
     private static List<TokenizedSft> allTokens(List<TokenizedSft> xs) {
@@ -182,29 +169,16 @@ public final class SftTrainer extends PostTrainer {
     }
 
     @Override
-    protected void writeCheckpoint(Path ck) throws IOException {
-        TrainState.saveModel(ck, model, step);
-        SafeTensorsWriter w = new SafeTensorsWriter()
-                .metadata("format", "align4j-sft-state-v1")
-                .metadata(TrainState.STEP, Long.toString(step))
-                .metadata("data_position", Long.toString(sampler.position()))
-                .metadata("sft_config", TrainState.JSON.writeValueAsString(config));
-        optimizer.save(w, "adamw");
-        w.write(ck.resolve(TrainState.STATE_FILE));
+    protected void saveModels(Path ck) throws IOException {
+        Checkpoint.saveModel(ck, model, step);
+    }
+
+    @Override
+    protected void closeModels() {
+        model.close();
     }
 
     public Gpt model() {
         return model;
-    }
-
-    public SftConfig config() {
-        return config;
-    }
-
-    /** Frees the optimizer; closes the model only when this trainer loaded it ({@link #resume}). */
-    @Override
-    public void close() {
-        optimizer.close();
-        if (ownsModel) model.close();
     }
 }

@@ -64,11 +64,14 @@ public final class TrainLm {
             }
             if (!a.containsKey("data") || !a.containsKey("out")) throw new IllegalArgumentException("--data and --out are required");
             LmTrainConfig d = LmTrainConfig.defaults();
-            cfg = new LmTrainConfig(lng(a, "steps", d.steps()), num(a, "batch", d.batchSize()), num(a, "seq", d.seqLen()),
-                    num(a, "accum", d.gradAccum()), dbl(a, "lr", d.lr()), dbl(a, "min-lr", dbl(a, "lr", d.lr()) * LrSchedule.DEFAULT_MIN_LR_FRACTION),
-                    lng(a, "warmup", d.warmupSteps()), dbl(a, "weight-decay", d.weightDecay()), d.beta1(), d.beta2(), d.eps(),
-                    dbl(a, "clip", d.gradClip()), lng(a, "eval-every", d.evalEvery()), num(a, "eval-batches", d.evalBatches()),
-                    lng(a, "checkpoint-every", d.checkpointEvery()), lng(a, "seed", d.seed()));
+            OptimConfig o = d.optim();
+            double lr = dbl(a, "lr", o.lr());
+            cfg = new LmTrainConfig(new Schedule(lng(a, "steps", d.steps()), lng(a, "eval-every", d.evalEvery()),
+                    lng(a, "checkpoint-every", d.checkpointEvery()), lng(a, "seed", d.seed())),
+                    new OptimConfig(lr, dbl(a, "min-lr", lr * LrSchedule.DEFAULT_MIN_LR_FRACTION), lng(a, "warmup", o.warmupSteps()),
+                            dbl(a, "weight-decay", o.weightDecay()), o.beta1(), o.beta2(), o.eps(), dbl(a, "clip", o.gradClip())),
+                    num(a, "batch", d.batchSize()), num(a, "seq", d.seqLen()), num(a, "accum", d.gradAccum()),
+                    num(a, "eval-batches", d.evalBatches()));
             String tn = a.getOrDefault("tokenizer", "byte");
             tok = tn.equals("byte") ? ByteTokenizer.padded(64) : Tokenizers.byName(tn);
             model = new GptConfig(num(a, "layers", 4), num(a, "heads", 4), num(a, "embd", 128), cfg.seqLen(), tok.vocabSize());
@@ -96,7 +99,7 @@ public final class TrainLm {
                 out.printf(Locale.ROOT, "train-lm: %s, %d parameters, from step %d of %d%n", t.model().config(),
                         t.model().params().numel(), t.steps(), t.config().steps());
                 while (t.steps() < t.config().steps()) {
-                    StepMetrics m = t.step();
+                    StepMetrics m = StepMetrics.of(t.step());
                     if (m.step() % logEvery == 0 || m.evalLoss() != null || m.step() == t.config().steps())
                         out.printf(Locale.ROOT, "step %d  lr %.3e  loss %.4f  grad_norm %.3f  %.0f tok/s%s%n", m.step(), m.lr(),
                                 m.loss(), m.gradNorm(), m.tokensPerS(), m.evalLoss() == null ? "" : String.format(Locale.ROOT, "  eval %.4f", m.evalLoss()));

@@ -164,7 +164,7 @@ class CliTest {
         Run r = run("sft", "--data", pcData, "--format", "prompt-completion", "--holdout", 0.2, "--resume", "--out", dir).ok();
         assertTrue(r.out().contains("resuming at step 2 of 6"), r.out());
         List<String> resumed = Files.readAllLines(dir.resolve("metrics.jsonl"));
-        assertSameSteps(full, resumed, "time_s", "sft");
+        assertSameSteps(full, resumed, "sft");
         assertTrue(Files.isRegularFile(dir.resolve("model").resolve("model.safetensors")));
         // nothing to resume: one line, exit 2
         Run none = run("sft", "--data", pcData, "--format", "prompt-completion", "--resume", "--out", tmp.resolve("empty-run"))
@@ -190,7 +190,7 @@ class CliTest {
             Run r = run(again.toArray()).ok();
             assertTrue(r.out().contains("resuming at step 2 of 4"), cmd + ": " + r.out());
             List<String> resumed = Files.readAllLines(dir.resolve("metrics.jsonl"));
-            assertSameSteps(full, resumed, "time_s", cmd);
+            assertSameSteps(full, resumed, cmd);
             assertTrue(Files.isDirectory(dir.resolve("model")), cmd);
         }
     }
@@ -206,7 +206,7 @@ class CliTest {
         Run r = run("pretrain", "--data", text(), "--tasks", 20, "--level", 1, "--mixture", "0:0,0.5:0.5", "--resume", "--out", dir).ok();
         assertTrue(r.out().contains("resuming at step 2 of 6"), r.out());
         List<String> resumed = Files.readAllLines(dir.resolve("metrics.jsonl"));
-        assertSameSteps(full, resumed, "tokens_per_s", "pretrain");
+        assertSameSteps(full, resumed, "pretrain");
         assertTrue(resumed.get(5).contains("\"mix_share\":0.5"), resumed.get(5));
     }
 
@@ -227,13 +227,13 @@ class CliTest {
         Run r = run(again.toArray()).ok();
         assertTrue(r.out().contains("resuming at step 2 of 4"), r.out());
         List<String> resumed = Files.readAllLines(dir.resolve("metrics.jsonl"));
-        assertSameSteps(full, resumed, "time_s", "ppo");
+        assertSameSteps(full, resumed, "ppo");
     }
 
-    /** The resumed run's metric lines equal the uninterrupted run's, line for line, but for the wall-clock key {@code timing}. */
-    private static void assertSameSteps(List<String> full, List<String> resumed, String timing, String label) {
+    /** The resumed run's metric lines equal the uninterrupted run's, line for line, but for the wall-clock keys. */
+    private static void assertSameSteps(List<String> full, List<String> resumed, String label) {
         assertEquals(full.size(), resumed.size(), label + ": metric lines after resume");
-        String t = "\"" + timing + "\":[^,}]*";
+        String t = "\"(time_s|tokens_per_s)\":[^,}]*";
         for (int i = 0; i < full.size(); i++)
             assertEquals(full.get(i).replaceAll(t, ""), resumed.get(i).replaceAll(t, ""), label + " step " + (i + 1) + " after resume");
     }
@@ -315,8 +315,8 @@ class CliTest {
         run(tiny("pretrain", "--config", cfg, "--data", text(), "--steps", 2, "--out", out, "--quiet")).ok();
         LmTrainConfig c = LmTrainer.savedConfig(out);
         assertEquals(2, c.steps(), "the command line overrides the file");
-        assertEquals(2e-3, c.lr(), 1e-12, "from the file");
-        assertEquals(1e-4, c.minLr(), 1e-12, "min_lr from the file");
+        assertEquals(2e-3, c.optim().lr(), 1e-12, "from the file");
+        assertEquals(1e-4, c.optim().minLr(), 1e-12, "min_lr from the file");
         assertEquals(3, c.batchSize(), "from the file");
         try (Gpt g = Gpt.load(out.resolve("model"), Device.cpu())) {
             assertEquals(2, g.config().nLayer(), "--layers 2 overrides layers: 1");
@@ -333,7 +333,7 @@ class CliTest {
         LmTrainConfig c = LmTrainer.savedConfig(out);
         assertEquals(3, c.steps());
         assertEquals(2, c.batchSize());
-        assertEquals(0.003, c.lr(), 1e-12);
+        assertEquals(0.003, c.optim().lr(), 1e-12);
         JsonNode last = RunDirectory.readMetrics(out.resolve(RunDirectory.METRICS)).get(2);
         assertEquals(0.5, last.get("mix_share").asDouble(), 1e-12, "the --mixture schedule from the file");
     }

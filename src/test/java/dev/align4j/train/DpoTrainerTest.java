@@ -482,7 +482,7 @@ class DpoTrainerTest {
     void configJsonRoundTrip() throws IOException {
         for (Type type : Type.values()) {
             DpoConfig c = DpoConfig.of(configOf(type)).withNllCoef(0.25).withBatch(3, 2).withSchedule(7, 9).withSeed(42);
-            assertEquals(c, TrainState.JSON.readValue(TrainState.JSON.writeValueAsString(c), DpoConfig.class), type.name());
+            assertEquals(c, Checkpoint.JSON.readValue(Checkpoint.JSON.writeValueAsString(c), DpoConfig.class), type.name());
         }
         assertEquals(0.1f, DpoConfig.defaults().loss().beta());
         assertEquals(2.0f, DpoConfig.simpo().loss().beta());

@@ -43,7 +43,7 @@ class LmTrainerTest {
         List<StepMetrics> full;
         float[] fullParams, fullM;
         try (LmTrainer t = LmTrainer.create(TINY, Device.cpu(), cfg, mixedSource(c, seed), c.val(), tmp.resolve("a"))) {
-            full = t.train();
+            full = t.train().stream().map(StepMetrics::of).toList();
             fullParams = t.model().params().toFloatArray();
             fullM = null;
         }
@@ -58,7 +58,7 @@ class LmTrainerTest {
         try (LmTrainer t = LmTrainer.resume(b, mixedSource(c, seed), c.val(), Device.cpu())) {
             assertEquals(4, t.steps());
             assertEquals(cfg, t.config());
-            resumed = t.train();
+            resumed = t.train().stream().map(StepMetrics::of).toList();
             assertArrayEquals(fullParams, t.model().params().toFloatArray(), "seed " + seed + " final parameters");
         }
         assertEquals(4, resumed.size());
@@ -103,7 +103,7 @@ class LmTrainerTest {
             BatchSource src = BatchSource.mixed(c.train(), ArithmeticInstructions.generate(new ByteTokenizer(), 40, seed),
                     MidTrainingMixture.of(0, 0.5), seed);
             try (LmTrainer t = LmTrainer.create(TINY, Device.cpu(), cfg, src, c.val(), tmp.resolve("r" + k))) {
-                StepMetrics m = t.step();
+                StepMetrics m = StepMetrics.of(t.step());
                 losses[k] = m.loss();
                 counts[k] = m.maskedTokens();
                 grads[k] = t.model().grads().toFloatArray(); // the step's accumulated gradient (AdamW leaves it)
@@ -148,7 +148,7 @@ class LmTrainerTest {
             t.step(); // writes step-4
         }
         // a checkpoint whose model and optimizer state come from different steps is refused
-        Files.copy(dir.resolve("step-2").resolve(LmTrainer.STATE_FILE), dir.resolve("step-4").resolve(LmTrainer.STATE_FILE),
+        Files.copy(dir.resolve("step-2").resolve(Checkpoint.STATE_FILE), dir.resolve("step-4").resolve(Checkpoint.STATE_FILE),
                 java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         java.io.IOException mixed = assertThrows(java.io.IOException.class,
                 () -> LmTrainer.resume(dir, BatchSource.text(c.train(), seed), c.val(), Device.cpu()));
@@ -190,7 +190,7 @@ class LmTrainerTest {
         long t0 = System.nanoTime();
         try (LmTrainer t = LmTrainer.create(new GptConfig(2, 2, 32, 32, ByteTokenizer.BASE_VOCAB), device, cfg,
                 BatchSource.text(c.train(), seed), c.val(), dir)) {
-            List<StepMetrics> ms = t.train();
+            List<StepMetrics> ms = t.train().stream().map(StepMetrics::of).toList();
             double first = ms.get(0).loss(), last = ms.get(ms.size() - 1).loss();
             String msg = "seed " + seed + ": loss " + first + " -> " + last + ", unigram entropy " + unigram + " nats, eval "
                     + ms.get(ms.size() - 1).evalLoss() + ", " + (System.nanoTime() - t0) / 1e9 + " s";
@@ -212,7 +212,7 @@ class LmTrainerTest {
                 .withEval(40, 4).withCheckpointEvery(0).withSeed(seed);
         try (LmTrainer t = LmTrainer.create(new GptConfig(2, 2, 32, 64, ByteTokenizer.BASE_VOCAB), Device.cpu(), cfg,
                 BatchSource.text(c.train(), seed), c.val(), dir)) {
-            List<StepMetrics> ms = t.train();
+            List<StepMetrics> ms = t.train().stream().map(StepMetrics::of).toList();
             StepMetrics last = ms.get(ms.size() - 1);
             String msg = "seed " + seed + ": loss " + ms.get(0).loss() + " -> " + last.loss() + ", eval " + last.evalLoss();
             System.out.println("tinyShakespeareSteps " + msg);

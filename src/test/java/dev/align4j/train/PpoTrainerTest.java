@@ -166,7 +166,7 @@ class PpoTrainerTest {
         // one epoch, one minibatch: ratio = 1 at the update, so loss/policy = −mean advantage
         PpoConfig cfg = config(1).withBatches(16, 16, 1).withKl(0.1f, KlShaping.Estimator.K1, 0).withGae(1.0f, 1.0f, true)
                 .withGroupBaseline(k);
-        assertEquals(PpoConfig.Baseline.GROUP, cfg.baseline());
+        assertEquals(PpoConfig.Baseline.GROUP, cfg.advantage().baseline());
         PpoTrainer.Rollout r;
         try (Models m = new Models(3); PpoTrainer t = m.groupTrainer(cfg, dir.resolve("probe"))) {
             assertEquals(null, t.critic());
@@ -228,7 +228,7 @@ class PpoTrainerTest {
             assertTrue(!Files.exists(b.resolve("step-2").resolve("critic")), "no critic in a GROUP checkpoint");
             try (PpoTrainer t = PpoTrainer.resume(b, m.reference, PpoTrainerTest::shareOfA, prompts(40), IDS, Device.cpu())) {
                 assertEquals(2, t.steps());
-                assertEquals(PpoConfig.Baseline.GROUP, t.config().baseline());
+                assertEquals(PpoConfig.Baseline.GROUP, t.config().advantage().baseline());
                 t.train();
             }
         }
@@ -245,7 +245,7 @@ class PpoTrainerTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> config(1).withGroupBaseline(1));
         assertTrue(e.getMessage().contains("samplesPerPrompt >= 2"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> config(1).withBaseline(PpoConfig.Baseline.GROUP));
-        assertEquals(PpoConfig.Baseline.CRITIC, PpoConfig.defaults().baseline());
+        assertEquals(PpoConfig.Baseline.CRITIC, PpoConfig.defaults().advantage().baseline());
         try (Models m = new Models(7)) {
             e = assertThrows(IllegalArgumentException.class, () -> PpoTrainer.create(m.policy, m.reference, m.critic, m.head,
                     PpoTrainerTest::shareOfA, prompts(40), config(1).withGroupBaseline(4), IDS, dir));

@@ -362,7 +362,7 @@ class RewardTrainerTest {
             assertNotNull(ck);
             byte[] weights = Files.readAllBytes(ck.resolve("model.safetensors"));
             byte[] head = Files.readAllBytes(ck.resolve(RewardModel.HEAD_FILE));
-            byte[] state = Files.readAllBytes(ck.resolve(TrainState.STATE_FILE));
+            byte[] state = Files.readAllBytes(ck.resolve(Checkpoint.STATE_FILE));
             float[] p = rm.gpt().param("ln_f.bias").toFloatArray();
             p[0] = Float.NaN;
             rm.gpt().setParam("ln_f.bias", p);
@@ -375,7 +375,7 @@ class RewardTrainerTest {
             assertEquals(ck, RunDirectory.latest(dir));
             assertTrue(Arrays.equals(weights, Files.readAllBytes(ck.resolve("model.safetensors"))));
             assertTrue(Arrays.equals(head, Files.readAllBytes(ck.resolve(RewardModel.HEAD_FILE))));
-            assertTrue(Arrays.equals(state, Files.readAllBytes(ck.resolve(TrainState.STATE_FILE))));
+            assertTrue(Arrays.equals(state, Files.readAllBytes(ck.resolve(Checkpoint.STATE_FILE))));
             assertEquals(2, tr.steps());
         }
     }
