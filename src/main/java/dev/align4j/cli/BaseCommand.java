@@ -37,6 +37,19 @@ public abstract class BaseCommand implements Callable<Integer> {
         return run();
     }
 
+    /**
+     * The defaults of the config record this command trains with, whose knobs {@link ConfigOptions} makes options of
+     * (for commands whose {@code @Command} names it as model transformer); null for none.
+     */
+    protected Record configDefaults() {
+        return null;
+    }
+
+    /** The config record of this run: {@link #configDefaults()}'s kind from {@code base}, with the options given applied. */
+    protected <R extends Record> R config(R base) {
+        return ConfigOptions.apply(spec, base);
+    }
+
     /** The command; returns the exit code. */
     protected abstract int run() throws Exception;
 

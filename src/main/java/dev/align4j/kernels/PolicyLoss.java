@@ -1,5 +1,7 @@
 package dev.align4j.kernels;
 
+import dev.align4j.config.Knob;
+
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.NativeKernels;
@@ -60,7 +62,11 @@ public final class PolicyLoss {
      * @param dualClip    c of dual-clip PPO (Ye et al. 2020), &gt; 1; 0 (or any value &lt;= 0) turns it off
      * @param aggregation token-mean or sequence-mean
      */
-    public record Config(float epsLow, float epsHigh, float dualClip, Aggregation aggregation) {
+    public record Config(@Knob(name = "clip-low", doc = "lower clip epsilon of the policy ratio (1 - eps)", label = "EPS") float epsLow,
+                         @Knob(name = "clip-high", doc = "upper clip epsilon of the policy ratio (1 + eps; DAPO's clip-higher when "
+                                 + "larger)", label = "EPS") float epsHigh,
+                         @Knob(doc = "dual-clip constant c > 1 for negative advantages (0: off)", label = "C") float dualClip,
+                         @Knob(name = "loss-agg", doc = "how token losses are averaged") Aggregation aggregation) {
         public static final Config DEFAULT = new Config(0.2f, 0.2f, 0f, Aggregation.TOKEN_MEAN);
 
         public Config {

@@ -1,5 +1,7 @@
 package dev.align4j.kernels;
 
+import dev.align4j.config.Knob;
+
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.NativeKernels;
@@ -83,7 +85,11 @@ public final class PreferenceLoss {
      *                        losses (SIGMOID, CDPO, LN_DPO, SIMPO), [0, 0.5) for ROBUST, 0 for HINGE and IPO
      * @param gamma           γ, SimPO's target reward margin (finite); must be 0 for the other losses
      */
-    public record Config(Type type, float beta, float labelSmoothing, float gamma) {
+    public record Config(@Knob(name = "loss", doc = "the preference loss") Type type,
+                         @Knob(doc = "beta (inverse temperature)", label = "B") float beta,
+                         @Knob(doc = "assumed label-flip probability epsilon (cdpo, robust)", label = "EPS") float labelSmoothing,
+                         @Knob(doc = "SimPO's target margin (simpo only; with --beta alone it keeps its ratio to beta)", label = "G",
+                                 ratioTo = "beta") float gamma) {
         public static final float DEFAULT_BETA = 0.1f;
         public static final float SIMPO_BETA = 2.0f;
         public static final float SIMPO_GAMMA_BETA_RATIO = 0.5f;
@@ -112,10 +118,14 @@ public final class PreferenceLoss {
                 throw new IllegalArgumentException("gamma is SimPO's margin and must be 0 for " + type + ", got " + gamma);
         }
 
-        /** Defaults for {@code type}: β = 0.1, ε = 0, γ = 0; for SIMPO those of {@link #simpo()}. */
+        /** ε of cDPO and robust DPO by default (the cDPO paper's and TRL's example value). */
+        public static final float DEFAULT_LABEL_SMOOTHING = 0.1f;
+
+        /** Defaults for {@code type}: β = 0.1, γ = 0, ε = 0.1 for CDPO and ROBUST and 0 otherwise; for SIMPO {@link #simpo()}. */
         public static Config of(Type type) {
             if (type == Type.SIMPO) return simpo();
-            return new Config(type, DEFAULT_BETA, 0f, 0f);
+            boolean smoothed = type == Type.CDPO || type == Type.ROBUST;
+            return new Config(type, DEFAULT_BETA, smoothed ? DEFAULT_LABEL_SMOOTHING : 0f, 0f);
         }
 
         /** DPO with β = 0.1. */

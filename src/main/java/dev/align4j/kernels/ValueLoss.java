@@ -1,5 +1,7 @@
 package dev.align4j.kernels;
 
+import dev.align4j.config.Knob;
+
 import dev.align4j.kernels.PolicyLoss.Aggregation;
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
@@ -31,7 +33,7 @@ public final class ValueLoss {
      * @param epsV        clip range of the value around V_old; finite and &gt;= 0
      * @param aggregation token-mean or sequence-mean
      */
-    public record Config(float epsV, Aggregation aggregation) {
+    public record Config(@Knob(name = "value-clip", doc = "value clip epsilon", label = "EPS") float epsV, Aggregation aggregation) {
         public static final Config DEFAULT = new Config(0.2f, Aggregation.TOKEN_MEAN);
 
         public Config {

@@ -1,5 +1,7 @@
 package dev.align4j.train;
 
+import dev.align4j.config.Knob;
+
 import dev.align4j.kernels.PreferenceLoss;
 
 /**
@@ -36,7 +38,10 @@ import dev.align4j.kernels.PreferenceLoss;
  * @param gradAccum       micro-batches per step; the step's loss is the mean over all its pairs
  * @param nllCoef         α >= 0 of the NLL term on the chosen responses (0: off)
  */
-public record DpoConfig(Schedule schedule, OptimConfig optim, PreferenceLoss.Config loss, int batchSize, int gradAccum,
+public record DpoConfig(Schedule schedule, OptimConfig optim, PreferenceLoss.Config loss,
+                        @Knob(name = "batch", doc = "pairs per micro-batch") int batchSize,
+                        @Knob(name = "accum", doc = "micro-batches per step (gradient accumulation)") int gradAccum,
+                        @Knob(name = "nll", doc = "weight alpha of an NLL term on the chosen responses (RPO-style)", label = "ALPHA")
                         double nllCoef) implements TrainerConfig<DpoConfig> {
     /** The default peak rate (see the class comment for how it was chosen). */
     public static final double DEFAULT_LR = 3e-4;

@@ -1,5 +1,7 @@
 package dev.align4j.train;
 
+import dev.align4j.config.Knob;
+
 /**
  * Hyper-parameters of {@link LmTrainer}. {@link #defaults()} (a tiny byte-level model on one CPU or GPU):
  * <pre>
@@ -11,7 +13,11 @@ package dev.align4j.train;
  *   evalBatches 10                                               (validation batches per evaluation)
  * </pre>
  */
-public record LmTrainConfig(Schedule schedule, OptimConfig optim, int batchSize, int seqLen, int gradAccum, int evalBatches)
+public record LmTrainConfig(Schedule schedule, OptimConfig optim,
+                            @Knob(name = "batch", doc = "sequences per micro-batch") int batchSize,
+                            @Knob(name = "seq", doc = "tokens per sequence") int seqLen,
+                            @Knob(name = "accum", doc = "micro-batches per step (gradient accumulation)") int gradAccum,
+                            @Knob(doc = "validation batches per evaluation") int evalBatches)
         implements TrainerConfig<LmTrainConfig> {
     public LmTrainConfig {
         if (schedule == null || optim == null) throw new IllegalArgumentException("schedule and optim must not be null");

@@ -1,5 +1,7 @@
 package dev.align4j.train;
 
+import dev.align4j.config.Knob;
+
 import dev.align4j.kernels.AdamW;
 
 /**
@@ -7,8 +9,15 @@ import dev.align4j.kernels.AdamW;
  * global-norm gradient clipping ({@code gradClip <= 0} disables it), and a warmup + cosine schedule from
  * {@code lr} to {@code minLr} over the trainer's steps ({@link LrSchedule}).
  */
-public record OptimConfig(double lr, double minLr, long warmupSteps, double weightDecay, double beta1, double beta2,
-                          double eps, double gradClip) {
+public record OptimConfig(@Knob(doc = "peak learning rate", label = "RATE") double lr,
+                          @Knob(doc = "final rate of the cosine schedule (with --lr alone: the default ratio to it)", label = "RATE",
+                                  ratioTo = "lr") double minLr,
+                          @Knob(name = "warmup", doc = "linear warmup steps") long warmupSteps,
+                          @Knob(doc = "AdamW weight decay (2-D weights only)") double weightDecay,
+                          @Knob(name = "adam-beta1", doc = "AdamW beta1") double beta1,
+                          @Knob(name = "adam-beta2", doc = "AdamW beta2") double beta2,
+                          @Knob(name = "adam-eps", doc = "AdamW epsilon") double eps,
+                          @Knob(name = "clip", doc = "global gradient-norm clip (<= 0: off)", label = "NORM") double gradClip) {
     public OptimConfig {
         if (!(lr > 0) || Double.isInfinite(lr)) throw new IllegalArgumentException("lr must be > 0 and finite, got " + lr);
         if (!(minLr >= 0) || minLr > lr) throw new IllegalArgumentException("minLr must be in [0, lr], got " + minLr);

@@ -1,5 +1,7 @@
 package dev.align4j.train;
 
+import dev.align4j.config.Knob;
+
 import dev.align4j.kernels.Gae;
 import dev.align4j.kernels.KlShaping;
 import dev.align4j.kernels.PolicyLoss;
@@ -42,8 +44,14 @@ public record PpoConfig(Schedule schedule, OptimConfig optim, Rollout rollout, O
      * @param temperature      sampling temperature (&gt; 0)
      * @param topK             top-k sampling (0: off)
      */
-    public record Rollout(int batch, int miniBatch, int epochs, int samplesPerPrompt, int maxNewTokens, double temperature,
-                          int topK) {
+    public record Rollout(@Knob(name = "rollout", aliases = "batch", doc = "responses per rollout") int batch,
+                          @Knob(doc = "rollout rows per update") int miniBatch,
+                          @Knob(doc = "PPO epochs over each rollout", label = "K") int epochs,
+                          @Knob(doc = "K responses per prompt, each scored against the leave-one-out mean of the others (RLOO)",
+                                  label = "K") int samplesPerPrompt,
+                          @Knob(name = "max-new", doc = "response length limit") int maxNewTokens,
+                          @Knob(doc = "rollout sampling temperature", label = "T") double temperature,
+                          @Knob(doc = "rollout top-k (0: off)", label = "K") int topK) {
         public Rollout {
             if (batch < 1) throw new IllegalArgumentException("rolloutBatch must be >= 1, got " + batch);
             if (miniBatch < 1 || miniBatch > batch)
@@ -63,7 +71,10 @@ public record PpoConfig(Schedule schedule, OptimConfig optim, Rollout rollout, O
      * The loss of an update: the clipped policy loss, plus {@code vfCoef} × the value loss (with a critic), minus
      * {@code entCoef} × the mean entropy, plus {@code klLossCoef} × the mean k3 KL to the reference.
      */
-    public record Objective(PolicyLoss.Config policyLoss, ValueLoss.Config valueLoss, double vfCoef, double entCoef,
+    public record Objective(PolicyLoss.Config policyLoss, ValueLoss.Config valueLoss,
+                            @Knob(doc = "value loss coefficient", label = "C") double vfCoef,
+                            @Knob(doc = "entropy bonus coefficient", label = "C") double entCoef,
+                            @Knob(doc = "coefficient of a k3 KL-to-reference term in the loss (GRPO-style; 0: off)", label = "C")
                             double klLossCoef) {
         public Objective {
             if (policyLoss == null || valueLoss == null) throw new IllegalArgumentException("policyLoss and valueLoss must not be null");
@@ -81,7 +92,12 @@ public record PpoConfig(Schedule schedule, OptimConfig optim, Rollout rollout, O
      * @param target            KL target of the adaptive controller (0: fixed β)
      * @param horizon           the adaptive controller's horizon
      */
-    public record KlControl(float beta, KlShaping.Estimator estimator, float missingEosPenalty, double target, double horizon) {
+    public record KlControl(@Knob(doc = "KL penalty coefficient (the initial value with --kl-target)", label = "B") float beta,
+                            @Knob(name = "kl-estimator", doc = "per-token KL estimator of the penalty") KlShaping.Estimator estimator,
+                            @Knob(doc = "subtracted from the score of a response that does not end in EOS", label = "P")
+                            float missingEosPenalty,
+                            @Knob(name = "kl-target", doc = "adaptive KL target (0: fixed beta)", label = "KL") double target,
+                            @Knob(name = "kl-horizon", doc = "horizon of the adaptive KL controller") double horizon) {
         public KlControl {
             if (!(beta >= 0) || Float.isInfinite(beta)) throw new IllegalArgumentException("klBeta must be >= 0 and finite, got " + beta);
             if (estimator == null) throw new IllegalArgumentException("klEstimator must not be null");
@@ -92,7 +108,11 @@ public record PpoConfig(Schedule schedule, OptimConfig optim, Rollout rollout, O
     }
 
     /** How the advantages are estimated: against what baseline, GAE's γ and λ, and whether they are whitened. */
-    public record Advantage(Baseline baseline, float gamma, float lambda, boolean whiten) {
+    public record Advantage(@Knob(doc = "critic: a value model and GAE; group: no critic, each score against the mean of the "
+                                    + "other responses to its prompt (RLOO; needs --samples-per-prompt >= 2)") Baseline baseline,
+                            @Knob(doc = "GAE discount", label = "G") float gamma,
+                            @Knob(doc = "GAE lambda", label = "L") float lambda,
+                            @Knob(doc = "whiten the advantages over the batch") boolean whiten) {
         public Advantage {
             if (baseline == null) throw new IllegalArgumentException("baseline must not be null");
             if (!(gamma >= 0 && gamma <= 1) || !(lambda >= 0 && lambda <= 1))

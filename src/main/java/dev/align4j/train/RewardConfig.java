@@ -1,5 +1,7 @@
 package dev.align4j.train;
 
+import dev.align4j.config.Knob;
+
 /**
  * Settings of {@link RewardTrainer}. {@link #defaults()}:
  * <pre>
@@ -16,7 +18,11 @@ package dev.align4j.train;
  * of 16 pairs): held-out accuracy 0.83 at lr 3e-4, 0.96 at 1e-3, 0.65 at 3e-3. A pretrained model of GPT-2 size
  * wants far less, ~1e-5 (TRL's RewardConfig default): set it with {@link #withOptim}.
  */
-public record RewardConfig(Schedule schedule, OptimConfig optim, int batchSize, double margin, double centerRewardsCoef)
+public record RewardConfig(Schedule schedule, OptimConfig optim,
+                           @Knob(name = "batch", doc = "pairs per step") int batchSize,
+                           @Knob(doc = "margin m in -log sigmoid(r+ - r- - m), the same for every pair", label = "M") double margin,
+                           @Knob(name = "center", doc = "TRL's center_rewards_coefficient c: + c*mean((r+ + r-)^2)", label = "C")
+                           double centerRewardsCoef)
         implements TrainerConfig<RewardConfig> {
     public RewardConfig {
         if (schedule == null || optim == null) throw new IllegalArgumentException("schedule and optim must not be null");

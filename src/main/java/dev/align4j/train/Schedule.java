@@ -1,5 +1,7 @@
 package dev.align4j.train;
 
+import dev.align4j.config.Knob;
+
 /**
  * The step cadence every trainer shares: how many optimizer steps, how often to evaluate and checkpoint, and the
  * seed of the data order (and, where a trainer samples, of its sampling).
@@ -9,7 +11,10 @@ package dev.align4j.train;
  * @param checkpointEvery steps between checkpoints; 0: only at the end
  * @param seed            data order and sampling
  */
-public record Schedule(long steps, long evalEvery, long checkpointEvery, long seed) {
+public record Schedule(@Knob(doc = "optimizer steps") long steps,
+                       @Knob(doc = "steps between evaluations (0: never)") long evalEvery,
+                       @Knob(doc = "steps between checkpoints (0: only at the end)") long checkpointEvery,
+                       @Knob(doc = "seed of the data order and sampling") long seed) {
     public Schedule {
         if (steps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + steps);
         if (evalEvery < 0) throw new IllegalArgumentException("evalEvery must be >= 0, got " + evalEvery);

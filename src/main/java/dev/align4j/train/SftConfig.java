@@ -1,5 +1,7 @@
 package dev.align4j.train;
 
+import dev.align4j.config.Knob;
+
 /**
  * Settings of {@link SftTrainer}. {@link #defaults()}:
  * <pre>
@@ -10,7 +12,10 @@ package dev.align4j.train;
  *   allTokens false     (loss on response tokens only; true: on every token after the first, prompts included)
  * </pre>
  */
-public record SftConfig(Schedule schedule, OptimConfig optim, int batchSize, int gradAccum, boolean allTokens)
+public record SftConfig(Schedule schedule, OptimConfig optim,
+                        @Knob(name = "batch", doc = "examples per micro-batch") int batchSize,
+                        @Knob(name = "accum", doc = "micro-batches per step (gradient accumulation)") int gradAccum,
+                        @Knob(doc = "loss on every token, prompts included (false: on the responses only)") boolean allTokens)
         implements TrainerConfig<SftConfig> {
     public SftConfig {
         if (schedule == null || optim == null) throw new IllegalArgumentException("schedule and optim must not be null");
