@@ -41,6 +41,7 @@ public final class DemoCommand extends BaseCommand {
         Device device = device();
         PipelineConfig c = config(seed(1), size, quick, noOveropt);
         info("model %s on %s, run folder %s", c.model(), device, out.toAbsolutePath().normalize());
+        createFolder(out, "--out");
         beginTraining();
         PostTrainingPipeline.Summary s = PostTrainingPipeline.run(c, device, out, line -> info("%s", line), this::progress);
         Path html = ReportWriter.write(out);

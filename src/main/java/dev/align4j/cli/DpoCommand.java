@@ -112,6 +112,7 @@ public final class DpoCommand extends BaseCommand {
             info("%s: %d train / %d held-out pairs (%d truncated to %d tokens), model %s", lc, pairs.train().size(),
                     pairs.eval().size(), enc.truncated(), enc.maxTokens(), ModelPaths.describe(policy.config()));
             String name = cfg.loss().type().name().toLowerCase(Locale.ROOT);
+            createFolder(out, "--out");
             try (DpoTrainer t = resume ? DpoTrainer.resume(out, pairs.train(), pairs.eval(), tok.padId(), policy.device())
                     : DpoTrainer.create(policy, ref, cfg, pairs.train(), pairs.eval(), tok.padId(), out)) {
                 if (resume) info("resuming at step %d of %d", t.steps(), t.totalSteps());

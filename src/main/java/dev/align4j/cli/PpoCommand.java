@@ -208,6 +208,7 @@ public final class PpoCommand extends BaseCommand {
             PpoTrainer.Ids ids = new PpoTrainer.Ids(tok.eosId(), tok.padId());
             List<Map<String, Object>> lines;
             boolean noCritic = resume || cfg.baseline() == PpoConfig.Baseline.GROUP;
+            createFolder(out, "--out");
             try (Gpt critic = noCritic ? null : rm.gpt().copy();
                  ScalarHead head = noCritic ? null : scale != null ? scale.criticHead() : rm.head().copy();
                  PpoTrainer t = resume ? PpoTrainer.resume(out, ref, reward, prompts, ids, policy.device())

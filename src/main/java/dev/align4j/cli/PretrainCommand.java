@@ -3,13 +3,13 @@ package dev.align4j.cli;
 import dev.align4j.data.Encoder;
 import dev.align4j.data.SftExample;
 import dev.align4j.model.Gpt;
+import dev.align4j.tensor.Device;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.train.BatchSource;
 import dev.align4j.train.InstructionSource;
 import dev.align4j.train.TokenizedInstructions;
 import dev.align4j.train.LmTrainConfig;
 import dev.align4j.train.LmTrainer;
-import dev.align4j.train.LrSchedule;
 import dev.align4j.train.MidTrainingMixture;
 import dev.align4j.train.TextCorpus;
 import java.nio.file.Path;
@@ -37,26 +37,13 @@ import picocli.CommandLine.Option;
                 "the sequences are instruction examples (default 0:0,0.7:0.1,0.8:0.3,0.9:0.5).",
                 "Writes --out: metrics.jsonl, step-N/ checkpoints, latest, final model in model/."})
 public final class PretrainCommand extends BaseCommand {
-    @Option(names = "--data", paramLabel = "FILE", required = true, description = "UTF-8 text corpus")
-    Path data;
-
-    @Option(names = "--out", paramLabel = "DIR", required = true, description = "run folder")
-    Path out;
+    @Mixin LmRunOptions lm = new LmRunOptions();
 
     @Mixin ModelOptions model = new ModelOptions();
     @Mixin TrainOptions train = new TrainOptions();
 
     @Option(names = "--seq", paramLabel = "T", description = "training sequence length (default: the model's context)")
     Integer seq;
-
-    @Option(names = "--accum", paramLabel = "N", description = "micro-batches per step")
-    Integer accum;
-
-    @Option(names = "--eval-batches", paramLabel = "N", description = "validation batches per evaluation")
-    Integer evalBatches;
-
-    @Option(names = "--val-fraction", paramLabel = "F", description = "share of the text held out for validation (default 0.1)")
-    double valFraction = TextCorpus.DEFAULT_VAL_FRACTION;
 
     @Option(names = "--instructions", paramLabel = "FILE", description = "instruction data mixed in (with --format)")
     Path instructions;
@@ -105,70 +92,67 @@ public final class PretrainCommand extends BaseCommand {
 
     @Override
     protected int run() throws Exception {
-        requireFile(data, "--data");
+        requireFile(lm.data, "--data");
         if (instructions != null && tasks != null) throw CliException.usage("--instructions and --tasks exclude each other");
         if (instructions != null && format == null) throw CliException.usage("--instructions needs --format");
         boolean mixing = instructions != null || tasks != null;
+        if (mixing && instructions != null) requireFile(instructions, "--instructions");
         if (mixture != null && !mixing) throw CliException.usage("--mixture needs --instructions FILE or --tasks N");
         LmTrainConfig d = LmTrainConfig.defaults();
-        Gpt gpt = null;
+        Tokenizer tok;
+        LmTrainConfig cfg;
+        dev.align4j.model.GptConfig gc;
+        if (resume) { // the run's saved settings and weights; the data options come from this command line
+            cfg = resumed(lm.out, () -> LmTrainer.savedConfig(lm.out));
+            gc = ModelPaths.checkpointConfig(lm.out);
+            tok = ModelPaths.tokenizer(model.tokenizer, gc.vocabSize());
+        } else { // nothing is allocated or created until every input has been checked
+            gc = model.config();
+            tok = model.tokenizer(gc);
+            cfg = lm.config(train, seq != null ? seq : gc.nCtx(), seed(d.seed()));
+        }
+        Device device = device();
+        MemoryBudget.requireTraining(gc, cfg.batchSize(), cfg.seqLen(), device, resume ? "--resume " + lm.out : model.flags(gc),
+                "--batch " + cfg.batchSize() + " --seq " + cfg.seqLen());
+        long seed = cfg.seed();
+        int t = cfg.seqLen();
+        TextCorpus corpus = lm.corpus(tok, cfg);
+        BatchSource source;
+        if (mixing) {
+            Encoder enc = new Encoder(tok, t + 1);
+            List<SftExample> ex;
+            if (instructions != null) {
+                DataOptions o = new DataOptions();
+                o.skipBad = skipBad;
+                o.maxRecords = maxRecords;
+                ex = Data.readSft(this, instructions, format, o);
+            } else {
+                DataOptions o = new DataOptions();
+                o.level = level;
+                ex = Data.toSft(Data.tasks(o, tasks, 0, seed).train());
+            }
+            InstructionSource src = new TokenizedInstructions(Data.encodeSft(enc, ex), tok.padId());
+            MidTrainingMixture mix = mixture != null ? parseMixture(mixture) : MidTrainingMixture.DEFAULT;
+            source = BatchSource.mixed(corpus.train(), src, mix, seed);
+            info("mixing %d instruction examples on %s", src.size(), mix);
+        } else {
+            source = BatchSource.text(corpus.train(), seed);
+        }
+        info("%d train / %d val tokens (%s tokenizer), model %s, %d parameters, %s", corpus.train().length(),
+                corpus.val().length(), tok.name(), ModelPaths.describe(gc), dev.align4j.model.HfGpt2Layout.numParameters(gc), device);
+        createFolder(lm.out, "--out");
+        Gpt gpt = resume ? null : model.model(device, seed(d.seed()));
         try {
-            Tokenizer tok;
-            LmTrainConfig cfg;
-            dev.align4j.model.GptConfig gc;
-            if (resume) { // the run's saved settings and weights; the data options come from this command line
-                cfg = resumed(out, () -> LmTrainer.savedConfig(out));
-                gc = ModelPaths.checkpointConfig(out);
-                tok = ModelPaths.tokenizer(model.tokenizer, gc.vocabSize());
-            } else {
-                gpt = model.model(device(), seed(d.seed()));
-                gc = gpt.config();
-                tok = model.tokenizer(gpt);
-                int t = seq != null ? seq : gpt.config().nCtx();
-                double lr = train.lr(d.lr());
-                cfg = new LmTrainConfig(train.steps(d.steps()), train.batch(d.batchSize()), t,
-                        accum != null ? accum : d.gradAccum(), lr,
-                        train.minLr != null ? train.minLr : lr * LrSchedule.DEFAULT_MIN_LR_FRACTION, train.warmup(d.warmupSteps()),
-                        train.weightDecay(d.weightDecay()), d.beta1(), d.beta2(), d.eps(), train.clip(d.gradClip()),
-                        train.evalEvery(d.evalEvery()), evalBatches != null ? evalBatches : d.evalBatches(),
-                        train.checkpointEvery(d.checkpointEvery()), seed(d.seed()));
-            }
-            long seed = cfg.seed();
-            int t = cfg.seqLen();
-            TextCorpus corpus = TextCorpus.read(data, tok, valFraction);
-            BatchSource source;
-            if (mixing) {
-                Encoder enc = new Encoder(tok, t + 1);
-                List<SftExample> ex;
-                if (instructions != null) {
-                    DataOptions o = new DataOptions();
-                    o.skipBad = skipBad;
-                    o.maxRecords = maxRecords;
-                    ex = Data.readSft(this, requireFile(instructions, "--instructions"), format, o);
-                } else {
-                    DataOptions o = new DataOptions();
-                    o.level = level;
-                    ex = Data.toSft(Data.tasks(o, tasks, 0, seed).train());
-                }
-                InstructionSource src = new TokenizedInstructions(Data.encodeSft(enc, ex), tok.padId());
-                MidTrainingMixture mix = mixture != null ? parseMixture(mixture) : MidTrainingMixture.DEFAULT;
-                source = BatchSource.mixed(corpus.train(), src, mix, seed);
-                info("mixing %d instruction examples on %s", src.size(), mix);
-            } else {
-                source = BatchSource.text(corpus.train(), seed);
-            }
-            info("%d train / %d val tokens (%s tokenizer), model %s, %d parameters, %s", corpus.train().length(),
-                    corpus.val().length(), tok.name(), ModelPaths.describe(gc), dev.align4j.model.HfGpt2Layout.numParameters(gc), device());
-            LmTrainer trainer = resume ? LmTrainer.resume(out, source, corpus.val(), device())
-                    : LmTrainer.create(gpt, cfg, source, corpus.val(), out);
+            LmTrainer trainer = resume ? LmTrainer.resume(lm.out, source, corpus.val(), device)
+                    : LmTrainer.create(gpt, cfg, source, corpus.val(), lm.out);
             gpt = null; // the trainer owns it now
             try (trainer) {
                 if (resume) info("resuming at step %d of %d", trainer.steps(), trainer.config().steps());
                 trainer.withProgress(progress("pretrain"));
                 beginTraining();
                 trainer.train();
-                Path saved = ModelPaths.saveFinal(trainer.model(), out);
-                result("pretrain: model saved to %s (run folder %s)", saved, out);
+                Path saved = ModelPaths.saveFinal(trainer.model(), lm.out);
+                result("pretrain: model saved to %s (run folder %s)", saved, lm.out);
             }
         } finally {
             if (gpt != null) gpt.close();

@@ -69,6 +69,7 @@ public final class RmCommand extends BaseCommand {
                     enc.truncated(), enc.maxTokens(), ModelPaths.describe(policy.config()));
             if (!resume) rm = RewardModel.fromPolicy(policy, cfg.seed());
         }
+        createFolder(out, "--out");
         try (RewardModel owned = rm;
              RewardTrainer t = resume ? RewardTrainer.resume(out, pairs.train(), pairs.eval(), tok.padId(), device())
                      : RewardTrainer.create(rm, cfg, pairs.train(), pairs.eval(), tok.padId(), out)) {

@@ -65,9 +65,12 @@ public final class SftCommand extends BaseCommand {
                 gc = ModelPaths.checkpointConfig(out);
                 tok = ModelPaths.tokenizer(model.tokenizer, gc.vocabSize());
             } else {
+                gc = model.config();
+                tok = model.tokenizer(gc);
+                int t = Data.maxTokens(maxTokens, gc.nCtx());
+                MemoryBudget.requireTraining(gc, cfg.batchSize(), t, device, model.flags(gc),
+                        "--batch " + cfg.batchSize() + " --max-tokens " + t);
                 gpt = model.model(device, cfg.seed());
-                gc = gpt.config();
-                tok = model.tokenizer(gpt);
             }
             Encoder enc = new Encoder(tok, Data.maxTokens(maxTokens, gc.nCtx()));
             Data.Split2<SftExample> ex;
@@ -79,6 +82,7 @@ public final class SftCommand extends BaseCommand {
             List<TokenizedSft> trainSet = Data.encodeSft(enc, ex.train()), evalSet = Data.encodeSft(enc, ex.eval());
             info("%d train / %d held-out examples (%d truncated to %d tokens), model %s, %s tokenizer, %s",
                     trainSet.size(), evalSet.size(), enc.truncated(), enc.maxTokens(), ModelPaths.describe(gc), tok.name(), device);
+            createFolder(out, "--out");
             try (SftTrainer t = resume ? SftTrainer.resume(out, trainSet, evalSet, tok.padId(), device)
                     : SftTrainer.create(gpt, cfg, trainSet, evalSet, tok.padId(), out)) {
                 if (resume) info("resuming at step %d of %d", t.steps(), t.totalSteps());
