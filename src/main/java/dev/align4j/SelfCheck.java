@@ -14,63 +14,47 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
+import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Random;
 
 /**
- * {@code align4j selfcheck [--device cpu|cuda] [--quick]}: the main job until the trainers exist. Checks each
- * kernel family on a case with a hand-computed answer, then times the kernels at realistic shapes on the
- * chosen device and prints a table. Exit code 0 when every check holds, 1 otherwise, 2 for bad arguments.
+ * The kernel self-check behind {@code align4j selfcheck}: checks each kernel family on a case with a
+ * hand-computed answer, then times the kernels at realistic shapes on the chosen device, printing a table.
+ * {@link #run} returns the number of failed checks.
  */
 public final class SelfCheck {
     private final Device device;
     private final boolean quick;
+    private final PrintStream out;
     private int failures;
 
-    private SelfCheck(Device device, boolean quick) {
+    private SelfCheck(Device device, boolean quick, PrintStream out) {
         this.device = device;
         this.quick = quick;
+        this.out = out;
     }
 
-    public static void main(String[] args) {
-        Device device = Device.cpu();
-        boolean quick = false;
-        try {
-            for (int i = 0; i < args.length; i++) {
-                switch (args[i]) {
-                    case "--device":
-                        if (i + 1 >= args.length) throw new IllegalArgumentException("--device needs a value");
-                        device = Device.parse(args[++i]);
-                        break;
-                    case "--quick":
-                        quick = true;
-                        break;
-                    default:
-                        throw new IllegalArgumentException("unknown argument '" + args[i] + "' (use --device cpu|cuda, --quick)");
-                }
-            }
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            System.err.println("align4j selfcheck: " + e.getMessage());
-            System.exit(2);
-        }
-        SelfCheck c = new SelfCheck(device, quick);
-        System.out.println("align4j selfcheck on " + device + " (CUDA: "
-                + (Device.cudaAvailable() ? "available" : Device.cudaUnavailableReason()) + ")");
+    /**
+     * Runs the checks and the timings on {@code device} ({@code quick}: smaller timing shapes, fewer repetitions),
+     * printing to {@code out}; returns the number of checks that failed.
+     */
+    public static int run(Device device, boolean quick, PrintStream out) {
+        SelfCheck c = new SelfCheck(device, quick, out);
         c.checks();
         c.timings();
-        System.out.println(c.failures == 0 ? "selfcheck passed" : "selfcheck FAILED: " + c.failures + " check(s)");
-        System.exit(c.failures == 0 ? 0 : 1);
+        return c.failures;
     }
 
     private void expect(String what, double expected, double got, double tol) {
         boolean ok = Math.abs(expected - got) <= tol * (1 + Math.abs(expected));
         if (!ok) failures++;
-        System.out.printf(Locale.ROOT, "  %-44s %s  expected %.6f got %.6f%n", what, ok ? "ok  " : "FAIL", expected, got);
+        out.printf(Locale.ROOT, "  %-44s %s  expected %.6f got %.6f%n", what, ok ? "ok  " : "FAIL", expected, got);
     }
 
     private void checks() {
-        System.out.println("checks against hand-computed values:");
+        out.println("checks against hand-computed values:");
         try (Scope s = new Scope()) {
             Tensor logits = s.of(device, new float[] {1, 2, 3, 0, 0, 0}, 2, 3);
             LogProbs.Result r = LogProbs.forward(s, logits, s.of(device, new int[] {2, 0}), null, 1f, true);
@@ -141,7 +125,7 @@ public final class SelfCheck {
 
     private void timings() {
         int n = quick ? 512 : 4096, v = 32000, reps = quick ? 3 : 7;
-        System.out.printf(Locale.ROOT, "timings (median of %d):%n", reps);
+        out.printf(Locale.ROOT, "timings (median of %d):%n", reps);
         Random rnd = new Random(1);
         float[] z = new float[n * v];
         for (int i = 0; i < z.length; i++) z[i] = (float) (rnd.nextGaussian() * 3);
@@ -199,7 +183,7 @@ public final class SelfCheck {
         }
     }
 
-    private static void row(String kernel, String shape, double ms, double gb) {
-        System.out.printf(Locale.ROOT, "  %-40s %-12s %9.3f ms  %7.1f GB/s%n", kernel, shape, ms, gb / (ms / 1e3));
+    private void row(String kernel, String shape, double ms, double gb) {
+        out.printf(Locale.ROOT, "  %-40s %-12s %9.3f ms  %7.1f GB/s%n", kernel, shape, ms, gb / (ms / 1e3));
     }
 }

@@ -119,6 +119,29 @@ public abstract class BaseCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * Creates the folder {@code dir} of {@code option} (with its parents) once the inputs are validated, so that bad
+     * input leaves no folder behind; one that cannot be created or written is a usage error naming the option and
+     * the path (not the "no such file" of the ancestor the file system refused).
+     */
+    protected static Path createFolder(Path dir, String option) {
+        String cannot = option + ": cannot create the folder " + dir;
+        try {
+            Files.createDirectories(dir);
+        } catch (java.nio.file.FileAlreadyExistsException e) {
+            throw CliException.usage(cannot + ": " + e.getFile() + " is a file");
+        } catch (java.nio.file.AccessDeniedException e) {
+            throw CliException.usage(cannot + ": permission denied on " + e.getFile());
+        } catch (java.nio.file.FileSystemException e) {
+            throw CliException.usage(cannot + ": the file system refused to create " + e.getFile()
+                    + (e.getReason() == null ? "" : " (" + e.getReason() + ")"));
+        } catch (java.io.IOException e) {
+            throw CliException.usage(cannot + ": " + e.getMessage());
+        }
+        if (!Files.isWritable(dir)) throw CliException.usage(option + ": cannot write to the folder " + dir);
+        return dir;
+    }
+
     /** {@code file} must be a readable regular file: otherwise a usage error naming {@code option} and the path. */
     protected static Path requireFile(Path file, String option) {
         if (file == null) throw CliException.usage(option + " is required");

@@ -1,10 +1,13 @@
 package dev.align4j.cli;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.exc.StreamReadException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.align4j.model.StrictUtf8;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,7 +28,7 @@ import picocli.CommandLine.Model.OptionSpec;
  * overrides the file. The file is a YAML ({@code .yaml}, {@code .yml}) or JSON ({@code .json}) mapping whose keys
  * are the command's long option names without the dashes ({@code steps: 300}, {@code lr: 1e-4}; {@code min_lr}
  * is read as {@code min-lr}); a list becomes a comma-separated value. Every key and value is checked when the
- * file is loaded, so an unknown key or a bad value is reported naming the file and the key.
+ * file is loaded, so an unknown or duplicate key or a bad value is reported naming the file and the key.
  */
 final class ConfigDefaults implements IDefaultValueProvider {
     private final Path file;
@@ -46,11 +49,20 @@ final class ConfigDefaults implements IDefaultValueProvider {
         if (name.endsWith(".yaml") || name.endsWith(".yml")) mapper = new ObjectMapper(new YAMLFactory());
         else if (name.endsWith(".json")) mapper = new ObjectMapper();
         else throw CliException.usage("--config " + file + ": expected a .yaml, .yml or .json file");
+        // a key given twice is a mistake to report, not a value to silently take the last of (as the data readers)
+        mapper.enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION.mappedFeature());
         JsonNode root;
         try {
-            root = mapper.readTree(Files.readString(file));
+            root = mapper.readTree(StrictUtf8.read(file));
         } catch (NoSuchFileException e) {
             throw CliException.usage("--config: no such file: " + file);
+        } catch (StreamReadException e) {
+            JsonParser parser = e.getProcessor();
+            String key = parser == null || parser.getParsingContext() == null ? null : parser.getParsingContext().getCurrentName();
+            String line = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")";
+            if (key != null && e.getOriginalMessage().startsWith("Duplicate"))
+                throw CliException.usage("--config " + file + ": duplicate key '" + key + "'" + line);
+            throw CliException.usage("--config " + file + ": cannot read it: " + oneLine(e.getOriginalMessage()) + line);
         } catch (IOException e) {
             throw CliException.usage("--config " + file + ": cannot read it: " + oneLine(e.getMessage()));
         }

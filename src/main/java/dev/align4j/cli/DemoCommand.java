@@ -26,6 +26,9 @@ public final class DemoCommand extends BaseCommand {
     @Option(names = "--out", paramLabel = "DIR", description = "run folder (default: runs/demo)")
     Path out = Path.of("runs", "demo");
 
+    @Option(names = "--overwrite", description = "replace the stage runs already in --out instead of refusing to start")
+    boolean overwrite;
+
     @Option(names = "--size", paramLabel = "small|medium|large",
             description = "model: small = 4 layers x 128 (default, CPU), medium = 6 x 384, large = 12 x 768 (GPT-2 small's shape; for a GPU)")
     String size = "small";
@@ -41,6 +44,7 @@ public final class DemoCommand extends BaseCommand {
         Device device = device();
         PipelineConfig c = config(seed(1), size, quick, noOveropt);
         info("model %s on %s, run folder %s", c.model(), device, out.toAbsolutePath().normalize());
+        RunOptions.preparePipeline(out, overwrite);
         beginTraining();
         PostTrainingPipeline.Summary s = PostTrainingPipeline.run(c, device, out, line -> info("%s", line), this::progress);
         Path html = ReportWriter.write(out);

@@ -13,7 +13,6 @@ import dev.align4j.model.AtomicFiles;
 import dev.align4j.model.Gpt;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.train.RewardModel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -105,7 +104,7 @@ public final class EvalCommand extends BaseCommand {
             }
         }
         if (out != null) {
-            Files.createDirectories(out);
+            createFolder(out, "--out");
             Path f = out.resolve("eval.json");
             AtomicFiles.writeString(f, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(json) + "\n");
             info("wrote %s", f);

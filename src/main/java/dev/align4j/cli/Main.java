@@ -1,8 +1,5 @@
 package dev.align4j.cli;
 
-import dev.align4j.SelfCheck;
-import dev.align4j.pipeline.PostTrainMain;
-import dev.align4j.train.TrainLm;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -25,15 +22,13 @@ import picocli.CommandLine.ScopeType;
  * an unknown or bad {@code --config} key, {@code --device cuda} without a GPU, or an IllegalArgumentException /
  * IOException (DataFormatException included) while a command sets itself up; 1 a failure while training or running (e.g.
  * TrainingDivergedException). Errors are ONE line on stderr, {@code align4j <cmd>: message}; {@code --stacktrace}
- * adds the stack trace.
- *
- * <p>{@code selfcheck}, {@code train-lm} and {@code post-train} are the older commands, run as before.
+ * adds the stack trace. An unknown command is one line listing the commands (exit 2). Nothing below this class
+ * exits the JVM: {@link #main} alone calls {@code System.exit}.
  */
 @Command(name = "align4j", mixinStandardHelpOptions = true, version = "align4j 0.1.0-SNAPSHOT",
         description = "LLM post-training on the JVM: pre-training, SFT, reward models, PPO, DPO.",
         footer = {"", "Every command takes --help, --config FILE, --device cpu|cuda, --seed N, --quiet;",
-                "add --stacktrace to see stack traces. Also: selfcheck [--device cpu|cuda] [--quick],",
-                "train-lm (the older LM trainer), post-train --out DIR [--seed N]."})
+                "add --stacktrace to see stack traces."})
 public final class Main implements Runnable {
     /**
      * The subcommands, in the order of the help. To add one, add its constructor here (one line); a class
@@ -50,7 +45,10 @@ public final class Main implements Runnable {
             EvalCommand::new,
             BenchCommand::new,
             DemoCommand::new,
-            ReportCommand::new
+            ReportCommand::new,
+            SelfCheckCommand::new,
+            TrainLmCommand::new,
+            PostTrainCommand::new
     );
 
     @Option(names = "--stacktrace", scope = ScopeType.INHERIT, description = "print stack traces of errors (debugging)")
@@ -71,26 +69,6 @@ public final class Main implements Runnable {
     /** Runs {@code args} in-process with {@code out} and {@code err} as stdout and stderr; returns the exit code. */
     public static int execute(String[] args, PrintStream out, PrintStream err) {
         boolean trace = Arrays.asList(args).contains("--stacktrace");
-        String[] legacy = args.length > 0 ? Arrays.copyOfRange(args, 1, args.length) : args;
-        if (args.length > 0) {
-            try {
-                switch (args[0]) {
-                    case "train-lm":
-                        return TrainLm.run(legacy, out, err);
-                    case "selfcheck":
-                        SelfCheck.main(legacy); // exits the JVM itself
-                        return 0;
-                    case "post-train":
-                        PostTrainMain.main(legacy);
-                        return 0;
-                    default:
-                        break;
-                }
-            } catch (Exception e) {
-                return report(err, "align4j " + args[0], e, 1, trace);
-            }
-        }
-
         Main main = new Main();
         main.out = out;
         CommandLine cl = new CommandLine(main);
@@ -106,7 +84,11 @@ public final class Main implements Runnable {
         cl.setErr(new PrintWriter(err, true));
         cl.setParameterExceptionHandler((ex, a) -> {
             String label = "align4j" + (ex.getCommandLine() == cl ? "" : " " + ex.getCommandLine().getCommandName());
-            err.println(label + ": " + ConfigDefaults.oneLine(ex.getMessage()) + " (see " + label + " --help)");
+            String command = ex.getCommandLine() == cl ? unknownCommand(ex) : null;
+            if (command != null)
+                err.println("align4j: unknown command '" + command + "' (commands: " + String.join(", ", cl.getSubcommands().keySet())
+                        + "; see align4j --help)");
+            else err.println(label + ": " + ConfigDefaults.oneLine(ex.getMessage()) + " (see " + label + " --help)");
             if (trace) ex.printStackTrace(err);
             return CliException.USAGE;
         });
@@ -162,6 +144,13 @@ public final class Main implements Runnable {
             return m.isEmpty() ? e.getClass().getSimpleName() : m;
         // an unexpected exception: its type says more than its message
         return e.getClass().getSimpleName() + (m.isEmpty() ? "" : ": " + m) + " (run with --stacktrace for details)";
+    }
+
+    /** The word given where a command belongs when it names none (null for other errors, e.g. an unknown option). */
+    private static String unknownCommand(CommandLine.ParameterException ex) {
+        if (!(ex instanceof CommandLine.UnmatchedArgumentException u) || u.getUnmatched().isEmpty()) return null;
+        String first = u.getUnmatched().get(0);
+        return first.startsWith("-") ? null : first;
     }
 
     /** The first argument naming a subcommand (null when none). */

@@ -39,18 +39,30 @@ public final class ModelPaths {
         return Files.isRegularFile(p.resolve(HfGpt2Layout.CONFIG_FILE)) && Files.isRegularFile(p.resolve(HfGpt2Layout.WEIGHTS_FILE));
     }
 
-    /** Loads the GPT {@code path} names onto {@code device}. */
+    /** The shape of the model {@code path} names: its config.json, read without the weights. */
+    static dev.align4j.model.GptConfig readConfig(Path path, String option) throws IOException {
+        return dev.align4j.model.GptConfig.read(modelDir(path, option).resolve(HfGpt2Layout.CONFIG_FILE));
+    }
+
+    /** Loads the GPT {@code path} names onto {@code device}; a model too large to fit is refused before its weights are read. */
     public static Gpt loadGpt(Path path, String option, Device device) throws IOException {
-        return Gpt.load(modelDir(path, option), device);
+        return Gpt.load(fitting(path, option, device), device);
     }
 
     /** Loads the reward model (backbone + scalar head) {@code path} names onto {@code device}. */
     public static RewardModel loadRewardModel(Path path, String option, Device device) throws IOException {
-        Path dir = modelDir(path, option);
+        Path dir = fitting(path, option, device);
         if (!Files.isRegularFile(dir.resolve(RewardModel.HEAD_FILE)))
             throw CliException.usage(option + ": " + dir + " has no " + RewardModel.HEAD_FILE
                     + " (a policy, not a reward model? train one with align4j rm)");
         return RewardModel.load(dir, device);
+    }
+
+    /** The model directory of {@code path}, once its config says the model fits in memory ({@link MemoryBudget}). */
+    private static Path fitting(Path path, String option, Device device) throws IOException {
+        Path dir = modelDir(path, option);
+        MemoryBudget.requireModel(readConfig(dir, option), device, option + " " + path);
+        return dir;
     }
 
     /**

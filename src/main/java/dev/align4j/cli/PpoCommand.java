@@ -30,15 +30,11 @@ import picocli.CommandLine.Option;
  * with the gold checker's score logged beside the proxy reward (objective/gold) and, on eval steps, the greedy gold
  * accuracy on held-out tasks, as {@code PostTrainingPipeline} runs it.
  */
-@Command(name = "ppo", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "ppo", mixinStandardHelpOptions = true, sortOptions = false, modelTransformer = ConfigOptions.class,
         description = {"PPO of a policy against a reward model on the built-in tasks' prompts.",
                 "The critic starts from --reward-model; the KL reference is --policy (or",
                 "--reference) before training. objective/gold logs the gold checker's score."},
         footer = {"",
-                "Defaults (PpoConfig): steps 100, rollout 32, mini-batch 16, epochs 4, max-new 16,",
-                "temperature 1.0, top-k 0, clip-range 0.2, value-clip 0.2, vf-coef 0.1,",
-                "ent-coef 0, beta 0.05 (k1), kl-target 0 (fixed beta), gamma 1.0, lambda 0.95,",
-                "lr 3e-5 constant, clip 1.0, eval every 10, seed 42; --tasks 256.",
                 "Writes --out: metrics.jsonl (objective/kl, objective/scores, objective/gold,",
                 "policy/clipfrac, ...), step-N/ checkpoints, latest, final policy in model/."})
 public final class PpoCommand extends BaseCommand {
@@ -66,108 +62,29 @@ public final class PpoCommand extends BaseCommand {
     @Option(names = "--eval-tasks", paramLabel = "N", description = "held-out tasks for eval/gold_accuracy (default 64; 0: none)")
     int evalTasks = 64;
 
-    @Mixin TrainOptions train = new TrainOptions();
+    @Mixin RunOptions runOptions = new RunOptions();
 
-    @Option(names = "--out", paramLabel = "DIR", required = true, description = "run folder")
-    Path out;
-
-    @Option(names = "--rollout", paramLabel = "N", description = "prompts per rollout, one response each (--batch means the same)")
-    Integer rollout;
-
-    @Option(names = "--mini-batch", paramLabel = "N", description = "rollout rows per update")
-    Integer miniBatch;
-
-    @Option(names = "--epochs", paramLabel = "K", description = "PPO epochs over each rollout")
-    Integer epochs;
-
-    @Option(names = "--samples-per-prompt", paramLabel = "K",
-            description = "K responses per prompt, scored against the leave-one-out mean of the others (RLOO baseline; default 1)")
-    Integer samplesPerPrompt;
-
-    @Option(names = "--baseline", paramLabel = "critic|group",
-            description = "critic: a value model from the reward model and GAE (default); group: no critic, each score against "
-                    + "the mean of the other responses to its prompt (RLOO; needs --samples-per-prompt >= 2)")
-    String baseline;
-
-    @Option(names = "--max-new", paramLabel = "N", description = "response length limit")
-    Integer maxNew;
-
-    @Option(names = "--temperature", paramLabel = "T", description = "rollout sampling temperature")
-    Double temperature;
-
-    @Option(names = "--top-k", paramLabel = "K", description = "rollout top-k (0: off)")
-    Integer topK;
-
-    @Option(names = "--beta", paramLabel = "B", description = "KL penalty coefficient (initial value with --kl-target)")
-    Float beta;
-
-    @Option(names = "--kl-estimator", paramLabel = "k1|k2|k3", description = "per-token KL estimator of the penalty")
-    String klEstimator;
-
-    @Option(names = "--kl-target", paramLabel = "KL", description = "adaptive KL target (0: fixed beta)")
-    Double klTarget;
-
-    @Option(names = "--clip-range", paramLabel = "EPS", description = "policy ratio clip epsilon")
+    @Option(names = "--clip-range", paramLabel = "EPS", description = "policy ratio clip epsilon: both --clip-low and --clip-high")
     Float clipRange;
 
-    @Option(names = "--value-clip", paramLabel = "EPS", description = "value clip epsilon")
-    Float valueClip;
-
-    @Option(names = "--vf-coef", paramLabel = "C", description = "value loss coefficient")
-    Double vfCoef;
-
-    @Option(names = "--ent-coef", paramLabel = "C", description = "entropy bonus coefficient")
-    Double entCoef;
-
-    @Option(names = "--gamma", paramLabel = "G", description = "GAE discount")
-    Float gamma;
-
-    @Option(names = "--lambda", paramLabel = "L", description = "GAE lambda")
-    Float lambda;
+    @Override
+    protected Record configDefaults() {
+        return PpoConfig.defaults();
+    }
 
     PpoConfig config() {
         PpoConfig d = PpoConfig.defaults();
         PpoConfig.Rollout r = d.rollout();
-        PpoConfig.Objective o = d.objective();
-        PpoConfig.KlControl k = d.kl();
-        PpoConfig.Advantage a = d.advantage();
-        int roll = rollout != null ? rollout : train.batch(r.batch());
-        PpoConfig c = d.withSchedule(train.schedule(d.schedule(), seed(d.seed())))
-                .withBatches(roll, miniBatch != null ? miniBatch : Math.min(r.miniBatch(), roll), epochs != null ? epochs : r.epochs())
-                .withGeneration(maxNew != null ? maxNew : r.maxNewTokens(), temperature != null ? temperature : r.temperature(),
-                        topK != null ? topK : r.topK())
-                .withKl(beta != null ? beta : k.beta(), klEstimator != null ? estimator(klEstimator) : k.estimator(),
-                        klTarget != null ? klTarget : k.target())
-                .withLosses(clipRange != null ? new PolicyLoss.Config(clipRange, clipRange, o.policyLoss().dualClip(),
-                                o.policyLoss().aggregation()) : o.policyLoss(),
-                        valueClip != null ? new ValueLoss.Config(valueClip, o.valueLoss().aggregation()) : o.valueLoss(),
-                        vfCoef != null ? vfCoef : o.vfCoef(), entCoef != null ? entCoef : o.entCoef(), o.klLossCoef())
-                .withGae(gamma != null ? gamma : a.gamma(), lambda != null ? lambda : a.lambda(), a.whiten())
-                .withOptim(train.optim(d.optim()))
-                .withSamplesPerPrompt(samplesPerPrompt != null ? samplesPerPrompt : r.samplesPerPrompt());
-        if (baseline != null) {
-            PpoConfig.Baseline b = baseline(baseline);
-            if (b == PpoConfig.Baseline.GROUP && c.rollout().samplesPerPrompt() < 2)
-                throw CliException.usage("--baseline group needs --samples-per-prompt K >= 2 (the other responses are the baseline)");
-            c = c.withBaseline(b);
+        Integer roll = ConfigOptions.value(spec, "--rollout");
+        // a rollout smaller than the default minibatch is one minibatch, unless --mini-batch says otherwise
+        if (roll != null && roll < r.miniBatch()) d = d.withBatches(roll, roll, r.epochs());
+        if (clipRange != null) {
+            PolicyLoss.Config p = d.objective().policyLoss();
+            PpoConfig.Objective o = d.objective();
+            d = d.withObjective(new PpoConfig.Objective(new PolicyLoss.Config(clipRange, clipRange, p.dualClip(), p.aggregation()),
+                    o.valueLoss(), o.vfCoef(), o.entCoef(), o.klLossCoef()));
         }
-        return c;
-    }
-
-    static PpoConfig.Baseline baseline(String s) {
-        try {
-            return PpoConfig.Baseline.valueOf(s.trim().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw CliException.usage("--baseline: expected critic or group, got '" + s + "'");
-        }
-    }
-
-    static KlShaping.Estimator estimator(String s) {
-        try {
-            return KlShaping.Estimator.valueOf(s.trim().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw CliException.usage("--kl-estimator: expected k1, k2 or k3, got '" + s + "'");
-        }
+        return config(d);
     }
 
     @Option(names = "--normalize-reward", negatable = true, defaultValue = "true", fallbackValue = "true",
@@ -175,12 +92,11 @@ public final class PpoCommand extends BaseCommand {
                     + "rescaled alike) so that --beta means the same for any reward model (default: on)")
     boolean normalizeReward = true;
 
-    @Option(names = "--resume", description = "continue the run in --out from its latest checkpoint, with the run's saved "
-            + "settings and weights (give the same --policy, --reward-model and task options)")
-    boolean resume;
-
     @Override
     protected int run() throws Exception {
+        runOptions.check();
+        Path out = runOptions.out;
+        boolean resume = runOptions.resume;
         PpoConfig cfg = resume ? resumed(out, () -> PpoTrainer.savedConfig(out)) : config();
         if (tasks < 1) throw CliException.usage("--tasks must be >= 1, got " + tasks);
         TaskSuite suite = TaskSuite.level(level);
@@ -210,6 +126,7 @@ public final class PpoCommand extends BaseCommand {
             PpoTrainer.Ids ids = new PpoTrainer.Ids(tok.eosId(), tok.padId());
             List<Map<String, Object>> lines;
             boolean noCritic = resume || cfg.advantage().baseline() == PpoConfig.Baseline.GROUP;
+            runOptions.ready();
             try (Gpt critic = noCritic ? null : rm.gpt().copy();
                  ScalarHead head = noCritic ? null : scale != null ? scale.criticHead() : rm.head().copy();
                  PpoTrainer t = resume ? PpoTrainer.resume(out, ref, reward, prompts, ids, policy.device())

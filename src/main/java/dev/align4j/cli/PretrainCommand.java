@@ -3,13 +3,13 @@ package dev.align4j.cli;
 import dev.align4j.data.Encoder;
 import dev.align4j.data.SftExample;
 import dev.align4j.model.Gpt;
+import dev.align4j.tensor.Device;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.train.BatchSource;
 import dev.align4j.train.InstructionSource;
 import dev.align4j.train.TokenizedInstructions;
 import dev.align4j.train.LmTrainConfig;
 import dev.align4j.train.LmTrainer;
-import dev.align4j.train.LrSchedule;
 import dev.align4j.train.MidTrainingMixture;
 import dev.align4j.train.TextCorpus;
 import java.nio.file.Path;
@@ -23,40 +23,23 @@ import picocli.CommandLine.Option;
  * {@code align4j pretrain}: language-model training on a text file ({@link LmTrainer}), optionally mixed with
  * instruction data on a {@link MidTrainingMixture} schedule (mid-training).
  */
-@Command(name = "pretrain", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "pretrain", mixinStandardHelpOptions = true, sortOptions = false, modelTransformer = ConfigOptions.class,
         description = {"Language-model pre-training of a GPT on a text file.",
                 "Random windows of --data (the last --val-fraction for validation); optionally",
                 "mixes in instruction examples (--instructions FILE --format F, or --tasks N)",
                 "on a --mixture schedule (mid-training)."},
         footer = {"",
-                "Defaults (LmTrainConfig): steps 2000, batch 16, seq = ctx, accum 1,",
-                "lr 1e-3 -> 1e-4 cosine, warmup 100, weight decay 0.1, clip 1.0, eval every 100",
-                "(10 batches), checkpoint every 500, seed 1337. Fresh model: 4 layers, 4 heads,",
-                "width 128, context 128, byte tokenizer (vocabulary 320).",
                 "--mixture FROM:SHARE,...: from fraction FROM of the steps on, a share SHARE of",
                 "the sequences are instruction examples (default 0:0,0.7:0.1,0.8:0.3,0.9:0.5).",
                 "Writes --out: metrics.jsonl, step-N/ checkpoints, latest, final model in model/."})
 public final class PretrainCommand extends BaseCommand {
-    @Option(names = "--data", paramLabel = "FILE", required = true, description = "UTF-8 text corpus")
-    Path data;
-
-    @Option(names = "--out", paramLabel = "DIR", required = true, description = "run folder")
-    Path out;
+    @Mixin LmRunOptions lm = new LmRunOptions();
 
     @Mixin ModelOptions model = new ModelOptions();
-    @Mixin TrainOptions train = new TrainOptions();
+    @Mixin RunOptions runOptions = new RunOptions();
 
     @Option(names = "--seq", paramLabel = "T", description = "training sequence length (default: the model's context)")
     Integer seq;
-
-    @Option(names = "--accum", paramLabel = "N", description = "micro-batches per step")
-    Integer accum;
-
-    @Option(names = "--eval-batches", paramLabel = "N", description = "validation batches per evaluation")
-    Integer evalBatches;
-
-    @Option(names = "--val-fraction", paramLabel = "F", description = "share of the text held out for validation (default 0.1)")
-    double valFraction = TextCorpus.DEFAULT_VAL_FRACTION;
 
     @Option(names = "--instructions", paramLabel = "FILE", description = "instruction data mixed in (with --format)")
     Path instructions;
@@ -99,71 +82,76 @@ public final class PretrainCommand extends BaseCommand {
         }
     }
 
-    @Option(names = "--resume", description = "continue the run in --out from its latest checkpoint, with the run's saved "
-            + "settings and weights (give the same --data and mixing options)")
-    boolean resume;
+    @Override
+    protected Record configDefaults() {
+        return LmTrainConfig.defaults();
+    }
 
     @Override
     protected int run() throws Exception {
-        requireFile(data, "--data");
+        requireFile(lm.data, "--data");
+        runOptions.check();
+        boolean resume = runOptions.resume;
         if (instructions != null && tasks != null) throw CliException.usage("--instructions and --tasks exclude each other");
         if (instructions != null && format == null) throw CliException.usage("--instructions needs --format");
         boolean mixing = instructions != null || tasks != null;
+        if (mixing && instructions != null) requireFile(instructions, "--instructions");
         if (mixture != null && !mixing) throw CliException.usage("--mixture needs --instructions FILE or --tasks N");
         LmTrainConfig d = LmTrainConfig.defaults();
-        Gpt gpt = null;
+        Tokenizer tok;
+        LmTrainConfig cfg;
+        dev.align4j.model.GptConfig gc;
+        if (resume) { // the run's saved settings and weights; the data options come from this command line
+            cfg = resumed(runOptions.out, () -> LmTrainer.savedConfig(runOptions.out));
+            gc = ModelPaths.checkpointConfig(runOptions.out);
+            tok = ModelPaths.tokenizer(model.tokenizer, gc.vocabSize());
+        } else { // nothing is allocated or created until every input has been checked
+            gc = model.config();
+            tok = model.tokenizer(gc);
+            cfg = LmRunOptions.config(this, gc.nCtx());
+        }
+        Device device = device();
+        MemoryBudget.requireTraining(gc, cfg.batchSize(), cfg.seqLen(), device, resume ? "--resume " + runOptions.out : model.flags(gc),
+                "--batch " + cfg.batchSize() + " --seq " + cfg.seqLen());
+        long seed = cfg.seed();
+        int t = cfg.seqLen();
+        TextCorpus corpus = lm.corpus(tok, cfg);
+        BatchSource source;
+        if (mixing) {
+            Encoder enc = new Encoder(tok, t + 1);
+            List<SftExample> ex;
+            if (instructions != null) {
+                DataOptions o = new DataOptions();
+                o.skipBad = skipBad;
+                o.maxRecords = maxRecords;
+                ex = Data.readSft(this, instructions, format, o);
+            } else {
+                DataOptions o = new DataOptions();
+                o.level = level;
+                ex = Data.toSft(Data.tasks(o, tasks, 0, seed).train());
+            }
+            InstructionSource src = new TokenizedInstructions(Data.encodeSft(enc, ex), tok.padId());
+            MidTrainingMixture mix = mixture != null ? parseMixture(mixture) : MidTrainingMixture.DEFAULT;
+            source = BatchSource.mixed(corpus.train(), src, mix, seed);
+            info("mixing %d instruction examples on %s", src.size(), mix);
+        } else {
+            source = BatchSource.text(corpus.train(), seed);
+        }
+        info("%d train / %d val tokens (%s tokenizer), model %s, %d parameters, %s", corpus.train().length(),
+                corpus.val().length(), tok.name(), ModelPaths.describe(gc), dev.align4j.model.HfGpt2Layout.numParameters(gc), device);
+        runOptions.ready();
+        Gpt gpt = resume ? null : model.model(device, cfg.seed());
         try {
-            Tokenizer tok;
-            LmTrainConfig cfg;
-            dev.align4j.model.GptConfig gc;
-            if (resume) { // the run's saved settings and weights; the data options come from this command line
-                cfg = resumed(out, () -> LmTrainer.savedConfig(out));
-                gc = ModelPaths.checkpointConfig(out);
-                tok = ModelPaths.tokenizer(model.tokenizer, gc.vocabSize());
-            } else {
-                gpt = model.model(device(), seed(d.seed()));
-                gc = gpt.config();
-                tok = model.tokenizer(gpt);
-                int t = seq != null ? seq : gpt.config().nCtx();
-                cfg = new LmTrainConfig(train.schedule(d.schedule(), seed(d.seed())), train.optim(d.optim()), train.batch(d.batchSize()),
-                        t, accum != null ? accum : d.gradAccum(), evalBatches != null ? evalBatches : d.evalBatches());
-            }
-            long seed = cfg.seed();
-            int t = cfg.seqLen();
-            TextCorpus corpus = TextCorpus.read(data, tok, valFraction);
-            BatchSource source;
-            if (mixing) {
-                Encoder enc = new Encoder(tok, t + 1);
-                List<SftExample> ex;
-                if (instructions != null) {
-                    DataOptions o = new DataOptions();
-                    o.skipBad = skipBad;
-                    o.maxRecords = maxRecords;
-                    ex = Data.readSft(this, requireFile(instructions, "--instructions"), format, o);
-                } else {
-                    DataOptions o = new DataOptions();
-                    o.level = level;
-                    ex = Data.toSft(Data.tasks(o, tasks, 0, seed).train());
-                }
-                InstructionSource src = new TokenizedInstructions(Data.encodeSft(enc, ex), tok.padId());
-                MidTrainingMixture mix = mixture != null ? parseMixture(mixture) : MidTrainingMixture.DEFAULT;
-                source = BatchSource.mixed(corpus.train(), src, mix, seed);
-                info("mixing %d instruction examples on %s", src.size(), mix);
-            } else {
-                source = BatchSource.text(corpus.train(), seed);
-            }
-            info("%d train / %d val tokens (%s tokenizer), model %s, %d parameters, %s", corpus.train().length(),
-                    corpus.val().length(), tok.name(), ModelPaths.describe(gc), dev.align4j.model.HfGpt2Layout.numParameters(gc), device());
-            LmTrainer trainer = resume ? LmTrainer.resume(out, source, corpus.val(), device())
-                    : LmTrainer.create(gpt, cfg, source, corpus.val(), out);
+            LmTrainer trainer = resume ? LmTrainer.resume(runOptions.out, source, corpus.val(), device)
+                    : LmTrainer.create(gpt, cfg, source, corpus.val(), runOptions.out);
             gpt = null; // the trainer owns it now
             try (trainer) {
                 if (resume) info("resuming at step %d of %d", trainer.steps(), trainer.config().steps());
                 trainer.withProgress(progress("pretrain"));
                 beginTraining();
                 trainer.train();
-                Path saved = ModelPaths.saveFinal(trainer.model(), out);
-                result("pretrain: model saved to %s (run folder %s)", saved, out);
+                Path saved = ModelPaths.saveFinal(trainer.model(), runOptions.out);
+                result("pretrain: model saved to %s (run folder %s)", saved, runOptions.out);
             }
         } finally {
             if (gpt != null) gpt.close();

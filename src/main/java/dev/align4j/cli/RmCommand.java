@@ -14,14 +14,11 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code align4j rm}: a reward model (Bradley–Terry) from preference pairs ({@link RewardTrainer}). */
-@Command(name = "rm", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "rm", mixinStandardHelpOptions = true, sortOptions = false, modelTransformer = ConfigOptions.class,
         description = {"Trains a reward model (Bradley-Terry) on preference pairs.",
                 "It starts as a copy of --init plus a fresh scalar head. Pairs: --data FILE",
                 "--format hh|oasst|pairs, or --tasks N (sampled from --init, gold-ranked)."},
-        footer = {"",
-                "Defaults (RewardConfig): steps 300, batch 16 pairs, lr 1e-3 -> 1e-4 cosine,",
-                "warmup 20, weight decay 0.1, clip 1.0, margin 0, center 0, eval every 100,",
-                "seed 1234; --holdout 0.1 (held-out accuracy is printed at the end).",
+        footer = {"", "Held-out accuracy (--holdout, default 0.1) is printed at the end.",
                 "Writes --out: metrics.jsonl, step-N/ checkpoints, latest, and the reward model",
                 "in model/ (config.json, model.safetensors, score_head.safetensors)."})
 public final class RmCommand extends BaseCommand {
@@ -33,27 +30,19 @@ public final class RmCommand extends BaseCommand {
 
     @Mixin DataOptions data = new DataOptions();
     @Mixin PairOptions pairOptions = new PairOptions();
-    @Mixin TrainOptions train = new TrainOptions();
+    @Mixin RunOptions runOptions = new RunOptions();
 
-    @Option(names = "--out", paramLabel = "DIR", required = true, description = "run folder")
-    Path out;
-
-    @Option(names = "--margin", paramLabel = "M", description = "margin m in -log sigmoid(r+ - r- - m) (default 0)")
-    Double margin;
-
-    @Option(names = "--center", paramLabel = "C", description = "center_rewards_coefficient: + C*mean((r+ + r-)^2) (default 0)")
-    Double center;
-
-
-    @Option(names = "--resume", description = "continue the run in --out from its latest checkpoint, with the run's saved "
-            + "settings and weights (give the same --init and data options)")
-    boolean resume;
+    @Override
+    protected Record configDefaults() {
+        return RewardConfig.defaults();
+    }
 
     @Override
     protected int run() throws Exception {
-        RewardConfig d = RewardConfig.defaults();
-        RewardConfig cfg = new RewardConfig(train.schedule(d.schedule(), seed(d.seed())), train.optim(d.optim()),
-                train.batch(d.batchSize()), margin != null ? margin : d.margin(), center != null ? center : d.centerRewardsCoef());
+        runOptions.check();
+        Path out = runOptions.out;
+        boolean resume = runOptions.resume;
+        RewardConfig cfg = config(RewardConfig.defaults());
         double holdout = data.holdout(0.1);
         data.requireSource();
         if (resume) cfg = resumed(out, () -> RewardTrainer.savedConfig(out)); // its seed splits the data as the run did
@@ -68,6 +57,7 @@ public final class RmCommand extends BaseCommand {
                     enc.truncated(), enc.maxTokens(), ModelPaths.describe(policy.config()));
             if (!resume) rm = RewardModel.fromPolicy(policy, cfg.seed());
         }
+        runOptions.ready();
         try (RewardModel owned = rm;
              RewardTrainer t = resume ? RewardTrainer.resume(out, pairs.train(), pairs.eval(), tok.padId(), device())
                      : RewardTrainer.create(rm, cfg, pairs.train(), pairs.eval(), tok.padId(), out)) {

@@ -16,43 +16,32 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code align4j sft}: supervised fine-tuning ({@link SftTrainer}). */
-@Command(name = "sft", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "sft", mixinStandardHelpOptions = true, sortOptions = false, modelTransformer = ConfigOptions.class,
         description = {"Supervised fine-tuning (SFT) on a data file or the built-in tasks.",
                 "Data: --data FILE --format alpaca|self-instruct|oasst|messages|prompt-completion, or --tasks N.",
                 "Starts from --init MODEL or a fresh model of the size flags. Loss on the responses."},
-        footer = {"",
-                "Defaults (SftConfig): steps 300, batch 16, accum 1, lr 1e-3 -> 1e-4 cosine,",
-                "warmup 20, weight decay 0.1, clip 1.0, eval every 100 (on --holdout, default 0),",
-                "checkpoint at the end, seed 1234. Fresh model: 4 layers, 4 heads, width 128,",
-                "context 128, byte tokenizer (vocabulary 320).",
+        footer = {"", "Evaluation runs on the --holdout examples (default 0: none).",
                 "Writes --out: metrics.jsonl, step-N/ checkpoints, latest, final model in model/."})
 public final class SftCommand extends BaseCommand {
     @Mixin DataOptions data = new DataOptions();
     @Mixin ModelOptions model = new ModelOptions();
-    @Mixin TrainOptions train = new TrainOptions();
-
-    @Option(names = "--out", paramLabel = "DIR", required = true, description = "run folder")
-    Path out;
-
-    @Option(names = "--accum", paramLabel = "N", description = "micro-batches per step (gradient accumulation)")
-    Integer accum;
-
-    @Option(names = "--all-tokens", description = "loss on every token, prompts included (default: responses only)")
-    boolean allTokens;
+    @Mixin RunOptions runOptions = new RunOptions();
 
     @Option(names = "--max-tokens", paramLabel = "N", description = "truncate examples to N tokens (default: the model's context)")
     Integer maxTokens;
 
-    @Option(names = "--resume", description = "continue the run in --out from its latest checkpoint, with the run's saved "
-            + "settings and model (give the same data options: --data/--format or --tasks, --holdout)")
-    boolean resume;
+    @Override
+    protected Record configDefaults() {
+        return SftConfig.defaults();
+    }
 
     @Override
     protected int run() throws Exception {
         data.requireSource();
-        SftConfig d = SftConfig.defaults();
-        SftConfig cfg = new SftConfig(train.schedule(d.schedule(), seed(d.seed())), train.optim(d.optim()), train.batch(d.batchSize()),
-                accum != null ? accum : d.gradAccum(), allTokens);
+        runOptions.check();
+        Path out = runOptions.out;
+        boolean resume = runOptions.resume;
+        SftConfig cfg = config(SftConfig.defaults());
         double holdout = data.holdout(0);
         Device device = device();
         Gpt gpt = null;
@@ -64,9 +53,12 @@ public final class SftCommand extends BaseCommand {
                 gc = ModelPaths.checkpointConfig(out);
                 tok = ModelPaths.tokenizer(model.tokenizer, gc.vocabSize());
             } else {
+                gc = model.config();
+                tok = model.tokenizer(gc);
+                int t = Data.maxTokens(maxTokens, gc.nCtx());
+                MemoryBudget.requireTraining(gc, cfg.batchSize(), t, device, model.flags(gc),
+                        "--batch " + cfg.batchSize() + " --max-tokens " + t);
                 gpt = model.model(device, cfg.seed());
-                gc = gpt.config();
-                tok = model.tokenizer(gpt);
             }
             Encoder enc = new Encoder(tok, Data.maxTokens(maxTokens, gc.nCtx()));
             Data.Split2<SftExample> ex;
@@ -78,6 +70,7 @@ public final class SftCommand extends BaseCommand {
             List<TokenizedSft> trainSet = Data.encodeSft(enc, ex.train()), evalSet = Data.encodeSft(enc, ex.eval());
             info("%d train / %d held-out examples (%d truncated to %d tokens), model %s, %s tokenizer, %s",
                     trainSet.size(), evalSet.size(), enc.truncated(), enc.maxTokens(), ModelPaths.describe(gc), tok.name(), device);
+            runOptions.ready();
             try (SftTrainer t = resume ? SftTrainer.resume(out, trainSet, evalSet, tok.padId(), device)
                     : SftTrainer.create(gpt, cfg, trainSet, evalSet, tok.padId(), out)) {
                 if (resume) info("resuming at step %d of %d", t.steps(), t.totalSteps());

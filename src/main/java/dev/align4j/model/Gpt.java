@@ -241,6 +241,28 @@ public final class Gpt implements AutoCloseable {
         return n;
     }
 
+    /**
+     * The bytes {@link #activationBytes()} will report for a model of shape {@code c} after a forward on (B, T) with
+     * {@code chunkRows} rows per LM-head chunk, computed without allocating (to check that a size fits before building
+     * anything); {@link Long#MAX_VALUE} when the count overflows a long. It counts what {@code Activations} allocates.
+     */
+    public static long activationBytes(GptConfig c, int b, int t, int chunkRows) {
+        try {
+            long bt = Math.multiplyExact((long) b, t), btc = Math.multiplyExact(bt, c.nEmbd());
+            long att = Math.multiplyExact(Math.multiplyExact(bt, t), c.nHead()); // [B, NH, T, T]
+            long rows = chunkRows == 0 ? bt : Math.min(chunkRows, bt);
+            // per block: 19 [B,T,C]-sized tensors (qkv 3, q/k/v 3, fch and its GELU 4 each, 7 more), 4 [B,T] statistics, att
+            long layer = Math.addExact(Math.addExact(Math.multiplyExact(19, btc), Math.multiplyExact(4, bt)), att);
+            // the rest: 17 [B,T,C]-sized (dqkv 3, dq/dk/dv 3, dfch 4, 7 more), 9 [B,T], 2 [B], datt, logits, the bias work
+            long top = Math.addExact(Math.multiplyExact(17, btc), Math.multiplyExact(9, bt)) + 2L * b;
+            top = Math.addExact(Math.addExact(top, att), Math.multiplyExact(rows, c.vocabSize()));
+            top = Math.addExact(top, Bias.workSize(bt, 4L * c.nEmbd()));
+            return Math.multiplyExact(Math.addExact(Math.multiplyExact(layer, c.nLayer()), top), 4L); // F32 and I32
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
+    }
+
     /** Elements of the largest activation tensor (0 before the first forward): for tests of the chunked head. */
     long largestActivationNumel() {
         long n = 0;

@@ -1,43 +1,14 @@
 package dev.align4j.pipeline;
 
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
 /**
- * {@code align4j post-train --out DIR [--seed N]}: runs {@link PostTrainingPipeline} with
- * {@link PipelineConfig#small} on the CPU and prints a summary table (also in {@code DIR/summary.json}).
- * Bad arguments print one line and exit with code 2.
+ * The summary table that {@code align4j post-train} and {@code align4j demo} print for a
+ * {@link PostTrainingPipeline.Summary} (the commands are in {@code dev.align4j.cli}).
  */
 public final class PostTrainMain {
     private PostTrainMain() {}
-
-    public static void main(String[] args) throws Exception {
-        Path out = null;
-        long seed = 1;
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if ((a.equals("--out") || a.equals("--seed")) && i + 1 >= args.length) fail(a + " needs a value");
-            switch (a) {
-                case "--out" -> out = Path.of(args[++i]);
-                case "--seed" -> {
-                    try {
-                        seed = Long.parseLong(args[++i]);
-                    } catch (NumberFormatException e) {
-                        fail("--seed must be an integer, got '" + args[i] + "'");
-                    }
-                }
-                case "--help", "-h" -> {
-                    System.out.println("usage: align4j post-train --out DIR [--seed N]");
-                    return;
-                }
-                default -> fail("unknown argument '" + a + "' (usage: align4j post-train --out DIR [--seed N])");
-            }
-        }
-        if (out == null) fail("--out DIR is required");
-        PostTrainingPipeline.Summary s = PostTrainingPipeline.run(PipelineConfig.small(seed), out, line -> System.out.println("[align4j] " + line));
-        System.out.println(table(s));
-    }
 
     /** The summary as a Markdown table plus the PPO curves' first and last points. */
     public static String table(PostTrainingPipeline.Summary s) {
@@ -71,10 +42,5 @@ public final class PostTrainMain {
     private static double num(Map<String, Object> m, String k) {
         Object v = m.get(k);
         return v instanceof Number n ? n.doubleValue() : Double.NaN;
-    }
-
-    private static void fail(String msg) {
-        System.err.println("align4j post-train: " + msg);
-        System.exit(2);
     }
 }

@@ -3,8 +3,8 @@ package dev.align4j.report;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.align4j.model.StrictUtf8;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,7 +23,8 @@ import java.util.TreeSet;
  *
  * <p>Reading is tolerant of what a partial run leaves out: a missing stage folder, metrics file,
  * {@code summary.json} or {@code samples.jsonl} only means that part was not run. What IS there must parse: a
- * malformed line is an {@link IllegalArgumentException} naming {@code file:line}, because a report silently
+ * malformed line is an {@link IllegalArgumentException} naming {@code file:line}, invalid UTF-8 an IOException
+ * naming the file, byte offset and line ({@link StrictUtf8}), because a report silently
  * built from half a file would misrepresent the run. Metric values are read as doubles; RunDirectory writes
  * non-finite values as the strings "NaN"/"Infinity", which are parsed back; nulls (an LM step without
  * evaluation) and other strings are left out of the step's map.
@@ -108,7 +109,7 @@ public final class RunFolder {
         JsonNode summary = null;
         if (hasSummary) {
             try {
-                summary = JSON.readTree(Files.readString(summaryFile, StandardCharsets.UTF_8));
+                summary = JSON.readTree(StrictUtf8.read(summaryFile));
             } catch (JsonProcessingException e) {
                 throw new IllegalArgumentException(summaryFile + ": not valid JSON: " + e.getOriginalMessage(), e);
             }
@@ -181,7 +182,7 @@ public final class RunFolder {
     static List<Map<String, Double>> readMetrics(Path file) throws IOException {
         List<Map<String, Double>> out = new ArrayList<>();
         int lineNo = 0;
-        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+        for (String line : StrictUtf8.readLines(file)) {
             lineNo++;
             if (line.isBlank()) continue;
             out.add(Collections.unmodifiableMap(numbers(object(file, lineNo, line))));
@@ -192,7 +193,7 @@ public final class RunFolder {
     static List<Sample> readSamples(Path file) throws IOException {
         List<Sample> out = new ArrayList<>();
         int lineNo = 0;
-        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+        for (String line : StrictUtf8.readLines(file)) {
             lineNo++;
             if (line.isBlank()) continue;
             JsonNode n = object(file, lineNo, line);

@@ -115,15 +115,19 @@ public final class RunDirectory {
         return ck;
     }
 
+    /** Whether {@code dir} holds a run ({@code metrics.jsonl} or {@code latest}). */
+    public static boolean holdsRun(Path dir) {
+        return Files.exists(dir.resolve(METRICS)) || Files.exists(dir.resolve(LATEST));
+    }
+
     /**
      * Refuses to start a new run in {@code dir} when it already holds one ({@code metrics.jsonl} or {@code latest}):
      * a new run must never append to an old history. Resume it, or {@link #clear} it first.
      */
     public static void requireNoRun(Path dir) throws RunExistsException {
-        for (String f : new String[] {METRICS, LATEST})
-            if (Files.exists(dir.resolve(f)))
-                throw new RunExistsException(dir + " already holds a run (" + dir.resolve(f).getFileName() + "): resume it, or "
-                        + "overwrite it, or choose another folder");
+        if (holdsRun(dir))
+            throw new RunExistsException(dir + " already holds a run (" + METRICS + ", " + LATEST + "): resume it, or clear it, or "
+                    + "choose another folder");
     }
 
     /** {@link #requireNoRun}'s failure: the folder of a new run holds an earlier run. */

@@ -1,10 +1,9 @@
 package dev.align4j.train;
 
+import dev.align4j.model.StrictUtf8;
 import dev.align4j.tokenizer.ByteTokenizer;
 import dev.align4j.tokenizer.Tokenizer;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -39,9 +38,9 @@ public final class TextCorpus {
         return new TextCorpus(tokenizer, tokenizer.encode(text), valFraction);
     }
 
-    /** A UTF-8 text file. */
+    /** A UTF-8 text file; invalid UTF-8 is an IOException naming the file and the byte offset ({@link StrictUtf8}). */
     public static TextCorpus read(Path file, Tokenizer tokenizer, double valFraction) throws IOException {
-        return of(Files.readString(file, StandardCharsets.UTF_8), tokenizer, valFraction);
+        return of(StrictUtf8.read(file), tokenizer, valFraction);
     }
 
     public static TextCorpus read(Path file) throws IOException {

@@ -300,6 +300,163 @@ class CliTest {
         assertEquals(1, Main.exitCode(new IOException("disk full"), true));
     }
 
+    @Test
+    void unknownCommandListsTheCommands() {
+        Run r = run("train", "--data", "x.txt").usageError();
+        assertTrue(r.err().contains("unknown command 'train'"), r.err());
+        for (Supplier<Object> s : Main.COMMANDS) {
+            String name = new CommandLine(s.get()).getCommandName();
+            assertTrue(r.err().contains(name), name + " listed: " + r.err());
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ selfcheck, train-lm, post-train
+
+    @Test
+    void selfcheckRunsInProcess() {
+        Run r = run("selfcheck", "--quick").ok();
+        assertTrue(r.out().contains("selfcheck passed"), r.out());
+        assertTrue(r.out().contains("logprobs forward"), r.out());
+        Run bad = run("selfcheck", "--bogus").usageError();
+        assertTrue(bad.err().contains("--bogus"), bad.err());
+    }
+
+    @Test
+    void trainLmTrainsAndResumesInProcess() throws IOException {
+        Path dir = tmp.resolve("train-lm");
+        Object[] common = {"train-lm", "--data", text(), "--out", dir, "--layers", 1, "--heads", 2, "--embd", 16, "--seq", 16,
+                "--batch", 2, "--eval-every", 3, "--eval-batches", 1, "--checkpoint-every", 3, "--log-every", 1};
+        Run r = run(concat(common, "--steps", 4)).ok();
+        assertTrue(r.out().contains("step 4  lr"), r.out());
+        assertTrue(r.out().contains("train-lm: done; checkpoint"), r.out());
+        assertEquals("step-4", Files.readString(dir.resolve(LmTrainer.LATEST)).trim());
+        assertEquals(4, LmTrainer.readMetrics(dir.resolve(LmTrainer.METRICS)).size());
+        // nothing left to do after the last step: a resume says so and exits cleanly
+        r = run(concat(common, "--resume")).ok();
+        assertTrue(r.out().contains("from step 4 of 4"), r.out());
+        // bad arguments: one line, exit 2 (a missing --data file included)
+        run("train-lm", "--data", text()).usageError();
+        assertTrue(run("train-lm", "--bogus", 1, "--data", text(), "--out", dir).usageError().err().contains("--bogus"));
+        run(concat(common, "--steps", "x")).usageError();
+        Path missing = tmp.resolve("missing.txt");
+        assertTrue(run("train-lm", "--data", missing, "--out", dir).usageError().err().contains(missing.toString()));
+    }
+
+    @Test
+    void postTrainParsesInProcess() {
+        assertTrue(run("post-train", "--help").ok().out().contains("--out"));
+        assertTrue(run("post-train", "--bogus", "--out", tmp.resolve("pt")).usageError().err().contains("--bogus"));
+        assertTrue(run("post-train").usageError().err().contains("--out"));
+        assertTrue(run("post-train", "--out", tmp.resolve("pt"), "--seed", "x").usageError().err().contains("--seed"));
+    }
+
+    private static Object[] concat(Object[] a, Object... b) {
+        Object[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    // ------------------------------------------------------------------------------------------ bad inputs
+
+    @Test
+    void unwritableOutIsNamed() throws IOException {
+        Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self")), "no /proc");
+        Path out = Path.of("/proc/x/run");
+        List<Run> runs = List.of(
+                run(tiny("pretrain", "--data", text(), "--steps", 1, "--out", out)),
+                run(tiny("sft", "--tasks", 4, "--steps", 1, "--out", out)),
+                run("train-lm", "--data", text(), "--steps", 1, "--out", out),
+                run("post-train", "--out", out));
+        for (Run r : runs) {
+            r.usageError();
+            assertTrue(r.err().contains("--out") && r.err().contains(out.toString()) && r.err().contains("cannot create"), r.err());
+            assertFalse(r.err().contains("no such file"), r.err());
+        }
+        // a file where the folder should be
+        Path file = text();
+        Run r = run(tiny("pretrain", "--data", text(), "--steps", 1, "--out", file.resolve("run"))).usageError();
+        assertTrue(r.err().contains("--out") && r.err().contains(file.toString()), r.err());
+    }
+
+    @Test
+    void tooShortCorpusIsAUsageErrorAndLeavesNoRunFolder() throws IOException {
+        Path empty = Files.write(tmp.resolve("empty.txt"), new byte[0]);
+        Path shortText = Files.writeString(tmp.resolve("short.txt"), "too short for one window");
+        for (Path data : List.of(empty, shortText)) {
+            for (String evalEvery : List.of("0", "100")) {
+                Path out = tmp.resolve("short-run-" + evalEvery + "-" + data.getFileName());
+                Run r = run(tiny("pretrain", "--data", data, "--eval-every", evalEvery, "--out", out)).usageError();
+                assertTrue(r.err().contains("--data") && r.err().contains(data.toString()), r.err());
+                assertFalse(Files.exists(out), "no run folder for bad input: " + out);
+            }
+        }
+    }
+
+    @Test
+    void invalidUtf8NamesTheFileAndOffset() throws IOException {
+        // "é" is fine; the byte 0xfe at offset `at` (on line 2) is never valid UTF-8
+        byte[] good = "first line\nsecond \u00e9 line ".getBytes(StandardCharsets.UTF_8);
+        int at = good.length;
+        Path data = Files.write(tmp.resolve("binary.txt"), concat(good, new byte[] {(byte) 0xfe, 'x', '\n'}));
+        Path out = tmp.resolve("utf8-run");
+        Run r = run(tiny("pretrain", "--data", data, "--out", out)).usageError();
+        assertTrue(r.err().contains(data.toString()) && r.err().contains("UTF-8") && r.err().contains("line 2"), r.err());
+        assertTrue(r.err().contains("offset " + at), r.err());
+        assertFalse(Files.exists(out));
+        // the report's readers: metrics.jsonl and summary.json
+        Path stage = Files.createDirectories(tmp.resolve("utf8-report").resolve("sft"));
+        Files.write(stage.resolve("metrics.jsonl"), concat("{\"step\": 1, \"loss\": 1.0}\n{\"x\": \"".getBytes(StandardCharsets.UTF_8),
+                new byte[] {(byte) 0xff, '"', '}', '\n'}));
+        r = run("report", stage.getParent()).usageError();
+        assertTrue(r.err().contains("metrics.jsonl") && r.err().contains("UTF-8") && r.err().contains("line 2"), r.err());
+        Path summary = Files.createDirectories(tmp.resolve("utf8-summary"));
+        Files.write(summary.resolve("summary.json"), new byte[] {'{', '"', 'a', (byte) 0xff, '"', ':', '1', '}'});
+        r = run("report", summary).usageError();
+        assertTrue(r.err().contains("summary.json") && r.err().contains("UTF-8") && r.err().contains("offset 3"), r.err());
+    }
+
+    @Test
+    void duplicateConfigKeyIsRejected() throws IOException {
+        Path yaml = Files.writeString(tmp.resolve("dup.yaml"), "steps: 3\nlr: 1e-3\nsteps: 5\n");
+        Run r = run("sft", "--config", yaml, "--tasks", 4, "--out", tmp.resolve("x")).usageError();
+        assertTrue(r.err().contains("dup.yaml") && r.err().contains("duplicate key 'steps'") && r.err().contains("line 3"), r.err());
+        Path json = Files.writeString(tmp.resolve("dup.json"), "{\"lr\": 0.1,\n \"lr\": 0.2}");
+        r = run("sft", "--config", json, "--tasks", 4, "--out", tmp.resolve("x")).usageError();
+        assertTrue(r.err().contains("dup.json") && r.err().contains("duplicate key 'lr'") && r.err().contains("line 2"), r.err());
+    }
+
+    @Test
+    void oversizedModelsAreRefusedBeforeAllocating() throws IOException {
+        Path out = tmp.resolve("huge");
+        Run r = run("pretrain", "--data", text(), "--ctx", 100_000_000, "--out", out).usageError();
+        assertTrue(r.err().contains("--ctx") && r.err().contains(String.valueOf(ModelOptions.MAX_CTX)), r.err());
+        // within the limits, but the activations of batch x context cannot fit: the sizes are named
+        long t0 = System.nanoTime();
+        r = run("pretrain", "--data", text(), "--ctx", 1 << 20, "--out", out).usageError();
+        assertTrue(r.err().contains("--seq") && r.err().contains("--batch") && r.err().contains("memory"), r.err());
+        assertTrue(r.err().matches("(?s).*\\d+(\\.\\d+)? [KMGTPE]iB.*"), "sizes in the message: " + r.err());
+        r = run(tiny("sft", "--tasks", 4, "--batch", 1_000_000, "--out", out)).usageError();
+        assertTrue(r.err().contains("--batch") && r.err().contains("memory"), r.err());
+        r = run("pretrain", "--data", text(), "--layers", 100_000, "--embd", 4096, "--heads", 32, "--out", out).usageError();
+        assertTrue(r.err().contains("--layers"), r.err());
+        r = run("train-lm", "--data", text(), "--seq", 1 << 20, "--out", out).usageError();
+        assertTrue(r.err().contains("--seq") && r.err().contains("memory"), r.err());
+        assertTrue(System.nanoTime() - t0 < 20e9, "refused before allocating");
+        assertFalse(Files.exists(out));
+        // a model folder whose config.json describes a model too large to load: refused before the weights are read
+        Path big = Files.createDirectories(tmp.resolve("big-model"));
+        Files.writeString(big.resolve("config.json"), new dev.align4j.model.GptConfig(2000, 16, 16384, 1024, 50257).toJson());
+        Files.write(big.resolve("model.safetensors"), new byte[16]);
+        r = run("generate", "--model", big, "--prompt", "hi").usageError();
+        assertTrue(r.err().contains("--model " + big) && r.err().contains("choose a smaller --model"), r.err());
+    }
+
     // ------------------------------------------------------------------------------------------ --config
 
     private static Path text() throws IOException {
@@ -477,7 +634,7 @@ class CliTest {
         assertTrue(bad.err().contains("--samples-per-prompt"), bad.err());
         bad = run("ppo", "--policy", sftRun.resolve("model"), "--reward-model", rmRun(), "--baseline", "value",
                 "--out", tmp.resolve("ppo-group-bad")).usageError();
-        assertTrue(bad.err().contains("--baseline: expected critic or group"), bad.err());
+        assertTrue(bad.err().contains("'--baseline'") && bad.err().contains("expected critic|group, got 'value'"), bad.err());
     }
 
     @Test
