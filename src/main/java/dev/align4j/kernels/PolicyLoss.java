@@ -2,9 +2,11 @@ package dev.align4j.kernels;
 
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
+import dev.align4j.tensor.NativeConstants;
 import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
+import java.util.function.Function;
 
 /**
  * The clipped PPO policy loss, its gradient with respect to the new log-probs, and TRL's metrics, in one
@@ -39,15 +41,12 @@ public final class PolicyLoss {
     /** How per-token losses become one number. */
     public enum Aggregation {
         /** Σ m·L / Σ m over every token of the batch. */
-        TOKEN_MEAN(0),
+        TOKEN_MEAN,
         /** Mean over sequences (with at least one masked token) of Σ_t m·L / Σ_t m. */
-        SEQUENCE_MEAN(1);
+        SEQUENCE_MEAN;
 
-        final int code;
-
-        Aggregation(int code) {
-            this.code = code;
-        }
+        /** The native AGG_* constant of the same name. */
+        final int code = NativeConstants.code("AGG", this);
     }
 
     /**
@@ -117,41 +116,20 @@ public final class PolicyLoss {
     /** Loss and gradient, the gradient in a new tensor of {@code scope}. */
     public static Result compute(Scope scope, Tensor logpNew, Tensor logpOld, Tensor advantages, Tensor mask,
                                  Config config) {
-        Device device = Args.open("logpNew", logpNew);
-        if (scope == null) throw new IllegalArgumentException("scope must not be null");
-        Args.dtype("logpNew", logpNew, DType.F32);
-        Tensor dlogpNew = scope.empty(device, DType.F32, logpNew.shape());
-        try {
-            return new Result(dlogpNew, compute(logpNew, logpOld, advantages, mask, config, dlogpNew));
-        } catch (RuntimeException e) {
-            dlogpNew.close();
-            throw e;
-        }
+        return withGradient(scope, "logpNew", logpNew,
+                g -> new Result(g, compute(logpNew, logpOld, advantages, mask, config, g)));
     }
 
     /** Loss and gradient into a caller-provided {@code dlogpNew} (F32, the shape of {@code logpNew}). */
     public static Stats compute(Tensor logpNew, Tensor logpOld, Tensor advantages, Tensor mask, Config config,
                                 Tensor dlogpNew) {
-        Device device = Args.sameDevice(new String[] {"logpNew", "logpOld", "advantages", "mask", "dlogpNew"},
-                logpNew, logpOld, advantages, mask, dlogpNew);
-        Args.open("logpOld", logpOld);
-        Args.open("advantages", advantages);
-        Args.open("mask", mask);
-        Args.open("dlogpNew", dlogpNew);
-        if (config == null) throw new IllegalArgumentException("config must not be null");
-        long[] bt = batchShape("logpNew", logpNew);
-        Args.f32("logpOld", logpOld, false, bt);
-        Args.f32("advantages", advantages, false, bt);
-        Args.f32("mask", mask, false, bt);
-        Args.f32("dlogpNew", dlogpNew, false, bt);
-        Args.mask("mask", mask);
-        Args.finiteValues("logpNew", logpNew);
-        Args.finiteValues("logpOld", logpOld);
-        Args.finiteValues("advantages", advantages);
-        long b = bt[0], t = bt[1];
+        Batch batch = checkLoss(new String[] {"logpNew", "logpOld", "advantages", "mask", "dlogpNew"},
+                new Tensor[] {logpNew, logpOld, advantages, mask, dlogpNew}, config);
+        Device device = batch.device();
+        long b = batch.b(), t = batch.t();
         try (Scope tmp = new Scope()) {
-            Tensor work = tmp.empty(device, DType.F32, b * 6);  // A4J_POLICY_ROW floats per sequence
-            Tensor stats = tmp.empty(device, DType.F32, 6);     // A4J_POLICY_STATS
+            Tensor work = tmp.empty(device, DType.F32, b * NativeConstants.POLICY_ROW);
+            Tensor stats = tmp.empty(device, DType.F32, NativeConstants.POLICY_STATS);
             NativeKernels.policyLoss(device, logpNew, logpOld, advantages, mask, b, t, config.epsLow(),
                     config.epsHigh(), config.dualClipEnabled() ? config.dualClip() : 0f, config.aggregation().code,
                     dlogpNew, work, stats);
@@ -170,6 +148,31 @@ public final class PolicyLoss {
                     s.of(cpu, mask, b, t), config);
             return new HostResult(r.dlogpNew().toFloatArray(), r.stats());
         }
+    }
+
+    /** A PPO loss computed into a new gradient of {@code scope} shaped like {@code input} (F32), its first input. */
+    static <R> R withGradient(Scope scope, String name, Tensor input, Function<Tensor, R> lossInto) {
+        Device device = Args.open(name, input);
+        Args.dtype(name, input, DType.F32);
+        return Args.withOutputs(scope, device, new long[][] {input.shape()}, out -> lossInto.apply(out[0]));
+    }
+
+    /** The device and {@code [B, T]} of a PPO loss's tensors. */
+    record Batch(Device device, long b, long t) {}
+
+    /**
+     * The checks of a PPO loss's tensors, named in {@code names}: three inputs, the mask, the gradient output; all
+     * F32 {@code [B, T]}, open, on one device, the inputs finite and the mask 0/1. {@code config} must be non-null.
+     */
+    static Batch checkLoss(String[] names, Tensor[] tensors, Object config) {
+        Device device = Args.sameDevice(names, tensors);
+        for (int i = 0; i < tensors.length; i++) Args.open(names[i], tensors[i]);
+        if (config == null) throw new IllegalArgumentException("config must not be null");
+        long[] bt = batchShape(names[0], tensors[0]);
+        for (int i = 1; i < tensors.length; i++) Args.f32(names[i], tensors[i], false, bt);
+        Args.mask(names[3], tensors[3]);
+        for (int i = 0; i < 3; i++) Args.finiteValues(names[i], tensors[i]);
+        return new Batch(device, bt[0], bt[1]);
     }
 
     /** The {@code [B, T]} shape of a rank-2 F32 tensor. */
