@@ -6,6 +6,8 @@ import dev.align4j.tensor.NativeConstants;
 import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
+import java.util.function.BiConsumer;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 
 /**
@@ -125,29 +127,21 @@ public final class PolicyLoss {
                                 Tensor dlogpNew) {
         Batch batch = checkLoss(new String[] {"logpNew", "logpOld", "advantages", "mask", "dlogpNew"},
                 new Tensor[] {logpNew, logpOld, advantages, mask, dlogpNew}, config);
-        Device device = batch.device();
-        long b = batch.b(), t = batch.t();
-        try (Scope tmp = new Scope()) {
-            Tensor work = tmp.empty(device, DType.F32, b * NativeConstants.POLICY_ROW);
-            Tensor stats = tmp.empty(device, DType.F32, NativeConstants.POLICY_STATS);
-            NativeKernels.policyLoss(device, logpNew, logpOld, advantages, mask, b, t, config.epsLow(),
-                    config.epsHigh(), config.dualClipEnabled() ? config.dualClip() : 0f, config.aggregation().code,
-                    dlogpNew, work, stats);
-            float[] s = stats.toFloatArray();
-            return new Stats(s[0], s[1], s[2], s[3], s[4], Math.round((double) s[5]));
-        }
+        float[] s = batch.run(NativeConstants.POLICY_ROW, NativeConstants.POLICY_STATS, (work, stats) ->
+                NativeKernels.policyLoss(batch.device(), logpNew, logpOld, advantages, mask, batch.b(), batch.t(),
+                        config.epsLow(), config.epsHigh(), config.dualClipEnabled() ? config.dualClip() : 0f,
+                        config.aggregation().code, dlogpNew, work, stats));
+        return new Stats(s[0], s[1], s[2], s[3], s[4], Math.round((double) s[5]));
     }
 
     /** Convenience on Java arrays (CPU), each {@code [b·t]} row-major. */
     public static HostResult compute(float[] logpNew, float[] logpOld, float[] advantages, float[] mask, int b, int t,
                                      Config config) {
-        checkArrays(b, t, new String[] {"logpNew", "logpOld", "advantages", "mask"}, logpNew, logpOld, advantages, mask);
-        Device cpu = Device.cpu();
-        try (Scope s = new Scope()) {
-            Result r = compute(s, s.of(cpu, logpNew, b, t), s.of(cpu, logpOld, b, t), s.of(cpu, advantages, b, t),
-                    s.of(cpu, mask, b, t), config);
-            return new HostResult(r.dlogpNew().toFloatArray(), r.stats());
-        }
+        return onHost(b, t, new String[] {"logpNew", "logpOld", "advantages", "mask"},
+                new float[][] {logpNew, logpOld, advantages, mask}, (s, in) -> {
+                    Result r = compute(s, in[0], in[1], in[2], in[3], config);
+                    return new HostResult(r.dlogpNew().toFloatArray(), r.stats());
+                });
     }
 
     /** A PPO loss computed into a new gradient of {@code scope} shaped like {@code input} (F32), its first input. */
@@ -158,7 +152,17 @@ public final class PolicyLoss {
     }
 
     /** The device and {@code [B, T]} of a PPO loss's tensors. */
-    record Batch(Device device, long b, long t) {}
+    record Batch(Device device, long b, long t) {
+        /** Runs the loss's kernel with scratch work[B·row] and stats[stats] (F32) and returns the stats. */
+        float[] run(int row, int stats, BiConsumer<Tensor, Tensor> kernel) {
+            try (Scope tmp = new Scope()) {
+                Tensor work = tmp.empty(device, DType.F32, b * row);
+                Tensor out = tmp.empty(device, DType.F32, stats);
+                kernel.accept(work, out);
+                return out.toFloatArray();
+            }
+        }
+    }
 
     /**
      * The checks of a PPO loss's tensors, named in {@code names}: three inputs, the mask, the gradient output; all
@@ -181,6 +185,16 @@ public final class PolicyLoss {
         if (t.rank() != 2)
             throw new IllegalArgumentException(name + " must have shape [B, T], got rank " + t.rank() + " (" + t.describe() + ")");
         return t.shape();
+    }
+
+    /** A PPO loss on Java arrays (CPU), each {@code [b·t]} row-major: {@code loss} gets them as tensors of a scope. */
+    static <R> R onHost(int b, int t, String[] names, float[][] arrays, BiFunction<Scope, Tensor[], R> loss) {
+        checkArrays(b, t, names, arrays);
+        try (Scope s = new Scope()) {
+            Tensor[] in = new Tensor[arrays.length];
+            for (int i = 0; i < in.length; i++) in[i] = s.of(Device.cpu(), arrays[i], b, t);
+            return loss.apply(s, in);
+        }
     }
 
     /** Array lengths for the host convenience overloads. */

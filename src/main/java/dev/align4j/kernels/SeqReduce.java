@@ -1,6 +1,5 @@
 package dev.align4j.kernels;
 
-import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;

@@ -1,8 +1,6 @@
 package dev.align4j.kernels;
 
 import dev.align4j.kernels.PolicyLoss.Aggregation;
-import dev.align4j.tensor.DType;
-import dev.align4j.tensor.Device;
 import dev.align4j.tensor.NativeConstants;
 import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;
@@ -75,28 +73,19 @@ public final class ValueLoss {
                                 Tensor dvalues) {
         PolicyLoss.Batch batch = PolicyLoss.checkLoss(new String[] {"values", "valuesOld", "returns", "mask", "dvalues"},
                 new Tensor[] {values, valuesOld, returns, mask, dvalues}, config);
-        Device device = batch.device();
-        long b = batch.b(), t = batch.t();
-        try (Scope tmp = new Scope()) {
-            Tensor work = tmp.empty(device, DType.F32, b * NativeConstants.VALUE_ROW);
-            Tensor stats = tmp.empty(device, DType.F32, NativeConstants.VALUE_STATS);
-            NativeKernels.valueLoss(device, values, valuesOld, returns, mask, b, t, config.epsV(),
-                    config.aggregation().code, dvalues, work, stats);
-            float[] s = stats.toFloatArray();
-            return new Stats(s[0], s[1], Math.round((double) s[2]));
-        }
+        float[] s = batch.run(NativeConstants.VALUE_ROW, NativeConstants.VALUE_STATS, (work, stats) ->
+                NativeKernels.valueLoss(batch.device(), values, valuesOld, returns, mask, batch.b(), batch.t(),
+                        config.epsV(), config.aggregation().code, dvalues, work, stats));
+        return new Stats(s[0], s[1], Math.round((double) s[2]));
     }
 
     /** Convenience on Java arrays (CPU), each {@code [b·t]} row-major. */
     public static HostResult compute(float[] values, float[] valuesOld, float[] returns, float[] mask, int b, int t,
                                      Config config) {
-        PolicyLoss.checkArrays(b, t, new String[] {"values", "valuesOld", "returns", "mask"}, values, valuesOld,
-                returns, mask);
-        Device cpu = Device.cpu();
-        try (Scope s = new Scope()) {
-            Result r = compute(s, s.of(cpu, values, b, t), s.of(cpu, valuesOld, b, t), s.of(cpu, returns, b, t),
-                    s.of(cpu, mask, b, t), config);
-            return new HostResult(r.dvalues().toFloatArray(), r.stats());
-        }
+        return PolicyLoss.onHost(b, t, new String[] {"values", "valuesOld", "returns", "mask"},
+                new float[][] {values, valuesOld, returns, mask}, (s, in) -> {
+                    Result r = compute(s, in[0], in[1], in[2], in[3], config);
+                    return new HostResult(r.dvalues().toFloatArray(), r.stats());
+                });
     }
 }
