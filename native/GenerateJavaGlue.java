@@ -62,18 +62,22 @@ public final class GenerateJavaGlue {
             System.err.println("usage: java GenerateJavaGlue.java <native dir> <generated source root>");
             System.exit(2);
         }
-        Path nativeDir = Path.of(args[0]);
-        Path out = Path.of(args[1]).resolve(PACKAGE.replace('.', '/'));
         try {
-            List<Kernel> kernels = parseKernels(nativeDir.resolve("kernels.def"));
-            List<Constant> constants = parseConstants(nativeDir.resolve("constants.def"));
-            Files.createDirectories(out);
-            write(out.resolve("NativeKernels.java"), nativeKernels(kernels));
-            write(out.resolve("NativeConstants.java"), nativeConstants(constants));
+            generate(Path.of(args[0]), Path.of(args[1]));
         } catch (DefException e) {
             System.err.println("GenerateJavaGlue: " + e.getMessage());
             System.exit(1);
         }
+    }
+
+    /** Reads nativeDir/kernels.def and nativeDir/constants.def; writes the two classes under the source root. */
+    static void generate(Path nativeDir, Path sourceRoot) throws IOException, DefException {
+        List<Kernel> kernels = parseKernels(nativeDir.resolve("kernels.def"));
+        List<Constant> constants = parseConstants(nativeDir.resolve("constants.def"));
+        Path out = sourceRoot.resolve(PACKAGE.replace('.', '/'));
+        Files.createDirectories(out);
+        write(out.resolve("NativeKernels.java"), nativeKernels(kernels));
+        write(out.resolve("NativeConstants.java"), nativeConstants(constants));
     }
 
     // ------------------------------------------------------------------------------------------ kernels.def
