@@ -16,6 +16,7 @@
 // Floor: reads params, grads, m, v and writes params, m, v: 28 bytes per parameter (3.5 GB at 124M).
 // One version, single source: a block owns a contiguous chunk, threads stride over it.
 #pragma once
+#include "align4j.h"
 #include "portability.h"
 
 namespace a4j {
@@ -54,7 +55,7 @@ inline int adamw(float* params, const float* grads, float* m, float* v, int64_t 
                  float beta1, float beta2, float eps, float weight_decay, int64_t step, float grad_scale,
                  const float* clip) {
     if (n <= 0) return 0;
-    if (step < 1) return 1;  // A4J_ERR_ARGUMENT: bias corrections need t >= 1 (Java validates first)
+    if (step < 1) return A4J_ERR_ARGUMENT;  // bias corrections need t >= 1 (Java validates first)
     const double bc1 = 1.0 - pow((double)beta1, (double)step);
     const double bc2 = 1.0 - pow((double)beta2, (double)step);
     const float decay_factor = (float)(1.0 - (double)lr * (double)weight_decay);

@@ -6,6 +6,7 @@
 // Blocks of CHECK_CHUNK elements; each block finds its first bad index and the minimum is taken with an
 // atomic on the GPU and a critical section on the host (blocks run in any order on both).
 #pragma once
+#include "align4j.h"
 #include "portability.h"
 
 namespace a4j {
@@ -15,9 +16,9 @@ constexpr int64_t CHECK_CHUNK = 1 << 16;
 
 A4J_DEV bool f32_breaks(float v, int32_t rule) {
     switch (rule) {
-        case 1: return !(v == 0.0f || v == 1.0f);          // NaN fails both comparisons
-        case 2: return !(v > 0.0f && v < INFINITY);
-        default: return !(v > -INFINITY && v < INFINITY);  // NaN and ±inf
+        case A4J_CHECK_MASK: return !(v == 0.0f || v == 1.0f);      // NaN fails both comparisons
+        case A4J_CHECK_POSITIVE: return !(v > 0.0f && v < INFINITY);
+        default: return !(v > -INFINITY && v < INFINITY);            // A4J_CHECK_FINITE: NaN and ±inf
     }
 }
 
@@ -36,9 +37,9 @@ __global__ void check_f32_kernel(const float* A4J_RESTRICT x, int64_t n, int32_t
     const int64_t begin = (int64_t)blockIdx.x * CHECK_CHUNK;
     const int64_t end = begin + CHECK_CHUNK < n ? begin + CHECK_CHUNK : n;
     int bad = 0;
-    if (rule == 1) {
+    if (rule == A4J_CHECK_MASK) {
         for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) bad += (x[i] == 0.0f) | (x[i] == 1.0f) ? 0 : 1;
-    } else if (rule == 2) {
+    } else if (rule == A4J_CHECK_POSITIVE) {
         for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x)
             bad += (x[i] > 0.0f) & (x[i] < INFINITY) ? 0 : 1;
     } else {
@@ -72,6 +73,7 @@ __global__ void check_init_kernel(int64_t* first_bad) {
 }
 
 inline int check_f32(const float* x, int64_t n, int32_t rule, int64_t* first_bad) {
+    if (rule < A4J_CHECK_FINITE || rule > A4J_CHECK_POSITIVE) return A4J_ERR_ARGUMENT;  // Java passes only these
     A4J_LAUNCH(check_init_kernel, 1, 32, 1, first_bad);
     A4J_LAUNCH(check_f32_kernel, (n + CHECK_CHUNK - 1) / CHECK_CHUNK, CHECK_THREADS, n, x, n, rule, first_bad);
     return 0;

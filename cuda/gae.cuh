@@ -25,6 +25,7 @@
 // loads and shuffles overlap); only the cheap carry updates, from each chunk's whole map (lane 0's,
 // broadcast), run in sequence.
 #pragma once
+#include "align4j.h"
 #include "portability.h"
 
 namespace a4j {
@@ -101,7 +102,7 @@ A4J_GAE_UNROLL
 
 inline int gae(const float* rewards, const float* values, const float* mask, int64_t B, int64_t T, float gamma,
                float lambda, float* advantages, float* returns) {
-    if (!(gamma >= 0.0f && gamma <= 1.0f) || !(lambda >= 0.0f && lambda <= 1.0f)) return 1;
+    if (!(gamma >= 0.0f && gamma <= 1.0f) || !(lambda >= 0.0f && lambda <= 1.0f)) return A4J_ERR_ARGUMENT;
     A4J_LAUNCH(gae_kernel, B, GAE_THREADS, B * T, rewards, values, mask, T, gamma, lambda, advantages, returns);
     return 0;
 }

@@ -40,7 +40,9 @@ A4J_HOSTDEV void gelu_sigmoids(float x, float& s, float& sc) {
     sc = (pos ? e : 1.0f) * inv;
 }
 
-__global__ void gelu_fwd_kernel(const float* x, int64_t n, float* out) {
+// One kernel for both directions (BACKWARD: dx = dout·gelu'(x) into out; forward: out = gelu(x), dout unused).
+template <bool BACKWARD>
+__global__ void gelu_kernel(const float* x, const float* dout, int64_t n, float* out) {
     const int64_t start = (int64_t)blockIdx.x * GELU_CHUNK;
     const int64_t len = n - start < GELU_CHUNK ? n - start : GELU_CHUNK;
     const float* xc = x + start;
@@ -49,35 +51,25 @@ __global__ void gelu_fwd_kernel(const float* x, int64_t n, float* out) {
         const float xv = xc[j];
         float s, sc;
         gelu_sigmoids(xv, s, sc);
-        oc[j] = xv * s;
-    }
-}
-
-__global__ void gelu_bwd_kernel(const float* x, const float* dout, int64_t n, float* dx) {
-    const int64_t start = (int64_t)blockIdx.x * GELU_CHUNK;
-    const int64_t len = n - start < GELU_CHUNK ? n - start : GELU_CHUNK;
-    const float* xc = x + start;
-    const float* dc = dout + start;
-    float* gc = dx + start;
-    for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
-        const float xv = xc[j];
-        float s, sc;
-        gelu_sigmoids(xv, s, sc);
-        // u'(x), with x² capped: beyond |x| = 1e4 the σ(1 − σ) factor is exactly 0 and an infinite u' would
-        // turn 0·∞ into NaN (the cap's select also maps NaN to 1e8, but s is already NaN then).
-        const float x2 = xv * xv < 1e8f ? xv * xv : 1e8f;
-        const float du = GELU_K * fmaf(3.0f * GELU_A, x2, 1.0f);
-        gc[j] = dc[j] * fmaf(xv * s, 2.0f * sc * du, s);  // 2·x would overflow near FLT_MAX
+        if constexpr (BACKWARD) {
+            // u'(x), with x² capped: beyond |x| = 1e4 the σ(1 − σ) factor is exactly 0 and an infinite u' would
+            // turn 0·∞ into NaN (the cap's select also maps NaN to 1e8, but s is already NaN then).
+            const float x2 = xv * xv < 1e8f ? xv * xv : 1e8f;
+            const float du = GELU_K * fmaf(3.0f * GELU_A, x2, 1.0f);
+            oc[j] = dout[start + j] * fmaf(xv * s, 2.0f * sc * du, s);  // 2·x would overflow near FLT_MAX
+        } else {
+            oc[j] = xv * s;
+        }
     }
 }
 
 inline int gelu_fwd(const float* x, int64_t n, float* out) {
-    A4J_LAUNCH(gelu_fwd_kernel, (n + GELU_CHUNK - 1) / GELU_CHUNK, GELU_THREADS, n, x, n, out);
+    A4J_LAUNCH(gelu_kernel<false>, (n + GELU_CHUNK - 1) / GELU_CHUNK, GELU_THREADS, n, x, nullptr, n, out);
     return 0;
 }
 
 inline int gelu_bwd(const float* x, const float* dout, int64_t n, float* dx) {
-    A4J_LAUNCH(gelu_bwd_kernel, (n + GELU_CHUNK - 1) / GELU_CHUNK, GELU_THREADS, n, x, dout, n, dx);
+    A4J_LAUNCH(gelu_kernel<true>, (n + GELU_CHUNK - 1) / GELU_CHUNK, GELU_THREADS, n, x, dout, n, dx);
     return 0;
 }
 

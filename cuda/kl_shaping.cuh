@@ -4,7 +4,7 @@
 //   out: kl [B,T]      = k(d), d = logp_old − logp_ref, on the mask; 0 off it
 //        rewards [B,T] = −β·kl on the mask, 0 off it; plus, at the LAST masked token of row b,
 //                        scores[b] − (missing_eos_penalty if tokens and eos_id >= 0 and tokens[b,last] != eos_id)
-//   k: kl_type 1 = k1 = d, 2 = k2 = d²/2, 3 = k3 = e^(−d) − 1 + d (written expm1(−d) + d, which keeps
+//   k: kl_type A4J_KL_K1 = d, A4J_KL_K2 = d²/2, A4J_KL_K3 = e^(−d) − 1 + d (written expm1(−d) + d, which keeps
 //   its relative accuracy for small d instead of cancelling to zero).
 // A row with no masked token has no place for its score: it gets only zeros (the Java layer counts such
 // rows and reports them). Masked-out inputs are not used (selects), so padding may hold anything.
@@ -14,6 +14,7 @@
 // One version, single source: a block owns a row; pass 1 finds the last masked token (each thread walks
 // its stride class backward and stops at the first hit), pass 2 writes both outputs.
 #pragma once
+#include "align4j.h"
 #include "portability.h"
 
 namespace a4j {
@@ -21,9 +22,9 @@ namespace a4j {
 constexpr int KL_SHAPING_THREADS = 256;
 
 A4J_HOSTDEV float kl_estimate(float d, int32_t kl_type) {
-    if (kl_type == 1) return d;
-    if (kl_type == 2) return 0.5f * d * d;
-    return expm1f(-d) + d;
+    if (kl_type == A4J_KL_K1) return d;
+    if (kl_type == A4J_KL_K2) return 0.5f * d * d;
+    return expm1f(-d) + d;  // A4J_KL_K3
 }
 
 __global__ void kl_shaping_kernel(const float* A4J_RESTRICT logp_old, const float* A4J_RESTRICT logp_ref,
@@ -59,7 +60,8 @@ __global__ void kl_shaping_kernel(const float* A4J_RESTRICT logp_old, const floa
 inline int kl_shaping(const float* logp_old, const float* logp_ref, const float* mask, const float* scores,
                       const int32_t* tokens, int64_t B, int64_t T, float beta, int32_t kl_type, int32_t eos_id,
                       float missing_eos_penalty, float* rewards, float* kl) {
-    if (kl_type < 1 || kl_type > 3 || !(beta >= 0.0f && beta < INFINITY) || T > (int64_t(1) << 24)) return 1;
+    if (kl_type < A4J_KL_K1 || kl_type > A4J_KL_K3 || !(beta >= 0.0f && beta < INFINITY) || T > (int64_t(1) << 24))
+        return A4J_ERR_ARGUMENT;
     A4J_LAUNCH(kl_shaping_kernel, B, KL_SHAPING_THREADS, B * T, logp_old, logp_ref, mask, scores, tokens, T, beta, kl_type,
                eos_id, missing_eos_penalty, rewards, kl);
     return 0;

@@ -5,15 +5,14 @@
 // Per token, with ρ = exp(ℓ_new − ℓ_old) and d = ℓ_old − ℓ_new:
 //   L = max(−A·ρ, −A·clip(ρ, 1−ε_low, 1+ε_high)), and for A < 0 with dual clip c > 1: L = min(L, −c·A).
 //   The clipped branch (or the cap) has gradient 0; ties go to the unclipped branch, gradient −A·ρ.
-// agg 0: Σ m·L / Σ m over the batch; agg 1: mean over sequences with ≥ 1 token of their token-means.
+// agg A4J_AGG_TOKEN_MEAN: Σ m·L / Σ m over the batch; A4J_AGG_SEQUENCE_MEAN: mean over sequences with ≥ 1
+// token of their token-means.
 // Metrics are token-means whatever agg is. No token at all: every stat and gradient is 0.
 // Floor: reads 4·B·T·4 bytes, writes B·T·4; the second launch re-reads and rewrites the gradient (from L2
 // on the GPU at PPO batch sizes), so ~1.4× the floor.
 // One version, single source, two launches (no grid sync): kernel 1 (block per sequence) writes the
-// unscaled per-token gradient and the row's partial sums; kernel 2 (block per sequence) sums the B row
-// counts to get the normaliser, scales its row, and block 0 writes the stats.
-// Every block of kernel 2 re-reads all B counts: O(B²) reads of one float, ~65k at B = 256, far below
-// the B·T token traffic at PPO batch sizes, and cheaper than a third launch.
+// unscaled per-token gradient and the row's partial sums; kernel 2, shared with value_loss.cuh
+// (ppo_loss_rows.cuh), applies the normaliser and writes the stats.
 // Precision: each thread accumulates in double and block_sum<double> combines them, because on the host a
 // "block" is one thread summing all T tokens in sequence (float would lose ~T·2^-24 relative, 6e-5 at T=1024,
 // worse when per-token losses of both signs cancel); the row sums are then stored as float (one rounding,
@@ -21,13 +20,12 @@
 #pragma once
 #include "align4j.h"
 #include "portability.h"
+#include "ppo_loss_rows.cuh"
 
 namespace a4j {
 
-constexpr int POLICY_THREADS = 256;
-// A row of work: Σ m·L, Σ clipped, Σ d, Σ k3, Σ dual-capped, Σ m
-constexpr int POLICY_ROW = A4J_POLICY_ROW;
-static_assert(POLICY_ROW == 6 && A4J_POLICY_STATS == 6, "policy_loss work/stats layout");
+// A row of work: Σ m·L, Σ clipped, Σ d, Σ k3, Σ dual-capped, Σ m; stats are their means (see the top).
+static_assert(A4J_POLICY_STATS == A4J_POLICY_ROW, "policy_loss: one stat per work column");
 
 __global__ void policy_loss_row_kernel(const float* A4J_RESTRICT logp_new, const float* A4J_RESTRICT logp_old,
                                        const float* A4J_RESTRICT adv, const float* A4J_RESTRICT mask, int64_t T,
@@ -68,75 +66,19 @@ __global__ void policy_loss_row_kernel(const float* A4J_RESTRICT logp_new, const
         s_dual += capped ? 1.0f : 0.0f;
         s_n += on ? 1.0f : 0.0f;
     }
-    s_loss = block_sum(s_loss);
-    s_clip = block_sum(s_clip);
-    s_k1 = block_sum(s_k1);
-    s_k3 = block_sum(s_k3);
-    s_dual = block_sum(s_dual);
-    s_n = block_sum(s_n);
-    if (threadIdx.x == 0) {
-        float* w = work + (int64_t)blockIdx.x * POLICY_ROW;
-        w[0] = (float)s_loss;
-        w[1] = (float)s_clip;
-        w[2] = (float)s_k1;
-        w[3] = (float)s_k3;
-        w[4] = (float)s_dual;
-        w[5] = (float)s_n;
-    }
+    ppo_loss_store_row<A4J_POLICY_ROW>(work, s_loss, s_clip, s_k1, s_k3, s_dual, s_n);
 }
 
-// Grid max(B, 1): block 0 exists even for B = 0 so that the stats are always written.
-__global__ void policy_loss_finish_kernel(int64_t B, int64_t T, int32_t agg, float* A4J_RESTRICT dlogp_new,
-                                          const float* A4J_RESTRICT work, float* A4J_RESTRICT stats) {
-    const int64_t b = blockIdx.x;
-    double n = 0.0, nseq = 0.0;
-    for (int64_t r = threadIdx.x; r < B; r += blockDim.x) {
-        const float c = work[r * POLICY_ROW + 5];
-        n += c;
-        nseq += c > 0.0f ? 1.0 : 0.0;
-    }
-    n = block_sum(n);
-    nseq = block_sum(nseq);
-    if (b < B) {
-        const float c = work[b * POLICY_ROW + 5];
-        if (c > 0.0f) {  // rows without tokens hold zeros already
-            const float scale = (float)(agg == 0 ? 1.0 / n : 1.0 / (nseq * (double)c));
-            float* g = dlogp_new + b * T;
-            for (int64_t t = threadIdx.x; t < T; t += blockDim.x) g[t] *= scale;
-        }
-    }
-    if (b == 0) {  // block-uniform branch: every thread of block 0 reaches the block_sums
-        double s[POLICY_ROW - 1] = {0.0, 0.0, 0.0, 0.0, 0.0};
-        double seq_loss = 0.0;
-        for (int64_t r = threadIdx.x; r < B; r += blockDim.x) {
-            const float* w = work + r * POLICY_ROW;
-            for (int k = 0; k < POLICY_ROW - 1; ++k) s[k] += w[k];
-            if (w[5] > 0.0f) seq_loss += (double)w[0] / w[5];
-        }
-        for (int k = 0; k < POLICY_ROW - 1; ++k) s[k] = block_sum(s[k]);
-        seq_loss = block_sum(seq_loss);
-        if (threadIdx.x == 0) {
-            const double inv_n = n > 0.0 ? 1.0 / n : 0.0;
-            stats[0] = (float)(agg == 0 ? s[0] * inv_n : (nseq > 0.0 ? seq_loss / nseq : 0.0));
-            stats[1] = (float)(s[1] * inv_n);
-            stats[2] = (float)(s[2] * inv_n);
-            stats[3] = (float)(s[3] * inv_n);
-            stats[4] = (float)(s[4] * inv_n);
-            stats[5] = (float)n;
-        }
-    }
-}
-
-// eps_low, eps_high >= 0, dual_clip <= 0 (off) or > 1, agg 0 or 1: checked by the Java layer.
+// eps_low, eps_high >= 0, dual_clip <= 0 (off) or > 1, agg an A4J_AGG_*: checked by the Java layer.
 inline int policy_loss(const float* logp_new, const float* logp_old, const float* adv, const float* mask, int64_t B,
                        int64_t T, float eps_low, float eps_high, float dual_clip, int32_t agg, float* dlogp_new,
                        float* work, float* stats) {
-    if (B < 0 || T < 0 || (agg != 0 && agg != 1) || !(eps_low >= 0.0f) || !(eps_high >= 0.0f) ||
+    if (B < 0 || T < 0 || !ppo_loss_agg_ok(agg) || !(eps_low >= 0.0f) || !(eps_high >= 0.0f) ||
         !(dual_clip <= 0.0f || dual_clip > 1.0f))
-        return 1;  // A4J_ERR_ARGUMENT
-    A4J_LAUNCH(policy_loss_row_kernel, B, POLICY_THREADS, B * T, logp_new, logp_old, adv, mask, T, 1.0f - eps_low,
+        return A4J_ERR_ARGUMENT;
+    A4J_LAUNCH(policy_loss_row_kernel, B, PPO_LOSS_THREADS, B * T, logp_new, logp_old, adv, mask, T, 1.0f - eps_low,
                1.0f + eps_high, dual_clip, dlogp_new, work);
-    A4J_LAUNCH(policy_loss_finish_kernel, B > 0 ? B : 1, POLICY_THREADS, B * T, B, T, agg, dlogp_new, work, stats);
+    ppo_loss_finish<A4J_POLICY_ROW>(B, T, agg, dlogp_new, work, stats);
     return 0;
 }
 

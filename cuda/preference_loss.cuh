@@ -8,8 +8,9 @@
 //                                      β(ℓθ − ℓref)/|y| for IPO and LN_DPO; β ℓθ/|y| for SimPO
 //            stats[A4J_PREF_STATS]     loss, mean rewards/chosen, mean rewards/rejected,
 //                                      rewards/accuracies = mean[chosen > rejected], rewards/margins
-// Every loss is a function of one scalar per pair, z, linear in ℓ⁺θ and ℓ⁻θ, so the gradient is
-// L'(z)·∂z/∂ℓ (Δ = (ℓ⁺θ − ℓ⁺ref) − (ℓ⁻θ − ℓ⁻ref); z is formed in double, then L(z) in float):
+// type is an A4J_PREF_* (A4J_PREF_CDPO is A4J_PREF_SIGMOID). Every loss is a function of one scalar per pair,
+// z, linear in ℓ⁺θ and ℓ⁻θ, so the gradient is L'(z)·∂z/∂ℓ (Δ = (ℓ⁺θ − ℓ⁺ref) − (ℓ⁻θ − ℓ⁻ref); z is formed in
+// double, then L(z) in float):
 //   SIGMOID (and cDPO) z = βΔ,  L = −(1−ε) log σ(z) − ε log σ(−z)           (ε = label_smoothing)
 //   ROBUST             z = βΔ,  L = [−(1−ε) log σ(z) + ε log σ(−z)] / (1 − 2ε)
 //   HINGE              z = βΔ,  L = max(0, 1 − z), L'(z) = 0 at and beyond the kink
@@ -23,6 +24,7 @@
 // strides over the pairs and block_sum gives the means (grid = 1, no second launch, no atomics). Sums are
 // accumulated in double so the stats do not depend on the reduction order beyond float rounding.
 #pragma once
+#include "align4j.h"
 #include "portability.h"
 
 namespace a4j {
@@ -42,10 +44,10 @@ A4J_DEV PrefTerms preference_terms(int32_t type, float beta, float gamma, float 
     PrefTerms t;
     const double b = beta;
     switch (type) {
-        case 3:    // IPO: β does not scale z; rewards are per-token averages
-        case 4: {  // LN_DPO
+        case A4J_PREF_IPO:       // β does not scale z; rewards are per-token averages
+        case A4J_PREF_LN_DPO: {
             const double ac = ((double)c - rc) / lc, ar = ((double)r - rr) / lr;
-            const double k = type == 3 ? 1.0 : b;
+            const double k = type == A4J_PREF_IPO ? 1.0 : b;
             t.z = (float)(k * (ac - ar));
             t.dz_chosen = (float)(k / lc);
             t.dz_rejected = (float)(-k / lr);
@@ -53,7 +55,7 @@ A4J_DEV PrefTerms preference_terms(int32_t type, float beta, float gamma, float 
             t.reward_rejected = (float)(b * ar);
             break;
         }
-        case 5: {  // SIMPO: no reference
+        case A4J_PREF_SIMPO: {  // no reference
             const double wc = b * c / lc, wr = b * r / lr;
             t.z = (float)((wc - wr) - gamma);
             t.dz_chosen = (float)(b / lc);
@@ -62,7 +64,7 @@ A4J_DEV PrefTerms preference_terms(int32_t type, float beta, float gamma, float 
             t.reward_rejected = (float)wr;
             break;
         }
-        default: {  // SIGMOID, ROBUST, HINGE
+        default: {  // A4J_PREF_SIGMOID, _ROBUST, _HINGE
             const double dc = (double)c - rc, dr = (double)r - rr;
             t.z = (float)(b * (dc - dr));
             t.dz_chosen = beta;
@@ -77,11 +79,11 @@ A4J_DEV PrefTerms preference_terms(int32_t type, float beta, float gamma, float 
 
 // Loss L(z) and L'(z) for the given type.
 A4J_DEV void preference_loss_of(int32_t type, float beta, float eps, float z, float& loss, float& dloss) {
-    if (type == 2) {  // HINGE
+    if (type == A4J_PREF_HINGE) {
         const float h = 1.0f - z;
         loss = h > 0.0f ? h : 0.0f;
         dloss = h > 0.0f ? -1.0f : 0.0f;
-    } else if (type == 3) {  // IPO
+    } else if (type == A4J_PREF_IPO) {
         const float d = z - 0.5f / beta;
         loss = d * d;
         dloss = 2.0f * d;
@@ -89,7 +91,7 @@ A4J_DEV void preference_loss_of(int32_t type, float beta, float eps, float z, fl
         // d/dz log σ(z) = σ(−z), d/dz log σ(−z) = −σ(z)
         const float lsp = a4j_log_sigmoid(z), lsn = a4j_log_sigmoid(-z);
         const float sp = a4j_sigmoid(z), sn = a4j_sigmoid(-z);
-        if (type == 1) {  // ROBUST
+        if (type == A4J_PREF_ROBUST) {
             const float inv = 1.0f / (1.0f - 2.0f * eps);
             loss = (-(1.0f - eps) * lsp + eps * lsn) * inv;
             dloss = (-(1.0f - eps) * sn - eps * sp) * inv;
@@ -129,20 +131,8 @@ __global__ void preference_loss_kernel(const float* A4J_RESTRICT chosen, const f
         s_acc += t.reward_chosen > t.reward_rejected ? 1.0 : 0.0;
         s_margin += (double)t.reward_chosen - (double)t.reward_rejected;  // exact in double
     }
-    // Every thread calls block_sum the same number of times (it synchronises the block).
-    s_loss = block_sum(s_loss);
-    s_rc = block_sum(s_rc);
-    s_rr = block_sum(s_rr);
-    s_acc = block_sum(s_acc);
-    s_margin = block_sum(s_margin);
-    if (threadIdx.x == 0) {
-        const double inv = B > 0 ? 1.0 / (double)B : 0.0;
-        stats[0] = (float)(s_loss * inv);
-        stats[1] = (float)(s_rc * inv);
-        stats[2] = (float)(s_rr * inv);
-        stats[3] = (float)(s_acc * inv);
-        stats[4] = (float)(s_margin * inv);
-    }
+    // Every thread reaches this (block_sum synchronises the block).
+    block_sums_store(stats, B > 0 ? 1.0 / (double)B : 0.0, s_loss, s_rc, s_rr, s_acc, s_margin);
 }
 
 inline int preference_loss(const float* chosen, const float* rejected, const float* ref_chosen,
@@ -150,7 +140,7 @@ inline int preference_loss(const float* chosen, const float* rejected, const flo
                            int32_t type, float beta, float label_smoothing, float gamma, float* dchosen,
                            float* drejected, float* losses, float* rewards_chosen, float* rewards_rejected,
                            float* stats) {
-    if (B < 0 || type < 0 || type > 5) return 1;  // A4J_ERR_ARGUMENT; the Java layer prevents it
+    if (B < 0 || type < A4J_PREF_SIGMOID || type > A4J_PREF_SIMPO) return A4J_ERR_ARGUMENT;  // Java prevents it
     // grid = 1 even for B = 0, so that the stats are written.
     A4J_LAUNCH(preference_loss_kernel, 1, PREF_THREADS, B, chosen, rejected, ref_chosen, ref_rejected, chosen_len,
                rejected_len, B, type, beta, label_smoothing, gamma, dchosen, drejected, losses, rewards_chosen,

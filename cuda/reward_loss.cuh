@@ -10,6 +10,7 @@
 // One version, single source: one block of 256 threads strides over the pairs, block_sum for the means
 // (grid = 1), sums in double.
 #pragma once
+#include "align4j.h"
 #include "portability.h"
 
 namespace a4j {
@@ -39,24 +40,12 @@ __global__ void reward_loss_kernel(const float* A4J_RESTRICT r_chosen, const flo
         s_r += rn;
         s_margin += diff;
     }
-    s_loss = block_sum(s_loss);
-    s_acc = block_sum(s_acc);
-    s_c = block_sum(s_c);
-    s_r = block_sum(s_r);
-    s_margin = block_sum(s_margin);
-    if (threadIdx.x == 0) {
-        const double inv = B > 0 ? 1.0 / (double)B : 0.0;
-        stats[0] = (float)(s_loss * inv);
-        stats[1] = (float)(s_acc * inv);
-        stats[2] = (float)(s_c * inv);
-        stats[3] = (float)(s_r * inv);
-        stats[4] = (float)(s_margin * inv);
-    }
+    block_sums_store(stats, B > 0 ? 1.0 / (double)B : 0.0, s_loss, s_acc, s_c, s_r, s_margin);
 }
 
 inline int reward_loss(const float* r_chosen, const float* r_rejected, const float* margin, int64_t B,
                        float center_coef, float* dchosen, float* drejected, float* stats) {
-    if (B < 0) return 1;  // A4J_ERR_ARGUMENT; the Java layer prevents it
+    if (B < 0) return A4J_ERR_ARGUMENT;  // the Java layer prevents it
     // grid = 1 even for B = 0, so that the stats are written.
     A4J_LAUNCH(reward_loss_kernel, 1, RM_THREADS, B, r_chosen, r_rejected, margin, B, center_coef, dchosen, drejected,
                stats);

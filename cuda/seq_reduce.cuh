@@ -13,19 +13,28 @@ namespace a4j {
 
 constexpr int SEQ_REDUCE_THREADS = 256;
 
+// Σ_t m·v and Σ_t m over row `row` of [B,T] values and mask, accumulated in Acc (float here; whiten.cuh sums in
+// double), each returned to every thread of the block.
+template <typename Acc>
+A4J_DEV void masked_row_sums(const float* A4J_RESTRICT values, const float* A4J_RESTRICT mask, int64_t row, int64_t T,
+                             Acc& sum, Acc& count) {
+    const float* v = values + row * T;
+    const float* m = mask + row * T;
+    Acc s = 0, n = 0;
+    for (int64_t t = threadIdx.x; t < T; t += blockDim.x) {
+        const bool on = m[t] != 0.0f;
+        s += on ? (Acc)v[t] : (Acc)0;
+        n += on ? (Acc)1 : (Acc)0;
+    }
+    sum = block_sum(s);
+    count = block_sum(n);
+}
+
 __global__ void seq_reduce_fwd_kernel(const float* A4J_RESTRICT values, const float* A4J_RESTRICT mask, int64_t T,
                                       float* A4J_RESTRICT sums, float* A4J_RESTRICT counts) {
     const int64_t row = blockIdx.x;
-    const float* v = values + row * T;
-    const float* m = mask + row * T;
-    float s = 0.0f, n = 0.0f;
-    for (int64_t t = threadIdx.x; t < T; t += blockDim.x) {
-        const bool on = m[t] != 0.0f;
-        s += on ? v[t] : 0.0f;
-        n += on ? 1.0f : 0.0f;
-    }
-    s = block_sum(s);
-    n = block_sum(n);
+    float s, n;
+    masked_row_sums(values, mask, row, T, s, n);
     if (threadIdx.x == 0) {
         sums[row] = s;
         counts[row] = n;

@@ -4,21 +4,20 @@
 //            count; work[B·A4J_VALUE_ROW] scratch.
 // Per token: V_clip = V_old + clip(V − V_old, −ε_v, ε_v), L = ½·max((V − G)², (V_clip − G)²). Where the
 // clipped term is strictly larger V_clip is a constant, so the gradient is 0; otherwise (ties included)
-// it is V − G. agg 0: Σ m·L / Σ m over the batch; agg 1: mean over sequences with ≥ 1 token of their
-// token-means. clipfrac = token-mean of [(V_clip − G)² > (V − G)²]. No token: stats and gradient 0.
+// it is V − G. agg (A4J_AGG_*) as in policy_loss.cuh. clipfrac = token-mean of [(V_clip − G)² > (V − G)²].
+// No token: stats and gradient 0.
 // Floor: reads 4·B·T·4 bytes, writes B·T·4; the second launch re-reads and rewrites the gradient.
-// One version, single source, the two-launch scheme and precision argument of policy_loss.cuh: double
-// per-thread and block sums, float row partials in work, double batch sums in kernel 2.
+// One version, single source, the two-launch scheme (kernel 2 in ppo_loss_rows.cuh) and precision argument of
+// policy_loss.cuh: double per-thread and block sums, float row partials in work, double batch sums in kernel 2.
 #pragma once
 #include "align4j.h"
 #include "portability.h"
+#include "ppo_loss_rows.cuh"
 
 namespace a4j {
 
-constexpr int VALUE_THREADS = 256;
-// A row of work: Σ m·L, Σ clipped, Σ m
-constexpr int VALUE_ROW = A4J_VALUE_ROW;
-static_assert(VALUE_ROW == 3 && A4J_VALUE_STATS == 3, "value_loss work/stats layout");
+// A row of work: Σ m·L, Σ clipped, Σ m; stats are loss, clipfrac, token count.
+static_assert(A4J_VALUE_STATS == A4J_VALUE_ROW, "value_loss: one stat per work column");
 
 __global__ void value_loss_row_kernel(const float* A4J_RESTRICT values, const float* A4J_RESTRICT values_old,
                                       const float* A4J_RESTRICT returns, const float* A4J_RESTRICT mask, int64_t T,
@@ -47,63 +46,16 @@ __global__ void value_loss_row_kernel(const float* A4J_RESTRICT values, const fl
         s_clip += clipped;
         s_n += m;
     }
-    s_loss = block_sum(s_loss);
-    s_clip = block_sum(s_clip);
-    s_n = block_sum(s_n);
-    if (threadIdx.x == 0) {
-        float* w = work + (int64_t)blockIdx.x * VALUE_ROW;
-        w[0] = (float)s_loss;
-        w[1] = (float)s_clip;
-        w[2] = (float)s_n;
-    }
+    ppo_loss_store_row<A4J_VALUE_ROW>(work, s_loss, s_clip, s_n);
 }
 
-// Grid max(B, 1): block 0 exists even for B = 0 so that the stats are always written.
-__global__ void value_loss_finish_kernel(int64_t B, int64_t T, int32_t agg, float* A4J_RESTRICT dvalues,
-                                         const float* A4J_RESTRICT work, float* A4J_RESTRICT stats) {
-    const int64_t b = blockIdx.x;
-    double n = 0.0, nseq = 0.0;
-    for (int64_t r = threadIdx.x; r < B; r += blockDim.x) {
-        const float c = work[r * VALUE_ROW + 2];
-        n += c;
-        nseq += c > 0.0f ? 1.0 : 0.0;
-    }
-    n = block_sum(n);
-    nseq = block_sum(nseq);
-    if (b < B) {
-        const float c = work[b * VALUE_ROW + 2];
-        if (c > 0.0f) {  // rows without tokens hold zeros already
-            const float scale = (float)(agg == 0 ? 1.0 / n : 1.0 / (nseq * (double)c));
-            float* g = dvalues + b * T;
-            for (int64_t t = threadIdx.x; t < T; t += blockDim.x) g[t] *= scale;
-        }
-    }
-    if (b == 0) {  // block-uniform branch: every thread of block 0 reaches the block_sums
-        double s_loss = 0.0, s_clip = 0.0, seq_loss = 0.0;
-        for (int64_t r = threadIdx.x; r < B; r += blockDim.x) {
-            const float* w = work + r * VALUE_ROW;
-            s_loss += w[0];
-            s_clip += w[1];
-            if (w[2] > 0.0f) seq_loss += (double)w[0] / w[2];
-        }
-        s_loss = block_sum(s_loss);
-        s_clip = block_sum(s_clip);
-        seq_loss = block_sum(seq_loss);
-        if (threadIdx.x == 0) {
-            const double inv_n = n > 0.0 ? 1.0 / n : 0.0;
-            stats[0] = (float)(agg == 0 ? s_loss * inv_n : (nseq > 0.0 ? seq_loss / nseq : 0.0));
-            stats[1] = (float)(s_clip * inv_n);
-            stats[2] = (float)n;
-        }
-    }
-}
-
-// eps_v >= 0 and agg 0 or 1: checked by the Java layer.
+// eps_v >= 0 and agg an A4J_AGG_*: checked by the Java layer.
 inline int value_loss(const float* values, const float* values_old, const float* returns, const float* mask,
                       int64_t B, int64_t T, float eps_v, int32_t agg, float* dvalues, float* work, float* stats) {
-    if (B < 0 || T < 0 || (agg != 0 && agg != 1) || !(eps_v >= 0.0f)) return 1;  // A4J_ERR_ARGUMENT
-    A4J_LAUNCH(value_loss_row_kernel, B, VALUE_THREADS, B * T, values, values_old, returns, mask, T, eps_v, dvalues, work);
-    A4J_LAUNCH(value_loss_finish_kernel, B > 0 ? B : 1, VALUE_THREADS, B * T, B, T, agg, dvalues, work, stats);
+    if (B < 0 || T < 0 || !ppo_loss_agg_ok(agg) || !(eps_v >= 0.0f)) return A4J_ERR_ARGUMENT;
+    A4J_LAUNCH(value_loss_row_kernel, B, PPO_LOSS_THREADS, B * T, values, values_old, returns, mask, T, eps_v, dvalues,
+               work);
+    ppo_loss_finish<A4J_VALUE_ROW>(B, T, agg, dvalues, work, stats);
     return 0;
 }
 

@@ -12,39 +12,43 @@
 // One version, single source, five launches (no grid sync): per-row partials into work (sum, count), a
 // one-block finalize (mean), per-row squared deviations (count kept), a one-block finalize (std), apply.
 #pragma once
+#include "align4j.h"
 #include "portability.h"
+#include "seq_reduce.cuh"
 
 namespace a4j {
 
 constexpr int WHITEN_THREADS = 256;
 
+// A row of work: a sum (of x, then of squared deviations), the count Σ m
+constexpr int WHITEN_ROW = A4J_WHITEN_ROW;
+static_assert(WHITEN_ROW == 2, "whiten work layout");
+
 __global__ void whiten_sum_kernel(const float* A4J_RESTRICT x, const float* A4J_RESTRICT mask, int64_t T,
                                   double* A4J_RESTRICT work) {
     const int64_t row = blockIdx.x;
-    const float* xr = x + row * T;
-    const float* m = mask + row * T;
-    double s = 0.0, n = 0.0;
-    for (int64_t t = threadIdx.x; t < T; t += blockDim.x) {
-        const bool on = m[t] != 0.0f;
-        s += on ? (double)xr[t] : 0.0;
-        n += on ? 1.0 : 0.0;
-    }
-    s = block_sum(s);
-    n = block_sum(n);
+    double s, n;
+    masked_row_sums(x, mask, row, T, s, n);
     if (threadIdx.x == 0) {
-        work[2 * row] = s;
-        work[2 * row + 1] = n;
+        work[WHITEN_ROW * row] = s;
+        work[WHITEN_ROW * row + 1] = n;
     }
 }
 
-__global__ void whiten_mean_kernel(const double* A4J_RESTRICT work, int64_t B, float* A4J_RESTRICT stats) {
+// The batch totals of the rows' sums and counts in work (one block).
+A4J_DEV void whiten_totals(const double* A4J_RESTRICT work, int64_t B, double& sum, double& count) {
     double s = 0.0, n = 0.0;
     for (int64_t b = threadIdx.x; b < B; b += blockDim.x) {
-        s += work[2 * b];
-        n += work[2 * b + 1];
+        s += work[WHITEN_ROW * b];
+        n += work[WHITEN_ROW * b + 1];
     }
-    s = block_sum(s);
-    n = block_sum(n);
+    sum = block_sum(s);
+    count = block_sum(n);
+}
+
+__global__ void whiten_mean_kernel(const double* A4J_RESTRICT work, int64_t B, float* A4J_RESTRICT stats) {
+    double s, n;
+    whiten_totals(work, B, s, n);
     if (threadIdx.x == 0) stats[0] = n > 0.0 ? (float)(s / n) : 0.0f;
 }
 
@@ -60,17 +64,12 @@ __global__ void whiten_dev_kernel(const float* A4J_RESTRICT x, const float* A4J_
         s += d * d;
     }
     s = block_sum(s);
-    if (threadIdx.x == 0) work[2 * row] = s;  // work[2·row + 1] still holds the count
+    if (threadIdx.x == 0) work[WHITEN_ROW * row] = s;  // the row's count stays
 }
 
 __global__ void whiten_std_kernel(const double* A4J_RESTRICT work, int64_t B, float* A4J_RESTRICT stats) {
-    double s = 0.0, n = 0.0;
-    for (int64_t b = threadIdx.x; b < B; b += blockDim.x) {
-        s += work[2 * b];
-        n += work[2 * b + 1];
-    }
-    s = block_sum(s);
-    n = block_sum(n);
+    double s, n;
+    whiten_totals(work, B, s, n);
     if (threadIdx.x == 0) stats[1] = n >= 2.0 ? (float)sqrt(s / (n - 1.0)) : 0.0f;
 }
 

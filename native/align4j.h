@@ -6,38 +6,12 @@
 #pragma once
 #include <stdint.h>
 
-#define A4J_OK 0
-#define A4J_ERR_ARGUMENT 1     // a bad argument reached native code (the Java layer should prevent it)
-#define A4J_ERR_NO_CUDA 2      // the CUDA backend is not loaded or has no device
-#define A4J_ERR_CUDA 3         // a CUDA runtime error
-#define A4J_ERR_OUT_OF_MEMORY 4
-
-#define A4J_DEVICE_CPU 0
-
-// policy_loss stats: loss, clipfrac, approxkl (k1), approxkl (k3), dual-clip fraction, token count
-#define A4J_POLICY_STATS 6
-#define A4J_POLICY_ROW 6
-// value_loss stats: loss, clipfrac, token count
-#define A4J_VALUE_STATS 3
-#define A4J_VALUE_ROW 3
-#define A4J_WHITEN_ROW 2
-// preference loss types
-#define A4J_PREF_SIGMOID 0
-#define A4J_PREF_ROBUST 1
-#define A4J_PREF_HINGE 2
-#define A4J_PREF_IPO 3
-#define A4J_PREF_LN_DPO 4
-#define A4J_PREF_SIMPO 5
-// preference stats: loss, rewards/chosen, rewards/rejected, rewards/accuracies, rewards/margins
-#define A4J_PREF_STATS 5
-// reward model stats: loss, accuracy, mean chosen reward, mean rejected reward, mean margin
-#define A4J_RM_STATS 5
-// check_f32 rules
-#define A4J_CHECK_FINITE 0
-#define A4J_CHECK_MASK 1       // exactly 0 or 1
-#define A4J_CHECK_POSITIVE 2   // finite and > 0
-// a4j_gemm flags
-#define A4J_GEMM_TF32 1        // allow TF32 tensor-core math (CUDA)
+// The constants of constants.def: A4J_OK, A4J_ERR_*, A4J_PREF_*, A4J_KL_*, A4J_AGG_*, stats and work sizes, ...
+#define A4J_CONST(name, value) A4J_##name = value,
+enum {
+#include "constants.def"
+};
+#undef A4J_CONST
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,6 +36,10 @@ int a4j_gemm(int32_t device, int32_t trans_a, int32_t trans_b, int64_t M, int64_
              float beta, float* C, int64_t ldc, int64_t stride_c, int64_t batch, int32_t flags);
 // The address of OpenBLAS's cblas_sgemm, as loaded by JavaCPP's OpenBLAS presets.
 int a4j_cpu_blas_register(int64_t sgemm);
+// The i-th line of constants.def as compiled into this library: its name without A4J_ (NULL past the last
+// line) and its value (0 past the last line). For the test that holds the generated Java constants against it.
+const char* a4j_constant_name(int32_t i);
+int32_t a4j_constant_value(int32_t i);
 
 #define A4J_WITH_DEVICE(...) (int32_t device, __VA_ARGS__)
 #define A4J_FN(name, params, args) int a4j_##name A4J_WITH_DEVICE params;

@@ -161,45 +161,40 @@ A4J_DEV float thread_max(const float* A4J_RESTRICT row, int64_t n) {
 
 #if defined(__CUDA_ARCH__)
 
-template <typename T> A4J_DEV T a4j_warp_sum(T v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-template <typename T> A4J_DEV T a4j_warp_max(T v) {
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+struct A4jAdd {
+    template <typename T> A4J_DEV T operator()(T a, T b) const { return a + b; }
+};
+struct A4jMax {
+    A4J_DEV float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+template <typename T, typename Op> A4J_DEV T a4j_warp_reduce(T v, Op op) {
+    for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;
 }
 
-// Sum over the block, returned to every thread. blockDim.x must be a multiple of 32 (<= 1024).
-// The leading __syncthreads makes back-to-back calls safe (the scratch array is shared).
-template <typename T> A4J_DEV T block_sum(T v) {
+// op over the block, returned to every thread; `identity` stands in for the warps that do not exist.
+// blockDim.x must be a multiple of 32 (<= 1024). Each instantiation has its own scratch array; the leading
+// __syncthreads makes back-to-back calls safe.
+template <typename T, typename Op> A4J_DEV T a4j_block_reduce(T v, T identity, Op op) {
     __shared__ T scratch[32];
-    v = a4j_warp_sum(v);
+    v = a4j_warp_reduce(v, op);
     __syncthreads();
     if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
     __syncthreads();
     const int nwarps = blockDim.x >> 5;
-    T r = (int)threadIdx.x < nwarps ? scratch[threadIdx.x] : T(0);
-    if (threadIdx.x < 32) r = a4j_warp_sum(r);
+    T r = (int)threadIdx.x < nwarps ? scratch[threadIdx.x] : identity;
+    if (threadIdx.x < 32) r = a4j_warp_reduce(r, op);
     if (threadIdx.x == 0) scratch[0] = r;
     __syncthreads();
     return scratch[0];
 }
+
+// Sum over the block, returned to every thread.
+template <typename T> A4J_DEV T block_sum(T v) { return a4j_block_reduce(v, T(0), A4jAdd()); }
 
 // Max over the block (NaN-ignoring, as fmaxf), returned to every thread.
-A4J_DEV float block_max(float v) {
-    __shared__ float scratch[32];
-    v = a4j_warp_max(v);
-    __syncthreads();
-    if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
-    __syncthreads();
-    const int nwarps = blockDim.x >> 5;
-    float r = (int)threadIdx.x < nwarps ? scratch[threadIdx.x] : -INFINITY;
-    if (threadIdx.x < 32) r = a4j_warp_max(r);
-    if (threadIdx.x == 0) scratch[0] = r;
-    __syncthreads();
-    return scratch[0];
-}
+A4J_DEV float block_max(float v) { return a4j_block_reduce(v, -INFINITY, A4jMax()); }
 
 // Inclusive suffix scan of affine maps f_i(x) = a_i + b_i·x over the 32 lanes of a warp:
 // on return lane i holds f_i ∘ f_{i+1} ∘ … ∘ f_31. Used by the backward GAE scan.
@@ -225,3 +220,11 @@ A4J_DEV void warp_suffix_scan_affine(float&, float&) {}
 A4J_DEV void warp_broadcast_first(float&, float&) {}
 
 #endif
+
+// The end of a kernel that reduces several per-thread double sums: each is summed over the block, in argument
+// order, and thread 0 stores out[k] = (float)(sum_k · scale) (scale 1 for raw sums, 1/n for means).
+template <typename... Partials> A4J_DEV void block_sums_store(float* out, double scale, Partials... partials) {
+    const double sums[] = {block_sum((double)partials)...};
+    if (threadIdx.x == 0)
+        for (int k = 0; k < (int)sizeof...(Partials); ++k) out[k] = (float)(sums[k] * scale);
+}

@@ -11,7 +11,6 @@ import dev.align4j.kernels.ValueLoss;
 import dev.align4j.kernels.Whiten;
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
-import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import java.io.PrintStream;
@@ -116,7 +115,7 @@ public final class SelfCheck {
         for (int i = 0; i < reps; i++) {
             long t0 = System.nanoTime();
             body.run();
-            NativeKernels.synchronize(device);
+            device.synchronize();
             t[i] = (System.nanoTime() - t0) / 1e6;
         }
         Arrays.sort(t);

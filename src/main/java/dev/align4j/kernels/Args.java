@@ -2,10 +2,13 @@ package dev.align4j.kernels;
 
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
+import dev.align4j.tensor.NativeConstants;
 import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import java.util.Arrays;
+import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * Argument validation shared by the kernel entry points. Everything a kernel reads is checked here before
@@ -38,6 +41,31 @@ final class Args {
             }
         }
         return device;
+    }
+
+    /**
+     * F32 outputs of {@code shapes}, made in the caller's {@code scope} and handed to {@code body}, whose result is
+     * returned. If an allocation or the body fails, the outputs made so far are closed again: a failed call leaves
+     * nothing open behind.
+     */
+    static <R> R withOutputs(Scope scope, Device device, long[][] shapes, Function<Tensor[], R> body) {
+        if (scope == null) throw new IllegalArgumentException("scope must not be null");
+        Tensor[] out = new Tensor[shapes.length];
+        try {
+            for (int i = 0; i < out.length; i++) out[i] = scope.empty(device, DType.F32, shapes[i]);
+            return body.apply(out);
+        } catch (RuntimeException | Error e) {
+            for (Tensor t : out) if (t != null) t.close();
+            throw e;
+        }
+    }
+
+    /** One output of {@code shape}, filled by {@code fill}, as {@link #withOutputs}. */
+    static Tensor withOutput(Scope scope, Device device, long[] shape, Consumer<Tensor> fill) {
+        return withOutputs(scope, device, new long[][] {shape}, out -> {
+            fill.accept(out[0]);
+            return out[0];
+        });
     }
 
     static void dtype(String name, Tensor t, DType dtype) {
@@ -77,20 +105,20 @@ final class Args {
 
     /** Every value exactly 0 or 1 (NaN fails). */
     static void mask(String name, Tensor t) {
-        long bad = scanF32(t, 1);
+        long bad = scanF32(t, NativeConstants.CHECK_MASK);
         if (bad >= 0)
             throw new IllegalArgumentException(name + "[" + bad + "] = " + t.getFloat(bad) + ": mask values must be 0 or 1");
     }
 
     /** Every value finite (no NaN, no ±inf). */
     static void finiteValues(String name, Tensor t) {
-        long bad = scanF32(t, 0);
+        long bad = scanF32(t, NativeConstants.CHECK_FINITE);
         if (bad >= 0) throw new IllegalArgumentException(name + "[" + bad + "] = " + t.getFloat(bad) + " is not finite");
     }
 
     /** Every value finite and > 0. */
     static void positiveValues(String name, Tensor t) {
-        long bad = scanF32(t, 2);
+        long bad = scanF32(t, NativeConstants.CHECK_POSITIVE);
         if (bad >= 0)
             throw new IllegalArgumentException(name + "[" + bad + "] = " + t.getFloat(bad) + " must be finite and > 0");
     }

@@ -23,24 +23,14 @@ public final class AttentionPermute {
 
     /** {@code q[b,h,t,:] = qkv[b,t,0·C + h·HS ..]}, likewise k (second C block) and v (third). */
     public static void split(Tensor qkv, int nHead, Tensor q, Tensor k, Tensor v) {
-        Device device = Args.sameDevice(new String[] {"qkv", "q", "k", "v"}, qkv, q, k, v);
-        long[] bth = qkvDims("qkv", qkv, nHead);
-        long b = bth[0], t = bth[1], hs = bth[2];
-        Args.f32("q", q, false, b, nHead, t, hs);
-        Args.f32("k", k, false, b, nHead, t, hs);
-        Args.f32("v", v, false, b, nHead, t, hs);
-        NativeKernels.attentionPermuteFwd(device, qkv, b, t, nHead, hs, q, k, v);
+        long[] d = splitDims(new String[] {"qkv", "q", "k", "v"}, nHead, qkv, q, k, v);
+        NativeKernels.attentionPermuteFwd(qkv.device(), qkv, d[0], d[1], nHead, d[2], q, k, v);
     }
 
     /** {@code dqkv} = the inverse of {@link #split} applied to {@code dq, dk, dv} (overwritten). */
     public static void splitBackward(Tensor dq, Tensor dk, Tensor dv, int nHead, Tensor dqkv) {
-        Device device = Args.sameDevice(new String[] {"dq", "dk", "dv", "dqkv"}, dq, dk, dv, dqkv);
-        long[] bth = qkvDims("dqkv", dqkv, nHead);
-        long b = bth[0], t = bth[1], hs = bth[2];
-        Args.f32("dq", dq, false, b, nHead, t, hs);
-        Args.f32("dk", dk, false, b, nHead, t, hs);
-        Args.f32("dv", dv, false, b, nHead, t, hs);
-        NativeKernels.attentionPermuteBwd(device, dq, dk, dv, b, t, nHead, hs, dqkv);
+        long[] d = splitDims(new String[] {"dqkv", "dq", "dk", "dv"}, nHead, dqkv, dq, dk, dv);
+        NativeKernels.attentionPermuteBwd(dqkv.device(), dq, dk, dv, d[0], d[1], nHead, d[2], dqkv);
     }
 
     /** {@code out[b,t,h·HS + d] = y[b,h,t,d]}. */
@@ -57,6 +47,18 @@ public final class AttentionPermute {
         long[] d = headDims("dy", dy);
         Args.f32("dout", dout, false, d[0], d[2], d[1] * d[3]);
         NativeKernels.attentionUnpermuteBwd(device, dout, d[0], d[2], d[1], d[3], dy);
+    }
+
+    /**
+     * Checks the packed {@code [B, T, 3C]} tensor and its three {@code [B, NH, T, HS]} heads of one split (names in
+     * that order), all F32 on one device; returns {B, T, HS}.
+     */
+    private static long[] splitDims(String[] names, int nHead, Tensor packed, Tensor q, Tensor k, Tensor v) {
+        Args.sameDevice(names, packed, q, k, v);
+        long[] bth = qkvDims(names[0], packed, nHead);
+        Tensor[] heads = {q, k, v};
+        for (int i = 0; i < heads.length; i++) Args.f32(names[i + 1], heads[i], false, bth[0], nHead, bth[1], bth[2]);
+        return bth;
     }
 
     /** {B, T, HS} of an F32 {@code [B, T, 3C]} tensor with C divisible by nHead. */

@@ -25,14 +25,7 @@ public final class AttentionSoftmax {
     public static Tensor forward(Scope scope, Tensor scores, float scale) {
         Device device = Args.open("scores", scores);
         Args.dtype("scores", scores, DType.F32);
-        Tensor probs = scope.empty(device, DType.F32, scores.shape());
-        try {
-            forward(scores, scale, probs);
-        } catch (RuntimeException e) {
-            probs.close();
-            throw e;
-        }
-        return probs;
+        return Args.withOutput(scope, device, scores.shape(), probs -> forward(scores, scale, probs));
     }
 
     /** {@code probs = causal_softmax(scale·scores)}; {@code probs} may be {@code scores}. */

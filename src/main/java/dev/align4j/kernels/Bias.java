@@ -62,14 +62,7 @@ public final class Bias {
     /** {@code out = a + b} into a new tensor of {@code scope} shaped like {@code a}. */
     public static Tensor residual(Scope scope, Tensor a, Tensor b) {
         Device device = Args.open("a", a);
-        Tensor out = scope.empty(device, DType.F32, a.shape());
-        try {
-            residual(a, b, out);
-        } catch (RuntimeException e) {
-            out.close();
-            throw e;
-        }
-        return out;
+        return Args.withOutput(scope, device, a.shape(), out -> residual(a, b, out));
     }
 
     /** {@code out = a + b}; all three of one shape. {@code out} may be {@code a} or {@code b} (in place). */

@@ -26,14 +26,8 @@ public final class Embedding {
         Device device = Args.open("tokens", tokens);
         rank2("tokens", tokens);
         rank2("wte", wte);
-        Tensor out = scope.empty(device, DType.F32, tokens.dim(0), tokens.dim(1), wte.dim(1));
-        try {
-            forward(tokens, wte, wpe, out);
-        } catch (RuntimeException e) {
-            out.close();
-            throw e;
-        }
-        return out;
+        long[] shape = {tokens.dim(0), tokens.dim(1), wte.dim(1)};
+        return Args.withOutput(scope, device, shape, out -> forward(tokens, wte, wpe, out));
     }
 
     /** Forward into a caller-provided {@code out [B, T, C]}. */

@@ -1,6 +1,5 @@
 package dev.align4j.kernels;
 
-import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;
@@ -42,16 +41,10 @@ public final class Gae {
     public static Result compute(Scope scope, Tensor rewards, Tensor values, Tensor mask, float gamma, float lambda) {
         Device device = Args.open("rewards", rewards);
         SeqReduce.rows("rewards", rewards);
-        Tensor adv = scope.empty(device, DType.F32, rewards.shape());
-        Tensor ret = scope.empty(device, DType.F32, rewards.shape());
-        try {
-            compute(rewards, values, mask, gamma, lambda, adv, ret);
-        } catch (RuntimeException e) {
-            adv.close();
-            ret.close();
-            throw e;
-        }
-        return new Result(adv, ret);
+        return Args.withOutputs(scope, device, new long[][] {rewards.shape(), rewards.shape()}, out -> {
+            compute(rewards, values, mask, gamma, lambda, out[0], out[1]);
+            return new Result(out[0], out[1]);
+        });
     }
 
     /** Into caller-provided {@code advantages} and {@code returns} ({@code [B, T]}). */

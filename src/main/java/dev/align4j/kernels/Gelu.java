@@ -20,14 +20,7 @@ public final class Gelu {
     public static Tensor forward(Scope scope, Tensor x) {
         Device device = Args.open("x", x);
         Args.dtype("x", x, DType.F32);
-        Tensor out = scope.empty(device, DType.F32, x.shape());
-        try {
-            forward(x, out);
-        } catch (RuntimeException e) {
-            out.close();
-            throw e;
-        }
-        return out;
+        return Args.withOutput(scope, device, x.shape(), out -> forward(x, out));
     }
 
     /** {@code out = gelu(x)}; {@code out} may be {@code x}. */

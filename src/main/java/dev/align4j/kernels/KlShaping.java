@@ -2,6 +2,7 @@ package dev.align4j.kernels;
 
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
+import dev.align4j.tensor.NativeConstants;
 import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
@@ -29,17 +30,14 @@ public final class KlShaping {
     /** The KL estimator of d = logpOld − logpRef (Schulman's k1, k2, k3). */
     public enum Estimator {
         /** d: unbiased, can be negative per token. */
-        K1(1),
+        K1,
         /** d²/2: biased, low variance, ≥ 0. */
-        K2(2),
+        K2,
         /** e^(−d) − 1 + d: unbiased, ≥ 0. */
-        K3(3);
+        K3;
 
-        final int code;
-
-        Estimator(int code) {
-            this.code = code;
-        }
+        /** The native KL_* constant of the same name. */
+        final int code = NativeConstants.code("KL", this);
     }
 
     /**
@@ -96,16 +94,10 @@ public final class KlShaping {
                                  Config config) {
         Device device = Args.open("logpOld", logpOld);
         SeqReduce.rows("logpOld", logpOld);
-        Tensor rewards = scope.empty(device, DType.F32, logpOld.shape());
-        Tensor kl = scope.empty(device, DType.F32, logpOld.shape());
-        try {
-            int empty = compute(logpOld, logpRef, mask, scores, tokens, config, rewards, kl);
-            return new Result(rewards, kl, empty);
-        } catch (RuntimeException e) {
-            rewards.close();
-            kl.close();
-            throw e;
-        }
+        return Args.withOutputs(scope, device, new long[][] {logpOld.shape(), logpOld.shape()}, out -> {
+            int empty = compute(logpOld, logpRef, mask, scores, tokens, config, out[0], out[1]);
+            return new Result(out[0], out[1], empty);
+        });
     }
 
     /** Into caller-provided {@code rewards} and {@code kl} ({@code [B, T]}); returns the rows without a response. */

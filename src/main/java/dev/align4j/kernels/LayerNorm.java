@@ -43,18 +43,10 @@ public final class LayerNorm {
     public static Result forward(Scope scope, Tensor x, Tensor weight, Tensor bias, float eps) {
         Device device = Args.open("x", x);
         long[] rows = rowShape(x);
-        Tensor out = scope.empty(device, DType.F32, x.shape());
-        Tensor mean = scope.empty(device, DType.F32, rows);
-        Tensor rstd = scope.empty(device, DType.F32, rows);
-        try {
-            forward(x, weight, bias, eps, out, mean, rstd);
-        } catch (RuntimeException e) {
-            out.close();
-            mean.close();
-            rstd.close();
-            throw e;
-        }
-        return new Result(out, mean, rstd);
+        return Args.withOutputs(scope, device, new long[][] {x.shape(), rows, rows}, out -> {
+            forward(x, weight, bias, eps, out[0], out[1], out[2]);
+            return new Result(out[0], out[1], out[2]);
+        });
     }
 
     /** Forward into caller-provided outputs; {@code mean} and {@code rstd} may be null (inference). */

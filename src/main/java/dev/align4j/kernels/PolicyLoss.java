@@ -4,9 +4,13 @@ import dev.align4j.config.Knob;
 
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
+import dev.align4j.tensor.NativeConstants;
 import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
+import java.util.function.BiConsumer;
+import java.util.function.BiFunction;
+import java.util.function.Function;
 
 /**
  * The clipped PPO policy loss, its gradient with respect to the new log-probs, and TRL's metrics, in one
@@ -41,15 +45,12 @@ public final class PolicyLoss {
     /** How per-token losses become one number. */
     public enum Aggregation {
         /** Σ m·L / Σ m over every token of the batch. */
-        TOKEN_MEAN(0),
+        TOKEN_MEAN,
         /** Mean over sequences (with at least one masked token) of Σ_t m·L / Σ_t m. */
-        SEQUENCE_MEAN(1);
+        SEQUENCE_MEAN;
 
-        final int code;
-
-        Aggregation(int code) {
-            this.code = code;
-        }
+        /** The native AGG_* constant of the same name. */
+        final int code = NativeConstants.code("AGG", this);
     }
 
     /**
@@ -123,59 +124,65 @@ public final class PolicyLoss {
     /** Loss and gradient, the gradient in a new tensor of {@code scope}. */
     public static Result compute(Scope scope, Tensor logpNew, Tensor logpOld, Tensor advantages, Tensor mask,
                                  Config config) {
-        Device device = Args.open("logpNew", logpNew);
-        if (scope == null) throw new IllegalArgumentException("scope must not be null");
-        Args.dtype("logpNew", logpNew, DType.F32);
-        Tensor dlogpNew = scope.empty(device, DType.F32, logpNew.shape());
-        try {
-            return new Result(dlogpNew, compute(logpNew, logpOld, advantages, mask, config, dlogpNew));
-        } catch (RuntimeException e) {
-            dlogpNew.close();
-            throw e;
-        }
+        return withGradient(scope, "logpNew", logpNew,
+                g -> new Result(g, compute(logpNew, logpOld, advantages, mask, config, g)));
     }
 
     /** Loss and gradient into a caller-provided {@code dlogpNew} (F32, the shape of {@code logpNew}). */
     public static Stats compute(Tensor logpNew, Tensor logpOld, Tensor advantages, Tensor mask, Config config,
                                 Tensor dlogpNew) {
-        Device device = Args.sameDevice(new String[] {"logpNew", "logpOld", "advantages", "mask", "dlogpNew"},
-                logpNew, logpOld, advantages, mask, dlogpNew);
-        Args.open("logpOld", logpOld);
-        Args.open("advantages", advantages);
-        Args.open("mask", mask);
-        Args.open("dlogpNew", dlogpNew);
-        if (config == null) throw new IllegalArgumentException("config must not be null");
-        long[] bt = batchShape("logpNew", logpNew);
-        Args.f32("logpOld", logpOld, false, bt);
-        Args.f32("advantages", advantages, false, bt);
-        Args.f32("mask", mask, false, bt);
-        Args.f32("dlogpNew", dlogpNew, false, bt);
-        Args.mask("mask", mask);
-        Args.finiteValues("logpNew", logpNew);
-        Args.finiteValues("logpOld", logpOld);
-        Args.finiteValues("advantages", advantages);
-        long b = bt[0], t = bt[1];
-        try (Scope tmp = new Scope()) {
-            Tensor work = tmp.empty(device, DType.F32, b * 6);  // A4J_POLICY_ROW floats per sequence
-            Tensor stats = tmp.empty(device, DType.F32, 6);     // A4J_POLICY_STATS
-            NativeKernels.policyLoss(device, logpNew, logpOld, advantages, mask, b, t, config.epsLow(),
-                    config.epsHigh(), config.dualClipEnabled() ? config.dualClip() : 0f, config.aggregation().code,
-                    dlogpNew, work, stats);
-            float[] s = stats.toFloatArray();
-            return new Stats(s[0], s[1], s[2], s[3], s[4], Math.round((double) s[5]));
-        }
+        Batch batch = checkLoss(new String[] {"logpNew", "logpOld", "advantages", "mask", "dlogpNew"},
+                new Tensor[] {logpNew, logpOld, advantages, mask, dlogpNew}, config);
+        float[] s = batch.run(NativeConstants.POLICY_ROW, NativeConstants.POLICY_STATS, (work, stats) ->
+                NativeKernels.policyLoss(batch.device(), logpNew, logpOld, advantages, mask, batch.b(), batch.t(),
+                        config.epsLow(), config.epsHigh(), config.dualClipEnabled() ? config.dualClip() : 0f,
+                        config.aggregation().code, dlogpNew, work, stats));
+        return new Stats(s[0], s[1], s[2], s[3], s[4], Math.round((double) s[5]));
     }
 
     /** Convenience on Java arrays (CPU), each {@code [b·t]} row-major. */
     public static HostResult compute(float[] logpNew, float[] logpOld, float[] advantages, float[] mask, int b, int t,
                                      Config config) {
-        checkArrays(b, t, new String[] {"logpNew", "logpOld", "advantages", "mask"}, logpNew, logpOld, advantages, mask);
-        Device cpu = Device.cpu();
-        try (Scope s = new Scope()) {
-            Result r = compute(s, s.of(cpu, logpNew, b, t), s.of(cpu, logpOld, b, t), s.of(cpu, advantages, b, t),
-                    s.of(cpu, mask, b, t), config);
-            return new HostResult(r.dlogpNew().toFloatArray(), r.stats());
+        return onHost(b, t, new String[] {"logpNew", "logpOld", "advantages", "mask"},
+                new float[][] {logpNew, logpOld, advantages, mask}, (s, in) -> {
+                    Result r = compute(s, in[0], in[1], in[2], in[3], config);
+                    return new HostResult(r.dlogpNew().toFloatArray(), r.stats());
+                });
+    }
+
+    /** A PPO loss computed into a new gradient of {@code scope} shaped like {@code input} (F32), its first input. */
+    static <R> R withGradient(Scope scope, String name, Tensor input, Function<Tensor, R> lossInto) {
+        Device device = Args.open(name, input);
+        Args.dtype(name, input, DType.F32);
+        return Args.withOutputs(scope, device, new long[][] {input.shape()}, out -> lossInto.apply(out[0]));
+    }
+
+    /** The device and {@code [B, T]} of a PPO loss's tensors. */
+    record Batch(Device device, long b, long t) {
+        /** Runs the loss's kernel with scratch work[B·row] and stats[stats] (F32) and returns the stats. */
+        float[] run(int row, int stats, BiConsumer<Tensor, Tensor> kernel) {
+            try (Scope tmp = new Scope()) {
+                Tensor work = tmp.empty(device, DType.F32, b * row);
+                Tensor out = tmp.empty(device, DType.F32, stats);
+                kernel.accept(work, out);
+                return out.toFloatArray();
+            }
         }
+    }
+
+    /**
+     * The checks of a PPO loss's tensors, named in {@code names}: three inputs, the mask, the gradient output; all
+     * F32 {@code [B, T]}, open, on one device, the inputs finite and the mask 0/1. {@code config} must be non-null.
+     */
+    static Batch checkLoss(String[] names, Tensor[] tensors, Object config) {
+        Device device = Args.sameDevice(names, tensors);
+        for (int i = 0; i < tensors.length; i++) Args.open(names[i], tensors[i]);
+        if (config == null) throw new IllegalArgumentException("config must not be null");
+        long[] bt = batchShape(names[0], tensors[0]);
+        for (int i = 1; i < tensors.length; i++) Args.f32(names[i], tensors[i], false, bt);
+        Args.mask(names[3], tensors[3]);
+        for (int i = 0; i < 3; i++) Args.finiteValues(names[i], tensors[i]);
+        return new Batch(device, bt[0], bt[1]);
     }
 
     /** The {@code [B, T]} shape of a rank-2 F32 tensor. */
@@ -184,6 +191,16 @@ public final class PolicyLoss {
         if (t.rank() != 2)
             throw new IllegalArgumentException(name + " must have shape [B, T], got rank " + t.rank() + " (" + t.describe() + ")");
         return t.shape();
+    }
+
+    /** A PPO loss on Java arrays (CPU), each {@code [b·t]} row-major: {@code loss} gets them as tensors of a scope. */
+    static <R> R onHost(int b, int t, String[] names, float[][] arrays, BiFunction<Scope, Tensor[], R> loss) {
+        checkArrays(b, t, names, arrays);
+        try (Scope s = new Scope()) {
+            Tensor[] in = new Tensor[arrays.length];
+            for (int i = 0; i < in.length; i++) in[i] = s.of(Device.cpu(), arrays[i], b, t);
+            return loss.apply(s, in);
+        }
     }
 
     /** Array lengths for the host convenience overloads. */

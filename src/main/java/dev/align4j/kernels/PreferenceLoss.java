@@ -4,6 +4,7 @@ import dev.align4j.config.Knob;
 
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
+import dev.align4j.tensor.NativeConstants;
 import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
@@ -39,28 +40,25 @@ import dev.align4j.tensor.Tensor;
 public final class PreferenceLoss {
     private PreferenceLoss() {}
 
-    /** Loss types; {@code code} is the native A4J_PREF_* constant. */
+    /** Loss types. */
     public enum Type {
         /** DPO: −log σ(βΔ) (with ε > 0 it is cDPO). */
-        SIGMOID(0),
+        SIGMOID,
         /** Conservative DPO: the sigmoid loss with label smoothing ε (same kernel as SIGMOID). */
-        CDPO(0),
+        CDPO,
         /** Robust DPO (Chowdhury et al.), unbiased under label noise ε < 0.5. */
-        ROBUST(1),
+        ROBUST,
         /** SLiC-style hinge max(0, 1 − βΔ). */
-        HINGE(2),
+        HINGE,
         /** IPO on per-token-average log-probs; needs lengths. */
-        IPO(3),
+        IPO,
         /** Length-normalised DPO; needs lengths. */
-        LN_DPO(4),
+        LN_DPO,
         /** SimPO: reference-free, length-normalised, with a target margin γ; needs lengths, takes no references. */
-        SIMPO(5);
+        SIMPO;
 
-        final int code;
-
-        Type(int code) {
-            this.code = code;
-        }
+        /** The native PREF_* constant of the same name. */
+        final int code = NativeConstants.code("PREF", this);
 
         /** Whether the loss reads the per-response lengths. */
         public boolean needsLengths() {
@@ -189,16 +187,11 @@ public final class PreferenceLoss {
         if (scope == null) throw new IllegalArgumentException("scope must not be null");
         Device device = Args.open("chosen", chosen);
         long b = batch(chosen);
-        Tensor[] out = new Tensor[5];
-        try {
-            for (int i = 0; i < out.length; i++) out[i] = scope.empty(device, DType.F32, b);
+        return Args.withOutputs(scope, device, new long[][] {{b}, {b}, {b}, {b}, {b}}, out -> {
             Stats stats = compute(chosen, rejected, refChosen, refRejected, chosenLen, rejectedLen, config,
                     out[0], out[1], out[2], out[3], out[4]);
             return new Result(out[0], out[1], out[2], out[3], out[4], stats);
-        } catch (RuntimeException | Error e) {
-            for (Tensor t : out) if (t != null) t.close();
-            throw e;
-        }
+        });
     }
 
     /**
@@ -251,7 +244,7 @@ public final class PreferenceLoss {
         if (rejectedLen != null) Args.positiveValues("rejectedLen", rejectedLen);
         boolean lengths = type.needsLengths();
         try (Scope tmp = new Scope()) {
-            Tensor stats = tmp.empty(device, DType.F32, 5);
+            Tensor stats = tmp.empty(device, DType.F32, NativeConstants.PREF_STATS);
             NativeKernels.preferenceLoss(device, chosen, rejected, refChosen, refRejected,
                     lengths ? chosenLen : null, lengths ? rejectedLen : null, b, type.code, config.beta(),
                     config.labelSmoothing(), config.gamma(), dchosen, drejected, losses, rewardsChosen,

@@ -2,6 +2,7 @@ package dev.align4j.kernels;
 
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
+import dev.align4j.tensor.NativeConstants;
 import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
@@ -40,17 +41,10 @@ public final class RewardLoss {
         if (scope == null) throw new IllegalArgumentException("scope must not be null");
         Device device = Args.open("rChosen", rChosen);
         long b = batch(rChosen);
-        Tensor dchosen = null, drejected = null;
-        try {
-            dchosen = scope.empty(device, DType.F32, b);
-            drejected = scope.empty(device, DType.F32, b);
-            Stats stats = compute(rChosen, rRejected, margin, centerCoef, dchosen, drejected);
-            return new Result(dchosen, drejected, stats);
-        } catch (RuntimeException | Error e) {
-            if (dchosen != null) dchosen.close();
-            if (drejected != null) drejected.close();
-            throw e;
-        }
+        return Args.withOutputs(scope, device, new long[][] {{b}, {b}}, out -> {
+            Stats stats = compute(rChosen, rRejected, margin, centerCoef, out[0], out[1]);
+            return new Result(out[0], out[1], stats);
+        });
     }
 
     /** Computes into caller-provided gradients, F32 {@code [B]}, distinct from each other and the inputs. */
@@ -71,7 +65,7 @@ public final class RewardLoss {
         Args.finiteValues("rRejected", rRejected);
         if (margin != null) Args.finiteValues("margin", margin);
         try (Scope tmp = new Scope()) {
-            Tensor stats = tmp.empty(device, DType.F32, 5);
+            Tensor stats = tmp.empty(device, DType.F32, NativeConstants.RM_STATS);
             NativeKernels.rewardLoss(device, rChosen, rRejected, margin, b, centerCoef, dchosen, drejected, stats);
             float[] s = stats.toFloatArray();
             return new Stats(s[0], s[1], s[2], s[3], s[4]);

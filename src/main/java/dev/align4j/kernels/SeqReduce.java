@@ -1,6 +1,5 @@
 package dev.align4j.kernels;
 
-import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;
@@ -36,16 +35,10 @@ public final class SeqReduce {
     public static Result forward(Scope scope, Tensor values, Tensor mask) {
         Device device = Args.open("values", values);
         long b = rows("values", values);
-        Tensor sums = scope.empty(device, DType.F32, b);
-        Tensor counts = scope.empty(device, DType.F32, b);
-        try {
-            forward(values, mask, sums, counts);
-        } catch (RuntimeException e) {
-            sums.close();
-            counts.close();
-            throw e;
-        }
-        return new Result(sums, counts);
+        return Args.withOutputs(scope, device, new long[][] {{b}, {b}}, out -> {
+            forward(values, mask, out[0], out[1]);
+            return new Result(out[0], out[1]);
+        });
     }
 
     /** Forward into caller-provided {@code sums [B]} and {@code counts [B]}. */
@@ -65,14 +58,7 @@ public final class SeqReduce {
     public static Tensor backward(Scope scope, Tensor dsums, Tensor mask) {
         Device device = Args.open("mask", mask);
         rows("mask", mask);
-        Tensor dvalues = scope.empty(device, DType.F32, mask.shape());
-        try {
-            backward(dsums, mask, dvalues);
-        } catch (RuntimeException e) {
-            dvalues.close();
-            throw e;
-        }
-        return dvalues;
+        return Args.withOutput(scope, device, mask.shape(), dvalues -> backward(dsums, mask, dvalues));
     }
 
     /** Backward into a caller-provided {@code dvalues [B, T]}. */

@@ -3,8 +3,7 @@ package dev.align4j.kernels;
 import dev.align4j.config.Knob;
 
 import dev.align4j.kernels.PolicyLoss.Aggregation;
-import dev.align4j.tensor.DType;
-import dev.align4j.tensor.Device;
+import dev.align4j.tensor.NativeConstants;
 import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
@@ -67,58 +66,28 @@ public final class ValueLoss {
     /** Loss and gradient, the gradient in a new tensor of {@code scope}. */
     public static Result compute(Scope scope, Tensor values, Tensor valuesOld, Tensor returns, Tensor mask,
                                  Config config) {
-        Device device = Args.open("values", values);
-        if (scope == null) throw new IllegalArgumentException("scope must not be null");
-        Args.dtype("values", values, DType.F32);
-        Tensor dvalues = scope.empty(device, DType.F32, values.shape());
-        try {
-            return new Result(dvalues, compute(values, valuesOld, returns, mask, config, dvalues));
-        } catch (RuntimeException e) {
-            dvalues.close();
-            throw e;
-        }
+        return PolicyLoss.withGradient(scope, "values", values,
+                g -> new Result(g, compute(values, valuesOld, returns, mask, config, g)));
     }
 
     /** Loss and gradient into a caller-provided {@code dvalues} (F32, the shape of {@code values}). */
     public static Stats compute(Tensor values, Tensor valuesOld, Tensor returns, Tensor mask, Config config,
                                 Tensor dvalues) {
-        Device device = Args.sameDevice(new String[] {"values", "valuesOld", "returns", "mask", "dvalues"},
-                values, valuesOld, returns, mask, dvalues);
-        Args.open("valuesOld", valuesOld);
-        Args.open("returns", returns);
-        Args.open("mask", mask);
-        Args.open("dvalues", dvalues);
-        if (config == null) throw new IllegalArgumentException("config must not be null");
-        long[] bt = PolicyLoss.batchShape("values", values);
-        Args.f32("valuesOld", valuesOld, false, bt);
-        Args.f32("returns", returns, false, bt);
-        Args.f32("mask", mask, false, bt);
-        Args.f32("dvalues", dvalues, false, bt);
-        Args.mask("mask", mask);
-        Args.finiteValues("values", values);
-        Args.finiteValues("valuesOld", valuesOld);
-        Args.finiteValues("returns", returns);
-        long b = bt[0], t = bt[1];
-        try (Scope tmp = new Scope()) {
-            Tensor work = tmp.empty(device, DType.F32, b * 3);  // A4J_VALUE_ROW floats per sequence
-            Tensor stats = tmp.empty(device, DType.F32, 3);     // A4J_VALUE_STATS
-            NativeKernels.valueLoss(device, values, valuesOld, returns, mask, b, t, config.epsV(),
-                    config.aggregation().code, dvalues, work, stats);
-            float[] s = stats.toFloatArray();
-            return new Stats(s[0], s[1], Math.round((double) s[2]));
-        }
+        PolicyLoss.Batch batch = PolicyLoss.checkLoss(new String[] {"values", "valuesOld", "returns", "mask", "dvalues"},
+                new Tensor[] {values, valuesOld, returns, mask, dvalues}, config);
+        float[] s = batch.run(NativeConstants.VALUE_ROW, NativeConstants.VALUE_STATS, (work, stats) ->
+                NativeKernels.valueLoss(batch.device(), values, valuesOld, returns, mask, batch.b(), batch.t(),
+                        config.epsV(), config.aggregation().code, dvalues, work, stats));
+        return new Stats(s[0], s[1], Math.round((double) s[2]));
     }
 
     /** Convenience on Java arrays (CPU), each {@code [b·t]} row-major. */
     public static HostResult compute(float[] values, float[] valuesOld, float[] returns, float[] mask, int b, int t,
                                      Config config) {
-        PolicyLoss.checkArrays(b, t, new String[] {"values", "valuesOld", "returns", "mask"}, values, valuesOld,
-                returns, mask);
-        Device cpu = Device.cpu();
-        try (Scope s = new Scope()) {
-            Result r = compute(s, s.of(cpu, values, b, t), s.of(cpu, valuesOld, b, t), s.of(cpu, returns, b, t),
-                    s.of(cpu, mask, b, t), config);
-            return new HostResult(r.dvalues().toFloatArray(), r.stats());
-        }
+        return PolicyLoss.onHost(b, t, new String[] {"values", "valuesOld", "returns", "mask"},
+                new float[][] {values, valuesOld, returns, mask}, (s, in) -> {
+                    Result r = compute(s, in[0], in[1], in[2], in[3], config);
+                    return new HostResult(r.dvalues().toFloatArray(), r.stats());
+                });
     }
 }

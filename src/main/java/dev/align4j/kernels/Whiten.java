@@ -2,6 +2,7 @@ package dev.align4j.kernels;
 
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
+import dev.align4j.tensor.NativeConstants;
 import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
@@ -43,14 +44,10 @@ public final class Whiten {
     public static Result apply(Scope scope, Tensor x, Tensor mask, boolean shiftMean) {
         Device device = Args.open("x", x);
         SeqReduce.rows("x", x);
-        Tensor out = scope.empty(device, DType.F32, x.shape());
-        try {
-            Stats s = apply(x, mask, shiftMean, out);
-            return new Result(out, s.mean(), s.std());
-        } catch (RuntimeException e) {
-            out.close();
-            throw e;
-        }
+        return Args.withOutputs(scope, device, new long[][] {x.shape()}, out -> {
+            Stats s = apply(x, mask, shiftMean, out[0]);
+            return new Result(out[0], s.mean(), s.std());
+        });
     }
 
     /** Into a caller-provided {@code out [B, T]}, which may be {@code x}. */
@@ -66,7 +63,7 @@ public final class Whiten {
         Args.finiteValues("x", x);
         float[] stats;
         try (Scope tmp = new Scope()) {
-            Tensor work = tmp.empty(device, DType.F64, 2 * b);  // A4J_WHITEN_ROW doubles per row
+            Tensor work = tmp.empty(device, DType.F64, NativeConstants.WHITEN_ROW * b);
             Tensor st = tmp.empty(device, DType.F32, 2);
             NativeKernels.whiten(device, x, mask, b, t, shiftMean ? 1 : 0, out, work, st);
             stats = st.toFloatArray();

@@ -79,15 +79,28 @@ final class Backend {
 
     /** Throws when a native call returned an error code. */
     static void check(int rc, String what) {
-        if (rc == 0) return;
+        if (rc == NativeConstants.OK) return;
         String msg = what + " failed: " + NativeLib.a4j_last_error();
         switch (rc) {
-            case 1:
+            case NativeConstants.ERR_ARGUMENT:
                 throw new IllegalArgumentException(msg);
-            case 4:
+            case NativeConstants.ERR_OUT_OF_MEMORY:
                 throw new OutOfMemoryError(msg);
             default:
                 throw new IllegalStateException(msg);
         }
+    }
+
+    /**
+     * The address of kernel argument {@code name} for a launch on {@code device}, after checking what the C signature
+     * asks of every pointer: the tensor is open, on that device, of {@code dtype}. A null tensor is a null pointer
+     * (the kernels' nullable arguments).
+     */
+    static long pointer(Device device, DType dtype, String name, Tensor t) {
+        if (t == null) return 0L;
+        if (!t.device().equals(device))
+            throw new IllegalArgumentException(name + " is on " + t.device() + ", expected " + device);
+        if (t.dtype() != dtype) throw new IllegalArgumentException(name + " is " + t.dtype() + ", expected " + dtype);
+        return t.address();
     }
 }

@@ -116,7 +116,7 @@ public final class Blas {
         Device device = c.device();
         if (device.isCpu()) OpenBlas.require();
         Backend.check(NativeLib.a4j_gemm(device.nativeId(), transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, a.address(),
-                lda, strideA, b.address(), ldb, strideB, beta, c.address(), ldc, strideC, batch, tf32 ? 1 : 0),
-                "GEMM on " + device);
+                lda, strideA, b.address(), ldb, strideB, beta, c.address(), ldc, strideC, batch,
+                tf32 ? NativeConstants.GEMM_TF32 : 0), "GEMM on " + device);
     }
 }

@@ -129,18 +129,12 @@ public final class Tensor implements AutoCloseable {
 
     /** Copies {@code data} (exactly numel() values) into this F32 tensor. */
     public Tensor copyFrom(float[] data) {
-        requireType(DType.F32);
-        requireLength(data.length);
-        Backend.check(NativeLib.a4j_copy_in(device.nativeId(), address(), data, byteSize()), "copy to " + device);
-        return this;
+        return copyIn(DType.F32, data, data.length, NativeLib::a4j_copy_in);
     }
 
     /** Copies {@code data} (exactly numel() values) into this I32 tensor. */
     public Tensor copyFrom(int[] data) {
-        requireType(DType.I32);
-        requireLength(data.length);
-        Backend.check(NativeLib.a4j_copy_in(device.nativeId(), address(), data, byteSize()), "copy to " + device);
-        return this;
+        return copyIn(DType.I32, data, data.length, NativeLib::a4j_copy_in);
     }
 
     /** Copies another tensor of the same dtype, element count and device into this one. */
@@ -158,49 +152,57 @@ public final class Tensor implements AutoCloseable {
     }
 
     public float[] toFloatArray() {
-        requireType(DType.F32);
-        float[] out = new float[arrayLength()];
-        Backend.check(NativeLib.a4j_copy_out(device.nativeId(), out, address(), byteSize()), "copy from " + device);
-        return out;
+        return copyOut(DType.F32, new float[arrayLength()], 0, numel, NativeLib::a4j_copy_out);
     }
 
     public int[] toIntArray() {
-        requireType(DType.I32);
-        int[] out = new int[arrayLength()];
-        Backend.check(NativeLib.a4j_copy_out(device.nativeId(), out, address(), byteSize()), "copy from " + device);
-        return out;
+        return copyOut(DType.I32, new int[arrayLength()], 0, numel, NativeLib::a4j_copy_out);
     }
 
     public double[] toDoubleArray() {
-        requireType(DType.F64);
-        double[] out = new double[arrayLength()];
-        Backend.check(NativeLib.a4j_copy_out(device.nativeId(), out, address(), byteSize()), "copy from " + device);
-        return out;
+        return copyOut(DType.F64, new double[arrayLength()], 0, numel, NativeLib::a4j_copy_out);
     }
 
     public long[] toLongArray() {
-        requireType(DType.I64);
-        long[] out = new long[arrayLength()];
-        Backend.check(NativeLib.a4j_copy_out(device.nativeId(), out, address(), byteSize()), "copy from " + device);
-        return out;
+        return copyOut(DType.I64, new long[arrayLength()], 0, numel, NativeLib::a4j_copy_out);
     }
 
     /** One F32 element (a device round trip on CUDA: for messages and tests, not loops). */
     public float getFloat(long index) {
-        requireType(DType.F32);
         checkIndex(index);
-        float[] one = new float[1];
-        Backend.check(NativeLib.a4j_copy_out(device.nativeId(), one, address() + index * 4, 4), "copy from " + device);
-        return one[0];
+        return copyOut(DType.F32, new float[1], index, 1, NativeLib::a4j_copy_out)[0];
     }
 
     /** One I32 element (a device round trip on CUDA: for messages and tests, not loops). */
     public int getInt(long index) {
-        requireType(DType.I32);
         checkIndex(index);
-        int[] one = new int[1];
-        Backend.check(NativeLib.a4j_copy_out(device.nativeId(), one, address() + index * 4, 4), "copy from " + device);
-        return one[0];
+        return copyOut(DType.I32, new int[1], index, 1, NativeLib::a4j_copy_out)[0];
+    }
+
+    /** One of NativeLib's a4j_copy_in overloads (float[], int[], ...). */
+    private interface CopyIn<A> {
+        int copy(int device, long dst, A src, long bytes);
+    }
+
+    /** One of NativeLib's a4j_copy_out overloads (float[], int[], double[], long[]). */
+    private interface CopyOut<A> {
+        int copy(int device, A dst, long src, long bytes);
+    }
+
+    /** Copies all of {@code data} ({@code length} values) in; the tensor must be of {@code type} and that size. */
+    private <A> Tensor copyIn(DType type, A data, int length, CopyIn<A> copyIn) {
+        requireType(type);
+        requireLength(length);
+        Backend.check(copyIn.copy(device.nativeId(), address(), data, byteSize()), "copy to " + device);
+        return this;
+    }
+
+    /** Copies {@code count} elements from element {@code first} on into {@code out}; the tensor must be {@code type}. */
+    private <A> A copyOut(DType type, A out, long first, long count, CopyOut<A> copyOut) {
+        requireType(type);
+        long size = type.bytes();
+        Backend.check(copyOut.copy(device.nativeId(), out, address() + first * size, count * size), "copy from " + device);
+        return out;
     }
 
     private void checkIndex(long index) {
