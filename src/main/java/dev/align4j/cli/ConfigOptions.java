@@ -114,7 +114,7 @@ public final class ConfigOptions implements IModelTransformer {
         }
     }
 
-    private static final Pattern WORD = Pattern.compile("\\b[a-z][A-Za-z]*\\b");
+    private static final Pattern WORD = Pattern.compile("\\b[a-z][A-Za-z0-9]*\\b");
 
     /** The message with each knob's Java name replaced by its option ({@code minLr} → {@code --min-lr}). */
     static String flags(String message, Map<String, String> flags) {
@@ -123,9 +123,7 @@ public final class ConfigOptions implements IModelTransformer {
         StringBuilder sb = new StringBuilder();
         while (m.find()) {
             String f = flags.get(m.group());
-            // a plain English word that is also a component name ("steps") is read as the setting only at the start
-            boolean replace = f != null && (!m.group().equals(m.group().toLowerCase(Locale.ROOT)) || m.start() == 0);
-            m.appendReplacement(sb, Matcher.quoteReplacement(replace ? f : m.group()));
+            m.appendReplacement(sb, Matcher.quoteReplacement(f != null ? f : m.group()));
         }
         m.appendTail(sb);
         return sb.toString();

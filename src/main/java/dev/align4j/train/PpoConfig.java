@@ -53,12 +53,12 @@ public record PpoConfig(Schedule schedule, OptimConfig optim, Rollout rollout, O
                           @Knob(doc = "rollout sampling temperature", label = "T") double temperature,
                           @Knob(doc = "rollout top-k (0: off)", label = "K") int topK) {
         public Rollout {
-            if (batch < 1) throw new IllegalArgumentException("rolloutBatch must be >= 1, got " + batch);
+            if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
             if (miniBatch < 1 || miniBatch > batch)
-                throw new IllegalArgumentException("miniBatch must be in [1, rolloutBatch = " + batch + "], got " + miniBatch);
-            if (epochs < 1) throw new IllegalArgumentException("ppoEpochs must be >= 1, got " + epochs);
+                throw new IllegalArgumentException("miniBatch must be in [1, batch = " + batch + "], got " + miniBatch);
+            if (epochs < 1) throw new IllegalArgumentException("epochs must be >= 1, got " + epochs);
             if (samplesPerPrompt < 1 || batch % samplesPerPrompt != 0)
-                throw new IllegalArgumentException("samplesPerPrompt must be >= 1 and divide rolloutBatch = " + batch + ", got "
+                throw new IllegalArgumentException("samplesPerPrompt must be >= 1 and divide batch = " + batch + ", got "
                         + samplesPerPrompt);
             if (maxNewTokens < 1) throw new IllegalArgumentException("maxNewTokens must be >= 1, got " + maxNewTokens);
             if (!(temperature > 0) || Double.isInfinite(temperature))
@@ -99,11 +99,11 @@ public record PpoConfig(Schedule schedule, OptimConfig optim, Rollout rollout, O
                             @Knob(name = "kl-target", doc = "adaptive KL target (0: fixed beta)", label = "KL") double target,
                             @Knob(name = "kl-horizon", doc = "horizon of the adaptive KL controller") double horizon) {
         public KlControl {
-            if (!(beta >= 0) || Float.isInfinite(beta)) throw new IllegalArgumentException("klBeta must be >= 0 and finite, got " + beta);
-            if (estimator == null) throw new IllegalArgumentException("klEstimator must not be null");
+            if (!(beta >= 0) || Float.isInfinite(beta)) throw new IllegalArgumentException("beta must be >= 0 and finite, got " + beta);
+            if (estimator == null) throw new IllegalArgumentException("estimator must not be null");
             if (!(missingEosPenalty >= 0)) throw new IllegalArgumentException("missingEosPenalty must be >= 0, got " + missingEosPenalty);
-            if (!(target >= 0)) throw new IllegalArgumentException("klTarget must be >= 0 (0: fixed β), got " + target);
-            if (!(horizon > 0)) throw new IllegalArgumentException("klHorizon must be > 0, got " + horizon);
+            if (!(target >= 0)) throw new IllegalArgumentException("target must be >= 0 (0: fixed β), got " + target);
+            if (!(horizon > 0)) throw new IllegalArgumentException("horizon must be > 0, got " + horizon);
         }
     }
 
