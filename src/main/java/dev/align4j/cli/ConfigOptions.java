@@ -179,7 +179,10 @@ public final class ConfigOptions implements IModelTransformer {
     /** A default as the user would type it: 0.001 not 1.0E-3, k1 not K1. */
     static String show(Object v) {
         if (v instanceof Enum<?> e) return e.name().toLowerCase(Locale.ROOT).replace('_', '-');
-        if (v instanceof Double || v instanceof Float) return new BigDecimal(v.toString()).stripTrailingZeros().toPlainString();
+        if (v instanceof Double || v instanceof Float) {
+            BigDecimal d = new BigDecimal(v.toString()).stripTrailingZeros();
+            return (d.scale() > 6 ? d.toString() : d.toPlainString()).toLowerCase(Locale.ROOT); // 1e-8, not 0.00000001
+        }
         return String.valueOf(v);
     }
 

@@ -54,11 +54,10 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
     /** Cached reference sequence log-probs {chosen[N], rejected[N]}; null for SimPO. */
     private final float[][] refTrain, refEval;
     private final EpochSampler sampler;
-    private final Optimizer optimizer;
 
     private DpoTrainer(Gpt model, boolean owns, DpoConfig config, List<TokenizedPair> train, List<TokenizedPair> eval,
                        int padId, float[][] refTrain, float[][] refEval, Path dir) throws IOException {
-        super(dir, config, owns, owns);
+        super(NAME, dir, config, owns, owns);
         this.model = model;
         this.train = List.copyOf(train);
         this.eval = eval == null ? List.of() : List.copyOf(eval);
@@ -66,6 +65,7 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
         this.refTrain = refTrain;
         this.refEval = refEval;
         this.sampler = new EpochSampler(train.size(), config.seed(), true);
+        this.data = sampler;
         this.optimizer = new Optimizer(List.of(Optimizer.group(model)));
     }
 
@@ -119,21 +119,6 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
             checkData(model, train, eval, padId);
             return new DpoTrainer(model, true, config, train, eval, padId, refTrain, refEval, dir);
         });
-    }
-
-    @Override
-    protected String name() {
-        return NAME;
-    }
-
-    @Override
-    protected Optimizer optimizer() {
-        return optimizer;
-    }
-
-    @Override
-    protected DataPosition data() {
-        return sampler;
     }
 
     // ------------------------------------------------------------------------------------------ validation

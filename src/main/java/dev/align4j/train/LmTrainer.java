@@ -37,12 +37,11 @@ public final class LmTrainer extends PostTrainer<LmTrainConfig> {
     private final Gpt model;
     private final BatchSource train;
     private final TokenStream val;
-    private final Optimizer optimizer;
 
     /** Takes ownership of {@code model} once constructed: {@link #close()} closes it. */
     private LmTrainer(Gpt model, LmTrainConfig config, BatchSource train, TokenStream val, Path dir, boolean resumed)
             throws IOException {
-        super(dir, config, resumed, true);
+        super(NAME, dir, config, resumed, true);
         if (model == null) throw new IllegalArgumentException("model must not be null");
         if (train == null) throw new IllegalArgumentException("train must not be null");
         if (config.seqLen() > model.config().nCtx())
@@ -54,6 +53,7 @@ public final class LmTrainer extends PostTrainer<LmTrainConfig> {
         this.model = model;
         this.train = train;
         this.val = val;
+        this.data = train;
         this.optimizer = new Optimizer(List.of(Optimizer.group(model)));
     }
 
@@ -88,21 +88,6 @@ public final class LmTrainer extends PostTrainer<LmTrainConfig> {
     /** The training config saved with the latest checkpoint of {@code dir} (e.g. its seed, to rebuild the data source). */
     public static LmTrainConfig savedConfig(Path dir) throws IOException {
         return Checkpoint.savedConfig(dir, NAME, LmTrainConfig.class);
-    }
-
-    @Override
-    protected String name() {
-        return NAME;
-    }
-
-    @Override
-    protected Optimizer optimizer() {
-        return optimizer;
-    }
-
-    @Override
-    protected DataPosition data() {
-        return train;
     }
 
     /**

@@ -59,18 +59,24 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
     protected final RunDirectory run;
     protected final C config;
     protected final LrSchedule schedule;
+    /** Set by the subclass's constructor: the optimizer whose moments a checkpoint saves. */
+    protected Optimizer optimizer;
+    /** Set by the subclass's constructor: the trainer's data position. */
+    protected DataPosition data;
+    private final String name;
     protected long step;
     protected Path lastCheckpoint;
     private final boolean ownsModels;
     private ProgressListener progress = ProgressListener.NONE;
 
     /**
-     * {@code resumed}: built by {@link #resume}; otherwise a new run, refused when {@code dir} holds one
+     * {@code name}: the trainer's name in its checkpoints ("sft", "reward", "dpo", "ppo", "lm"). {@code resumed}: built by {@link #resume}; otherwise a new run, refused when {@code dir} holds one
      * ({@link RunDirectory#requireNoRun}). {@code ownsModels}: the trainer closes its models with itself (it loaded them
      * from a checkpoint, or was given them to own); otherwise they are the caller's.
      */
-    protected PostTrainer(Path dir, C config, boolean resumed, boolean ownsModels) throws IOException {
+    protected PostTrainer(String name, Path dir, C config, boolean resumed, boolean ownsModels) throws IOException {
         if (config == null) throw new IllegalArgumentException("config must not be null");
+        this.name = name;
         if (dir == null) throw new IllegalArgumentException("dir must not be null");
         if (!resumed) RunDirectory.requireNoRun(dir);
         this.run = new RunDirectory(dir);
@@ -78,15 +84,6 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
         this.schedule = config.optim().schedule(config.steps());
         this.ownsModels = ownsModels;
     }
-
-    /** The trainer's name in its checkpoints ("sft", "reward", "dpo", "ppo", "lm"). */
-    protected abstract String name();
-
-    /** The optimizer whose moments a checkpoint saves. */
-    protected abstract Optimizer optimizer();
-
-    /** The trainer's data position. */
-    protected abstract DataPosition data();
 
     /** Gradients and the update of step {@code s} (1-based); puts its metrics into {@code metrics}. */
     protected abstract void trainStep(long s, Map<String, Object> metrics);
@@ -144,12 +141,12 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
         saveModels(ck);
         SafeTensorsWriter w = new SafeTensorsWriter()
                 .metadata("format", Checkpoint.FORMAT)
-                .metadata(Checkpoint.TRAINER, name())
+                .metadata(Checkpoint.TRAINER, name)
                 .metadata(Checkpoint.STEP, Long.toString(step))
-                .metadata(Checkpoint.DATA_POSITION, Long.toString(data().position()))
+                .metadata(Checkpoint.DATA_POSITION, Long.toString(data.position()))
                 .metadata(Checkpoint.CONFIG, Checkpoint.JSON.writeValueAsString(config));
         saveExtras(w);
-        optimizer().save(w, "adamw");
+        optimizer.save(w, "adamw");
         w.write(ck.resolve(Checkpoint.STATE_FILE));
         run.commit(ck);
         lastCheckpoint = ck;
@@ -172,8 +169,8 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
                 throw e;
             }
             try {
-                t.optimizer().load(c.state(), "adamw");
-                t.data().seek(c.dataPosition());
+                t.optimizer.load(c.state(), "adamw");
+                t.data.seek(c.dataPosition());
                 t.loadExtras(c);
                 t.step = c.step();
                 t.lastCheckpoint = c.dir();
@@ -216,7 +213,7 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
     /** Frees the optimizer; closes the models only when this trainer loaded them ({@link #resume}). */
     @Override
     public void close() {
-        optimizer().close();
+        if (optimizer != null) optimizer.close();
         if (ownsModels) closeModels();
     }
 }

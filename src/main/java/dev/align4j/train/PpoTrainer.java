@@ -73,14 +73,13 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
     private final List<int[]> prompts;
     private final Ids ids;
     private final EpochSampler sampler;
-    private final Optimizer optimizer;
     private GoldJudge gold;
     private Function<Gpt, Map<String, Double>> evalHook;
     private double beta;
 
     private PpoTrainer(Gpt policy, Gpt reference, Gpt critic, ScalarHead valueHead, RewardFunction reward, List<int[]> prompts,
                        PpoConfig config, Ids ids, Path dir, boolean owns) throws IOException {
-        super(dir, config, owns, owns);
+        super(NAME, dir, config, owns, owns);
         if (policy == null || reference == null || reward == null)
             throw new IllegalArgumentException("policy, reference and reward must not be null");
         boolean group = config.advantage().baseline() == PpoConfig.Baseline.GROUP;
@@ -113,6 +112,7 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         this.prompts = List.copyOf(prompts);
         this.ids = ids;
         this.sampler = new EpochSampler(prompts.size(), config.seed(), true);
+        this.data = sampler;
         this.optimizer = new Optimizer(group ? List.of(Optimizer.group(policy)) : List.of(Optimizer.group(policy),
                 new Optimizer.Group("critic", critic.params(), critic.grads(), critic.layout().decayRanges()),
                 Optimizer.group("value_head", valueHead)));
@@ -155,21 +155,6 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
             }
             return new PpoTrainer(policy, reference, critic, head, reward, prompts, config, ids, dir, true);
         });
-    }
-
-    @Override
-    protected String name() {
-        return NAME;
-    }
-
-    @Override
-    protected Optimizer optimizer() {
-        return optimizer;
-    }
-
-    @Override
-    protected DataPosition data() {
-        return sampler;
     }
 
 

@@ -37,11 +37,10 @@ public final class RewardTrainer extends PostTrainer<RewardConfig> {
     private final List<TokenizedPair> train, eval;
     private final int padId;
     private final EpochSampler sampler;
-    private final Optimizer optimizer;
 
     private RewardTrainer(RewardModel model, boolean owns, RewardConfig config, List<TokenizedPair> train,
                           List<TokenizedPair> eval, int padId, Path dir) throws IOException {
-        super(dir, config, owns, owns);
+        super(NAME, dir, config, owns, owns);
         TrainInputs.pairs("train", train, false, model.config());
         TrainInputs.pairs("eval", eval, true, model.config());
         TrainInputs.padId(padId, model.config());
@@ -50,6 +49,7 @@ public final class RewardTrainer extends PostTrainer<RewardConfig> {
         this.eval = eval == null ? List.of() : List.copyOf(eval);
         this.padId = padId;
         this.sampler = new EpochSampler(train.size(), config.seed(), true);
+        this.data = sampler;
         this.optimizer = new Optimizer(List.of(Optimizer.group(model.gpt()), Optimizer.group("head", model.head())));
     }
 
@@ -72,21 +72,6 @@ public final class RewardTrainer extends PostTrainer<RewardConfig> {
             throws IOException {
         return resume(dir, NAME, (c, owned) -> new RewardTrainer(owned.add(RewardModel.withHead(c.loadModel("", device), c.dir())),
                 true, c.config(RewardConfig.class), train, eval, padId, dir));
-    }
-
-    @Override
-    protected String name() {
-        return NAME;
-    }
-
-    @Override
-    protected Optimizer optimizer() {
-        return optimizer;
-    }
-
-    @Override
-    protected DataPosition data() {
-        return sampler;
     }
 
     @Override

@@ -25,11 +25,10 @@ public final class SftTrainer extends PostTrainer<SftConfig> {
     private final List<TokenizedSft> train, eval;
     private final int padId;
     private final EpochSampler sampler;
-    private final Optimizer optimizer;
 
     private SftTrainer(Gpt model, boolean owns, SftConfig config, List<TokenizedSft> train, List<TokenizedSft> eval, int padId,
                        Path dir) throws IOException {
-        super(dir, config, owns, owns);
+        super(NAME, dir, config, owns, owns);
         TrainInputs.padId(padId, model.config());
         TrainInputs.sft("train", train, false, model.config());
         TrainInputs.sft("eval", eval, true, model.config());
@@ -38,6 +37,7 @@ public final class SftTrainer extends PostTrainer<SftConfig> {
         this.eval = eval == null ? List.of() : config.allTokens() ? allTokens(eval) : List.copyOf(eval);
         this.padId = padId;
         this.sampler = new EpochSampler(train.size(), config.seed(), true);
+        this.data = sampler;
         this.optimizer = new Optimizer(List.of(Optimizer.group(model)));
     }
 
@@ -61,21 +61,6 @@ public final class SftTrainer extends PostTrainer<SftConfig> {
     }
 
     private static final String NAME = "sft";
-
-    @Override
-    protected String name() {
-        return NAME;
-    }
-
-    @Override
-    protected Optimizer optimizer() {
-        return optimizer;
-    }
-
-    @Override
-    protected DataPosition data() {
-        return sampler;
-    }
 
     private static List<TokenizedSft> allTokens(List<TokenizedSft> xs) {
         List<TokenizedSft> out = new ArrayList<>(xs.size());
