@@ -260,6 +260,74 @@ class BadDataTest {
     }
 
     @Test
+    void aLineStartingWithANonAsciiByteIsABadRecordNotABlankLine() throws IOException {
+        // each bad line's first byte is >= 0x80: a letter, a smart quote, NBSP, a lone continuation byte, a bare lead byte
+        String good = "{\"prompt\": \"q\", \"completion\": \"a\"}";
+        Map<byte[], String> bad = new LinkedHashMap<>();
+        bad.put(u("é" + good), "malformed JSON");
+        bad.put(u("\u201cprompt\u201d: \u201cq\u201d"), "malformed JSON");
+        bad.put(u("\u00a0" + good), "malformed JSON");
+        bad.put(invalidUtf8("", good), "invalid UTF-8");
+        bad.put(new byte[] {(byte) 0xC3}, "invalid UTF-8");
+        bad.put(new byte[] {(byte) 0xFF, '{', '}'}, "invalid UTF-8");
+        List<byte[]> lines = new ArrayList<>();
+        for (byte[] b : bad.keySet()) {
+            lines.add(u(good));
+            lines.add(b);
+        }
+        Path f = write("non-ascii.jsonl", lines);
+        ReadReport r = PromptCompletionFormat.read(f, ReadOptions.skippingBad()).report();
+        assertEquals(lines.size(), r.read(), r.toString());
+        assertEquals(bad.size(), r.skippedTotal(), r.toString());
+        assertEquals(3, r.skipped("malformed JSON"), r.toString());
+        assertEquals(3, r.skipped("invalid UTF-8"), r.toString());
+        assertEquals(2L, r.firstSkippedLine().get("malformed JSON"));
+        assertEquals(8L, r.firstSkippedLine().get("invalid UTF-8"));
+        assertTrue(r.toString().contains(lines.size() + " read, " + bad.size() + " kept") && r.toString().contains(bad.size() + " skipped"), r.toString());
+        int line = 0;
+        for (var b : bad.entrySet()) {
+            line += 2;
+            Path one = write("one-" + line + ".jsonl", List.of(u(good), b.getKey(), u(good)));
+            DataFormatException e = assertThrows(DataFormatException.class, () -> PromptCompletionFormat.read(one, ReadOptions.defaults()));
+            assertTrue(e.getMessage().startsWith(one + ":2: " + b.getValue()), e.getMessage());
+        }
+        // as the first line of a file it is a JSONL record too, not a blank line before a JSON array
+        Path first = write("first.json", List.of(u("é["), u(good), u("]")));
+        DataFormatException e = assertThrows(DataFormatException.class, () -> PromptCompletionFormat.read(first, ReadOptions.defaults()));
+        assertEquals(1, e.line(), e.getMessage());
+    }
+
+    @Test
+    void jsonArraySyntaxErrorsNameTheRightRecord() throws IOException {
+        String good = "  {\"instruction\": \"Say hi.\", \"input\": \"\", \"output\": \"Hi!\"}";
+        List<byte[]> five = new ArrayList<>(List.of(u("[")));
+        for (int i = 0; i < 5; i++) five.add(u(good + ","));
+        // inside the 6th (last) element
+        List<byte[]> lines = new ArrayList<>(five);
+        lines.add(u("  {\"instruction\": \"x\" \"input\": \"\", \"output\": \"y\"}"));
+        lines.add(u("]"));
+        DataFormatException e = assertThrows(DataFormatException.class,
+                () -> AlpacaFormat.read(write("six.json", lines), ReadOptions.skippingBad()));
+        assertEquals(7, e.line(), e.getMessage());
+        assertTrue(e.getMessage().contains("(record 6 of the array)"), e.getMessage());
+        // a missing comma between the 5th and 6th elements
+        List<byte[]> noComma = new ArrayList<>(five);
+        noComma.set(5, u(good));
+        noComma.add(u(good));
+        noComma.add(u("]"));
+        e = assertThrows(DataFormatException.class, () -> AlpacaFormat.read(write("comma.json", noComma), ReadOptions.skippingBad()));
+        assertEquals(7, e.line(), e.getMessage());
+        assertTrue(e.getMessage().contains("(after record 5 of the array)"), e.getMessage());
+        // an array of 5 cut off after its last element: no record 6 to blame
+        e = assertThrows(DataFormatException.class, () -> AlpacaFormat.read(write("cut.json", five), ReadOptions.skippingBad()));
+        assertTrue(e.getMessage().contains("(after record 5 of the array)"), e.getMessage());
+        // a syntax error before the first element
+        e = assertThrows(DataFormatException.class, () -> AlpacaFormat.read(write("start.json", List.of(u("[ ,"), u(good), u("]"))),
+                ReadOptions.skippingBad()));
+        assertTrue(e.getMessage().contains("(before record 1 of the array)"), e.getMessage());
+    }
+
+    @Test
     void invalidUtf8IsNeverReplaced() throws IOException {
         // overlong encoding of '/', a UTF-16 surrogate encoded in UTF-8, and a truncated 4-byte sequence at the end
         byte[][] bad = {
