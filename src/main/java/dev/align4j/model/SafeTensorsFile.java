@@ -349,11 +349,26 @@ public final class SafeTensorsFile implements AutoCloseable {
     }
 
     /**
+     * {@link #floats(String, long...)} for weights: a NaN or infinite element fails, naming the file, the tensor
+     * and the element (checked chunk by chunk as it is read, so no second pass over the data).
+     */
+    public float[] finiteFloats(String name, long... shape) throws IOException {
+        TensorInfo t = requireFloat(name, shape);
+        float[] out = new float[arrayLength(t)];
+        readFloats(t, out, 0, true);
+        return out;
+    }
+
+    /**
      * Reads the tensor's elements into {@code dst} from {@code offset} (so a model can load straight into
      * one contiguous parameter array). F32, F16, BF16 only.
      */
     public void readFloats(String name, float[] dst, int offset) throws IOException {
-        TensorInfo t = info(name);
+        readFloats(info(name), dst, offset, false);
+    }
+
+    private void readFloats(TensorInfo t, float[] dst, int offset, boolean finite) throws IOException {
+        String name = t.name();
         if (!t.dtype().isExactFloat())
             throw new SafeTensorsException(path + ": tensor '" + name + "': cannot read dtype " + t.dtype() + " as floats");
         int n = arrayLength(t);
@@ -371,7 +386,16 @@ public final class SafeTensorsFile implements AutoCloseable {
                     for (int i = 0; i < count; i++) dst[offset + at + i] = SafeTensorsDType.bfloat16ToFloat(buf.getShort(i * eb));
                 }
             }
+            if (finite) requireFinite(t, dst, offset + at, count, at);
         });
+    }
+
+    /** {@code a[from, from + count)} holds elements {@code first...} of {@code t}; each must be finite. */
+    private void requireFinite(TensorInfo t, float[] a, int from, int count, int first) throws SafeTensorsException {
+        for (int i = 0; i < count; i++)
+            if (!Float.isFinite(a[from + i]))
+                throw new SafeTensorsException(path + ": tensor '" + t.name() + "': element " + (first + i) + " is "
+                        + a[from + i] + "; weights must be finite (a diverged run's checkpoint?)");
     }
 
     /** The tensor as ints; I32 only. */
@@ -432,7 +456,7 @@ public final class SafeTensorsFile implements AutoCloseable {
     @FunctionalInterface
     private interface ChunkSink {
         /** {@code buf} (little-endian, position 0) holds elements [at, at + count). */
-        void accept(ByteBuffer buf, int at, int count);
+        void accept(ByteBuffer buf, int at, int count) throws SafeTensorsException;
     }
 
     private void read(TensorInfo t, ChunkSink sink) throws IOException {
