@@ -52,6 +52,11 @@ final class RecordReader {
         void parse(JsonNode record, Context ctx, List<T> out) throws BadRecord;
     }
 
+    /** Parses one record, a JSON object, into exactly one output; throws {@link BadRecord} for bad data. */
+    interface ObjectParser<T> {
+        T parse(JsonNode object, Context ctx) throws BadRecord;
+    }
+
     /** Where the current record is, and its named counters (committed with the record). */
     static final class Context {
         final ReadOptions options;
@@ -96,6 +101,15 @@ final class RecordReader {
             throw new IllegalArgumentException("the " + format + " format carries no language: a language filter ('"
                     + options.language() + "') applies to OpenAssistant data only");
         return new RecordReader(file, format, options).run(parser);
+    }
+
+    /** {@link #read} for a format (no language) whose every record is one JSON object that gives one output. */
+    static <T> ReadResult<T> readObjects(Path file, String format, ReadOptions options, ObjectParser<T> parser)
+            throws IOException {
+        return read(file, format, options, false, (node, ctx, out) -> {
+            Fields.requireObject(node, "record");
+            out.add(parser.parse(node, ctx));
+        });
     }
 
     private <T> ReadResult<T> run(Parser<T> parser) throws IOException {
