@@ -118,12 +118,7 @@ public final class RunFolder {
             JsonNode bon = summary.path("best_of_n");
             if (!bon.isMissingNode() && !bon.isNull()) {
                 if (!bon.isArray()) throw new IllegalArgumentException(summaryFile + ": \"best_of_n\" must be an array");
-                int i = 0;
-                for (JsonNode n : bon) {
-                    i++;
-                    if (!n.isObject()) throw new IllegalArgumentException(summaryFile + ": best_of_n[" + i + "] is not an object");
-                    bestOfN.add(Collections.unmodifiableMap(numbers(n)));
-                }
+                for (Map<String, Double> n : numberObjects(summaryFile, "best_of_n", bon)) bestOfN.add(Collections.unmodifiableMap(n));
             }
         }
 
@@ -134,14 +129,7 @@ public final class RunFolder {
                 if (!lines.isEmpty()) metrics.put(stage, lines);
             } else if (summary != null && summary.path(stage).isArray() && !summary.path(stage).isEmpty()) {
                 // the pipeline also copies PPO's step lines into summary.json: used when the folder is gone
-                List<Map<String, Double>> lines = new ArrayList<>();
-                int i = 0;
-                for (JsonNode n : summary.path(stage)) {
-                    i++;
-                    if (!n.isObject()) throw new IllegalArgumentException(summaryFile + ": " + stage + "[" + i + "] is not an object");
-                    lines.add(numbers(n));
-                }
-                metrics.put(stage, lines);
+                metrics.put(stage, numberObjects(summaryFile, stage, summary.path(stage)));
             }
         }
         if (!hasSummary && metrics.isEmpty())
@@ -151,6 +139,17 @@ public final class RunFolder {
         List<Sample> samples = Files.isRegularFile(dir.resolve(SAMPLES)) ? readSamples(dir.resolve(SAMPLES)) : List.of();
         return new RunFolder(dir, hasSummary, Collections.unmodifiableMap(info), List.copyOf(stages),
                 Collections.unmodifiableMap(metrics), List.copyOf(samples), List.copyOf(bestOfN));
+    }
+
+    /** {@link #numbers} of each element of the array {@code field}, which must all be objects (1-based in errors). */
+    private static List<Map<String, Double>> numberObjects(Path file, String field, JsonNode array) {
+        List<Map<String, Double>> out = new ArrayList<>();
+        for (JsonNode n : array) {
+            if (!n.isObject())
+                throw new IllegalArgumentException(file + ": " + field + "[" + (out.size() + 1) + "] is not an object");
+            out.add(numbers(n));
+        }
+        return out;
     }
 
     private static void readSummary(Path file, JsonNode root, Map<String, Object> info, List<StageSummary> stages) {
