@@ -12,7 +12,7 @@ import java.nio.charset.StandardCharsets;
  * 259..V-1 are never produced by {@link #encode(String)}; they are special ids whose marker is
  * {@code <|unused:ID|>} (an untrained model may still sample them, and the marker makes that visible).
  */
-public final class ByteTokenizer extends RunDecoder {
+public final class ByteTokenizer extends BaseTokenizer {
     public static final int EOS = 256;
     public static final int BOS = 257;
     public static final int PAD = 258;
@@ -23,15 +23,13 @@ public final class ByteTokenizer extends RunDecoder {
     private static final String BOS_TEXT = "<|startoftext|>";
     private static final String PAD_TEXT = "<|pad|>";
 
-    private final int vocabSize;
-
     /** The plain 259-id vocabulary. */
     public ByteTokenizer() {
-        this.vocabSize = BASE_VOCAB;
+        this(BASE_VOCAB);
     }
 
     private ByteTokenizer(int vocabSize) {
-        this.vocabSize = vocabSize;
+        super("byte", vocabSize, EOS, BOS, PAD);
     }
 
     /** Vocabulary rounded up to a multiple of {@code multiple} (e.g. 64 → 320); 1 gives the plain 259. */
@@ -41,12 +39,6 @@ public final class ByteTokenizer extends RunDecoder {
         if (v > Integer.MAX_VALUE) throw new IllegalArgumentException("multiple " + multiple + " is too large");
         return new ByteTokenizer((int) v);
     }
-
-    @Override public String name() { return "byte"; }
-    @Override public int vocabSize() { return vocabSize; }
-    @Override public int eosId() { return EOS; }
-    @Override public int bosId() { return BOS; }
-    @Override public int padId() { return PAD; }
 
     @Override
     boolean special(int id) {
@@ -83,6 +75,6 @@ public final class ByteTokenizer extends RunDecoder {
 
     @Override
     public String toString() {
-        return "ByteTokenizer(vocab=" + vocabSize + ")";
+        return "ByteTokenizer(vocab=" + vocabSize() + ")";
     }
 }

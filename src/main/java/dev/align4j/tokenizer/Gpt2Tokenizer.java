@@ -14,7 +14,7 @@ import com.knuddels.jtokkit.api.IntArrayList;
  * ({@code tokenizer.pad_token = tokenizer.eos_token}); padding is then told apart from a real EOS only by
  * the attention/loss mask, which the trainers always carry. {@link #withPadId(int)} picks another id.
  */
-public final class Gpt2Tokenizer extends RunDecoder {
+public final class Gpt2Tokenizer extends BaseTokenizer {
     public static final int VOCAB_SIZE = 50257;
     public static final int END_OF_TEXT = 50256;
     private static final String END_OF_TEXT_MARKER = "<|endoftext|>";
@@ -24,28 +24,19 @@ public final class Gpt2Tokenizer extends RunDecoder {
         static final Encoding R50K = Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.R50K_BASE);
     }
 
-    private final int padId;
-
     /** PAD = EOS = BOS = 50256. */
     public Gpt2Tokenizer() {
         this(END_OF_TEXT);
     }
 
     private Gpt2Tokenizer(int padId) {
-        Ids.checkId("padId", padId, VOCAB_SIZE);
-        this.padId = padId;
+        super("gpt2", VOCAB_SIZE, END_OF_TEXT, END_OF_TEXT, padId);
     }
 
     /** The same tokenizer with {@code padId} as PAD (any id in the vocabulary). */
     public Gpt2Tokenizer withPadId(int padId) {
         return new Gpt2Tokenizer(padId);
     }
-
-    @Override public String name() { return "gpt2"; }
-    @Override public int vocabSize() { return VOCAB_SIZE; }
-    @Override public int eosId() { return END_OF_TEXT; }
-    @Override public int bosId() { return END_OF_TEXT; }
-    @Override public int padId() { return padId; }
 
     @Override
     boolean special(int id) {
@@ -73,6 +64,6 @@ public final class Gpt2Tokenizer extends RunDecoder {
 
     @Override
     public String toString() {
-        return "Gpt2Tokenizer(r50k_base, pad=" + padId + ")";
+        return "Gpt2Tokenizer(r50k_base, pad=" + padId() + ")";
     }
 }

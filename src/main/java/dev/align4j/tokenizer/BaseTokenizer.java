@@ -4,11 +4,49 @@ import java.io.ByteArrayOutputStream;
 import java.util.function.IntConsumer;
 
 /**
- * Decoding shared by the tokenizers: ids are ordinary tokens (each a byte string) or specials (each a marker
- * text). A run of ordinary ids between specials is decoded as ONE byte string, because a character may span
- * several tokens; a special ends the run, so a character split across it is malformed, not glued back together.
+ * What the tokenizers share: their ids and specials, and decoding. Ids are ordinary tokens (each a byte string)
+ * or specials (each a marker text). A run of ordinary ids between specials is decoded as ONE byte string,
+ * because a character may span several tokens; a special ends the run, so a character split across it is
+ * malformed, not glued back together.
  */
-abstract class RunDecoder implements Tokenizer {
+abstract class BaseTokenizer implements Tokenizer {
+    private final String name;
+    private final int vocabSize, eosId, bosId, padId;
+
+    BaseTokenizer(String name, int vocabSize, int eosId, int bosId, int padId) {
+        Ids.checkId("padId", padId, vocabSize);
+        this.name = name;
+        this.vocabSize = vocabSize;
+        this.eosId = eosId;
+        this.bosId = bosId;
+        this.padId = padId;
+    }
+
+    @Override
+    public final String name() {
+        return name;
+    }
+
+    @Override
+    public final int vocabSize() {
+        return vocabSize;
+    }
+
+    @Override
+    public final int eosId() {
+        return eosId;
+    }
+
+    @Override
+    public final int bosId() {
+        return bosId;
+    }
+
+    @Override
+    public final int padId() {
+        return padId;
+    }
+
     /** The bytes of {@code ids[from, to)}, all ordinary and in range. */
     abstract byte[] ordinaryBytes(int[] ids, int from, int to);
 
