@@ -22,30 +22,11 @@ abstract class BaseTokenizer implements Tokenizer {
         this.padId = padId;
     }
 
-    @Override
-    public final String name() {
-        return name;
-    }
-
-    @Override
-    public final int vocabSize() {
-        return vocabSize;
-    }
-
-    @Override
-    public final int eosId() {
-        return eosId;
-    }
-
-    @Override
-    public final int bosId() {
-        return bosId;
-    }
-
-    @Override
-    public final int padId() {
-        return padId;
-    }
+    @Override public final String name() { return name; }
+    @Override public final int vocabSize() { return vocabSize; }
+    @Override public final int eosId() { return eosId; }
+    @Override public final int bosId() { return bosId; }
+    @Override public final int padId() { return padId; }
 
     /** The bytes of {@code ids[from, to)}, all ordinary and in range. */
     abstract byte[] ordinaryBytes(int[] ids, int from, int to);
