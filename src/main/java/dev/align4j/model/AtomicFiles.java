@@ -81,9 +81,7 @@ public final class AtomicFiles {
     private static IOException named(Path target, IOException e) {
         String message = String.valueOf(e.getMessage());
         if (message.contains(target.toString())) return e;
-        IOException named = new IOException("cannot write " + target + ": " + message, e);
-        for (Throwable s : e.getSuppressed()) named.addSuppressed(s);
-        return named;
+        return new IOException("cannot write " + target + ": " + message, e);
     }
 
     /** Replaces {@code target} atomically with {@code text} in UTF-8. */
