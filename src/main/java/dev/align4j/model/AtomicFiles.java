@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -77,10 +78,13 @@ public final class AtomicFiles {
         syncDirectory(dir);
     }
 
-    /** A channel's own errors ("No space left on device") name no file: say which one could not be written. */
+    /**
+     * A channel's own errors ("No space left on device") name no file: say which one could not be written. A
+     * FileSystemException (access denied, ...) names its files already and keeps its type.
+     */
     private static IOException named(Path target, IOException e) {
         String message = String.valueOf(e.getMessage());
-        if (message.contains(target.toString())) return e;
+        if (e instanceof FileSystemException || message.contains(target.toString())) return e;
         return new IOException("cannot write " + target + ": " + message, e);
     }
 
