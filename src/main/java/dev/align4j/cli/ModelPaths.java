@@ -30,9 +30,23 @@ public final class ModelPaths {
         if (path == null) throw CliException.usage(option + " is required");
         if (!Files.exists(path)) throw CliException.usage(option + ": no such file or directory: " + path);
         if (isModelDir(path)) return path;
-        if (Files.isDirectory(path) && RunDirectory.hasCheckpoint(path)) return RunDirectory.latest(path);
+        if (Files.isDirectory(path) && RunDirectory.hasCheckpoint(path)) return latestModelDir(path, option);
         throw CliException.usage(option + ": " + path + " is neither a model directory (" + HfGpt2Layout.CONFIG_FILE + " + "
                 + HfGpt2Layout.WEIGHTS_FILE + ") nor a run folder with a '" + RunDirectory.LATEST + "' checkpoint");
+    }
+
+    /** The checkpoint a run folder's {@code latest} names, which must be a model directory. */
+    private static Path latestModelDir(Path run, String option) {
+        Path ck;
+        try {
+            ck = RunDirectory.latest(run);
+        } catch (IOException e) {
+            throw CliException.usage(option + ": " + e.getMessage());
+        }
+        if (!isModelDir(ck))
+            throw CliException.usage(option + ": " + run.resolve(RunDirectory.LATEST) + " names " + ck + ", which is not a model"
+                    + " directory (" + HfGpt2Layout.CONFIG_FILE + " + " + HfGpt2Layout.WEIGHTS_FILE + ")");
+        return ck;
     }
 
     static boolean isModelDir(Path p) {

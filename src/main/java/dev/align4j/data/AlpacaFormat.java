@@ -35,12 +35,9 @@ public final class AlpacaFormat {
     }
 
     public static ReadResult<SftExample> read(Path file, ReadOptions options) throws IOException {
-        return RecordReader.read(file, "alpaca", options, false, (node, ctx, out) -> {
-            Fields.requireObject(node, "record");
-            String instruction = Fields.nonBlank(node, "instruction");
-            String input = Fields.string(node, "input");
-            String output = Fields.nonBlank(node, "output");
-            out.add(SftExample.of(prompt(instruction, input), output, ctx.origin()));
-        });
+        // arguments evaluate left to right: the fields are checked in the order instruction, input, output
+        return RecordReader.readObjects(file, "alpaca", options, (o, ctx) -> SftExample.of(
+                prompt(Fields.nonBlank(o, "instruction"), Fields.string(o, "input")), Fields.nonBlank(o, "output"),
+                ctx.origin()));
     }
 }

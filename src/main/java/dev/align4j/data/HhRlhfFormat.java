@@ -34,13 +34,10 @@ public final class HhRlhfFormat {
     }
 
     public static ReadResult<PreferencePair> read(Path file, ReadOptions options) throws IOException {
-        return RecordReader.read(file, "hh", options, false, (node, ctx, out) -> {
-            Fields.requireObject(node, "record");
-            String chosen = Fields.string(node, "chosen");
-            String rejected = Fields.string(node, "rejected");
-            Split s = split(chosen, rejected);
+        return RecordReader.readObjects(file, "hh", options, (o, ctx) -> {
+            Split s = split(Fields.string(o, "chosen"), Fields.string(o, "rejected"));
             if (s.differEarlier) ctx.count(DIFFER_EARLIER, 1);
-            out.add(new PreferencePair(s.prompt, s.chosen, s.rejected, ctx.origin()));
+            return new PreferencePair(s.prompt, s.chosen, s.rejected, ctx.origin());
         });
     }
 

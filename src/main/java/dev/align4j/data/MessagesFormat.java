@@ -23,11 +23,8 @@ public final class MessagesFormat {
 
     public static ReadResult<SftExample> read(Path file, ReadOptions options, ChatTemplate template) throws IOException {
         if (template == null) throw new IllegalArgumentException("template must not be null");
-        return RecordReader.read(file, "messages", options, false, (node, ctx, out) -> {
-            Fields.requireObject(node, "record");
-            List<ChatTemplate.Turn> turns = turns(Fields.array(node, "messages"));
-            out.add(template.render(turns, ChatTemplate.Training.ALL_ASSISTANT, ctx.origin()));
-        });
+        return RecordReader.readObjects(file, "messages", options, (o, ctx) ->
+                template.render(turns(Fields.array(o, "messages")), ChatTemplate.Training.ALL_ASSISTANT, ctx.origin()));
     }
 
     public static ReadResult<SftExample> read(Path file, ReadOptions options) throws IOException {

@@ -44,11 +44,7 @@ public final class OasstFormat {
     }
 
     public static ReadResult<SftExample> readSft(Path file, ReadOptions options, ChatTemplate template) throws IOException {
-        if (template == null) throw new IllegalArgumentException("template must not be null");
-        return RecordReader.read(file, "oasst", options, true, (node, ctx, out) -> {
-            Msg root = tree(node);
-            new Walk(ctx, template, out, null).start(root);
-        });
+        return readTrees(file, options, template, (ctx, out) -> new Walk(ctx, template, out, null));
     }
 
     public static ReadResult<SftExample> readSft(Path file, ReadOptions options) throws IOException {
@@ -56,15 +52,22 @@ public final class OasstFormat {
     }
 
     public static ReadResult<PreferencePair> readPairs(Path file, ReadOptions options, ChatTemplate template) throws IOException {
-        if (template == null) throw new IllegalArgumentException("template must not be null");
-        return RecordReader.read(file, "oasst", options, true, (node, ctx, out) -> {
-            Msg root = tree(node);
-            new Walk(ctx, template, null, out).start(root);
-        });
+        return readTrees(file, options, template, (ctx, out) -> new Walk(ctx, template, null, out));
     }
 
     public static ReadResult<PreferencePair> readPairs(Path file, ReadOptions options) throws IOException {
         return readPairs(file, options, ChatTemplate.DEFAULT);
+    }
+
+    /** A tree walk that emits into {@code out}. */
+    private interface WalkInto<T> {
+        Walk walk(RecordReader.Context ctx, List<T> out);
+    }
+
+    private static <T> ReadResult<T> readTrees(Path file, ReadOptions options, ChatTemplate template, WalkInto<T> walk)
+            throws IOException {
+        if (template == null) throw new IllegalArgumentException("template must not be null");
+        return RecordReader.read(file, "oasst", options, true, (node, ctx, out) -> walk.walk(ctx, out).start(tree(node)));
     }
 
     record Msg(String id, boolean assistant, String text, String lang, Long rank, boolean deleted,

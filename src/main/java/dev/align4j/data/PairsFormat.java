@@ -13,13 +13,11 @@ public final class PairsFormat {
     }
 
     public static ReadResult<PreferencePair> read(Path file, ReadOptions options) throws IOException {
-        return RecordReader.read(file, "pairs", options, false, (node, ctx, out) -> {
-            Fields.requireObject(node, "record");
-            String prompt = Fields.string(node, "prompt");
-            String chosen = Fields.nonBlank(node, "chosen");
-            String rejected = Fields.nonBlank(node, "rejected");
+        return RecordReader.readObjects(file, "pairs", options, (o, ctx) -> {
+            String prompt = Fields.string(o, "prompt");
+            String chosen = Fields.nonBlank(o, "chosen"), rejected = Fields.nonBlank(o, "rejected");
             if (chosen.equals(rejected)) throw new BadRecord("chosen equals rejected");
-            out.add(new PreferencePair(prompt, chosen, rejected, ctx.origin()));
+            return new PreferencePair(prompt, chosen, rejected, ctx.origin());
         });
     }
 }

@@ -14,11 +14,7 @@ public final class PromptCompletionFormat {
     }
 
     public static ReadResult<SftExample> read(Path file, ReadOptions options) throws IOException {
-        return RecordReader.read(file, "prompt-completion", options, false, (node, ctx, out) -> {
-            Fields.requireObject(node, "record");
-            String prompt = Fields.string(node, "prompt");
-            String completion = Fields.nonBlank(node, "completion");
-            out.add(SftExample.of(prompt, completion, ctx.origin()));
-        });
+        return RecordReader.readObjects(file, "prompt-completion", options,
+                (o, ctx) -> SftExample.of(Fields.string(o, "prompt"), Fields.nonBlank(o, "completion"), ctx.origin()));
     }
 }

@@ -10,8 +10,9 @@ import java.util.TreeMap;
  *
  * @param file       the file read
  * @param format     the format's name ("alpaca", "hh", ...)
- * @param read       records read: non-blank lines of a JSONL file, or elements of a JSON array (stops early at
- *                   {@link ReadOptions#maxRecords()})
+ * @param read       records read: non-blank lines of a JSONL file (a line holding anything but spaces, tabs and a
+ *                   CR is a record, so a line of non-ASCII or undecodable bytes is read and then kept or skipped),
+ *                   or elements of a JSON array (stops early at {@link ReadOptions#maxRecords()})
  * @param kept       records that parsed and passed validation ({@code read − skipped total}); a kept record may
  *                   still yield no example (an OpenAssistant tree whose messages were all filtered)
  * @param produced   examples or pairs returned (an OpenAssistant tree yields several)

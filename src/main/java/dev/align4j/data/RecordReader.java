@@ -52,6 +52,11 @@ final class RecordReader {
         void parse(JsonNode record, Context ctx, List<T> out) throws BadRecord;
     }
 
+    /** Parses one record, a JSON object, into exactly one output; throws {@link BadRecord} for bad data. */
+    interface ObjectParser<T> {
+        T parse(JsonNode object, Context ctx) throws BadRecord;
+    }
+
     /** Where the current record is, and its named counters (committed with the record). */
     static final class Context {
         final ReadOptions options;
@@ -96,6 +101,15 @@ final class RecordReader {
             throw new IllegalArgumentException("the " + format + " format carries no language: a language filter ('"
                     + options.language() + "') applies to OpenAssistant data only");
         return new RecordReader(file, format, options).run(parser);
+    }
+
+    /** {@link #read} for a format (no language) whose every record is one JSON object that gives one output. */
+    static <T> ReadResult<T> readObjects(Path file, String format, ReadOptions options, ObjectParser<T> parser)
+            throws IOException {
+        return read(file, format, options, false, (node, ctx, out) -> {
+            Fields.requireObject(node, "record");
+            out.add(parser.parse(node, ctx));
+        });
     }
 
     private <T> ReadResult<T> run(Parser<T> parser) throws IOException {
@@ -162,7 +176,8 @@ final class RecordReader {
             }
         }
         Context ctx = new Context(options, file.getFileName().toString());
-        long index = 0;
+        long index = 0; // elements started
+        boolean inElement = false; // a syntax error is inside element `index`, or else between elements
         try (JsonParser p = JSON.createParser(sb.toString())) {
             p.nextToken(); // START_ARRAY, checked by the caller
             while (read < options.maxRecords()) {
@@ -175,11 +190,13 @@ final class RecordReader {
                 }
                 if (t == null)
                     throw new DataFormatException(file, p.currentLocation().getLineNr(),
-                            "malformed JSON: the array is not closed");
+                            "malformed JSON (" + arrayPosition(index, false) + "): the array is not closed");
                 index++;
                 read++;
                 long line = p.currentTokenLocation().getLineNr();
+                inElement = true;
                 JsonNode node = ELEMENT.readTree(p);
+                inElement = false;
                 ctx.line = line;
                 try {
                     record(node, ctx, parser, all);
@@ -189,9 +206,15 @@ final class RecordReader {
             }
         } catch (JsonProcessingException e) {
             long line = e.getLocation() == null ? 0 : e.getLocation().getLineNr();
-            throw new DataFormatException(file, line, "malformed JSON (record " + (index + 1) + " of the array): "
+            throw new DataFormatException(file, line, "malformed JSON (" + arrayPosition(index, inElement) + "): "
                     + e.getOriginalMessage(), e);
         }
+    }
+
+    /** Where in an array a syntax error is, given the elements started so far: "record 3 of the array". */
+    private static String arrayPosition(long started, boolean inElement) {
+        if (inElement) return "record " + started + " of the array";
+        return started == 0 ? "before record 1 of the array" : "after record " + started + " of the array";
     }
 
     private <T> void record(JsonNode node, Context ctx, Parser<T> parser, List<T> all) throws BadRecord {
@@ -248,12 +271,13 @@ final class RecordReader {
         return firstNonBlank(line) < 0;
     }
 
+    /** The first byte (0..255) that is not white space or a leading byte-order mark; -1 when there is none. */
     private static int firstNonBlank(byte[] line) {
         int i = 0;
         // a UTF-8 byte-order mark before the first character
         if (line.length >= 3 && (line[0] & 0xff) == 0xEF && (line[1] & 0xff) == 0xBB && (line[2] & 0xff) == 0xBF) i = 3;
         for (; i < line.length; i++) {
-            byte b = line[i];
+            int b = line[i] & 0xff; // unsigned: a byte >= 0x80 (UTF-8 text or garbage) is content, never "none"
             if (b != ' ' && b != '\t' && b != '\r' && b != '\n') return b;
         }
         return -1;

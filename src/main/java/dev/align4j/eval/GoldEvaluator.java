@@ -68,13 +68,10 @@ public final class GoldEvaluator {
                          List<Sample> samples) {
         /** Flat metrics for JSONL: {@code <prefix>accuracy}, {@code <prefix>accuracy/<family>}, ... */
         public Map<String, Double> metrics(String prefix) {
-            Map<String, Double> m = new LinkedHashMap<>();
-            m.put(prefix + "accuracy", accuracy);
+            Map<String, Double> m = prefixed(prefix, List.of("accuracy"), accuracy);
             familyAccuracy.forEach((f, a) -> m.put(prefix + "accuracy/" + f, a));
-            m.put(prefix + "response_tokens", meanResponseTokens);
-            m.put(prefix + "eos_rate", eosRate);
-            m.put(prefix + "confidence", meanConfidence);
-            m.put(prefix + "ece", ece);
+            m.putAll(prefixed(prefix, List.of("response_tokens", "eos_rate", "confidence", "ece"), meanResponseTokens, eosRate,
+                    meanConfidence, ece));
             return m;
         }
 
@@ -103,14 +100,8 @@ public final class GoldEvaluator {
     public record Diversity(int prompts, int samplesPerPrompt, double distinct1, double distinct2, double uniqueResponses,
                             double meanEntropy, double sampleAccuracy, double eosRate) {
         public Map<String, Double> metrics(String prefix) {
-            Map<String, Double> m = new LinkedHashMap<>();
-            m.put(prefix + "distinct1", distinct1);
-            m.put(prefix + "distinct2", distinct2);
-            m.put(prefix + "unique_responses", uniqueResponses);
-            m.put(prefix + "entropy", meanEntropy);
-            m.put(prefix + "sample_accuracy", sampleAccuracy);
-            m.put(prefix + "sample_eos_rate", eosRate);
-            return m;
+            return prefixed(prefix, List.of("distinct1", "distinct2", "unique_responses", "entropy", "sample_accuracy",
+                    "sample_eos_rate"), distinct1, distinct2, uniqueResponses, meanEntropy, sampleAccuracy, eosRate);
         }
 
         @Override
@@ -119,6 +110,13 @@ public final class GoldEvaluator {
                             + "accuracy %.3f, eos %.3f", prompts, samplesPerPrompt, distinct1, distinct2, uniqueResponses,
                     meanEntropy, sampleAccuracy, eosRate);
         }
+    }
+
+    /** {@code prefix + names[i]} to {@code values[i]}, in order (a metrics line's keys). */
+    private static Map<String, Double> prefixed(String prefix, List<String> names, double... values) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        for (int i = 0; i < values.length; i++) m.put(prefix + names.get(i), values[i]);
+        return m;
     }
 
     /** Greedy gold evaluation of {@code model} on {@code tasks} (non-empty). */

@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -16,7 +17,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * target's directory (same file system, so the rename below is atomic), is forced to disk, and is then
  * renamed over the target with {@link StandardCopyOption#ATOMIC_MOVE}; finally the directory is synced so the
  * rename itself survives a crash. A reader sees either the old file or the new one. If anything fails
- * (including the caller's writer throwing), the temporary file is deleted and the target is untouched.
+ * (including the caller's writer throwing), the temporary file is deleted and the target is untouched; an
+ * IOException then names the target.
  *
  * <p>Each call is atomic for one file only. Writers of several files (weights + config) must make sure
  * a mix of old and new is detected, or write into a fresh directory.
@@ -70,9 +72,20 @@ public final class AtomicFiles {
                     t.addSuppressed(e);
                 }
             }
+            if (t instanceof IOException io) throw named(target, io);
             throw t;
         }
         syncDirectory(dir);
+    }
+
+    /**
+     * A channel's own errors ("No space left on device") name no file: say which one could not be written. A
+     * FileSystemException (access denied, ...) names its files already and keeps its type.
+     */
+    private static IOException named(Path target, IOException e) {
+        String message = String.valueOf(e.getMessage());
+        if (e instanceof FileSystemException || message.contains(target.toString())) return e;
+        return new IOException("cannot write " + target + ": " + message, e);
     }
 
     /** Replaces {@code target} atomically with {@code text} in UTF-8. */

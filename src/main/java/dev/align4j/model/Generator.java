@@ -25,19 +25,7 @@ public final class Generator {
         if (prompts == null || prompts.length == 0) throw new IllegalArgumentException("prompts must not be null or empty");
         GptConfig mc = model.config();
         int b = prompts.length, v = mc.vocabSize(), nCtx = mc.nCtx();
-        int p = 0;
-        for (int i = 0; i < b; i++) {
-            if (prompts[i] == null || prompts[i].length == 0)
-                throw new IllegalArgumentException("prompts[" + i + "] must not be null or empty");
-            if (prompts[i].length > nCtx)
-                throw new IllegalArgumentException("prompts[" + i + "] has " + prompts[i].length
-                        + " tokens, longer than the context nCtx = " + nCtx);
-            for (int j = 0; j < prompts[i].length; j++)
-                if (prompts[i][j] < 0 || prompts[i][j] >= v)
-                    throw new IllegalArgumentException("prompts[" + i + "][" + j + "] = " + prompts[i][j]
-                            + " is outside the vocabulary [0, " + v + ")");
-            p = Math.max(p, prompts[i].length);
-        }
+        int p = KvCache.longestPrompt(prompts, nCtx, "longer than the context nCtx", v);
         int maxNew = config.maxNewTokens();
         if ((long) p + maxNew > nCtx)
             throw new IllegalArgumentException("maxNewTokens = " + maxNew + " plus the longest prompt (" + p

@@ -19,6 +19,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Consumer;
 
 /**
  * A GPT-2 transformer (pre-LN blocks, tied input/output embeddings) on one device:
@@ -120,14 +121,19 @@ public final class Gpt implements AutoCloseable {
 
     /** A model initialised as GPT-2 (see {@link #initialize}) with {@code seed}. */
     public static Gpt create(GptConfig config, Device device, long seed) {
+        return newModel(config, device, m -> m.initialize(seed));
+    }
+
+    /** A new model set up by {@code setUp}, closed again (its device memory freed) when that fails. */
+    private static Gpt newModel(GptConfig config, Device device, Consumer<Gpt> setUp) {
         Gpt m = new Gpt(config, device);
         try {
-            m.initialize(seed);
-        } catch (RuntimeException e) {
+            setUp.accept(m);
+            return m;
+        } catch (RuntimeException | Error e) {
             m.close();
             throw e;
         }
-        return m;
     }
 
     /**
@@ -153,14 +159,7 @@ public final class Gpt implements AutoCloseable {
 
     /** A new model with a copy of these weights (same config and device); gradients zero, no activations. */
     public Gpt copy() {
-        Gpt c = new Gpt(config, device());
-        try {
-            c.params().copyFrom(params());
-            return c;
-        } catch (RuntimeException | Error e) {
-            c.close();
-            throw e;
-        }
+        return newModel(config, device(), c -> c.params().copyFrom(params()));
     }
 
     public GptConfig config() {
@@ -710,14 +709,7 @@ public final class Gpt implements AutoCloseable {
     /** Loads a Hugging Face GPT-2 checkpoint directory onto {@code device}. */
     public static Gpt load(Path dir, Device device) throws IOException {
         HfGpt2Checkpoint ck = HfGpt2Layout.load(dir);
-        Gpt m = new Gpt(ck.config(), device);
-        try {
-            m.loadHf(ck.params());
-        } catch (RuntimeException e) {
-            m.close();
-            throw e;
-        }
-        return m;
+        return newModel(ck.config(), device, m -> m.loadHf(ck.params()));
     }
 
     /** Frees the parameters, gradients and activations. */

@@ -10,16 +10,23 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * Shape of a GPT-2-architecture model: {@code nLayer} blocks of {@code nHead}-head causal attention and a 4x
  * MLP over width {@code nEmbd}, learned positions for {@code nCtx} tokens, {@code vocabSize} tokens with tied
  * input/output embeddings, LayerNorm epsilon {@code layerNormEps} (GPT-2: 1e-5), GELU in GPT-2's tanh form.
  *
- * <p>Reads and writes Hugging Face's {@code config.json} for {@code GPT2LMHeadModel}. Reading follows
- * {@code GPT2Config}: absent keys take its defaults (the 124M model's shape), {@code n_positions} is the
- * context ({@code n_ctx} only when {@code n_positions} is absent). Configurations this architecture would
+ * <p>Reads and writes Hugging Face's {@code config.json} for {@code GPT2LMHeadModel}. The keys that shape the
+ * weights ({@link #SHAPE_KEYS}, and {@code n_positions} or {@code n_ctx}) are required: {@code GPT2Config} would
+ * default them to the 124M model's shape, but {@code save_pretrained} always writes them, and a default would
+ * only move the error to some tensor's shape, far from the missing key. Other absent keys take
+ * {@code GPT2Config}'s defaults; {@code n_positions} is the context ({@code n_ctx} only when {@code n_positions}
+ * is absent). Configurations this architecture would
  * compute differently are refused rather than silently approximated: another {@code model_type}, an MLP width
  * other than 4C ({@code n_inner}), a GELU other than the tanh form, untied embeddings, cross-attention,
  * attention scaled by layer index.
@@ -27,6 +34,8 @@ import java.util.Map;
 public record GptConfig(int nLayer, int nHead, int nEmbd, int nCtx, int vocabSize, double layerNormEps) {
     /** GPT-2's LayerNorm epsilon. */
     public static final double DEFAULT_LAYER_NORM_EPS = 1e-5;
+    /** The config.json keys that must be present (besides the context, {@code n_positions} or {@code n_ctx}). */
+    public static final List<String> SHAPE_KEYS = List.of("n_embd", "n_layer", "n_head", "vocab_size");
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -96,8 +105,14 @@ public record GptConfig(int nLayer, int nHead, int nEmbd, int nCtx, int vocabSiz
         if (root == null || !root.isObject()) throw new IllegalArgumentException("config must be a JSON object");
         String type = text(root, "model_type", "gpt2");
         if (!type.equals("gpt2")) throw new IllegalArgumentException("model_type is '" + type + "', expected 'gpt2'");
-        int nEmbd = integer(root, "n_embd", 768);
-        int nCtx = root.hasNonNull("n_positions") ? integer(root, "n_positions", 1024) : integer(root, "n_ctx", 1024);
+        List<String> missing = new ArrayList<>();
+        for (String key : SHAPE_KEYS) if (!root.hasNonNull(key)) missing.add("'" + key + "'");
+        if (!root.hasNonNull("n_positions") && !root.hasNonNull("n_ctx")) missing.add("'n_positions'");
+        if (!missing.isEmpty())
+            throw new IllegalArgumentException("missing key" + (missing.size() > 1 ? "s " : " ") + String.join(", ", missing)
+                    + " (the model's shape is not defaulted: the weights would not match)");
+        int nEmbd = integer(root, "n_embd", 0);
+        int nCtx = root.hasNonNull("n_positions") ? integer(root, "n_positions", 0) : integer(root, "n_ctx", 0);
         if (root.hasNonNull("n_inner") && integer(root, "n_inner", 0) != 4 * nEmbd)
             throw new IllegalArgumentException("n_inner = " + root.get("n_inner") + " is not 4 * n_embd; only the 4x MLP is supported");
         String act = text(root, "activation_function", "gelu_new");
@@ -112,37 +127,33 @@ public record GptConfig(int nLayer, int nHead, int nEmbd, int nCtx, int vocabSiz
         if (!bool(root, "scale_attn_weights", true))
             throw new IllegalArgumentException("scale_attn_weights is false; not supported");
         double eps = number(root, "layer_norm_epsilon", DEFAULT_LAYER_NORM_EPS);
-        return new GptConfig(integer(root, "n_layer", 12), integer(root, "n_head", 12), nEmbd, nCtx,
-                integer(root, "vocab_size", 50257), eps);
+        return new GptConfig(integer(root, "n_layer", 0), integer(root, "n_head", 0), nEmbd, nCtx,
+                integer(root, "vocab_size", 0), eps);
     }
 
     private static int integer(JsonNode root, String key, int dflt) {
-        JsonNode v = root.get(key);
-        if (v == null || v.isNull()) return dflt;
-        if (!v.isIntegralNumber() || !v.canConvertToInt())
-            throw new IllegalArgumentException(key + " must be an integer, got " + v);
-        return v.intValue();
+        return value(root, key, dflt, "an integer", v -> v.isIntegralNumber() && v.canConvertToInt(), JsonNode::intValue);
     }
 
     private static double number(JsonNode root, String key, double dflt) {
-        JsonNode v = root.get(key);
-        if (v == null || v.isNull()) return dflt;
-        if (!v.isNumber()) throw new IllegalArgumentException(key + " must be a number, got " + v);
-        return v.doubleValue();
+        return value(root, key, dflt, "a number", JsonNode::isNumber, JsonNode::doubleValue);
     }
 
     private static String text(JsonNode root, String key, String dflt) {
-        JsonNode v = root.get(key);
-        if (v == null || v.isNull()) return dflt;
-        if (!v.isTextual()) throw new IllegalArgumentException(key + " must be a string, got " + v);
-        return v.textValue();
+        return value(root, key, dflt, "a string", JsonNode::isTextual, JsonNode::textValue);
     }
 
     private static boolean bool(JsonNode root, String key, boolean dflt) {
+        return value(root, key, dflt, "true or false", JsonNode::isBoolean, JsonNode::booleanValue);
+    }
+
+    /** {@code root[key]} as {@code as} reads it, {@code dflt} when absent or null; a value {@code is} rejects names the key. */
+    private static <T> T value(JsonNode root, String key, T dflt, String expected, Predicate<JsonNode> is,
+                               Function<JsonNode, T> as) {
         JsonNode v = root.get(key);
         if (v == null || v.isNull()) return dflt;
-        if (!v.isBoolean()) throw new IllegalArgumentException(key + " must be true or false, got " + v);
-        return v.booleanValue();
+        if (!is.test(v)) throw new IllegalArgumentException(key + " must be " + expected + ", got " + v);
+        return as.apply(v);
     }
 
     /** HF config.json text (keys sorted, 2-space indent, as {@code save_pretrained} writes). */

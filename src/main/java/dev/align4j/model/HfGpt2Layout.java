@@ -40,7 +40,8 @@ import java.util.regex.Pattern;
  * <p>Loading tolerates what real HF files contain: keys prefixed {@code transformer.} (as written by
  * {@code GPT2LMHeadModel}), the non-parameter buffers {@code h.{i}.attn.bias} / {@code h.{i}.attn.masked_bias}
  * (ignored), and {@code lm_head.weight}, which must equal {@code wte.weight} since the embeddings are tied. F16
- * and BF16 files widen exactly to F32. Saving writes unprefixed keys, Conv1D layout, F32, metadata
+ * and BF16 files widen exactly to F32. Every loaded tensor must be finite: a NaN or infinite weight is refused,
+ * naming the tensor, rather than loading a model that computes NaN. Saving writes unprefixed keys, Conv1D layout, F32, metadata
  * {@code format = pt} (transformers refuses safetensors without it), so {@code from_pretrained(dir)} loads it.
  */
 public final class HfGpt2Layout {
@@ -153,14 +154,14 @@ public final class HfGpt2Layout {
                 if (key == null)
                     throw new SafeTensorsException(weights + ": missing tensor '" + p.name() + "' (expected shape "
                             + Arrays.toString(p.shape()) + " for " + config + ")");
-                params.put(p.name(), f.floats(key, p.longShape()));
+                params.put(p.name(), f.finiteFloats(key, p.longShape()));
             }
             Map<String, float[]> extras = new LinkedHashMap<>();
             for (Map.Entry<String, String> e : new java.util.TreeMap<>(keyOf).entrySet()) {
                 String name = e.getKey(), key = e.getValue();
                 if (isIgnoredBuffer(name)) continue;
                 if (name.equals("lm_head.weight")) {
-                    float[] head = f.floats(key, config.vocabSize(), config.nEmbd());
+                    float[] head = f.finiteFloats(key, config.vocabSize(), config.nEmbd());
                     if (!Arrays.equals(head, params.get("wte.weight")))
                         throw new SafeTensorsException(weights + ": tensor '" + key
                                 + "' differs from wte.weight; only tied output embeddings are supported");
@@ -169,7 +170,7 @@ public final class HfGpt2Layout {
                 if (!f.info(key).dtype().isExactFloat())
                     throw new SafeTensorsException(weights + ": unexpected tensor '" + key + "' of dtype "
                             + f.info(key).dtype() + " (not part of the GPT-2 layout)");
-                extras.put(key, f.floats(key));
+                extras.put(key, f.finiteFloats(key, f.info(key).shape()));
             }
             return new HfGpt2Checkpoint(config, params, extras);
         }

@@ -131,19 +131,7 @@ public final class KvCache implements AutoCloseable {
         if (prompts == null) throw new IllegalArgumentException("prompts must not be null");
         if (prompts.length != b)
             throw new IllegalArgumentException("prompts has " + prompts.length + " sequences, the cache holds " + b);
-        int p = 0;
-        for (int i = 0; i < b; i++) {
-            if (prompts[i] == null || prompts[i].length == 0)
-                throw new IllegalArgumentException("prompts[" + i + "] must not be null or empty");
-            if (prompts[i].length > maxT)
-                throw new IllegalArgumentException("prompts[" + i + "] has " + prompts[i].length
-                        + " tokens, more than the cache's maxT = " + maxT);
-            for (int j = 0; j < prompts[i].length; j++)
-                if (prompts[i][j] < 0 || prompts[i][j] >= v)
-                    throw new IllegalArgumentException("prompts[" + i + "][" + j + "] = " + prompts[i][j]
-                            + " is outside the vocabulary [0, " + v + ")");
-            p = Math.max(p, prompts[i].length);
-        }
+        int p = longestPrompt(prompts, maxT, "more than the cache's maxT", v);
         pad = new int[b];
         int[] tok = new int[b * p], pos = new int[b * p];
         boolean anyPad = false;
@@ -160,6 +148,27 @@ public final class KvCache implements AutoCloseable {
         masked = anyPad;
         length = 0;
         return run(tok, pos, p);
+    }
+
+    /**
+     * The length of the longest of {@code prompts}, after checking each: not null or empty, at most {@code limit}
+     * tokens (else "prompts[i] has N tokens, {@code overLimit} = limit"), every token in {@code [0, v)}.
+     */
+    static int longestPrompt(int[][] prompts, int limit, String overLimit, int v) {
+        int p = 0;
+        for (int i = 0; i < prompts.length; i++) {
+            if (prompts[i] == null || prompts[i].length == 0)
+                throw new IllegalArgumentException("prompts[" + i + "] must not be null or empty");
+            if (prompts[i].length > limit)
+                throw new IllegalArgumentException("prompts[" + i + "] has " + prompts[i].length + " tokens, " + overLimit
+                        + " = " + limit);
+            for (int j = 0; j < prompts[i].length; j++)
+                if (prompts[i][j] < 0 || prompts[i][j] >= v)
+                    throw new IllegalArgumentException("prompts[" + i + "][" + j + "] = " + prompts[i][j]
+                            + " is outside the vocabulary [0, " + v + ")");
+            p = Math.max(p, prompts[i].length);
+        }
+        return p;
     }
 
     /**

@@ -9,32 +9,16 @@ package dev.align4j.model;
  */
 public enum SafeTensorsDType {
     // Declaration order is the safetensors crate's Dtype order; its writer sorts tensors by it, descending.
-    BOOL(1),
-    U8(1),
-    I8(1),
-    F8_E5M2(1),
-    F8_E4M3(1),
-    F8_E8M0(1),
-    I16(2),
-    U16(2),
-    F16(2),
-    BF16(2),
-    I32(4),
-    U32(4),
-    F32(4),
-    F64(8),
-    I64(8),
-    U64(8);
-
-    private final int bytes;
-
-    SafeTensorsDType(int bytes) {
-        this.bytes = bytes;
-    }
+    BOOL, U8, I8, F8_E5M2, F8_E4M3, F8_E8M0, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64;
 
     /** Size of one element in bytes. */
     public int bytes() {
-        return bytes;
+        return switch (this) {
+            case BOOL, U8, I8, F8_E5M2, F8_E4M3, F8_E8M0 -> 1;
+            case I16, U16, F16, BF16 -> 2;
+            case I32, U32, F32 -> 4;
+            case F64, I64, U64 -> 8;
+        };
     }
 
     /** True for the types that widen to F32 without rounding: F32, F16, BF16. */

@@ -247,15 +247,15 @@ public final class SafeTensorsFile implements AutoCloseable {
         long expected = 0;
         TensorInfo prev = null;
         for (TensorInfo t : sorted) {
+            String offsets = "data_offsets [" + t.begin() + ", " + t.end() + "] ";
             if (t.end() > bufferSize)
-                throw new SafeTensorsException(path + ": tensor '" + t.name() + "': data_offsets [" + t.begin() + ", "
-                        + t.end() + "] run past the end of the data buffer (" + bufferSize + " bytes): file truncated?");
+                throw tensorError(path, t.name(), offsets + "run past the end of the data buffer (" + bufferSize
+                        + " bytes): file truncated?");
             if (t.begin() < expected)
-                throw new SafeTensorsException(path + ": tensor '" + t.name() + "': data_offsets [" + t.begin() + ", "
-                        + t.end() + "] overlap tensor '" + prev.name() + "' [" + prev.begin() + ", " + prev.end() + "]");
+                throw tensorError(path, t.name(), offsets + "overlap tensor '" + prev.name() + "' [" + prev.begin() + ", "
+                        + prev.end() + "]");
             if (t.begin() > expected)
-                throw new SafeTensorsException(path + ": tensor '" + t.name() + "': data_offsets [" + t.begin() + ", "
-                        + t.end() + "] leave a gap after byte " + expected + " of the data buffer");
+                throw tensorError(path, t.name(), offsets + "leave a gap after byte " + expected + " of the data buffer");
             expected = t.end();
             prev = t;
         }
@@ -311,7 +311,7 @@ public final class SafeTensorsFile implements AutoCloseable {
     public TensorInfo require(String name, SafeTensorsDType dtype, long... shape) throws SafeTensorsException {
         TensorInfo t = info(name);
         if (t.dtype() != dtype)
-            throw new SafeTensorsException(path + ": tensor '" + name + "': expected dtype " + dtype + ", got " + t.dtype());
+            throw tensorError(path, name, "expected dtype " + dtype + ", got " + t.dtype());
         requireShape(t, shape);
         return t;
     }
@@ -320,16 +320,15 @@ public final class SafeTensorsFile implements AutoCloseable {
     public TensorInfo requireFloat(String name, long... shape) throws SafeTensorsException {
         TensorInfo t = info(name);
         if (!t.dtype().isExactFloat())
-            throw new SafeTensorsException(path + ": tensor '" + name + "': expected a floating dtype (F32, F16 or BF16), got "
-                    + t.dtype());
+            throw tensorError(path, name, "expected a floating dtype (F32, F16 or BF16), got " + t.dtype());
         requireShape(t, shape);
         return t;
     }
 
     private void requireShape(TensorInfo t, long[] shape) throws SafeTensorsException {
         if (!Arrays.equals(t.shape, shape))
-            throw new SafeTensorsException(path + ": tensor '" + t.name() + "': expected shape " + Arrays.toString(shape)
-                    + ", got " + Arrays.toString(t.shape));
+            throw tensorError(path, t.name(), "expected shape " + Arrays.toString(shape) + ", got "
+                    + Arrays.toString(t.shape));
     }
 
     // ---------------------------------------------------------------------------------------------- data
@@ -349,13 +348,27 @@ public final class SafeTensorsFile implements AutoCloseable {
     }
 
     /**
+     * {@link #floats(String, long...)} for weights: a NaN or infinite element fails, naming the file, the tensor
+     * and the element (checked chunk by chunk as it is read, so no second pass over the data).
+     */
+    public float[] finiteFloats(String name, long... shape) throws IOException {
+        TensorInfo t = requireFloat(name, shape);
+        float[] out = new float[arrayLength(t)];
+        readFloats(t, out, 0, true);
+        return out;
+    }
+
+    /**
      * Reads the tensor's elements into {@code dst} from {@code offset} (so a model can load straight into
      * one contiguous parameter array). F32, F16, BF16 only.
      */
     public void readFloats(String name, float[] dst, int offset) throws IOException {
-        TensorInfo t = info(name);
-        if (!t.dtype().isExactFloat())
-            throw new SafeTensorsException(path + ": tensor '" + name + "': cannot read dtype " + t.dtype() + " as floats");
+        readFloats(info(name), dst, offset, false);
+    }
+
+    private void readFloats(TensorInfo t, float[] dst, int offset, boolean finite) throws IOException {
+        String name = t.name();
+        readableAs(name, "floats", SafeTensorsDType.F32, SafeTensorsDType.F16, SafeTensorsDType.BF16);
         int n = arrayLength(t);
         if (offset < 0 || offset > dst.length - n)
             throw new IllegalArgumentException("dst: " + n + " elements of '" + name + "' do not fit at offset " + offset
@@ -371,14 +384,21 @@ public final class SafeTensorsFile implements AutoCloseable {
                     for (int i = 0; i < count; i++) dst[offset + at + i] = SafeTensorsDType.bfloat16ToFloat(buf.getShort(i * eb));
                 }
             }
+            if (finite) requireFinite(t, dst, offset + at, count, at);
         });
+    }
+
+    /** {@code a[from, from + count)} holds elements {@code first...} of {@code t}; each must be finite. */
+    private void requireFinite(TensorInfo t, float[] a, int from, int count, int first) throws SafeTensorsException {
+        for (int i = 0; i < count; i++)
+            if (!Float.isFinite(a[from + i]))
+                throw tensorError(path, t.name(), "element " + (first + i) + " is " + a[from + i]
+                        + "; weights must be finite (a diverged run's checkpoint?)");
     }
 
     /** The tensor as ints; I32 only. */
     public int[] ints(String name) throws IOException {
-        TensorInfo t = info(name);
-        if (t.dtype() != SafeTensorsDType.I32)
-            throw new SafeTensorsException(path + ": tensor '" + name + "': cannot read dtype " + t.dtype() + " as I32 ints");
+        TensorInfo t = readableAs(name, "I32 ints", SafeTensorsDType.I32);
         int[] out = new int[arrayLength(t)];
         read(t, (buf, at, count) -> buf.asIntBuffer().get(out, at, count));
         return out;
@@ -392,16 +412,12 @@ public final class SafeTensorsFile implements AutoCloseable {
 
     /** The tensor as longs; I64, or I32 widened. */
     public long[] longs(String name) throws IOException {
-        TensorInfo t = info(name);
+        TensorInfo t = readableAs(name, "longs", SafeTensorsDType.I64, SafeTensorsDType.I32);
         long[] out = new long[arrayLength(t)];
-        switch (t.dtype()) {
-            case I64 -> read(t, (buf, at, count) -> buf.asLongBuffer().get(out, at, count));
-            case I32 -> read(t, (buf, at, count) -> {
-                for (int i = 0; i < count; i++) out[at + i] = buf.getInt(i * 4);
-            });
-            default -> throw new SafeTensorsException(path + ": tensor '" + name + "': cannot read dtype " + t.dtype()
-                    + " as longs");
-        }
+        if (t.dtype() == SafeTensorsDType.I64) read(t, (buf, at, count) -> buf.asLongBuffer().get(out, at, count));
+        else read(t, (buf, at, count) -> {
+            for (int i = 0; i < count; i++) out[at + i] = buf.getInt(i * 4);
+        });
         return out;
     }
 
@@ -415,24 +431,37 @@ public final class SafeTensorsFile implements AutoCloseable {
     public byte[] bytes(String name) throws IOException {
         TensorInfo t = info(name);
         if (t.nbytes() > Integer.MAX_VALUE - 8)
-            throw new SafeTensorsException(path + ": tensor '" + name + "': " + t.nbytes() + " bytes do not fit a Java array");
+            throw tensorError(path, name, t.nbytes() + " bytes do not fit a Java array");
         byte[] out = new byte[(int) t.nbytes()];
         ByteBuffer b = ByteBuffer.wrap(out);
         readFully(path, channel, b, dataStart + t.begin(), "tensor '" + name + "'");
         return out;
     }
 
+    /** The header entry of {@code name}, whose dtype must be one of {@code dtypes} (read {@code as} a Java type). */
+    private TensorInfo readableAs(String name, String as, SafeTensorsDType... dtypes) throws SafeTensorsException {
+        TensorInfo t = info(name);
+        if (!Arrays.asList(dtypes).contains(t.dtype()))
+            throw tensorError(path, name, "cannot read dtype " + t.dtype() + " as " + as);
+        return t;
+    }
+
+    /** An error about tensor {@code tensor} of the file {@code path}. */
+    private static SafeTensorsException tensorError(Path path, String tensor, String what) {
+        return new SafeTensorsException(path + ": tensor '" + tensor + "': " + what);
+    }
+
     private int arrayLength(TensorInfo t) throws SafeTensorsException {
         long n = t.numel();
         if (n > Integer.MAX_VALUE - 8)
-            throw new SafeTensorsException(path + ": tensor '" + t.name() + "': " + n + " elements do not fit a Java array");
+            throw tensorError(path, t.name(), n + " elements do not fit a Java array");
         return (int) n;
     }
 
     @FunctionalInterface
     private interface ChunkSink {
         /** {@code buf} (little-endian, position 0) holds elements [at, at + count). */
-        void accept(ByteBuffer buf, int at, int count);
+        void accept(ByteBuffer buf, int at, int count) throws SafeTensorsException;
     }
 
     private void read(TensorInfo t, ChunkSink sink) throws IOException {

@@ -128,12 +128,12 @@ public final class ScalarHead implements AutoCloseable {
                 .write(file);
     }
 
-    /** Reads a head written by {@link #save}; a wrong shape names the tensor and the file. */
+    /** Reads a head written by {@link #save}; a wrong shape or a non-finite weight names the tensor and the file. */
     public static ScalarHead load(java.nio.file.Path file, int nEmbd, Device device) throws java.io.IOException {
         float[] w, b;
         try (SafeTensorsFile f = SafeTensorsFile.open(file)) {
-            w = f.floats("score.weight", 1, nEmbd);
-            b = f.floats("score.bias", 1);
+            w = f.finiteFloats("score.weight", 1, nEmbd);
+            b = f.finiteFloats("score.bias", 1);
         }
         ScalarHead h = new ScalarHead(nEmbd, device);
         float[] p = Arrays.copyOf(w, nEmbd + 1);

@@ -220,11 +220,8 @@ public final class ReportWriter {
     // ---------------------------------------------------------------- gold accuracy
 
     private static void gold(RunFolder run, Out o) throws IOException {
-        List<StageSummary> st = run.stages();
-        if (st.isEmpty()) {
-            o.note("gold", "Gold accuracy: not run (no evaluated stages in " + RunFolder.SUMMARY + ").");
-            return;
-        }
+        List<StageSummary> st = evaluatedStages(run, o, "gold", "Gold accuracy");
+        if (st.isEmpty()) return;
         List<String> cats = st.stream().map(StageSummary::stage).toList();
         List<Bars> bars = List.of(new Bars("greedy", values(st, StageSummary::goldGreedy), C0),
                 new Bars("sampled", values(st, StageSummary::goldSampled), C1));
@@ -234,6 +231,13 @@ public final class ReportWriter {
         }
         o.plot("gold_accuracy", "gold", "Held-out gold accuracy per stage: greedy decoding (gold/accuracy) and sampled responses "
                 + "(sample/sample_accuracy), judged by the tasks' exact checkers.", Charts.bars("Gold accuracy per stage", "stage", "accuracy", cats, bars));
+    }
+
+    /** The run's evaluated stages; when there are none, a note in {@code section} that {@code what} was not run. */
+    private static List<StageSummary> evaluatedStages(RunFolder run, Out o, String section, String what) {
+        List<StageSummary> st = run.stages();
+        if (st.isEmpty()) o.note(section, what + ": not run (no evaluated stages in " + RunFolder.SUMMARY + ").");
+        return st;
     }
 
     private static List<Double> values(List<StageSummary> st, Function<StageSummary, Optional<Double>> f) {
@@ -304,11 +308,8 @@ public final class ReportWriter {
     // ---------------------------------------------------------------- mode collapse and calibration
 
     private static void diversity(RunFolder run, Out o) throws IOException {
-        List<StageSummary> st = run.stages();
-        if (st.isEmpty()) {
-            o.note("diversity", "Mode collapse and calibration: not run (no evaluated stages in " + RunFolder.SUMMARY + ").");
-            return;
-        }
+        List<StageSummary> st = evaluatedStages(run, o, "diversity", "Mode collapse and calibration");
+        if (st.isEmpty()) return;
         List<String> cats = st.stream().map(StageSummary::stage).toList();
         record M(String name, String key, String title, String y, String what, Color c) {}
         for (M m : List.of(new M("entropy", "sample/entropy", "Sampling entropy per stage", "nats per token",
@@ -405,12 +406,8 @@ public final class ReportWriter {
         }
 
         private static void summary(StringBuilder h, RunFolder run) {
-            h.append("<section id=\"summary\"><h2>Summary</h2>\n");
             List<StageSummary> st = run.stages();
-            if (st.isEmpty()) {
-                h.append("<p class=\"notrun\">Evaluation: not run (no stages in ").append(RunFolder.SUMMARY).append(").</p></section>\n");
-                return;
-            }
+            if (!open(h, "summary", "Summary", st.isEmpty(), "Evaluation: not run (no stages in " + RunFolder.SUMMARY + ").")) return;
             h.append("<p class=\"meta\">Held-out tasks: gold accuracy with greedy decoding and of sampled responses, expected calibration "
                     + "error, per-token entropy and distinct-2 of samples, win rate against the SFT policy (gold checker as judge), and "
                     + "the reward model's mean raw score of the policy's samples on the best-of-n held-out prompts (the proxy, for the "
@@ -433,14 +430,10 @@ public final class ReportWriter {
         }
 
         private static void families(StringBuilder h, RunFolder run) {
-            h.append("<section id=\"families\"><h2>Gold accuracy per task family</h2>\n");
             List<String> fam = run.families();
             List<StageSummary> st = run.stages();
-            if (fam.isEmpty()) {
-                h.append("<p class=\"notrun\">Per-family evaluation: not run (no gold/accuracy/&lt;family&gt; values in ")
-                        .append(RunFolder.SUMMARY).append(").</p></section>\n");
-                return;
-            }
+            if (!open(h, "families", "Gold accuracy per task family", fam.isEmpty(),
+                    "Per-family evaluation: not run (no gold/accuracy/&lt;family&gt; values in " + RunFolder.SUMMARY + ").")) return;
             h.append("<table><thead><tr><th class=\"l\">family</th>");
             for (StageSummary s : st) h.append("<th>").append(esc(s.stage())).append("</th>");
             h.append("</tr></thead><tbody>\n");
@@ -459,6 +452,16 @@ public final class ReportWriter {
         private static String num(double d, int digits) {
             if (!Double.isFinite(d)) return Double.toString(d);
             return String.format(Locale.ROOT, "%." + digits + "f", d);
+        }
+
+        /**
+         * Opens section {@code id} headed {@code title} (HTML); when it has nothing to show ({@code empty}), writes the
+         * {@code notRun} note (HTML), closes it and returns false.
+         */
+        private static boolean open(StringBuilder h, String id, String title, boolean empty, String notRun) {
+            h.append("<section id=\"").append(id).append("\"><h2>").append(title).append("</h2>\n");
+            if (empty) h.append("<p class=\"notrun\">").append(notRun).append("</p></section>\n");
+            return !empty;
         }
 
         private static void section(StringBuilder h, String id, String title, List<Plot> plots, List<Note> notes) {
@@ -480,12 +483,8 @@ public final class ReportWriter {
         }
 
         private static void samples(StringBuilder h, RunFolder run) {
-            h.append("<section id=\"samples\"><h2>Samples</h2>\n");
             List<Sample> all = run.samples();
-            if (all.isEmpty()) {
-                h.append("<p class=\"notrun\">Samples: not run (no ").append(RunFolder.SAMPLES).append(" in this run folder).</p></section>\n");
-                return;
-            }
+            if (!open(h, "samples", "Samples", all.isEmpty(), "Samples: not run (no " + RunFolder.SAMPLES + " in this run folder).")) return;
             List<String> order = new ArrayList<>(RunFolder.EVAL_STAGES);
             for (Sample s : all) if (!order.contains(s.stage())) order.add(s.stage());
             for (String stage : order) {

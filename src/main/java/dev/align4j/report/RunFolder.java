@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.align4j.model.StrictUtf8;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,8 +24,8 @@ import java.util.TreeSet;
  *
  * <p>Reading is tolerant of what a partial run leaves out: a missing stage folder, metrics file,
  * {@code summary.json} or {@code samples.jsonl} only means that part was not run. What IS there must parse: a
- * malformed line is an {@link IllegalArgumentException} naming {@code file:line}, invalid UTF-8 an IOException
- * naming the file, byte offset and line ({@link StrictUtf8}), because a report silently
+ * malformed line is an {@link IllegalArgumentException} naming {@code file:line}, invalid UTF-8 an IOException naming
+ * the file, byte offset and line ({@link StrictUtf8}), because a report silently
  * built from half a file would misrepresent the run. Metric values are read as doubles; RunDirectory writes
  * non-finite values as the strings "NaN"/"Infinity", which are parsed back; nulls (an LM step without
  * evaluation) and other strings are left out of the step's map.
@@ -72,21 +73,46 @@ public final class RunFolder {
     /** One line of samples.jsonl. */
     public record Sample(String stage, String prompt, String response, String gold, Boolean correct) {}
 
+    /** What summary.json holds ({@link #NONE} when there is no such file): its root and what is read from it. */
+    private record Summary(JsonNode root, Map<String, Object> info, List<StageSummary> stages,
+                           List<Map<String, Double>> bestOfN) {
+        static final Summary NONE = new Summary(null, Map.of(), List.of(), List.of());
+
+        boolean present() {
+            return root != null;
+        }
+
+        static Summary read(Path file) throws IOException {
+            if (!Files.isRegularFile(file)) return NONE;
+            JsonNode root;
+            try {
+                root = JSON.readTree(StrictUtf8.read(file));
+            } catch (JsonProcessingException e) {
+                throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
+            }
+            if (root == null || !root.isObject()) throw new IllegalArgumentException(file + ": expected a JSON object");
+            Map<String, Object> info = new LinkedHashMap<>();
+            List<StageSummary> stages = new ArrayList<>();
+            readSummary(file, root, info, stages);
+            List<Map<String, Double>> bestOfN = new ArrayList<>();
+            JsonNode bon = root.path("best_of_n");
+            if (!bon.isMissingNode() && !bon.isNull()) {
+                if (!bon.isArray()) throw new IllegalArgumentException(file + ": \"best_of_n\" must be an array");
+                for (Map<String, Double> n : numberObjects(file, "best_of_n", bon))
+                    bestOfN.add(Collections.unmodifiableMap(n));
+            }
+            return new Summary(root, Collections.unmodifiableMap(info), List.copyOf(stages), List.copyOf(bestOfN));
+        }
+    }
+
     private final Path dir;
-    private final boolean hasSummary;
-    private final Map<String, Object> info;
-    private final List<StageSummary> stages;
+    private final Summary summary;
     private final Map<String, List<Map<String, Double>>> metrics;
     private final List<Sample> samples;
-    private final List<Map<String, Double>> bestOfN;
 
-    private RunFolder(Path dir, boolean hasSummary, Map<String, Object> info, List<StageSummary> stages,
-                      Map<String, List<Map<String, Double>>> metrics, List<Sample> samples, List<Map<String, Double>> bestOfN) {
-        this.bestOfN = bestOfN;
+    private RunFolder(Path dir, Summary summary, Map<String, List<Map<String, Double>>> metrics, List<Sample> samples) {
         this.dir = dir;
-        this.hasSummary = hasSummary;
-        this.info = info;
-        this.stages = stages;
+        this.summary = summary;
         this.metrics = metrics;
         this.samples = samples;
     }
@@ -100,58 +126,36 @@ public final class RunFolder {
         if (dir == null) throw new IllegalArgumentException("run folder must not be null");
         if (!Files.isDirectory(dir)) throw new IllegalArgumentException(dir + " is not a directory");
 
-        Map<String, Object> info = new LinkedHashMap<>();
-        List<StageSummary> stages = new ArrayList<>();
-        List<Map<String, Double>> bestOfN = new ArrayList<>();
-        Map<String, List<Map<String, Double>>> metrics = new LinkedHashMap<>();
         Path summaryFile = dir.resolve(SUMMARY);
-        boolean hasSummary = Files.isRegularFile(summaryFile);
-        JsonNode summary = null;
-        if (hasSummary) {
-            try {
-                summary = JSON.readTree(StrictUtf8.read(summaryFile));
-            } catch (JsonProcessingException e) {
-                throw new IllegalArgumentException(summaryFile + ": not valid JSON: " + e.getOriginalMessage(), e);
-            }
-            if (summary == null || !summary.isObject())
-                throw new IllegalArgumentException(summaryFile + ": expected a JSON object");
-            readSummary(summaryFile, summary, info, stages);
-            JsonNode bon = summary.path("best_of_n");
-            if (!bon.isMissingNode() && !bon.isNull()) {
-                if (!bon.isArray()) throw new IllegalArgumentException(summaryFile + ": \"best_of_n\" must be an array");
-                int i = 0;
-                for (JsonNode n : bon) {
-                    i++;
-                    if (!n.isObject()) throw new IllegalArgumentException(summaryFile + ": best_of_n[" + i + "] is not an object");
-                    bestOfN.add(Collections.unmodifiableMap(numbers(n)));
-                }
-            }
-        }
-
+        Summary summary = Summary.read(summaryFile);
+        Map<String, List<Map<String, Double>>> metrics = new LinkedHashMap<>();
         for (String stage : TRAINING_STAGES) {
             Path f = dir.resolve(stage).resolve(METRICS);
             if (Files.isRegularFile(f)) {
                 List<Map<String, Double>> lines = readMetrics(f);
                 if (!lines.isEmpty()) metrics.put(stage, lines);
-            } else if (summary != null && summary.path(stage).isArray() && !summary.path(stage).isEmpty()) {
+            } else if (summary.present() && summary.root().path(stage).isArray() && !summary.root().path(stage).isEmpty()) {
                 // the pipeline also copies PPO's step lines into summary.json: used when the folder is gone
-                List<Map<String, Double>> lines = new ArrayList<>();
-                int i = 0;
-                for (JsonNode n : summary.path(stage)) {
-                    i++;
-                    if (!n.isObject()) throw new IllegalArgumentException(summaryFile + ": " + stage + "[" + i + "] is not an object");
-                    lines.add(numbers(n));
-                }
-                metrics.put(stage, lines);
+                metrics.put(stage, numberObjects(summaryFile, stage, summary.root().path(stage)));
             }
         }
-        if (!hasSummary && metrics.isEmpty())
+        if (!summary.present() && metrics.isEmpty())
             throw new IllegalArgumentException(dir + " is not a run folder: it has no " + SUMMARY + " and no <stage>/" + METRICS
                     + " (stages " + String.join(", ", TRAINING_STAGES) + ")");
 
         List<Sample> samples = Files.isRegularFile(dir.resolve(SAMPLES)) ? readSamples(dir.resolve(SAMPLES)) : List.of();
-        return new RunFolder(dir, hasSummary, Collections.unmodifiableMap(info), List.copyOf(stages),
-                Collections.unmodifiableMap(metrics), List.copyOf(samples), List.copyOf(bestOfN));
+        return new RunFolder(dir, summary, Collections.unmodifiableMap(metrics), List.copyOf(samples));
+    }
+
+    /** {@link #numbers} of each element of the array {@code field}, which must all be objects (1-based in errors). */
+    private static List<Map<String, Double>> numberObjects(Path file, String field, JsonNode array) {
+        List<Map<String, Double>> out = new ArrayList<>();
+        for (JsonNode n : array) {
+            if (!n.isObject())
+                throw new IllegalArgumentException(file + ": " + field + "[" + (out.size() + 1) + "] is not an object");
+            out.add(numbers(n));
+        }
+        return out;
     }
 
     private static void readSummary(Path file, JsonNode root, Map<String, Object> info, List<StageSummary> stages) {
@@ -240,28 +244,28 @@ public final class RunFolder {
 
     /** True when summary.json was there (evaluations, run info). */
     public boolean hasSummary() {
-        return hasSummary;
+        return summary.present();
     }
 
     /** summary.json's top-level scalars (numbers as Double, strings and booleans as String). */
     public Map<String, Object> info() {
-        return info;
+        return summary.info();
     }
 
     public Optional<Double> infoNumber(String key) {
-        return info.get(key) instanceof Double d ? Optional.of(d) : Optional.empty();
+        return summary.info().get(key) instanceof Double d ? Optional.of(d) : Optional.empty();
     }
 
     /** Evaluated policies: the known ones in {@link #EVAL_STAGES} order, then any others in file order. */
     public List<StageSummary> stages() {
         List<StageSummary> out = new ArrayList<>();
         for (String s : EVAL_STAGES) stage(s).ifPresent(out::add);
-        for (StageSummary s : stages) if (!EVAL_STAGES.contains(s.stage())) out.add(s);
+        for (StageSummary s : summary.stages()) if (!EVAL_STAGES.contains(s.stage())) out.add(s);
         return out;
     }
 
     public Optional<StageSummary> stage(String name) {
-        return stages.stream().filter(s -> s.stage().equals(name)).findFirst();
+        return summary.stages().stream().filter(s -> s.stage().equals(name)).findFirst();
     }
 
     /** The step lines of a trainer stage; empty when the stage was not run. */
@@ -271,7 +275,7 @@ public final class RunFolder {
 
     /** summary.json's best-of-n curve (one map per n: n, kl, gold, proxy); empty when absent. */
     public List<Map<String, Double>> bestOfN() {
-        return bestOfN;
+        return summary.bestOfN();
     }
 
     public boolean ran(String stage) {
@@ -312,7 +316,7 @@ public final class RunFolder {
     /** Every task family any stage reports, sorted. */
     public List<String> families() {
         TreeSet<String> f = new TreeSet<>();
-        for (StageSummary s : stages) f.addAll(s.familyAccuracy().keySet());
+        for (StageSummary s : summary.stages()) f.addAll(s.familyAccuracy().keySet());
         return List.copyOf(f);
     }
 

@@ -1,6 +1,5 @@
 package dev.align4j.tokenizer;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -13,7 +12,7 @@ import java.nio.charset.StandardCharsets;
  * 259..V-1 are never produced by {@link #encode(String)}; they are special ids whose marker is
  * {@code <|unused:ID|>} (an untrained model may still sample them, and the marker makes that visible).
  */
-public final class ByteTokenizer implements Tokenizer {
+public final class ByteTokenizer extends BaseTokenizer {
     public static final int EOS = 256;
     public static final int BOS = 257;
     public static final int PAD = 258;
@@ -24,15 +23,13 @@ public final class ByteTokenizer implements Tokenizer {
     private static final String BOS_TEXT = "<|startoftext|>";
     private static final String PAD_TEXT = "<|pad|>";
 
-    private final int vocabSize;
-
     /** The plain 259-id vocabulary. */
     public ByteTokenizer() {
-        this.vocabSize = BASE_VOCAB;
+        this(BASE_VOCAB);
     }
 
     private ByteTokenizer(int vocabSize) {
-        this.vocabSize = vocabSize;
+        super("byte", vocabSize, EOS, BOS, PAD);
     }
 
     /** Vocabulary rounded up to a multiple of {@code multiple} (e.g. 64 → 320); 1 gives the plain 259. */
@@ -43,26 +40,13 @@ public final class ByteTokenizer implements Tokenizer {
         return new ByteTokenizer((int) v);
     }
 
-    @Override public String name() { return "byte"; }
-    @Override public int vocabSize() { return vocabSize; }
-    @Override public int eosId() { return EOS; }
-    @Override public int bosId() { return BOS; }
-    @Override public int padId() { return PAD; }
-
     @Override
-    public boolean isSpecial(int id) {
-        Ids.checkId("id", id, vocabSize);
+    boolean special(int id) {
         return id >= 256;
     }
 
     @Override
-    public String tokenText(int id) {
-        Ids.checkId("id", id, vocabSize);
-        if (id < 256) return Ids.utf8(new byte[] {(byte) id});
-        return marker(id);
-    }
-
-    private static String marker(int id) {
+    String marker(int id) {
         switch (id) {
             case EOS: return EOS_TEXT;
             case BOS: return BOS_TEXT;
@@ -83,33 +67,14 @@ public final class ByteTokenizer implements Tokenizer {
     }
 
     @Override
-    public String decode(int[] ids, boolean skipSpecial) {
-        Ids.checkIds(ids, vocabSize);
-        StringBuilder out = new StringBuilder(ids.length);
-        ByteArrayOutputStream run = new ByteArrayOutputStream(ids.length);
-        for (int id : ids) {
-            if (id < 256) {
-                run.write(id);
-                continue;
-            }
-            // A special ends the byte run: a character split across it is malformed, not glued back together.
-            out.append(Ids.utf8(run));
-            run.reset();
-            if (!skipSpecial) out.append(marker(id));
-        }
-        return out.append(Ids.utf8(run)).toString();
-    }
-
-    @Override
-    public byte[] decodeBytes(int[] ids) {
-        Ids.checkIds(ids, vocabSize);
-        ByteArrayOutputStream out = new ByteArrayOutputStream(ids.length);
-        for (int id : ids) if (id < 256) out.write(id);
-        return out.toByteArray();
+    byte[] ordinaryBytes(int[] ids, int from, int to) {
+        byte[] b = new byte[to - from];
+        for (int i = from; i < to; i++) b[i - from] = (byte) ids[i];
+        return b;
     }
 
     @Override
     public String toString() {
-        return "ByteTokenizer(vocab=" + vocabSize + ")";
+        return "ByteTokenizer(vocab=" + vocabSize() + ")";
     }
 }

@@ -4,7 +4,6 @@ import com.knuddels.jtokkit.Encodings;
 import com.knuddels.jtokkit.api.Encoding;
 import com.knuddels.jtokkit.api.EncodingType;
 import com.knuddels.jtokkit.api.IntArrayList;
-import java.io.ByteArrayOutputStream;
 
 /**
  * GPT-2's byte-level BPE: JTokkit's {@code r50k_base}, the exact encoding of OpenAI's GPT-2 (merges and
@@ -15,7 +14,7 @@ import java.io.ByteArrayOutputStream;
  * ({@code tokenizer.pad_token = tokenizer.eos_token}); padding is then told apart from a real EOS only by
  * the attention/loss mask, which the trainers always carry. {@link #withPadId(int)} picks another id.
  */
-public final class Gpt2Tokenizer implements Tokenizer {
+public final class Gpt2Tokenizer extends BaseTokenizer {
     public static final int VOCAB_SIZE = 50257;
     public static final int END_OF_TEXT = 50256;
     private static final String END_OF_TEXT_MARKER = "<|endoftext|>";
@@ -25,16 +24,13 @@ public final class Gpt2Tokenizer implements Tokenizer {
         static final Encoding R50K = Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.R50K_BASE);
     }
 
-    private final int padId;
-
     /** PAD = EOS = BOS = 50256. */
     public Gpt2Tokenizer() {
         this(END_OF_TEXT);
     }
 
     private Gpt2Tokenizer(int padId) {
-        Ids.checkId("padId", padId, VOCAB_SIZE);
-        this.padId = padId;
+        super("gpt2", VOCAB_SIZE, END_OF_TEXT, END_OF_TEXT, padId);
     }
 
     /** The same tokenizer with {@code padId} as PAD (any id in the vocabulary). */
@@ -42,22 +38,14 @@ public final class Gpt2Tokenizer implements Tokenizer {
         return new Gpt2Tokenizer(padId);
     }
 
-    @Override public String name() { return "gpt2"; }
-    @Override public int vocabSize() { return VOCAB_SIZE; }
-    @Override public int eosId() { return END_OF_TEXT; }
-    @Override public int bosId() { return END_OF_TEXT; }
-    @Override public int padId() { return padId; }
-
     @Override
-    public boolean isSpecial(int id) {
-        Ids.checkId("id", id, VOCAB_SIZE);
+    boolean special(int id) {
         return id == END_OF_TEXT;
     }
 
     @Override
-    public String tokenText(int id) {
-        Ids.checkId("id", id, VOCAB_SIZE);
-        return id == END_OF_TEXT ? END_OF_TEXT_MARKER : Ids.utf8(ordinaryBytes(new int[] {id}, 0, 1));
+    String marker(int id) {
+        return END_OF_TEXT_MARKER;
     }
 
     @Override
@@ -68,35 +56,7 @@ public final class Gpt2Tokenizer implements Tokenizer {
     }
 
     @Override
-    public String decode(int[] ids, boolean skipSpecial) {
-        Ids.checkIds(ids, VOCAB_SIZE);
-        StringBuilder out = new StringBuilder();
-        int start = 0;
-        for (int i = 0; i <= ids.length; i++) {
-            if (i < ids.length && ids[i] != END_OF_TEXT) continue;
-            // Decode each run of ordinary tokens as one byte string: a character may span several tokens.
-            if (i > start) out.append(Ids.utf8(ordinaryBytes(ids, start, i)));
-            if (i < ids.length && !skipSpecial) out.append(END_OF_TEXT_MARKER);
-            start = i + 1;
-        }
-        return out.toString();
-    }
-
-    @Override
-    public byte[] decodeBytes(int[] ids) {
-        Ids.checkIds(ids, VOCAB_SIZE);
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int start = 0;
-        for (int i = 0; i <= ids.length; i++) {
-            if (i < ids.length && ids[i] != END_OF_TEXT) continue;
-            if (i > start) out.writeBytes(ordinaryBytes(ids, start, i));
-            start = i + 1;
-        }
-        return out.toByteArray();
-    }
-
-    /** Bytes of ids[from, to), all ordinary and in range (checked by the caller). */
-    private static byte[] ordinaryBytes(int[] ids, int from, int to) {
+    byte[] ordinaryBytes(int[] ids, int from, int to) {
         IntArrayList list = new IntArrayList(to - from);
         for (int i = from; i < to; i++) list.add(ids[i]);
         return Holder.R50K.decodeBytes(list);
@@ -104,6 +64,6 @@ public final class Gpt2Tokenizer implements Tokenizer {
 
     @Override
     public String toString() {
-        return "Gpt2Tokenizer(r50k_base, pad=" + padId + ")";
+        return "Gpt2Tokenizer(r50k_base, pad=" + padId() + ")";
     }
 }

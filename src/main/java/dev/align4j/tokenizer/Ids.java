@@ -1,6 +1,5 @@
 package dev.align4j.tokenizer;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 
 /** Validation and UTF-8 assembly shared by the tokenizers. */
@@ -33,10 +32,6 @@ final class Ids {
      * and truncated sequences instead of throwing, which is the documented behaviour of
      * {@link Tokenizer#decode(int[], boolean)}.
      */
-    static String utf8(ByteArrayOutputStream bytes) {
-        return bytes.toString(StandardCharsets.UTF_8);
-    }
-
     static String utf8(byte[] bytes) {
         return new String(bytes, StandardCharsets.UTF_8);
     }

@@ -110,7 +110,9 @@ public final class RunDirectory {
     public static Path latest(Path dir) throws IOException {
         Path latest = dir.resolve(LATEST);
         if (!Files.isRegularFile(latest)) throw new IOException("no checkpoint to resume: " + latest + " does not exist");
-        Path ck = dir.resolve(Files.readString(latest, StandardCharsets.UTF_8).trim());
+        String name = Files.readString(latest, StandardCharsets.UTF_8).trim();
+        if (name.isEmpty()) throw new IOException(latest + " is empty: it names no checkpoint");
+        Path ck = dir.resolve(name);
         if (!Files.isDirectory(ck)) throw new IOException(latest + " names " + ck + ", which is not a directory");
         return ck;
     }

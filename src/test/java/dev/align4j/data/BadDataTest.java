@@ -51,102 +51,112 @@ class BadDataTest {
         }
     }
 
+    /** A case's bad lines by the skip reason each must give: reason, line, reason, line, ... (a line as text or bytes). */
+    static Map<String, byte[]> bad(Object... reasonThenLine) {
+        Map<String, byte[]> m = new LinkedHashMap<>();
+        for (int i = 0; i < reasonThenLine.length; i += 2) {
+            Object line = reasonThenLine[i + 1];
+            m.put((String) reasonThenLine[i], line instanceof String t ? u(t) : (byte[]) line);
+        }
+        return m;
+    }
+
     static List<Case> cases() {
         List<Case> out = new ArrayList<>();
-        Map<String, byte[]> alpaca = new LinkedHashMap<>();
-        alpaca.put("malformed JSON", u("{\"instruction\": \"a\", \"input\": \"\", \"output\": \"b\""));
-        alpaca.put("missing field 'output'", u("{\"instruction\": \"a\", \"input\": \"\"}"));
-        alpaca.put("missing field 'input'", u("{\"instruction\": \"a\", \"output\": \"b\"}"));
-        alpaca.put("field 'output' is not a string", u("{\"instruction\": \"a\", \"input\": \"\", \"output\": 3}"));
-        alpaca.put("empty field 'output'", u("{\"instruction\": \"a\", \"input\": \"\", \"output\": \"  \"}"));
-        alpaca.put("empty field 'instruction'", u("{\"instruction\": \"\", \"input\": \"\", \"output\": \"b\"}"));
-        alpaca.put("invalid UTF-8", invalidUtf8("{\"instruction\": \"a", "\", \"input\": \"\", \"output\": \"b\"}"));
-        alpaca.put("record is not a JSON object", u("[\"a\", \"b\"]"));
         out.add(new Case("alpaca", Datasets.SftFormat.ALPACA, null,
-                "{\"instruction\": \"Say hi.\", \"input\": \"\", \"output\": \"Hi!\"}", alpaca));
+                "{\"instruction\": \"Say hi.\", \"input\": \"\", \"output\": \"Hi!\"}",
+                bad(
+                        "malformed JSON", "{\"instruction\": \"a\", \"input\": \"\", \"output\": \"b\"",
+                        "missing field 'output'", "{\"instruction\": \"a\", \"input\": \"\"}",
+                        "missing field 'input'", "{\"instruction\": \"a\", \"output\": \"b\"}",
+                        "field 'output' is not a string", "{\"instruction\": \"a\", \"input\": \"\", \"output\": 3}",
+                        "empty field 'output'", "{\"instruction\": \"a\", \"input\": \"\", \"output\": \"  \"}",
+                        "empty field 'instruction'", "{\"instruction\": \"\", \"input\": \"\", \"output\": \"b\"}",
+                        "invalid UTF-8", invalidUtf8("{\"instruction\": \"a", "\", \"input\": \"\", \"output\": \"b\"}"),
+                        "record is not a JSON object", "[\"a\", \"b\"]")));
 
-        Map<String, byte[]> si = new LinkedHashMap<>();
         String inst = "{\"input\": \"x\", \"output\": \"y\"}";
-        si.put("malformed JSON", u("{\"instruction\": \"a\", \"instances\": [" + inst + "}"));
-        si.put("record is not a JSON object", u("\"a task\""));
-        si.put("missing field 'instruction'", u("{\"name\": \"t\", \"instances\": [" + inst + "]}"));
-        si.put("empty field 'instruction'", u("{\"instruction\": \" \", \"instances\": [" + inst + "]}"));
-        si.put("field 'instruction' is not a string", u("{\"instruction\": [\"a\"], \"instances\": [" + inst + "]}"));
-        si.put("missing field 'instances'", u("{\"instruction\": \"a\", \"input\": \"\", \"output\": \"b\"}"));
-        si.put("field 'instances' is not an array", u("{\"instruction\": \"a\", \"instances\": " + inst + "}"));
-        si.put("no instances", u("{\"instruction\": \"a\", \"instances\": []}"));
-        si.put("instance is not a JSON object", u("{\"instruction\": \"a\", \"instances\": [" + inst + ", \"y\"]}"));
-        si.put("missing field 'input'", u("{\"instruction\": \"a\", \"instances\": [{\"output\": \"y\"}]}"));
-        si.put("field 'input' is not a string", u("{\"instruction\": \"a\", \"instances\": [{\"input\": null, \"output\": \"y\"}]}"));
-        si.put("missing field 'output'", u("{\"instruction\": \"a\", \"instances\": [" + inst + ", {\"input\": \"\"}]}"));
-        si.put("field 'output' is not a string", u("{\"instruction\": \"a\", \"instances\": [{\"input\": \"\", \"output\": 1}]}"));
-        // a bad second instance rejects the whole task, its good first instance included
-        si.put("empty field 'output'", u("{\"instruction\": \"a\", \"instances\": [" + inst + ", {\"input\": \"\", \"output\": \"\"}]}"));
-        si.put("invalid UTF-8", invalidUtf8("{\"instruction\": \"a\", \"instances\": [{\"input\": \"x", "\", \"output\": \"y\"}]}"));
         out.add(new Case("self-instruct", Datasets.SftFormat.SELF_INSTRUCT, null, // 2 examples per task
                 "{\"id\": \"seed_task_0\", \"name\": \"t\", \"instruction\": \"Sort the words.\", \"instances\": "
                         + "[{\"input\": \"b a\", \"output\": \"a b\"}, {\"input\": \"\", \"output\": \"nothing\"}], "
-                        + "\"is_classification\": false}", si));
+                        + "\"is_classification\": false}",
+                bad(
+                        "malformed JSON", "{\"instruction\": \"a\", \"instances\": [" + inst + "}",
+                        "record is not a JSON object", "\"a task\"",
+                        "missing field 'instruction'", "{\"name\": \"t\", \"instances\": [" + inst + "]}",
+                        "empty field 'instruction'", "{\"instruction\": \" \", \"instances\": [" + inst + "]}",
+                        "field 'instruction' is not a string", "{\"instruction\": [\"a\"], \"instances\": [" + inst + "]}",
+                        "missing field 'instances'", "{\"instruction\": \"a\", \"input\": \"\", \"output\": \"b\"}",
+                        "field 'instances' is not an array", "{\"instruction\": \"a\", \"instances\": " + inst + "}",
+                        "no instances", "{\"instruction\": \"a\", \"instances\": []}",
+                        "instance is not a JSON object", "{\"instruction\": \"a\", \"instances\": [" + inst + ", \"y\"]}",
+                        "missing field 'input'", "{\"instruction\": \"a\", \"instances\": [{\"output\": \"y\"}]}",
+                        "field 'input' is not a string", "{\"instruction\": \"a\", \"instances\": [{\"input\": null, \"output\": \"y\"}]}",
+                        "missing field 'output'", "{\"instruction\": \"a\", \"instances\": [" + inst + ", {\"input\": \"\"}]}",
+                        "field 'output' is not a string", "{\"instruction\": \"a\", \"instances\": [{\"input\": \"\", \"output\": 1}]}",
+                        // a bad second instance rejects the whole task, its good first instance included
+                        "empty field 'output'", "{\"instruction\": \"a\", \"instances\": [" + inst + ", {\"input\": \"\", \"output\": \"\"}]}",
+                        "invalid UTF-8", invalidUtf8("{\"instruction\": \"a\", \"instances\": [{\"input\": \"x", "\", \"output\": \"y\"}]}"))));
 
-        Map<String, byte[]> pc = new LinkedHashMap<>();
-        pc.put("malformed JSON", u("{\"prompt\": \"a\" \"completion\": \"b\"}"));
-        pc.put("missing field 'completion'", u("{\"prompt\": \"a\"}"));
-        pc.put("field 'prompt' is not a string", u("{\"prompt\": [\"a\"], \"completion\": \"b\"}"));
-        pc.put("empty field 'completion'", u("{\"prompt\": \"a\", \"completion\": \"\"}"));
-        pc.put("invalid UTF-8", invalidUtf8("{\"prompt\": \"a\", \"completion\": \"b", "\"}"));
         out.add(new Case("prompt-completion", Datasets.SftFormat.PROMPT_COMPLETION, null,
-                "{\"prompt\": \"2+2=\", \"completion\": \" 4\"}", pc));
+                "{\"prompt\": \"2+2=\", \"completion\": \" 4\"}",
+                bad(
+                        "malformed JSON", "{\"prompt\": \"a\" \"completion\": \"b\"}",
+                        "missing field 'completion'", "{\"prompt\": \"a\"}",
+                        "field 'prompt' is not a string", "{\"prompt\": [\"a\"], \"completion\": \"b\"}",
+                        "empty field 'completion'", "{\"prompt\": \"a\", \"completion\": \"\"}",
+                        "invalid UTF-8", invalidUtf8("{\"prompt\": \"a\", \"completion\": \"b", "\"}"))));
 
-        Map<String, byte[]> msg = new LinkedHashMap<>();
-        msg.put("malformed JSON", u("{\"messages\": [{\"role\": \"user\", \"content\": \"a\"},]}"));
-        msg.put("missing field 'messages'", u("{\"conversation\": []}"));
-        msg.put("field 'messages' is not an array", u("{\"messages\": \"hi\"}"));
-        msg.put("no messages", u("{\"messages\": []}"));
-        msg.put("unknown role", u("{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"tool\", \"content\": \"x\"}, {\"role\": \"assistant\", \"content\": \"b\"}]}"));
-        msg.put("missing field 'content'", u("{\"messages\": [{\"role\": \"user\"}, {\"role\": \"assistant\", \"content\": \"b\"}]}"));
-        msg.put("field 'content' is not a string", u("{\"messages\": [{\"role\": \"user\", \"content\": null}, {\"role\": \"assistant\", \"content\": \"b\"}]}"));
-        msg.put("empty content", u("{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \"content\": \" \"}]}"));
-        msg.put("no assistant turn", u("{\"messages\": [{\"role\": \"system\", \"content\": \"s\"}, {\"role\": \"user\", \"content\": \"a\"}]}"));
-        msg.put("last turn is not assistant", u("{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \"content\": \"b\"}, {\"role\": \"user\", \"content\": \"c\"}]}"));
-        msg.put("system message not first", u("{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"system\", \"content\": \"s\"}, {\"role\": \"assistant\", \"content\": \"b\"}]}"));
-        msg.put("message is not a JSON object", u("{\"messages\": [\"hello\", {\"role\": \"assistant\", \"content\": \"b\"}]}"));
-        msg.put("invalid UTF-8", invalidUtf8("{\"messages\": [{\"role\": \"user\", \"content\": \"a", "\"}, {\"role\": \"assistant\", \"content\": \"b\"}]}"));
         out.add(new Case("messages", Datasets.SftFormat.MESSAGES, null,
-                "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello.\"}]}", msg));
+                "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello.\"}]}",
+                bad(
+                        "malformed JSON", "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"},]}",
+                        "missing field 'messages'", "{\"conversation\": []}",
+                        "field 'messages' is not an array", "{\"messages\": \"hi\"}",
+                        "no messages", "{\"messages\": []}",
+                        "unknown role", "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"tool\", \"content\": \"x\"}, {\"role\": \"assistant\", \"content\": \"b\"}]}",
+                        "missing field 'content'", "{\"messages\": [{\"role\": \"user\"}, {\"role\": \"assistant\", \"content\": \"b\"}]}",
+                        "field 'content' is not a string", "{\"messages\": [{\"role\": \"user\", \"content\": null}, {\"role\": \"assistant\", \"content\": \"b\"}]}",
+                        "empty content", "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \"content\": \" \"}]}",
+                        "no assistant turn", "{\"messages\": [{\"role\": \"system\", \"content\": \"s\"}, {\"role\": \"user\", \"content\": \"a\"}]}",
+                        "last turn is not assistant", "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \"content\": \"b\"}, {\"role\": \"user\", \"content\": \"c\"}]}",
+                        "system message not first", "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"system\", \"content\": \"s\"}, {\"role\": \"assistant\", \"content\": \"b\"}]}",
+                        "message is not a JSON object", "{\"messages\": [\"hello\", {\"role\": \"assistant\", \"content\": \"b\"}]}",
+                        "invalid UTF-8", invalidUtf8("{\"messages\": [{\"role\": \"user\", \"content\": \"a", "\"}, {\"role\": \"assistant\", \"content\": \"b\"}]}"))));
 
-        Map<String, byte[]> hh = new LinkedHashMap<>();
-        hh.put("malformed JSON", u("{\"chosen\": \"\\n\\nHuman: a\\n\\nAssistant: b\", \"rejected\": }"));
-        hh.put("missing field 'rejected'", u("{\"chosen\": \"\\n\\nHuman: a\\n\\nAssistant: b\"}"));
-        hh.put("field 'chosen' is not a string", u("{\"chosen\": {}, \"rejected\": \"\\n\\nHuman: a\\n\\nAssistant: c\"}"));
-        hh.put("empty chosen continuation", u("{\"chosen\": \"\\n\\nHuman: a\\n\\nAssistant: \", \"rejected\": \"\\n\\nHuman: a\\n\\nAssistant: c\"}"));
-        hh.put("empty rejected continuation", u("{\"chosen\": \"\\n\\nHuman: a\\n\\nAssistant: b\", \"rejected\": \"\\n\\nHuman: a\\n\\nAssistant:\"}"));
-        hh.put("no shared Assistant turn", u("{\"chosen\": \"\\n\\nHuman: a\\n\\nAssistant: b\", \"rejected\": \"\\n\\nHuman: x\\n\\nAssistant: c\"}"));
-        hh.put("chosen equals rejected", u("{\"chosen\": \"\\n\\nHuman: a\\n\\nAssistant: b\", \"rejected\": \"\\n\\nHuman: a\\n\\nAssistant: b\"}"));
-        hh.put("invalid UTF-8", invalidUtf8("{\"chosen\": \"\\n\\nHuman: a\\n\\nAssistant: b", "\", \"rejected\": \"\\n\\nHuman: a\\n\\nAssistant: c\"}"));
         out.add(new Case("hh", null, Datasets.PairFormat.HH,
-                "{\"chosen\": \"\\n\\nHuman: Hi?\\n\\nAssistant: Hello!\", \"rejected\": \"\\n\\nHuman: Hi?\\n\\nAssistant: Go away.\"}", hh));
+                "{\"chosen\": \"\\n\\nHuman: Hi?\\n\\nAssistant: Hello!\", \"rejected\": \"\\n\\nHuman: Hi?\\n\\nAssistant: Go away.\"}",
+                bad(
+                        "malformed JSON", "{\"chosen\": \"\\n\\nHuman: a\\n\\nAssistant: b\", \"rejected\": }",
+                        "missing field 'rejected'", "{\"chosen\": \"\\n\\nHuman: a\\n\\nAssistant: b\"}",
+                        "field 'chosen' is not a string", "{\"chosen\": {}, \"rejected\": \"\\n\\nHuman: a\\n\\nAssistant: c\"}",
+                        "empty chosen continuation", "{\"chosen\": \"\\n\\nHuman: a\\n\\nAssistant: \", \"rejected\": \"\\n\\nHuman: a\\n\\nAssistant: c\"}",
+                        "empty rejected continuation", "{\"chosen\": \"\\n\\nHuman: a\\n\\nAssistant: b\", \"rejected\": \"\\n\\nHuman: a\\n\\nAssistant:\"}",
+                        "no shared Assistant turn", "{\"chosen\": \"\\n\\nHuman: a\\n\\nAssistant: b\", \"rejected\": \"\\n\\nHuman: x\\n\\nAssistant: c\"}",
+                        "chosen equals rejected", "{\"chosen\": \"\\n\\nHuman: a\\n\\nAssistant: b\", \"rejected\": \"\\n\\nHuman: a\\n\\nAssistant: b\"}",
+                        "invalid UTF-8", invalidUtf8("{\"chosen\": \"\\n\\nHuman: a\\n\\nAssistant: b", "\", \"rejected\": \"\\n\\nHuman: a\\n\\nAssistant: c\"}"))));
 
-        Map<String, byte[]> pairs = new LinkedHashMap<>();
-        pairs.put("malformed JSON", u("{\"prompt\": \"q\", \"chosen\": \"a\", \"rejected\": \"b\"} trailing"));
-        pairs.put("missing field 'chosen'", u("{\"prompt\": \"q\", \"rejected\": \"b\"}"));
-        pairs.put("field 'rejected' is not a string", u("{\"prompt\": \"q\", \"chosen\": \"a\", \"rejected\": [{\"role\": \"assistant\"}]}"));
-        pairs.put("empty field 'rejected'", u("{\"prompt\": \"q\", \"chosen\": \"a\", \"rejected\": \"\"}"));
-        pairs.put("chosen equals rejected", u("{\"prompt\": \"q\", \"chosen\": \"a\", \"rejected\": \"a\"}"));
-        pairs.put("invalid UTF-8", invalidUtf8("{\"prompt\": \"q", "\", \"chosen\": \"a\", \"rejected\": \"b\"}"));
         out.add(new Case("pairs", null, Datasets.PairFormat.PAIRS,
-                "{\"prompt\": \"Capital of France?\", \"chosen\": \" Paris\", \"rejected\": \" Rome\"}", pairs));
+                "{\"prompt\": \"Capital of France?\", \"chosen\": \" Paris\", \"rejected\": \" Rome\"}",
+                bad(
+                        "malformed JSON", "{\"prompt\": \"q\", \"chosen\": \"a\", \"rejected\": \"b\"} trailing",
+                        "missing field 'chosen'", "{\"prompt\": \"q\", \"rejected\": \"b\"}",
+                        "field 'rejected' is not a string", "{\"prompt\": \"q\", \"chosen\": \"a\", \"rejected\": [{\"role\": \"assistant\"}]}",
+                        "empty field 'rejected'", "{\"prompt\": \"q\", \"chosen\": \"a\", \"rejected\": \"\"}",
+                        "chosen equals rejected", "{\"prompt\": \"q\", \"chosen\": \"a\", \"rejected\": \"a\"}",
+                        "invalid UTF-8", invalidUtf8("{\"prompt\": \"q", "\", \"chosen\": \"a\", \"rejected\": \"b\"}"))));
 
-        Map<String, byte[]> oasst = new LinkedHashMap<>();
         String a = "{\"role\": \"assistant\", \"text\": \"b\", \"rank\": 0}";
-        oasst.put("malformed JSON", u("{\"prompt\": {\"role\": \"prompter\", \"text\": \"a\", \"replies\": [" + a + "]}"));
-        oasst.put("missing field 'prompt'", u("{\"message_tree_id\": \"t\"}"));
-        oasst.put("unknown role", u("{\"prompt\": {\"role\": \"prompter\", \"text\": \"a\", \"replies\": [{\"role\": \"bot\", \"text\": \"b\"}]}}"));
-        oasst.put("missing field 'text'", u("{\"prompt\": {\"role\": \"prompter\", \"text\": \"a\", \"replies\": [{\"role\": \"assistant\"}]}}"));
-        oasst.put("roles do not alternate", u("{\"prompt\": {\"role\": \"prompter\", \"text\": \"a\", \"replies\": [{\"role\": \"prompter\", \"text\": \"b\"}]}}"));
-        oasst.put("root is not a prompter message", u("{\"prompt\": {\"role\": \"assistant\", \"text\": \"a\"}}"));
-        oasst.put("field 'rank' is not an integer", u("{\"prompt\": {\"role\": \"prompter\", \"text\": \"a\", \"replies\": [{\"role\": \"assistant\", \"text\": \"b\", \"rank\": \"first\"}]}}"));
-        oasst.put("field 'deleted' is not a boolean", u("{\"prompt\": {\"role\": \"prompter\", \"text\": \"a\", \"deleted\": \"no\", \"replies\": [" + a + "]}}"));
-        oasst.put("invalid UTF-8", invalidUtf8("{\"prompt\": {\"role\": \"prompter\", \"text\": \"a", "\", \"replies\": [" + a + "]}}"));
+        Map<String, byte[]> oasst = bad(
+                "malformed JSON", "{\"prompt\": {\"role\": \"prompter\", \"text\": \"a\", \"replies\": [" + a + "]}",
+                "missing field 'prompt'", "{\"message_tree_id\": \"t\"}",
+                "unknown role", "{\"prompt\": {\"role\": \"prompter\", \"text\": \"a\", \"replies\": [{\"role\": \"bot\", \"text\": \"b\"}]}}",
+                "missing field 'text'", "{\"prompt\": {\"role\": \"prompter\", \"text\": \"a\", \"replies\": [{\"role\": \"assistant\"}]}}",
+                "roles do not alternate", "{\"prompt\": {\"role\": \"prompter\", \"text\": \"a\", \"replies\": [{\"role\": \"prompter\", \"text\": \"b\"}]}}",
+                "root is not a prompter message", "{\"prompt\": {\"role\": \"assistant\", \"text\": \"a\"}}",
+                "field 'rank' is not an integer", "{\"prompt\": {\"role\": \"prompter\", \"text\": \"a\", \"replies\": [{\"role\": \"assistant\", \"text\": \"b\", \"rank\": \"first\"}]}}",
+                "field 'deleted' is not a boolean", "{\"prompt\": {\"role\": \"prompter\", \"text\": \"a\", \"deleted\": \"no\", \"replies\": [" + a + "]}}",
+                "invalid UTF-8", invalidUtf8("{\"prompt\": {\"role\": \"prompter\", \"text\": \"a", "\", \"replies\": [" + a + "]}}"));
         String goodTree = "{\"message_tree_id\": \"t\", \"tree_state\": \"ready_for_export\", \"prompt\": {\"message_id\": \"m1\", "
                 + "\"role\": \"prompter\", \"text\": \"Hi?\", \"lang\": \"en\", \"replies\": [{\"message_id\": \"m2\", "
                 + "\"role\": \"assistant\", \"text\": \"Hello.\", \"lang\": \"en\", \"rank\": 0, \"replies\": []}, "
@@ -257,6 +267,74 @@ class BadDataTest {
         DataFormatException ue = assertThrows(DataFormatException.class, () -> AlpacaFormat.read(utf, ReadOptions.skippingBad()));
         assertEquals(3, ue.line());
         assertTrue(ue.getMessage().contains("utf.json:3: invalid UTF-8"), ue.getMessage());
+    }
+
+    @Test
+    void aLineStartingWithANonAsciiByteIsABadRecordNotABlankLine() throws IOException {
+        // each bad line's first byte is >= 0x80: a letter, a smart quote, NBSP, a lone continuation byte, a bare lead byte
+        String good = "{\"prompt\": \"q\", \"completion\": \"a\"}";
+        Map<byte[], String> bad = new LinkedHashMap<>();
+        bad.put(u("é" + good), "malformed JSON");
+        bad.put(u("\u201cprompt\u201d: \u201cq\u201d"), "malformed JSON");
+        bad.put(u("\u00a0" + good), "malformed JSON");
+        bad.put(invalidUtf8("", good), "invalid UTF-8");
+        bad.put(new byte[] {(byte) 0xC3}, "invalid UTF-8");
+        bad.put(new byte[] {(byte) 0xFF, '{', '}'}, "invalid UTF-8");
+        List<byte[]> lines = new ArrayList<>();
+        for (byte[] b : bad.keySet()) {
+            lines.add(u(good));
+            lines.add(b);
+        }
+        Path f = write("non-ascii.jsonl", lines);
+        ReadReport r = PromptCompletionFormat.read(f, ReadOptions.skippingBad()).report();
+        assertEquals(lines.size(), r.read(), r.toString());
+        assertEquals(bad.size(), r.skippedTotal(), r.toString());
+        assertEquals(3, r.skipped("malformed JSON"), r.toString());
+        assertEquals(3, r.skipped("invalid UTF-8"), r.toString());
+        assertEquals(2L, r.firstSkippedLine().get("malformed JSON"));
+        assertEquals(8L, r.firstSkippedLine().get("invalid UTF-8"));
+        assertTrue(r.toString().contains(lines.size() + " read, " + bad.size() + " kept") && r.toString().contains(bad.size() + " skipped"), r.toString());
+        int line = 0;
+        for (var b : bad.entrySet()) {
+            line += 2;
+            Path one = write("one-" + line + ".jsonl", List.of(u(good), b.getKey(), u(good)));
+            DataFormatException e = assertThrows(DataFormatException.class, () -> PromptCompletionFormat.read(one, ReadOptions.defaults()));
+            assertTrue(e.getMessage().startsWith(one + ":2: " + b.getValue()), e.getMessage());
+        }
+        // as the first line of a file it is a JSONL record too, not a blank line before a JSON array
+        Path first = write("first.json", List.of(u("é["), u(good), u("]")));
+        DataFormatException e = assertThrows(DataFormatException.class, () -> PromptCompletionFormat.read(first, ReadOptions.defaults()));
+        assertEquals(1, e.line(), e.getMessage());
+    }
+
+    @Test
+    void jsonArraySyntaxErrorsNameTheRightRecord() throws IOException {
+        String good = "  {\"instruction\": \"Say hi.\", \"input\": \"\", \"output\": \"Hi!\"}";
+        List<byte[]> five = new ArrayList<>(List.of(u("[")));
+        for (int i = 0; i < 5; i++) five.add(u(good + ","));
+        // inside the 6th (last) element
+        List<byte[]> lines = new ArrayList<>(five);
+        lines.add(u("  {\"instruction\": \"x\" \"input\": \"\", \"output\": \"y\"}"));
+        lines.add(u("]"));
+        DataFormatException e = assertThrows(DataFormatException.class,
+                () -> AlpacaFormat.read(write("six.json", lines), ReadOptions.skippingBad()));
+        assertEquals(7, e.line(), e.getMessage());
+        assertTrue(e.getMessage().contains("(record 6 of the array)"), e.getMessage());
+        // a missing comma between the 5th and 6th elements
+        List<byte[]> noComma = new ArrayList<>(five);
+        noComma.set(5, u(good));
+        noComma.add(u(good));
+        noComma.add(u("]"));
+        e = assertThrows(DataFormatException.class, () -> AlpacaFormat.read(write("comma.json", noComma), ReadOptions.skippingBad()));
+        assertEquals(7, e.line(), e.getMessage());
+        assertTrue(e.getMessage().contains("(after record 5 of the array)"), e.getMessage());
+        // an array of 5 cut off after its last element: no record 6 to blame
+        e = assertThrows(DataFormatException.class, () -> AlpacaFormat.read(write("cut.json", five), ReadOptions.skippingBad()));
+        assertTrue(e.getMessage().contains("(after record 5 of the array)"), e.getMessage());
+        // a syntax error before the first element
+        e = assertThrows(DataFormatException.class, () -> AlpacaFormat.read(write("start.json", List.of(u("[ ,"), u(good), u("]"))),
+                ReadOptions.skippingBad()));
+        assertTrue(e.getMessage().contains("(before record 1 of the array)"), e.getMessage());
     }
 
     @Test

@@ -151,29 +151,29 @@ class FormatRulesTest {
     @Test
     void hhSplitRule() throws BadRecord {
         // the normal case: the last Assistant turn, leading space kept
-        var s = HhRlhfFormat.split("\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant: yes", "\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant: no");
-        assertEquals("\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant:", s.prompt());
-        assertEquals(" yes", s.chosen());
-        assertEquals(" no", s.rejected());
-        assertEquals(false, s.differEarlier());
+        assertSplit("\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant: yes", "\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant: no",
+                "\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant:", " yes", " no", false);
         // continuations sharing a beginning still split at the marker
-        s = HhRlhfFormat.split("\n\nHuman: a\n\nAssistant: I think so", "\n\nHuman: a\n\nAssistant: I do not");
-        assertEquals(" I think so", s.chosen());
+        assertSplit("\n\nHuman: a\n\nAssistant: I think so", "\n\nHuman: a\n\nAssistant: I do not",
+                "\n\nHuman: a\n\nAssistant:", " I think so", " I do not", false);
         // an earlier reply differs: split at the last shared marker, the rest of each dialogue is the response
-        s = HhRlhfFormat.split("\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant: d", "\n\nHuman: a\n\nAssistant: x");
-        assertEquals("\n\nHuman: a\n\nAssistant:", s.prompt());
-        assertEquals(" b\n\nHuman: c\n\nAssistant: d", s.chosen());
-        assertEquals(" x", s.rejected());
-        assertEquals(true, s.differEarlier());
+        assertSplit("\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant: d", "\n\nHuman: a\n\nAssistant: x",
+                "\n\nHuman: a\n\nAssistant:", " b\n\nHuman: c\n\nAssistant: d", " x", true);
         // the rejected side has an extra turn
-        s = HhRlhfFormat.split("\n\nHuman: a\n\nAssistant: b", "\n\nHuman: a\n\nAssistant: c\n\nHuman: d\n\nAssistant: e");
-        assertEquals(" c\n\nHuman: d\n\nAssistant: e", s.rejected());
-        assertEquals(true, s.differEarlier());
+        assertSplit("\n\nHuman: a\n\nAssistant: b", "\n\nHuman: a\n\nAssistant: c\n\nHuman: d\n\nAssistant: e",
+                "\n\nHuman: a\n\nAssistant:", " b", " c\n\nHuman: d\n\nAssistant: e", true);
         // the common prefix ends inside a marker: the previous complete one is used
-        s = HhRlhfFormat.split("\n\nHuman: a\n\nAssistant: b\n\nAssistant: c", "\n\nHuman: a\n\nAssistant: b\n\nAssist");
-        assertEquals("\n\nHuman: a\n\nAssistant:", s.prompt());
+        assertSplit("\n\nHuman: a\n\nAssistant: b\n\nAssistant: c", "\n\nHuman: a\n\nAssistant: b\n\nAssist",
+                "\n\nHuman: a\n\nAssistant:", " b\n\nAssistant: c", " b\n\nAssist", true);
         BadRecord b = assertThrows(BadRecord.class, () -> HhRlhfFormat.split("\n\nHuman: a\n\nAssistant: b", "\n\nHuman: z"));
         assertEquals("no shared Assistant turn", b.key);
+    }
+
+    /** The HH split of {@code chosen} and {@code rejected} is exactly the prompt, the two responses and the flag. */
+    private static void assertSplit(String chosen, String rejected, String prompt, String chosenResponse,
+                                    String rejectedResponse, boolean differEarlier) throws BadRecord {
+        assertEquals(new HhRlhfFormat.Split(prompt, chosenResponse, rejectedResponse, differEarlier),
+                HhRlhfFormat.split(chosen, rejected));
     }
 
     @Test

@@ -20,6 +20,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /** The readers on the real samples in ../shared/data (skipped when the folder is absent). */
@@ -263,48 +264,51 @@ class RealDataTest {
         return out;
     }
 
+    /** One check of a sampled item, encoded with {@code enc}; {@code eos} is the EOS token's text. */
+    interface SampleCheck<T> {
+        void check(T item, Tokenizer tok, Encoder enc, String eos, String tag);
+    }
+
+    /** {@code check} on {@code n} random items (the seed in each tag), with the byte and then the gpt2 tokenizer. */
+    static <T> void checkSample(List<T> items, int n, Function<T, String> origin, SampleCheck<T> check) {
+        long seed = System.nanoTime();
+        Random rnd = new Random(seed);
+        for (String name : List.of("byte", "gpt2")) {
+            Tokenizer tok = Tokenizers.byName(name);
+            Encoder enc = new Encoder(tok, 1 << 20);
+            String eos = tok.tokenText(tok.eosId());
+            for (int k = 0; k < n; k++) {
+                T item = items.get(rnd.nextInt(items.size()));
+                check.check(item, tok, enc, eos, name + " " + origin.apply(item) + " seed " + seed);
+            }
+        }
+    }
+
     /**
      * Encoder round trip on a random subset, byte and gpt2 tokenizers: the trained tokens decode to the trained
      * text with an EOS marker after each trained segment; the untrained prefix is the prompt encoded alone.
      */
     static void roundTrip(List<SftExample> items, int n) {
-        long seed = System.nanoTime();
-        Random rnd = new Random(seed);
-        for (String name : List.of("byte", "gpt2")) {
-            Tokenizer tok = Tokenizers.byName(name);
-            Encoder enc = new Encoder(tok, 1 << 20);
-            String eos = tok.tokenText(tok.eosId());
-            for (int k = 0; k < n; k++) {
-                SftExample e = items.get(rnd.nextInt(items.size()));
-                TokenizedSft t = enc.encode(e);
-                StringBuilder want = new StringBuilder();
-                for (SftExample.Segment s : e.segments()) if (s.trained()) want.append(s.text()).append(eos);
-                assertEquals(want.toString(), tok.decode(select(t, 1)), name + " " + e.origin() + " seed " + seed);
-                int p = 0;
-                while (t.trained()[p] == 0) p++;
-                int[] prompt = java.util.Arrays.copyOf(t.tokens(), p);
-                assertEquals(java.util.Arrays.toString(enc.encodePrompt(e.prompt())), java.util.Arrays.toString(prompt),
-                        name + " " + e.origin());
-            }
-            assertEquals(0, enc.truncated());
-        }
+        checkSample(items, n, SftExample::origin, (e, tok, enc, eos, tag) -> {
+            TokenizedSft t = enc.encode(e);
+            StringBuilder want = new StringBuilder();
+            for (SftExample.Segment s : e.segments()) if (s.trained()) want.append(s.text()).append(eos);
+            assertEquals(want.toString(), tok.decode(select(t, 1)), tag);
+            int p = 0;
+            while (t.trained()[p] == 0) p++;
+            int[] prompt = java.util.Arrays.copyOf(t.tokens(), p);
+            assertEquals(java.util.Arrays.toString(enc.encodePrompt(e.prompt())), java.util.Arrays.toString(prompt), tag);
+            assertEquals(0, enc.truncated(), tag);
+        });
     }
 
     static void pairRoundTrip(List<PreferencePair> items, int n) {
-        long seed = System.nanoTime();
-        Random rnd = new Random(seed);
-        for (String name : List.of("byte", "gpt2")) {
-            Tokenizer tok = Tokenizers.byName(name);
-            Encoder enc = new Encoder(tok, 1 << 20);
-            String eos = tok.tokenText(tok.eosId());
-            for (int k = 0; k < n; k++) {
-                PreferencePair p = items.get(rnd.nextInt(items.size()));
-                TokenizedPair t = enc.encode(p);
-                assertEquals(p.prompt(), tok.decode(t.prompt()), name + " " + p.origin() + " seed " + seed);
-                assertEquals(p.chosen() + eos, tok.decode(t.chosen()), name + " " + p.origin() + " seed " + seed);
-                assertEquals(p.rejected() + eos, tok.decode(t.rejected()), name + " " + p.origin() + " seed " + seed);
-            }
-        }
+        checkSample(items, n, PreferencePair::origin, (p, tok, enc, eos, tag) -> {
+            TokenizedPair t = enc.encode(p);
+            assertEquals(p.prompt(), tok.decode(t.prompt()), tag);
+            assertEquals(p.chosen() + eos, tok.decode(t.chosen()), tag);
+            assertEquals(p.rejected() + eos, tok.decode(t.rejected()), tag);
+        });
     }
 
     private static int[] select(TokenizedSft t, int mask) {

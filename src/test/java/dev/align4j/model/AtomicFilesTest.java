@@ -5,13 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -80,12 +84,31 @@ class AtomicFilesTest {
         SafeTensorsWriter w = new SafeTensorsWriter().putFloats("w", big, big.length);
         IOException e = assertThrows(IOException.class,
                 () -> AtomicFiles.write(t, ch -> w.writeTo(new FailingChannel(ch, 3_000_000))));
-        assertEquals("simulated: no space left on device", e.getMessage());
+        assertEquals("cannot write " + t + ": simulated: no space left on device", e.getMessage());
         assertArrayEquals(before, Files.readAllBytes(t));
         assertEquals(List.of("model.safetensors"), listing(), "no temporary file left");
         try (SafeTensorsFile f = SafeTensorsFile.open(t)) {
             assertArrayEquals(new float[] {1, 2, 3}, f.floats("w", 3));
         }
+    }
+
+    /** A real ENOSPC: the body's writes go to /dev/full, whose every write fails as a full disk's does. */
+    @Test
+    void aFullDiskNamesTheFile() throws IOException {
+        Path full = Path.of("/dev/full");
+        assumeTrue(Files.isWritable(full), "needs Linux's /dev/full");
+        Path t = dir.resolve("model.safetensors");
+        SafeTensorsWriter w = new SafeTensorsWriter().putFloats("w", new float[1000], 1000);
+        try (FileChannel sink = FileChannel.open(full, StandardOpenOption.WRITE)) {
+            IOException e = assertThrows(IOException.class, () -> AtomicFiles.write(t, ch -> w.writeTo(sink)));
+            assertTrue(e.getMessage().startsWith("cannot write " + t + ": "), e.getMessage());
+            assertTrue(e.getMessage().contains("No space left on device"), e.getMessage());
+            assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+            e = assertThrows(IOException.class, () -> AtomicFiles.write(t, ch -> AtomicFiles.writeFully(sink,
+                    ByteBuffer.wrap("{}".getBytes(StandardCharsets.UTF_8)))));
+            assertTrue(e.getMessage().startsWith("cannot write " + t + ": "), e.getMessage());
+        }
+        assertEquals(List.of(), listing(), "no temporary file left");
     }
 
     @Test

@@ -146,6 +146,40 @@ class HfGpt2LayoutTest {
         assertFails(() -> HfGpt2Layout.load(dir), "unexpected tensor 'position_ids'", "I64");
     }
 
+    /** A NaN or infinite weight anywhere (a layout tensor, the tied head, an extra) is refused, naming file and tensor. */
+    @Test
+    void nonFiniteWeightsAreRefused() throws IOException {
+        long seed = System.nanoTime();
+        Random rnd = new Random(seed);
+        List<HfGpt2Layout.Param> ps = HfGpt2Layout.params(TINY);
+        for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+            Map<String, float[]> params = randomParams(TINY, rnd);
+            HfGpt2Layout.Param p = ps.get(rnd.nextInt(ps.size()));
+            int at = rnd.nextInt(p.numel());
+            params.get(p.name())[at] = bad;
+            HfGpt2Layout.save(dir, TINY, params);
+            String tag = p.name() + "[" + at + "] = " + bad + ", seed " + seed;
+            SafeTensorsException e = assertFails(() -> HfGpt2Layout.load(dir), dir.resolve(HfGpt2Layout.WEIGHTS_FILE).toString(),
+                    "tensor '" + p.name() + "'", "element " + at + " is " + bad);
+            assertEquals(1, e.getMessage().lines().count(), tag);
+            assertFails(() -> Gpt.load(dir, dev.align4j.tensor.Device.cpu()), "tensor '" + p.name() + "'", bad + "");
+        }
+        Map<String, float[]> params = randomParams(TINY, rnd);
+        SafeTensorsWriter w = layoutWriter(params, null);
+        w.putFloats("v_head.weight", new float[] {1, 2, Float.NaN, 4, 5, 6, 7, 8}, 1, 8);
+        writeDir(w, TINY);
+        assertFails(() -> HfGpt2Layout.load(dir), "tensor 'v_head.weight'", "element 2 is NaN");
+        // a scalar head (the reward model's score layer) likewise
+        Path head = dir.resolve("score.safetensors");
+        new SafeTensorsWriter().putFloats("score.weight", new float[] {1, Float.POSITIVE_INFINITY, 3}, 1, 3)
+                .putFloats("score.bias", new float[] {0}, 1).write(head);
+        assertFails(() -> ScalarHead.load(head, 3, dev.align4j.tensor.Device.cpu()), head.toString(), "tensor 'score.weight'",
+                "element 1 is Infinity");
+        new SafeTensorsWriter().putFloats("score.weight", new float[] {1, 2, 3}, 1, 3)
+                .putFloats("score.bias", new float[] {Float.NaN}, 1).write(head);
+        assertFails(() -> ScalarHead.load(head, 3, dev.align4j.tensor.Device.cpu()), "tensor 'score.bias'", "element 0 is NaN");
+    }
+
     /** A BF16 checkpoint (e.g. saved with torch_dtype=bfloat16) loads, widened exactly. */
     @Test
     void halfPrecisionCheckpointLoads() throws IOException {

@@ -9,6 +9,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.function.ObjIntConsumer;
 import org.junit.jupiter.api.function.Executable;
 
 /** Builds safetensors files byte by byte, independently of {@link SafeTensorsWriter}. */
@@ -28,31 +29,30 @@ final class SafeTensorsTestFiles {
     }
 
     static byte[] le64(long v) {
-        return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(v).array();
+        return i64(v);
     }
 
     static byte[] f32(float... v) {
-        ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-        for (float x : v) b.putFloat(x);
-        return b.array();
+        return littleEndian(4, v.length, (b, i) -> b.putFloat(v[i]));
     }
 
     static byte[] i32(int... v) {
-        ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-        for (int x : v) b.putInt(x);
-        return b.array();
+        return littleEndian(4, v.length, (b, i) -> b.putInt(v[i]));
     }
 
     static byte[] i64(long... v) {
-        ByteBuffer b = ByteBuffer.allocate(8 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-        for (long x : v) b.putLong(x);
-        return b.array();
+        return littleEndian(8, v.length, (b, i) -> b.putLong(v[i]));
     }
 
     /** 16-bit values, little-endian (for F16/BF16 bit patterns). */
     static byte[] u16(int... v) {
-        ByteBuffer b = ByteBuffer.allocate(2 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-        for (int x : v) b.putShort((short) x);
+        return littleEndian(2, v.length, (b, i) -> b.putShort((short) v[i]));
+    }
+
+    /** {@code n} elements of {@code size} bytes, little-endian, element {@code i} written by {@code put(buffer, i)}. */
+    private static byte[] littleEndian(int size, int n, ObjIntConsumer<ByteBuffer> put) {
+        ByteBuffer b = ByteBuffer.allocate(size * n).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < n; i++) put.accept(b, i);
         return b.array();
     }
 

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.function.BiConsumer;
 
 /**
  * A run folder with plausible numbers for every stage, in the layout the pipeline writes (keys as the trainers
@@ -103,10 +104,7 @@ final class SyntheticRun {
     }
 
     private static List<Map<String, Object>> pretrain(Random r, int n) {
-        List<Map<String, Object>> out = new ArrayList<>();
-        for (int s = 1; s <= n; s++) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("step", s);
+        return steps(n, (s, m) -> {
             m.put("lr", 3e-4);
             m.put("loss", 5.5 * Math.exp(-s / 40.0) + 1.2 + 0.1 * r.nextGaussian());
             m.put("grad_norm", 1.0);
@@ -115,16 +113,11 @@ final class SyntheticRun {
             m.put("tokens_per_s", 20000.0);
             m.put("mix_share", 0.1);
             m.put("eval_loss", s % 20 == 0 ? 5.5 * Math.exp(-s / 40.0) + 1.3 : null);
-            out.add(m);
-        }
-        return out;
+        });
     }
 
     private static List<Map<String, Object>> trainEval(Random r, int n, double start, double end, String evalKey) {
-        List<Map<String, Object>> out = new ArrayList<>();
-        for (int s = 1; s <= n; s++) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("step", s);
+        return steps(n, (s, m) -> {
             double loss = end + (start - end) * Math.exp(-s / (n / 5.0));
             m.put("loss", loss + 0.08 * r.nextGaussian());
             m.put("rewards/chosen", 0.01 * s);
@@ -134,16 +127,11 @@ final class SyntheticRun {
             m.put("lr", 1e-4);
             m.put("time_s", 0.05);
             if (s % 20 == 0) m.put(evalKey, loss + 0.05);
-            out.add(m);
-        }
-        return out;
+        });
     }
 
     private static List<Map<String, Object>> rm(Random r, int n) {
-        List<Map<String, Object>> out = new ArrayList<>();
-        for (int s = 1; s <= n; s++) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("step", s);
+        return steps(n, (s, m) -> {
             double a = 0.5 + 0.4 * (1 - Math.exp(-s / 50.0));
             m.put("loss", 0.69 - 0.4 * (1 - Math.exp(-s / 50.0)) + 0.05 * r.nextGaussian());
             m.put("accuracy", Math.max(0, Math.min(1, a + 0.1 * r.nextGaussian())));
@@ -157,16 +145,11 @@ final class SyntheticRun {
                 m.put("eval/loss", 0.6 - s / 1000.0);
                 m.put("eval/accuracy", a - 0.1);
             }
-            out.add(m);
-        }
-        return out;
+        });
     }
 
     private static List<Map<String, Object>> ppo(Random r, int n, double beta) {
-        List<Map<String, Object>> out = new ArrayList<>();
-        for (int s = 1; s <= n; s++) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("step", s);
+        return steps(n, (s, m) -> {
             double kl = s * (beta == 0 ? 0.08 : 0.04) + 0.05 * r.nextDouble();
             m.put("objective/kl", kl);
             m.put("objective/entropy", 4.0 - s * 0.05);
@@ -187,6 +170,16 @@ final class SyntheticRun {
             m.put("val/vpred", 2.0);
             m.put("val/var_explained", s == 3 ? "NaN" : -1.0); // non-finite values arrive as strings
             if (s % 10 == 0) m.put("eval/gold_accuracy", 0.25);
+        });
+    }
+
+    /** Lines of steps 1..n: {@code "step"} first, then what {@code fill} puts for the step, in step order. */
+    private static List<Map<String, Object>> steps(int n, BiConsumer<Integer, Map<String, Object>> fill) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (int s = 1; s <= n; s++) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("step", s);
+            fill.accept(s, m);
             out.add(m);
         }
         return out;

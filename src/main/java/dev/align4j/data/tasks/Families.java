@@ -6,7 +6,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
+import java.util.function.BiFunction;
 import java.util.function.Function;
+import java.util.function.UnaryOperator;
 
 /**
  * The built-in task families. Every one is short enough for a byte-level model with a context of ~64: prompts
@@ -117,16 +119,13 @@ public final class Families {
 
     /** A pseudo-word of {@code minLen..maxLen} letters, reversed. */
     public static TaskFamily reverse(int minLen, int maxLen) {
-        lengths(minLen, maxLen, 2, 12);
-        return new Generic("reverse", "word length " + minLen + ".." + maxLen,
-                List.of("Reverse {0}.", "Write {0} backwards.", "{0} reversed is?"), rnd -> {
-            String w = word(rnd, minLen, maxLen);
-            String r = new StringBuilder(w).reverse().toString();
-            List<String> bad = new ArrayList<>();
-            bad.add(w);
-            bad.addAll(stringCorruptions(r));
-            return new Instance(w, new String[] {w}, r, bad);
-        });
+        return onWord("reverse", minLen, maxLen, 2, 12,
+                List.of("Reverse {0}.", "Write {0} backwards.", "{0} reversed is?"),
+                w -> new StringBuilder(w).reverse().toString(), (w, r) -> {
+                    List<String> bad = new ArrayList<>(List.of(w));
+                    bad.addAll(stringCorruptions(r));
+                    return bad;
+                });
     }
 
     /** A string of {@code minLen..maxLen} random digits, sorted ascending. */
@@ -150,33 +149,21 @@ public final class Families {
 
     /** A pseudo-word of {@code minLen..maxLen} letters in upper case. */
     public static TaskFamily upper(int minLen, int maxLen) {
-        lengths(minLen, maxLen, 1, 12);
-        return new Generic("upper", "word length " + minLen + ".." + maxLen,
-                List.of("Uppercase {0}.", "Write {0} in capitals.", "{0} in upper case?"), rnd -> {
-            String w = word(rnd, minLen, maxLen);
-            String u = w.toUpperCase(java.util.Locale.ROOT);
-            List<String> bad = new ArrayList<>();
-            bad.add(w);
-            bad.add(u.charAt(0) + w.substring(1));
-            if (w.length() > 1) bad.add(u.substring(0, u.length() - 1) + w.charAt(w.length() - 1));
-            bad.addAll(stringCorruptions(u));
-            return new Instance(w, new String[] {w}, u, bad);
-        });
+        return onWord("upper", minLen, maxLen, 1, 12,
+                List.of("Uppercase {0}.", "Write {0} in capitals.", "{0} in upper case?"),
+                w -> w.toUpperCase(java.util.Locale.ROOT), (w, u) -> {
+                    List<String> bad = new ArrayList<>(List.of(w, u.charAt(0) + w.substring(1)));
+                    if (w.length() > 1) bad.add(u.substring(0, u.length() - 1) + w.charAt(w.length() - 1));
+                    bad.addAll(stringCorruptions(u));
+                    return bad;
+                });
     }
 
     /** The number of letters of a pseudo-word of {@code minLen..maxLen} letters. */
     public static TaskFamily length(int minLen, int maxLen) {
-        lengths(minLen, maxLen, 1, 20);
-        return new Generic("length", "word length " + minLen + ".." + maxLen,
-                List.of("Length of {0}?", "How many letters in {0}?", "Count the letters of {0}."), rnd -> {
-            String w = word(rnd, minLen, maxLen);
-            int n = w.length();
-            List<String> bad = new ArrayList<>();
-            bad.add("" + (n + 1));
-            bad.add("" + (n - 1));
-            bad.add("" + (n + 2));
-            return new Instance(w, new String[] {w}, "" + n, bad);
-        });
+        return onWord("length", minLen, maxLen, 1, 20,
+                List.of("Length of {0}?", "How many letters in {0}?", "Count the letters of {0}."), w -> "" + w.length(),
+                (w, n) -> List.of("" + (w.length() + 1), "" + (w.length() - 1), "" + (w.length() + 2)));
     }
 
     /**
@@ -248,20 +235,27 @@ public final class Families {
 
     /** The last letter of a pseudo-word of {@code minLen..maxLen} letters. */
     public static TaskFamily last(int minLen, int maxLen) {
-        lengths(minLen, maxLen, 2, 12);
-        return new Generic("last", "word length " + minLen + ".." + maxLen,
-                List.of("Last letter of {0}?", "{0} ends with which letter?", "Final letter of {0}?"), rnd -> {
-            String w = word(rnd, minLen, maxLen);
-            char l = w.charAt(w.length() - 1);
-            List<String> bad = new ArrayList<>();
-            bad.add("" + w.charAt(0));
-            bad.add("" + w.charAt(w.length() - 2));
-            bad.add("" + (char) (l == 'z' ? 'y' : l + 1));
-            return new Instance(w, new String[] {w}, "" + l, bad);
-        });
+        return onWord("last", minLen, maxLen, 2, 12,
+                List.of("Last letter of {0}?", "{0} ends with which letter?", "Final letter of {0}?"),
+                w -> "" + w.charAt(w.length() - 1), (w, l) -> List.of("" + w.charAt(0), "" + w.charAt(w.length() - 2),
+                        "" + (char) (l.charAt(0) == 'z' ? 'y' : l.charAt(0) + 1)));
     }
 
     // ------------------------------------------------------------------------------------------ helpers
+
+    /**
+     * A family that asks one thing of a pseudo-word of {@code minLen..maxLen} letters (each in
+     * {@code [shortest, longest]}): {@code answer} of the word, and {@code corruptions} of (word, answer).
+     */
+    private static TaskFamily onWord(String name, int minLen, int maxLen, int shortest, int longest, List<String> templates,
+                                     UnaryOperator<String> answer, BiFunction<String, String, List<String>> corruptions) {
+        lengths(minLen, maxLen, shortest, longest);
+        return new Generic(name, "word length " + minLen + ".." + maxLen, templates, rnd -> {
+            String w = word(rnd, minLen, maxLen);
+            String a = answer.apply(w);
+            return new Instance(w, new String[] {w}, a, corruptions.apply(w, a));
+        });
+    }
 
     /** A pseudo-word: alternating consonants and vowels, starting with either, {@code minLen..maxLen} letters. */
     static String word(Random rnd, int minLen, int maxLen) {
