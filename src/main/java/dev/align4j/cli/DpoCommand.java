@@ -25,14 +25,8 @@ import picocli.CommandLine.Option;
                 "reference is --init (or --reference) before training; simpo uses none.",
                 "Writes --out: metrics.jsonl, step-N/ checkpoints, latest, final model in model/."})
 public final class DpoCommand extends BaseCommand {
-    @Option(names = "--init", paramLabel = "MODEL", required = true, description = "the policy to train (SFT model)")
-    Path init;
-
     @Option(names = "--reference", paramLabel = "MODEL", description = "reference model (default: --init)")
     Path reference;
-
-    @Option(names = "--tokenizer", paramLabel = "byte|gpt2", description = "default: inferred from the vocabulary")
-    String tokenizer;
 
     @Mixin DataOptions data = new DataOptions();
     @Mixin PairOptions pairOptions = new PairOptions();
@@ -58,9 +52,9 @@ public final class DpoCommand extends BaseCommand {
         double holdout = data.holdout(0.1);
         data.requireSource();
         if (resume) cfg = resumed(out, () -> DpoTrainer.savedConfig(out)); // its seed splits the data as the run did
-        try (Gpt policy = ModelPaths.loadGpt(init, "--init", device());
+        try (Gpt policy = ModelPaths.loadGpt(pairOptions.init, "--init", device());
              Gpt ref = reference == null ? null : ModelPaths.loadGpt(reference, "--reference", policy.device())) {
-            Tokenizer tok = ModelPaths.tokenizer(tokenizer, policy.config().vocabSize());
+            Tokenizer tok = ModelPaths.tokenizer(pairOptions.tokenizer, policy.config().vocabSize());
             Encoder enc = pairOptions.encoder(tok, policy);
             Data.Split2<TokenizedPair> pairs = pairOptions.read(this, data, holdout, cfg.seed(), policy, enc);
             info("%s: %d train / %d held-out pairs (%d truncated to %d tokens), model %s", cfg.loss(), pairs.train().size(),

@@ -5,6 +5,7 @@ import dev.align4j.train.LmTrainConfig;
 import dev.align4j.train.TextCorpus;
 import java.io.IOException;
 import java.nio.file.Path;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -14,6 +15,14 @@ import picocli.CommandLine.Option;
 public final class LmRunOptions {
     @Option(names = "--data", paramLabel = "FILE", required = true, description = "UTF-8 text corpus")
     Path data;
+
+    @Mixin RunOptions run = new RunOptions();
+
+    /** Before anything is loaded: --data is a readable file, and --out may take a new run (see {@link RunOptions#check}). */
+    void check() {
+        BaseCommand.requireFile(data, "--data");
+        run.check();
+    }
 
     @Option(names = "--val-fraction", paramLabel = "F", description = "share of the text held out for validation (default 0.1)")
     double valFraction = TextCorpus.DEFAULT_VAL_FRACTION;

@@ -5,10 +5,21 @@ import dev.align4j.data.TokenizedPair;
 import dev.align4j.model.Gpt;
 import dev.align4j.tokenizer.Tokenizer;
 import java.io.IOException;
+import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
-/** How the preference-pair commands (rm, dpo) get and encode their pairs: a picocli mixin beside {@link DataOptions}. */
+/**
+ * The model the preference-pair commands (rm, dpo) start from, and how they get and encode their pairs: a picocli mixin
+ * beside {@link DataOptions}.
+ */
 public final class PairOptions {
+    @Option(names = "--init", paramLabel = "MODEL", required = true, description = "the model to start from (an SFT policy); "
+            + "--tasks samples its pairs from it")
+    Path init;
+
+    @Option(names = "--tokenizer", paramLabel = "byte|gpt2", description = "default: inferred from the vocabulary")
+    String tokenizer;
+
     @Option(names = "--samples", paramLabel = "K", description = "--tasks: samples per prompt (default 4)")
     int samples = 4;
 

@@ -36,7 +36,6 @@ public final class PretrainCommand extends BaseCommand {
     @Mixin LmRunOptions lm = new LmRunOptions();
 
     @Mixin ModelOptions model = new ModelOptions();
-    @Mixin RunOptions runOptions = new RunOptions();
 
     @Option(names = "--seq", paramLabel = "T", description = "training sequence length (default: the model's context)")
     Integer seq;
@@ -89,9 +88,8 @@ public final class PretrainCommand extends BaseCommand {
 
     @Override
     protected int run() throws Exception {
-        requireFile(lm.data, "--data");
-        runOptions.check();
-        boolean resume = runOptions.resume;
+        lm.check();
+        boolean resume = lm.run.resume;
         if (instructions != null && tasks != null) throw CliException.usage("--instructions and --tasks exclude each other");
         if (instructions != null && format == null) throw CliException.usage("--instructions needs --format");
         boolean mixing = instructions != null || tasks != null;
@@ -102,8 +100,8 @@ public final class PretrainCommand extends BaseCommand {
         LmTrainConfig cfg;
         dev.align4j.model.GptConfig gc;
         if (resume) { // the run's saved settings and weights; the data options come from this command line
-            cfg = resumed(runOptions.out, () -> LmTrainer.savedConfig(runOptions.out));
-            gc = ModelPaths.checkpointConfig(runOptions.out);
+            cfg = resumed(lm.run.out, () -> LmTrainer.savedConfig(lm.run.out));
+            gc = ModelPaths.checkpointConfig(lm.run.out);
             tok = ModelPaths.tokenizer(model.tokenizer, gc.vocabSize());
         } else { // nothing is allocated or created until every input has been checked
             gc = model.config();
@@ -111,7 +109,7 @@ public final class PretrainCommand extends BaseCommand {
             cfg = LmRunOptions.config(this, gc.nCtx());
         }
         Device device = device();
-        MemoryBudget.requireTraining(gc, cfg.batchSize(), cfg.seqLen(), device, resume ? "--resume " + runOptions.out : model.flags(gc),
+        MemoryBudget.requireTraining(gc, cfg.batchSize(), cfg.seqLen(), device, resume ? "--resume " + lm.run.out : model.flags(gc),
                 "--batch " + cfg.batchSize() + " --seq " + cfg.seqLen());
         long seed = cfg.seed();
         int t = cfg.seqLen();
@@ -139,19 +137,19 @@ public final class PretrainCommand extends BaseCommand {
         }
         info("%d train / %d val tokens (%s tokenizer), model %s, %d parameters, %s", corpus.train().length(),
                 corpus.val().length(), tok.name(), ModelPaths.describe(gc), dev.align4j.model.HfGpt2Layout.numParameters(gc), device);
-        runOptions.ready();
+        lm.run.ready();
         Gpt gpt = resume ? null : model.model(device, cfg.seed());
         try {
-            LmTrainer trainer = resume ? LmTrainer.resume(runOptions.out, source, corpus.val(), device)
-                    : LmTrainer.create(gpt, cfg, source, corpus.val(), runOptions.out);
+            LmTrainer trainer = resume ? LmTrainer.resume(lm.run.out, source, corpus.val(), device)
+                    : LmTrainer.create(gpt, cfg, source, corpus.val(), lm.run.out);
             gpt = null; // the trainer owns it now
             try (trainer) {
                 if (resume) info("resuming at step %d of %d", trainer.steps(), trainer.config().steps());
                 trainer.withProgress(progress("pretrain"));
                 beginTraining();
                 trainer.train();
-                Path saved = ModelPaths.saveFinal(trainer.model(), runOptions.out);
-                result("pretrain: model saved to %s (run folder %s)", saved, runOptions.out);
+                Path saved = ModelPaths.saveFinal(trainer.model(), lm.run.out);
+                result("pretrain: model saved to %s (run folder %s)", saved, lm.run.out);
             }
         } finally {
             if (gpt != null) gpt.close();

@@ -22,12 +22,6 @@ import picocli.CommandLine.Option;
                 "Writes --out: metrics.jsonl, step-N/ checkpoints, latest, and the reward model",
                 "in model/ (config.json, model.safetensors, score_head.safetensors)."})
 public final class RmCommand extends BaseCommand {
-    @Option(names = "--init", paramLabel = "MODEL", required = true, description = "the policy the reward model starts from")
-    Path init;
-
-    @Option(names = "--tokenizer", paramLabel = "byte|gpt2", description = "default: inferred from the vocabulary")
-    String tokenizer;
-
     @Mixin DataOptions data = new DataOptions();
     @Mixin PairOptions pairOptions = new PairOptions();
     @Mixin RunOptions runOptions = new RunOptions();
@@ -49,8 +43,8 @@ public final class RmCommand extends BaseCommand {
         RewardModel rm = null;
         Data.Split2<TokenizedPair> pairs;
         Tokenizer tok;
-        try (Gpt policy = ModelPaths.loadGpt(init, "--init", device())) {
-            tok = ModelPaths.tokenizer(tokenizer, policy.config().vocabSize());
+        try (Gpt policy = ModelPaths.loadGpt(pairOptions.init, "--init", device())) {
+            tok = ModelPaths.tokenizer(pairOptions.tokenizer, policy.config().vocabSize());
             Encoder enc = pairOptions.encoder(tok, policy);
             pairs = pairOptions.read(this, data, holdout, cfg.seed(), policy, enc);
             info("%d train / %d held-out pairs (%d truncated to %d tokens), model %s", pairs.train().size(), pairs.eval().size(),

@@ -40,7 +40,6 @@ public final class TrainLmCommand extends BaseCommand {
     @Option(names = "--embd", paramLabel = "N", description = "width (default " + ModelOptions.EMBD + ")")
     Integer embd;
 
-    @Mixin RunOptions runOptions = new RunOptions();
 
     @Option(names = "--seq", paramLabel = "T", description = "sequence length = the model's context (at most " + ModelOptions.MAX_CTX + ")")
     Integer seq;
@@ -55,17 +54,16 @@ public final class TrainLmCommand extends BaseCommand {
 
     @Override
     protected int run() throws Exception {
-        requireFile(lm.data, "--data");
-        runOptions.check();
-        boolean resume = runOptions.resume;
+        lm.check();
+        boolean resume = lm.run.resume;
         if (logEvery < 1) throw CliException.usage("--log-every must be >= 1, got " + logEvery);
         LmTrainConfig d = LmTrainConfig.defaults();
         Tokenizer tok = ModelPaths.freshTokenizer(tokenizer);
         LmTrainConfig cfg;
         GptConfig model;
         if (resume) { // the run's saved settings (its data seed included) and shape
-            cfg = resumed(runOptions.out, () -> LmTrainer.savedConfig(runOptions.out));
-            model = ModelPaths.checkpointConfig(runOptions.out);
+            cfg = resumed(lm.run.out, () -> LmTrainer.savedConfig(lm.run.out));
+            model = ModelPaths.checkpointConfig(lm.run.out);
         } else {
             cfg = LmRunOptions.config(this, d.seqLen());
             int t = cfg.seqLen();
@@ -76,10 +74,10 @@ public final class TrainLmCommand extends BaseCommand {
                 "--batch " + cfg.batchSize() + " --seq " + cfg.seqLen());
         TextCorpus corpus = lm.corpus(tok, cfg);
         info("%d train / %d val tokens (%s), device %s", corpus.train().length(), corpus.val().length(), tok.name(), device);
-        runOptions.ready();
+        lm.run.ready();
         BatchSource source = BatchSource.text(corpus.train(), cfg.seed());
-        try (LmTrainer trainer = resume ? LmTrainer.resume(runOptions.out, source, corpus.val(), device)
-                : LmTrainer.create(model, device, cfg, source, corpus.val(), runOptions.out)) {
+        try (LmTrainer trainer = resume ? LmTrainer.resume(lm.run.out, source, corpus.val(), device)
+                : LmTrainer.create(model, device, cfg, source, corpus.val(), lm.run.out)) {
             info("%s, %d parameters, from step %d of %d", trainer.model().config(), trainer.model().params().numel(),
                     trainer.steps(), trainer.config().steps());
             beginTraining();
