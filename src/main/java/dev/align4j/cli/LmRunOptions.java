@@ -1,8 +1,8 @@
 package dev.align4j.cli;
 
+import dev.align4j.data.lm.TextCorpus;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.train.LmTrainConfig;
-import dev.align4j.train.TextCorpus;
 import java.io.IOException;
 import java.nio.file.Path;
 import picocli.CommandLine.Mixin;

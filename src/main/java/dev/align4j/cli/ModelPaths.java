@@ -2,11 +2,11 @@ package dev.align4j.cli;
 
 import dev.align4j.model.Gpt;
 import dev.align4j.model.HfGpt2Layout;
+import dev.align4j.model.RewardModel;
 import dev.align4j.tensor.Device;
 import dev.align4j.tokenizer.ByteTokenizer;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.tokenizer.Tokenizers;
-import dev.align4j.train.RewardModel;
 import dev.align4j.train.RunDirectory;
 import java.io.IOException;
 import java.nio.file.Files;

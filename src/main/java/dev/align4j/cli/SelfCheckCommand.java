@@ -1,6 +1,6 @@
 package dev.align4j.cli;
 
-import dev.align4j.SelfCheck;
+import dev.align4j.kernels.SelfCheck;
 import dev.align4j.tensor.Device;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

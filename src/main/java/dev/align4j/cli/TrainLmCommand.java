@@ -1,12 +1,12 @@
 package dev.align4j.cli;
 
+import dev.align4j.data.lm.BatchSource;
+import dev.align4j.data.lm.TextCorpus;
 import dev.align4j.model.GptConfig;
 import dev.align4j.tensor.Device;
 import dev.align4j.tokenizer.Tokenizer;
-import dev.align4j.train.BatchSource;
 import dev.align4j.train.LmTrainConfig;
 import dev.align4j.train.LmTrainer;
-import dev.align4j.train.TextCorpus;
 import dev.align4j.train.TrainLm;
 import java.nio.file.Path;
 import picocli.CommandLine.Command;

@@ -1,10 +1,10 @@
 package dev.align4j.eval;
 
 import dev.align4j.data.Encoder;
-import dev.align4j.data.tasks.Responses;
 import dev.align4j.data.tasks.Task;
 import dev.align4j.model.Gpt;
-import dev.align4j.train.RewardModel;
+import dev.align4j.model.RewardModel;
+import dev.align4j.rl.Responses;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -23,7 +23,7 @@ import java.util.List;
  * policy's own sampled gold accuracy; a reward model that ranks well lifts the curve with n, one that over-rates
  * some wrong answers bends it down (proxy up, gold down).
  *
- * <p>A sample's gold score follows {@link dev.align4j.data.tasks.SampledPairs}: 1 when it ended with EOS and
+ * <p>A sample's gold score follows {@link dev.align4j.rl.SampledPairs}: 1 when it ended with EOS and
  * {@link Task#check} accepts its text, else 0.
  *
  * @param prompts  prompts sampled

@@ -1,7 +1,7 @@
 package dev.align4j.eval;
 
 import dev.align4j.data.TokenizedPair;
-import dev.align4j.train.RewardModel;
+import dev.align4j.model.RewardModel;
 import java.util.List;
 
 /**

@@ -1,11 +1,11 @@
 package dev.align4j.pipeline;
 
-import dev.align4j.data.tasks.SampledPairs;
 import dev.align4j.kernels.KlShaping;
 import dev.align4j.model.GptConfig;
+import dev.align4j.rl.PpoConfig;
+import dev.align4j.rl.SampledPairs;
 import dev.align4j.train.DpoConfig;
 import dev.align4j.train.OptimConfig;
-import dev.align4j.train.PpoConfig;
 import dev.align4j.train.RewardConfig;
 import dev.align4j.train.SftConfig;
 
@@ -43,7 +43,7 @@ public record PipelineConfig(GptConfig model, int suiteLevel, java.util.List<Str
      * @param mixture          instruction share by fraction of the steps
      * @param lm               the LM training run (its seqLen must not exceed the model's nCtx)
      */
-    public record Pretrain(int corpusSentences, int instructionTasks, dev.align4j.train.MidTrainingMixture mixture,
+    public record Pretrain(int corpusSentences, int instructionTasks, dev.align4j.data.lm.MidTrainingMixture mixture,
                            dev.align4j.train.LmTrainConfig lm) {
         public Pretrain {
             if (corpusSentences < 1) throw new IllegalArgumentException("corpusSentences must be >= 1, got " + corpusSentences);
@@ -153,6 +153,6 @@ public record PipelineConfig(GptConfig model, int suiteLevel, java.util.List<Str
     public static PipelineConfig demo(long seed) {
         dev.align4j.train.LmTrainConfig lm = dev.align4j.train.LmTrainConfig.defaults().withSteps(600).withBatch(16, 64, 1)
                 .withLr(2e-3, 2e-4, 30).withEval(100, 4).withCheckpointEvery(0).withSeed(seed);
-        return small(seed).withPretrain(new Pretrain(20_000, 2000, dev.align4j.train.MidTrainingMixture.DEFAULT, lm));
+        return small(seed).withPretrain(new Pretrain(20_000, 2000, dev.align4j.data.lm.MidTrainingMixture.DEFAULT, lm));
     }
 }

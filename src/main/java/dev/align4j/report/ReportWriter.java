@@ -1,6 +1,6 @@
 package dev.align4j.report;
 
-import dev.align4j.model.AtomicFiles;
+import dev.align4j.io.AtomicFiles;
 import dev.align4j.report.Charts.Bars;
 import dev.align4j.report.Charts.Line;
 import dev.align4j.report.RunFolder.Sample;

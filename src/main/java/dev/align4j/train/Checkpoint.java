@@ -101,7 +101,7 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /** Saves {@code model} into {@code dir} in Hugging Face's GPT-2 layout with {@code step} in its metadata. */
-    static void saveModel(Path dir, Gpt model, long step) throws IOException {
+    public static void saveModel(Path dir, Gpt model, long step) throws IOException {
         HfGpt2Layout.save(dir, model.config(), model.toHf(), Map.of(STEP, Long.toString(step)));
     }
 

@@ -1,5 +1,6 @@
 package dev.align4j.train;
 
+import dev.align4j.tensor.Seeds;
 import java.util.Random;
 
 /**

@@ -1,6 +1,9 @@
 package dev.align4j.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.align4j.data.lm.Batch;
+import dev.align4j.data.lm.BatchSource;
+import dev.align4j.data.lm.TokenStream;
 import dev.align4j.model.Gpt;
 import dev.align4j.model.GptConfig;
 import dev.align4j.model.SafeTensorsWriter;
@@ -98,7 +101,7 @@ public final class LmTrainer extends PostTrainer<LmTrainConfig> {
     protected void trainStep(long s, Map<String, Object> metrics) {
         long t0 = System.nanoTime();
         int b = config.batchSize(), t = config.seqLen();
-        double share = mixShare();
+        double share = train.share(step, config.steps());
         Batch[] micro = new Batch[config.gradAccum()];
         long total = 0;
         for (int i = 0; i < micro.length; i++) {
@@ -132,11 +135,6 @@ public final class LmTrainer extends PostTrainer<LmTrainConfig> {
     @Override
     protected void evaluate(Map<String, Object> metrics) {
         if (config.evalBatches() > 0) metrics.put("eval_loss", evaluate());
-    }
-
-    private double mixShare() {
-        // the share MixedBatches applies; reported only (other sources report 0)
-        return train instanceof MixedBatches mb ? mb.share(step, config.steps()) : 0;
     }
 
     /** Mean loss over {@code evalBatches} fixed validation batches (every target counted once); no gradients. */

@@ -2,6 +2,7 @@ package dev.align4j.train;
 
 import dev.align4j.data.TokenizedPair;
 import dev.align4j.kernels.RewardLoss;
+import dev.align4j.model.RewardModel;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;

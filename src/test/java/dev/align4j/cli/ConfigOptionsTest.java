@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.align4j.config.Knob;
 import dev.align4j.kernels.KlShaping;
 import dev.align4j.kernels.PreferenceLoss;
+import dev.align4j.rl.PpoConfig;
 import dev.align4j.train.DpoConfig;
-import dev.align4j.train.PpoConfig;
 import dev.align4j.train.SftConfig;
 import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
@@ -17,9 +17,9 @@ import java.util.List;
 import java.util.Set;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine;
 
 /** The options of the training commands come from their config records: every default is the record's. */
 class ConfigOptionsTest {

@@ -9,7 +9,7 @@ import dev.align4j.data.tasks.Split;
 import dev.align4j.data.tasks.Task;
 import dev.align4j.data.tasks.TaskSuite;
 import dev.align4j.model.Gpt;
-import dev.align4j.train.RewardModel;
+import dev.align4j.model.RewardModel;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.align4j.data.tasks.Responses;
 import dev.align4j.data.tasks.Split;
 import dev.align4j.data.tasks.Task;
 import dev.align4j.data.tasks.TaskSuite;
@@ -13,6 +12,7 @@ import dev.align4j.model.Generation;
 import dev.align4j.model.GenerationConfig;
 import dev.align4j.model.Generator;
 import dev.align4j.model.Gpt;
+import dev.align4j.rl.Responses;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

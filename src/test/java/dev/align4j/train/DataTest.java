@@ -7,6 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.align4j.data.lm.ArithmeticInstructions;
+import dev.align4j.data.lm.Batch;
+import dev.align4j.data.lm.BatchSource;
+import dev.align4j.data.lm.InstructionSource;
+import dev.align4j.data.lm.MidTrainingMixture;
+import dev.align4j.data.lm.TextCorpus;
+import dev.align4j.data.lm.TokenStream;
 import dev.align4j.tokenizer.ByteTokenizer;
 import dev.align4j.tokenizer.Gpt2Tokenizer;
 import java.nio.file.Files;

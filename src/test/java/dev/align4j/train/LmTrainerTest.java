@@ -6,6 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.align4j.data.lm.ArithmeticInstructions;
+import dev.align4j.data.lm.BatchSource;
+import dev.align4j.data.lm.MidTrainingMixture;
+import dev.align4j.data.lm.TextCorpus;
 import dev.align4j.model.Gpt;
 import dev.align4j.model.GptConfig;
 import dev.align4j.tensor.Device;

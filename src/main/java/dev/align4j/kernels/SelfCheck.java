@@ -1,14 +1,5 @@
-package dev.align4j;
+package dev.align4j.kernels;
 
-import dev.align4j.kernels.Gae;
-import dev.align4j.kernels.KlShaping;
-import dev.align4j.kernels.LogProbs;
-import dev.align4j.kernels.PolicyLoss;
-import dev.align4j.kernels.PreferenceLoss;
-import dev.align4j.kernels.RewardLoss;
-import dev.align4j.kernels.SeqReduce;
-import dev.align4j.kernels.ValueLoss;
-import dev.align4j.kernels.Whiten;
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;

@@ -1,4 +1,6 @@
-package dev.align4j.train;
+package dev.align4j.data.lm;
+
+import dev.align4j.train.PostTrainer;
 
 /**
  * Where training batches come from. A source has an explicit position (the number of sequences drawn so
@@ -8,6 +10,11 @@ package dev.align4j.train;
 public interface BatchSource extends PostTrainer.DataPosition {
     /** The next {@code b} sequences of {@code t} targets for 0-based step {@code step} of {@code totalSteps}; advances by {@code b}. */
     Batch next(int b, int t, long step, long totalSteps);
+
+    /** The share of instruction examples at 0-based {@code step} of {@code totalSteps} (reported only); 0 for text alone. */
+    default double share(long step, long totalSteps) {
+        return 0;
+    }
 
     /** Random windows of a text, no instruction data. */
     static BatchSource text(TokenStream text, long seed) {

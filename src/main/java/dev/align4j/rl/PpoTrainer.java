@@ -1,4 +1,4 @@
-package dev.align4j.train;
+package dev.align4j.rl;
 
 import dev.align4j.kernels.Gae;
 import dev.align4j.kernels.KlShaping;
@@ -14,7 +14,13 @@ import dev.align4j.model.ScalarHead;
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
+import dev.align4j.tensor.Seeds;
 import dev.align4j.tensor.Tensor;
+import dev.align4j.train.Checkpoint;
+import dev.align4j.train.EpochSampler;
+import dev.align4j.train.Optimizer;
+import dev.align4j.train.PostTrainer;
+import dev.align4j.train.SequenceBatch;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package dev.align4j.data.tasks;
+package dev.align4j.rl;
 
 import dev.align4j.data.Encoder;
 import dev.align4j.kernels.LogProbs;

@@ -1,5 +1,6 @@
-package dev.align4j.train;
+package dev.align4j.data.lm;
 
+import dev.align4j.tensor.Seeds;
 import java.util.Arrays;
 
 /**
@@ -32,7 +33,8 @@ final class MixedBatches implements BatchSource {
     }
 
     /** The instruction share of 0-based step {@code step}. */
-    double share(long step, long totalSteps) {
+    @Override
+    public double share(long step, long totalSteps) {
         return mixture.share(step, totalSteps);
     }
 

@@ -1,4 +1,4 @@
-package dev.align4j.train;
+package dev.align4j.rl;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -17,6 +17,10 @@ import dev.align4j.testing.Close;
 import dev.align4j.testing.GpuTest;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.tokenizer.Tokenizers;
+import dev.align4j.train.OptimConfig;
+import dev.align4j.train.RunDirectory;
+import dev.align4j.train.SequenceBatch;
+import dev.align4j.train.TrainingDivergedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

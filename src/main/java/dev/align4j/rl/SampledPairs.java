@@ -1,7 +1,8 @@
-package dev.align4j.data.tasks;
+package dev.align4j.rl;
 
 import dev.align4j.data.Encoder;
 import dev.align4j.data.PreferencePair;
+import dev.align4j.data.tasks.Task;
 import dev.align4j.model.Gpt;
 import java.util.ArrayList;
 import java.util.Collections;

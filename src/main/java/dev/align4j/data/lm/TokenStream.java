@@ -1,4 +1,6 @@
-package dev.align4j.train;
+package dev.align4j.data.lm;
+
+import dev.align4j.tensor.Seeds;
 
 /**
  * A tokenised text as one int array, cut into windows of {@code t + 1} tokens: the first {@code t} are the

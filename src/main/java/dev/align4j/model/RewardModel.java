@@ -1,14 +1,12 @@
-package dev.align4j.train;
+package dev.align4j.model;
 
 import dev.align4j.data.TokenizedPair;
-import dev.align4j.model.Gpt;
-import dev.align4j.model.GptConfig;
-import dev.align4j.model.HfGpt2Layout;
-import dev.align4j.model.ScalarHead;
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
+import dev.align4j.tensor.Seeds;
 import dev.align4j.tensor.Tensor;
+import dev.align4j.train.SequenceBatch;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package dev.align4j.train;
+package dev.align4j.data.lm;
 
 import dev.align4j.tokenizer.Tokenizer;
 import java.util.ArrayList;

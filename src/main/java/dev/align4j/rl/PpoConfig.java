@@ -1,11 +1,13 @@
-package dev.align4j.train;
+package dev.align4j.rl;
 
 import dev.align4j.config.Knob;
-
 import dev.align4j.kernels.Gae;
 import dev.align4j.kernels.KlShaping;
 import dev.align4j.kernels.PolicyLoss;
 import dev.align4j.kernels.ValueLoss;
+import dev.align4j.train.OptimConfig;
+import dev.align4j.train.Schedule;
+import dev.align4j.train.TrainerConfig;
 
 /**
  * Settings of {@link PpoTrainer}, in four groups besides the schedule and the optimiser. {@link #defaults()} (TRL's

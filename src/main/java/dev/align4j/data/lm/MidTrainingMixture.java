@@ -1,4 +1,4 @@
-package dev.align4j.train;
+package dev.align4j.data.lm;
 
 import java.util.List;
 

@@ -1,4 +1,4 @@
-package dev.align4j.model;
+package dev.align4j.io;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

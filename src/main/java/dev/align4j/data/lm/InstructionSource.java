@@ -1,4 +1,4 @@
-package dev.align4j.train;
+package dev.align4j.data.lm;
 
 /**
  * Instruction examples for mid-training: token sequences with a per-token loss mask (1 on the tokens the

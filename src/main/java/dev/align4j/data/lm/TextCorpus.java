@@ -1,6 +1,6 @@
-package dev.align4j.train;
+package dev.align4j.data.lm;
 
-import dev.align4j.model.StrictUtf8;
+import dev.align4j.io.StrictUtf8;
 import dev.align4j.tokenizer.ByteTokenizer;
 import dev.align4j.tokenizer.Tokenizer;
 import java.io.IOException;

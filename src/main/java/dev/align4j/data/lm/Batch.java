@@ -1,4 +1,4 @@
-package dev.align4j.train;
+package dev.align4j.data.lm;
 
 /**
  * One micro-batch on the host, row-major {@code [b, t]}: {@code inputs}, next-token {@code targets} and the

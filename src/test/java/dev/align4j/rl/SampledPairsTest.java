@@ -1,4 +1,4 @@
-package dev.align4j.data.tasks;
+package dev.align4j.rl;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.align4j.data.PreferencePair;
+import dev.align4j.data.tasks.Split;
+import dev.align4j.data.tasks.Task;
+import dev.align4j.data.tasks.TaskSuite;
 import dev.align4j.eval.TinyModels;
 import dev.align4j.model.Gpt;
 import java.util.HashMap;
