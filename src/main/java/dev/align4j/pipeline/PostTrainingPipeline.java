@@ -117,9 +117,9 @@ public final class PostTrainingPipeline {
     static List<Stage> stages(PipelineConfig c) {
         PipelineConfig.Stages s = c.stages();
         List<Stage> out = new ArrayList<>();
-        if (c.pretrain() != null) out.add(new PretrainStage(c.pretrain()));
-        out.add(new SftStage(s.sft()));
-        out.add(new RewardStage(s.pairs(), s.rm(), s.ppoRmGate()));
+        if (c.pretrain() != null) out.add(new PretrainStage("pretrain", c.pretrain()));
+        out.add(new SftStage("sft", s.sft()));
+        out.add(new RewardStage("rm", s.pairs(), s.rm(), s.ppoRmGate()));
         out.add(new PpoStage("ppo", s.ppo()));
         if (s.overOptBeta() >= 0)
             out.add(new PpoStage("ppo_overopt", s.ppo().withKl((float) s.overOptBeta(), s.ppo().kl().estimator(), 0)));

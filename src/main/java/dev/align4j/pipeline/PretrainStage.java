@@ -15,12 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** Language modelling on the generated corpus with the instruction mixture; SFT starts from its result. */
-record PretrainStage(PipelineConfig.Pretrain config) implements Stage {
-    @Override
-    public String name() {
-        return "pretrain";
-    }
-
+record PretrainStage(String name, PipelineConfig.Pretrain config) implements Stage {
     @Override
     public Gpt run(PipelineContext ctx) throws IOException {
         Tokenizer tok = ctx.enc.tokenizer();
@@ -35,13 +30,13 @@ record PretrainStage(PipelineConfig.Pretrain config) implements Stage {
         Gpt model = ctx.base.copy();
         LmTrainer tr;
         try {
-            tr = LmTrainer.create(model, config.lm(), source, corpus.val(), ctx.dir(name()));
+            tr = LmTrainer.create(model, config.lm(), source, corpus.val(), ctx.dir(name));
         } catch (RuntimeException | IOException e) {
             model.close(); // create leaves the model to the caller when it fails
             throw e;
         }
         try (tr) { // the trainer owns (and closes) its model: hand back a copy
-            tr.withProgress(ctx.progress(name())).train();
+            tr.withProgress(ctx.progress(name)).train();
             Gpt trained = tr.model().copy();
             ctx.pretrained(trained);
             return trained;

@@ -26,18 +26,14 @@ import java.util.TreeMap;
  * trained on them, its held-out accuracy per family (which gates PPO's prompts), and best-of-n of the SFT policy against
  * it: can this proxy steer at all? Trains no policy.
  *
+ * @param name  the stage's name (its run folder and progress listener)
  * @param pairs how pairs are sampled
  * @param rm    the reward model's training
  * @param gate  the held-out accuracy a family needs for PPO to roll out on it (0: every family)
  */
-record RewardStage(SampledPairs.Options pairs, RewardConfig rm, double gate) implements Stage {
+record RewardStage(String name, SampledPairs.Options pairs, RewardConfig rm, double gate) implements Stage {
     /** Fewer held-out pairs than this and a family's reward-model accuracy says too little to pass the gate. */
     static final int MIN_GATE_PAIRS = 20;
-
-    @Override
-    public String name() {
-        return "rm";
-    }
 
     @Override
     public Gpt run(PipelineContext ctx) throws IOException {
@@ -53,8 +49,8 @@ record RewardStage(SampledPairs.Options pairs, RewardConfig rm, double gate) imp
 
         long ts = System.nanoTime();
         RewardModel model = ctx.rewardModel(RewardModel.fromPolicy(sft, s + 8));
-        try (RewardTrainer tr = RewardTrainer.create(model, rm, trainPairs, heldOutPairs, pad, ctx.dir(name()))) {
-            tr.withProgress(ctx.progress(name()));
+        try (RewardTrainer tr = RewardTrainer.create(model, rm, trainPairs, heldOutPairs, pad, ctx.dir(name))) {
+            tr.withProgress(ctx.progress(name));
             tr.train();
         }
         RewardAccuracy acc = RewardAccuracy.of(model, heldOutPairs, PipelineContext.BATCH, pad);

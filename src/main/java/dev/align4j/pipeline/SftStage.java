@@ -10,19 +10,14 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** SFT on the task suite, from the pre-trained model (or the base model); its result is the SFT policy. */
-record SftStage(SftConfig config) implements Stage {
-    @Override
-    public String name() {
-        return "sft";
-    }
-
+record SftStage(String name, SftConfig config) implements Stage {
     @Override
     public Gpt run(PipelineContext ctx) throws IOException {
         Gpt model = ctx.sftStart();
         List<TokenizedSft> data = new ArrayList<>();
         for (Task t : ctx.sftTasks) data.add(ctx.enc.encode(t.toSft()));
-        try (SftTrainer tr = SftTrainer.create(model, config, data, null, ctx.padId(), ctx.dir(name()))) {
-            tr.withProgress(ctx.progress(name()));
+        try (SftTrainer tr = SftTrainer.create(model, config, data, null, ctx.padId(), ctx.dir(name))) {
+            tr.withProgress(ctx.progress(name));
             tr.train();
         }
         ctx.sftTrained();
