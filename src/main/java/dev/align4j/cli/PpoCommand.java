@@ -11,13 +11,13 @@ import dev.align4j.kernels.ValueLoss;
 import dev.align4j.model.Gpt;
 import dev.align4j.model.RewardModel;
 import dev.align4j.model.ScalarHead;
-import dev.align4j.pipeline.PostTrainingPipeline;
+import dev.align4j.rl.GoldScore;
 import dev.align4j.rl.PpoConfig;
 import dev.align4j.rl.PpoTrainer;
+import dev.align4j.rl.RewardScale;
 import dev.align4j.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -118,9 +118,9 @@ public final class PpoCommand extends BaseCommand {
             info("%d prompts (%s), %d held-out, policy %s, reward model %s", prompts.size(), suite, probe.size(),
                     ModelPaths.describe(policy.config()), ModelPaths.describe(rm.config()));
             PpoTrainer.RewardFunction reward = rm::score;
-            PostTrainingPipeline.RewardScale scale = null;
+            RewardScale scale = null;
             if (normalizeReward) {
-                scale = PostTrainingPipeline.normalizedReward(rm, policy, enc, train, cfg, cfg.seed() + 12, line -> info("%s", line));
+                scale = RewardScale.fit(rm, policy, enc, train, cfg, cfg.seed() + 12, line -> info("%s", line));
                 reward = scale;
             }
             PpoTrainer.Ids ids = new PpoTrainer.Ids(tok.eosId(), tok.padId());
@@ -132,7 +132,7 @@ public final class PpoCommand extends BaseCommand {
                  PpoTrainer t = resume ? PpoTrainer.resume(out, ref, reward, prompts, ids, policy.device())
                          : PpoTrainer.create(policy, ref, critic, head, reward, prompts, cfg, ids, out)) {
                 if (resume) info("resuming at step %d of %d", t.steps(), t.totalSteps());
-                t.withGoldJudge((i, response) -> goldScore(train.get(i), response, tok));
+                t.withGoldJudge(GoldScore.judge(train, tok));
                 if (!probe.isEmpty()) t.withEvalHook(p -> Map.of("gold_accuracy", gold.evaluate(p, probe).accuracy()));
                 t.withProgress(progress("ppo"));
                 beginTraining();
@@ -147,12 +147,6 @@ public final class PpoCommand extends BaseCommand {
             }
         }
         return 0;
-    }
-
-    /** 1 when the response ended with EOS and its text is the task's answer (as GoldEvaluator judges). */
-    static double goldScore(Task task, int[] response, Tokenizer tok) {
-        if (response.length == 0 || response[response.length - 1] != tok.eosId()) return 0;
-        return task.score(tok.decode(Arrays.copyOf(response, response.length - 1), true));
     }
 
     private static double num(Map<String, Object> m, String k) {

@@ -8,30 +8,84 @@ import dev.align4j.train.DpoConfig;
 import dev.align4j.train.OptimConfig;
 import dev.align4j.train.RewardConfig;
 import dev.align4j.train.SftConfig;
+import java.util.List;
 
 /**
- * Everything {@link PostTrainingPipeline} runs: the model, the built-in task data, and each stage's config.
+ * Everything {@link PostTrainingPipeline} runs: the model, the built-in task data, an optional pre-training stage, each
+ * later stage's config, and how every policy is evaluated.
  *
- * @param model          the GPT (byte-level vocabulary; nCtx bounds prompt + response)
- * @param suiteLevel     difficulty of the built-in task suite (1 easy, 2 default, 3 hard)
- * @param families       the task families used (empty: every built-in family)
- * @param sftTasks       SFT examples (train split)
- * @param pairTasks      prompts sampled for preference pairs (train split, other seed than SFT)
- * @param ppoPrompts     prompts PPO rolls out on (train split)
- * @param testTasks      held-out tasks (test split) for gold accuracy, calibration and win rates
- * @param heldOutPairs   held-out preference pairs (test split) for reward-model accuracy
- * @param pairs          how pairs are sampled from the SFT policy and ranked by the gold checker
- * @param maxNewTokens   generation limit in evaluation
- * @param diversitySamples samples per prompt for entropy / distinct-n
- * @param overOptBeta    β of a second PPO run with a weak KL penalty (the over-optimisation curve); < 0 skips it
- * @param pretrain       a pre-training stage before SFT (generated corpus + mid-training mixture), or null for none
- * @param ppoRmGate      PPO rolls out only on the families whose held-out reward-model accuracy is at least this (0: every
- *                       family): where the reward model is no better than chance, PPO can only optimise its errors
+ * @param model    the GPT (byte-level vocabulary; nCtx bounds prompt + response)
+ * @param tasks    which built-in tasks and how many of each use
+ * @param pretrain a pre-training stage before SFT (generated corpus + mid-training mixture), or null for none
+ * @param stages   the configs of SFT, preference pairs, the reward model, PPO, DPO and SimPO
+ * @param eval     how each stage's policy is evaluated on the held-out tasks
+ * @param seed     the seed every data set, sample and model init derives from
  */
-public record PipelineConfig(GptConfig model, int suiteLevel, java.util.List<String> families, int sftTasks, int pairTasks, int ppoPrompts, int testTasks,
-                             int heldOutPairs, SftConfig sft, SampledPairs.Options pairs, RewardConfig rm, PpoConfig ppo,
-                             double overOptBeta, DpoConfig dpo, DpoConfig simpo, int maxNewTokens, int diversitySamples,
-                             long seed, Pretrain pretrain, double ppoRmGate) {
+public record PipelineConfig(GptConfig model, Tasks tasks, Pretrain pretrain, Stages stages, Eval eval, long seed) {
+    /**
+     * The built-in task data.
+     *
+     * @param suiteLevel   difficulty of the built-in task suite (1 easy, 2 default, 3 hard)
+     * @param families     the task families used (empty: every built-in family)
+     * @param sftTasks     SFT examples (train split)
+     * @param pairTasks    prompts sampled for preference pairs (train split, other seed than SFT)
+     * @param ppoPrompts   prompts PPO rolls out on (train split)
+     * @param testTasks    held-out tasks (test split) for gold accuracy, calibration and win rates
+     * @param heldOutPairs held-out preference pairs (test split) for reward-model accuracy
+     */
+    public record Tasks(int suiteLevel, List<String> families, int sftTasks, int pairTasks, int ppoPrompts, int testTasks,
+                        int heldOutPairs) {
+        public Tasks {
+            families = families == null ? List.of() : List.copyOf(families);
+            if (suiteLevel < 1 || suiteLevel > 3) throw new IllegalArgumentException("suiteLevel must be 1, 2 or 3, got " + suiteLevel);
+            if (sftTasks < 1 || pairTasks < 1 || ppoPrompts < 1 || testTasks < 1 || heldOutPairs < 1)
+                throw new IllegalArgumentException("task counts must be >= 1");
+        }
+    }
+
+    /**
+     * The configs of the stages after pre-training.
+     *
+     * @param sft         SFT on the task suite
+     * @param pairs       how pairs are sampled from the SFT policy and ranked by the gold checker
+     * @param rm          the reward model's training on those pairs
+     * @param ppoRmGate   PPO rolls out only on the families whose held-out reward-model accuracy is at least this (0: every
+     *                    family): where the reward model is no better than chance, PPO can only optimise its errors
+     * @param ppo         PPO against the reward model
+     * @param overOptBeta β of a second PPO run with a weak KL penalty (the over-optimisation curve); < 0 skips it
+     * @param dpo         DPO from the SFT policy on the same pairs
+     * @param simpo       SimPO from the SFT policy on the same pairs
+     */
+    public record Stages(SftConfig sft, SampledPairs.Options pairs, RewardConfig rm, double ppoRmGate, PpoConfig ppo,
+                         double overOptBeta, DpoConfig dpo, DpoConfig simpo) {
+        public Stages {
+            if (sft == null || pairs == null || rm == null || ppo == null || dpo == null || simpo == null)
+                throw new IllegalArgumentException("every stage config must be given");
+            if (!(ppoRmGate >= 0 && ppoRmGate <= 1)) throw new IllegalArgumentException("ppoRmGate must be in [0, 1], got " + ppoRmGate);
+        }
+
+        public Stages withPpoRmGate(double gate) {
+            return new Stages(sft, pairs, rm, gate, ppo, overOptBeta, dpo, simpo);
+        }
+
+        public Stages withOverOptBeta(double beta) {
+            return new Stages(sft, pairs, rm, ppoRmGate, ppo, beta, dpo, simpo);
+        }
+    }
+
+    /**
+     * How each stage's policy is evaluated on the held-out tasks.
+     *
+     * @param maxNewTokens     generation limit in evaluation
+     * @param diversitySamples samples per prompt for entropy / distinct-n
+     */
+    public record Eval(int maxNewTokens, int diversitySamples) {
+        public Eval {
+            if (maxNewTokens < 1) throw new IllegalArgumentException("maxNewTokens must be >= 1, got " + maxNewTokens);
+            if (diversitySamples < 2) throw new IllegalArgumentException("diversitySamples must be >= 2, got " + diversitySamples);
+        }
+    }
+
     /**
      * Pre-training of the base model before SFT, as in the lecture (1.2): language modelling on a corpus the
      * project generates ({@link dev.align4j.data.tasks.TaskCorpus}: prose facts of the task families, train
@@ -53,15 +107,8 @@ public record PipelineConfig(GptConfig model, int suiteLevel, java.util.List<Str
     }
 
     public PipelineConfig {
-        if (model == null || sft == null || pairs == null || rm == null || ppo == null || dpo == null || simpo == null)
-            throw new IllegalArgumentException("model and every stage config must be given");
-        families = families == null ? java.util.List.of() : java.util.List.copyOf(families);
-        if (suiteLevel < 1 || suiteLevel > 3) throw new IllegalArgumentException("suiteLevel must be 1, 2 or 3, got " + suiteLevel);
-        if (sftTasks < 1 || pairTasks < 1 || ppoPrompts < 1 || testTasks < 1 || heldOutPairs < 1)
-            throw new IllegalArgumentException("task counts must be >= 1");
-        if (maxNewTokens < 1) throw new IllegalArgumentException("maxNewTokens must be >= 1, got " + maxNewTokens);
-        if (!(ppoRmGate >= 0 && ppoRmGate <= 1)) throw new IllegalArgumentException("ppoRmGate must be in [0, 1], got " + ppoRmGate);
-        if (diversitySamples < 2) throw new IllegalArgumentException("diversitySamples must be >= 2, got " + diversitySamples);
+        if (model == null || tasks == null || stages == null || eval == null)
+            throw new IllegalArgumentException("model, tasks, stages and eval must be given");
         if (pretrain != null && pretrain.lm().seqLen() > model.nCtx())
             throw new IllegalArgumentException("pretrain seqLen " + pretrain.lm().seqLen() + " exceeds the model's nCtx " + model.nCtx());
     }
@@ -89,7 +136,7 @@ public record PipelineConfig(GptConfig model, int suiteLevel, java.util.List<Str
         SampledPairs.Options pairs = SampledPairs.Options.defaults().withSamples(8).withPairsPerPrompt(3).withFallbacks(false, false);
         RewardConfig rm = RewardConfig.defaults().withSteps(2000).withBatchSize(32).withOptim(OptimConfig.cosine(3e-4, 3e-5, 20))
                 .withSchedule(0, 0).withSeed(seed);
-        // β is on the standardised reward scale (PostTrainingPipeline.normalizedReward); 4096 prompts: no prompt repeats.
+        // β is on the standardised reward scale (rl.RewardScale); 4096 prompts: no prompt repeats.
         // The group baseline: no critic to train, and half the step time. What limits PPO here is gradient noise: AdamW's
         // fixed-size steps on noisy per-prompt gradients mostly random-walk. One minibatch of all rollouts per epoch
         // (4 AdamW steps per rollout, not 16) gave the same proxy gain at about half the KL (0.2 against 0.37), and 512
@@ -101,48 +148,25 @@ public record PipelineConfig(GptConfig model, int suiteLevel, java.util.List<Str
         OptimConfig pref = OptimConfig.cosine(1e-4, 1e-5, 10).withWeightDecay(0);
         DpoConfig dpo = DpoConfig.defaults().withSteps(200).withOptim(pref).withNllCoef(1.0).withSchedule(0, 0).withSeed(seed);
         DpoConfig simpo = DpoConfig.simpo().withSteps(200).withOptim(pref).withNllCoef(1.0).withSchedule(0, 0).withSeed(seed);
-        return new PipelineConfig(m, 1, java.util.List.of("last", "length", "max", "repeat", "reverse", "sort", "upper", "add", "sub"),
-                3000, 8192, 4096, 300, 600, sft, pairs, rm, ppo, 0.0, dpo, simpo, 12, 8, seed, null, 0.6);
+        Tasks tasks = new Tasks(1, List.of("last", "length", "max", "repeat", "reverse", "sort", "upper", "add", "sub"), 3000, 8192,
+                4096, 300, 600);
+        return new PipelineConfig(m, tasks, null, new Stages(sft, pairs, rm, 0.6, ppo, 0.0, dpo, simpo), new Eval(12, 8), seed);
     }
 
     public PipelineConfig withModel(GptConfig m) {
-        return new PipelineConfig(m, suiteLevel, families, sftTasks, pairTasks, ppoPrompts, testTasks, heldOutPairs, sft, pairs, rm, ppo,
-                overOptBeta, dpo, simpo, maxNewTokens, diversitySamples, seed, pretrain, ppoRmGate);
+        return new PipelineConfig(m, tasks, pretrain, stages, eval, seed);
     }
 
-    public PipelineConfig withStages(SftConfig s, RewardConfig r, PpoConfig p, DpoConfig d, DpoConfig si) {
-        return new PipelineConfig(model, suiteLevel, families, sftTasks, pairTasks, ppoPrompts, testTasks, heldOutPairs, s, pairs, r, p,
-                overOptBeta, d, si, maxNewTokens, diversitySamples, seed, pretrain, ppoRmGate);
-    }
-
-    public PipelineConfig withData(int level, int sftN, int pairN, int ppoN, int testN, int heldOutN) {
-        return new PipelineConfig(model, level, families, sftN, pairN, ppoN, testN, heldOutN, sft, pairs, rm, ppo, overOptBeta, dpo, simpo,
-                maxNewTokens, diversitySamples, seed, pretrain, ppoRmGate);
-    }
-
-    public PipelineConfig withFamilies(String... names) {
-        return new PipelineConfig(model, suiteLevel, java.util.List.of(names), sftTasks, pairTasks, ppoPrompts, testTasks,
-                heldOutPairs, sft, pairs, rm, ppo, overOptBeta, dpo, simpo, maxNewTokens, diversitySamples, seed, pretrain, ppoRmGate);
-    }
-
-    public PipelineConfig withOverOptBeta(double b) {
-        return new PipelineConfig(model, suiteLevel, families, sftTasks, pairTasks, ppoPrompts, testTasks, heldOutPairs, sft, pairs, rm, ppo,
-                b, dpo, simpo, maxNewTokens, diversitySamples, seed, pretrain, ppoRmGate);
-    }
-
-    public PipelineConfig withPairs(SampledPairs.Options p) {
-        return new PipelineConfig(model, suiteLevel, families, sftTasks, pairTasks, ppoPrompts, testTasks, heldOutPairs, sft, p, rm, ppo,
-                overOptBeta, dpo, simpo, maxNewTokens, diversitySamples, seed, pretrain, ppoRmGate);
-    }
-
-    public PipelineConfig withPpoRmGate(double gate) {
-        return new PipelineConfig(model, suiteLevel, families, sftTasks, pairTasks, ppoPrompts, testTasks, heldOutPairs, sft, pairs, rm, ppo,
-                overOptBeta, dpo, simpo, maxNewTokens, diversitySamples, seed, pretrain, gate);
+    public PipelineConfig withTasks(Tasks t) {
+        return new PipelineConfig(model, t, pretrain, stages, eval, seed);
     }
 
     public PipelineConfig withPretrain(Pretrain p) {
-        return new PipelineConfig(model, suiteLevel, families, sftTasks, pairTasks, ppoPrompts, testTasks, heldOutPairs, sft, pairs, rm, ppo,
-                overOptBeta, dpo, simpo, maxNewTokens, diversitySamples, seed, p, ppoRmGate);
+        return new PipelineConfig(model, tasks, p, stages, eval, seed);
+    }
+
+    public PipelineConfig withStages(Stages s) {
+        return new PipelineConfig(model, tasks, pretrain, s, eval, seed);
     }
 
     /**

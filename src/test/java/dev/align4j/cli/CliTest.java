@@ -257,7 +257,7 @@ class CliTest {
         // the command's sizes and smoke mode map onto the pipeline config; a bad size is a usage error
         assertEquals(dev.align4j.pipeline.PipelineConfig.demo(7), DemoCommand.config(7, "small", false, false));
         assertEquals(768, DemoCommand.config(1, "large", false, false).model().nEmbd());
-        assertTrue(DemoCommand.config(1, "small", true, true).overOptBeta() < 0);
+        assertTrue(DemoCommand.config(1, "small", true, true).stages().overOptBeta() < 0);
         assertEquals(30, DemoCommand.config(1, "small", true, false).pretrain().lm().steps());
         Run r = run("demo", "--size", "huge", "--out", tmp.resolve("demo")).usageError();
         assertTrue(r.err().contains("--size"), r.err());

@@ -27,9 +27,13 @@ class PostTrainingPipelineTest {
         // (weak-KL) PPO run, to keep CI in minutes; `./align4j demo` runs the full one
         PipelineConfig full = PipelineConfig.small(seed);
         PipelineConfig.Pretrain demo = PipelineConfig.demo(seed).pretrain();
-        PipelineConfig c = full.withStages(full.sft(), full.rm().withSteps(1000).withBatchSize(16),
-                        full.ppo().withSteps(10).withBatches(128, 64, 4).withSchedule(0, 0), full.dpo(), full.simpo()).withOverOptBeta(-1)
-                .withData(full.suiteLevel(), full.sftTasks(), 2048, full.ppoPrompts(), full.testTasks(), full.heldOutPairs())
+        PipelineConfig.Stages stages = full.stages();
+        PipelineConfig.Tasks tasks = full.tasks();
+        PipelineConfig c = full.withStages(new PipelineConfig.Stages(stages.sft(), stages.pairs(),
+                        stages.rm().withSteps(1000).withBatchSize(16), stages.ppoRmGate(),
+                        stages.ppo().withSteps(10).withBatches(128, 64, 4).withSchedule(0, 0), -1, stages.dpo(), stages.simpo()))
+                .withTasks(new PipelineConfig.Tasks(tasks.suiteLevel(), tasks.families(), tasks.sftTasks(), 2048, tasks.ppoPrompts(),
+                        tasks.testTasks(), tasks.heldOutPairs()))
                 // a short pre-training stage (the demo runs 600 steps) so that its path, mixture included, is exercised
                 .withPretrain(new PipelineConfig.Pretrain(2000, 200, demo.mixture(), demo.lm().withSteps(40).withEval(20, 2)));
         Map<String, Long> progressCalls = new java.util.concurrent.ConcurrentHashMap<>();
@@ -40,8 +44,8 @@ class PostTrainingPipelineTest {
                     progressCalls.merge(stage, 1L, Long::sum);
                 });
         System.out.println(PostTrainMain.table(s));
-        assertEquals(Map.of("pretrain", 40L, "sft", full.sft().steps(), "rm", 1000L, "ppo", 10L, "dpo", full.dpo().steps(),
-                "simpo", full.simpo().steps()), progressCalls, "every step of every stage reaches the progress listener");
+        assertEquals(Map.of("pretrain", 40L, "sft", stages.sft().steps(), "rm", 1000L, "ppo", 10L, "dpo", stages.dpo().steps(),
+                "simpo", stages.simpo().steps()), progressCalls, "every step of every stage reaches the progress listener");
 
         double base = s.stage("base").gold().accuracy(), sft = s.stage("sft").gold().accuracy();
         assertTrue(sft > base + 0.2, "SFT gold accuracy " + sft + " vs base " + base);
@@ -52,9 +56,9 @@ class PostTrainingPipelineTest {
         // baseline (no critic, so no value metrics); the KL penalty keeps the policy near the reference. Whether PPO
         // raises the proxy and gold scores is measured by `align4j demo` on the full configuration (see the README).
         List<String> expected = new java.util.ArrayList<>();
-        for (String f : full.families())
-            if (s.rewardByFamily().containsKey(f) && s.rewardByFamily().get(f).accuracy() >= c.ppoRmGate()
-                    && s.rewardByFamily().get(f).n() >= PostTrainingPipeline.MIN_GATE_PAIRS) expected.add(f);
+        for (String f : tasks.families())
+            if (s.rewardByFamily().containsKey(f) && s.rewardByFamily().get(f).accuracy() >= stages.ppoRmGate()
+                    && s.rewardByFamily().get(f).n() >= RewardStage.MIN_GATE_PAIRS) expected.add(f);
         assertEquals(expected, s.ppoFamilies(), "gated families from " + s.rewardByFamily());
         assertTrue(!s.ppoFamilies().isEmpty() && s.rewardByFamily().size() >= 7, s.rewardByFamily().toString());
         List<Map<String, Object>> ppo = s.ppo();
@@ -94,7 +98,7 @@ class PostTrainingPipelineTest {
         assertEquals(s.ppoFamilies().size(), summary.get("ppo_families").size());
         assertEquals(s.rewardByFamily().size(), summary.get("reward_model_by_family").size());
         for (String f : s.ppoFamilies())
-            assertTrue(summary.get("reward_model_by_family").get(f).get("accuracy").asDouble() >= c.ppoRmGate(), f);
+            assertTrue(summary.get("reward_model_by_family").get(f).get("accuracy").asDouble() >= stages.ppoRmGate(), f);
         // pre-training: the mixture reached the instruction share of its last stage, and the loss fell
         List<String> pre = Files.readAllLines(dir.resolve("pretrain").resolve("metrics.jsonl"));
         assertEquals(40, pre.size());
@@ -124,14 +128,14 @@ class PostTrainingPipelineTest {
         by.put("upper", new dev.align4j.eval.RewardAccuracy(1.0, 0, 0, 0, 3)); // 3 pairs: too few to judge, left out
         // sub has no held-out pair: it cannot be judged, so it is left out
         List<String> order = suite.families().stream().map(dev.align4j.data.tasks.TaskFamily::name).toList();
-        assertEquals(order.stream().filter(f -> f.equals("max") || f.equals("sort")).toList(), PostTrainingPipeline.gate(by, 0.6, suite),
+        assertEquals(order.stream().filter(f -> f.equals("max") || f.equals("sort")).toList(), RewardStage.gate(by, 0.6, suite),
                 "kept in the suite's order");
-        assertEquals(order, PostTrainingPipeline.gate(by, 0, suite), "gate 0: every family");
+        assertEquals(order, RewardStage.gate(by, 0, suite), "gate 0: every family");
         IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
-                () -> PostTrainingPipeline.gate(by, 0.995, suite));
+                () -> RewardStage.gate(by, 0.995, suite));
         assertTrue(e.getMessage().contains("no task family passes ppoRmGate 0.995") && e.getMessage().contains("add 0.490 (88)"),
                 e.getMessage());
-        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> PipelineConfig.small(1).withPpoRmGate(1.5));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> PipelineConfig.small(1).stages().withPpoRmGate(1.5));
     }
 
     static List<String> iterableNames(JsonNode n) {
