@@ -37,12 +37,23 @@ public abstract class BaseCommand implements Callable<Integer> {
         return run();
     }
 
+    private final Record configDefaults;
+
+    protected BaseCommand() {
+        this(null);
+    }
+
     /**
-     * The defaults of the config record this command trains with, whose knobs {@link ConfigOptions} makes options of
-     * (for commands whose {@code @Command} names it as model transformer); null for none.
+     * {@code configDefaults}: the defaults of the config record this command trains with, whose knobs
+     * {@link ConfigOptions} makes options of (for commands whose {@code @Command} names it as model transformer).
      */
-    protected Record configDefaults() {
-        return null;
+    protected BaseCommand(Record configDefaults) {
+        this.configDefaults = configDefaults;
+    }
+
+    /** The defaults of the command's config record; null for a command without one. */
+    Record configDefaults() {
+        return configDefaults;
     }
 
     /** The config record of this run: {@link #configDefaults()}'s kind from {@code base}, with the options given applied. */

@@ -32,9 +32,8 @@ public final class DpoCommand extends BaseCommand {
     @Mixin PairOptions pairOptions = new PairOptions();
     @Mixin RunOptions runOptions = new RunOptions();
 
-    @Override
-    protected Record configDefaults() {
-        return DpoConfig.defaults();
+    public DpoCommand() {
+        super(DpoConfig.defaults());
     }
 
     /** The options on the defaults of the chosen --loss (its β, ε and γ differ). */

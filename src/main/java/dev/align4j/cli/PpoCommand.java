@@ -67,9 +67,8 @@ public final class PpoCommand extends BaseCommand {
     @Option(names = "--clip-range", paramLabel = "EPS", description = "policy ratio clip epsilon: both --clip-low and --clip-high")
     Float clipRange;
 
-    @Override
-    protected Record configDefaults() {
-        return PpoConfig.defaults();
+    public PpoCommand() {
+        super(PpoConfig.defaults());
     }
 
     PpoConfig config() {

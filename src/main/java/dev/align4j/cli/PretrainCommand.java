@@ -81,9 +81,8 @@ public final class PretrainCommand extends BaseCommand {
         }
     }
 
-    @Override
-    protected Record configDefaults() {
-        return LmTrainConfig.defaults();
+    public PretrainCommand() {
+        super(LmTrainConfig.defaults());
     }
 
     @Override

@@ -26,9 +26,8 @@ public final class RmCommand extends BaseCommand {
     @Mixin PairOptions pairOptions = new PairOptions();
     @Mixin RunOptions runOptions = new RunOptions();
 
-    @Override
-    protected Record configDefaults() {
-        return RewardConfig.defaults();
+    public RmCommand() {
+        super(RewardConfig.defaults());
     }
 
     @Override

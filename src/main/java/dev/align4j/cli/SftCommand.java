@@ -30,9 +30,8 @@ public final class SftCommand extends BaseCommand {
     @Option(names = "--max-tokens", paramLabel = "N", description = "truncate examples to N tokens (default: the model's context)")
     Integer maxTokens;
 
-    @Override
-    protected Record configDefaults() {
-        return SftConfig.defaults();
+    public SftCommand() {
+        super(SftConfig.defaults());
     }
 
     @Override

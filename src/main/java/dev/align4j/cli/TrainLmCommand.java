@@ -47,9 +47,8 @@ public final class TrainLmCommand extends BaseCommand {
     @Option(names = "--log-every", paramLabel = "N", description = "steps between log lines (default 10)")
     int logEvery = 10;
 
-    @Override
-    protected Record configDefaults() {
-        return LmTrainConfig.defaults();
+    public TrainLmCommand() {
+        super(LmTrainConfig.defaults());
     }
 
     @Override
