@@ -12,7 +12,7 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -22,17 +22,8 @@ class BiasTest {
     static final int[][] SHAPES = {{0, 5}, {5, 0}, {1, 1}, {3, 7}, {64, 64}, {65, 33}, {129, 257}, {1000, 3},
             {200, 3072}, {513, 2049}};
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         for (int[] s : SHAPES) runCase(rnd, device, s[0], s[1], "seed " + seed + " shape " + Arrays.toString(s));

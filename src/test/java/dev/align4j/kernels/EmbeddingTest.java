@@ -11,7 +11,7 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -24,17 +24,8 @@ class EmbeddingTest {
     /** Token distributions: 0 uniform, 1 all one id (the scatter-add hot case), 2 a few ids, 3 ids ≡ mod 256. */
     static final int TOKEN_KINDS = 4;
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         for (int[] s : SHAPES)

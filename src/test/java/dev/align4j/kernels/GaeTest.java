@@ -11,7 +11,7 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -21,17 +21,8 @@ class GaeTest {
     static final float[][] GAMMA_LAMBDA = {{1.0f, 0.95f}, {0.99f, 0.95f}, {1.0f, 1.0f}, {0.0f, 0.5f}, {0.9f, 0.0f},
             {0.7f, 0.3f}};
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         for (int[] shape : SeqReduceTest.SHAPES)

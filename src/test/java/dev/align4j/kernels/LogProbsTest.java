@@ -12,7 +12,7 @@ import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import dev.align4j.testing.Rand;
 import java.util.Arrays;
 import java.util.Random;
@@ -21,52 +21,13 @@ import org.junit.jupiter.api.Test;
 class LogProbsTest {
     private static final int[][] SHAPES = {{0, 5}, {1, 1}, {1, 7}, {3, 33}, {5, 1000}, {7, 4099}, {2, 32000}};
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    @Test
-    void finiteDifferencesCpu() {
-        finiteDifferences(Device.cpu());
-    }
-
-    @GpuTest
-    void finiteDifferencesCuda() {
-        finiteDifferences(Device.cuda(0));
-    }
-
-    @Test
-    void hardValuesCpu() {
-        hardValues(Device.cpu());
-    }
-
-    @GpuTest
-    void hardValuesCuda() {
-        hardValues(Device.cuda(0));
-    }
-
-    @Test
-    void hugeLogitsBackwardCpu() {
-        hugeLogitsBackward(Device.cpu());
-    }
-
-    @GpuTest
-    void hugeLogitsBackwardCuda() {
-        hugeLogitsBackward(Device.cuda(0));
-    }
-
     /**
      * The backward at logits of 1e2–1e4 (τ 0.3–2) held to the tolerance of ordinary magnitudes, not to one that
      * grows with |s| as {@link #runCase}'s does: p = exp(s − lse) from the fp32 lse alone is off by up to half
      * an ulp of lse (2.4e-4 at 3000), which moved the gradient by up to ~1e-2 and flipped signs.
      */
-    static void hugeLogitsBackward(Device device) {
+    @DeviceTest
+    void hugeLogitsBackward(Device device) {
         // 1 − p₀ = 4.54e-5, where p from the rounded lse made dz₀ = −7.2e-5
         float[] pair = {3000f, 2990f};
         checkBackward(device, "[3000, 2990]", pair, new int[] {0}, 1, 2, 1f, new float[] {1f}, null);
@@ -119,7 +80,8 @@ class LogProbsTest {
         }
     }
 
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random r = new Random(seed);
         for (int[] shape : SHAPES)
@@ -137,7 +99,8 @@ class LogProbsTest {
     }
 
     /** −inf entries (also at the label), logits of magnitude 1e4. */
-    static void hardValues(Device device) {
+    @DeviceTest
+    void hardValues(Device device) {
         long seed = System.nanoTime();
         Random r = new Random(seed);
         int n = 6, v = 37;
@@ -210,7 +173,8 @@ class LogProbsTest {
         }
     }
 
-    static void finiteDifferences(Device device) {
+    @DeviceTest
+    void finiteDifferences(Device device) {
         long seed = System.nanoTime();
         Random r = new Random(seed);
         int n = 4, v = 13;

@@ -10,7 +10,7 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -22,17 +22,8 @@ class SeqReduceTest {
             {3, 1000}, {2, 100_000}};
     static final int MASK_KINDS = 5;
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         for (int[] shape : SHAPES)

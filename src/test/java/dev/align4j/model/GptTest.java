@@ -9,7 +9,7 @@ import dev.align4j.kernels.AdamW;
 import dev.align4j.reference.GptReference;
 import dev.align4j.tensor.Device;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
@@ -22,27 +22,8 @@ class GptTest {
     static final GptConfig TINY = new GptConfig(2, 2, 16, 8, 11);
     static final int B = 2, T = 5;
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    @Test
-    void overfitCpu() {
-        overfit(Device.cpu());
-    }
-
-    @GpuTest
-    void overfitCuda() {
-        overfit(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         String tag = "seed " + seed;
@@ -285,7 +266,8 @@ class GptTest {
         for (float g : m.grads().toFloatArray()) assertEquals(0f, g);
     }
 
-    static void overfit(Device device) {
+    @DeviceTest
+    void overfit(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         GptConfig cfg = new GptConfig(2, 2, 32, 16, 13);

@@ -9,24 +9,14 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.Test;
 
 class ScalarHeadTest {
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         standalone(device, rnd, 3, 7, 13, "seed " + seed);
