@@ -12,6 +12,7 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.DeviceTest;
+import dev.align4j.testing.FiniteDifference;
 import dev.align4j.testing.Rand;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -107,13 +108,8 @@ class AttentionSoftmaxTest {
         double[] sd = toDouble(sc);
         double h = 1e-6;
         for (int i = 0; i < sd.length; i++) {
-            double keep = sd[i];
-            sd[i] = keep + h;
-            double up = AttentionSoftmaxReference.objective(sd, bh, tq, tk, scale, dp);
-            sd[i] = keep - h;
-            double down = AttentionSoftmaxReference.objective(sd, bh, tq, tk, scale, dp);
-            sd[i] = keep;
-            assertClose("seed " + seed + " finite difference dscores[" + i + "]", (up - down) / (2 * h), got[i], 2e-6, 1e-3);
+            double fd = FiniteDifference.at(sd, i, h, () -> AttentionSoftmaxReference.objective(sd, bh, tq, tk, scale, dp));
+            assertClose("seed " + seed + " finite difference dscores[" + i + "]", fd, got[i], 2e-6, 1e-3);
         }
     }
 

@@ -13,6 +13,7 @@ import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
 import dev.align4j.testing.DeviceTest;
+import dev.align4j.testing.FiniteDifference;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -90,7 +91,7 @@ class BiasTest {
         for (int i = 0; i < oc; i++) bias[i] = rnd.nextGaussian();
         float[] w = gaussian(rnd, n * oc, 1.0, 0.0);
         double[] wd = EmbeddingReference.toDouble(w);
-        double[] fd = EmbeddingTest.fd(bias, () -> BiasReference.weightedLoss(x, bias, wd, n, oc));
+        double[] fd = FiniteDifference.all(bias, 1e-3, () -> BiasReference.weightedLoss(x, bias, wd, n, oc));
         try (Scope s = new Scope()) {
             Tensor dbias = s.zeros(device, DType.F32, oc);
             Bias.backward(s.of(device, w, n, oc), dbias);

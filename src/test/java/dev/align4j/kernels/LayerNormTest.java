@@ -12,6 +12,7 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.DeviceTest;
+import dev.align4j.testing.FiniteDifference;
 import dev.align4j.testing.Rand;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -129,13 +130,8 @@ class LayerNormTest {
         String[] names = {"dx", "dweight", "dbias"};
         for (int p = 0; p < 3; p++)
             for (int i = 0; i < params[p].length; i++) {
-                double keep = params[p][i];
-                params[p][i] = keep + h;
-                double up = LayerNormReference.objective(xd, wd, bd, n, c, eps, dout);
-                params[p][i] = keep - h;
-                double down = LayerNormReference.objective(xd, wd, bd, n, c, eps, dout);
-                params[p][i] = keep;
-                double fd = (up - down) / (2 * h);
+                double fd = FiniteDifference.at(params[p], i, h,
+                        () -> LayerNormReference.objective(xd, wd, bd, n, c, eps, dout));
                 assertClose("seed " + seed + " finite difference " + names[p] + " (kernel)", fd, kernel[p][i], 2e-5, 1e-3);
                 assertClose("seed " + seed + " finite difference " + names[p] + " (reference)", fd, ref[p][i], 1e-6, 1e-5);
             }

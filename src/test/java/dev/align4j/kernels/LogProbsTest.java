@@ -13,6 +13,7 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.DeviceTest;
+import dev.align4j.testing.FiniteDifference;
 import dev.align4j.testing.Rand;
 import java.util.Arrays;
 import java.util.Random;
@@ -196,13 +197,9 @@ class LogProbsTest {
         double[] zd = LogProbsReference.toDouble(z);
         double eps = 1e-6;
         for (int i = 0; i < n * v; i++) {
-            double keep = zd[i];
-            zd[i] = keep + eps;
-            double up = LogProbsReference.objective(zd, y, mask, n, v, temperature, g, h);
-            zd[i] = keep - eps;
-            double down = LogProbsReference.objective(zd, y, mask, n, v, temperature, g, h);
-            zd[i] = keep;
-            assertClose("seed " + seed + " finite difference dlogits", (up - down) / (2 * eps), got[i], 2e-5, 1e-3);
+            double fd = FiniteDifference.at(zd, i, eps,
+                    () -> LogProbsReference.objective(zd, y, mask, n, v, temperature, g, h));
+            assertClose("seed " + seed + " finite difference dlogits", fd, got[i], 2e-5, 1e-3);
         }
     }
 

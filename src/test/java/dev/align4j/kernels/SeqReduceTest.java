@@ -11,6 +11,7 @@ import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
 import dev.align4j.testing.DeviceTest;
+import dev.align4j.testing.FiniteDifference;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -74,19 +75,9 @@ class SeqReduceTest {
         float[] w = gaussian(rnd, b, 1.0, 0.0);
         double[] v = new double[b * t];
         for (int i = 0; i < v.length; i++) v[i] = rnd.nextGaussian();
-        double h = 1e-3;
-        double[] fd = new double[b * t];
         double[] wd = new double[b];
         for (int i = 0; i < b; i++) wd[i] = w[i];
-        for (int i = 0; i < v.length; i++) {
-            double keep = v[i];
-            v[i] = keep + h;
-            double up = SeqReduceReference.weightedLoss(v, m, wd, b, t);
-            v[i] = keep - h;
-            double down = SeqReduceReference.weightedLoss(v, m, wd, b, t);
-            v[i] = keep;
-            fd[i] = (up - down) / (2 * h);
-        }
+        double[] fd = FiniteDifference.all(v, 1e-3, () -> SeqReduceReference.weightedLoss(v, m, wd, b, t));
         try (Scope s = new Scope()) {
             Tensor dv = SeqReduce.backward(s, s.of(device, w, b), s.of(device, m, b, t));
             Close.assertClose(tag + " dvalues vs finite differences", fd, dv.toFloatArray(), 1e-6, 1e-6);

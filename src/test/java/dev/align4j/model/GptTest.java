@@ -10,6 +10,7 @@ import dev.align4j.reference.GptReference;
 import dev.align4j.tensor.Device;
 import dev.align4j.testing.Close;
 import dev.align4j.testing.DeviceTest;
+import dev.align4j.testing.FiniteDifference;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
@@ -79,15 +80,8 @@ class GptTest {
             // a few samples of each tensor; for wte include an embedding row that is used
             for (int s = 0; s < 4; s++) {
                 int i = s == 0 && e.name().equals("wte.weight") ? tokens[0] * TINY.nEmbd() : rnd.nextInt(w.length);
-                double old = w[i];
-                w[i] = old + h;
-                double lp = GptReference.forward(TINY.nLayer(), TINY.nHead(), TINY.nEmbd(), TINY.vocabSize(),
-                        TINY.layerNormEps(), p, tokens, targets, mask, B, T).loss();
-                w[i] = old - h;
-                double lm = GptReference.forward(TINY.nLayer(), TINY.nHead(), TINY.nEmbd(), TINY.vocabSize(),
-                        TINY.layerNormEps(), p, tokens, targets, mask, B, T).loss();
-                w[i] = old;
-                double fd = (lp - lm) / (2 * h);
+                double fd = FiniteDifference.at(w, i, h, () -> GptReference.forward(TINY.nLayer(), TINY.nHead(),
+                        TINY.nEmbd(), TINY.vocabSize(), TINY.layerNormEps(), p, tokens, targets, mask, B, T).loss());
                 Close.assertClose(tag + " dloss/d" + e.name() + "[" + i + "]", fd, grads[(int) (e.offset() + i)], 2e-5, 2e-3);
             }
         }
@@ -109,13 +103,8 @@ class GptTest {
             double[] x = p.get(e.name());
             for (int s = 0; s < 2; s++) {
                 int i = rnd.nextInt(x.length);
-                double old = x[i];
-                x[i] = old + h;
-                double lp = weightedLogp(p, tokens, targets, mask, w);
-                x[i] = old - h;
-                double lm = weightedLogp(p, tokens, targets, mask, w);
-                x[i] = old;
-                Close.assertClose(tag + " upstream dL/d" + e.name() + "[" + i + "]", (lp - lm) / (2 * h),
+                Close.assertClose(tag + " upstream dL/d" + e.name() + "[" + i + "]",
+                        FiniteDifference.at(x, i, h, () -> weightedLogp(p, tokens, targets, mask, w)),
                         grads[(int) (e.offset() + i)], 2e-5, 2e-3);
             }
         }
@@ -143,14 +132,10 @@ class GptTest {
             for (GptParams.Entry e : m.layout().entries()) {
                 double[] x = p.get(e.name());
                 int i = rnd.nextInt(x.length);
-                double old = x[i];
-                x[i] = old + h;
-                double lp = (withLogp ? weightedLogp(p, tokens, targets, mask, w) : 0) + weightedHidden(p, tokens, u);
-                x[i] = old - h;
-                double lm = (withLogp ? weightedLogp(p, tokens, targets, mask, w) : 0) + weightedHidden(p, tokens, u);
-                x[i] = old;
+                double fd = FiniteDifference.at(x, i, h,
+                        () -> (withLogp ? weightedLogp(p, tokens, targets, mask, w) : 0) + weightedHidden(p, tokens, u));
                 Close.assertClose(tag + (withLogp ? " logp+hidden" : " hidden only") + " dL/d" + e.name() + "[" + i + "]",
-                        (lp - lm) / (2 * h), grads[(int) (e.offset() + i)], 5e-5, 2e-3);
+                        fd, grads[(int) (e.offset() + i)], 5e-5, 2e-3);
             }
         }
     }
@@ -208,14 +193,10 @@ class GptTest {
             double[] x = p.get(e.name());
             for (int s = 0; s < 2; s++) {
                 int i = rnd.nextInt(x.length);
-                double old = x[i];
-                x[i] = old + h;
-                double lp = weightedLogp(p, tokens, targets, mask, w) + weighted(entropies(p, tokens, mask), u);
-                x[i] = old - h;
-                double lm = weightedLogp(p, tokens, targets, mask, w) + weighted(entropies(p, tokens, mask), u);
-                x[i] = old;
-                Close.assertClose(tag + " entropy dL/d" + e.name() + "[" + i + "]", (lp - lm) / (2 * h),
-                        grads[(int) (e.offset() + i)], 2e-5, 2e-3);
+                double fd = FiniteDifference.at(x, i, h,
+                        () -> weightedLogp(p, tokens, targets, mask, w) + weighted(entropies(p, tokens, mask), u));
+                Close.assertClose(tag + " entropy dL/d" + e.name() + "[" + i + "]", fd, grads[(int) (e.offset() + i)],
+                        2e-5, 2e-3);
             }
         }
         // no entropy without the switch, and dentropy needs it

@@ -10,6 +10,7 @@ import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
 import dev.align4j.testing.DeviceTest;
+import dev.align4j.testing.FiniteDifference;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Random;
@@ -77,13 +78,8 @@ class ScalarHeadTest {
             for (GptParams.Entry e : m.layout().entries()) {
                 double[] x = p.get(e.name());
                 int i = rnd.nextInt(x.length);
-                double old = x[i];
-                x[i] = old + hstep;
-                double lp = objective(cfg, p, tokens, hp, u);
-                x[i] = old - hstep;
-                double lm = objective(cfg, p, tokens, hp, u);
-                x[i] = old;
-                Close.assertClose(tag + " head on model dL/d" + e.name() + "[" + i + "]", (lp - lm) / (2 * hstep),
+                Close.assertClose(tag + " head on model dL/d" + e.name() + "[" + i + "]",
+                        FiniteDifference.at(x, i, hstep, () -> objective(cfg, p, tokens, hp, u)),
                         grads[(int) (e.offset() + i)], 5e-5, 2e-3);
             }
             double[] hid = GptReference.forward(cfg.nLayer(), cfg.nHead(), c, cfg.vocabSize(), cfg.layerNormEps(), p, tokens,

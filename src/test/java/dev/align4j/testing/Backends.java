@@ -21,7 +21,8 @@ public final class Backends implements TestTemplateInvocationContextProvider {
     @Override
     public Stream<TestTemplateInvocationContext> provideTestTemplateInvocationContexts(ExtensionContext context) {
         // The CUDA device is made only when the invocation runs, after CudaRequirement has let it through.
-        return Stream.of(on("cpu", Device::cpu, List.of()), on("cuda", () -> Device.cuda(0), List.of(new CudaRequirement())));
+        return Stream.of(on("cpu", Device::cpu, List.of()),
+                on("cuda", () -> Device.cuda(0), List.of(new CudaRequirement())));
     }
 
     private static TestTemplateInvocationContext on(String name, Supplier<Device> device, List<Extension> guards) {
