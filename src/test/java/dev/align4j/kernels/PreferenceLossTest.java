@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.align4j.kernels.PreferenceLoss.Config;
 import dev.align4j.kernels.PreferenceLoss.Type;
 import dev.align4j.reference.PreferenceLossReference;
-import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;

@@ -10,7 +10,6 @@ import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
 import dev.align4j.testing.DeviceTest;
-import dev.align4j.testing.FiniteDifference;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Random;
@@ -71,17 +70,11 @@ class ScalarHeadTest {
             Tensor dhidden = s.empty(device, DType.F32, b, t, c);
             head.backward(s.of(device, u, b, t), m.hidden(), dhidden);
             m.backward(null, dhidden);
-            float[] grads = m.grads().toFloatArray(), hgrads = head.grads().toFloatArray();
-            Map<String, double[]> p = GptTest.paramsDouble(m);
+            float[] hgrads = head.grads().toFloatArray();
             float[] hp = head.params().toFloatArray();
-            double hstep = 1e-5;
-            for (GptParams.Entry e : m.layout().entries()) {
-                double[] x = p.get(e.name());
-                int i = rnd.nextInt(x.length);
-                Close.assertClose(tag + " head on model dL/d" + e.name() + "[" + i + "]",
-                        FiniteDifference.at(x, i, hstep, () -> objective(cfg, p, tokens, hp, u)),
-                        grads[(int) (e.offset() + i)], 5e-5, 2e-3);
-            }
+            GptTest.assertParamGradients(m, tag + " head on model dL/d", rnd, 1, -1, p -> objective(cfg, p, tokens, hp, u),
+                    5e-5, 2e-3);
+            Map<String, double[]> p = GptReference.params(m);
             double[] hid = GptReference.forward(cfg.nLayer(), cfg.nHead(), c, cfg.vocabSize(), cfg.layerNormEps(), p, tokens,
                     null, null, b, t).hidden();
             for (int k = 0; k <= c; k++) { // linear in the head's parameters: the gradient is exact
