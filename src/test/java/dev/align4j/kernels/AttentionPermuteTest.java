@@ -2,7 +2,7 @@ package dev.align4j.kernels;
 
 import static dev.align4j.kernels.SeqReduceTest.assertThrowsNaming;
 import static dev.align4j.kernels.SeqReduceTest.gaussian;
-import static dev.align4j.kernels.SeqReduceTest.poisoned;
+import static dev.align4j.testing.Close.poisoned;
 
 import dev.align4j.reference.AttentionPermuteReference;
 import dev.align4j.tensor.Device;

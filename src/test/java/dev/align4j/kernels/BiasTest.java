@@ -2,7 +2,7 @@ package dev.align4j.kernels;
 
 import static dev.align4j.kernels.SeqReduceTest.assertThrowsNaming;
 import static dev.align4j.kernels.SeqReduceTest.gaussian;
-import static dev.align4j.kernels.SeqReduceTest.poisoned;
+import static dev.align4j.testing.Close.poisoned;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import dev.align4j.reference.BiasReference;

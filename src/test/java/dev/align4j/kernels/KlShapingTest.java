@@ -3,7 +3,7 @@ package dev.align4j.kernels;
 import static dev.align4j.kernels.SeqReduceTest.assertThrowsNaming;
 import static dev.align4j.kernels.SeqReduceTest.gaussian;
 import static dev.align4j.kernels.SeqReduceTest.mask;
-import static dev.align4j.kernels.SeqReduceTest.poisoned;
+import static dev.align4j.testing.Close.poisoned;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.align4j.reference.KlShapingReference;
@@ -13,7 +13,6 @@ import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
 import dev.align4j.testing.DeviceTest;
-import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -24,10 +23,7 @@ class KlShapingTest {
     void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
-        for (int[] shape : SeqReduceTest.SHAPES)
-            for (int kind = 0; kind < SeqReduceTest.MASK_KINDS; kind++)
-                runCase(rnd, device, shape[0], shape[1], kind, "seed " + seed + " shape " + Arrays.toString(shape)
-                        + " mask kind " + kind);
+        SeqReduceTest.sweep(seed, (b, t, kind, tag) -> runCase(rnd, device, b, t, kind, tag));
         // Every estimator, with and without scores, tokens and the EOS check, on one awkward shape.
         for (KlShaping.Estimator est : KlShaping.Estimator.values())
             for (int opt = 0; opt < 4; opt++) {

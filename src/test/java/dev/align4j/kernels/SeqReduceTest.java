@@ -1,5 +1,6 @@
 package dev.align4j.kernels;
 
+import static dev.align4j.testing.Close.poisoned;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -27,11 +28,20 @@ class SeqReduceTest {
     void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
+        sweep(seed, (b, t, kind, tag) -> runCase(rnd, device, b, t, kind, tag));
+        backwardMatchesFiniteDifferences(rnd, device, "seed " + seed);
+    }
+
+    /** One case of {@link #sweep}: a [B, T] shape, a mask kind, and a tag naming them and the seed. */
+    interface SweepCase {
+        void run(int b, int t, int kind, String tag);
+    }
+
+    /** Every shape of {@link #SHAPES} with every mask kind, in that order: the sweep of the [B, T] kernels' tests. */
+    static void sweep(long seed, SweepCase c) {
         for (int[] shape : SHAPES)
             for (int kind = 0; kind < MASK_KINDS; kind++)
-                runCase(rnd, device, shape[0], shape[1], kind, "seed " + seed + " shape " + Arrays.toString(shape)
-                        + " mask kind " + kind);
-        backwardMatchesFiniteDifferences(rnd, device, "seed " + seed);
+                c.run(shape[0], shape[1], kind, "seed " + seed + " shape " + Arrays.toString(shape) + " mask kind " + kind);
     }
 
     public static void fuzzCase(Random rnd, Device device) {
@@ -165,14 +175,6 @@ class SeqReduceTest {
             }
         }
         return m;
-    }
-
-    /** An F32 tensor full of {@link Close#POISON}, so that unwritten elements show. */
-    static Tensor poisoned(Scope s, Device device, long... shape) {
-        Tensor x = s.empty(device, DType.F32, shape);
-        float[] p = new float[(int) x.numel()];
-        Arrays.fill(p, Close.POISON);
-        return x.copyFrom(p);
     }
 
     static void assertThrowsNaming(String name, Executable call) {

@@ -1,5 +1,6 @@
 package dev.align4j.model;
 
+import static dev.align4j.testing.Close.poisoned;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,7 +11,6 @@ import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
 import dev.align4j.testing.DeviceTest;
-import java.util.Arrays;
 import java.util.Map;
 import java.util.Random;
 
@@ -118,12 +118,5 @@ class ScalarHeadTest {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) x[i] = (float) rnd.nextGaussian();
         return x;
-    }
-
-    static Tensor poisoned(Scope s, Device device, long... shape) {
-        Tensor x = s.empty(device, DType.F32, shape);
-        float[] p = new float[(int) x.numel()];
-        Arrays.fill(p, Close.POISON);
-        return x.copyFrom(p);
     }
 }
