@@ -27,8 +27,9 @@ public class PolicyLossBench extends JmhDefaults {
     static final class Case extends BenchCase {
         final int b, t;
         final float[] hNew, hOld, hAdv, hMask, hV, hVOld, hRet;
-        final Tensor logpNew, logpOld, adv, mask, dlogp, pWork, pStats;
-        final Tensor values, valuesOld, returns, dvalues, vWork, vStats;
+        final Tensor mask;
+        /** policy: (ℓ_new, ℓ_old, A), dL/dℓ_new; value: (V, V_old, G), dL/dV. */
+        final LossTensors policy, value;
         final double[] naiveStats = new double[4];
 
         Case(Device device, int b, int t, long seed) {
@@ -44,19 +45,17 @@ public class PolicyLossBench extends JmhDefaults {
             hV = SmallKernels.normal(rnd, n, 0, 1);
             hVOld = SmallKernels.perturb(rnd, hV, 0.2);
             hRet = SmallKernels.normal(rnd, n, 0, 1);
-            logpNew = input(hNew, b, t);
-            logpOld = input(hOld, b, t);
-            adv = input(hAdv, b, t);
             mask = input(hMask, b, t);
-            dlogp = output(b, t);
-            pWork = output((long) b * 6); // A4J_POLICY_ROW
-            pStats = output(6);           // A4J_POLICY_STATS
-            values = input(hV, b, t);
-            valuesOld = input(hVOld, b, t);
-            returns = input(hRet, b, t);
-            dvalues = output(b, t);
-            vWork = output((long) b * 3); // A4J_VALUE_ROW
-            vStats = output(3);           // A4J_VALUE_STATS
+            policy = loss(hNew, hOld, hAdv, 6, 6); // A4J_POLICY_ROW, A4J_POLICY_STATS
+            value = loss(hV, hVOld, hRet, 3, 3);   // A4J_VALUE_ROW, A4J_VALUE_STATS
+        }
+
+        /** The two clipped losses move the same tensors: three [B, T] inputs, the gradient, row scratch, stats. */
+        record LossTensors(Tensor x, Tensor y, Tensor z, Tensor grad, Tensor work, Tensor stats) {}
+
+        private LossTensors loss(float[] x, float[] y, float[] z, int rowFloats, int statFloats) {
+            return new LossTensors(input(x, b, t), input(y, b, t), input(z, b, t), output(b, t),
+                    output((long) b * rowFloats), output(statFloats));
         }
 
         long bytes() {
@@ -64,12 +63,15 @@ public class PolicyLossBench extends JmhDefaults {
         }
 
         float policy() {
-            return sink += PolicyLoss.compute(logpNew, logpOld, adv, mask, PolicyLoss.Config.DEFAULT, dlogp).loss();
+            LossTensors p = policy;
+            return sink += PolicyLoss.compute(p.x(), p.y(), p.z(), mask, PolicyLoss.Config.DEFAULT, p.grad()).loss();
         }
 
         float policyKernel() {
-            NativeKernels.policyLoss(device, logpNew, logpOld, adv, mask, b, t, EPS, EPS, 0f, TOKEN_MEAN, dlogp, pWork, pStats);
-            return sink += pStats.toFloatArray()[0];
+            LossTensors p = policy;
+            NativeKernels.policyLoss(device, p.x(), p.y(), p.z(), mask, b, t, EPS, EPS, 0f, TOKEN_MEAN, p.grad(), p.work(),
+                    p.stats());
+            return sink += p.stats().toFloatArray()[0];
         }
 
         float[][] policyNaive() {
@@ -77,12 +79,14 @@ public class PolicyLossBench extends JmhDefaults {
         }
 
         float value() {
-            return sink += ValueLoss.compute(values, valuesOld, returns, mask, ValueLoss.Config.DEFAULT, dvalues).loss();
+            LossTensors v = value;
+            return sink += ValueLoss.compute(v.x(), v.y(), v.z(), mask, ValueLoss.Config.DEFAULT, v.grad()).loss();
         }
 
         float valueKernel() {
-            NativeKernels.valueLoss(device, values, valuesOld, returns, mask, b, t, EPS, TOKEN_MEAN, dvalues, vWork, vStats);
-            return sink += vStats.toFloatArray()[0];
+            LossTensors v = value;
+            NativeKernels.valueLoss(device, v.x(), v.y(), v.z(), mask, b, t, EPS, TOKEN_MEAN, v.grad(), v.work(), v.stats());
+            return sink += v.stats().toFloatArray()[0];
         }
 
         float[][] valueNaive() {
