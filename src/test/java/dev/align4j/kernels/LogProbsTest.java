@@ -55,7 +55,7 @@ class LogProbsTest {
     /**
      * Row by row, relative to the row's gradient scale (|g| + |h|·(1 + ln V))/τ: 1e-6 (the kernel measured
      * ≤ 2.5e-7), plus, in rows with |lse| under the kernel's LOGPROBS_RENORM_LSE = 64, which keep the plain
-     * formula, the ~|lse|·1.2e-7 of the rounded lse (up to 3e-7·|lse| measured).
+     * formula, the ~|lse|·1.2e-7 of the rounded lse (up to 2.9e-7·|lse| measured; 5e-7·|lse| allowed).
      */
     static void checkBackward(Device device, String what, float[] z, int[] y, int n, int v, float temperature,
                               float[] dlogp, float[] dentropy) {
@@ -75,7 +75,7 @@ class LogProbsTest {
         for (int i = 0; i < n; i++) {
             double scale = (Math.abs(dlogp[i]) + (dentropy == null ? 0 : Math.abs(dentropy[i]) * (1 + Math.log(v))))
                     / temperature;
-            double plain = Math.abs(lse[i]) < 64 ? 3e-7 * Math.abs(lse[i]) : 0;
+            double plain = Math.abs(lse[i]) < 64 ? 5e-7 * Math.abs(lse[i]) : 0;
             assertClose(what + " row " + i + " dlogits", Arrays.copyOfRange(ref, i * v, (i + 1) * v),
                     Arrays.copyOfRange(got, i * v, (i + 1) * v), scale * (1e-6 + plain), 0);
         }
