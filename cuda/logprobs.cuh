@@ -5,7 +5,8 @@
 //   backward: dlogits [N,V] from dlogp [N] and dentropy [N] (nullable), recomputing p from lse; dlogits
 //             may alias logits (in-place).
 // Rows with mask 0 are not read; their outputs are 0. No N×V temporary exists.
-// Floor: forward reads N·V·4 bytes once; backward reads and writes N·V·4 bytes each.
+// Floor: forward reads N·V·4 bytes once; backward reads and writes N·V·4 bytes each (a row with
+// |lse| >= LOGPROBS_RENORM_LSE is read twice, see the backward).
 // One version, single source: a block owns a row, threads stride over V. The forward is an online softmax
 // in chunks (see the kernel); the backward is one elementwise pass.
 #pragma once
@@ -90,8 +91,19 @@ __global__ void logprobs_fwd_kernel(const float* A4J_RESTRICT logits, const int3
     }
 }
 
+// From this |lse| on, the backward renormalises p (below), at the cost of a second read of the row; under it,
+// p = exp(s − lse) is within ~3e-7·|lse| relative (the roundings of lse and of s·log2(e)), and those rows keep
+// exactly the arithmetic they always had, so training at ordinary logit magnitudes is unchanged bit for bit.
+constexpr float LOGPROBS_RENORM_LSE = 64.0f;
+
 // dz_j = (1/τ)[ g(1[j=c] − p_j) − h·p_j(s_j − Σ_k p_k s_k) ],  p_j = exp(s_j − lse),
 // Σ_k p_k s_k = lse − H (the saved entropy).
+// The saved lse is rounded to fp32, so for huge logits it is off by up to half an ulp of |lse| (2.4e-4 at
+// 3000; the log of the sum it carries, often far smaller, may be lost entirely): every p would be off by
+// that factor, and the gradient by up to ~1e-3, sign included. That error is common to the row, so rows
+// with |lse| >= LOGPROBS_RENORM_LSE divide it out: q_j = 2^(z_j·k − lse·log2 e) (the product exact inside
+// the FMA, so per element only small numbers round), p_j = q_j / Σ q = 2^(t_j), t_j = log2 q_j − log2 Σ q.
+// s_j − Σ p s = log p_j + H then needs no large number either.
 __global__ void logprobs_bwd_kernel(const float* logits, const int32_t* A4J_RESTRICT labels,
                                     const float* A4J_RESTRICT mask, int64_t V, float inv_temp,
                                     const float* A4J_RESTRICT lse, const float* A4J_RESTRICT entropy,
@@ -108,18 +120,44 @@ __global__ void logprobs_bwd_kernel(const float* logits, const int32_t* A4J_REST
     const float k = inv_temp * A4J_LOG2E;
     const float lse2 = lse[row] * A4J_LOG2E;
     const float g = dlogp[row] * inv_temp;
+    // NaN and ±inf (no distribution) take the first branch, which propagates them as before.
+    const float big = fabsf(lse[row]);
+    if (!(big >= LOGPROBS_RENORM_LSE) || big == INFINITY) {
+        if (dentropy == nullptr) {
+            for (int64_t j = threadIdx.x; j < V; j += blockDim.x) {
+                const float p = a4j_exp2_nonpos(fmaf(z[j], k, -lse2));
+                dz[j] = (j == c ? g : 0.0f) - g * p;
+            }
+        } else {
+            const float h = dentropy[row] * inv_temp;
+            const float mean_s = lse[row] - entropy[row];  // Σ_k p_k s_k
+            for (int64_t j = threadIdx.x; j < V; j += blockDim.x) {
+                const float s = z[j] * inv_temp;
+                const float p = a4j_exp2_nonpos(fmaf(z[j], k, -lse2));
+                const float ds = s < -1e30f ? 0.0f : s - mean_s;  // p = 0 where s = −inf: 0·(−inf) must be 0
+                dz[j] = (j == c ? g : 0.0f) - p * fmaf(h, ds, g);
+            }
+        }
+        return;
+    }
+    // q_j may exceed 1 by a hair (lse can round below the true value); a4j_exp2_nonpos's range reduction holds
+    // for any x below 127. log2 Σ q is small, so it is subtracted from each exponent separately: folding it
+    // into lse2 would round at lse's magnitude again.
+    float part = 0.0f;
+    for (int64_t j = threadIdx.x; j < V; j += blockDim.x) part += a4j_exp2_nonpos(fmaf(z[j], k, -lse2));
+    const float log2_sum = log2f(block_sum(part));
     if (dentropy == nullptr) {
         for (int64_t j = threadIdx.x; j < V; j += blockDim.x) {
-            const float p = a4j_exp2_nonpos(fmaf(z[j], k, -lse2));
+            const float p = a4j_exp2_nonpos(fmaf(z[j], k, -lse2) - log2_sum);
             dz[j] = (j == c ? g : 0.0f) - g * p;
         }
     } else {
         const float h = dentropy[row] * inv_temp;
-        const float mean_s = lse[row] - entropy[row];  // Σ_k p_k s_k
+        const float ent = entropy[row];
         for (int64_t j = threadIdx.x; j < V; j += blockDim.x) {
-            const float s = z[j] * inv_temp;
-            const float p = a4j_exp2_nonpos(fmaf(z[j], k, -lse2));
-            const float ds = s < -1e30f ? 0.0f : s - mean_s;  // p = 0 where s = −inf: 0·(−inf) must be 0
+            const float t = fmaf(z[j], k, -lse2) - log2_sum;  // log2 p_j
+            const float p = a4j_exp2_nonpos(t);
+            const float ds = t < -1e30f ? 0.0f : fmaf(t, A4J_LN2, ent);  // log p_j + H; 0·(−inf) must be 0
             dz[j] = (j == c ? g : 0.0f) - p * fmaf(h, ds, g);
         }
     }

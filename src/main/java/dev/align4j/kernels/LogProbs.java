@@ -12,7 +12,9 @@ import java.util.Arrays;
  * an optional row mask, with an optional temperature τ and per-token entropy. With s = logits/τ:
  * {@code logp = s[label] − logsumexp(s)}, {@code entropy = logsumexp(s) − Σ softmax(s)·s}. The forward
  * saves the per-row logsumexp so that the backward recomputes probabilities instead of storing them; no
- * N×V temporary is ever allocated, and the backward may write the gradient into the logits buffer.
+ * N×V temporary is ever allocated, and the backward may write the gradient into the logits buffer. For
+ * |lse| >= 64 (huge logits or a small temperature) the fp32 lse is too coarse for that, and the backward
+ * renormalises the row (one more read of it), so the gradient stays as exact as at ordinary magnitudes.
  * Rows whose mask is 0 are not read; their outputs and gradients are 0. A row whose logits are all −inf
  * has no distribution: its lse is −inf and its log-prob, entropy and gradient are NaN; NaN or +inf in a row
  * gives NaN.
@@ -117,11 +119,12 @@ public final class LogProbs {
     /** Convenience on Java arrays (CPU): logits {@code [n·vocab]} row-major; mask may be null. */
     public static float[][] compute(float[] logits, int[] labels, float[] mask, int vocab, float temperature) {
         if (vocab < 1) throw new IllegalArgumentException("vocab must be >= 1, got " + vocab);
+        if (labels == null) throw new IllegalArgumentException("labels must not be null");
+        if (logits == null) throw new IllegalArgumentException("logits must not be null");
         if (logits.length != (long) labels.length * vocab)
             throw new IllegalArgumentException("logits has " + logits.length + " values, expected labels.length × vocab = "
                     + (long) labels.length * vocab);
-        if (mask != null && mask.length != labels.length)
-            throw new IllegalArgumentException("mask has " + mask.length + " values, expected " + labels.length);
+        if (mask != null) SeqReduce.sameLength("mask", mask, labels.length);
         Device cpu = Device.cpu();
         try (Scope s = new Scope()) {
             Tensor z = s.of(cpu, logits, labels.length, vocab);

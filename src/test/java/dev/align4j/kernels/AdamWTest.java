@@ -12,7 +12,7 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -22,17 +22,8 @@ class AdamWTest {
     /** Sizes: empty, one, around a warp, several host chunks (32768) and GPU chunks (2048), not multiples of 32. */
     static final int[] SIZES = {0, 1, 31, 33, 1000, 2049, 70_001, 100_003};
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         for (int n : SIZES)

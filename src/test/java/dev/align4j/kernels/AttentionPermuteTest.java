@@ -2,33 +2,23 @@ package dev.align4j.kernels;
 
 import static dev.align4j.kernels.SeqReduceTest.assertThrowsNaming;
 import static dev.align4j.kernels.SeqReduceTest.gaussian;
-import static dev.align4j.kernels.SeqReduceTest.poisoned;
+import static dev.align4j.testing.Close.poisoned;
 
 import dev.align4j.reference.AttentionPermuteReference;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import java.util.Random;
-import org.junit.jupiter.api.Test;
 
 class AttentionPermuteTest {
     /** {B, T, NH, HS}: empty, one, odd, not multiples of 4 or 32, a row wider than a block. */
     static final int[][] SHAPES = {{0, 3, 2, 4}, {2, 0, 2, 4}, {1, 1, 1, 1}, {2, 5, 2, 8}, {3, 7, 3, 5}, {1, 33, 5, 7},
             {2, 17, 6, 64}};
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         for (int[] s : SHAPES) runCase(rnd, device, s[0], s[1], s[2], s[3], "seed " + seed + " " + java.util.Arrays.toString(s));

@@ -11,7 +11,8 @@ import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
+import dev.align4j.testing.FiniteDifference;
 import dev.align4j.testing.Rand;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -21,37 +22,8 @@ class AttentionSoftmaxTest {
     private static final int[][] SHAPES = {{0, 4, 4}, {1, 1, 1}, {3, 1, 1}, {2, 5, 5}, {3, 7, 7}, {2, 33, 33},
             {1, 37, 37}, {2, 3, 8}, {2, 1, 9}, {1, 130, 131}, {1, 1024, 1024}};
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    @Test
-    void finiteDifferencesCpu() {
-        finiteDifferences(Device.cpu());
-    }
-
-    @GpuTest
-    void finiteDifferencesCuda() {
-        finiteDifferences(Device.cuda(0));
-    }
-
-    @Test
-    void hardValuesCpu() {
-        hardValues(Device.cpu());
-    }
-
-    @GpuTest
-    void hardValuesCuda() {
-        hardValues(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random r = new Random(seed);
         for (int[] sh : SHAPES) {
@@ -64,7 +36,8 @@ class AttentionSoftmaxTest {
     }
 
     /** −inf among the visible keys (also the row max's neighbours), large scores, a row with no finite key. */
-    static void hardValues(Device device) {
+    @DeviceTest
+    void hardValues(Device device) {
         long seed = System.nanoTime();
         Random r = new Random(seed);
         int bh = 2, t = 9;
@@ -117,7 +90,8 @@ class AttentionSoftmaxTest {
     }
 
     /** Kernel dscores of L = Σ dP·P against central differences of the reference, every entry (masked: 0). */
-    static void finiteDifferences(Device device) {
+    @DeviceTest
+    void finiteDifferences(Device device) {
         long seed = System.nanoTime();
         Random r = new Random(seed);
         int bh = 2, tq = 4, tk = 6;
@@ -134,13 +108,8 @@ class AttentionSoftmaxTest {
         double[] sd = toDouble(sc);
         double h = 1e-6;
         for (int i = 0; i < sd.length; i++) {
-            double keep = sd[i];
-            sd[i] = keep + h;
-            double up = AttentionSoftmaxReference.objective(sd, bh, tq, tk, scale, dp);
-            sd[i] = keep - h;
-            double down = AttentionSoftmaxReference.objective(sd, bh, tq, tk, scale, dp);
-            sd[i] = keep;
-            assertClose("seed " + seed + " finite difference dscores[" + i + "]", (up - down) / (2 * h), got[i], 2e-6, 1e-3);
+            double fd = FiniteDifference.at(sd, i, h, () -> AttentionSoftmaxReference.objective(sd, bh, tq, tk, scale, dp));
+            assertClose("seed " + seed + " finite difference dscores[" + i + "]", fd, got[i], 2e-6, 1e-3);
         }
     }
 

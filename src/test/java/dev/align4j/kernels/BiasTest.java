@@ -2,7 +2,7 @@ package dev.align4j.kernels;
 
 import static dev.align4j.kernels.SeqReduceTest.assertThrowsNaming;
 import static dev.align4j.kernels.SeqReduceTest.gaussian;
-import static dev.align4j.kernels.SeqReduceTest.poisoned;
+import static dev.align4j.testing.Close.poisoned;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import dev.align4j.reference.BiasReference;
@@ -12,7 +12,8 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
+import dev.align4j.testing.FiniteDifference;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -22,17 +23,8 @@ class BiasTest {
     static final int[][] SHAPES = {{0, 5}, {5, 0}, {1, 1}, {3, 7}, {64, 64}, {65, 33}, {129, 257}, {1000, 3},
             {200, 3072}, {513, 2049}};
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         for (int[] s : SHAPES) runCase(rnd, device, s[0], s[1], "seed " + seed + " shape " + Arrays.toString(s));
@@ -99,7 +91,7 @@ class BiasTest {
         for (int i = 0; i < oc; i++) bias[i] = rnd.nextGaussian();
         float[] w = gaussian(rnd, n * oc, 1.0, 0.0);
         double[] wd = EmbeddingReference.toDouble(w);
-        double[] fd = EmbeddingTest.fd(bias, () -> BiasReference.weightedLoss(x, bias, wd, n, oc));
+        double[] fd = FiniteDifference.all(bias, 1e-3, () -> BiasReference.weightedLoss(x, bias, wd, n, oc));
         try (Scope s = new Scope()) {
             Tensor dbias = s.zeros(device, DType.F32, oc);
             Bias.backward(s.of(device, w, n, oc), dbias);

@@ -2,7 +2,7 @@ package dev.align4j.kernels;
 
 import static dev.align4j.kernels.SeqReduceTest.assertThrowsNaming;
 import static dev.align4j.kernels.SeqReduceTest.gaussian;
-import static dev.align4j.kernels.SeqReduceTest.poisoned;
+import static dev.align4j.testing.Close.poisoned;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import dev.align4j.reference.EmbeddingReference;
@@ -11,7 +11,8 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
+import dev.align4j.testing.FiniteDifference;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -24,17 +25,8 @@ class EmbeddingTest {
     /** Token distributions: 0 uniform, 1 all one id (the scatter-add hot case), 2 a few ids, 3 ids ≡ mod 256. */
     static final int TOKEN_KINDS = 4;
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         for (int[] s : SHAPES)
@@ -117,8 +109,8 @@ class EmbeddingTest {
         for (int i = 0; i < wpe.length; i++) wpe[i] = rnd.nextGaussian();
         float[] w = gaussian(rnd, b * t * c, 1.0, 0.0);
         double[] wd = EmbeddingReference.toDouble(w);
-        double[] fdWte = fd(wte, () -> EmbeddingReference.weightedLoss(tok, wte, wpe, wd, b, t, c));
-        double[] fdWpe = fd(wpe, () -> EmbeddingReference.weightedLoss(tok, wte, wpe, wd, b, t, c));
+        double[] fdWte = FiniteDifference.all(wte, 1e-3, () -> EmbeddingReference.weightedLoss(tok, wte, wpe, wd, b, t, c));
+        double[] fdWpe = FiniteDifference.all(wpe, 1e-3, () -> EmbeddingReference.weightedLoss(tok, wte, wpe, wd, b, t, c));
         try (Scope s = new Scope()) {
             Tensor dwte = s.zeros(device, DType.F32, v, c);
             Tensor dwpe = s.zeros(device, DType.F32, maxT, c);
@@ -126,22 +118,6 @@ class EmbeddingTest {
             Close.assertClose(tag + " dwte vs finite differences", fdWte, dwte.toFloatArray(), 1e-6, 1e-6);
             Close.assertClose(tag + " dwpe vs finite differences", fdWpe, dwpe.toFloatArray(), 1e-6, 1e-6);
         }
-    }
-
-    /** Central differences of {@code loss} with respect to each element of {@code x} (modified and restored). */
-    static double[] fd(double[] x, java.util.function.DoubleSupplier loss) {
-        double h = 1e-3;
-        double[] g = new double[x.length];
-        for (int i = 0; i < x.length; i++) {
-            double keep = x[i];
-            x[i] = keep + h;
-            double up = loss.getAsDouble();
-            x[i] = keep - h;
-            double down = loss.getAsDouble();
-            x[i] = keep;
-            g[i] = (up - down) / (2 * h);
-        }
-        return g;
     }
 
     /** The backward is bitwise reproducible (no atomics): same inputs, same bits, hot tokens included. */

@@ -1,12 +1,11 @@
 package dev.align4j.kernels;
 
 import dev.align4j.tensor.Device;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.function.BiConsumer;
-import org.junit.jupiter.api.Test;
 
 /**
  * Draws at least 1,000 random cases per run across every kernel family (random shapes, masks, options,
@@ -39,17 +38,8 @@ class FuzzTest {
         return f;
     }
 
-    @Test
-    void cpu() {
-        run(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        run(Device.cuda(0));
-    }
-
-    private static void run(Device device) {
+    @DeviceTest
+    void run(Device device) {
         long seed = System.nanoTime();
         Random r = new Random(seed);
         List<BiConsumer<Random, Device>> families = families();

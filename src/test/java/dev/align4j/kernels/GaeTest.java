@@ -3,7 +3,7 @@ package dev.align4j.kernels;
 import static dev.align4j.kernels.SeqReduceTest.assertThrowsNaming;
 import static dev.align4j.kernels.SeqReduceTest.gaussian;
 import static dev.align4j.kernels.SeqReduceTest.mask;
-import static dev.align4j.kernels.SeqReduceTest.poisoned;
+import static dev.align4j.testing.Close.poisoned;
 
 import dev.align4j.reference.GaeReference;
 import dev.align4j.tensor.DType;
@@ -11,8 +11,7 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
-import java.util.Arrays;
+import dev.align4j.testing.DeviceTest;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -21,25 +20,14 @@ class GaeTest {
     static final float[][] GAMMA_LAMBDA = {{1.0f, 0.95f}, {0.99f, 0.95f}, {1.0f, 1.0f}, {0.0f, 0.5f}, {0.9f, 0.0f},
             {0.7f, 0.3f}};
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
-        for (int[] shape : SeqReduceTest.SHAPES)
-            for (int kind = 0; kind < SeqReduceTest.MASK_KINDS; kind++) {
-                float[] gl = GAMMA_LAMBDA[rnd.nextInt(GAMMA_LAMBDA.length)];
-                runCase(rnd, device, shape[0], shape[1], kind, gl[0], gl[1], "seed " + seed + " shape "
-                        + Arrays.toString(shape) + " mask kind " + kind + " γ=" + gl[0] + " λ=" + gl[1]);
-            }
+        SeqReduceTest.sweep(seed, (b, t, kind, tag) -> {
+            float[] gl = GAMMA_LAMBDA[rnd.nextInt(GAMMA_LAMBDA.length)];
+            runCase(rnd, device, b, t, kind, gl[0], gl[1], tag + " γ=" + gl[0] + " λ=" + gl[1]);
+        });
         // Every (γ, λ) on a warp-straddling shape with non-contiguous masks, and long rows both ways.
         for (float[] gl : GAMMA_LAMBDA) runCase(rnd, device, 5, 97, 1, gl[0], gl[1], "seed " + seed + " γ=" + gl[0] + " λ=" + gl[1]);
         runCase(rnd, device, 2, 100_000, 0, 1.0f, 1.0f, "seed " + seed + " long contiguous γ=λ=1");

@@ -10,7 +10,7 @@ import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import dev.align4j.testing.Rand;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -19,27 +19,8 @@ class GeluTest {
     // empty, one, odd, several CPU chunks (16384) with a ragged end
     private static final int[] SIZES = {0, 1, 7, 37, 4097, 3 * 16384 + 5};
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    @Test
-    void finiteDifferencesCpu() {
-        finiteDifferences(Device.cpu());
-    }
-
-    @GpuTest
-    void finiteDifferencesCuda() {
-        finiteDifferences(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random r = new Random(seed);
         for (int n : SIZES) runCase(device, "seed " + seed + " n=" + n, Rand.normal(r, n, 3), r, new long[] {n});
@@ -76,7 +57,8 @@ class GeluTest {
     }
 
     /** The kernel's dx of L = Σ dout·gelu(x) against central differences of the reference gelu. */
-    static void finiteDifferences(Device device) {
+    @DeviceTest
+    void finiteDifferences(Device device) {
         long seed = System.nanoTime();
         Random r = new Random(seed);
         float[] x = Rand.normal(r, 64, 3);

@@ -10,7 +10,7 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -18,17 +18,8 @@ class GradNormTest {
     /** Sizes around the 65536-element chunk, odd, and several chunks. */
     static final int[] SIZES = {0, 1, 31, 33, 1000, 65_535, 65_536, 65_537, 300_007};
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         for (int n : SIZES) {

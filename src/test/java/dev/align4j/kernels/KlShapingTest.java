@@ -3,7 +3,7 @@ package dev.align4j.kernels;
 import static dev.align4j.kernels.SeqReduceTest.assertThrowsNaming;
 import static dev.align4j.kernels.SeqReduceTest.gaussian;
 import static dev.align4j.kernels.SeqReduceTest.mask;
-import static dev.align4j.kernels.SeqReduceTest.poisoned;
+import static dev.align4j.testing.Close.poisoned;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.align4j.reference.KlShapingReference;
@@ -12,31 +12,18 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
-import java.util.Arrays;
+import dev.align4j.testing.DeviceTest;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class KlShapingTest {
     static final int EOS = 7;
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
-        for (int[] shape : SeqReduceTest.SHAPES)
-            for (int kind = 0; kind < SeqReduceTest.MASK_KINDS; kind++)
-                runCase(rnd, device, shape[0], shape[1], kind, "seed " + seed + " shape " + Arrays.toString(shape)
-                        + " mask kind " + kind);
+        SeqReduceTest.sweep(seed, (b, t, kind, tag) -> runCase(rnd, device, b, t, kind, tag));
         // Every estimator, with and without scores, tokens and the EOS check, on one awkward shape.
         for (KlShaping.Estimator est : KlShaping.Estimator.values())
             for (int opt = 0; opt < 4; opt++) {

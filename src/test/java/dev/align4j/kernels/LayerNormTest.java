@@ -11,7 +11,8 @@ import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
+import dev.align4j.testing.FiniteDifference;
 import dev.align4j.testing.Rand;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -22,27 +23,8 @@ class LayerNormTest {
     private static final int[][] SHAPES = {{0, 5}, {1, 1}, {4, 1}, {1, 7}, {3, 37}, {5, 769}, {9, 768}, {70, 130},
             {300, 33}, {2, 2048}};
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    @Test
-    void finiteDifferencesCpu() {
-        finiteDifferences(Device.cpu());
-    }
-
-    @GpuTest
-    void finiteDifferencesCuda() {
-        finiteDifferences(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random r = new Random(seed);
         for (int[] shape : SHAPES) {
@@ -121,7 +103,8 @@ class LayerNormTest {
     }
 
     /** Kernel gradients of L = Σ dout·out against central differences of the double reference, every entry. */
-    static void finiteDifferences(Device device) {
+    @DeviceTest
+    void finiteDifferences(Device device) {
         long seed = System.nanoTime();
         Random r = new Random(seed);
         int n = 3, c = 5;
@@ -147,13 +130,8 @@ class LayerNormTest {
         String[] names = {"dx", "dweight", "dbias"};
         for (int p = 0; p < 3; p++)
             for (int i = 0; i < params[p].length; i++) {
-                double keep = params[p][i];
-                params[p][i] = keep + h;
-                double up = LayerNormReference.objective(xd, wd, bd, n, c, eps, dout);
-                params[p][i] = keep - h;
-                double down = LayerNormReference.objective(xd, wd, bd, n, c, eps, dout);
-                params[p][i] = keep;
-                double fd = (up - down) / (2 * h);
+                double fd = FiniteDifference.at(params[p], i, h,
+                        () -> LayerNormReference.objective(xd, wd, bd, n, c, eps, dout));
                 assertClose("seed " + seed + " finite difference " + names[p] + " (kernel)", fd, kernel[p][i], 2e-5, 1e-3);
                 assertClose("seed " + seed + " finite difference " + names[p] + " (reference)", fd, ref[p][i], 1e-6, 1e-5);
             }

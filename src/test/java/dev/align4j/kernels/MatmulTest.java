@@ -10,6 +10,7 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
+import dev.align4j.testing.DeviceTest;
 import dev.align4j.testing.GpuTest;
 import dev.align4j.testing.Rand;
 import java.util.Arrays;
@@ -22,17 +23,8 @@ class MatmulTest {
     /** (alpha, beta): plain product, scaled product, accumulate, subtract-accumulate, alpha = 0 (C = beta·C). */
     static final float[][] SCALARS = {{1f, 0f}, {-0.7f, 0f}, {1.3f, 0.5f}, {0.6f, -1f}, {0f, 0.5f}, {1f, 1f}};
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         int c = 0;

@@ -12,7 +12,7 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import dev.align4j.testing.Rand;
 import java.util.Arrays;
 import java.util.Random;
@@ -114,6 +114,7 @@ public class PolicyLossTest {
         return c.withAggregation(rnd.nextBoolean() ? Aggregation.TOKEN_MEAN : Aggregation.SEQUENCE_MEAN);
     }
 
+    @DeviceTest
     void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
@@ -135,16 +136,6 @@ public class PolicyLossTest {
         // A PPO-sized batch (B=256, T=1024): batch sums over 262k tokens.
         Case big = Case.draw(rnd, 256, 1024, randomConfig(rnd), 0.7, true);
         run(device, big, big.describe(seed) + ", large", 16, rnd);
-    }
-
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
     }
 
     @Test

@@ -7,12 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.align4j.kernels.PreferenceLoss.Config;
 import dev.align4j.kernels.PreferenceLoss.Type;
 import dev.align4j.reference.PreferenceLossReference;
-import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -20,16 +19,6 @@ import org.junit.jupiter.api.function.Executable;
 
 class PreferenceLossTest {
     private static final int[] SIZES = {0, 1, 7, 64, 1000};
-
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
 
     @Test
     void cudaDeviceMismatch() {
@@ -43,6 +32,7 @@ class PreferenceLossTest {
         }
     }
 
+    @DeviceTest
     void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);

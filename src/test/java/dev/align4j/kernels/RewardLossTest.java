@@ -9,7 +9,7 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -18,16 +18,7 @@ import org.junit.jupiter.api.function.Executable;
 class RewardLossTest {
     private static final int[] SIZES = {0, 1, 7, 64, 1000};
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
+    @DeviceTest
     void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);

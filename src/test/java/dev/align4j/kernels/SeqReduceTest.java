@@ -1,5 +1,6 @@
 package dev.align4j.kernels;
 
+import static dev.align4j.testing.Close.poisoned;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,7 +11,8 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
+import dev.align4j.testing.FiniteDifference;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -22,24 +24,24 @@ class SeqReduceTest {
             {3, 1000}, {2, 100_000}};
     static final int MASK_KINDS = 5;
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
+        sweep(seed, (b, t, kind, tag) -> runCase(rnd, device, b, t, kind, tag));
+        backwardMatchesFiniteDifferences(rnd, device, "seed " + seed);
+    }
+
+    /** One case of {@link #sweep}: a [B, T] shape, a mask kind, and a tag naming them and the seed. */
+    interface SweepCase {
+        void run(int b, int t, int kind, String tag);
+    }
+
+    /** Every shape of {@link #SHAPES} with every mask kind, in that order: the sweep of the [B, T] kernels' tests. */
+    static void sweep(long seed, SweepCase c) {
         for (int[] shape : SHAPES)
             for (int kind = 0; kind < MASK_KINDS; kind++)
-                runCase(rnd, device, shape[0], shape[1], kind, "seed " + seed + " shape " + Arrays.toString(shape)
-                        + " mask kind " + kind);
-        backwardMatchesFiniteDifferences(rnd, device, "seed " + seed);
+                c.run(shape[0], shape[1], kind, "seed " + seed + " shape " + Arrays.toString(shape) + " mask kind " + kind);
     }
 
     public static void fuzzCase(Random rnd, Device device) {
@@ -83,19 +85,9 @@ class SeqReduceTest {
         float[] w = gaussian(rnd, b, 1.0, 0.0);
         double[] v = new double[b * t];
         for (int i = 0; i < v.length; i++) v[i] = rnd.nextGaussian();
-        double h = 1e-3;
-        double[] fd = new double[b * t];
         double[] wd = new double[b];
         for (int i = 0; i < b; i++) wd[i] = w[i];
-        for (int i = 0; i < v.length; i++) {
-            double keep = v[i];
-            v[i] = keep + h;
-            double up = SeqReduceReference.weightedLoss(v, m, wd, b, t);
-            v[i] = keep - h;
-            double down = SeqReduceReference.weightedLoss(v, m, wd, b, t);
-            v[i] = keep;
-            fd[i] = (up - down) / (2 * h);
-        }
+        double[] fd = FiniteDifference.all(v, 1e-3, () -> SeqReduceReference.weightedLoss(v, m, wd, b, t));
         try (Scope s = new Scope()) {
             Tensor dv = SeqReduce.backward(s, s.of(device, w, b), s.of(device, m, b, t));
             Close.assertClose(tag + " dvalues vs finite differences", fd, dv.toFloatArray(), 1e-6, 1e-6);
@@ -183,14 +175,6 @@ class SeqReduceTest {
             }
         }
         return m;
-    }
-
-    /** An F32 tensor full of {@link Close#POISON}, so that unwritten elements show. */
-    static Tensor poisoned(Scope s, Device device, long... shape) {
-        Tensor x = s.empty(device, DType.F32, shape);
-        float[] p = new float[(int) x.numel()];
-        Arrays.fill(p, Close.POISON);
-        return x.copyFrom(p);
     }
 
     static void assertThrowsNaming(String name, Executable call) {

@@ -12,7 +12,7 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import dev.align4j.testing.Rand;
 import java.util.Arrays;
 import java.util.Random;
@@ -98,6 +98,7 @@ public class ValueLossTest {
         return new Config(0.05f + 0.4f * rnd.nextFloat(), rnd.nextBoolean() ? Aggregation.TOKEN_MEAN : Aggregation.SEQUENCE_MEAN);
     }
 
+    @DeviceTest
     void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
@@ -114,16 +115,6 @@ public class ValueLossTest {
         }
         Case big = Case.draw(rnd, 256, 1024, randomConfig(rnd), 0.7, true);
         run(device, big, big.describe(seed) + ", large", 16, rnd);
-    }
-
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
     }
 
     @Test

@@ -3,7 +3,7 @@ package dev.align4j.kernels;
 import static dev.align4j.kernels.SeqReduceTest.assertThrowsNaming;
 import static dev.align4j.kernels.SeqReduceTest.gaussian;
 import static dev.align4j.kernels.SeqReduceTest.mask;
-import static dev.align4j.kernels.SeqReduceTest.poisoned;
+import static dev.align4j.testing.Close.poisoned;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.align4j.reference.WhitenReference;
@@ -12,30 +12,19 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
-import java.util.Arrays;
+import dev.align4j.testing.DeviceTest;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class WhitenTest {
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
-        for (int[] shape : SeqReduceTest.SHAPES)
-            for (int kind = 0; kind < SeqReduceTest.MASK_KINDS; kind++)
-                for (boolean shift : new boolean[] {true, false})
-                    runCase(rnd, device, shape[0], shape[1], kind, shift, rnd.nextInt(4) == 0,
-                            "seed " + seed + " shape " + Arrays.toString(shape) + " mask kind " + kind + " shiftMean " + shift);
+        SeqReduceTest.sweep(seed, (b, t, kind, tag) -> {
+            for (boolean shift : new boolean[] {true, false})
+                runCase(rnd, device, b, t, kind, shift, rnd.nextInt(4) == 0, tag + " shiftMean " + shift);
+        });
         // One masked element: std = 0 and the output is 0 (not NaN).
         runCase(rnd, device, 1, 1, 2, true, false, "seed " + seed + " single element");
         runCase(rnd, device, 3, 5, 3, false, true, "seed " + seed + " nothing masked");

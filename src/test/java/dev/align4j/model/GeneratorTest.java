@@ -5,27 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.align4j.tensor.Device;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import java.util.Arrays;
 import java.util.Random;
-import org.junit.jupiter.api.Test;
 
 /** Batched generation against greedy decoding by full forwards, and its log-probs against a fresh forward. */
 class GeneratorTest {
     static final GptConfig TINY = KvCacheTest.TINY;
     static final int PAD = 0;
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         String tag = "seed " + seed;

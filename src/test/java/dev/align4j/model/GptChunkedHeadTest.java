@@ -8,9 +8,8 @@ import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
 import java.util.Random;
-import org.junit.jupiter.api.Test;
 
 /**
  * The chunked LM head ({@link Gpt#setLogitsChunkRows}) gives the loss, log-probs and every gradient of the
@@ -21,31 +20,12 @@ class GptChunkedHeadTest {
     static final GptConfig CFG = new GptConfig(2, 2, 16, 8, 97);
     static final int B = 2, T = 7, N = B * T;
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    @Test
-    void memoryAndBadInputsCpu() {
-        memoryAndBadInputs(Device.cpu());
-    }
-
-    @GpuTest
-    void memoryAndBadInputsCuda() {
-        memoryAndBadInputs(Device.cuda(0));
-    }
-
     /** Everything a step reads out of the model, for one chunk setting. */
     record Step(float loss, float[] logp, float[] lmGrads, float[] upstreamGrads, float[] hiddenGrads, float[] hidden,
                 float[] entropy, float[] entropyGrads) {}
 
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         try (Gpt m = new Gpt(CFG, device)) {
@@ -120,7 +100,8 @@ class GptChunkedHeadTest {
         Close.assertClose(what, r, got, 1e-6 * max, 1e-5);
     }
 
-    static void memoryAndBadInputs(Device device) {
+    @DeviceTest
+    void memoryAndBadInputs(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         int v = CFG.vocabSize();

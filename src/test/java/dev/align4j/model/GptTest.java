@@ -9,12 +9,13 @@ import dev.align4j.kernels.AdamW;
 import dev.align4j.reference.GptReference;
 import dev.align4j.tensor.Device;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
+import dev.align4j.testing.DeviceTest;
+import dev.align4j.testing.FiniteDifference;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.ToDoubleFunction;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,27 +23,8 @@ class GptTest {
     static final GptConfig TINY = new GptConfig(2, 2, 16, 8, 11);
     static final int B = 2, T = 5;
 
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    @Test
-    void overfitCpu() {
-        overfit(Device.cpu());
-    }
-
-    @GpuTest
-    void overfitCuda() {
-        overfit(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         String tag = "seed " + seed;
@@ -90,24 +72,27 @@ class GptTest {
         }
         m.backward();
         assertThrows(IllegalStateException.class, m::logProbs);
+        // for wte, the first sample is an embedding row that is used
+        assertParamGradients(m, tag + " dloss/d", rnd, 4, tokens[0] * TINY.nEmbd(), p -> GptReference.forward(TINY.nLayer(),
+                TINY.nHead(), TINY.nEmbd(), TINY.vocabSize(), TINY.layerNormEps(), p, tokens, targets, mask, B, T).loss(),
+                2e-5, 2e-3);
+    }
+
+    /**
+     * The model's gradient (after a backward) at {@code samples} random elements of each parameter tensor against
+     * central differences (step 1e-5) of {@code objective} of the parameters in double; with {@code wteFirst} >= 0
+     * the first sample of wte is that element instead.
+     */
+    static void assertParamGradients(Gpt m, String what, Random rnd, int samples, int wteFirst,
+                                     ToDoubleFunction<Map<String, double[]>> objective, double atol, double rtol) {
         float[] grads = m.grads().toFloatArray();
-        Map<String, double[]> p = paramsDouble(m);
-        double h = 1e-5;
+        Map<String, double[]> p = GptReference.params(m);
         for (GptParams.Entry e : m.layout().entries()) {
-            double[] w = p.get(e.name());
-            // a few samples of each tensor; for wte include an embedding row that is used
-            for (int s = 0; s < 4; s++) {
-                int i = s == 0 && e.name().equals("wte.weight") ? tokens[0] * TINY.nEmbd() : rnd.nextInt(w.length);
-                double old = w[i];
-                w[i] = old + h;
-                double lp = GptReference.forward(TINY.nLayer(), TINY.nHead(), TINY.nEmbd(), TINY.vocabSize(),
-                        TINY.layerNormEps(), p, tokens, targets, mask, B, T).loss();
-                w[i] = old - h;
-                double lm = GptReference.forward(TINY.nLayer(), TINY.nHead(), TINY.nEmbd(), TINY.vocabSize(),
-                        TINY.layerNormEps(), p, tokens, targets, mask, B, T).loss();
-                w[i] = old;
-                double fd = (lp - lm) / (2 * h);
-                Close.assertClose(tag + " dloss/d" + e.name() + "[" + i + "]", fd, grads[(int) (e.offset() + i)], 2e-5, 2e-3);
+            double[] x = p.get(e.name());
+            for (int s = 0; s < samples; s++) {
+                int i = s == 0 && wteFirst >= 0 && e.name().equals("wte.weight") ? wteFirst : rnd.nextInt(x.length);
+                double fd = FiniteDifference.at(x, i, 1e-5, () -> objective.applyAsDouble(p));
+                Close.assertClose(what + e.name() + "[" + i + "]", fd, grads[(int) (e.offset() + i)], atol, rtol);
             }
         }
     }
@@ -121,23 +106,8 @@ class GptTest {
         try (dev.align4j.tensor.Scope s = new dev.align4j.tensor.Scope()) {
             m.backward(s.of(m.device(), w, B, T));
         }
-        float[] grads = m.grads().toFloatArray();
-        Map<String, double[]> p = paramsDouble(m);
-        double h = 1e-5;
-        for (GptParams.Entry e : m.layout().entries()) {
-            double[] x = p.get(e.name());
-            for (int s = 0; s < 2; s++) {
-                int i = rnd.nextInt(x.length);
-                double old = x[i];
-                x[i] = old + h;
-                double lp = weightedLogp(p, tokens, targets, mask, w);
-                x[i] = old - h;
-                double lm = weightedLogp(p, tokens, targets, mask, w);
-                x[i] = old;
-                Close.assertClose(tag + " upstream dL/d" + e.name() + "[" + i + "]", (lp - lm) / (2 * h),
-                        grads[(int) (e.offset() + i)], 2e-5, 2e-3);
-            }
-        }
+        assertParamGradients(m, tag + " upstream dL/d", rnd, 2, -1, p -> weightedLogp(p, tokens, targets, mask, w),
+                2e-5, 2e-3);
     }
 
     /**
@@ -156,21 +126,9 @@ class GptTest {
             try (dev.align4j.tensor.Scope s = new dev.align4j.tensor.Scope()) {
                 m.backward(withLogp ? s.of(m.device(), w, B, T) : null, s.of(m.device(), u, B, T, TINY.nEmbd()));
             }
-            float[] grads = m.grads().toFloatArray();
-            Map<String, double[]> p = paramsDouble(m);
-            double h = 1e-5;
-            for (GptParams.Entry e : m.layout().entries()) {
-                double[] x = p.get(e.name());
-                int i = rnd.nextInt(x.length);
-                double old = x[i];
-                x[i] = old + h;
-                double lp = (withLogp ? weightedLogp(p, tokens, targets, mask, w) : 0) + weightedHidden(p, tokens, u);
-                x[i] = old - h;
-                double lm = (withLogp ? weightedLogp(p, tokens, targets, mask, w) : 0) + weightedHidden(p, tokens, u);
-                x[i] = old;
-                Close.assertClose(tag + (withLogp ? " logp+hidden" : " hidden only") + " dL/d" + e.name() + "[" + i + "]",
-                        (lp - lm) / (2 * h), grads[(int) (e.offset() + i)], 5e-5, 2e-3);
-            }
+            assertParamGradients(m, tag + (withLogp ? " logp+hidden" : " hidden only") + " dL/d", rnd, 1, -1,
+                    p -> (withLogp ? weightedLogp(p, tokens, targets, mask, w) : 0) + weightedHidden(p, tokens, u),
+                    5e-5, 2e-3);
         }
     }
 
@@ -212,7 +170,7 @@ class GptTest {
         try {
             m.zeroGrad();
             m.forward(tokens, targets, mask, B, T);
-            double[] hRef = entropies(paramsDouble(m), tokens, mask);
+            double[] hRef = entropies(GptReference.params(m), tokens, mask);
             Close.assertClose(tag + " entropy", hRef, m.entropy().toFloatArray(), 1e-5, 1e-4);
             try (dev.align4j.tensor.Scope s = new dev.align4j.tensor.Scope()) {
                 m.backward(s.of(m.device(), w, B, T), s.of(m.device(), u, B, T), null);
@@ -220,23 +178,8 @@ class GptTest {
         } finally {
             m.setComputeEntropy(false);
         }
-        float[] grads = m.grads().toFloatArray();
-        Map<String, double[]> p = paramsDouble(m);
-        double h = 1e-5;
-        for (GptParams.Entry e : m.layout().entries()) {
-            double[] x = p.get(e.name());
-            for (int s = 0; s < 2; s++) {
-                int i = rnd.nextInt(x.length);
-                double old = x[i];
-                x[i] = old + h;
-                double lp = weightedLogp(p, tokens, targets, mask, w) + weighted(entropies(p, tokens, mask), u);
-                x[i] = old - h;
-                double lm = weightedLogp(p, tokens, targets, mask, w) + weighted(entropies(p, tokens, mask), u);
-                x[i] = old;
-                Close.assertClose(tag + " entropy dL/d" + e.name() + "[" + i + "]", (lp - lm) / (2 * h),
-                        grads[(int) (e.offset() + i)], 2e-5, 2e-3);
-            }
-        }
+        assertParamGradients(m, tag + " entropy dL/d", rnd, 2, -1,
+                p -> weightedLogp(p, tokens, targets, mask, w) + weighted(entropies(p, tokens, mask), u), 2e-5, 2e-3);
         // no entropy without the switch, and dentropy needs it
         m.forward(tokens, targets, mask, B, T);
         assertThrows(IllegalStateException.class, m::entropy);
@@ -285,7 +228,8 @@ class GptTest {
         for (float g : m.grads().toFloatArray()) assertEquals(0f, g);
     }
 
-    static void overfit(Device device) {
+    @DeviceTest
+    void overfit(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         GptConfig cfg = new GptConfig(2, 2, 32, 16, 13);
@@ -389,20 +333,9 @@ class GptTest {
         }
     }
 
-    static Map<String, double[]> paramsDouble(Gpt m) {
-        Map<String, double[]> p = new HashMap<>();
-        for (GptParams.Entry e : m.layout().entries()) {
-            float[] f = m.param(e.name()).toFloatArray();
-            double[] d = new double[f.length];
-            for (int i = 0; i < f.length; i++) d[i] = f[i];
-            p.put(e.name(), d);
-        }
-        return p;
-    }
-
     static GptReference.Output reference(Gpt m, int[] tokens, int[] targets, float[] mask, int b, int t) {
         GptConfig c = m.config();
-        return GptReference.forward(c.nLayer(), c.nHead(), c.nEmbd(), c.vocabSize(), c.layerNormEps(), paramsDouble(m),
+        return GptReference.forward(c.nLayer(), c.nHead(), c.nEmbd(), c.vocabSize(), c.layerNormEps(), GptReference.params(m),
                 tokens, targets, mask, b, t);
     }
 

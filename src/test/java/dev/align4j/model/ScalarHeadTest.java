@@ -1,5 +1,6 @@
 package dev.align4j.model;
 
+import static dev.align4j.testing.Close.poisoned;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,24 +10,13 @@ import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
-import dev.align4j.testing.GpuTest;
-import java.util.Arrays;
+import dev.align4j.testing.DeviceTest;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.Test;
 
 class ScalarHeadTest {
-    @Test
-    void cpu() {
-        check(Device.cpu());
-    }
-
-    @GpuTest
-    void cuda() {
-        check(Device.cuda(0));
-    }
-
-    static void check(Device device) {
+    @DeviceTest
+    void check(Device device) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         standalone(device, rnd, 3, 7, 13, "seed " + seed);
@@ -80,22 +70,11 @@ class ScalarHeadTest {
             Tensor dhidden = s.empty(device, DType.F32, b, t, c);
             head.backward(s.of(device, u, b, t), m.hidden(), dhidden);
             m.backward(null, dhidden);
-            float[] grads = m.grads().toFloatArray(), hgrads = head.grads().toFloatArray();
-            Map<String, double[]> p = GptTest.paramsDouble(m);
+            float[] hgrads = head.grads().toFloatArray();
             float[] hp = head.params().toFloatArray();
-            double hstep = 1e-5;
-            for (GptParams.Entry e : m.layout().entries()) {
-                double[] x = p.get(e.name());
-                int i = rnd.nextInt(x.length);
-                double old = x[i];
-                x[i] = old + hstep;
-                double lp = objective(cfg, p, tokens, hp, u);
-                x[i] = old - hstep;
-                double lm = objective(cfg, p, tokens, hp, u);
-                x[i] = old;
-                Close.assertClose(tag + " head on model dL/d" + e.name() + "[" + i + "]", (lp - lm) / (2 * hstep),
-                        grads[(int) (e.offset() + i)], 5e-5, 2e-3);
-            }
+            GptTest.assertParamGradients(m, tag + " head on model dL/d", rnd, 1, -1, p -> objective(cfg, p, tokens, hp, u),
+                    5e-5, 2e-3);
+            Map<String, double[]> p = GptReference.params(m);
             double[] hid = GptReference.forward(cfg.nLayer(), cfg.nHead(), c, cfg.vocabSize(), cfg.layerNormEps(), p, tokens,
                     null, null, b, t).hidden();
             for (int k = 0; k <= c; k++) { // linear in the head's parameters: the gradient is exact
@@ -139,12 +118,5 @@ class ScalarHeadTest {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) x[i] = (float) rnd.nextGaussian();
         return x;
-    }
-
-    static Tensor poisoned(Scope s, Device device, long... shape) {
-        Tensor x = s.empty(device, DType.F32, shape);
-        float[] p = new float[(int) x.numel()];
-        Arrays.fill(p, Close.POISON);
-        return x.copyFrom(p);
     }
 }

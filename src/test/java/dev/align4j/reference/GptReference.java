@@ -1,5 +1,8 @@
 package dev.align4j.reference;
 
+import dev.align4j.model.Gpt;
+import dev.align4j.model.GptParams;
+import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -10,6 +13,18 @@ import java.util.Map;
  */
 public final class GptReference {
     private GptReference() {}
+
+    /** The parameters of {@code m} by name, in double: what {@link #forward} takes. */
+    public static Map<String, double[]> params(Gpt m) {
+        Map<String, double[]> p = new HashMap<>();
+        for (GptParams.Entry e : m.layout().entries()) {
+            float[] f = m.param(e.name()).toFloatArray();
+            double[] d = new double[f.length];
+            for (int i = 0; i < f.length; i++) d[i] = f[i];
+            p.put(e.name(), d);
+        }
+        return p;
+    }
 
     /** logits [B·T·V], the masked mean NLL, and the final hidden states ln_f(x) [B·T·C]. */
     public record Output(double[] logits, double loss, double[] hidden) {}

@@ -2,6 +2,12 @@ package dev.align4j.testing;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.align4j.tensor.DType;
+import dev.align4j.tensor.Device;
+import dev.align4j.tensor.Scope;
+import dev.align4j.tensor.Tensor;
+import java.util.Arrays;
+
 /** Tolerance comparison atol + rtol·|ref| against a double-precision reference, naming the first bad index. */
 public final class Close {
     private Close() {}
@@ -27,4 +33,12 @@ public final class Close {
 
     /** Poison value for outputs, so that an element a kernel failed to write shows up. */
     public static final float POISON = 7.77e33f;
+
+    /** An F32 tensor of {@code s} full of {@link #POISON}. */
+    public static Tensor poisoned(Scope s, Device device, long... shape) {
+        Tensor x = s.empty(device, DType.F32, shape);
+        float[] p = new float[(int) x.numel()];
+        Arrays.fill(p, POISON);
+        return x.copyFrom(p);
+    }
 }

@@ -95,14 +95,7 @@ class DpoTrainerTest {
     // ------------------------------------------------------------------------------------------ double reference
 
     static Map<String, double[]> paramsDouble(Gpt m) {
-        Map<String, double[]> p = new HashMap<>();
-        for (GptParams.Entry e : m.layout().entries()) {
-            float[] f = m.param(e.name()).toFloatArray();
-            double[] d = new double[f.length];
-            for (int i = 0; i < f.length; i++) d[i] = f[i];
-            p.put(e.name(), d);
-        }
-        return p;
+        return GptReference.params(m);
     }
 
     /** {chosen[n], rejected[n]} sequence log-probs: a double GPT forward, log-softmax in double, masked sums. */

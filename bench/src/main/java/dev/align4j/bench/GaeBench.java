@@ -6,22 +6,9 @@ import dev.align4j.tensor.BenchAccess;
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.NativeKernels;
-import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * {@link Gae} (γ = 1, λ = 0.95: advantages and returns) and {@link Whiten} (masked whitening of the
@@ -34,24 +21,16 @@ import org.openjdk.jmh.annotations.Warmup;
  * [B]-vector op on fresh arrays (strided column access, as TRL's {@code values[:, t]}).
  * JMH: {@code java -jar benchmarks.jar GaeBench [-p B=256 -p T=1024]}.
  */
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-XX:+UseParallelGC"})
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-public class GaeBench {
+public class GaeBench extends JmhDefaults {
     static final String FAMILY = "gae";
 
-    static final class Case implements AutoCloseable {
-        final Device device;
+    static final class Case extends BenchCase {
         final int b, t;
         final float[] hR, hV, hMask, hX;
-        private final Scope scope = new Scope();
         final Tensor rewards, values, mask, adv, ret, x, out, work, stats;
-        float sink;
 
         Case(Device device, int b, int t, long seed) {
-            this.device = device;
+            super(device);
             this.b = b;
             this.t = t;
             SplittableRandom rnd = new SplittableRandom(seed);
@@ -60,20 +39,15 @@ public class GaeBench {
             hV = SmallKernels.normal(rnd, n, 0, 1);
             hMask = SmallKernels.prefixMask(rnd, b, t);
             hX = SmallKernels.normal(rnd, n, 0, 1);
-            try {
-                rewards = scope.of(device, hR, b, t);
-                values = scope.of(device, hV, b, t);
-                mask = scope.of(device, hMask, b, t);
-                adv = scope.empty(device, DType.F32, b, t);
-                ret = scope.empty(device, DType.F32, b, t);
-                x = scope.of(device, hX, b, t);
-                out = scope.empty(device, DType.F32, b, t);
-                work = scope.empty(device, DType.F64, 2L * b); // A4J_WHITEN_ROW doubles per row
-                stats = scope.empty(device, DType.F32, 2);
-            } catch (RuntimeException | Error e) {
-                scope.close();
-                throw e;
-            }
+            rewards = input(hR, b, t);
+            values = input(hV, b, t);
+            mask = input(hMask, b, t);
+            adv = output(b, t);
+            ret = output(b, t);
+            x = input(hX, b, t);
+            out = output(b, t);
+            work = output(DType.F64, 2L * b); // A4J_WHITEN_ROW doubles per row
+            stats = output(2);
         }
 
         void gae() {
@@ -102,36 +76,14 @@ public class GaeBench {
         float[][] whitenNaive() {
             return new float[][] {Naive.whiten(hX, hMask)};
         }
-
-        @Override
-        public void close() {
-            scope.close();
-        }
     }
 
     // ---------------------------------------------------------------- JMH
 
-    @State(org.openjdk.jmh.annotations.Scope.Benchmark)
-    public static class S {
-        @Param({"256"})
-        public int B;
-
-        @Param({"1024"})
-        public int T;
-
-        @Param({"cpu"})
-        public String device;
-
-        Case c;
-
-        @Setup(Level.Trial)
-        public void setup() {
-            c = new Case(Device.parse(device), B, T, 42);
-        }
-
-        @TearDown(Level.Trial)
-        public void tearDown() {
-            c.close();
+    public static class S extends BtTrial<Case> {
+        @Override
+        Case open(Device device) {
+            return new Case(device, B, T, SEED);
         }
     }
 
@@ -168,15 +120,12 @@ public class GaeBench {
     // ---------------------------------------------------------------- report
 
     static void report(Report.Context ctx) {
-        for (long[] shape : ctx.shapes("bt-shapes", SmallKernels.DEFAULT_BT_SHAPES)) {
-            int b = Math.toIntExact(shape[0]), t = Math.toIntExact(shape[1]);
-            String name = SmallKernels.btShape(b, t);
-            ctx.progress(FAMILY + " " + name + " on " + ctx.device());
+        SmallKernels.eachBtShape(ctx, FAMILY, (b, t, name) -> {
             long bt = (long) b * t;
             try (Case c = new Case(ctx.device(), b, t, ctx.seed())) {
                 SmallKernels.measure(ctx, FAMILY, "gae", name, bt, 20 * bt, c::gae, c::gaeKernel, c::gaeNaive);
                 SmallKernels.measure(ctx, FAMILY, "whiten", name, bt, 12 * bt, c::whiten, c::whitenKernel, c::whitenNaive);
             }
-        }
+        });
     }
 }

@@ -9,17 +9,13 @@ import dev.align4j.tensor.Tensor;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Token log-probs ({@link LogProbs}): fused forward (with and without entropy) and in-place backward, the
@@ -32,12 +28,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * naive methods run only at their own (small) shapes. N=16384, V=128256 needs 8.4 GB for the logits
  * alone. The report main ({@link Report}) calls {@link #report}.
  */
-@BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Fork(value = 2, jvmArgsAppend = {"-Xms1g", "-XX:+UseParallelGC"})
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-public class LogProbsBench {
+public class LogProbsBench extends JmhDefaults {
     static final String FAMILY = "logprobs";
     static final String DEFAULT_SHAPES = "4096x32000,4096x128256,16384x32000,16384x128256";
     /** The naive baseline's default limit on N·V (its N×V arrays are Java arrays, single-threaded). */

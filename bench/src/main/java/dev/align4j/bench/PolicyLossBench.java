@@ -2,25 +2,11 @@ package dev.align4j.bench;
 
 import dev.align4j.kernels.PolicyLoss;
 import dev.align4j.kernels.ValueLoss;
-import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.NativeKernels;
-import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * PPO's clipped policy loss ({@link PolicyLoss}: loss, dL/dℓ_new, clipfrac, approxkl) and clipped value
@@ -33,28 +19,21 @@ import org.openjdk.jmh.annotations.Warmup;
  * (NativeKernels with preallocated scratch, no validation), naive (TRL's ops in plain Java, {@link Naive}).
  * JMH: {@code java -jar benchmarks.jar PolicyLossBench [-p B=256 -p T=1024 -p device=cpu]}.
  */
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-XX:+UseParallelGC"})
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-public class PolicyLossBench {
+public class PolicyLossBench extends JmhDefaults {
     static final String FAMILY = "policyloss";
     static final float EPS = 0.2f;
     private static final int TOKEN_MEAN = 0; // PolicyLoss.Aggregation.TOKEN_MEAN.code (package-private)
 
-    static final class Case implements AutoCloseable {
-        final Device device;
+    static final class Case extends BenchCase {
         final int b, t;
         final float[] hNew, hOld, hAdv, hMask, hV, hVOld, hRet;
-        private final Scope scope = new Scope();
-        final Tensor logpNew, logpOld, adv, mask, dlogp, pWork, pStats;
-        final Tensor values, valuesOld, returns, dvalues, vWork, vStats;
+        final Tensor mask;
+        /** policy: (ℓ_new, ℓ_old, A), dL/dℓ_new; value: (V, V_old, G), dL/dV. */
+        final LossTensors policy, value;
         final double[] naiveStats = new double[4];
-        float sink;
 
         Case(Device device, int b, int t, long seed) {
-            this.device = device;
+            super(device);
             this.b = b;
             this.t = t;
             SplittableRandom rnd = new SplittableRandom(seed);
@@ -66,24 +45,17 @@ public class PolicyLossBench {
             hV = SmallKernels.normal(rnd, n, 0, 1);
             hVOld = SmallKernels.perturb(rnd, hV, 0.2);
             hRet = SmallKernels.normal(rnd, n, 0, 1);
-            try {
-                logpNew = scope.of(device, hNew, b, t);
-                logpOld = scope.of(device, hOld, b, t);
-                adv = scope.of(device, hAdv, b, t);
-                mask = scope.of(device, hMask, b, t);
-                dlogp = scope.empty(device, DType.F32, b, t);
-                pWork = scope.empty(device, DType.F32, (long) b * 6); // A4J_POLICY_ROW
-                pStats = scope.empty(device, DType.F32, 6);           // A4J_POLICY_STATS
-                values = scope.of(device, hV, b, t);
-                valuesOld = scope.of(device, hVOld, b, t);
-                returns = scope.of(device, hRet, b, t);
-                dvalues = scope.empty(device, DType.F32, b, t);
-                vWork = scope.empty(device, DType.F32, (long) b * 3); // A4J_VALUE_ROW
-                vStats = scope.empty(device, DType.F32, 3);           // A4J_VALUE_STATS
-            } catch (RuntimeException | Error e) {
-                scope.close();
-                throw e;
-            }
+            mask = input(hMask, b, t);
+            policy = loss(hNew, hOld, hAdv, 6, 6); // A4J_POLICY_ROW, A4J_POLICY_STATS
+            value = loss(hV, hVOld, hRet, 3, 3);   // A4J_VALUE_ROW, A4J_VALUE_STATS
+        }
+
+        /** The two clipped losses move the same tensors: three [B, T] inputs, the gradient, row scratch, stats. */
+        record LossTensors(Tensor x, Tensor y, Tensor z, Tensor grad, Tensor work, Tensor stats) {}
+
+        private LossTensors loss(float[] x, float[] y, float[] z, int rowFloats, int statFloats) {
+            return new LossTensors(input(x, b, t), input(y, b, t), input(z, b, t), output(b, t),
+                    output((long) b * rowFloats), output(statFloats));
         }
 
         long bytes() {
@@ -91,12 +63,15 @@ public class PolicyLossBench {
         }
 
         float policy() {
-            return sink += PolicyLoss.compute(logpNew, logpOld, adv, mask, PolicyLoss.Config.DEFAULT, dlogp).loss();
+            LossTensors p = policy;
+            return sink += PolicyLoss.compute(p.x(), p.y(), p.z(), mask, PolicyLoss.Config.DEFAULT, p.grad()).loss();
         }
 
         float policyKernel() {
-            NativeKernels.policyLoss(device, logpNew, logpOld, adv, mask, b, t, EPS, EPS, 0f, TOKEN_MEAN, dlogp, pWork, pStats);
-            return sink += pStats.toFloatArray()[0];
+            LossTensors p = policy;
+            NativeKernels.policyLoss(device, p.x(), p.y(), p.z(), mask, b, t, EPS, EPS, 0f, TOKEN_MEAN, p.grad(), p.work(),
+                    p.stats());
+            return sink += p.stats().toFloatArray()[0];
         }
 
         float[][] policyNaive() {
@@ -104,48 +79,27 @@ public class PolicyLossBench {
         }
 
         float value() {
-            return sink += ValueLoss.compute(values, valuesOld, returns, mask, ValueLoss.Config.DEFAULT, dvalues).loss();
+            LossTensors v = value;
+            return sink += ValueLoss.compute(v.x(), v.y(), v.z(), mask, ValueLoss.Config.DEFAULT, v.grad()).loss();
         }
 
         float valueKernel() {
-            NativeKernels.valueLoss(device, values, valuesOld, returns, mask, b, t, EPS, TOKEN_MEAN, dvalues, vWork, vStats);
-            return sink += vStats.toFloatArray()[0];
+            LossTensors v = value;
+            NativeKernels.valueLoss(device, v.x(), v.y(), v.z(), mask, b, t, EPS, TOKEN_MEAN, v.grad(), v.work(), v.stats());
+            return sink += v.stats().toFloatArray()[0];
         }
 
         float[][] valueNaive() {
             return new float[][] {Naive.valueLoss(hV, hVOld, hRet, hMask, EPS, naiveStats)};
         }
-
-        @Override
-        public void close() {
-            scope.close();
-        }
     }
 
     // ---------------------------------------------------------------- JMH
 
-    @State(org.openjdk.jmh.annotations.Scope.Benchmark)
-    public static class S {
-        @Param({"256"})
-        public int B;
-
-        @Param({"1024"})
-        public int T;
-
-        /** cpu, cuda or cuda:K (the naive methods run on the host whatever this is). */
-        @Param({"cpu"})
-        public String device;
-
-        Case c;
-
-        @Setup(Level.Trial)
-        public void setup() {
-            c = new Case(Device.parse(device), B, T, 42);
-        }
-
-        @TearDown(Level.Trial)
-        public void tearDown() {
-            c.close();
+    public static class S extends BtTrial<Case> {
+        @Override
+        Case open(Device device) {
+            return new Case(device, B, T, SEED);
         }
     }
 
@@ -182,16 +136,13 @@ public class PolicyLossBench {
     // ---------------------------------------------------------------- report
 
     static void report(Report.Context ctx) {
-        for (long[] shape : ctx.shapes("bt-shapes", SmallKernels.DEFAULT_BT_SHAPES)) {
-            int b = Math.toIntExact(shape[0]), t = Math.toIntExact(shape[1]);
-            String name = SmallKernels.btShape(b, t);
-            ctx.progress(FAMILY + " " + name + " on " + ctx.device());
+        SmallKernels.eachBtShape(ctx, FAMILY, (b, t, name) -> {
             try (Case c = new Case(ctx.device(), b, t, ctx.seed())) {
                 SmallKernels.measure(ctx, FAMILY, "policy", name, (long) b * t, c.bytes(), c::policy, c::policyKernel,
                         c::policyNaive);
                 SmallKernels.measure(ctx, FAMILY, "value", name, (long) b * t, c.bytes(), c::value, c::valueKernel,
                         c::valueNaive);
             }
-        }
+        });
     }
 }

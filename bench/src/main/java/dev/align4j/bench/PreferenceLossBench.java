@@ -1,25 +1,12 @@
 package dev.align4j.bench;
 
 import dev.align4j.kernels.PreferenceLoss;
-import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.NativeKernels;
-import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * {@link PreferenceLoss}: DPO sigmoid (β = 0.1), IPO (β = 0.1, per-token averages) and SimPO (β = 2,
@@ -29,12 +16,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * a call is pure fixed cost; the floor is shown only for completeness.
  * JMH: {@code java -jar benchmarks.jar PreferenceLossBench [-p B=64]}.
  */
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-XX:+UseParallelGC"})
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-public class PreferenceLossBench {
+public class PreferenceLossBench extends JmhDefaults {
     static final String FAMILY = "preference";
 
     /** The measured losses, their configs and native type codes (A4J_PREF_*; Type.code is package-private). */
@@ -55,17 +37,14 @@ public class PreferenceLossBench {
         }
     }
 
-    static final class Case implements AutoCloseable {
-        final Device device;
+    static final class Case extends BenchCase {
         final int b;
         final float[] hC, hR, hRc, hRr, hLc, hLr;
-        private final Scope scope = new Scope();
         final Tensor c, r, rc, rr, lc, lr, dc, dr, losses, rwc, rwr, stats;
         final double[] naiveStats = new double[5];
-        float sink;
 
         Case(Device device, int b, long seed) {
-            this.device = device;
+            super(device);
             this.b = b;
             SplittableRandom rnd = new SplittableRandom(seed);
             hC = SmallKernels.normal(rnd, b, -150, 40);
@@ -74,23 +53,18 @@ public class PreferenceLossBench {
             hRr = SmallKernels.perturb(rnd, hR, 5);
             hLc = lengths(rnd, b);
             hLr = lengths(rnd, b);
-            try {
-                c = scope.of(device, hC, b);
-                r = scope.of(device, hR, b);
-                rc = scope.of(device, hRc, b);
-                rr = scope.of(device, hRr, b);
-                lc = scope.of(device, hLc, b);
-                lr = scope.of(device, hLr, b);
-                dc = scope.empty(device, DType.F32, b);
-                dr = scope.empty(device, DType.F32, b);
-                losses = scope.empty(device, DType.F32, b);
-                rwc = scope.empty(device, DType.F32, b);
-                rwr = scope.empty(device, DType.F32, b);
-                stats = scope.empty(device, DType.F32, 5); // A4J_PREF_STATS
-            } catch (RuntimeException | Error e) {
-                scope.close();
-                throw e;
-            }
+            c = input(hC, b);
+            r = input(hR, b);
+            rc = input(hRc, b);
+            rr = input(hRr, b);
+            lc = input(hLc, b);
+            lr = input(hLr, b);
+            dc = output(b);
+            dr = output(b);
+            losses = output(b);
+            rwc = output(b);
+            rwr = output(b);
+            stats = output(5); // A4J_PREF_STATS
         }
 
         private static float[] lengths(SplittableRandom rnd, int b) {
@@ -122,38 +96,20 @@ public class PreferenceLossBench {
                 case SIMPO -> Naive.simpo(hC, hR, hLc, hLr, cfg.beta(), cfg.gamma(), cfg.labelSmoothing(), naiveStats);
             };
         }
-
-        @Override
-        public void close() {
-            scope.close();
-        }
     }
 
     // ---------------------------------------------------------------- JMH
 
-    @State(org.openjdk.jmh.annotations.Scope.Benchmark)
-    public static class S {
-        @Param({"64", "1024"})
-        public int B;
-
+    public static class S extends PairsTrial<Case> {
         @Param({"sigmoid", "ipo", "simpo"})
         public String loss;
 
-        @Param({"cpu"})
-        public String device;
-
-        Case c;
         Kind kind;
 
-        @Setup(Level.Trial)
-        public void setup() {
-            c = new Case(Device.parse(device), B, 42);
+        @Override
+        Case open(Device device) {
             kind = Kind.valueOf(loss.toUpperCase(java.util.Locale.ROOT));
-        }
-
-        @TearDown(Level.Trial)
-        public void tearDown() {
-            c.close();
+            return new Case(device, B, SEED);
         }
     }
 
@@ -175,14 +131,12 @@ public class PreferenceLossBench {
     // ---------------------------------------------------------------- report
 
     static void report(Report.Context ctx) {
-        for (int b : ctx.sizes("pairs", SmallKernels.DEFAULT_PAIRS)) {
-            String name = SmallKernels.pairShape(b);
-            ctx.progress(FAMILY + " " + name + " on " + ctx.device());
+        SmallKernels.eachPairCount(ctx, FAMILY, (b, name) -> {
             try (Case c = new Case(ctx.device(), b, ctx.seed())) {
                 for (Kind k : Kind.values())
                     SmallKernels.measure(ctx, FAMILY, k.label, name, b, (long) k.bytesPerPair * b, () -> c.run(k),
                             () -> c.kernel(k), () -> c.naive(k));
             }
-        }
+        });
     }
 }

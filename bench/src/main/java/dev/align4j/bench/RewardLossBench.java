@@ -1,25 +1,11 @@
 package dev.align4j.bench;
 
 import dev.align4j.kernels.RewardLoss;
-import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.NativeKernels;
-import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * {@link RewardLoss}: the Bradley–Terry loss −mean logσ(r⁺ − r⁻) with metrics and gradient, no margin,
@@ -27,39 +13,26 @@ import org.openjdk.jmh.annotations.Warmup;
  * reads 2·B floats, writes 2·B (16·B bytes): pure fixed cost at these sizes.
  * JMH: {@code java -jar benchmarks.jar RewardLossBench [-p B=64]}.
  */
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-XX:+UseParallelGC"})
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-public class RewardLossBench {
+public class RewardLossBench extends JmhDefaults {
     static final String FAMILY = "reward";
 
-    static final class Case implements AutoCloseable {
-        final Device device;
+    static final class Case extends BenchCase {
         final int b;
         final float[] hC, hR;
-        private final Scope scope = new Scope();
         final Tensor c, r, dc, dr, stats;
         final double[] naiveStats = new double[5];
-        float sink;
 
         Case(Device device, int b, long seed) {
-            this.device = device;
+            super(device);
             this.b = b;
             SplittableRandom rnd = new SplittableRandom(seed);
             hC = SmallKernels.normal(rnd, b, 0, 1);
             hR = SmallKernels.normal(rnd, b, 0, 1);
-            try {
-                c = scope.of(device, hC, b);
-                r = scope.of(device, hR, b);
-                dc = scope.empty(device, DType.F32, b);
-                dr = scope.empty(device, DType.F32, b);
-                stats = scope.empty(device, DType.F32, 5); // A4J_RM_STATS
-            } catch (RuntimeException | Error e) {
-                scope.close();
-                throw e;
-            }
+            c = input(hC, b);
+            r = input(hR, b);
+            dc = output(b);
+            dr = output(b);
+            stats = output(5); // A4J_RM_STATS
         }
 
         float run() {
@@ -74,33 +47,14 @@ public class RewardLossBench {
         float[][] naive() {
             return Naive.rewardLoss(hC, hR, naiveStats);
         }
-
-        @Override
-        public void close() {
-            scope.close();
-        }
     }
 
     // ---------------------------------------------------------------- JMH
 
-    @State(org.openjdk.jmh.annotations.Scope.Benchmark)
-    public static class S {
-        @Param({"64", "1024"})
-        public int B;
-
-        @Param({"cpu"})
-        public String device;
-
-        Case c;
-
-        @Setup(Level.Trial)
-        public void setup() {
-            c = new Case(Device.parse(device), B, 42);
-        }
-
-        @TearDown(Level.Trial)
-        public void tearDown() {
-            c.close();
+    public static class S extends PairsTrial<Case> {
+        @Override
+        Case open(Device device) {
+            return new Case(device, B, SEED);
         }
     }
 
@@ -122,12 +76,10 @@ public class RewardLossBench {
     // ---------------------------------------------------------------- report
 
     static void report(Report.Context ctx) {
-        for (int b : ctx.sizes("pairs", SmallKernels.DEFAULT_PAIRS)) {
-            String name = SmallKernels.pairShape(b);
-            ctx.progress(FAMILY + " " + name + " on " + ctx.device());
+        SmallKernels.eachPairCount(ctx, FAMILY, (b, name) -> {
             try (Case c = new Case(ctx.device(), b, ctx.seed())) {
                 SmallKernels.measure(ctx, FAMILY, "bt", name, b, 16L * b, c::run, c::kernel, c::naive);
             }
-        }
+        });
     }
 }

@@ -64,12 +64,33 @@ final class SmallKernels {
         return m;
     }
 
-    static String btShape(int b, int t) {
-        return "B=" + b + " T=" + t;
+    /** A report body for one [B, T] shape, named {@code shape} in the rows. */
+    interface BtBody {
+        void run(int b, int t, String shape);
     }
 
-    static String pairShape(int b) {
-        return "B=" + b;
+    /** A report body for one count of preference pairs, named {@code shape} in the rows. */
+    interface PairsBody {
+        void run(int b, String shape);
+    }
+
+    /** Runs {@code body} for each {@code --bt-shapes} shape (default {@link #DEFAULT_BT_SHAPES}), announced. */
+    static void eachBtShape(Report.Context ctx, String family, BtBody body) {
+        for (long[] shape : ctx.shapes("bt-shapes", DEFAULT_BT_SHAPES)) {
+            int b = Math.toIntExact(shape[0]), t = Math.toIntExact(shape[1]);
+            String name = "B=" + b + " T=" + t;
+            ctx.progress(family + " " + name + " on " + ctx.device());
+            body.run(b, t, name);
+        }
+    }
+
+    /** Runs {@code body} for each {@code --pairs} count (default {@link #DEFAULT_PAIRS}), announced. */
+    static void eachPairCount(Report.Context ctx, String family, PairsBody body) {
+        for (int b : ctx.sizes("pairs", DEFAULT_PAIRS)) {
+            String name = "B=" + b;
+            ctx.progress(family + " " + name + " on " + ctx.device());
+            body.run(b, name);
+        }
     }
 
     // ---------------------------------------------------------------- measurement
