@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code align4j generate}: samples responses of a model to prompts ({@link Generator}). */
-@Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false, modelTransformer = ConfigOptions.class,
         description = "Samples --n responses to each --prompt from --model and prints them (special tokens skipped).")
 public final class GenerateCommand extends BaseCommand {
     @Option(names = "--model", paramLabel = "MODEL", required = true, description = "model directory or run folder")
@@ -25,18 +25,6 @@ public final class GenerateCommand extends BaseCommand {
 
     @Option(names = "--n", paramLabel = "K", description = "responses per prompt (default 1)")
     int n = 1;
-
-    @Option(names = "--max-new", paramLabel = "N", description = "new tokens at most (default 64, cut to fit the context)")
-    int maxNew = 64;
-
-    @Option(names = "--temperature", paramLabel = "T", description = "sampling temperature; 0 = greedy (default 1.0)")
-    double temperature = 1.0;
-
-    @Option(names = "--top-k", paramLabel = "K", description = "top-k sampling (default 0: off)")
-    int topK;
-
-    @Option(names = "--top-p", paramLabel = "P", description = "nucleus sampling (default 1.0: off)")
-    double topP = 1.0;
 
     @Option(names = "--task", description = "format the prompt as the built-in tasks do: \"Q: <prompt>\\nA:\"")
     boolean task;
@@ -55,10 +43,16 @@ public final class GenerateCommand extends BaseCommand {
         return p;
     }
 
+    /** Sampling at temperature 1, up to 64 new tokens (cut to fit the context); eos and pad come from the tokenizer. */
+    public GenerateCommand() {
+        super(new GenerationConfig(64, 1.0, 0, 1.0, -1, 0, 0));
+    }
+
     @Override
     protected int run() throws Exception {
         if (n < 1) throw CliException.usage("--n must be >= 1, got " + n);
-        if (maxNew < 1) throw CliException.usage("--max-new must be >= 1, got " + maxNew);
+        GenerationConfig given = config((GenerationConfig) configDefaults());
+        int maxNew = given.maxNewTokens();
         try (Gpt gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
             Tokenizer tok = ModelPaths.tokenizer(tokenizer, gpt.config().vocabSize());
             Encoder enc = new Encoder(tok, gpt.config().nCtx());
@@ -74,7 +68,8 @@ public final class GenerateCommand extends BaseCommand {
             }
             int room = Math.min(maxNew, gpt.config().nCtx() - longest);
             if (room < maxNew) info("--max-new cut to %d to fit the context of %d", room, gpt.config().nCtx());
-            GenerationConfig gc = new GenerationConfig(room, temperature, topK, topP, tok.eosId(), tok.padId(), seed(0));
+            GenerationConfig gc = new GenerationConfig(room, given.temperature(), given.topK(), given.topP(), tok.eosId(), tok.padId(),
+                    given.seed());
             Generation g = Generator.generate(gpt, ids, gc);
             for (int i = 0; i < ids.length; i++) {
                 int[] r = g.response(i);

@@ -1,13 +1,19 @@
 package dev.align4j.model;
 
+import dev.align4j.config.Knob;
+
 /**
  * Options of {@link Generator#generate}: at most {@code maxNewTokens} (≥ 1) tokens per sequence; the sampling
  * distribution of {@link Sampler} ({@code temperature} ≥ 0, 0 = greedy; {@code topK} ≥ 0, 0 = off; {@code topP}
  * in (0, 1], 1 = off); {@code eosId} stops a sequence once sampled (−1: no EOS); {@code padId} fills the
  * returned tokens after each sequence's end; {@code seed} seeds the RNG (runs are reproducible).
  */
-public record GenerationConfig(int maxNewTokens, double temperature, int topK, double topP, int eosId, int padId,
-                               long seed) {
+public record GenerationConfig(@Knob(name = "max-new", doc = "new tokens at most") int maxNewTokens,
+                               @Knob(doc = "sampling temperature; 0 = greedy", label = "T") double temperature,
+                               @Knob(doc = "top-k sampling (0: off)", label = "K") int topK,
+                               @Knob(doc = "nucleus sampling (1: off)", label = "P") double topP,
+                               int eosId, int padId,
+                               @Knob(doc = "seed of the sampling") long seed) {
     public GenerationConfig {
         if (maxNewTokens < 1) throw new IllegalArgumentException("maxNewTokens must be >= 1, got " + maxNewTokens);
         Sampler.checkTemperature(temperature);

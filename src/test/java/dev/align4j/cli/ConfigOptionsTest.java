@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.align4j.config.Knob;
 import dev.align4j.kernels.KlShaping;
 import dev.align4j.kernels.PreferenceLoss;
+import dev.align4j.model.GenerationConfig;
 import dev.align4j.rl.PpoConfig;
 import dev.align4j.train.DpoConfig;
 import dev.align4j.train.SftConfig;
@@ -44,7 +45,7 @@ class ConfigOptionsTest {
     @Test
     void everyKnobIsAnOptionShowingTheRecordsDefault() {
         List<Bound> cs = trainingCommands();
-        assertEquals(Set.of("pretrain", "sft", "rm", "ppo", "dpo", "train-lm"),
+        assertEquals(Set.of("pretrain", "sft", "rm", "ppo", "dpo", "train-lm", "generate"),
                 Set.copyOf(cs.stream().map(b -> b.spec().name()).toList()));
         int checked = 0;
         for (Bound b : cs) {
@@ -125,6 +126,10 @@ class ConfigOptionsTest {
         new CommandLine(lm).parseArgs("--data", "d", "--out", "x", "--batch", "0");
         e = assertThrows(CliException.class, () -> LmRunOptions.config(lm, 16));
         assertTrue(e.getMessage().startsWith("--batch must be >= 1"), e.getMessage());
+        GenerateCommand gen = new GenerateCommand();
+        new CommandLine(gen).parseArgs("--model", "m", "--prompt", "p", "--top-p", "2");
+        e = assertThrows(CliException.class, () -> gen.config((GenerationConfig) gen.configDefaults()));
+        assertTrue(e.getMessage().startsWith("--top-p must be in (0, 1]"), e.getMessage());
     }
 
     /** {component, default value} of every knob of {@code r}, walked into unannotated nested records. */
