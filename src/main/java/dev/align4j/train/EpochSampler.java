@@ -1,5 +1,6 @@
 package dev.align4j.train;
 
+import dev.align4j.data.DataPosition;
 import dev.align4j.tensor.Seeds;
 import java.util.Random;
 
@@ -8,7 +9,7 @@ import java.util.Random;
  * number of indices drawn so far ({@link #position()}) is the sampler's whole state and {@link #seek} resumes
  * exactly. With {@code shuffle = false} the order is 0, 1, ..., n − 1 every epoch.
  */
-public final class EpochSampler implements PostTrainer.DataPosition {
+public final class EpochSampler implements DataPosition {
     private final int n;
     private final long seed;
     private final boolean shuffle;

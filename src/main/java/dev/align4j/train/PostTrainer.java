@@ -1,5 +1,6 @@
 package dev.align4j.train;
 
+import dev.align4j.data.DataPosition;
 import dev.align4j.model.SafeTensorsWriter;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -20,13 +21,6 @@ import java.util.Map;
  * position, the config and the optimizer state, and restores them in {@link #resume}.
  */
 public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoCloseable {
-    /** Where a trainer's data stands: {@link #position()} is the whole state a resume needs ({@link #seek}). */
-    public interface DataPosition {
-        long position();
-
-        void seek(long position);
-    }
-
     /**
      * Builds a trainer from a checkpoint in {@link #resume}: what it loads for the trainer to own goes through
      * {@link Owned#add}, so it is closed when the build fails.
@@ -70,8 +64,8 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
     private ProgressListener progress = ProgressListener.NONE;
 
     /**
-     * {@code name}: the trainer's name in its checkpoints ("sft", "reward", "dpo", "ppo", "lm"). {@code resumed}: built by {@link #resume}; otherwise a new run, refused when {@code dir} holds one
-     * ({@link RunDirectory#requireNoRun}). {@code ownsModels}: the trainer closes its models with itself (it loaded them
+     * {@code name}: the trainer's name in its checkpoints ("sft", "reward", "dpo", "ppo", "lm"). {@code resumed}: built
+     * by {@link #resume}; otherwise a new run, refused when {@code dir} holds one ({@link RunDirectory#requireNoRun}). {@code ownsModels}: the trainer closes its models with itself (it loaded them
      * from a checkpoint, or was given them to own); otherwise they are the caller's.
      */
     protected PostTrainer(String name, Path dir, C config, boolean resumed, boolean ownsModels) throws IOException {

@@ -1,13 +1,13 @@
 package dev.align4j.data.lm;
 
-import dev.align4j.train.PostTrainer;
+import dev.align4j.data.DataPosition;
 
 /**
  * Where training batches come from. A source has an explicit position (the number of sequences drawn so
  * far) and every draw is a pure function of (seed, position, step), so {@link #seek} to a saved position
  * resumes the exact sequence of batches.
  */
-public interface BatchSource extends PostTrainer.DataPosition {
+public interface BatchSource extends DataPosition {
     /** The next {@code b} sequences of {@code t} targets for 0-based step {@code step} of {@code totalSteps}; advances by {@code b}. */
     Batch next(int b, int t, long step, long totalSteps);
 
