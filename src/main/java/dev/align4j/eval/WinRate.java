@@ -3,7 +3,7 @@ package dev.align4j.eval;
 import dev.align4j.data.Encoder;
 import dev.align4j.data.tasks.Task;
 import dev.align4j.model.Gpt;
-import dev.align4j.rl.Responses;
+import dev.align4j.model.Responses;
 import java.util.ArrayList;
 import java.util.List;
 

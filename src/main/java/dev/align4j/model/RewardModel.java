@@ -1,12 +1,12 @@
 package dev.align4j.model;
 
+import dev.align4j.data.SequenceBatch;
 import dev.align4j.data.TokenizedPair;
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Seeds;
 import dev.align4j.tensor.Tensor;
-import dev.align4j.train.SequenceBatch;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,5 +1,6 @@
 package dev.align4j.rl;
 
+import dev.align4j.data.SequenceBatch;
 import dev.align4j.kernels.Gae;
 import dev.align4j.kernels.KlShaping;
 import dev.align4j.kernels.PolicyLoss;
@@ -20,7 +21,6 @@ import dev.align4j.train.Checkpoint;
 import dev.align4j.train.EpochSampler;
 import dev.align4j.train.Optimizer;
 import dev.align4j.train.PostTrainer;
-import dev.align4j.train.SequenceBatch;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;

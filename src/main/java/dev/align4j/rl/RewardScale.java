@@ -1,11 +1,12 @@
 package dev.align4j.rl;
 
 import dev.align4j.data.Encoder;
+import dev.align4j.data.SequenceBatch;
 import dev.align4j.data.tasks.Task;
 import dev.align4j.model.Gpt;
+import dev.align4j.model.Responses;
 import dev.align4j.model.RewardModel;
 import dev.align4j.model.ScalarHead;
-import dev.align4j.train.SequenceBatch;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;

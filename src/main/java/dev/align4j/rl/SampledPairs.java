@@ -4,6 +4,7 @@ import dev.align4j.data.Encoder;
 import dev.align4j.data.PreferencePair;
 import dev.align4j.data.tasks.Task;
 import dev.align4j.model.Gpt;
+import dev.align4j.model.Responses;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashSet;

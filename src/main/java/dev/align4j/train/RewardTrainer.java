@@ -1,5 +1,6 @@
 package dev.align4j.train;
 
+import dev.align4j.data.SequenceBatch;
 import dev.align4j.data.TokenizedPair;
 import dev.align4j.kernels.RewardLoss;
 import dev.align4j.model.RewardModel;

@@ -1,5 +1,6 @@
 package dev.align4j.train;
 
+import dev.align4j.data.SequenceBatch;
 import dev.align4j.data.TokenizedSft;
 import dev.align4j.model.Gpt;
 import dev.align4j.tensor.Device;

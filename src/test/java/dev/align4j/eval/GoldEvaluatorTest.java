@@ -12,7 +12,7 @@ import dev.align4j.model.Generation;
 import dev.align4j.model.GenerationConfig;
 import dev.align4j.model.Generator;
 import dev.align4j.model.Gpt;
-import dev.align4j.rl.Responses;
+import dev.align4j.model.Responses;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

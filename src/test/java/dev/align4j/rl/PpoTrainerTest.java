@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.align4j.data.SequenceBatch;
 import dev.align4j.kernels.KlShaping;
 import dev.align4j.model.Gpt;
 import dev.align4j.model.GptConfig;
@@ -19,7 +20,6 @@ import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.tokenizer.Tokenizers;
 import dev.align4j.train.OptimConfig;
 import dev.align4j.train.RunDirectory;
-import dev.align4j.train.SequenceBatch;
 import dev.align4j.train.TrainingDivergedException;
 import java.nio.file.Files;
 import java.nio.file.Path;

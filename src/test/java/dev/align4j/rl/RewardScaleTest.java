@@ -4,15 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.align4j.data.Encoder;
+import dev.align4j.data.SequenceBatch;
 import dev.align4j.data.tasks.Split;
 import dev.align4j.data.tasks.Task;
 import dev.align4j.data.tasks.TaskSuite;
 import dev.align4j.model.Gpt;
 import dev.align4j.model.GptConfig;
+import dev.align4j.model.Responses;
 import dev.align4j.model.RewardModel;
 import dev.align4j.tensor.Device;
 import dev.align4j.tokenizer.ByteTokenizer;
-import dev.align4j.train.SequenceBatch;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;

@@ -8,9 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.align4j.data.SequenceBatch;
 import dev.align4j.data.TokenizedPair;
-import dev.align4j.kernels.PreferenceLoss;
 import dev.align4j.kernels.PreferenceLoss.Type;
+import dev.align4j.kernels.PreferenceLoss;
 import dev.align4j.model.Gpt;
 import dev.align4j.model.GptConfig;
 import dev.align4j.model.GptParams;
@@ -18,6 +19,7 @@ import dev.align4j.reference.GptReference;
 import dev.align4j.reference.PreferenceLossReference;
 import dev.align4j.tensor.Device;
 import dev.align4j.testing.Close;
+import dev.align4j.testing.GpuTest;
 import dev.align4j.tokenizer.ByteTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -28,7 +30,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import dev.align4j.testing.GpuTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -13,6 +13,7 @@ import dev.align4j.data.Datasets;
 import dev.align4j.data.Encoder;
 import dev.align4j.data.PreferencePair;
 import dev.align4j.data.ReadOptions;
+import dev.align4j.data.SequenceBatch;
 import dev.align4j.data.TokenizedPair;
 import dev.align4j.eval.RewardAccuracy;
 import dev.align4j.kernels.RewardLoss;

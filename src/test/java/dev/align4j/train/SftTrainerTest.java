@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.align4j.data.Encoder;
+import dev.align4j.data.SequenceBatch;
 import dev.align4j.data.TokenizedSft;
 import dev.align4j.model.Gpt;
 import dev.align4j.model.GptConfig;

@@ -1,7 +1,5 @@
-package dev.align4j.train;
+package dev.align4j.data;
 
-import dev.align4j.data.TokenizedPair;
-import dev.align4j.data.TokenizedSft;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

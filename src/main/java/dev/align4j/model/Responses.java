@@ -1,11 +1,7 @@
-package dev.align4j.rl;
+package dev.align4j.model;
 
 import dev.align4j.data.Encoder;
 import dev.align4j.kernels.LogProbs;
-import dev.align4j.model.Generation;
-import dev.align4j.model.GenerationConfig;
-import dev.align4j.model.Generator;
-import dev.align4j.model.Gpt;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.tokenizer.Tokenizer;

@@ -1,10 +1,9 @@
-package dev.align4j.train;
+package dev.align4j.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import dev.align4j.data.TokenizedPair;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
