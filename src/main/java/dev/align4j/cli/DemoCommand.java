@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
         description = {"Runs the whole pipeline on the built-in tasks: pre-training (generated corpus + mid-training",
                 "mixture), SFT, reward model, PPO (+ a beta = 0 run), DPO, SimPO, evaluation; writes the run folder",
                 "(checkpoints, metrics.jsonl per stage, samples.jsonl, summary.json) and report.html with PNG plots.",
-                "About 8-10 minutes on 2 CPU cores at the default size."})
+                "About 18 minutes on 2 CPU cores at the default size."})
 public final class DemoCommand extends BaseCommand {
     @Option(names = "--out", paramLabel = "DIR", description = "run folder (default: runs/demo)")
     Path out = Path.of("runs", "demo");
