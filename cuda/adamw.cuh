@@ -22,7 +22,7 @@
 namespace a4j {
 
 constexpr int ADAMW_THREADS = 256;
-#if defined(__CUDACC__)
+#if defined(A4J_GPU)
 constexpr int64_t ADAMW_CHUNK = 256 * 8;
 #else
 constexpr int64_t ADAMW_CHUNK = INT64_C(1) << 15;

@@ -20,7 +20,7 @@
 namespace a4j {
 
 constexpr int ATTN_SOFTMAX_THREADS = 128;
-#if defined(__CUDACC__)
+#if defined(A4J_GPU)
 using attn_acc = float;
 #else
 using attn_acc = double;

@@ -20,7 +20,7 @@ namespace a4j {
 
 constexpr int BIAS_THREADS = 256;
 constexpr int64_t BIAS_ROWS = 64;  // rows per stage-1 chunk: the work size depends on it (see Bias.java)
-#if defined(__CUDACC__)
+#if defined(A4J_GPU)
 constexpr int64_t BIAS_SLICE = 256;                 // channels per block (= threads)
 constexpr int64_t RESIDUAL_CHUNK = 256 * 16;        // elements per block
 #else

@@ -26,7 +26,7 @@
 namespace a4j {
 
 constexpr int EMB_THREADS = 128;
-#if defined(__CUDACC__)
+#if defined(A4J_GPU)
 constexpr int64_t EMB_SLICE = 128;   // channels per dwte block (= threads)
 constexpr int64_t EMB_BUCKETS = 256; // power of two: bucket = id & (nb − 1)
 constexpr int64_t EMB_FWD_ROWS = 1;  // tokens per forward block

@@ -18,8 +18,8 @@
 namespace a4j {
 
 constexpr int GELU_THREADS = 256;
-// Used by the launcher too: __CUDACC__ (both nvcc passes), not __CUDA_ARCH__.
-#if defined(__CUDACC__)
+// Used by the launcher too: A4J_GPU (both nvcc passes), not __CUDA_ARCH__.
+#if defined(A4J_GPU)
 constexpr int64_t GELU_CHUNK = 4096;   // 16 coalesced floats per thread
 #else
 constexpr int64_t GELU_CHUNK = 16384;  // 64 KB per OpenMP task

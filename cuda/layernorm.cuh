@@ -31,9 +31,9 @@
 namespace a4j {
 
 constexpr int LAYERNORM_THREADS = 256;
-// Launch geometry shared by the launcher (host code) and the kernels: __CUDACC__, not __CUDA_ARCH__, so both
+// Launch geometry shared by the launcher (host code) and the kernels: A4J_GPU, not __CUDA_ARCH__, so both
 // nvcc passes agree.
-#if defined(__CUDACC__)
+#if defined(A4J_GPU)
 constexpr int LAYERNORM_SLICE = 8;          // channels per block of kernel B
 constexpr int LAYERNORM_LANE_CHANNELS = 1;  // channels per thread of kernel B
 using layernorm_acc = float;
@@ -134,7 +134,7 @@ __global__ void layernorm_bwd_params_kernel(const float* A4J_RESTRICT dout, cons
         const float m = mean[n], r = rstd[n];
         const float* dr = dout + n * C + c0 + lane;
         const float* xr = x + n * C + c0 + lane;
-#if !defined(__CUDACC__)
+#if !defined(A4J_GPU)
         // The slice is a short strided read per row, which the hardware prefetchers do not follow: ask for the
         // rows LAYERNORM_PREFETCH_ROWS ahead (one line per 16 floats).
         if (n + LAYERNORM_PREFETCH_ROWS < N)

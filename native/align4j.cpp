@@ -4,6 +4,7 @@
 // this library never depends on CUDA: on a machine without a GPU or without the CUDA library, only
 // the CUDA calls fail, with a reason.
 #include <dlfcn.h>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -68,6 +69,17 @@ constexpr NamedConstant g_constants[] = {
 #undef A4J_CONST
 constexpr int32_t g_constant_count = sizeof(g_constants) / sizeof(g_constants[0]);
 
+// The host GEMM, for a CUDA backend that has no cuBLAS (the emulated GPU, native/cuda_emu_backend.cpp).
+int host_gemm(int32_t trans_a, int32_t trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+              int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b, float beta, float* C,
+              int64_t ldc, int64_t stride_c, int64_t batch, char* error, int64_t error_size) {
+    std::string e;
+    const int rc = a4j_cpu_blas::gemm(trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C,
+                                      ldc, stride_c, batch, e);
+    if (rc != 0) std::snprintf(error, (size_t)error_size, "%s", e.c_str());
+    return rc;
+}
+
 template <typename F> bool resolve(void* handle, const char* name, F& fn, std::string& missing) {
     fn = reinterpret_cast<F>(dlsym(handle, name));
     if (fn == nullptr) missing += std::string(missing.empty() ? "" : ", ") + name;
@@ -107,6 +119,9 @@ int a4j_cuda_load(const char* path) {
         dlclose(h);
         return fail(A4J_ERR_NO_CUDA, std::string(path) + " lacks " + missing + " (built from other sources?)");
     }
+    // Optional: a backend without cuBLAS asks for the host GEMM.
+    if (auto use_host_gemm = reinterpret_cast<void (*)(decltype(&host_gemm))>(dlsym(h, "a4j_cuda_use_host_gemm")))
+        use_host_gemm(&host_gemm);
     api.handle = h;
     g_cuda = api;
     return 0;

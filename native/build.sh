@@ -3,6 +3,7 @@
 #   target/native/all_kernels.cuh   — every kernel header, included by both backends (generated, see below)
 #   target/native/libalign4j_cpu.a  — the CPU backend + dispatcher; JavaCPP links it into the JNI library
 #   <classes>/dev/align4j/tensor/linux-x86_64/libalign4j_cuda.so — the CUDA backend, when nvcc is on PATH
+#   target/native/libalign4j_cuda_emu.so, gpu_emu_test — the emulated GPU and its own tests (native/gpu_emu.h)
 # Environment: A4J_MARCH (default native; x86-64-v3 for a portable jar), A4J_CUDA=0 to skip CUDA,
 # A4J_CUDA=1 to fail when nvcc is missing.
 set -euo pipefail
@@ -30,14 +31,34 @@ g++ "${cxxflags[@]}" -c "$root/native/align4j.cpp" -o "$out/native/align4j.o"
 ar rcs "$out/native/libalign4j_cpu.a" "$out/native/align4j.o"
 echo "align4j: built $out/native/libalign4j_cpu.a (-march=$march)"
 
+# The emulated GPU (native/gpu_emu.h): the kernels' device code on the host, for the tests (not in the jar).
+# The kernels are built with gcov instrumentation (-O1: lines stay attributable) so that tools/emu-coverage.sh
+# can report which device lines the tests executed; the fiber runtime is not (it would triple the cost of
+# every barrier). In the background, beside nvcc.
+emu="$out/native/emu"
+rm -rf "$emu" && mkdir -p "$emu"
+emuflags=(-std=c++17 -march="$march" -fopenmp -fPIC -mtls-dialect=gnu2 -DA4J_EMULATED_GPU -Wall -Wno-unused-function -Werror
+          -I"$root/native" -I"$root/cuda" -I"$out/native")
+(
+  g++ "${emuflags[@]}" -O2 -c "$root/native/gpu_emu.cpp" -o "$emu/gpu_emu.o"
+  g++ "${emuflags[@]}" -O1 --coverage -c "$root/native/cuda_emu_backend.cpp" -o "$emu/cuda_emu_backend.o"
+  g++ "${emuflags[@]}" -O1 --coverage -c "$root/native/gpu_emu_test.cpp" -o "$emu/gpu_emu_test.o"
+  g++ -shared -fopenmp --coverage "$emu/gpu_emu.o" "$emu/cuda_emu_backend.o" -o "$out/native/libalign4j_cuda_emu.so"
+  g++ -fopenmp --coverage "$emu/gpu_emu.o" "$emu/gpu_emu_test.o" -o "$out/native/gpu_emu_test"
+  echo "align4j: built $out/native/libalign4j_cuda_emu.so and gpu_emu_test (emulated GPU)"
+) &
+emu_pid=$!
+trap 'wait $emu_pid 2>/dev/null || true' EXIT
+finish_emu() { wait $emu_pid || { echo "align4j: the emulated-GPU build failed" >&2; exit 1; }; trap - EXIT; }
+
 cuda_lib="$out/classes/dev/align4j/tensor/linux-x86_64/libalign4j_cuda.so"
 if [ "${A4J_CUDA:-auto}" = 0 ]; then
-  echo "align4j: CUDA backend skipped (A4J_CUDA=0)"; rm -f "$cuda_lib"; exit 0
+  echo "align4j: CUDA backend skipped (A4J_CUDA=0)"; rm -f "$cuda_lib"; finish_emu; exit 0
 fi
 if ! command -v nvcc >/dev/null 2>&1; then
   [ "${A4J_CUDA:-auto}" = 1 ] && { echo "align4j: A4J_CUDA=1 but nvcc is not on PATH" >&2; exit 1; }
   echo "align4j: nvcc not on PATH: CUDA backend not built (the CPU backend is complete without it)"
-  rm -f "$cuda_lib"; exit 0
+  rm -f "$cuda_lib"; finish_emu; exit 0
 fi
 # sm_80 (A100), sm_90 (H100/H200) machine code, plus compute_90 PTX for newer GPUs.
 nvcc -std=c++17 -O3 -shared -Xcompiler -fPIC -cudart static \
@@ -46,3 +67,4 @@ nvcc -std=c++17 -O3 -shared -Xcompiler -fPIC -cudart static \
      -Werror all-warnings -I"$root/native" -I"$root/cuda" -I"$out/native" \
      "$root/cuda/cuda_backend.cu" -o "$cuda_lib"
 echo "align4j: built $cuda_lib ($(nvcc --version | tail -1))"
+finish_emu

@@ -1,19 +1,24 @@
-// portability.h — lets every kernel in cuda/*.cuh be compiled twice from one source:
+// portability.h — lets every kernel in cuda/*.cuh be compiled three times from one source:
 //   * by nvcc for the GPU, with real blocks, warps and shared memory;
 //   * by the host compiler for the CPU backend, where a block is ONE thread: threadIdx is the
 //     compile-time constant 0 and blockDim the constant 1, so `for (j = threadIdx.x; j < n; j += blockDim.x)`
 //     becomes a plain loop the compiler vectorises, and A4J_LAUNCH runs the grid's blocks in an
-//     OpenMP loop.
+//     OpenMP loop;
+//   * by the host compiler as the emulated GPU (A4J_EMULATED_GPU, native/gpu_emu.h): the GPU's code paths
+//     with real blocks of fibers, barriers and warp shuffles, so that CI executes the device code too.
 // All cooperation between the threads of a block goes through the helpers at the end of this file
-// (block_max, block_sum, warp_suffix_scan_affine). Their GPU versions are the only kernel code that
-// CI does not execute; the GPU test suite covers them.
+// (block_max, block_sum, warp_suffix_scan_affine).
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 #include <cmath>
 
+// A4J_GPU: a GPU build (nvcc, or the emulated GPU of gpu_emu.h), i.e. blocks have many threads; the kernels use
+// it for launch geometry, which host and device code must agree on. __CUDA_ARCH__ marks device code (nvcc's
+// device pass; every line of the emulated build).
 #if defined(__CUDACC__)
+#define A4J_GPU 1
 
 #include <cuda_runtime.h>
 #define A4J_DEV __device__ __forceinline__
@@ -28,6 +33,15 @@ cudaStream_t a4j_stream();
         const long long a4j_grid_ = (long long)(grid);                               \
         if (a4j_grid_ > 0) kernel<<<(unsigned)a4j_grid_, (block), 0, a4j_stream()>>>(__VA_ARGS__); \
     } while (0)
+
+#elif defined(A4J_EMULATED_GPU)  // ----------------------------------- emulated GPU (native/gpu_emu.h)
+#define A4J_GPU 1
+#define __CUDA_ARCH__ 900
+
+#include "gpu_emu.h"
+#define A4J_DEV inline  // not static: member functions (the reduction operators) use it too
+#define A4J_HOSTDEV inline
+#define A4J_RESTRICT __restrict__
 
 #else  // ---------------------------------------------------------------- host build
 

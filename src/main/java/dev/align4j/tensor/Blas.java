@@ -114,7 +114,8 @@ public final class Blas {
         long ldb = Math.max(1, transB ? K : N);
         long ldc = Math.max(1, N);
         Device device = c.device();
-        if (device.isCpu()) OpenBlas.require();
+        // On CUDA too: a backend without cuBLAS (the emulated GPU) multiplies with the host's OpenBLAS.
+        OpenBlas.require();
         Backend.check(NativeLib.a4j_gemm(device.nativeId(), transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, a.address(),
                 lda, strideA, b.address(), ldb, strideB, beta, c.address(), ldc, strideC, batch,
                 tf32 ? NativeConstants.GEMM_TF32 : 0), "GEMM on " + device);

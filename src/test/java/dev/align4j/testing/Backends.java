@@ -13,6 +13,9 @@ import org.junit.jupiter.api.extension.TestTemplateInvocationContextProvider;
 
 /** The invocations of a {@link DeviceTest}: one per backend, each resolving the method's Device parameter. */
 public final class Backends implements TestTemplateInvocationContextProvider {
+    /** System property: run only the "cuda" invocations (the emulated-GPU pass of the build runs the CPU ones twice otherwise). */
+    public static final String ONLY_CUDA = "align4j.onlyCuda";
+
     @Override
     public boolean supportsTestTemplate(ExtensionContext context) {
         return true;
@@ -21,8 +24,8 @@ public final class Backends implements TestTemplateInvocationContextProvider {
     @Override
     public Stream<TestTemplateInvocationContext> provideTestTemplateInvocationContexts(ExtensionContext context) {
         // The CUDA device is made only when the invocation runs, after CudaRequirement has let it through.
-        return Stream.of(on("cpu", Device::cpu, List.of()),
-                on("cuda", () -> Device.cuda(0), List.of(new CudaRequirement())));
+        TestTemplateInvocationContext cuda = on("cuda", () -> Device.cuda(0), List.of(new CudaRequirement()));
+        return Boolean.getBoolean(ONLY_CUDA) ? Stream.of(cuda) : Stream.of(on("cpu", Device::cpu, List.of()), cuda);
     }
 
     private static TestTemplateInvocationContext on(String name, Supplier<Device> device, List<Extension> guards) {

@@ -17,4 +17,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @Test
 @Tag("gpu")
 @ExtendWith(CudaRequirement.class)
-public @interface GpuTest {}
+public @interface GpuTest {
+    /** Tag of the GPU tests that the emulated-GPU pass of the build leaves out (too slow there; see pom.xml). */
+    String EMULATOR_SLOW = "emulator-slow";
+}

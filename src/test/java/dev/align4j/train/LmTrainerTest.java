@@ -1,5 +1,7 @@
 package dev.align4j.train;
 
+import static dev.align4j.testing.GpuTest.EMULATOR_SLOW;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -21,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -179,7 +182,9 @@ class LmTrainerTest {
         learns(Device.cpu(), dir);
     }
 
+    /** 200 steps: minutes on the emulated GPU, which runs its kernels through the kernel tests instead. */
     @GpuTest
+    @Tag(EMULATOR_SLOW)
     void learnsARepetitiveCorpusCuda(@TempDir Path dir) throws Exception {
         learns(Device.cuda(0), dir);
     }
