@@ -14,11 +14,12 @@ emu="$root/target/native/emu"
 check=0
 [ "${1:-}" = --check ] && check=1
 shopt -s nullglob
-gcda=("$emu"/*.gcda)
-[ ${#gcda[@]} -gt 0 ] || { echo "emu-coverage: no gcov data in $emu: run the emulated-GPU tests first (mvn verify)" >&2; exit 2; }
+gcno=("$emu"/*.gcno)
+[ ${#gcno[@]} -gt 0 ] || { echo "emu-coverage: no instrumented build in $emu: build first (mvn package)" >&2; exit 2; }
+# An object whose .gcda is missing (its code never ran) counts as all lines not executed.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$tmp" && for d in "${gcda[@]}"; do gcov -l -o "$emu" "${d%.gcda}.gcno" >/dev/null; done)
+(cd "$tmp" && for g in "${gcno[@]}"; do gcov -l -o "$emu" "$g" >/dev/null 2>&1; done)
 
 # file:line of the exemptions, with their reasons
 exempt="$root/tools/emu-coverage-exempt.txt"
