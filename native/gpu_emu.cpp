@@ -8,6 +8,7 @@
 // cost more than most kernels' arithmetic.
 #include "gpu_emu.h"
 
+#include <omp.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -70,6 +71,7 @@ namespace {
 
 constexpr int MAX_THREADS = 1024;  // CUDA's limit on threads per block
 constexpr size_t STACK_BYTES = 128 << 10;
+constexpr int MAX_WORKERS = 4;
 
 enum class State { Runnable, AtBarrier, AtWarp, Done };
 
@@ -107,7 +109,7 @@ struct Worker {
 std::atomic<int> g_schedule{-1};  // Schedule, or -1 before the first launch reads A4J_EMU_SCHEDULE
 thread_local std::string t_error;  // the pending error of launches made by this thread
 
-thread_local Worker t_worker;  // ~80 KB of fiber state per worker thread; the stacks are mapped on first use
+thread_local Worker t_worker;  // ~100 KB of fiber state per worker thread; the stacks are mapped on first use
 A4J_EMU_TLS Thread* t_current = nullptr;  // the fiber running on this worker thread
 
 bool map_stacks(Worker& w) {
@@ -389,7 +391,10 @@ void launch(const char* kernel, long long grid, long long block, void (*body)(vo
     std::string first;
     std::atomic<bool> failed{false};
     const dim3 grid_dim{(unsigned)grid, 1u, 1u};
-    #pragma omp parallel for schedule(dynamic, 1) if (grid > 1)
+    // At most MAX_WORKERS workers: each maps 1024 stacks with guard pages (2048 mappings), and a many-core
+    // machine must not run the JVM out of vm.max_map_count for a test tool.
+    const int workers = omp_get_max_threads() < MAX_WORKERS ? omp_get_max_threads() : MAX_WORKERS;
+    #pragma omp parallel for schedule(dynamic, 1) if (grid > 1) num_threads(workers)
     for (long long b = 0; b < grid; ++b) {
         if (failed.load(std::memory_order_relaxed)) continue;
         Worker& w = t_worker;
