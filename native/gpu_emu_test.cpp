@@ -23,6 +23,13 @@ std::string take_error() {
     return a4j_emu::take_error(buf, sizeof buf) ? std::string(buf) : std::string();
 }
 
+// The error of the launches just made, printed into the case's log.
+std::string reported() {
+    const std::string e = take_error();
+    std::printf("  message: %s\n", e.c_str());
+    return e;
+}
+
 bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
 
 // ---- warp shuffles: CUDA Programming Guide, "Warp Shuffle Functions"
@@ -111,14 +118,12 @@ __global__ void early_exit_kernel(float* out) {
 void divergence() {
     float out[64];
     A4J_LAUNCH(diverged_barrier_kernel, 3, 64, 0, out);
-    std::string e = take_error();
-    std::printf("  message: %s\n", e.c_str());
+    std::string e = reported();
     expect(contains(e, "diverged_barrier_kernel") && contains(e, "block ") && contains(e, "barrier divergence") &&
                contains(e, "threads 0-15") && contains(e, "threads 16-63") && contains(e, "gpu_emu_test.cpp:"),
            "barrier divergence names the kernel, the block, the threads and both barriers");
     A4J_LAUNCH(early_exit_kernel, 1, 64, 0, out);
-    e = take_error();
-    std::printf("  message: %s\n", e.c_str());
+    e = reported();
     expect(contains(e, "early_exit_kernel, block 0") && contains(e, "thread 5 exited") &&
                contains(e, "threads 0-4, 6-63 wait at __syncthreads"),
            "a thread that exits while the others wait at a barrier is named");
@@ -142,23 +147,19 @@ __global__ void partial_warp_kernel(float* out) { out[threadIdx.x] = block_sum(1
 void warp_errors() {
     float out[64];
     A4J_LAUNCH(own_lane_outside_mask_kernel, 1, 32, 0, out);
-    std::string e = take_error();
-    std::printf("  message: %s\n", e.c_str());
+    std::string e = reported();
     expect(contains(e, "thread 1 calls __shfl_sync") && contains(e, "does not include its own lane"),
            "a lane outside its own mask is reported");
     A4J_LAUNCH(read_outside_mask_kernel, 1, 32, 0, out);
-    e = take_error();
-    std::printf("  message: %s\n", e.c_str());
+    e = reported();
     expect(contains(e, "thread 15 reads lane 16") && contains(e, "outside the mask"),
            "reading a lane outside the mask is reported");
     A4J_LAUNCH(shuffle_while_barrier_kernel, 1, 32, 0, out);
-    e = take_error();
-    std::printf("  message: %s\n", e.c_str());
+    e = reported();
     expect(contains(e, "warp divergence") && contains(e, "__syncthreads"),
            "a shuffle waiting for a lane that waits at a barrier is reported");
     A4J_LAUNCH(partial_warp_kernel, 1, 48, 0, out);
-    e = take_error();
-    std::printf("  message: %s\n", e.c_str());
+    e = reported();
     expect(contains(e, "lanes that do not exist") && contains(e, "blockDim.x = 48"),
            "block_sum with blockDim.x not a multiple of 32 is reported");
     A4J_LAUNCH(partial_warp_kernel, 1, 2048, 0, out);
