@@ -35,6 +35,7 @@ class FuzzTest {
         f.add(AdamWTest::fuzzCase);
         f.add(GradNormTest::fuzzCase);
         f.add(AttentionPermuteTest::fuzzCase);
+        f.add(RopeTest::fuzzCase);
         return f;
     }
 

@@ -39,6 +39,7 @@ public final class Report {
         FAMILIES.put(KlShapingBench.FAMILY, KlShapingBench::report);
         FAMILIES.put(PreferenceLossBench.FAMILY, PreferenceLossBench::report);
         FAMILIES.put(RewardLossBench.FAMILY, RewardLossBench::report);
+        FAMILIES.put(RopeBench.FAMILY, RopeBench::report);
     }
 
     /**
@@ -156,6 +157,7 @@ public final class Report {
             System.out.println("options: --device cpu|cuda[:K] --families " + String.join(",", FAMILIES.keySet())
                     + " --shapes NxV,... (logprobs) --bt-shapes BxT,... (policyloss, gae, klshaping; default "
                     + SmallKernels.DEFAULT_BT_SHAPES + ") --pairs B,... (preference, reward; default " + SmallKernels.DEFAULT_PAIRS
+                    + ") --rope-shapes BxHxTxD,... (rope; default " + RopeBench.DEFAULT_SHAPES
                     + ") --warmup 2 --reps 5 --naive-reps 3 --naive-max N --no-naive --csv FILE --seed 42");
             return;
         }
