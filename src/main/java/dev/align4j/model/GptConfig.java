@@ -1,5 +1,10 @@
 package dev.align4j.model;
 
+import static dev.align4j.model.ConfigJson.bool;
+import static dev.align4j.model.ConfigJson.integer;
+import static dev.align4j.model.ConfigJson.number;
+import static dev.align4j.model.ConfigJson.text;
+
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.util.DefaultIndenter;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
@@ -14,8 +19,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
-import java.util.function.Predicate;
 
 /**
  * Shape of a GPT-2-architecture model: {@code nLayer} blocks of {@code nHead}-head causal attention and a 4x
@@ -38,7 +41,7 @@ public record GptConfig(int nLayer, int nHead, int nEmbd, int nCtx, int vocabSiz
     /** The config.json keys that must be present (besides the context, {@code n_positions} or {@code n_ctx}). */
     public static final List<String> SHAPE_KEYS = List.of("n_embd", "n_layer", "n_head", "vocab_size");
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = ConfigJson.JSON;
 
     public GptConfig {
         positive("nLayer", nLayer);
@@ -80,12 +83,7 @@ public record GptConfig(int nLayer, int nHead, int nEmbd, int nCtx, int vocabSiz
 
     /** Parses HF's config.json from {@code path}; errors name the file and the key. */
     public static GptConfig read(Path path) throws IOException {
-        JsonNode root;
-        try {
-            root = JSON.readTree(Files.readString(path));
-        } catch (JsonProcessingException e) {
-            throw new IOException(path + ": not valid JSON: " + e.getOriginalMessage(), e);
-        }
+        JsonNode root = ConfigJson.read(path);
         try {
             return fromJson(root);
         } catch (IllegalArgumentException e) {
@@ -130,31 +128,6 @@ public record GptConfig(int nLayer, int nHead, int nEmbd, int nCtx, int vocabSiz
         double eps = number(root, "layer_norm_epsilon", DEFAULT_LAYER_NORM_EPS);
         return new GptConfig(integer(root, "n_layer", 0), integer(root, "n_head", 0), nEmbd, nCtx,
                 integer(root, "vocab_size", 0), eps);
-    }
-
-    private static int integer(JsonNode root, String key, int dflt) {
-        return value(root, key, dflt, "an integer", v -> v.isIntegralNumber() && v.canConvertToInt(), JsonNode::intValue);
-    }
-
-    private static double number(JsonNode root, String key, double dflt) {
-        return value(root, key, dflt, "a number", JsonNode::isNumber, JsonNode::doubleValue);
-    }
-
-    private static String text(JsonNode root, String key, String dflt) {
-        return value(root, key, dflt, "a string", JsonNode::isTextual, JsonNode::textValue);
-    }
-
-    private static boolean bool(JsonNode root, String key, boolean dflt) {
-        return value(root, key, dflt, "true or false", JsonNode::isBoolean, JsonNode::booleanValue);
-    }
-
-    /** {@code root[key]} as {@code as} reads it, {@code dflt} when absent or null; a value {@code is} rejects names the key. */
-    private static <T> T value(JsonNode root, String key, T dflt, String expected, Predicate<JsonNode> is,
-                               Function<JsonNode, T> as) {
-        JsonNode v = root.get(key);
-        if (v == null || v.isNull()) return dflt;
-        if (!is.test(v)) throw new IllegalArgumentException(key + " must be " + expected + ", got " + v);
-        return as.apply(v);
     }
 
     /** HF config.json text (keys sorted, 2-space indent, as {@code save_pretrained} writes). */

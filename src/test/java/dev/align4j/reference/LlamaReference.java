@@ -1,10 +1,8 @@
 package dev.align4j.reference;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.align4j.model.LlamaConfig;
 import dev.align4j.model.SafeTensorsFile;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -16,7 +14,8 @@ import java.nio.file.Path;
  * <p>Per layer: h += o_proj(attn(rope(q_norm(q)), rope(k_norm(k)), v)) with q = q_proj(rmsnorm(h)), grouped-query
  * attention (query head i reads key/value head i / (heads / kvHeads)), causal softmax scaled by 1/sqrt(headDim);
  * then h += down_proj(silu(gate_proj(x)) * up_proj(x)) with x = rmsnorm(h). RMSNorm: w * x / sqrt(mean(x²) + eps).
- * RoPE in the rotate-half layout: for i < d/2, angle = pos * theta^(-2i/d), (x_i, x_{i+d/2}) rotated by it.
+ * RoPE in the rotate-half layout: for i < d/2, angle = pos * theta^(-2i/d), (x_i, x_{i+d/2}) rotated by it (no
+ * rope_scaling: the reference models have none).
  */
 public final class LlamaReference {
     final int vocab, hidden, layers, heads, kvHeads, headDim, ffn;
@@ -31,21 +30,22 @@ public final class LlamaReference {
         double[][] q, k, v, o, gate, up, down;  // [out][in], as PyTorch stores a Linear's weight
     }
 
-    private LlamaReference(JsonNode c, SafeTensorsFile f) throws IOException {
-        vocab = c.get("vocab_size").asInt();
-        hidden = c.get("hidden_size").asInt();
-        layers = c.get("num_hidden_layers").asInt();
-        heads = c.get("num_attention_heads").asInt();
-        kvHeads = c.has("num_key_value_heads") ? c.get("num_key_value_heads").asInt() : heads;
-        headDim = c.has("head_dim") && !c.get("head_dim").isNull() ? c.get("head_dim").asInt() : hidden / heads;
-        ffn = c.get("intermediate_size").asInt();
-        eps = c.get("rms_norm_eps").asDouble();
-        theta = c.has("rope_theta") ? c.get("rope_theta").asDouble() : 10000.0;
-        boolean tied = c.has("tie_word_embeddings") && c.get("tie_word_embeddings").asBoolean();
+    private LlamaReference(LlamaConfig c, SafeTensorsFile f) throws IOException {
+        vocab = c.vocabSize();
+        hidden = c.hiddenSize();
+        layers = c.numLayers();
+        heads = c.numHeads();
+        kvHeads = c.numKvHeads();
+        headDim = c.headDim();
+        ffn = c.intermediateSize();
+        eps = c.rmsNormEps();
+        theta = c.ropeTheta();
+        boolean tied = c.tieWordEmbeddings();
         embed = matrix(f, "model.embed_tokens.weight", vocab, hidden);
         lmHead = tied ? embed : matrix(f, "lm_head.weight", vocab, hidden);
         finalNorm = vector(f, "model.norm.weight", hidden);
-        qkNorm = f.contains("model.layers.0.self_attn.q_norm.weight");
+        qkNorm = c.qkNorm();
+        if (c.ropeScaling() != null) throw new IllegalArgumentException("the reference has no rope_scaling");
         layer = new Layer[layers];
         for (int l = 0; l < layers; l++) {
             String p = "model.layers." + l + ".";
@@ -56,7 +56,7 @@ public final class LlamaReference {
             L.k = matrix(f, p + "self_attn.k_proj.weight", kvHeads * headDim, hidden);
             L.v = matrix(f, p + "self_attn.v_proj.weight", kvHeads * headDim, hidden);
             L.o = matrix(f, p + "self_attn.o_proj.weight", hidden, heads * headDim);
-            if (f.contains(p + "self_attn.q_proj.bias")) {
+            if (c.attentionBias()) {
                 L.qBias = vector(f, p + "self_attn.q_proj.bias", heads * headDim);
                 L.kBias = vector(f, p + "self_attn.k_proj.bias", kvHeads * headDim);
                 L.vBias = vector(f, p + "self_attn.v_proj.bias", kvHeads * headDim);
@@ -74,7 +74,7 @@ public final class LlamaReference {
 
     /** Loads {@code dir}/config.json and {@code dir}/model.safetensors. */
     public static LlamaReference load(Path dir) throws IOException {
-        JsonNode config = new ObjectMapper().readTree(Files.readString(dir.resolve("config.json")));
+        LlamaConfig config = LlamaConfig.read(dir.resolve("config.json"));
         try (SafeTensorsFile f = SafeTensorsFile.open(dir.resolve("model.safetensors"))) {
             return new LlamaReference(config, f);
         }
