@@ -11,7 +11,8 @@ The small kernels, as TRL's PyTorch code computes them (--bt-shapes BxT for poli
 --pairs B for preference/reward): PPO policy loss (ratio, pg_losses, pg_losses2, max, masked_mean,
 clipfrac, approxkl) and value loss with autograd for the gradient; GAE as TRL's python loop over t (and a
 vectorised [T, B] in-place loop, "gae (vectorised)"); whitening as masked_whiten; KL shaping (k1); DPO
-sigmoid / IPO / SimPO loss + metrics + autograd; the reward-model loss. These take microseconds to a few ms:
+sigmoid / IPO / SimPO loss + metrics + autograd; the reward-model loss; RMSNorm as transformers' LlamaRMSNorm
+(--nc-shapes NxC; fwd without autograd, bwd = autograd of a kept graph, upstream dout). These take microseconds to a few ms:
 each figure is the median of --reps samples, each the mean of a batch of calls lasting >= 20 ms.
 
 Log-probs: median of --reps calls after --warmup (each ended by torch.cuda.synchronize() on a GPU), torch threads =
@@ -374,6 +375,28 @@ def run_reward(b, reps, seed):
     return {"bt": median_ms_per_call(bt, reps)}
 
 
+def run_rmsnorm(n, c, reps, seed, eps=1e-6):
+    g = torch.Generator(device=DEVICE).manual_seed(seed)
+    x = torch.randn(n, c, generator=g, device=DEVICE).requires_grad_(True)
+    weight = (1 + 0.1 * torch.randn(c, generator=g, device=DEVICE)).requires_grad_(True)
+    dout = torch.randn(n, c, generator=g, device=DEVICE)
+
+    def llama_rms_norm(h):  # transformers' LlamaRMSNorm.forward (fp32 input)
+        variance = h.pow(2).mean(-1, keepdim=True)
+        return weight * (h * torch.rsqrt(variance + eps))
+
+    @torch.no_grad()
+    def fwd():
+        return llama_rms_norm(x)
+
+    out = llama_rms_norm(x)
+
+    def bwd():
+        return torch.autograd.grad(out, (x, weight), dout, retain_graph=True)
+
+    return {"fwd": median_ms_per_call(fwd, reps), "bwd": median_ms_per_call(bwd, reps)}
+
+
 # family -> (how its shapes are given, runner)
 SMALL = {
     "policyloss": ("bt", run_policyloss),
@@ -381,6 +404,7 @@ SMALL = {
     "klshaping": ("bt", run_klshaping),
     "preference": ("pairs", run_preference),
     "reward": ("pairs", run_reward),
+    "rmsnorm": ("nc", run_rmsnorm),
 }
 FAMILIES = ["logprobs"] + list(SMALL)
 # PyTorch-only variants and the align4j kernel they are compared with
@@ -418,6 +442,7 @@ def main():
     ap.add_argument("--shapes", default="4096x32000,4096x128256,16384x32000,16384x128256", help="logprobs NxV,...")
     ap.add_argument("--bt-shapes", default="256x1024", help="policyloss, gae, klshaping: BxT,...")
     ap.add_argument("--pairs", default="64,1024", help="preference, reward: B,...")
+    ap.add_argument("--nc-shapes", default="8192x2048,65536x128", help="rmsnorm: NxC,...")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -466,6 +491,11 @@ def main():
             for s in args.bt_shapes.split(","):
                 b, t = (int(x) for x in s.lower().split("x"))
                 cases.append((f"B={b} T={t}", (b, t)))
+        elif kind == "nc":
+            cases = []
+            for s in args.nc_shapes.split(","):
+                n, c = (int(x) for x in s.lower().split("x"))
+                cases.append((f"N={n} C={c}", (n, c)))
         else:
             cases = [(f"B={int(b)}", (int(b),)) for b in args.pairs.split(",")]
         for shape, dims in cases:

@@ -18,11 +18,11 @@
 // kernel A also accumulating per-block partials into a [G,2,C] scratch, then a finalize — saves that re-read
 // and is the first thing to try if the backward shows up in a profile.
 // GPU kernel B: 8 channels × 32 row phases per 256-thread block (a warp reads 4 rows × 32 contiguous bytes:
-// whole sectors), partials meet through shared memory (ln_sum_phases, below: the one block-level helper this
-// file adds). CPU kernel B: one thread per 64-channel slice walks all rows, 64 double accumulators; its reads
-// (256 bytes per row at a stride of C floats) are not followed by the hardware prefetchers, so it prefetches
-// 16 rows ahead (3-4x faster than without). Even so kernel B is the slower half of the CPU backward (~2x its
-// stream floor at N = 8192, C = 768): the [G,2,C] partials design above would remove it.
+// whole sectors), partials meet through shared memory (block_sum_phases, in portability.h). CPU kernel B: one
+// thread per 64-channel slice walks all rows, 64 double accumulators; its reads (256 bytes per row at a stride
+// of C floats) are not followed by the hardware prefetchers, so it prefetches 16 rows ahead (3-4x faster than
+// without). Even so kernel B is the slower half of the CPU backward (~2x its stream floor at N = 8192,
+// C = 768): the [G,2,C] partials design above would remove it.
 // Floor: forward reads N·C·4 and writes N·C·4 bytes; backward reads 2·N·C·4 and writes N·C·4 (this design:
 // reads 4·N·C·4).
 #pragma once
@@ -42,24 +42,6 @@ constexpr int LAYERNORM_SLICE = 64;
 constexpr int LAYERNORM_LANE_CHANNELS = 64;
 constexpr int64_t LAYERNORM_PREFETCH_ROWS = 16;  // kernel B's software prefetch distance (measured 4..32: 16)
 using layernorm_acc = double;
-#endif
-
-#if defined(__CUDA_ARCH__)
-// Sum of v over the threads of the block that share a lane (thread t = phase·lanes + lane); the result is
-// valid in the threads of phase 0. Fixed order: deterministic. The leading __syncthreads makes back-to-back
-// calls safe. blockDim.x <= 1024.
-A4J_DEV float ln_sum_phases(float v, int lanes) {
-    __shared__ float buf[1024];
-    __syncthreads();
-    buf[threadIdx.x] = v;
-    __syncthreads();
-    float s = 0.0f;
-    if ((int)threadIdx.x < lanes)
-        for (int p = threadIdx.x; p < (int)blockDim.x; p += lanes) s += buf[p];
-    return s;
-}
-#else
-A4J_DEV float ln_sum_phases(float v, int) { return v; }
 #endif
 
 __global__ void layernorm_fwd_kernel(const float* x, const float* A4J_RESTRICT weight,
@@ -149,9 +131,9 @@ __global__ void layernorm_bwd_params_kernel(const float* A4J_RESTRICT dout, cons
             ab[i] += (layernorm_acc)g;
         }
     }
-    for (int i = 0; i < LAYERNORM_LANE_CHANNELS; ++i) {  // uniform trip count: ln_sum_phases synchronises
-        const float w = ln_sum_phases((float)aw[i], lanes);
-        const float b = ln_sum_phases((float)ab[i], lanes);
+    for (int i = 0; i < LAYERNORM_LANE_CHANNELS; ++i) {  // uniform trip count: block_sum_phases synchronises
+        const float w = block_sum_phases((float)aw[i], lanes);
+        const float b = block_sum_phases((float)ab[i], lanes);
         if (phase == 0 && i < iters) {
             const int64_t c = c0 + lane + (int64_t)i * lanes;
             if (dweight != nullptr) dweight[c] += w;

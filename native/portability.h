@@ -7,7 +7,7 @@
 //   * by the host compiler as the emulated GPU (A4J_EMULATED_GPU, native/gpu_emu.h): the GPU's code paths
 //     with real blocks of fibers, barriers and warp shuffles, so that CI executes the device code too.
 // All cooperation between the threads of a block goes through the helpers at the end of this file
-// (block_max, block_sum, warp_suffix_scan_affine).
+// (block_max, block_sum, block_sum_phases, warp_suffix_scan_affine).
 #pragma once
 
 #include <cstdint>
@@ -226,12 +226,27 @@ A4J_DEV void warp_broadcast_first(float& a, float& b) {
     b = __shfl_sync(0xffffffffu, b, 0);
 }
 
+// Sum of v over the threads of the block that share a lane (thread t = phase·lanes + lane); the result is
+// valid in the threads of phase 0. Fixed order: deterministic. The leading __syncthreads makes back-to-back
+// calls safe. blockDim.x <= 1024. Used by the column reductions of the norm backwards (dweight over rows).
+A4J_DEV float block_sum_phases(float v, int lanes) {
+    __shared__ float buf[1024];
+    __syncthreads();
+    buf[threadIdx.x] = v;
+    __syncthreads();
+    float s = 0.0f;
+    if ((int)threadIdx.x < lanes)
+        for (int p = threadIdx.x; p < (int)blockDim.x; p += lanes) s += buf[p];
+    return s;
+}
+
 #else  // host: one thread per block, so every block-level helper is the identity
 
 template <typename T> A4J_DEV T block_sum(T v) { return v; }
 A4J_DEV float block_max(float v) { return v; }
 A4J_DEV void warp_suffix_scan_affine(float&, float&) {}
 A4J_DEV void warp_broadcast_first(float&, float&) {}
+A4J_DEV float block_sum_phases(float v, int) { return v; }
 
 #endif
 

@@ -27,6 +27,7 @@ class FuzzTest {
         f.add(GaeTest::fuzzCase);
         f.add(WhitenTest::fuzzCase);
         f.add(LayerNormTest::fuzzCase);
+        f.add(RmsNormTest::fuzzCase);
         f.add(GeluTest::fuzzCase);
         f.add(AttentionSoftmaxTest::fuzzCase);
         f.add(MatmulTest::fuzzCase);

@@ -311,4 +311,74 @@ final class Naive {
         float[] dchosen = scale(sigmoid(scale(diff, -1f)), -1f / rc.length);
         return new float[][] {dchosen, scale(dchosen, -1f)};
     }
+
+    // ---------------------------------------------------------------- RMSNorm (Hugging Face's LlamaRMSNorm)
+
+    /** Row means of an [n, c] array, in double: [n]. */
+    static float[] rowMean(float[] a, int n, int c) {
+        float[] o = new float[n];
+        for (int i = 0; i < n; i++) {
+            double s = 0;
+            for (int j = 0; j < c; j++) s += a[i * c + j];
+            o[i] = (float) (s / c);
+        }
+        return o;
+    }
+
+    /** Row sums of an [n, c] array, in double: [n]. */
+    static float[] rowSum(float[] a, int n, int c) {
+        float[] o = new float[n];
+        for (int i = 0; i < n; i++) {
+            double s = 0;
+            for (int j = 0; j < c; j++) s += a[i * c + j];
+            o[i] = (float) s;
+        }
+        return o;
+    }
+
+    /** Column sums of an [n, c] array, in double: [c]. */
+    static float[] colSum(float[] a, int n, int c) {
+        double[] s = new double[c];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < c; j++) s[j] += a[i * c + j];
+        float[] o = new float[c];
+        for (int j = 0; j < c; j++) o[j] = (float) s[j];
+        return o;
+    }
+
+    /** a[n, c] times a per-row r[n] (broadcast over the last dim). */
+    static float[] mulRows(float[] a, float[] r, int c) {
+        float[] o = new float[a.length];
+        for (int k = 0; k < o.length; k++) o[k] = a[k] * r[k / c];
+        return o;
+    }
+
+    /** a[n, c] times a per-column w[c] (broadcast over the rows). */
+    static float[] mulCols(float[] a, float[] w) {
+        float[] o = new float[a.length];
+        for (int k = 0; k < o.length; k++) o[k] = a[k] * w[k % w.length];
+        return o;
+    }
+
+    /** LlamaRMSNorm op by op: variance = x².mean(-1), rstd = rsqrt(variance + eps), h = x·rstd; {out = w·h, rstd, h}. */
+    static float[][] rmsNorm(float[] x, float[] w, int n, int c, float eps) {
+        float[] rstd = rowMean(square(x), n, c);
+        for (int i = 0; i < n; i++) rstd[i] = (float) (1 / Math.sqrt(rstd[i] + eps));
+        float[] h = mulRows(x, rstd, c);
+        return new float[][] {mulCols(h, w), rstd, h};
+    }
+
+    /**
+     * Its backward as autograd builds it from the saved x, rstd and h: dh = dout·w, dw = Σ_rows dout·h,
+     * drstd = Σ_row dh·x, dvariance = −½·rstd³·drstd, dx = dh·rstd + dvariance·2x/C; {dx, dw}.
+     */
+    static float[][] rmsNormBackward(float[] dout, float[] x, float[] w, float[] rstd, float[] h, int n, int c) {
+        float[] dh = mulCols(dout, w);
+        float[] dw = colSum(mul(dout, h), n, c);
+        float[] drstd = rowSum(mul(dh, x), n, c);
+        float[] dvar = new float[n];
+        for (int i = 0; i < n; i++) dvar[i] = -0.5f * rstd[i] * rstd[i] * rstd[i] * drstd[i];
+        float[] dx = add(mulRows(dh, rstd, c), mulRows(scale(x, 2f / c), dvar, c));
+        return new float[][] {dx, dw};
+    }
 }
