@@ -29,6 +29,7 @@ class FuzzTest {
         f.add(LayerNormTest::fuzzCase);
         f.add(RmsNormTest::fuzzCase);
         f.add(GeluTest::fuzzCase);
+        f.add(SwiGluTest::fuzzCase);
         f.add(AttentionSoftmaxTest::fuzzCase);
         f.add(MatmulTest::fuzzCase);
         f.add(EmbeddingTest::fuzzCase);
