@@ -12,7 +12,9 @@ The small kernels, as TRL's PyTorch code computes them (--bt-shapes BxT for poli
 clipfrac, approxkl) and value loss with autograd for the gradient; GAE as TRL's python loop over t (and a
 vectorised [T, B] in-place loop, "gae (vectorised)"); whitening as masked_whiten; KL shaping (k1); DPO
 sigmoid / IPO / SimPO loss + metrics + autograd; the reward-model loss; RMSNorm as transformers' LlamaRMSNorm
-(--nc-shapes NxC; fwd without autograd, bwd = autograd of a kept graph, upstream dout). These take microseconds to a few ms:
+(--nc-shapes NxC; fwd without autograd, bwd = autograd of a kept graph, upstream dout); SwiGLU as transformers'
+LlamaMLP computes it, silu(gate) * up, on the two halves of the fused gate|up projection (--swiglu-shapes NxF; fwd
+and bwd likewise). These take microseconds to a few ms:
 each figure is the median of --reps samples, each the mean of a batch of calls lasting >= 20 ms.
 
 Log-probs: median of --reps calls after --warmup (each ended by torch.cuda.synchronize() on a GPU), torch threads =
@@ -397,6 +399,28 @@ def run_rmsnorm(n, c, reps, seed, eps=1e-6):
     return {"fwd": median_ms_per_call(fwd, reps), "bwd": median_ms_per_call(bwd, reps)}
 
 
+def run_swiglu(n, f, reps, seed):
+    g = torch.Generator(device=DEVICE).manual_seed(seed)
+    h = 3 * torch.randn(n, 2 * f, generator=g, device=DEVICE)
+    dout = torch.randn(n, f, generator=g, device=DEVICE)
+
+    def swiglu(x):  # LlamaMLP's act_fn(gate_proj(x)) * up_proj(x), on the fused projection's two halves
+        gate, up = x.chunk(2, dim=-1)
+        return torch.nn.functional.silu(gate) * up
+
+    @torch.no_grad()
+    def fwd():
+        return swiglu(h)
+
+    hg = h.clone().requires_grad_(True)
+    out = swiglu(hg)
+
+    def bwd():
+        return torch.autograd.grad(out, hg, dout, retain_graph=True)
+
+    return {"fwd": median_ms_per_call(fwd, reps), "bwd": median_ms_per_call(bwd, reps)}
+
+
 # family -> (how its shapes are given, runner)
 SMALL = {
     "policyloss": ("bt", run_policyloss),
@@ -405,6 +429,7 @@ SMALL = {
     "preference": ("pairs", run_preference),
     "reward": ("pairs", run_reward),
     "rmsnorm": ("nc", run_rmsnorm),
+    "swiglu": ("nf", run_swiglu),
 }
 FAMILIES = ["logprobs"] + list(SMALL)
 # PyTorch-only variants and the align4j kernel they are compared with
@@ -443,6 +468,7 @@ def main():
     ap.add_argument("--bt-shapes", default="256x1024", help="policyloss, gae, klshaping: BxT,...")
     ap.add_argument("--pairs", default="64,1024", help="preference, reward: B,...")
     ap.add_argument("--nc-shapes", default="8192x2048,65536x128", help="rmsnorm: NxC,...")
+    ap.add_argument("--swiglu-shapes", default="4096x1536", help="swiglu: NxF,...")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -496,6 +522,11 @@ def main():
             for s in args.nc_shapes.split(","):
                 n, c = (int(x) for x in s.lower().split("x"))
                 cases.append((f"N={n} C={c}", (n, c)))
+        elif kind == "nf":
+            cases = []
+            for s in args.swiglu_shapes.split(","):
+                n, f = (int(x) for x in s.lower().split("x"))
+                cases.append((f"N={n} F={f}", (n, f)))
         else:
             cases = [(f"B={int(b)}", (int(b),)) for b in args.pairs.split(",")]
         for shape, dims in cases:

@@ -381,4 +381,43 @@ final class Naive {
         float[] dx = add(mulRows(dh, rstd, c), mulRows(scale(x, 2f / c), dvar, c));
         return new float[][] {dx, dw};
     }
+
+    // ---------------------------------------------------------------- SwiGLU (the Llama MLP's activation)
+
+    /** Columns [from, from + f) of each row of h[n, 2f], as a new [n, f] array (torch's chunk + contiguous). */
+    static float[] columns(float[] h, int n, int f, int from) {
+        float[] o = new float[n * f];
+        for (int r = 0; r < n; r++) System.arraycopy(h, r * 2 * f + from, o, r * f, f);
+        return o;
+    }
+
+    /** Two [n, f] arrays side by side as one [n, 2f] (torch.cat along the last dimension). */
+    static float[] concat(float[] a, float[] b, int n, int f) {
+        float[] o = new float[n * 2 * f];
+        for (int r = 0; r < n; r++) {
+            System.arraycopy(a, r * f, o, r * 2 * f, f);
+            System.arraycopy(b, r * f, o, r * 2 * f + f, f);
+        }
+        return o;
+    }
+
+    /** F.silu(gate) * up on the chunks of h: sigmoid, silu and the product each a new array. */
+    static float[] swigluForward(float[] h, int n, int f) {
+        float[] gate = columns(h, n, f, 0), up = columns(h, n, f, f);
+        return mul(mul(gate, sigmoid(gate)), up);
+    }
+
+    /**
+     * The gradient as autograd builds it: d(silu) = dout·up, dup = dout·silu(gate) (silu recomputed, as autograd
+     * keeps only the inputs of SiluBackward), dgate = d(silu)·σ·(1 + gate·(1 − σ)), then cat into dh[n, 2f].
+     */
+    static float[] swigluBackward(float[] h, float[] dout, int n, int f) {
+        float[] gate = columns(h, n, f, 0), up = columns(h, n, f, f);
+        float[] sig = sigmoid(gate);
+        float[] dup = mul(dout, mul(gate, sig));
+        float[] dsilu = mul(dout, up);
+        float[] oneMinus = shift(scale(sig, -1f), 1f);
+        float[] dgate = mul(dsilu, mul(sig, shift(mul(gate, oneMinus), 1f)));
+        return concat(dgate, dup, n, f);
+    }
 }

@@ -21,8 +21,8 @@ import java.util.function.Consumer;
  *
  * <pre>
  * java -cp benchmarks.jar dev.align4j.bench.Report [--device cpu|cuda] [--families logprobs]
- *      [--shapes 4096x32000,...] [--nc-shapes 8192x2048,...] [--warmup 2] [--reps 5] [--naive-reps 3]
- *      [--naive-max N·V | --no-naive] [--csv file] [--seed 42]
+ *      [--shapes 4096x32000,...] [--nc-shapes 8192x2048,...] [--swiglu-shapes 4096x1536,...] [--warmup 2]
+ *      [--reps 5] [--naive-reps 3] [--naive-max N·V | --no-naive] [--csv file] [--seed 42]
  * </pre>
  *
  * <p>To add a family: write {@code <Name>Bench} with its JMH methods and a {@code static void
@@ -41,6 +41,7 @@ public final class Report {
         FAMILIES.put(RewardLossBench.FAMILY, RewardLossBench::report);
         FAMILIES.put(RopeBench.FAMILY, RopeBench::report);
         FAMILIES.put(RmsNormBench.FAMILY, RmsNormBench::report);
+        FAMILIES.put(SwiGluBench.FAMILY, SwiGluBench::report);
     }
 
     /**
@@ -160,6 +161,7 @@ public final class Report {
                     + SmallKernels.DEFAULT_BT_SHAPES + ") --pairs B,... (preference, reward; default " + SmallKernels.DEFAULT_PAIRS
                     + ") --rope-shapes BxHxTxD,... (rope; default " + RopeBench.DEFAULT_SHAPES
                     + ") --nc-shapes NxC,... (rmsnorm; default " + RmsNormBench.DEFAULT_SHAPES
+                    + ") --swiglu-shapes NxF,... (swiglu; default " + SwiGluBench.DEFAULT_SHAPES
                     + ") --warmup 2 --reps 5 --naive-reps 3 --naive-max N --no-naive --csv FILE --seed 42");
             return;
         }
