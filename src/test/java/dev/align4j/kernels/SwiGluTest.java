@@ -126,7 +126,7 @@ class SwiGluTest {
         return a;
     }
 
-    /** The kernel's dh of L = Σ dout·out against central differences of the reference loss, on gate and up. */
+    /** The kernel's dh of L = Σ dout·out against central differences of the reference, on gate and up. */
     @DeviceTest
     void finiteDifferences(Device device) {
         long seed = System.nanoTime();
@@ -144,7 +144,8 @@ class SwiGluTest {
         for (int i = 0; i < h.length; i++) hd[i] = h[i];
         double[] refDh = SwiGluReference.backward(h, dout, n, f);
         for (int i = 0; i < h.length; i++) {
-            double fd = FiniteDifference.at(hd, i, 1e-6, () -> SwiGluReference.loss(hd, dout, n, f));
+            int row = i / (2 * f), col = i % (2 * f) % f;
+            double fd = FiniteDifference.at(hd, i, 1e-6, () -> SwiGluReference.term(hd, dout, f, row, col));
             String which = (i % (2 * f) < f ? "dgate" : "dup") + " at h[" + i + "] = " + h[i];
             assertClose("seed " + seed + " finite difference " + which + " (kernel)", fd, dh[i], 2e-6, 1e-4);
             assertClose("seed " + seed + " finite difference " + which + " (reference)", fd, refDh[i], 1e-8, 1e-6);

@@ -32,12 +32,12 @@ public final class SwiGluReference {
         return out;
     }
 
-    /** Σ dout·out, the loss whose gradient the backward computes (h in double, for finite differences). */
-    public static double loss(double[] h, float[] dout, int n, int f) {
-        double l = 0;
-        for (int r = 0; r < n; r++)
-            for (int j = 0; j < f; j++) l += dout[r * f + j] * silu(h[r * 2 * f + j]) * h[r * 2 * f + f + j];
-        return l;
+    /**
+     * dout·out at [r, j] (h in double, for finite differences): the one term of L = Σ dout·out that gate h[r, j]
+     * and up h[r, F + j] enter, so a central difference of it is the whole derivative without the rounding of the sum.
+     */
+    public static double term(double[] h, float[] dout, int f, int r, int j) {
+        return dout[r * f + j] * silu(h[r * 2 * f + j]) * h[r * 2 * f + f + j];
     }
 
     /** dh[N*2F]: each row's dgate then its dup. */
