@@ -10,7 +10,7 @@ import java.util.function.BiConsumer;
 /**
  * Draws at least 1,000 random cases per run across every kernel family (random shapes, masks, options,
  * hard values), each checked against its double-precision reference by the family's own fuzzCase. The
- * seed is fresh every run and printed in any failure.
+ * seed is fresh every run and printed in any failure; -Dalign4j.fuzzSeed=S replays it.
  */
 class FuzzTest {
     private static final int CASES_PER_FAMILY = 150;
@@ -43,7 +43,7 @@ class FuzzTest {
 
     @DeviceTest
     void run(Device device) {
-        long seed = System.nanoTime();
+        long seed = Long.getLong("align4j.fuzzSeed", System.nanoTime());
         Random r = new Random(seed);
         List<BiConsumer<Random, Device>> families = families();
         int cases = Math.max(1000, CASES_PER_FAMILY * families.size());

@@ -47,7 +47,11 @@ class GeluTest {
             Tensor dx = s.of(device, Rand.filled(n, POISON), shape);
             Gelu.backward(xt, dt, dx);
             float[] gotDx = dx.toFloatArray();
-            assertClose(what + " dx", refGrad, gotDx, 1e-7, 1e-5);
+            // dx = dout·(Φ-like term + x·φ-like term): near x ≈ −0.75 the two terms (each ~0.1–1) cancel, so its float
+            // error is absolute, a few ulps of the terms times |dout| (1.27e-7 was seen at |dout| ≈ 2 on the emulated GPU).
+            double dmax = 1;
+            for (float d : dout) if (Float.isFinite(d)) dmax = Math.max(dmax, Math.abs(d));
+            assertClose(what + " dx", refGrad, gotDx, 1e-7 * dmax, 1e-5);
             // in place, bit for bit
             Gelu.backward(xt, dt, dt);
             assertArrayEquals(gotDx, dt.toFloatArray(), what + " in-place backward (dx = dout)");
