@@ -83,6 +83,27 @@ def hf(t, conv1d):
     return (t.detach().t() if conv1d else t.detach()).contiguous().clone()
 
 
+def adamw_golden(out, model, params, loss_of, steps):
+    """Runs `steps` steps of torch.optim.AdamW (decay on 2-D tensors only, clip_grad_norm_ before each) from the
+    current weights; puts adamw.losses (the loss before each step), adamw.hparams and adamw.clip into `out`."""
+    decay = [p for p in params if p.dim() == 2]
+    other = [p for p in params if p.dim() != 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WD}, {"params": other, "weight_decay": 0.0}],
+                            lr=LR, betas=(BETA1, BETA2), eps=EPS)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = loss_of()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+        opt.step()
+        losses.append(loss.item())
+    out["adamw.losses"] = torch.tensor(losses, dtype=torch.float32)
+    out["adamw.hparams"] = torch.tensor([LR, BETA1, BETA2, EPS, WD], dtype=torch.float32)
+    out["adamw.clip"] = torch.tensor([CLIP], dtype=torch.float32)
+    return losses
+
+
 def main():
     torch.manual_seed(1234)
     model = Gpt()
@@ -110,21 +131,7 @@ def main():
     for name, p, conv in model.hf_named():
         out["grad." + name] = hf(p.grad, conv)
 
-    decay = [p for _, p, _ in model.hf_named() if p.dim() == 2]
-    other = [p for _, p, _ in model.hf_named() if p.dim() != 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WD}, {"params": other, "weight_decay": 0.0}],
-                            lr=LR, betas=(BETA1, BETA2), eps=EPS)
-    losses = []
-    for _ in range(STEPS):
-        opt.zero_grad()
-        _, loss = model(tokens, targets, mask)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
-        opt.step()
-        losses.append(loss.item())
-    out["adamw.losses"] = torch.tensor(losses, dtype=torch.float32)
-    out["adamw.hparams"] = torch.tensor([LR, BETA1, BETA2, EPS, WD], dtype=torch.float32)
-    out["adamw.clip"] = torch.tensor([CLIP], dtype=torch.float32)
+    losses = adamw_golden(out, model, [p for _, p, _ in model.hf_named()], lambda: model(tokens, targets, mask)[1], STEPS)
 
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "test", "resources",
                         "gpt2_tiny_golden.safetensors")

@@ -10,8 +10,7 @@ For each NAME in llama, qwen2, qwen3 it writes src/test/resources/llama_golden/N
                      logits F32 [B, T, V]; loss F32 [1] = −Σ m·log softmax(logits)[target] / Σ m
                      grad.<hf name> F32: d loss / d parameter, for every parameter
                      adamw.losses F32 [S]: the loss before each of S steps of torch.optim.AdamW from these weights
-                     (adamw.hparams F32 [5] = lr, beta1, beta2, eps, weight decay on 2-D tensors; gradients clipped
-                     by clip_grad_norm_ to adamw.clip F32 [1] before each step)
+                     (adamw.hparams, adamw.clip: as in tools/gpt2_golden.py, whose adamw_golden runs the steps)
 What each configuration exercises:
   llama  grouped-query attention (4 query heads, 2 key/value heads), an untied lm_head, rope_theta 10000
   qwen2  q/k/v biases, tied embeddings, rope_theta 1e6
@@ -27,10 +26,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hf_gpt2_safetensors import save_file  # noqa: E402  (the repository's dependency-free safetensors writer)
+from gpt2_golden import adamw_golden  # noqa: E402  (the same AdamW hyperparameters as GPT-2's golden file)
 
 B, T = 2, 7
 STEPS = 8
-LR, BETA1, BETA2, EPS, WD, CLIP = 1e-2, 0.9, 0.95, 1e-8, 0.1, 1.0
 
 CONFIGS = {
     "llama": dict(model_type="llama", architectures=["LlamaForCausalLM"], vocab_size=37, hidden_size=24,
@@ -181,21 +180,7 @@ def golden(name, c, seed):
     for n, p in model.hf_named():
         out["grad." + n] = p.grad.detach().contiguous().clone()
 
-    decay = [p for _, p in model.hf_named() if p.dim() == 2]
-    other = [p for _, p in model.hf_named() if p.dim() != 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WD}, {"params": other, "weight_decay": 0.0}],
-                            lr=LR, betas=(BETA1, BETA2), eps=EPS)
-    losses = []
-    for _ in range(STEPS):
-        opt.zero_grad()
-        _, loss = model(tokens, targets, mask)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
-        opt.step()
-        losses.append(loss.item())
-    out["adamw.losses"] = torch.tensor(losses, dtype=torch.float32)
-    out["adamw.hparams"] = torch.tensor([LR, BETA1, BETA2, EPS, WD], dtype=torch.float32)
-    out["adamw.clip"] = torch.tensor([CLIP], dtype=torch.float32)
+    losses = adamw_golden(out, model, [p for _, p in model.hf_named()], lambda: model(tokens, targets, mask)[1], STEPS)
 
     root = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "test", "resources",
                                          "llama_golden", name))
