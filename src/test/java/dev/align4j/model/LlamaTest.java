@@ -110,6 +110,19 @@ class LlamaTest {
         }
     }
 
+    @Test
+    void badInputs() throws Exception {
+        Llama m = Llama.load(golden("qwen2"), Device.cpu());
+        try (m; Scope s = new Scope()) {
+            assertThrows(IllegalArgumentException.class, () -> m.logits(s, new int[] {1, 37}, 1, 2));
+            assertThrows(IllegalArgumentException.class, () -> m.logits(s, new int[] {1, -1}, 1, 2));
+            assertThrows(IllegalArgumentException.class, () -> m.logits(s, new int[] {1, 2, 3}, 1, 2));
+            assertThrows(IllegalArgumentException.class, () -> m.logits(s, new int[0], 0, 0));
+            assertEquals(0, s.liveCount());
+        }
+        assertThrows(IllegalStateException.class, () -> m.logits(new Scope(), new int[] {1}, 1, 1));
+    }
+
     private record Shaped(float[] data, long[] shape) {}
 
     /** A copy of the llama golden folder in {@code dir} with its tensors edited by {@code edit}. */
