@@ -68,6 +68,17 @@ final class Args {
         });
     }
 
+    /** The leading shape of an open F32 tensor {@code name} whose last dimension (C, the row) is >= 1: its rows. */
+    static long[] rows(String name, Tensor t) {
+        open(name, t);
+        dtype(name, t, DType.F32);
+        if (t.rank() < 1) throw new IllegalArgumentException(name + " must have rank >= 1 (the last dimension is C)");
+        if (t.dim(-1) < 1)
+            throw new IllegalArgumentException(name + ": the last dimension (C) must be >= 1, got " + t.dim(-1));
+        long[] s = t.shape();
+        return java.util.Arrays.copyOf(s, s.length - 1);
+    }
+
     static void dtype(String name, Tensor t, DType dtype) {
         if (t.dtype() != dtype) throw new IllegalArgumentException(name + " must be " + dtype + ", got " + t.describe());
     }

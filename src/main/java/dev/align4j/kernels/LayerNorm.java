@@ -1,11 +1,9 @@
 package dev.align4j.kernels;
 
-import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
-import java.util.Arrays;
 
 /**
  * LayerNorm over the last dimension C of {@code x [..., C]} (GPT-2's, eps = {@link #GPT2_EPS}): with
@@ -42,7 +40,7 @@ public final class LayerNorm {
     /** Forward into new tensors of {@code scope}. */
     public static Result forward(Scope scope, Tensor x, Tensor weight, Tensor bias, float eps) {
         Device device = Args.open("x", x);
-        long[] rows = rowShape(x);
+        long[] rows = Args.rows("x", x);
         return Args.withOutputs(scope, device, new long[][] {x.shape(), rows, rows}, out -> {
             forward(x, weight, bias, eps, out[0], out[1], out[2]);
             return new Result(out[0], out[1], out[2]);
@@ -53,7 +51,7 @@ public final class LayerNorm {
     public static void forward(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out, Tensor mean, Tensor rstd) {
         Device device = Args.sameDevice(new String[] {"x", "weight", "bias", "out", "mean", "rstd"},
                 x, weight, bias, out, mean, rstd);
-        long[] rows = rowShape(x);
+        long[] rows = Args.rows("x", x);
         long c = x.dim(-1);
         Args.f32("weight", weight, false, c);
         Args.f32("bias", bias, false, c);
@@ -80,7 +78,7 @@ public final class LayerNorm {
         Device device = Args.sameDevice(
                 new String[] {"dout", "x", "weight", "mean", "rstd", "dx", "dweight", "dbias"},
                 dout, x, weight, mean, rstd, dx, dweight, dbias);
-        long[] rows = rowShape(x);
+        long[] rows = Args.rows("x", x);
         long c = x.dim(-1);
         Args.f32("dout", dout, false, x.shape());
         Args.f32("weight", weight, false, c);
@@ -105,15 +103,5 @@ public final class LayerNorm {
             Result r = forward(s, xt, s.of(cpu, weight), s.of(cpu, bias), eps);
             return r.out().toFloatArray();
         }
-    }
-
-    private static long[] rowShape(Tensor x) {
-        Args.open("x", x);
-        Args.dtype("x", x, DType.F32);
-        if (x.rank() < 1) throw new IllegalArgumentException("x must have rank >= 1 (the last dimension is C)");
-        if (x.dim(-1) < 1)
-            throw new IllegalArgumentException("x: the last dimension (C) must be >= 1, got " + x.dim(-1));
-        long[] s = x.shape();
-        return Arrays.copyOf(s, s.length - 1);
     }
 }

@@ -1,11 +1,9 @@
 package dev.align4j.kernels;
 
-import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.NativeKernels;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
-import java.util.Arrays;
 
 /**
  * RMSNorm over the last dimension C of {@code x [..., C]}, exactly as Hugging Face's {@code LlamaRMSNorm} in fp32
@@ -46,7 +44,7 @@ public final class RmsNorm {
     /** Forward into new tensors of {@code scope}. */
     public static Result forward(Scope scope, Tensor x, Tensor weight, float eps) {
         Device device = Args.open("x", x);
-        long[] rows = rowShape(x);
+        long[] rows = Args.rows("x", x);
         return Args.withOutputs(scope, device, new long[][] {x.shape(), rows}, out -> {
             forward(x, weight, eps, out[0], out[1]);
             return new Result(out[0], out[1]);
@@ -56,7 +54,7 @@ public final class RmsNorm {
     /** Forward into caller-provided outputs; {@code rstd} may be null (inference). */
     public static void forward(Tensor x, Tensor weight, float eps, Tensor out, Tensor rstd) {
         Device device = Args.sameDevice(new String[] {"x", "weight", "out", "rstd"}, x, weight, out, rstd);
-        long[] rows = rowShape(x);
+        long[] rows = Args.rows("x", x);
         long c = x.dim(-1);
         Args.f32("weight", weight, false, c);
         Args.f32("out", out, false, x.shape());
@@ -79,7 +77,7 @@ public final class RmsNorm {
                                 Tensor dweight) {
         Device device = Args.sameDevice(new String[] {"dout", "x", "weight", "rstd", "dx", "dweight"},
                 dout, x, weight, rstd, dx, dweight);
-        long[] rows = rowShape(x);
+        long[] rows = Args.rows("x", x);
         long c = x.dim(-1);
         Args.f32("dout", dout, false, x.shape());
         Args.f32("weight", weight, false, c);
@@ -108,15 +106,5 @@ public final class RmsNorm {
             Tensor xt = s.of(cpu, x, x.length / c, c);
             return forward(s, xt, s.of(cpu, weight), eps).out().toFloatArray();
         }
-    }
-
-    private static long[] rowShape(Tensor x) {
-        Args.open("x", x);
-        Args.dtype("x", x, DType.F32);
-        if (x.rank() < 1) throw new IllegalArgumentException("x must have rank >= 1 (the last dimension is C)");
-        if (x.dim(-1) < 1)
-            throw new IllegalArgumentException("x: the last dimension (C) must be >= 1, got " + x.dim(-1));
-        long[] s = x.shape();
-        return Arrays.copyOf(s, s.length - 1);
     }
 }

@@ -86,7 +86,7 @@ class RmsNormTest {
                            int nullDweight) {
         float[] w = Rand.normal(r, c, 1), dout = Rand.normal(r, n * c, 1);
         float[] dw0 = Rand.normal(r, c, 1), dx0 = Rand.normal(r, n * c, 1);
-        double[] xd = toDouble(x), wd = toDouble(w);
+        double[] xd = LayerNormTest.toDouble(x), wd = LayerNormTest.toDouble(w);
         double[][] f = RmsNormReference.forward(xd, wd, n, c, eps);
         double[][] g = RmsNormReference.backward(xd, wd, n, c, eps, dout);
         long[] shape = rank3 && n % 2 == 0 && n > 0 ? new long[] {2, n / 2, c} : new long[] {n, c};
@@ -124,12 +124,12 @@ class RmsNormTest {
             RmsNorm.backward(dt, xt, wt, rstd, dx, false, dwt);
             float[] gotDx = dx.toFloatArray();
             assertCloseEach(what + " dx", g[0], gotDx, dxAtol, 1e-5);
-            if (dwt != null) assertCloseEach(what + " dweight (+= onto its start)", plus(g[1], dw0), dwt.toFloatArray(), dwAtol, 1e-5);
+            if (dwt != null) assertCloseEach(what + " dweight (+= onto its start)", LayerNormTest.plus(g[1], dw0), dwt.toFloatArray(), dwAtol, 1e-5);
 
             // dx accumulated onto a start value
             Tensor dxAcc = s.of(device, dx0, shape);
             RmsNorm.backward(dt, xt, wt, rstd, dxAcc, true, null);
-            assertCloseEach(what + " dx (+= onto its start)", plus(g[0], dx0), dxAcc.toFloatArray(), dxAtol, 1e-5);
+            assertCloseEach(what + " dx (+= onto its start)", LayerNormTest.plus(g[0], dx0), dxAcc.toFloatArray(), dxAtol, 1e-5);
 
             // in place, bit for bit as out of place: dx over x (dweight still sees x), dx over dout, out over x
             Tensor xCopy = s.of(device, x, shape);
@@ -169,7 +169,7 @@ class RmsNormTest {
             dx = dxt.toFloatArray();
             dw = dwt.toFloatArray();
         }
-        double[] xd = toDouble(x), wd = toDouble(w);
+        double[] xd = LayerNormTest.toDouble(x), wd = LayerNormTest.toDouble(w);
         double[][] ref = RmsNormReference.backward(xd, wd, n, c, eps, dout);
         double h = 1e-6;
         double[][] params = {xd, wd};
@@ -296,17 +296,5 @@ class RmsNormTest {
         double[] a = new double[ref.length];
         java.util.Arrays.fill(a, atol);
         assertCloseEach(what, ref, got, a, rtol);
-    }
-
-    static double[] toDouble(float[] x) {
-        double[] d = new double[x.length];
-        for (int i = 0; i < x.length; i++) d[i] = x[i];
-        return d;
-    }
-
-    static double[] plus(double[] a, float[] b) {
-        double[] s = new double[a.length];
-        for (int i = 0; i < a.length; i++) s[i] = a[i] + b[i];
-        return s;
     }
 }

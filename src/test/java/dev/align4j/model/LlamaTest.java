@@ -44,11 +44,11 @@ class LlamaTest {
                 float[] want = g.floats("logits", b, t, v);
                 Tensor logits = m.logits(s, g.ints("tokens"), b, t);
                 assertArrayEquals(new long[] {b, t, v}, logits.shape(), name + " logits shape");
-                Close.assertClose(name + " logits on " + device, toDouble(want), logits.toFloatArray(), 1e-4, 1e-4);
+                Close.assertClose(name + " logits on " + device, GptGoldenTest.toDouble(want), logits.toFloatArray(), 1e-4, 1e-4);
                 // a single row, T = 1 and a prefix: the same logits as the full batch at those positions
                 int[] tokens = g.ints("tokens");
                 Tensor one = m.logits(s, Arrays.copyOfRange(tokens, t, t + 3), 1, 3);
-                Close.assertClose(name + " row 1 prefix", toDouble(Arrays.copyOfRange(want, t * v, (t + 3) * v)),
+                Close.assertClose(name + " row 1 prefix", GptGoldenTest.toDouble(Arrays.copyOfRange(want, t * v, (t + 3) * v)),
                         one.toFloatArray(), 1e-4, 1e-4);
             }
         }
@@ -74,7 +74,7 @@ class LlamaTest {
                     float[] all = m.logits(s, Arrays.copyOf(seq, len), 1, len).toFloatArray();
                     last = Arrays.copyOfRange(all, (len - 1) * v, len * v);
                 }
-                double[] logp = LlamaReference.logSoftmax(toDouble(last));
+                double[] logp = LlamaReference.logSoftmax(GptGoldenTest.toDouble(last));
                 int best = 0;
                 for (int j = 1; j < v; j++) if (logp[j] > logp[best]) best = j;
                 got[i] = best;
@@ -145,11 +145,6 @@ class LlamaTest {
         return Path.of(LlamaTest.class.getResource("/llama_golden/" + name + "/config.json").toURI()).getParent();
     }
 
-    private static double[] toDouble(float[] a) {
-        double[] r = new double[a.length];
-        for (int i = 0; i < a.length; i++) r[i] = a[i];
-        return r;
-    }
 
     private static int[] ints(JsonNode a) {
         int[] r = new int[a.size()];
