@@ -99,6 +99,8 @@ __global__ void layernorm_bwd_dx_kernel(const float* dout, const float* x, const
 // Kernel B: dweight, dbias for the channels [c0, c0 + LAYERNORM_SLICE) of this block, summed over all rows.
 // Threads: lanes (channels) × phases (rows n ≡ phase mod phases). Host: one thread, lanes = phases = 1, and it
 // takes all LAYERNORM_LANE_CHANNELS channels of the slice in a vectorised inner loop.
+// CENTRED = false is RMSNorm's dweight (rmsnorm.cuh): no mean (x̂ = x·rstd, bit for bit as x − 0) and no bias sum.
+template <bool CENTRED>
 __global__ void layernorm_bwd_params_kernel(const float* A4J_RESTRICT dout, const float* A4J_RESTRICT x,
                                             const float* A4J_RESTRICT mean, const float* A4J_RESTRICT rstd,
                                             int64_t N, int64_t C, float* A4J_RESTRICT dweight,
@@ -113,7 +115,7 @@ __global__ void layernorm_bwd_params_kernel(const float* A4J_RESTRICT dout, cons
     layernorm_acc aw[LAYERNORM_LANE_CHANNELS], ab[LAYERNORM_LANE_CHANNELS];
     for (int i = 0; i < LAYERNORM_LANE_CHANNELS; ++i) aw[i] = ab[i] = 0;
     for (int64_t n = phase; n < N; n += phases) {
-        const float m = mean[n], r = rstd[n];
+        const float m = CENTRED ? mean[n] : 0.0f, r = rstd[n];
         const float* dr = dout + n * C + c0 + lane;
         const float* xr = x + n * C + c0 + lane;
 #if !defined(A4J_GPU)
@@ -128,12 +130,12 @@ __global__ void layernorm_bwd_params_kernel(const float* A4J_RESTRICT dout, cons
         for (int i = 0; i < iters; ++i) {
             const float g = dr[i * lanes];
             aw[i] += (layernorm_acc)(g * ((xr[i * lanes] - m) * r));
-            ab[i] += (layernorm_acc)g;
+            if (CENTRED) ab[i] += (layernorm_acc)g;
         }
     }
     for (int i = 0; i < LAYERNORM_LANE_CHANNELS; ++i) {  // uniform trip count: block_sum_phases synchronises
         const float w = block_sum_phases((float)aw[i], lanes);
-        const float b = block_sum_phases((float)ab[i], lanes);
+        const float b = CENTRED ? block_sum_phases((float)ab[i], lanes) : 0.0f;
         if (phase == 0 && i < iters) {
             const int64_t c = c0 + lane + (int64_t)i * lanes;
             if (dweight != nullptr) dweight[c] += w;
@@ -153,7 +155,7 @@ inline int layernorm_bwd(const float* dout, const float* x, const float* weight,
                          float* dbias) {
     // B before A: dx may alias dout or x, which B still reads.
     if (dweight != nullptr || dbias != nullptr)
-        A4J_LAUNCH(layernorm_bwd_params_kernel, (C + LAYERNORM_SLICE - 1) / LAYERNORM_SLICE, LAYERNORM_THREADS,
+        A4J_LAUNCH(layernorm_bwd_params_kernel<true>, (C + LAYERNORM_SLICE - 1) / LAYERNORM_SLICE, LAYERNORM_THREADS,
                    N * C, dout, x, mean, rstd, N, C, dweight, dbias);
     A4J_LAUNCH(layernorm_bwd_dx_kernel, N, LAYERNORM_THREADS, N * C, dout, x, weight, mean, rstd, C, accumulate_dx,
                dx);

@@ -1,6 +1,6 @@
 // rmsnorm.cuh — RMSNorm over the last dimension (the Llama family: Hugging Face's LlamaRMSNorm, eps from the
 // config's rms_norm_eps), forward and backward. LayerNorm without the mean and the bias: built like
-// layernorm.cuh, whose kernel-B geometry and accumulator type it shares (same access pattern).
+// layernorm.cuh, whose kernel B (dweight) it launches uncentred.
 //   forward : x [N,C], weight [C] -> out [N,C] = weight·(x·rstd), rstd [N] = 1/sqrt(mean_C(x²) + eps)
 //             (nullable, saved for the backward). The products in LlamaRMSNorm's order, in fp32.
 //   backward: dout [N,C], x, weight, rstd -> dx [N,C] (overwritten, or += when accumulate_dx != 0),
@@ -18,7 +18,8 @@
 // Block size: a row of C <= 256 gets C rounded up to a warp (Qwen3's head_dim rows of 128: 128 threads, none
 // idle), longer rows 256 threads.
 // Backward design: LayerNorm's two kernels. Kernel A (block per row) computes dx with one block sum; kernel B
-// (block per slice of channels) reduces dout·x̂ over all N rows for its channels, re-reading dout, x, rstd;
+// (layernorm_bwd_params_kernel<false>: block per slice of channels) reduces dout·x̂ over all N rows for its
+// channels, re-reading dout, x, rstd;
 // deterministic and race-free without atomics, at the price of a second read of dout and x.
 // Floor: forward reads N·C·4 and writes N·C·4 bytes; backward reads 2·N·C·4 and writes N·C·4 (this design:
 // reads 4·N·C·4).
@@ -67,39 +68,6 @@ __global__ void rmsnorm_bwd_dx_kernel(const float* dout, const float* x, const f
     }
 }
 
-// Kernel B: dweight for the channels [c0, c0 + LAYERNORM_SLICE) of this block, summed over all rows; threads
-// and host loop as LayerNorm's kernel B (lanes = channels, phases = rows n ≡ phase mod phases).
-__global__ void rmsnorm_bwd_dweight_kernel(const float* A4J_RESTRICT dout, const float* A4J_RESTRICT x,
-                                           const float* A4J_RESTRICT rstd, int64_t N, int64_t C,
-                                           float* A4J_RESTRICT dweight) {
-    const int64_t c0 = (int64_t)blockIdx.x * LAYERNORM_SLICE;
-    const int lanes = (int)blockDim.x < LAYERNORM_SLICE ? (int)blockDim.x : LAYERNORM_SLICE;
-    const int lane = (int)threadIdx.x % lanes;
-    const int64_t phase = threadIdx.x / lanes, phases = blockDim.x / lanes;
-    const int width = C - c0 < LAYERNORM_SLICE ? (int)(C - c0) : LAYERNORM_SLICE;
-    int iters = lane < width ? (width - lane + lanes - 1) / lanes : 0;
-    if (iters > LAYERNORM_LANE_CHANNELS) iters = LAYERNORM_LANE_CHANNELS;
-    layernorm_acc aw[LAYERNORM_LANE_CHANNELS];
-    for (int i = 0; i < LAYERNORM_LANE_CHANNELS; ++i) aw[i] = 0;
-    for (int64_t n = phase; n < N; n += phases) {
-        const float r = rstd[n];
-        const float* dr = dout + n * C + c0 + lane;
-        const float* xr = x + n * C + c0 + lane;
-#if !defined(A4J_GPU)
-        if (n + LAYERNORM_PREFETCH_ROWS < N)  // see layernorm.cuh: strided rows the prefetchers do not follow
-            for (int q = 0; q < width; q += 16) {
-                __builtin_prefetch(dr + LAYERNORM_PREFETCH_ROWS * C + q);
-                __builtin_prefetch(xr + LAYERNORM_PREFETCH_ROWS * C + q);
-            }
-#endif
-        for (int i = 0; i < iters; ++i) aw[i] += (layernorm_acc)(dr[i * lanes] * (xr[i * lanes] * r));
-    }
-    for (int i = 0; i < LAYERNORM_LANE_CHANNELS; ++i) {  // uniform trip count: block_sum_phases synchronises
-        const float w = block_sum_phases((float)aw[i], lanes);
-        if (phase == 0 && i < iters) dweight[c0 + lane + (int64_t)i * lanes] += w;
-    }
-}
-
 inline int rmsnorm_fwd(const float* x, const float* weight, int64_t N, int64_t C, float eps, float* out,
                        float* rstd) {
     A4J_LAUNCH(rmsnorm_fwd_kernel, N, rmsnorm_threads(C), N * C, x, weight, C, eps, out, rstd);
@@ -110,8 +78,8 @@ inline int rmsnorm_bwd(const float* dout, const float* x, const float* weight, c
                        int64_t C, int32_t accumulate_dx, float* dx, float* dweight) {
     // B before A: dx may alias dout or x, which B still reads.
     if (dweight != nullptr)
-        A4J_LAUNCH(rmsnorm_bwd_dweight_kernel, (C + LAYERNORM_SLICE - 1) / LAYERNORM_SLICE, LAYERNORM_THREADS,
-                   N * C, dout, x, rstd, N, C, dweight);
+        A4J_LAUNCH(layernorm_bwd_params_kernel<false>, (C + LAYERNORM_SLICE - 1) / LAYERNORM_SLICE,
+                   LAYERNORM_THREADS, N * C, dout, x, nullptr, rstd, N, C, dweight, nullptr);
     A4J_LAUNCH(rmsnorm_bwd_dx_kernel, N, rmsnorm_threads(C), N * C, dout, x, weight, rstd, C, accumulate_dx, dx);
     return 0;
 }
