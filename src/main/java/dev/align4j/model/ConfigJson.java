@@ -2,11 +2,17 @@ package dev.align4j.model;
 
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.DefaultIndenter;
+import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.core.util.Separators;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.Function;
 import java.util.function.Predicate;
 
@@ -57,5 +63,27 @@ final class ConfigJson {
         if (v == null || v.isNull()) return dflt;
         if (!is.test(v)) throw new IllegalArgumentException(key + " must be " + expected + ", got " + v);
         return as.apply(v);
+    }
+
+    /**
+     * {@code o} plus {@code extra} keys (which may not override one of {@code o}'s) as config.json text: keys
+     * sorted, 2-space indent, {@code "key": value}, as {@code save_pretrained} (Python's json.dump) writes it.
+     */
+    static String toText(ObjectNode o, Map<String, ?> extra) {
+        for (Map.Entry<String, ?> e : extra.entrySet()) {
+            if (o.has(e.getKey()))
+                throw new IllegalArgumentException("extra key '" + e.getKey() + "' would override the model's own");
+            o.set(e.getKey(), JSON.valueToTree(e.getValue()));
+        }
+        try {
+            Object sorted = JSON.treeToValue(o, TreeMap.class);
+            DefaultPrettyPrinter pp = new DefaultPrettyPrinter(Separators.createDefaultInstance()
+                    .withObjectFieldValueSpacing(Separators.Spacing.AFTER)
+                    .withArrayEmptySeparator("").withObjectEmptySeparator(""))
+                    .withArrayIndenter(DefaultIndenter.SYSTEM_LINEFEED_INSTANCE);
+            return JSON.writer(pp).writeValueAsString(sorted) + "\n";
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("extra values are not JSON-serialisable: " + e.getOriginalMessage(), e);
+        }
     }
 }

@@ -6,9 +6,6 @@ import static dev.align4j.model.ConfigJson.number;
 import static dev.align4j.model.ConfigJson.text;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.util.DefaultIndenter;
-import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
-import com.fasterxml.jackson.core.util.Separators;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -35,7 +32,8 @@ import java.util.Map;
  * other than 4C ({@code n_inner}), a GELU other than the tanh form, untied embeddings, cross-attention,
  * attention scaled by layer index.
  */
-public record GptConfig(int nLayer, int nHead, int nEmbd, int nCtx, int vocabSize, double layerNormEps) {
+public record GptConfig(int nLayer, int nHead, int nEmbd, int nCtx, int vocabSize, double layerNormEps)
+        implements LmConfig {
     /** GPT-2's LayerNorm epsilon. */
     public static final double DEFAULT_LAYER_NORM_EPS = 1e-5;
     /** The config.json keys that must be present (besides the context, {@code n_positions} or {@code n_ctx}). */
@@ -71,6 +69,16 @@ public record GptConfig(int nLayer, int nHead, int nEmbd, int nCtx, int vocabSiz
     }
 
     /** Width of one attention head. */
+    @Override
+    public String modelType() {
+        return "gpt2";
+    }
+
+    @Override
+    public int hiddenSize() {
+        return nEmbd;
+    }
+
     public int headSize() {
         return nEmbd / nHead;
     }
@@ -139,6 +147,7 @@ public record GptConfig(int nLayer, int nHead, int nEmbd, int nCtx, int vocabSiz
      * HF config.json text with extra keys (e.g. {@code bos_token_id}, {@code eos_token_id} from the
      * tokenizer); an extra key may not override one this config defines.
      */
+    @Override
     public String toJson(Map<String, ?> extra) {
         ObjectNode o = JSON.createObjectNode();
         o.put("model_type", "gpt2");
@@ -154,22 +163,7 @@ public record GptConfig(int nLayer, int nHead, int nEmbd, int nCtx, int vocabSiz
         o.put("activation_function", "gelu_new");
         o.put("tie_word_embeddings", true);
         o.put("torch_dtype", "float32");
-        for (Map.Entry<String, ?> e : extra.entrySet()) {
-            if (o.has(e.getKey()))
-                throw new IllegalArgumentException("extra key '" + e.getKey() + "' would override the model's own");
-            o.set(e.getKey(), JSON.valueToTree(e.getValue()));
-        }
-        try {
-            Object sorted = JSON.treeToValue(o, java.util.TreeMap.class);
-            // "key": value with 2-space indent, as Python's json.dump(indent=2) in save_pretrained writes it
-            DefaultPrettyPrinter pp = new DefaultPrettyPrinter(Separators.createDefaultInstance()
-                    .withObjectFieldValueSpacing(Separators.Spacing.AFTER)
-                    .withArrayEmptySeparator("").withObjectEmptySeparator(""))
-                    .withArrayIndenter(DefaultIndenter.SYSTEM_LINEFEED_INSTANCE);
-            return JSON.writer(pp).writeValueAsString(sorted) + "\n";
-        } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("extra values are not JSON-serialisable: " + e.getOriginalMessage(), e);
-        }
+        return ConfigJson.toText(o, extra);
     }
 
     /** Writes HF config.json to {@code path} atomically. */

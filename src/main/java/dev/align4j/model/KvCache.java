@@ -39,7 +39,7 @@ import java.util.Arrays;
  * identity (exact for finite values: x·1 + Σ 0). Sampling is not here: see {@link Generator}. The model's
  * parameters are read at each call (not copied); the model must stay open. Not thread-safe.
  */
-public final class KvCache implements AutoCloseable {
+public final class KvCache implements Decoder {
     /** Added to the scores of masked (padding) keys: large enough that exp underflows to exactly 0. */
     static final float MASKED = -1e30f;
 

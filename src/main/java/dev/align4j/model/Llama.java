@@ -12,16 +12,20 @@ import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Random;
 
 /**
  * A Llama-family causal LM (Llama 2/3, Mistral, SmolLM2, TinyLlama, Qwen2 with q/k/v biases, Qwen3 with per-head
- * q/k RMSNorm; see {@link LlamaConfig}) on the project's kernels, <b>forward only</b>: logits and log-probs for
- * inference and scoring. There is no backward yet (training a Llama is a later slice of issue 14).
+ * q/k RMSNorm; see {@link LlamaConfig}) on the project's kernels: a {@link CausalLm} with forward, backward
+ * (every trainer runs on it), KV-cache decoding ({@link LlamaKvCache}) and Hugging Face checkpoints.
  * <pre>
  *   h = embed_tokens[tokens]
  *   per layer:  x = rmsnorm(h);  q, k, v = x·Wqᵀ (+bq), x·Wkᵀ (+bk), x·Wvᵀ (+bv)
@@ -32,8 +36,9 @@ import java.util.Map;
  * </pre>
  * The math is that of {@code dev.align4j.reference.LlamaReference} (Hugging Face's modeling_llama.py), in F32.
  *
- * <p>Layout. Weights are device tensors in PyTorch's Linear layout {@code [out, in]}; gate_proj and up_proj are
- * stacked at load into one {@code [2F, C]} weight so that one GEMM gives {@link SwiGlu}'s fused gate|up rows.
+ * <p>Layout. The parameters are one flat buffer in Hugging Face's names and order ({@link #expectedShapes}),
+ * linear weights in PyTorch's layout {@code [out, in]}. gate_proj is followed by up_proj in that order, so the two
+ * are one {@code [2F, C]} matrix in memory and one GEMM gives {@link SwiGlu}'s fused gate|up rows, with no copy.
  * q, k and v are three GEMMs. The transposes {@code [B, T, H·D] ↔ [B, H, T, D]} are {@link AttentionPermute}'s
  * merge kernels: {@link AttentionPermute#mergeBackward} is the map {@code [B, T, H·D] → [B, H, T, D]}
  * (attention_unpermute_bwd) and {@link AttentionPermute#merge} the map back (attention_unpermute_fwd).
@@ -45,72 +50,165 @@ import java.util.Map;
  * The T×T scores are materialised (a fused attention kernel is a later slice).
  *
  * <p>Embedding: {@link Embedding#forward} with a zero position table {@code [T, C]} (Llama has no learned
- * positions; the kernel adds wpe, so a zero table makes it a pure row gather).
+ * positions; the kernel adds wpe, so a zero table makes it a pure row gather). A tied model's LM head is the
+ * embedding's view, so both gradients accumulate into it.
+ *
+ * <p>Backward, per layer in reverse: the MLP (down, {@link SwiGlu}, gate|up, post-attention RMSNorm with the
+ * residual gradient fused), then attention (o_proj, P·V and the softmax through the same GQA views — the
+ * batched GEMMs over g·T rows sum the g query heads' contributions into each shared key/value head — RoPE's
+ * inverse rotation, Qwen3's q/k norms, the three projections into one dx, the input RMSNorm).
  *
  * <p>Loading ({@link #load}): every tensor the config implies is checked by name and shape before any is read; a
  * missing or mis-shaped one fails naming it, and so does any tensor in the checkpoint that the model does not use
  * (except {@code rotary_emb.inv_freq} buffers, which are recomputed from the config, and {@code lm_head.weight} of
  * a tied model when it has the embedding's shape: the head is the embedding). Not thread-safe.
  */
-public final class Llama implements AutoCloseable {
+public final class Llama extends CausalLmBase<Llama.State> {
     private final LlamaConfig config;
-    private final Device device;
-    private final Scope weights = new Scope();
-    private final Tensor embed, lmHead, finalNorm, invFreq;
-    private final Layer[] layers;
+    /** Keys of the source config.json that {@link LlamaConfig#toJson} does not write (token ids, ...), kept on save. */
+    private final Map<String, JsonNode> extraConfig;
+    private final Tensor invFreq;
+    private final Layer[] p, g;
+    private final Tensor embed, dEmbed, lmHead, dLmHead, finalNorm, dFinalNorm;
 
-    /** One decoder layer's weights; biases and q/k norms null when the model has none. */
+    /** One decoder layer's parameter (or gradient) views; biases and q/k norms null when the model has none. */
     private record Layer(Tensor inNorm, Tensor q, Tensor k, Tensor v, Tensor qBias, Tensor kBias, Tensor vBias,
-                         Tensor qNorm, Tensor kNorm, Tensor o, Tensor postNorm, Tensor gateUp, Tensor down) {}
+                         Tensor qNorm, Tensor kNorm, Tensor o, Tensor postNorm, Tensor gateUp, Tensor down) {
+        static Layer of(LlamaConfig c, ParamLayout layout, Tensor flat, int l) {
+            String p = "model.layers." + l + ".";
+            boolean bias = c.attentionBias(), qk = c.qkNorm();
+            long gate = layout.entry(p + "mlp.gate_proj.weight").offset();
+            if (layout.entry(p + "mlp.up_proj.weight").offset() != gate + (long) c.intermediateSize() * c.hiddenSize())
+                throw new IllegalStateException("gate_proj and up_proj are not adjacent in the layout");
+            return new Layer(layout.view(flat, p + "input_layernorm.weight"),
+                    layout.view(flat, p + "self_attn.q_proj.weight"), layout.view(flat, p + "self_attn.k_proj.weight"),
+                    layout.view(flat, p + "self_attn.v_proj.weight"),
+                    bias ? layout.view(flat, p + "self_attn.q_proj.bias") : null,
+                    bias ? layout.view(flat, p + "self_attn.k_proj.bias") : null,
+                    bias ? layout.view(flat, p + "self_attn.v_proj.bias") : null,
+                    qk ? layout.view(flat, p + "self_attn.q_norm.weight") : null,
+                    qk ? layout.view(flat, p + "self_attn.k_norm.weight") : null,
+                    layout.view(flat, p + "self_attn.o_proj.weight"),
+                    layout.view(flat, p + "post_attention_layernorm.weight"),
+                    flat.view(gate, 2L * c.intermediateSize(), c.hiddenSize()),
+                    layout.view(flat, p + "mlp.down_proj.weight"));
+        }
+    }
 
-    private Llama(LlamaConfig config, Device device, Map<String, float[]> w) {
+    /** A model with zero parameters (fill them with {@link #initialize}, {@link #load} or {@link #setParam}). */
+    public Llama(LlamaConfig config, Device device) {
+        this(config, device, Map.of());
+    }
+
+    private Llama(LlamaConfig config, Device device, Map<String, JsonNode> extraConfig) {
+        super(device, new ParamLayout(expectedShapes(requireConfig(config))));
         this.config = config;
-        this.device = device;
+        this.extraConfig = Map.copyOf(extraConfig);
         try {
-            int c = config.hiddenSize(), v = config.vocabSize(), f = config.intermediateSize();
-            int qd = config.numHeads() * config.headDim(), kvd = config.numKvHeads() * config.headDim();
-            embed = put(w, "model.embed_tokens.weight", v, c);
-            lmHead = config.tieWordEmbeddings() ? embed : put(w, "lm_head.weight", v, c);
-            finalNorm = put(w, "model.norm.weight", c);
-            invFreq = weights.of(device, config.invFreq());
-            layers = new Layer[config.numLayers()];
-            for (int l = 0; l < layers.length; l++) {
-                String p = "model.layers." + l + ".";
-                boolean bias = config.attentionBias(), qk = config.qkNorm();
-                float[] gate = w.get(p + "mlp.gate_proj.weight"), up = w.get(p + "mlp.up_proj.weight");
-                float[] gateUp = Arrays.copyOf(gate, gate.length + up.length);
-                System.arraycopy(up, 0, gateUp, gate.length, up.length);
-                layers[l] = new Layer(put(w, p + "input_layernorm.weight", c),
-                        put(w, p + "self_attn.q_proj.weight", qd, c), put(w, p + "self_attn.k_proj.weight", kvd, c),
-                        put(w, p + "self_attn.v_proj.weight", kvd, c),
-                        bias ? put(w, p + "self_attn.q_proj.bias", qd) : null,
-                        bias ? put(w, p + "self_attn.k_proj.bias", kvd) : null,
-                        bias ? put(w, p + "self_attn.v_proj.bias", kvd) : null,
-                        qk ? put(w, p + "self_attn.q_norm.weight", config.headDim()) : null,
-                        qk ? put(w, p + "self_attn.k_norm.weight", config.headDim()) : null,
-                        put(w, p + "self_attn.o_proj.weight", c, qd), put(w, p + "post_attention_layernorm.weight", c),
-                        weights.of(device, gateUp, 2L * f, c), put(w, p + "mlp.down_proj.weight", c, f));
-            }
+            invFreq = scope.of(device, config.invFreq());
         } catch (RuntimeException | Error e) {
-            weights.close();
+            close();
+            throw e;
+        }
+        ParamLayout layout = layout();
+        p = new Layer[config.numLayers()];
+        g = new Layer[config.numLayers()];
+        for (int l = 0; l < p.length; l++) {
+            p[l] = Layer.of(config, layout, params(), l);
+            g[l] = Layer.of(config, layout, grads(), l);
+        }
+        embed = param("model.embed_tokens.weight");
+        dEmbed = grad("model.embed_tokens.weight");
+        lmHead = config.tieWordEmbeddings() ? embed : param("lm_head.weight");
+        dLmHead = config.tieWordEmbeddings() ? dEmbed : grad("lm_head.weight");
+        finalNorm = param("model.norm.weight");
+        dFinalNorm = grad("model.norm.weight");
+    }
+
+    private static LlamaConfig requireConfig(LlamaConfig config) {
+        if (config == null) throw new IllegalArgumentException("config must not be null");
+        return config;
+    }
+
+    /** A model initialised as Hugging Face's LlamaPreTrainedModel does (see {@link #initialize}) with {@code seed}. */
+    public static Llama create(LlamaConfig config, Device device, long seed) {
+        Llama m = new Llama(config, device);
+        try {
+            m.initialize(seed);
+            return m;
+        } catch (RuntimeException | Error e) {
+            m.close();
             throw e;
         }
     }
 
-    private Tensor put(Map<String, float[]> w, String name, long... shape) {
-        return weights.of(device, w.get(name), shape);
+    /**
+     * Hugging Face's {@code _init_weights} with {@code initializer_range} 0.02: every linear weight and the
+     * embedding N(0, 0.02), biases 0, RMSNorm weights 1.
+     */
+    @Override
+    public void initialize(long seed) {
+        Random rnd = new Random(seed);
+        ParamLayout layout = layout();
+        float[] all = new float[Math.toIntExact(layout.size())];
+        for (ParamLayout.Entry e : layout.entries()) {
+            int off = (int) e.offset(), n = (int) e.numel();
+            if (e.name().endsWith("norm.weight")) Arrays.fill(all, off, off + n, 1f);
+            else if (e.shape().length == 2) for (int i = 0; i < n; i++) all[off + i] = (float) (0.02 * rnd.nextGaussian());
+        }
+        params().copyFrom(all);
     }
+
+    @Override
+    public Llama copy() {
+        Llama c = new Llama(config, device(), extraConfig);
+        try {
+            c.params().copyFrom(params());
+            return c;
+        } catch (RuntimeException | Error e) {
+            c.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public LlamaConfig config() {
+        return config;
+    }
+
+    /** The RoPE frequencies {@code [headDim / 2]} on the model's device. */
+    Tensor invFreq() {
+        return invFreq;
+    }
+
+    @Override
+    Tensor headWeight() {
+        return lmHead;
+    }
+
+    @Override
+    Tensor headGrad() {
+        return dLmHead;
+    }
+
+    @Override
+    public LlamaKvCache decoder(int batch, int maxT) {
+        return new LlamaKvCache(this, batch, maxT);
+    }
+
+    // ------------------------------------------------------------------------------------------ checkpoints
 
     /**
      * Loads a Hugging Face folder: {@code config.json} ({@link LlamaConfig#read}) and the weights
-     * ({@link SafeTensorsCheckpoint}: model.safetensors or shards). Fails with an {@link IOException} naming the
-     * tensor when one is missing, mis-shaped or not part of the model (see the class comment).
+     * ({@link SafeTensorsCheckpoint}: model.safetensors or shards; F32, F16 or BF16, widened exactly). Fails with
+     * an {@link IOException} naming the tensor when one is missing, mis-shaped or not part of the model (see the
+     * class comment).
      */
     public static Llama load(Path hfFolder, Device device) throws IOException {
         if (device == null) throw new IllegalArgumentException("device must not be null");
-        LlamaConfig config = LlamaConfig.read(hfFolder.resolve("config.json"));
+        Path configFile = hfFolder.resolve("config.json");
+        LlamaConfig config = LlamaConfig.read(configFile);
         Map<String, long[]> expected = expectedShapes(config);
-        Map<String, float[]> w = new LinkedHashMap<>();
         try (SafeTensorsCheckpoint ck = SafeTensorsCheckpoint.open(hfFolder)) {
             for (Map.Entry<String, long[]> e : expected.entrySet()) {
                 String name = e.getKey();
@@ -134,13 +232,44 @@ public final class Llama implements AutoCloseable {
                 throw new SafeTensorsException(hfFolder + ": tensor " + name + " in the checkpoint is not part of a "
                         + config.modelType() + " model with this config.json (unexpected tensor)");
             }
-            for (Map.Entry<String, long[]> e : expected.entrySet())
-                w.put(e.getKey(), ck.floats(e.getKey(), e.getValue()));
+            Llama m = new Llama(config, device, extraKeys(configFile, config));
+            try {
+                for (Map.Entry<String, long[]> e : expected.entrySet())
+                    m.setParam(e.getKey(), ck.floats(e.getKey(), e.getValue()));
+                return m;
+            } catch (IOException | RuntimeException | Error e) {
+                m.close();
+                throw e;
+            }
         }
-        return new Llama(config, device, w);
     }
 
-    /** Every tensor name the config implies, with its shape, in Hugging Face's naming. */
+    /** The keys of {@code configFile} that {@code config.toJson} does not write itself. */
+    private static Map<String, JsonNode> extraKeys(Path configFile, LlamaConfig config) throws IOException {
+        JsonNode own = ConfigJson.JSON.readTree(config.toJson(Map.of()));
+        Map<String, JsonNode> extra = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = ConfigJson.read(configFile).fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            if (!own.has(e.getKey())) extra.put(e.getKey(), e.getValue());
+        }
+        return extra;
+    }
+
+    /**
+     * Writes {@code dir/model.safetensors} (F32, Hugging Face names; no lm_head when tied) then
+     * {@code dir/config.json} (this config plus the source config's other keys), each atomically.
+     */
+    @Override
+    public void save(Path dir) throws IOException {
+        SafeTensorsWriter w = new SafeTensorsWriter();
+        w.metadata("format", "pt");
+        for (ParamLayout.Entry e : layout().entries()) w.putFloats(e.name(), param(e.name()).toFloatArray(), e.shape());
+        Files.createDirectories(dir);
+        w.write(dir.resolve(SafeTensorsCheckpoint.SINGLE_FILE));
+        dev.align4j.io.AtomicFiles.writeString(dir.resolve("config.json"), config.toJson(extraConfig));
+    }
+
+    /** Every tensor name the config implies, with its shape, in Hugging Face's naming and order. */
     static Map<String, long[]> expectedShapes(LlamaConfig c) {
         long C = c.hiddenSize(), V = c.vocabSize(), F = c.intermediateSize(), D = c.headDim();
         long qd = c.numHeads() * D, kvd = c.numKvHeads() * D;
@@ -163,7 +292,7 @@ public final class Llama implements AutoCloseable {
             }
             m.put(p + "self_attn.o_proj.weight", new long[] {C, qd});
             m.put(p + "post_attention_layernorm.weight", new long[] {C});
-            m.put(p + "mlp.gate_proj.weight", new long[] {F, C});
+            m.put(p + "mlp.gate_proj.weight", new long[] {F, C});  // gate then up: one [2F, C] matrix (class comment)
             m.put(p + "mlp.up_proj.weight", new long[] {F, C});
             m.put(p + "mlp.down_proj.weight", new long[] {C, F});
         }
@@ -172,91 +301,128 @@ public final class Llama implements AutoCloseable {
         return m;
     }
 
-    public LlamaConfig config() {
-        return config;
-    }
-
-    public Device device() {
-        return device;
-    }
-
-    /**
-     * The logits {@code [B, T, V]} (F32, a new tensor of {@code scope}) of {@code tokens} (row-major {@code [B, T]},
-     * each in {@code [0, V)}), position t of each row seeing tokens 0..t at positions 0..t. Full recomputation, no
-     * cache. Temporaries are freed before it returns.
-     */
-    public Tensor logits(Scope scope, int[] tokens, int batch, int seqLen) {
-        if (scope == null) throw new IllegalArgumentException("scope must not be null");
-        if (tokens == null) throw new IllegalArgumentException("tokens must not be null");
-        if (batch < 1 || seqLen < 1)
-            throw new IllegalArgumentException("batch and seqLen must be >= 1, got " + batch + ", " + seqLen);
-        if (tokens.length != (long) batch * seqLen)
-            throw new IllegalArgumentException("tokens has " + tokens.length + " values, expected batch·seqLen = "
-                    + (long) batch * seqLen);
-        int V = config.vocabSize();
-        for (int i = 0; i < tokens.length; i++)
-            if (tokens[i] < 0 || tokens[i] >= V)
-                throw new IllegalArgumentException("tokens[" + i + "] = " + tokens[i] + " is not in [0, " + V + ")");
-        if (weights.isClosed()) throw new IllegalStateException("the model is closed");
-        long B = batch, T = seqLen, C = config.hiddenSize(), F = config.intermediateSize(), D = config.headDim();
-        long H = config.numHeads(), KV = config.numKvHeads(), g = config.groupSize();
-        float eps = (float) config.rmsNormEps();
-        float scale = (float) (1.0 / Math.sqrt(D));
-        Tensor logits = scope.empty(device, DType.F32, B, T, V);
-        try (Scope tmp = new Scope()) {
-            Tensor tok = tmp.of(device, tokens, B, T);
-            Tensor h = tmp.empty(device, DType.F32, B, T, C);
-            Embedding.forward(tok, embed, tmp.zeros(device, DType.F32, T, C), h);
-            Tensor x = tmp.empty(device, DType.F32, B, T, C);
-            Tensor out = tmp.empty(device, DType.F32, B, T, C);
-            Tensor q = tmp.empty(device, DType.F32, B, T, H * D);
-            Tensor k = tmp.empty(device, DType.F32, B, T, KV * D);
-            Tensor v = tmp.empty(device, DType.F32, B, T, KV * D);
-            Tensor qh = tmp.empty(device, DType.F32, B, H, T, D);
-            Tensor kh = tmp.empty(device, DType.F32, B, KV, T, D);
-            Tensor vh = tmp.empty(device, DType.F32, B, KV, T, D);
-            Tensor att = tmp.empty(device, DType.F32, B * H, T, T);
-            Tensor y = tmp.empty(device, DType.F32, B, H, T, D);
-            Tensor ym = tmp.empty(device, DType.F32, B, T, H * D);
-            Tensor gu = tmp.empty(device, DType.F32, B, T, 2 * F);
-            Tensor act = tmp.empty(device, DType.F32, B, T, F);
-            // GQA views (see the class comment): q as [B·KV, g·T, D], scores as [B·KV, g·T, T], y likewise
-            Tensor qg = qh.view(0, B * KV, g * T, D), kg = kh.view(0, B * KV, T, D), vg = vh.view(0, B * KV, T, D);
-            Tensor attG = att.view(0, B * KV, g * T, T), yg = y.view(0, B * KV, g * T, D);
-            for (Layer L : layers) {
-                RmsNorm.forward(h, L.inNorm(), eps, x, null);
-                linear(x, L.q(), L.qBias(), q);
-                linear(x, L.k(), L.kBias(), k);
-                linear(x, L.v(), L.vBias(), v);
-                if (L.qNorm() != null) {
-                    Tensor q4 = q.view(0, B, T, H, D), k4 = k.view(0, B, T, KV, D);
-                    RmsNorm.forward(q4, L.qNorm(), eps, q4, null);
-                    RmsNorm.forward(k4, L.kNorm(), eps, k4, null);
-                }
-                AttentionPermute.mergeBackward(q, qh);  // [B, T, H·D] -> [B, H, T, D]
-                AttentionPermute.mergeBackward(k, kh);
-                AttentionPermute.mergeBackward(v, vh);
-                Rope.forward(qh, invFreq, 0, qh);
-                Rope.forward(kh, invFreq, 0, kh);
-                Matmul.matmulBatched(qg, kg, attG, false, true);
-                AttentionSoftmax.forward(att, scale, att);
-                Matmul.matmulBatched(attG, vg, yg, false, false);
-                AttentionPermute.merge(y, ym);          // [B, H, T, D] -> [B, T, H·D]
-                linear(ym, L.o(), null, out);
-                Bias.residual(h, out, h);
-                RmsNorm.forward(h, L.postNorm(), eps, x, null);
-                linear(x, L.gateUp(), null, gu);
-                SwiGlu.forward(gu, act);
-                linear(act, L.down(), null, out);
-                Bias.residual(h, out, h);
-            }
-            RmsNorm.forward(h, finalNorm, eps, x, null);
-            linear(x, lmHead, null, logits);
-        } catch (RuntimeException | Error e) {
-            logits.close();
-            throw e;
+    /** The bytes {@link #activationBytes()} will report after a forward on (B, T); Long.MAX_VALUE on overflow. */
+    public static long activationBytes(LlamaConfig c, int b, int t, int chunkRows) {
+        try {
+            long bt = Math.multiplyExact((long) b, t), C = c.hiddenSize(), F = c.intermediateSize();
+            long qd = (long) c.numHeads() * c.headDim(), kvd = (long) c.numKvHeads() * c.headDim();
+            long att = Math.multiplyExact(Math.multiplyExact(bt, t), c.numHeads());  // [B, H, T, T]
+            long qkPre = c.qkNorm() ? qd + kvd + c.numHeads() + c.numKvHeads() : 0;  // pre-norm q, k and their rstd
+            // per layer: input, x1, hmid, x2 [BT, C]; 2 rstd; qh, ym [BT, qd]; kh, vh [BT, kvd]; gu [BT, 2F]; act [BT, F]
+            long perRow = 4 * C + 2 + 2 * qd + 2 * kvd + 3 * F + qkPre;
+            long layer = Math.addExact(Math.multiplyExact(bt, perRow), att);
+            // shared: final input and rstd; q/k/v, dq/dk/dv in both layouts; y, dy, dym; tmp, dres, dx; dgu, dact; datt
+            long shared = Math.multiplyExact(bt, C + 1 + 3 * (qd + 2 * kvd) + 3 * qd + 3 * C + 3 * F);
+            shared = Math.addExact(Math.addExact(shared, att), Math.multiplyExact((long) t, C));  // + zero positions
+            shared = Math.addExact(shared, Bias.workSize(bt, qd));
+            long trunk = Math.multiplyExact(Math.addExact(Math.multiplyExact(layer, c.numLayers()), shared), 4L);
+            return Math.addExact(trunk, headBytes(b, t, C, c.vocabSize(), chunkRows));
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
         }
-        return logits;
+    }
+
+    // ------------------------------------------------------------------------------------------ trunk
+
+    @Override
+    State newState(Buffers buf, int b, int t) {
+        return new State(buf, config, b, t);
+    }
+
+    @Override
+    void trunkForward(State a, Tensor tokens, Tensor hidden) {
+        long B = a.b, T = a.t, KV = config.numKvHeads(), grp = config.groupSize(), D = config.headDim();
+        float eps = (float) config.rmsNormEps(), scale = (float) (1.0 / Math.sqrt(D));
+        Embedding.forward(tokens, embed, a.zeroPos, a.resid[0]);
+        for (int l = 0; l < p.length; l++) {
+            Layer w = p[l];
+            Saved o = a.layers[l];
+            Tensor h = a.resid[l];
+            RmsNorm.forward(h, w.inNorm(), eps, o.x1, o.rstd1);
+            Tensor q = o.qPre != null ? o.qPre : a.q, k = o.kPre != null ? o.kPre : a.k;
+            linear(o.x1, w.q(), w.qBias(), q);
+            linear(o.x1, w.k(), w.kBias(), k);
+            linear(o.x1, w.v(), w.vBias(), a.v);
+            if (w.qNorm() != null) {
+                RmsNorm.forward(heads(q, a), w.qNorm(), eps, heads(a.q, a), o.qRstd);
+                RmsNorm.forward(kvHeads(k, a), w.kNorm(), eps, kvHeads(a.k, a), o.kRstd);
+            }
+            AttentionPermute.mergeBackward(a.q, o.qh);  // [B, T, H·D] -> [B, H, T, D]
+            AttentionPermute.mergeBackward(a.k, o.kh);
+            AttentionPermute.mergeBackward(a.v, o.vh);
+            Rope.forward(o.qh, invFreq, 0, o.qh);
+            Rope.forward(o.kh, invFreq, 0, o.kh);
+            // GQA views (class comment): q as [B·KV, g·T, D], scores [B·KV, g·T, T], y likewise
+            Tensor qg = o.qh.view(0, B * KV, grp * T, D), kg = o.kh.view(0, B * KV, T, D), vg = o.vh.view(0, B * KV, T, D);
+            Tensor attG = o.att.view(0, B * KV, grp * T, T);
+            Matmul.matmulBatched(qg, kg, attG, false, true);
+            AttentionSoftmax.forward(o.att, scale, o.att);
+            Matmul.matmulBatched(attG, vg, a.y.view(0, B * KV, grp * T, D), false, false);
+            AttentionPermute.merge(a.y, o.ym);          // [B, H, T, D] -> [B, T, H·D]
+            linear(o.ym, w.o(), null, a.tmp);
+            Bias.residual(h, a.tmp, o.hmid);
+            RmsNorm.forward(o.hmid, w.postNorm(), eps, o.x2, o.rstd2);
+            linear(o.x2, w.gateUp(), null, o.gu);
+            SwiGlu.forward(o.gu, o.act);
+            linear(o.act, w.down(), null, a.tmp);
+            Bias.residual(o.hmid, a.tmp, a.resid[l + 1]);
+        }
+        RmsNorm.forward(a.resid[p.length], finalNorm, eps, hidden, a.rstdF);
+    }
+
+    @Override
+    void trunkBackward(State a, Tensor tokens, Tensor dhidden) {
+        long B = a.b, T = a.t, KV = config.numKvHeads(), grp = config.groupSize(), D = config.headDim();
+        float scale = (float) (1.0 / Math.sqrt(D));
+        Tensor dres = a.dres;
+        RmsNorm.backward(dhidden, a.resid[p.length], finalNorm, a.rstdF, dres, false, dFinalNorm);
+        for (int l = p.length - 1; l >= 0; l--) {
+            Layer w = p[l], dw = g[l];
+            Saved o = a.layers[l];
+            // MLP: resid[l+1] = hmid + down(swiglu(gate|up(x2)))
+            Matmul.matmul(dres, o.act, dw.down(), true, false, 1f, 1f);
+            Matmul.matmul(dres, w.down(), a.dact, false, false, 1f, 0f);
+            SwiGlu.backward(o.gu, a.dact, a.dgu);
+            Matmul.matmul(a.dgu, o.x2, dw.gateUp(), true, false, 1f, 1f);
+            Matmul.matmul(a.dgu, w.gateUp(), a.dx, false, false, 1f, 0f);
+            RmsNorm.backward(a.dx, o.hmid, w.postNorm(), o.rstd2, dres, true, dw.postNorm());
+            // attention: hmid = resid[l] + o_proj(merge(softmax(q·kᵀ)·v))
+            Matmul.matmul(dres, o.ym, dw.o(), true, false, 1f, 1f);
+            Matmul.matmul(dres, w.o(), a.dym, false, false, 1f, 0f);
+            AttentionPermute.mergeBackward(a.dym, a.dy);
+            Tensor dyg = a.dy.view(0, B * KV, grp * T, D), attG = o.att.view(0, B * KV, grp * T, T);
+            Tensor dattG = a.datt.view(0, B * KV, grp * T, T);
+            Tensor qg = o.qh.view(0, B * KV, grp * T, D), kg = o.kh.view(0, B * KV, T, D), vg = o.vh.view(0, B * KV, T, D);
+            Matmul.matmulBatched(dyg, vg, dattG, false, true);                                 // dP = dY·Vᵀ
+            Matmul.matmulBatched(attG, dyg, a.dvh.view(0, B * KV, T, D), true, false);         // dV = Pᵀ·dY (Σ over g)
+            AttentionSoftmax.backward(o.att, a.datt, scale, a.datt);                           // dS
+            Matmul.matmulBatched(dattG, kg, a.dqh.view(0, B * KV, grp * T, D), false, false);    // dQ = dS·K
+            Matmul.matmulBatched(dattG, qg, a.dkh.view(0, B * KV, T, D), true, false);         // dK = dSᵀ·Q (Σ over g)
+            Rope.backward(a.dqh, invFreq, 0, a.dqh);
+            Rope.backward(a.dkh, invFreq, 0, a.dkh);
+            AttentionPermute.merge(a.dqh, a.dq);        // [B, H, T, D] -> [B, T, H·D]
+            AttentionPermute.merge(a.dkh, a.dk);
+            AttentionPermute.merge(a.dvh, a.dv);
+            if (w.qNorm() != null) {
+                RmsNorm.backward(heads(a.dq, a), heads(o.qPre, a), w.qNorm(), o.qRstd, heads(a.dq, a), false, dw.qNorm());
+                RmsNorm.backward(kvHeads(a.dk, a), kvHeads(o.kPre, a), w.kNorm(), o.kRstd, kvHeads(a.dk, a), false,
+                        dw.kNorm());
+            }
+            linearBackward(a.dq, o.x1, w.q(), dw.q(), dw.qBias(), a.dx, 0f, a);
+            linearBackward(a.dk, o.x1, w.k(), dw.k(), dw.kBias(), a.dx, 1f, a);
+            linearBackward(a.dv, o.x1, w.v(), dw.v(), dw.vBias(), a.dx, 1f, a);
+            RmsNorm.backward(a.dx, a.resid[l], w.inNorm(), o.rstd1, dres, true, dw.inNorm());
+        }
+        Embedding.backward(dres, tokens, dEmbed, null);
+    }
+
+    /** {@code [B, T, H·D]} viewed as {@code [B, T, H, D]} (rows of one head, for the q norm). */
+    private Tensor heads(Tensor x, State a) {
+        return x.view(0, a.b, a.t, config.numHeads(), config.headDim());
+    }
+
+    private Tensor kvHeads(Tensor x, State a) {
+        return x.view(0, a.b, a.t, config.numKvHeads(), config.headDim());
     }
 
     /** {@code out = x·Wᵀ (+ bias)} with {@code W [out, in]}. */
@@ -265,9 +431,97 @@ public final class Llama implements AutoCloseable {
         if (bias != null) Bias.add(out, bias);
     }
 
-    /** Frees the weights; idempotent. */
-    @Override
-    public void close() {
-        weights.close();
+    /** For out = x·Wᵀ (+ b): dW += doutᵀ·x, db += Σ dout, dx = dout·W + beta·dx. */
+    private static void linearBackward(Tensor dout, Tensor x, Tensor w, Tensor dw, Tensor db, Tensor dx, float beta,
+                                       State a) {
+        if (db != null) Bias.backward(dout, db, a.biasWork.view(0, Bias.workSize((long) a.b * a.t, dout.dim(-1))));
+        Matmul.matmul(dout, x, dw, true, false, 1f, 1f);
+        Matmul.matmul(dout, w, dx, false, false, 1f, beta);
+    }
+
+    /** The trunk's buffers of one (B, T): per-layer saved state, plus scratch shared by the layers. */
+    static final class State {
+        final int b, t;
+        final Saved[] layers;
+        /** resid[l]: the residual stream entering layer l; resid[L] enters the final norm. */
+        final Tensor[] resid;
+        final Tensor rstdF, zeroPos, q, k, v, y, tmp, dres, dx, dym, dy, dqh, dkh, dvh, dq, dk, dv, dgu, dact, datt,
+                biasWork;
+
+        State(Buffers s, LlamaConfig c, int b, int t) {
+            this.b = b;
+            this.t = t;
+            long C = c.hiddenSize(), F = c.intermediateSize(), H = c.numHeads(), KV = c.numKvHeads(), D = c.headDim();
+            layers = new Saved[c.numLayers()];
+            for (int l = 0; l < layers.length; l++) layers[l] = new Saved(s, c, b, t);
+            resid = new Tensor[c.numLayers() + 1];
+            resid[c.numLayers()] = s.f32(b, t, C);
+            for (int l = 0; l < layers.length; l++) resid[l] = layers[l].input;
+            rstdF = s.f32(b, t);
+            zeroPos = s.f32(t, C).zero();
+            q = s.f32(b, t, H * D);
+            k = s.f32(b, t, KV * D);
+            v = s.f32(b, t, KV * D);
+            y = s.f32(b, H, t, D);
+            tmp = s.f32(b, t, C);
+            dres = s.f32(b, t, C);
+            dx = s.f32(b, t, C);
+            dym = s.f32(b, t, H * D);
+            dy = s.f32(b, H, t, D);
+            dqh = s.f32(b, H, t, D);
+            dkh = s.f32(b, KV, t, D);
+            dvh = s.f32(b, KV, t, D);
+            dq = s.f32(b, t, H * D);
+            dk = s.f32(b, t, KV * D);
+            dv = s.f32(b, t, KV * D);
+            dgu = s.f32(b, t, 2 * F);
+            dact = s.f32(b, t, F);
+            datt = s.f32(b * H, t, t);
+            biasWork = s.f32(Bias.workSize((long) b * t, H * D));
+        }
+    }
+
+    /** One layer's saved forward state. */
+    private static final class Saved {
+        final Tensor input, x1, rstd1, qPre, kPre, qRstd, kRstd, qh, kh, vh, att, ym, hmid, x2, rstd2, gu, act;
+
+        Saved(Buffers s, LlamaConfig c, int b, int t) {
+            long C = c.hiddenSize(), F = c.intermediateSize(), H = c.numHeads(), KV = c.numKvHeads(), D = c.headDim();
+            input = s.f32(b, t, C);
+            x1 = s.f32(b, t, C);
+            rstd1 = s.f32(b, t);
+            boolean qk = c.qkNorm();
+            qPre = qk ? s.f32(b, t, H * D) : null;
+            kPre = qk ? s.f32(b, t, KV * D) : null;
+            qRstd = qk ? s.f32(b, t, H) : null;
+            kRstd = qk ? s.f32(b, t, KV) : null;
+            qh = s.f32(b, H, t, D);
+            kh = s.f32(b, KV, t, D);
+            vh = s.f32(b, KV, t, D);
+            att = s.f32(b * H, t, t);
+            ym = s.f32(b, t, H * D);
+            hmid = s.f32(b, t, C);
+            x2 = s.f32(b, t, C);
+            rstd2 = s.f32(b, t);
+            gu = s.f32(b, t, 2 * F);
+            act = s.f32(b, t, F);
+        }
+    }
+
+    /**
+     * The logits {@code [B, T, V]} (F32, a new tensor of {@code scope}) of {@code tokens} (row-major {@code [B, T]},
+     * each in {@code [0, V)}): a forward without targets, copied out of the model's buffer.
+     */
+    public Tensor logits(Scope scope, int[] tokens, int batch, int seqLen) {
+        if (scope == null) throw new IllegalArgumentException("scope must not be null");
+        forward(tokens, null, null, batch, seqLen);
+        Tensor logits = logits();
+        Tensor out = scope.empty(device(), DType.F32, logits.shape());
+        try {
+            return out.copyFrom(logits);
+        } catch (RuntimeException | Error e) {
+            out.close();
+            throw e;
+        }
     }
 }

@@ -6,11 +6,14 @@ import static dev.align4j.model.ConfigJson.number;
 import static dev.align4j.model.ConfigJson.text;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.align4j.kernels.Rope;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -28,7 +31,7 @@ import java.util.Set;
 public record LlamaConfig(String modelType, int vocabSize, int hiddenSize, int intermediateSize, int numLayers,
                           int numHeads, int numKvHeads, int headDim, double rmsNormEps, double ropeTheta,
                           Rope.Llama3Scaling ropeScaling, boolean tieWordEmbeddings, boolean attentionBias,
-                          boolean qkNorm, int maxPositionEmbeddings) {
+                          boolean qkNorm, int maxPositionEmbeddings) implements LmConfig {
     public static final Set<String> MODEL_TYPES = Set.of("llama", "mistral", "qwen2", "qwen3");
     private static final List<String> SHAPE_KEYS = List.of("vocab_size", "hidden_size", "intermediate_size",
             "num_hidden_layers", "num_attention_heads");
@@ -58,6 +61,16 @@ public record LlamaConfig(String modelType, int vocabSize, int hiddenSize, int i
         if (v < 1) throw new IllegalArgumentException(key + " must be >= 1, got " + v);
     }
 
+    @Override
+    public int nCtx() {
+        return maxPositionEmbeddings;
+    }
+
+    @Override
+    public int nLayer() {
+        return numLayers;
+    }
+
     /** Query heads per key/value head. */
     public int groupSize() {
         return numHeads / numKvHeads;
@@ -66,6 +79,52 @@ public record LlamaConfig(String modelType, int vocabSize, int hiddenSize, int i
     /** The RoPE frequencies of this model, inv_freq[headDim / 2] (rope_theta and rope_scaling applied). */
     public float[] invFreq() {
         return Rope.invFreq(headDim, ropeTheta, ropeScaling);
+    }
+
+    /**
+     * Hugging Face config.json text for this shape ({@code architectures} from the model type, {@code torch_dtype}
+     * float32 unless {@code extra} says otherwise: an extra key replaces torch_dtype only), read back by
+     * {@link #read} to an equal config. Keys of the source config that this does not write (token ids,
+     * sliding_window, ...) are the caller's {@code extra}.
+     */
+    @Override
+    public String toJson(Map<String, ?> extra) {
+        ObjectNode o = ConfigJson.JSON.createObjectNode();
+        o.put("model_type", modelType);
+        String arch = switch (modelType) {
+            case "mistral" -> "MistralForCausalLM";
+            case "qwen2" -> "Qwen2ForCausalLM";
+            case "qwen3" -> "Qwen3ForCausalLM";
+            default -> "LlamaForCausalLM";
+        };
+        o.putArray("architectures").add(arch);
+        o.put("vocab_size", vocabSize);
+        o.put("hidden_size", hiddenSize);
+        o.put("intermediate_size", intermediateSize);
+        o.put("num_hidden_layers", numLayers);
+        o.put("num_attention_heads", numHeads);
+        o.put("num_key_value_heads", numKvHeads);
+        o.put("head_dim", headDim);
+        o.put("hidden_act", "silu");
+        o.put("rms_norm_eps", rmsNormEps);
+        o.put("rope_theta", ropeTheta);
+        if (ropeScaling == null) {
+            o.putNull("rope_scaling");
+        } else {
+            ObjectNode r = o.putObject("rope_scaling");
+            r.put("rope_type", "llama3");
+            r.put("factor", ropeScaling.factor());
+            r.put("low_freq_factor", ropeScaling.lowFreqFactor());
+            r.put("high_freq_factor", ropeScaling.highFreqFactor());
+            r.put("original_max_position_embeddings", ropeScaling.originalMaxPositionEmbeddings());
+        }
+        o.put("tie_word_embeddings", tieWordEmbeddings);
+        if (!modelType.equals("qwen2")) o.put("attention_bias", attentionBias);  // Qwen2 has no such key: always biased
+        o.put("max_position_embeddings", maxPositionEmbeddings);
+        Map<String, Object> rest = new LinkedHashMap<>(extra);
+        o.put("torch_dtype", String.valueOf(rest.getOrDefault("torch_dtype", "float32")));
+        rest.remove("torch_dtype");
+        return ConfigJson.toText(o, rest);
     }
 
     /** Reads {@code path} (a config.json); every error names the file and the key. */

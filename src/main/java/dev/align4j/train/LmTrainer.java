@@ -22,7 +22,7 @@ import java.util.Map;
  * targets of all of them (N), and for each runs forward and {@code backward(N)}, so the accumulated gradient is
  * that of the mean over the step's N targets (not a mean of per-micro-batch means). Then the global gradient
  * norm (clipped to {@code gradClip}) and one AdamW step at the scheduled rate ({@link LrSchedule}; decay on the
- * 2-D weights only, as {@code GptAdamW}) through {@link Optimizer}, whose moments a checkpoint saves; a NaN/inf
+ * 2-D weights only, as {@code LmAdamW}) through {@link Optimizer}, whose moments a checkpoint saves; a NaN/inf
  * loss or norm throws {@link TrainingDivergedException} with the parameters untouched.
  *
  * <p><b>Run directory</b>: {@code metrics.jsonl} (one {@link StepMetrics} per line), {@code step-N/} checkpoints

@@ -5,7 +5,7 @@ import dev.align4j.data.TokenizedSft;
 import dev.align4j.data.tasks.Task;
 import dev.align4j.kernels.AdamW;
 import dev.align4j.model.Gpt;
-import dev.align4j.model.GptAdamW;
+import dev.align4j.model.LmAdamW;
 import dev.align4j.model.GptConfig;
 import dev.align4j.tensor.Device;
 import dev.align4j.tokenizer.ByteTokenizer;
@@ -51,7 +51,7 @@ public final class TinyModels {
                 mask[i * t + j] = ex[i].trained()[j + 1];
             }
         Gpt m = random(seed);
-        try (GptAdamW opt = new GptAdamW(m)) {
+        try (LmAdamW opt = new LmAdamW(m)) {
             AdamW.Config cfg = new AdamW.Config(1e-2f, 0.9f, 0.95f, 1e-8f, 0f);
             for (int s = 0; s < maxSteps; s++) {
                 m.zeroGrad();

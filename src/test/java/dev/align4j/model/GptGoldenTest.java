@@ -51,7 +51,7 @@ class GptGoldenTest {
                 m.zeroGrad();
                 m.backward();
                 Map<String, float[]> mine = new LinkedHashMap<>();
-                for (GptParams.Entry e : m.layout().entries()) mine.put(e.name(), m.grad(e.name()).toFloatArray());
+                for (ParamLayout.Entry e : m.layout().entries()) mine.put(e.name(), m.grad(e.name()).toFloatArray());
                 Map<String, float[]> mineHf = HfGpt2Layout.linearToConv1d(config, mine);
                 for (Map.Entry<String, float[]> e : grads.entrySet())
                     Close.assertClose("golden grad " + e.getKey(), toDouble(e.getValue()), mineHf.get(e.getKey()), 1e-5, 1e-3);
@@ -62,7 +62,7 @@ class GptGoldenTest {
                 float clip = f.floats("adamw.clip", 1)[0];
                 float[] expected = f.floats("adamw.losses");
                 AdamW.Config c = new AdamW.Config(hp[0], hp[1], hp[2], hp[3], hp[4]);
-                try (GptAdamW opt = new GptAdamW(m)) {
+                try (LmAdamW opt = new LmAdamW(m)) {
                     for (int s = 0; s < expected.length; s++) {
                         m.zeroGrad();
                         float l = m.forward(tokens, targets, mask, b, t);

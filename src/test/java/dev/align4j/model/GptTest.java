@@ -87,7 +87,7 @@ class GptTest {
                                      ToDoubleFunction<Map<String, double[]>> objective, double atol, double rtol) {
         float[] grads = m.grads().toFloatArray();
         Map<String, double[]> p = GptReference.params(m);
-        for (GptParams.Entry e : m.layout().entries()) {
+        for (ParamLayout.Entry e : m.layout().entries()) {
             double[] x = p.get(e.name());
             for (int s = 0; s < samples; s++) {
                 int i = s == 0 && wteFirst >= 0 && e.name().equals("wte.weight") ? wteFirst : rnd.nextInt(x.length);
@@ -235,7 +235,7 @@ class GptTest {
         GptConfig cfg = new GptConfig(2, 2, 32, 16, 13);
         int b = 2, t = 16;
         int[] tokens = randomTokens(rnd, b * t, 13), targets = randomTokens(rnd, b * t, 13);
-        try (Gpt m = Gpt.create(cfg, device, seed); GptAdamW opt = new GptAdamW(m)) {
+        try (Gpt m = Gpt.create(cfg, device, seed); LmAdamW opt = new LmAdamW(m)) {
             float first = m.forward(tokens, targets, null, b, t);
             float loss = first;
             AdamW.Config c = new AdamW.Config(1e-2f, 0.9f, 0.95f, 1e-8f, 0.0f);
@@ -278,12 +278,12 @@ class GptTest {
 
     @Test
     void decayRangesCoverExactlyTheMatrices() {
-        GptParams layout = new GptParams(TINY);
+        ParamLayout layout = ParamLayout.gpt2(TINY);
         List<AdamW.Range> ranges = layout.decayRanges();
         long covered = 0;
         for (AdamW.Range r : ranges) covered += r.length();
         long matrices = 0;
-        for (GptParams.Entry e : layout.entries()) {
+        for (ParamLayout.Entry e : layout.entries()) {
             boolean inRange = false;
             for (AdamW.Range r : ranges)
                 inRange |= e.offset() >= r.offset() && e.offset() + e.numel() <= r.offset() + r.length();
@@ -324,7 +324,7 @@ class GptTest {
 
     /** Random parameters large enough that every op's nonlinearity matters (not GPT-2's 0.02 init). */
     static void randomize(Gpt m, Random rnd) {
-        for (GptParams.Entry e : m.layout().entries()) {
+        for (ParamLayout.Entry e : m.layout().entries()) {
             float[] w = new float[(int) e.numel()];
             boolean lnWeight = e.name().contains("ln_") && e.name().endsWith(".weight");
             double std = e.shape().length == 2 ? 0.3 : 0.1;

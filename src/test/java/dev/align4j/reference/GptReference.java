@@ -1,7 +1,7 @@
 package dev.align4j.reference;
 
 import dev.align4j.model.Gpt;
-import dev.align4j.model.GptParams;
+import dev.align4j.model.ParamLayout;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -17,7 +17,7 @@ public final class GptReference {
     /** The parameters of {@code m} by name, in double: what {@link #forward} takes. */
     public static Map<String, double[]> params(Gpt m) {
         Map<String, double[]> p = new HashMap<>();
-        for (GptParams.Entry e : m.layout().entries()) {
+        for (ParamLayout.Entry e : m.layout().entries()) {
             float[] f = m.param(e.name()).toFloatArray();
             double[] d = new double[f.length];
             for (int i = 0; i < f.length; i++) d[i] = f[i];

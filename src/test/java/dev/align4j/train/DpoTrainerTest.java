@@ -14,7 +14,7 @@ import dev.align4j.kernels.PreferenceLoss.Type;
 import dev.align4j.kernels.PreferenceLoss;
 import dev.align4j.model.Gpt;
 import dev.align4j.model.GptConfig;
-import dev.align4j.model.GptParams;
+import dev.align4j.model.ParamLayout;
 import dev.align4j.reference.GptReference;
 import dev.align4j.reference.PreferenceLossReference;
 import dev.align4j.tensor.Device;
@@ -251,7 +251,7 @@ class DpoTrainerTest {
                 double[][] len = lengths(train);
                 Map<String, double[]> p = paramsDouble(policy);
                 double h = 1e-5;
-                for (GptParams.Entry e : policy.layout().entries()) {
+                for (ParamLayout.Entry e : policy.layout().entries()) {
                     if (rnd.nextInt(3) != 0 && !e.name().equals("wte.weight")) continue;
                     double[] w = p.get(e.name());
                     int i = e.name().equals("wte.weight") ? train.get(0).chosen()[0] * TINY.nEmbd() + rnd.nextInt(TINY.nEmbd())

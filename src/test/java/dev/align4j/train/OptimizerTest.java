@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.align4j.kernels.AdamW;
 import dev.align4j.model.Gpt;
-import dev.align4j.model.GptAdamW;
+import dev.align4j.model.LmAdamW;
 import dev.align4j.model.GptConfig;
 import dev.align4j.model.SafeTensorsFile;
 import dev.align4j.model.SafeTensorsWriter;
@@ -31,10 +31,10 @@ class OptimizerTest {
     }
 
     @Test
-    void oneGroupEqualsGptAdamW() {
+    void oneGroupEqualsLmAdamW() {
         Random r = new Random(1);
         try (Gpt a = Gpt.create(CFG, Device.cpu(), 3); Gpt b = Gpt.create(CFG, Device.cpu(), 3); ScalarHead h = new ScalarHead(8, Device.cpu());
-             GptAdamW ref = new GptAdamW(a); Optimizer opt = new Optimizer(List.of(Optimizer.group(b)))) {
+             LmAdamW ref = new LmAdamW(a); Optimizer opt = new Optimizer(List.of(Optimizer.group(b)))) {
             AdamW.Config c = AdamW.Config.gpt2(1e-2f);
             for (int s = 0; s < 3; s++) {
                 randomGrads(a, h, r);

@@ -2,7 +2,7 @@ package dev.align4j.bench;
 
 import dev.align4j.kernels.AdamW;
 import dev.align4j.model.Gpt;
-import dev.align4j.model.GptAdamW;
+import dev.align4j.model.LmAdamW;
 import dev.align4j.model.GptConfig;
 import dev.align4j.tensor.Device;
 import java.util.Arrays;
@@ -49,7 +49,7 @@ public final class GptTrainBench {
             targets[i] = rnd.nextInt(vocab);
         }
         AdamW.Config opt = AdamW.Config.gpt2(3e-4f);
-        try (Gpt m = Gpt.create(config, dev, 1); GptAdamW adam = new GptAdamW(m)) {
+        try (Gpt m = Gpt.create(config, dev, 1); LmAdamW adam = new LmAdamW(m)) {
             double[] ms = new double[steps];
             double fwd = 0, bwd = 0, upd = 0;
             for (int s = 0; s < warmup + steps; s++) {

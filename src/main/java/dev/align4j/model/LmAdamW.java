@@ -8,19 +8,19 @@ import dev.align4j.tensor.Tensor;
 import java.util.List;
 
 /**
- * AdamW for a {@link Gpt}: one step over the flat parameter buffer (PyTorch's {@code torch.optim.AdamW}
- * arithmetic, see {@link AdamW}), weight decay only on the 2-D tensors ({@link GptParams#decayRanges()}),
+ * AdamW for a {@link CausalLm}: one step over the flat parameter buffer (PyTorch's {@code torch.optim.AdamW}
+ * arithmetic, see {@link AdamW}), weight decay only on the 2-D tensors ({@link ParamLayout#decayRanges()}),
  * and optional global-norm clipping ({@code clip_grad_norm_}) whose factor stays on the device. The moments
  * are two more flat buffers owned by this object.
  */
-public final class GptAdamW implements AutoCloseable {
-    private final Gpt model;
+public final class LmAdamW implements AutoCloseable {
+    private final CausalLm model;
     private final Scope scope = new Scope();
     private final Tensor m, v, normOut, normWork;
     private final List<AdamW.Range> decay;
     private long step;
 
-    public GptAdamW(Gpt model) {
+    public LmAdamW(CausalLm model) {
         if (model == null) throw new IllegalArgumentException("model must not be null");
         this.model = model;
         long n = model.params().numel();

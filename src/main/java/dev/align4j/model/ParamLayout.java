@@ -9,20 +9,21 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Where each GPT-2 parameter lives in the model's one flat F32 buffer: HF's names and order
- * ({@link HfGpt2Layout#params}), but linear weights stored {@code [out, in]} (PyTorch Linear, llm.c) rather
- * than HF's Conv1D {@code [in, out]}. The gradient buffer uses the same offsets.
+ * Where each parameter of a model lives in its one flat F32 buffer: names (Hugging Face's), offsets and shapes,
+ * in the order given. Linear weights are {@code [out, in]} (PyTorch Linear, llm.c; GPT-2's HF Conv1D
+ * {@code [in, out]} is transposed at load, see {@link #gpt2}). The gradient buffer, and AdamW's moments, use the
+ * same offsets.
  */
-public final class GptParams {
-    /** One parameter: HF name, element offset in the flat buffer, model-layout shape, whether it is decayed. */
-    public record Entry(String name, long offset, long[] shape, boolean conv1d) {
+public final class ParamLayout {
+    /** One parameter: name, element offset in the flat buffer, model-layout shape. */
+    public record Entry(String name, long offset, long[] shape) {
         public long numel() {
             long n = 1;
             for (long d : shape) n *= d;
             return n;
         }
 
-        /** llm.c / nanoGPT: weight decay on every 2-D tensor (matrices and embeddings), not on biases or LayerNorm. */
+        /** llm.c / nanoGPT: weight decay on every 2-D tensor (matrices and embeddings), not on biases or norms. */
         public boolean decayed() {
             return shape.length == 2;
         }
@@ -33,27 +34,30 @@ public final class GptParams {
         }
     }
 
-    private final GptConfig config;
     private final Map<String, Entry> entries;
     private final long total;
 
-    public GptParams(GptConfig config) {
-        this.config = config;
+    /** The parameters {@code shapes} (name → shape), laid out one after the other in iteration order. */
+    public ParamLayout(Map<String, long[]> shapes) {
         Map<String, Entry> m = new LinkedHashMap<>();
         long off = 0;
-        for (HfGpt2Layout.Param p : HfGpt2Layout.params(config)) {
-            long[] s = p.longShape();
-            if (p.conv1d()) s = new long[] {s[1], s[0]}; // [in, out] -> [out, in]
-            Entry e = new Entry(p.name(), off, s, p.conv1d());
-            m.put(p.name(), e);
+        for (Map.Entry<String, long[]> p : shapes.entrySet()) {
+            Entry e = new Entry(p.getKey(), off, p.getValue().clone());
+            m.put(p.getKey(), e);
             off += e.numel();
         }
         this.entries = Collections.unmodifiableMap(m);
         this.total = off;
     }
 
-    public GptConfig config() {
-        return config;
+    /** GPT-2: HF's names and order ({@link HfGpt2Layout#params}), Conv1D weights as {@code [out, in]}. */
+    public static ParamLayout gpt2(GptConfig config) {
+        Map<String, long[]> m = new LinkedHashMap<>();
+        for (HfGpt2Layout.Param p : HfGpt2Layout.params(config)) {
+            long[] s = p.longShape();
+            m.put(p.name(), p.conv1d() ? new long[] {s[1], s[0]} : s); // [in, out] -> [out, in]
+        }
+        return new ParamLayout(m);
     }
 
     /** Total number of parameters. */
@@ -68,8 +72,13 @@ public final class GptParams {
 
     public Entry entry(String name) {
         Entry e = entries.get(name);
-        if (e == null) throw new IllegalArgumentException("no parameter '" + name + "' in the GPT-2 layout");
+        if (e == null) throw new IllegalArgumentException("no parameter '" + name + "' in this model");
         return e;
+    }
+
+    /** Whether the layout has a parameter {@code name}. */
+    public boolean has(String name) {
+        return entries.containsKey(name);
     }
 
     /** The named view of {@code flat} (the parameter or gradient buffer). */

@@ -1,0 +1,110 @@
+package dev.align4j.model;
+
+import dev.align4j.tensor.Device;
+import dev.align4j.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A decoder-only causal LM as the trainers, the generator, the evaluators, the reward model and the CLI see it,
+ * whatever its family: {@link Gpt} (model_type gpt2) or {@link Llama} (llama, mistral, qwen2, qwen3), chosen by
+ * {@code config.json}'s {@code model_type} ({@link #load}, {@link #create}).
+ *
+ * <p>Parameters live in one flat F32 buffer ({@link #params()}) with named views ({@link #param}, Hugging Face
+ * names, linear weights {@code [out, in]}; {@link #layout()}); the gradients mirror them. A forward on
+ * {@code tokens [B, T]} keeps the final hidden states ({@link #hidden()}), and with targets the per-token
+ * log-probs ({@link #logProbs()}, optionally {@link #entropy()}) and the masked mean loss. Backwards take the
+ * upstream gradient of the log-probs (and entropies) and/or of the hidden states (a {@link ScalarHead}), and
+ * ACCUMULATE into {@link #grads()}. See {@link Gpt} for the exact contract of each method; {@link Llama} keeps
+ * the same one. Not thread-safe.
+ */
+public interface CausalLm extends AutoCloseable {
+    LmConfig config();
+
+    Device device();
+
+    ParamLayout layout();
+
+    /** The flat parameter buffer (every parameter, in {@link #layout()} order). */
+    Tensor params();
+
+    /** The flat gradient buffer, same offsets as {@link #params()}. */
+    Tensor grads();
+
+    /** The named parameter view (Hugging Face names; linear weights {@code [out, in]}). */
+    Tensor param(String name);
+
+    /** The named gradient view. */
+    Tensor grad(String name);
+
+    /** Copies {@code values} into the named parameter. */
+    void setParam(String name, float[] values);
+
+    void zeroGrad();
+
+    /** The family's own initialisation from {@code seed} (GPT-2's, or Hugging Face's Llama init). */
+    void initialize(long seed);
+
+    /** A new model with a copy of these weights (same config and device); gradients zero, no activations. */
+    CausalLm copy();
+
+    /** LM head in chunks of {@code rows} rows (0 = the full logits); see {@link Gpt#setLogitsChunkRows}. */
+    void setLogitsChunkRows(int rows);
+
+    int logitsChunkRows();
+
+    /** Whether forwards with targets also compute the per-token entropy (see {@link Gpt#setComputeEntropy}). */
+    void setComputeEntropy(boolean on);
+
+    /** Bytes held by the activations of the current (B, T) (0 before the first forward). */
+    long activationBytes();
+
+    /** See {@link Gpt#forward(Tensor, Tensor, Tensor)}. */
+    float forward(Tensor tokens, Tensor targets, Tensor lossMask);
+
+    /** Forward on Java arrays (row-major [B, T]); {@code targets} and {@code lossMask} may be null. */
+    float forward(int[] tokens, int[] targets, float[] lossMask, int b, int t);
+
+    Tensor logits();
+
+    Tensor logProbs();
+
+    Tensor entropy();
+
+    Tensor hidden();
+
+    void backward();
+
+    void backward(double normalizer);
+
+    void backward(Tensor dlogp);
+
+    void backward(Tensor dlogp, Tensor dhidden);
+
+    void backward(Tensor dlogp, Tensor dentropy, Tensor dhidden);
+
+    /** A KV-cache decoder for {@code batch} sequences of up to {@code maxT} slots (maxT ≤ nCtx). */
+    Decoder decoder(int batch, int maxT);
+
+    /** Writes {@code dir} in Hugging Face's layout for this family (config.json + safetensors), atomically. */
+    void save(Path dir) throws IOException;
+
+    @Override
+    void close();
+
+    /** A Hugging Face model folder of any supported family ({@code config.json}'s model_type). */
+    static CausalLm load(Path dir, Device device) throws IOException {
+        Path config = dir.resolve("config.json");
+        if (!Files.isRegularFile(config)) throw new IOException(dir + ": no config.json (not a Hugging Face model folder)");
+        LmConfig c = LmConfig.read(config);
+        return c instanceof LlamaConfig ? Llama.load(dir, device) : Gpt.load(dir, device);
+    }
+
+    /** A new model of {@code config}'s family, initialised from {@code seed}. */
+    static CausalLm create(LmConfig config, Device device, long seed) {
+        if (config instanceof LlamaConfig lc) return Llama.create(lc, device, seed);
+        if (config instanceof GptConfig gc) return Gpt.create(gc, device, seed);
+        throw new IllegalArgumentException("unsupported config " + config);
+    }
+}

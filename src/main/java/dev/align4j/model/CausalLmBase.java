@@ -1,0 +1,502 @@
+package dev.align4j.model;
+
+import dev.align4j.kernels.Bias;
+import dev.align4j.kernels.LogProbs;
+import dev.align4j.kernels.Matmul;
+import dev.align4j.kernels.SeqReduce;
+import dev.align4j.tensor.DType;
+import dev.align4j.tensor.Device;
+import dev.align4j.tensor.Scope;
+import dev.align4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * What every {@link CausalLm} family shares: the flat parameter and gradient buffers with their named views, the
+ * LM head (full or in chunks), the per-token log-probs, entropies and masked loss, and the backward from ∂L/∂logp,
+ * ∂L/∂entropy and ∂L/∂hidden down to ∂L/∂hidden. A family supplies its trunk — tokens to the final normalised
+ * hidden states {@code [B, T, C]} and back ({@link #trunkForward}, {@link #trunkBackward}) — with its own saved
+ * state {@code S} per (B, T), and the LM head's weight {@code [V, C]}.
+ *
+ * <p>Activations are allocated once per (B, T) and reused by every later call of that shape (llm.c's pattern).
+ */
+abstract class CausalLmBase<S> implements CausalLm {
+    private final Device device;
+    private final ParamLayout layout;
+    protected final Scope scope = new Scope();
+    private final Tensor params, grads;
+    private Activations<S> acts;
+    /** Rows of logits per LM-head chunk; 0 = all B·T rows at once into a [B, T, V] buffer. */
+    private int logitsChunkRows;
+    private boolean entropyOn;
+
+    /** Zero parameters and gradients laid out by {@code layout} on {@code device}. */
+    CausalLmBase(Device device, ParamLayout layout) {
+        if (device == null) throw new IllegalArgumentException("device must not be null");
+        this.device = device;
+        this.layout = layout;
+        try {
+            this.params = scope.zeros(device, DType.F32, layout.size());
+            this.grads = scope.zeros(device, DType.F32, layout.size());
+        } catch (RuntimeException | Error e) {
+            scope.close();
+            throw e;
+        }
+    }
+
+    /** The trunk's saved state for one (B, T), allocated from {@code buf}. */
+    abstract S newState(Buffers buf, int b, int t);
+
+    /** tokens {@code [B, T]} → the final normalised hidden states {@code hidden [B, T, C]}, saving what the backward needs. */
+    abstract void trunkForward(S state, Tensor tokens, Tensor hidden);
+
+    /** ∂L/∂hidden → the trunk's parameter gradients (accumulated); {@code dhidden} may be used as scratch. */
+    abstract void trunkBackward(S state, Tensor tokens, Tensor dhidden);
+
+    /** The LM head's weight {@code [V, C]} (the token embedding when tied) and its gradient view. */
+    abstract Tensor headWeight();
+
+    abstract Tensor headGrad();
+
+    @Override
+    public Device device() {
+        return device;
+    }
+
+    @Override
+    public ParamLayout layout() {
+        return layout;
+    }
+
+    @Override
+    public Tensor params() {
+        return params;
+    }
+
+    @Override
+    public Tensor grads() {
+        return grads;
+    }
+
+    @Override
+    public Tensor param(String name) {
+        return layout.view(params, name);
+    }
+
+    @Override
+    public Tensor grad(String name) {
+        return layout.view(grads, name);
+    }
+
+    @Override
+    public void setParam(String name, float[] values) {
+        param(name).copyFrom(values);
+    }
+
+    @Override
+    public void zeroGrad() {
+        grads.zero();
+    }
+
+    /**
+     * Runs the LM head on {@code rows} rows of the B·T at a time, so that no {@code [B, T, V]} logits buffer is
+     * allocated (only {@code [min(rows, B·T), V]}); 0 (the default) materialises the full logits, readable through
+     * {@link #logits()}. Changing it drops the activations: call it between steps, not between a forward and
+     * its backward.
+     */
+    @Override
+    public void setLogitsChunkRows(int rows) {
+        if (rows < 0) throw new IllegalArgumentException("logitsChunkRows must be >= 0 (0 = no chunking), got " + rows);
+        if (rows == logitsChunkRows) return;
+        logitsChunkRows = rows;
+        dropActivations();
+    }
+
+    /**
+     * With {@code on}, each forward with targets also computes the entropy of the model's next-token distribution
+     * at every masked position ({@link #entropy()}), and {@link #backward(Tensor, Tensor, Tensor)} accepts an
+     * upstream {@code dentropy} (PPO's entropy bonus). Off by default: it costs one more pass over the logits.
+     */
+    @Override
+    public void setComputeEntropy(boolean on) {
+        entropyOn = on;
+    }
+
+    @Override
+    public int logitsChunkRows() {
+        return logitsChunkRows;
+    }
+
+    @Override
+    public long activationBytes() {
+        if (acts == null) return 0;
+        long n = 0;
+        for (Tensor x : acts.buf.all) n += x.byteSize();
+        return n;
+    }
+
+    /**
+     * The bytes of the head's activations for (B, T) with {@code chunkRows} rows per LM-head chunk: hidden and
+     * dhidden {@code [B, T, C]}, seven {@code [B, T]} (log-probs, logsumexp, entropy, the all-ones mask, the host
+     * tokens, targets and mask), two {@code [B]}, and the logits buffer. Throws ArithmeticException on overflow.
+     */
+    static long headBytes(long b, long t, long c, long v, int chunkRows) {
+        long bt = Math.multiplyExact(b, t);
+        long rows = chunkRows == 0 ? bt : Math.min(chunkRows, bt);
+        long n = Math.addExact(Math.multiplyExact(2, Math.multiplyExact(bt, c)), Math.multiplyExact(7, bt)) + 2 * b;
+        return Math.multiplyExact(Math.addExact(n, Math.multiplyExact(rows, v)), 4L);  // F32 and I32
+    }
+
+    /** Elements of the largest activation tensor (0 before the first forward): for tests of the chunked head. */
+    long largestActivationNumel() {
+        long n = 0;
+        if (acts != null) for (Tensor x : acts.buf.all) n = Math.max(n, x.numel());
+        return n;
+    }
+
+    // ------------------------------------------------------------------------------------------ forward
+
+    /**
+     * Forward on {@code tokens [B, T]} (int32 in [0, V), T ≤ nCtx). With {@code targets [B, T]} (int32, each in
+     * [0, V) — also under a zero mask) it returns the mean loss over the mask: {@code −Σ m·logp / Σ m}, 0 when
+     * the mask is all zero; {@code lossMask [B, T]} (0/1 floats, null = all ones). Without targets it returns
+     * NaN and leaves only the logits. Logits: {@link #logits()} until the next backward.
+     */
+    @Override
+    public float forward(Tensor tokens, Tensor targets, Tensor lossMask) {
+        if (tokens == null) throw new IllegalArgumentException("tokens must not be null");
+        if (tokens.rank() != 2) throw new IllegalArgumentException("tokens must have shape [B, T], got " + tokens.describe());
+        int b = Math.toIntExact(tokens.dim(0)), t = Math.toIntExact(tokens.dim(1));
+        if (b < 1 || t < 1) throw new IllegalArgumentException("tokens: B and T must be >= 1, got " + tokens.describe());
+        int nCtx = config().nCtx();
+        if (t > nCtx) throw new IllegalArgumentException("tokens: T = " + t + " exceeds the context nCtx = " + nCtx);
+        if (targets != null && !Arrays.equals(targets.shape(), tokens.shape()))
+            throw new IllegalArgumentException("targets must have the shape of tokens " + Arrays.toString(tokens.shape())
+                    + ", got " + targets.describe());
+        if (lossMask != null && targets == null)
+            throw new IllegalArgumentException("lossMask given without targets");
+        if (lossMask != null && !Arrays.equals(lossMask.shape(), tokens.shape()))
+            throw new IllegalArgumentException("lossMask must have the shape of tokens " + Arrays.toString(tokens.shape())
+                    + ", got " + lossMask.describe());
+        Activations<S> a = activations(b, t);
+        a.tokens = tokens;
+        a.targets = targets;
+        a.mask = lossMask;
+        a.hasLoss = false;
+        a.hasForward = false;
+        a.hiddenValid = false;
+        a.logitsValid = false;
+        a.hasEntropy = false;
+
+        trunkForward(a.state, tokens, a.hidden);
+        if (a.chunkRows == 0) {
+            Matmul.matmul(a.hidden, headWeight(), a.logits, false, true, 1f, 0f);
+            a.logitsValid = true;
+        }
+        a.hasForward = true;
+        a.hiddenValid = true;
+        if (targets == null) return Float.NaN;
+
+        Tensor mask = lossMask != null ? lossMask : a.ones;
+        if (a.chunkRows == 0) {
+            LogProbs.forward(a.logits, targets, mask, 1f, a.logp, entropyOn ? a.entropy : null, a.lse);
+        } else {
+            long n = (long) b * t;
+            for (long r0 = 0; r0 < n; r0 += a.chunkRows) {
+                long r = Math.min(a.chunkRows, n - r0);
+                Tensor logits = chunkLogits(a, r0, r);
+                LogProbs.forward(logits, targets.view(r0, r), mask.view(r0, r), 1f, a.logp.view(r0, r),
+                        entropyOn ? a.entropy.view(r0, r) : null, a.lse.view(r0, r));
+            }
+        }
+        a.hasEntropy = entropyOn;
+        SeqReduce.forward(a.logp, mask, a.sums, a.counts);
+        float[] sums = a.sums.toFloatArray(), counts = a.counts.toFloatArray();
+        double s = 0, n = 0;
+        for (int i = 0; i < b; i++) {
+            s += sums[i];
+            n += counts[i];
+        }
+        a.hasLoss = true;
+        a.count = n;
+        return n == 0 ? 0f : (float) (-s / n);
+    }
+
+    @Override
+    public float forward(int[] tokens, int[] targets, float[] lossMask, int b, int t) {
+        if (tokens == null) throw new IllegalArgumentException("tokens must not be null");
+        if (b < 1 || t < 1) throw new IllegalArgumentException("B and T must be >= 1, got " + b + ", " + t);
+        if (tokens.length != (long) b * t)
+            throw new IllegalArgumentException("tokens has " + tokens.length + " values, expected B·T = " + (long) b * t);
+        if (t > config().nCtx())
+            throw new IllegalArgumentException("tokens: T = " + t + " exceeds the context nCtx = " + config().nCtx());
+        Activations<S> a = activations(b, t);
+        a.hostTokens.copyFrom(tokens);
+        if (targets != null) a.hostTargets.copyFrom(targets);
+        if (lossMask != null) a.hostMask.copyFrom(lossMask);
+        return forward(a.hostTokens, targets == null ? null : a.hostTargets, lossMask == null ? null : a.hostMask);
+    }
+
+    /**
+     * The logits {@code [B, T, V]} of the last forward (a buffer of the model, overwritten by the backward).
+     * Unavailable when the LM head runs in chunks ({@link #setLogitsChunkRows}).
+     */
+    @Override
+    public Tensor logits() {
+        if (logitsChunkRows != 0)
+            throw new IllegalStateException("no logits: the LM head runs in chunks of " + logitsChunkRows
+                    + " rows (setLogitsChunkRows), so the [B, T, V] logits are never materialised; use logProbs()"
+                    + " or hidden(), or setLogitsChunkRows(0)");
+        if (acts == null || !acts.logitsValid)
+            throw new IllegalStateException("no logits: call forward first (the backward overwrites them)");
+        return acts.logits;
+    }
+
+    /**
+     * The per-token log-probs {@code log softmax(logits)[target]} {@code [B, T]} of the last forward with targets
+     * (0 where the mask is 0); a buffer of the model, overwritten by the backward.
+     */
+    @Override
+    public Tensor logProbs() {
+        if (acts == null || !acts.hasLoss)
+            throw new IllegalStateException("no log-probs: call forward with targets first (the backward overwrites them)");
+        return acts.logp;
+    }
+
+    /**
+     * The entropy {@code H = lse − Σ p·s} of the next-token distribution {@code [B, T]} at the masked positions of
+     * the last forward with targets (0 where the mask is 0); needs {@link #setComputeEntropy}{@code (true)}. A buffer
+     * of the model, overwritten by the backward.
+     */
+    @Override
+    public Tensor entropy() {
+        if (acts == null || !acts.hasLoss || !acts.hasEntropy)
+            throw new IllegalStateException("no entropy: call setComputeEntropy(true) and forward with targets first");
+        return acts.entropy;
+    }
+
+    /**
+     * The final hidden states {@code [B, T, C]} of the last forward (the input of the LM head, and of a scalar
+     * head); a buffer of the model, valid until the next forward.
+     */
+    @Override
+    public Tensor hidden() {
+        if (acts == null || !acts.hiddenValid) throw new IllegalStateException("no hidden states: call forward first");
+        return acts.hidden;
+    }
+
+    // ------------------------------------------------------------------------------------------ backward
+
+    /** Backward of the last forward's mean loss: gradients ACCUMULATE into {@link #grads()}. */
+    @Override
+    public void backward() {
+        requireLoss();
+        backward(acts.count);
+    }
+
+    /**
+     * Backward of {@code −Σ m·logp / normalizer}: with gradient accumulation pass the total number of masked
+     * tokens of all micro-batches, so the sum of their backwards is the gradient of the mean over all of them.
+     */
+    @Override
+    public void backward(double normalizer) {
+        requireLoss();
+        if (!(normalizer > 0) && acts.count > 0)
+            throw new IllegalArgumentException("normalizer must be > 0, got " + normalizer);
+        Activations<S> a = acts;
+        // dlogp = −m / normalizer (into the log-prob buffer, no longer needed)
+        float[] d = new float[a.b];
+        Arrays.fill(d, a.count == 0 ? 0f : (float) (-1.0 / normalizer));
+        a.sums.copyFrom(d);
+        SeqReduce.backward(a.sums, a.mask != null ? a.mask : a.ones, a.logp);
+        backwardFrom(a.logp, null, null);
+    }
+
+    /**
+     * Backward from an upstream gradient {@code dlogp [B, T]} = ∂L/∂{@link #logProbs()} of any loss L of the last
+     * forward's per-token log-probs (PPO's policy loss, DPO's sequence log-probs through {@code SeqReduce}, ...);
+     * positions where the forward's mask is 0 get no gradient. Gradients ACCUMULATE. {@code dlogp} may be the
+     * model's own {@link #logProbs()} buffer.
+     */
+    @Override
+    public void backward(Tensor dlogp) {
+        requireLoss();
+        if (dlogp == null) throw new IllegalArgumentException("dlogp must not be null");
+        backwardFrom(dlogp, null, null);
+    }
+
+    /**
+     * Backward from upstream gradients of the per-token log-probs ({@code dlogp [B, T]}, needs a forward with
+     * targets) and/or of the final hidden states ({@code dhidden [B, T, C]} = ∂L/∂{@link #hidden()}, e.g. from a
+     * value or reward head); either may be null, not both. Gradients ACCUMULATE.
+     */
+    @Override
+    public void backward(Tensor dlogp, Tensor dhidden) {
+        backward(dlogp, null, dhidden);
+    }
+
+    /**
+     * Backward from upstream gradients of the per-token log-probs, of the per-token entropies ({@code dentropy
+     * [B, T]} = ∂L/∂{@link #entropy()}; needs a forward with entropy on, and dlogp) and of the final hidden states;
+     * any may be null except that dentropy needs dlogp (pass zeros for a pure entropy loss). Gradients ACCUMULATE.
+     */
+    @Override
+    public void backward(Tensor dlogp, Tensor dentropy, Tensor dhidden) {
+        if (dentropy != null) {
+            if (dlogp == null) throw new IllegalArgumentException("dentropy needs dlogp (pass zeros for an entropy-only loss)");
+            if (acts == null || !acts.hasEntropy)
+                throw new IllegalStateException("dentropy given but the last forward computed no entropy (setComputeEntropy(true))");
+        }
+        if (dlogp == null && dhidden == null) throw new IllegalArgumentException("dlogp and dhidden are both null");
+        if (dlogp != null) requireLoss();
+        else if (acts == null || !acts.hasForward)
+            throw new IllegalStateException("backward needs a forward since the last backward");
+        if (dhidden != null) {
+            long[] want = {acts.b, acts.t, config().hiddenSize()};
+            if (!Arrays.equals(dhidden.shape(), want))
+                throw new IllegalArgumentException("dhidden must have shape " + Arrays.toString(want) + ", got " + dhidden.describe());
+        }
+        backwardFrom(dlogp, dentropy, dhidden);
+    }
+
+    private void backwardFrom(Tensor dlogp, Tensor dentropy, Tensor dhidden) {
+        Activations<S> a = acts;
+        if (dlogp != null) {
+            Tensor mask = a.mask != null ? a.mask : a.ones;
+            if (a.chunkRows == 0) {
+                // dlogits in place of the logits
+                LogProbs.backward(a.logits, a.targets, mask, 1f, a.lse, dentropy == null ? null : a.entropy, dlogp, dentropy,
+                        a.logits);
+                a.logitsValid = false;
+                Tensor dlogits = a.logits;
+                Matmul.matmul(dlogits, headWeight(), a.dhidden, false, false, 1f, 0f);
+                Matmul.matmul(dlogits, a.hidden, headGrad(), true, false, 1f, 1f);
+            } else {
+                // per chunk: recompute the logits (the parameters have not changed), dlogits in their place
+                long[] want = {a.b, a.t};
+                if (!Arrays.equals(dlogp.shape(), want))
+                    throw new IllegalArgumentException("dlogp must have shape " + Arrays.toString(want) + ", got " + dlogp.describe());
+                long n = (long) a.b * a.t, C = config().hiddenSize();
+                for (long r0 = 0; r0 < n; r0 += a.chunkRows) {
+                    long r = Math.min(a.chunkRows, n - r0);
+                    Tensor dlogits = chunkLogits(a, r0, r);
+                    LogProbs.backward(dlogits, a.targets.view(r0, r), mask.view(r0, r), 1f, a.lse.view(r0, r),
+                            dentropy == null ? null : a.entropy.view(r0, r), dlogp.view(r0, r),
+                            dentropy == null ? null : dentropy.view(r0, r), dlogits);
+                    Matmul.matmul(dlogits, headWeight(), a.dhidden.view(r0 * C, r, C), false, false, 1f, 0f);
+                    Matmul.matmul(dlogits, a.hidden.view(r0 * C, r, C), headGrad(), true, false, 1f, 1f);
+                }
+            }
+            if (dhidden != null) Bias.residual(a.dhidden, dhidden, a.dhidden);
+        } else {
+            a.dhidden.copyFrom(dhidden);
+        }
+        trunkBackward(a.state, a.tokens, a.dhidden);
+        a.hasLoss = false;
+        a.hasForward = false;
+    }
+
+    /** The logits of rows [r0, r0 + r) of the B·T, into the chunk buffer: hidden[rows]·headᵀ, {@code [r, V]}. */
+    private Tensor chunkLogits(Activations<S> a, long r0, long r) {
+        long C = config().hiddenSize();
+        Tensor logits = a.logits.view(0, r, config().vocabSize());
+        Matmul.matmul(a.hidden.view(r0 * C, r, C), headWeight(), logits, false, true, 1f, 0f);
+        return logits;
+    }
+
+    private void requireLoss() {
+        // (hasLoss implies hasForward: both are cleared by each forward and backward)
+        if (acts == null || !acts.hasLoss)
+            throw new IllegalStateException("backward needs a forward with targets since the last backward");
+    }
+
+    // ------------------------------------------------------------------------------------------ activations
+
+    /** Frees the activations (the next forward allocates them again). */
+    void dropActivations() {
+        if (acts != null) acts.buf.scope.close();
+        acts = null;
+    }
+
+    private Activations<S> activations(int b, int t) {
+        if (scope.isClosed()) throw new IllegalStateException("the model is closed");
+        if (acts != null && acts.b == b && acts.t == t) return acts;  // (a new chunk size already dropped them)
+        dropActivations();
+        Buffers buf = new Buffers(device);
+        try {
+            acts = new Activations<>(buf, b, t, logitsChunkRows, config().hiddenSize(), config().vocabSize());
+            acts.state = newState(buf, b, t);
+        } catch (RuntimeException | Error e) {
+            acts = null;
+            buf.scope.close();
+            throw e;
+        }
+        return acts;
+    }
+
+    /** Device buffers of one (B, T), all freed together; counted by {@link #activationBytes()}. */
+    static final class Buffers {
+        final Scope scope = new Scope();
+        final List<Tensor> all = new ArrayList<>();
+        private final Device device;
+
+        Buffers(Device device) {
+            this.device = device;
+        }
+
+        Tensor f32(long... shape) {
+            return alloc(DType.F32, shape);
+        }
+
+        Tensor alloc(DType dtype, long... shape) {
+            Tensor x = scope.empty(device, dtype, shape);
+            all.add(x);
+            return x;
+        }
+    }
+
+    /** The head's buffers of one (B, T), and the trunk's state. */
+    private static final class Activations<S> {
+        final Buffers buf;
+        final int b, t;
+        /** Rows per LM-head chunk (0: unchunked), clamped to B·T. */
+        final int chunkRows;
+        /** The logits [B, T, V], or with a chunked LM head one chunk's [chunkRows, V]. */
+        final Tensor logits;
+        final Tensor hidden, dhidden, logp, lse, entropy, sums, counts, ones;
+        final Tensor hostTokens, hostTargets, hostMask;
+        S state;
+        Tensor tokens, targets, mask;
+        boolean hasLoss, hasForward, hiddenValid, logitsValid, hasEntropy;
+        double count;
+
+        Activations(Buffers buf, int b, int t, int chunkRows, int c, int v) {
+            this.buf = buf;
+            this.b = b;
+            this.t = t;
+            this.chunkRows = chunkRows == 0 ? 0 : Math.min(chunkRows, b * t);
+            hidden = buf.f32(b, t, c);
+            dhidden = buf.f32(b, t, c);
+            logits = this.chunkRows == 0 ? buf.f32(b, t, v) : buf.f32(this.chunkRows, v);
+            logp = buf.f32(b, t);
+            lse = buf.f32(b, t);
+            entropy = buf.f32(b, t);
+            sums = buf.f32(b);
+            counts = buf.f32(b);
+            float[] one = new float[b * t];
+            Arrays.fill(one, 1f);
+            ones = buf.f32(b, t).copyFrom(one);
+            hostTokens = buf.alloc(DType.I32, b, t);
+            hostTargets = buf.alloc(DType.I32, b, t);
+            hostMask = buf.f32(b, t);
+        }
+    }
+
+    /** Frees the parameters, gradients and activations. */
+    @Override
+    public void close() {
+        dropActivations();
+        scope.close();
+    }
+}
