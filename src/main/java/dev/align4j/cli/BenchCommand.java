@@ -4,7 +4,7 @@ import dev.align4j.kernels.AdamW;
 import dev.align4j.kernels.LogProbs;
 import dev.align4j.model.GenerationConfig;
 import dev.align4j.model.Generator;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.LmAdamW;
 import dev.align4j.model.GptConfig;
 import dev.align4j.tensor.Device;
@@ -71,7 +71,7 @@ public final class BenchCommand extends BaseCommand {
             Tensor lse = scope.empty(d, dev.align4j.tensor.DType.F32, b, t);
             row("LogProbs.forward", shape, (long) b * t, () -> LogProbs.forward(logits, labels, null, 1f, logp, null, lse), d);
         }
-        try (Gpt gpt = Gpt.create(c, d, seed(1)); LmAdamW opt = new LmAdamW(gpt)) {
+        try (CausalLm gpt = CausalLm.create(c, d, seed(1)); LmAdamW opt = new LmAdamW(gpt)) {
             String gs = b + "x" + t;
             row("GPT forward (loss)", gs, (long) b * t, () -> gpt.forward(tokens, targets, null, b, t), d);
             AdamW.Config ac = new AdamW.Config(1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f);

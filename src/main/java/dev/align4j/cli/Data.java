@@ -11,7 +11,7 @@ import dev.align4j.data.TokenizedSft;
 import dev.align4j.data.tasks.Split;
 import dev.align4j.data.tasks.Task;
 import dev.align4j.data.tasks.TaskSuite;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.rl.SampledPairs;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -95,7 +95,7 @@ final class Data {
      * the gold checker ({@link SampledPairs}, both fallbacks on, so a prompt whose samples are all right or all wrong
      * still gives a pair), the held-out ones from test-split tasks.
      */
-    static Split2<TokenizedPair> pairs(BaseCommand cmd, DataOptions d, double holdout, long seed, Gpt policy, Encoder enc,
+    static Split2<TokenizedPair> pairs(BaseCommand cmd, DataOptions d, double holdout, long seed, CausalLm policy, Encoder enc,
                                        int samples, int pairsPerPrompt, int maxNew) throws IOException {
         d.requireSource();
         if (d.data != null) {

@@ -3,7 +3,7 @@ package dev.align4j.cli;
 import dev.align4j.data.Encoder;
 import dev.align4j.data.TokenizedPair;
 import dev.align4j.kernels.PreferenceLoss;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.train.DpoConfig;
 import dev.align4j.train.DpoTrainer;
@@ -51,8 +51,8 @@ public final class DpoCommand extends BaseCommand {
         double holdout = data.holdout(0.1);
         data.requireSource();
         if (resume) cfg = resumed(out, () -> DpoTrainer.savedConfig(out)); // its seed splits the data as the run did
-        try (Gpt policy = ModelPaths.loadGpt(pairOptions.init, "--init", device());
-             Gpt ref = reference == null ? null : ModelPaths.loadGpt(reference, "--reference", policy.device())) {
+        try (CausalLm policy = ModelPaths.loadGpt(pairOptions.init, "--init", device());
+             CausalLm ref = reference == null ? null : ModelPaths.loadGpt(reference, "--reference", policy.device())) {
             Tokenizer tok = ModelPaths.tokenizer(pairOptions.tokenizer, policy.config().vocabSize());
             Encoder enc = pairOptions.encoder(tok, policy);
             Data.Split2<TokenizedPair> pairs = pairOptions.read(this, data, holdout, cfg.seed(), policy, enc);

@@ -10,7 +10,7 @@ import dev.align4j.data.tasks.TaskSuite;
 import dev.align4j.eval.GoldEvaluator;
 import dev.align4j.eval.RewardAccuracy;
 import dev.align4j.io.AtomicFiles;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.RewardModel;
 import dev.align4j.tokenizer.Tokenizer;
 import java.nio.file.Path;
@@ -71,7 +71,7 @@ public final class EvalCommand extends BaseCommand {
         List<Task> test = suite.generate(n, seed + 4, Split.TEST);
         Map<String, Object> json = new LinkedHashMap<>();
         if (modelPath != null) {
-            try (Gpt gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
+            try (CausalLm gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
                 Tokenizer tok = ModelPaths.tokenizer(tokenizer, gpt.config().vocabSize());
                 Encoder enc = new Encoder(tok, gpt.config().nCtx());
                 GoldEvaluator gold = new GoldEvaluator(enc, batch, maxNew);

@@ -5,7 +5,7 @@ import dev.align4j.data.Encoder;
 import dev.align4j.model.Generation;
 import dev.align4j.model.GenerationConfig;
 import dev.align4j.model.Generator;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -53,7 +53,7 @@ public final class GenerateCommand extends BaseCommand {
         if (n < 1) throw CliException.usage("--n must be >= 1, got " + n);
         GenerationConfig given = config((GenerationConfig) configDefaults());
         int maxNew = given.maxNewTokens();
-        try (Gpt gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
+        try (CausalLm gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
             Tokenizer tok = ModelPaths.tokenizer(tokenizer, gpt.config().vocabSize());
             Encoder enc = new Encoder(tok, gpt.config().nCtx());
             int[][] ids = new int[prompts.size() * n][];

@@ -1,8 +1,6 @@
 package dev.align4j.cli;
 
-import dev.align4j.model.Gpt;
-import dev.align4j.model.GptConfig;
-import dev.align4j.model.HfGpt2Layout;
+import dev.align4j.model.LmConfig;
 import dev.align4j.tensor.Device;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
@@ -13,7 +11,7 @@ import java.util.Locale;
  * Whether a model fits, checked from its shape before anything is allocated, so that a size flag too large for the
  * machine is one line naming the flags and the sizes (exit 2) rather than a minute of work ending in an
  * OutOfMemoryError. Counted: the parameters and their gradients (off-heap, on the device), AdamW's two moments
- * and the activations of a (B, T) batch ({@link Gpt#activationBytes(GptConfig, int, int, int)}) when training, and
+ * and the activations of a (B, T) batch ({@link LmConfig#activationBytes(int, int, int)}) when training, and
  * the parameters once more in the Java heap (GPT-2 initialisation and checkpoint loading build them there).
  *
  * <p>Off-heap memory is compared with the physical memory less the Java heap already committed; the kernel's "free"
@@ -25,10 +23,10 @@ final class MemoryBudget {
     private MemoryBudget() {}
 
     /** Training {@code c} on batches of {@code b} x {@code t} tokens: the flags that chose them name the culprit. */
-    static void requireTraining(GptConfig c, int b, int t, Device device, String modelFlags, String batchFlags) {
+    static void requireTraining(LmConfig c, int b, int t, Device device, String modelFlags, String batchFlags) {
         long p = parameters(c, modelFlags);
         long state = 16 * p; // parameters, gradients, AdamW m and v: F32 each
-        long acts = Gpt.activationBytes(c, b, t, 0);
+        long acts = c.activationBytes(b, t, 0);
         long need = saturatingAdd(state, acts);
         String what = "training " + modelFlags + " with " + batchFlags + " needs " + bytes(need) + " (parameters, gradients and AdamW "
                 + "moments " + bytes(state) + ", activations of " + b + " x " + t + " tokens " + bytes(acts) + ")";
@@ -37,7 +35,7 @@ final class MemoryBudget {
     }
 
     /** Creating or loading {@code c} (parameters and gradients), e.g. for generation or as a reference model. */
-    static void requireModel(GptConfig c, Device device, String modelFlags) {
+    static void requireModel(LmConfig c, Device device, String modelFlags) {
         long p = parameters(c, modelFlags);
         String what = "the model " + modelFlags + " needs " + bytes(8 * p) + " (" + p + " parameters and their gradients)";
         requireOffHeap(device, 8 * p, what, modelFlags);
@@ -45,8 +43,8 @@ final class MemoryBudget {
     }
 
     /** The parameter count; more than one Java array holds is refused (initialisation and loading use one). */
-    private static long parameters(GptConfig c, String modelFlags) {
-        long p = HfGpt2Layout.numParameters(c);
+    private static long parameters(LmConfig c, String modelFlags) {
+        long p = c.numParameters();
         if (p > Integer.MAX_VALUE - 8)
             throw CliException.usage("the model " + modelFlags + " has " + p + " parameters, more than the " + (Integer.MAX_VALUE - 8)
                     + " that one Java array holds; " + lower(modelFlags));

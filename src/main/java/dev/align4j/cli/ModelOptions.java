@@ -1,7 +1,8 @@
 package dev.align4j.cli;
 
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.GptConfig;
+import dev.align4j.model.LmConfig;
 import dev.align4j.tensor.Device;
 import dev.align4j.tokenizer.Tokenizer;
 import java.io.IOException;
@@ -9,8 +10,8 @@ import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 /**
- * The model a training command starts from (a mixin): {@code --init MODEL}, or a fresh GPT-2-style model of the
- * size flags (GPT-2 init). {@code --tokenizer} picks the tokenizer (a fresh model: byte by default, vocabulary 320).
+ * The model a training command starts from (a mixin): {@code --init MODEL} (a GPT-2 or Llama-family folder, see
+ * {@link ModelPaths}), or a fresh GPT-2-style model of the size flags (GPT-2 init). {@code --tokenizer} picks the tokenizer (a fresh model: byte by default, vocabulary 320).
  * The size flags are checked against the maxima below before anything is built, and the memory a model needs
  * against the machine's ({@link MemoryBudget}).
  */
@@ -44,7 +45,7 @@ public final class ModelOptions {
     }
 
     /** The starting model's shape, without allocating it: --init's config.json (weights not read), or the fresh one. */
-    GptConfig config() throws IOException {
+    LmConfig config() throws IOException {
         if (init == null) return freshConfig(ModelPaths.freshTokenizer(tokenizer));
         if (layers != null || heads != null || embd != null || ctx != null)
             throw CliException.usage("--layers/--heads/--embd/--ctx describe a fresh model; they cannot be combined with --init");
@@ -52,8 +53,8 @@ public final class ModelOptions {
     }
 
     /** The flags that gave the model {@code c}, for messages: "--init DIR" or "--layers 4 --heads 4 --embd 128 --ctx 128". */
-    String flags(GptConfig c) {
-        return init != null ? "--init " + init : flags(c, "--ctx");
+    String flags(LmConfig c) {
+        return init != null ? "--init " + init : flags((GptConfig) c, "--ctx");
     }
 
     static String flags(GptConfig c, String ctxFlag) {
@@ -61,15 +62,15 @@ public final class ModelOptions {
     }
 
     /** The starting model: --init's, or a fresh one initialised with {@code seed}; refused when it cannot fit. */
-    Gpt model(Device device, long seed) throws IOException {
-        GptConfig c = config();
+    CausalLm model(Device device, long seed) throws IOException {
+        LmConfig c = config();
         if (init != null) return ModelPaths.loadGpt(init, "--init", device);
         MemoryBudget.requireModel(c, device, flags(c));
-        return Gpt.create(c, device, seed);
+        return CausalLm.create(c, device, seed);
     }
 
     /** The tokenizer of a model of shape {@code c} (see the class comment). */
-    Tokenizer tokenizer(GptConfig c) {
+    Tokenizer tokenizer(LmConfig c) {
         if (init == null && tokenizer == null) return ModelPaths.freshTokenizer(null);
         return ModelPaths.tokenizer(tokenizer, c.vocabSize());
     }

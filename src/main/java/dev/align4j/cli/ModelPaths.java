@@ -1,7 +1,9 @@
 package dev.align4j.cli;
 
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.HfGpt2Layout;
+import dev.align4j.model.LmConfig;
+import dev.align4j.model.SafeTensorsCheckpoint;
 import dev.align4j.model.RewardModel;
 import dev.align4j.tensor.Device;
 import dev.align4j.tokenizer.ByteTokenizer;
@@ -14,8 +16,9 @@ import java.nio.file.Path;
 
 /**
  * Where a model is: {@code --init}, {@code --model}, {@code --policy} and {@code --reward-model} take either a model
- * directory ({@code config.json} + {@code model.safetensors} in Hugging Face's GPT-2 layout: what {@link Gpt#save}
- * writes, a {@code DIR/model/} of a training command, or a downloaded HF {@code gpt2}; a reward model also has
+ * directory ({@code config.json} + {@code model.safetensors} or a sharded {@code model.safetensors.index.json}, in
+ * Hugging Face's layout for its {@code model_type}: gpt2, llama, mistral, qwen2 or qwen3; what
+ * {@link CausalLm#save} writes, a {@code DIR/model/} of a training command, or a downloaded HF model; a reward model also has
  * {@value RewardModel#HEAD_FILE}), or a run folder, whose {@code latest} checkpoint is used. And which tokenizer
  * goes with a model: {@code --tokenizer byte|gpt2}, or inferred from the vocabulary (259 or 320: byte, 50257: gpt2).
  */
@@ -32,7 +35,7 @@ public final class ModelPaths {
         if (isModelDir(path)) return path;
         if (Files.isDirectory(path) && RunDirectory.hasCheckpoint(path)) return latestModelDir(path, option);
         throw CliException.usage(option + ": " + path + " is neither a model directory (" + HfGpt2Layout.CONFIG_FILE + " + "
-                + HfGpt2Layout.WEIGHTS_FILE + ") nor a run folder with a '" + RunDirectory.LATEST + "' checkpoint");
+                + SafeTensorsCheckpoint.SINGLE_FILE + " or " + SafeTensorsCheckpoint.INDEX_FILE + ") nor a run folder with a '" + RunDirectory.LATEST + "' checkpoint");
     }
 
     /** The checkpoint a run folder's {@code latest} names, which must be a model directory. */
@@ -50,17 +53,19 @@ public final class ModelPaths {
     }
 
     static boolean isModelDir(Path p) {
-        return Files.isRegularFile(p.resolve(HfGpt2Layout.CONFIG_FILE)) && Files.isRegularFile(p.resolve(HfGpt2Layout.WEIGHTS_FILE));
+        return Files.isRegularFile(p.resolve(HfGpt2Layout.CONFIG_FILE))
+                && (Files.isRegularFile(p.resolve(SafeTensorsCheckpoint.SINGLE_FILE))
+                    || Files.isRegularFile(p.resolve(SafeTensorsCheckpoint.INDEX_FILE)));
     }
 
-    /** The shape of the model {@code path} names: its config.json, read without the weights. */
-    static dev.align4j.model.GptConfig readConfig(Path path, String option) throws IOException {
-        return dev.align4j.model.GptConfig.read(modelDir(path, option).resolve(HfGpt2Layout.CONFIG_FILE));
+    /** The shape of the model {@code path} names: its config.json (any supported model_type), read without the weights. */
+    static LmConfig readConfig(Path path, String option) throws IOException {
+        return LmConfig.read(modelDir(path, option).resolve(HfGpt2Layout.CONFIG_FILE));
     }
 
     /** Loads the GPT {@code path} names onto {@code device}; a model too large to fit is refused before its weights are read. */
-    public static Gpt loadGpt(Path path, String option, Device device) throws IOException {
-        return Gpt.load(fitting(path, option, device), device);
+    public static CausalLm loadGpt(Path path, String option, Device device) throws IOException {
+        return CausalLm.load(fitting(path, option, device), device);
     }
 
     /** Loads the reward model (backbone + scalar head) {@code path} names onto {@code device}. */
@@ -115,14 +120,13 @@ public final class ModelPaths {
         throw CliException.usage("--tokenizer: expected byte or gpt2, got '" + name + "'");
     }
 
-    /** A short description of a model's shape: "2 layers x 32 wide, 2 heads, context 64, vocabulary 320". */
-    public static String describe(dev.align4j.model.GptConfig c) {
-        return c.nLayer() + " layers x " + c.nEmbd() + " wide, " + c.nHead() + " heads, context " + c.nCtx() + ", vocabulary "
-                + c.vocabSize();
+    /** A short description of a model's shape: "gpt2, 2 layers x 32 wide, 2 heads, context 64, vocabulary 320". */
+    public static String describe(dev.align4j.model.LmConfig c) {
+        return c.describe();
     }
 
     /** Saves {@code model} as {@code out/model/}; returns that folder. */
-    public static Path saveFinal(Gpt model, Path out) throws IOException {
+    public static Path saveFinal(CausalLm model, Path out) throws IOException {
         Path dir = out.resolve(FINAL_MODEL);
         model.save(dir);
         return dir;
@@ -136,8 +140,8 @@ public final class ModelPaths {
     }
 
     /** The model config of the latest checkpoint of the run folder {@code out} (for --resume). */
-    static dev.align4j.model.GptConfig checkpointConfig(Path out) {
-        return BaseCommand.resumed(out, () -> dev.align4j.model.GptConfig.read(
+    static LmConfig checkpointConfig(Path out) {
+        return BaseCommand.resumed(out, () -> LmConfig.read(
                 dev.align4j.train.RunDirectory.latest(out).resolve(HfGpt2Layout.CONFIG_FILE)));
     }
 }

@@ -2,7 +2,7 @@ package dev.align4j.cli;
 
 import dev.align4j.data.Encoder;
 import dev.align4j.data.TokenizedPair;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -34,12 +34,12 @@ public final class PairOptions {
     Integer maxTokens;
 
     /** The encoder for {@code policy}'s context (or --max-tokens). */
-    Encoder encoder(Tokenizer tok, Gpt policy) {
+    Encoder encoder(Tokenizer tok, CausalLm policy) {
         return new Encoder(tok, Data.maxTokens(maxTokens, policy.config().nCtx()));
     }
 
     /** The train and held-out pairs: from --data, or sampled from {@code policy} on --tasks prompts. */
-    Data.Split2<TokenizedPair> read(BaseCommand cmd, DataOptions data, double holdout, long seed, Gpt policy, Encoder enc)
+    Data.Split2<TokenizedPair> read(BaseCommand cmd, DataOptions data, double holdout, long seed, CausalLm policy, Encoder enc)
             throws IOException {
         return Data.pairs(cmd, data, holdout, seed, policy, enc, samples, pairsPerPrompt, maxNew);
     }

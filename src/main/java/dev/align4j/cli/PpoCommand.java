@@ -8,7 +8,7 @@ import dev.align4j.eval.GoldEvaluator;
 import dev.align4j.kernels.KlShaping;
 import dev.align4j.kernels.PolicyLoss;
 import dev.align4j.kernels.ValueLoss;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.RewardModel;
 import dev.align4j.model.ScalarHead;
 import dev.align4j.rl.GoldScore;
@@ -102,8 +102,8 @@ public final class PpoCommand extends BaseCommand {
         if (families != null && !families.isEmpty()) suite = suite.only(families.toArray(new String[0]));
         List<Task> train = suite.generate(tasks, cfg.seed() + 1, Split.TRAIN);
         List<Task> probe = evalTasks > 0 ? suite.generate(evalTasks, cfg.seed() + 2, Split.TEST) : List.of();
-        try (Gpt policy = ModelPaths.loadGpt(policyPath, "--policy", device());
-             Gpt ref = referencePath == null ? policy.copy() : ModelPaths.loadGpt(referencePath, "--reference", policy.device());
+        try (CausalLm policy = ModelPaths.loadGpt(policyPath, "--policy", device());
+             CausalLm ref = referencePath == null ? policy.copy() : ModelPaths.loadGpt(referencePath, "--reference", policy.device());
              RewardModel rm = ModelPaths.loadRewardModel(rewardPath, "--reward-model", policy.device());
 ) {
             if (rm.config().vocabSize() != policy.config().vocabSize())
@@ -126,7 +126,7 @@ public final class PpoCommand extends BaseCommand {
             List<Map<String, Object>> lines;
             boolean noCritic = resume || cfg.advantage().baseline() == PpoConfig.Baseline.GROUP;
             runOptions.ready();
-            try (Gpt critic = noCritic ? null : rm.gpt().copy();
+            try (CausalLm critic = noCritic ? null : rm.gpt().copy();
                  ScalarHead head = noCritic ? null : scale != null ? scale.criticHead() : rm.head().copy();
                  PpoTrainer t = resume ? PpoTrainer.resume(out, ref, reward, prompts, ids, policy.device())
                          : PpoTrainer.create(policy, ref, critic, head, reward, prompts, cfg, ids, out)) {

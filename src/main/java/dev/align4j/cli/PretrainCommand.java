@@ -7,7 +7,7 @@ import dev.align4j.data.lm.InstructionSource;
 import dev.align4j.data.lm.MidTrainingMixture;
 import dev.align4j.data.lm.TextCorpus;
 import dev.align4j.data.lm.TokenizedInstructions;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.tensor.Device;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.train.LmTrainConfig;
@@ -97,7 +97,7 @@ public final class PretrainCommand extends BaseCommand {
         LmTrainConfig d = LmTrainConfig.defaults();
         Tokenizer tok;
         LmTrainConfig cfg;
-        dev.align4j.model.GptConfig gc;
+        dev.align4j.model.LmConfig gc;
         if (resume) { // the run's saved settings and weights; the data options come from this command line
             cfg = resumed(lm.run.out, () -> LmTrainer.savedConfig(lm.run.out));
             gc = ModelPaths.checkpointConfig(lm.run.out);
@@ -135,9 +135,9 @@ public final class PretrainCommand extends BaseCommand {
             source = BatchSource.text(corpus.train(), seed);
         }
         info("%d train / %d val tokens (%s tokenizer), model %s, %d parameters, %s", corpus.train().length(),
-                corpus.val().length(), tok.name(), ModelPaths.describe(gc), dev.align4j.model.HfGpt2Layout.numParameters(gc), device);
+                corpus.val().length(), tok.name(), ModelPaths.describe(gc), gc.numParameters(), device);
         lm.run.ready();
-        Gpt gpt = resume ? null : model.model(device, cfg.seed());
+        CausalLm gpt = resume ? null : model.model(device, cfg.seed());
         try {
             LmTrainer trainer = resume ? LmTrainer.resume(lm.run.out, source, corpus.val(), device)
                     : LmTrainer.create(gpt, cfg, source, corpus.val(), lm.run.out);

@@ -3,7 +3,7 @@ package dev.align4j.cli;
 import dev.align4j.data.Encoder;
 import dev.align4j.data.TokenizedPair;
 import dev.align4j.eval.RewardAccuracy;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.RewardModel;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.train.RewardConfig;
@@ -42,7 +42,7 @@ public final class RmCommand extends BaseCommand {
         RewardModel rm = null;
         Data.Split2<TokenizedPair> pairs;
         Tokenizer tok;
-        try (Gpt policy = ModelPaths.loadGpt(pairOptions.init, "--init", device())) {
+        try (CausalLm policy = ModelPaths.loadGpt(pairOptions.init, "--init", device())) {
             tok = ModelPaths.tokenizer(pairOptions.tokenizer, policy.config().vocabSize());
             Encoder enc = pairOptions.encoder(tok, policy);
             pairs = pairOptions.read(this, data, holdout, cfg.seed(), policy, enc);

@@ -1,7 +1,7 @@
 package dev.align4j.cli;
 
 import dev.align4j.data.Encoder;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -10,7 +10,7 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code align4j score}: the log-probability of a text (after a prompt) under a model, token by token, from the
- * model's own forward ({@link Gpt#forward} with targets, whose per-token log-probs are the {@code LogProbs} kernel's).
+ * model's own forward ({@link CausalLm#forward} with targets, whose per-token log-probs are the {@code LogProbs} kernel's).
  */
 @Command(name = "score", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Per-token log-probs of a text under a model.",
@@ -42,7 +42,7 @@ public final class ScoreCommand extends BaseCommand {
     }
 
     /** The sequence prompt + text (+ EOS): one forward, log-probs read at the text's positions. */
-    static Scores score(Gpt gpt, Tokenizer tok, String prompt, String text, boolean eos) {
+    static Scores score(CausalLm gpt, Tokenizer tok, String prompt, String text, boolean eos) {
         int[] p = new Encoder(tok, Math.max(4, gpt.config().nCtx())).encodePrompt(prompt);
         int[] x = tok.encode(text);
         int n = p.length + x.length + (eos ? 1 : 0);
@@ -75,7 +75,7 @@ public final class ScoreCommand extends BaseCommand {
 
     @Override
     protected int run() throws Exception {
-        try (Gpt gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
+        try (CausalLm gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
             Tokenizer tok = ModelPaths.tokenizer(tokenizer, gpt.config().vocabSize());
             Scores s = score(gpt, tok, prompt, text, eos);
             result("%-16s %7s %10s", "token", "id", "log p");

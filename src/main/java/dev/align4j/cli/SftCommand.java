@@ -3,8 +3,8 @@ package dev.align4j.cli;
 import dev.align4j.data.Encoder;
 import dev.align4j.data.SftExample;
 import dev.align4j.data.TokenizedSft;
-import dev.align4j.model.Gpt;
-import dev.align4j.model.GptConfig;
+import dev.align4j.model.CausalLm;
+import dev.align4j.model.LmConfig;
 import dev.align4j.tensor.Device;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.train.SftConfig;
@@ -43,9 +43,9 @@ public final class SftCommand extends BaseCommand {
         SftConfig cfg = config(SftConfig.defaults());
         double holdout = data.holdout(0);
         Device device = device();
-        Gpt gpt = null;
+        CausalLm gpt = null;
         try {
-            GptConfig gc;
+            LmConfig gc;
             Tokenizer tok;
             if (resume) { // the run's own settings and model; only the data options come from this command line
                 cfg = resumed(out, () -> SftTrainer.savedConfig(out));

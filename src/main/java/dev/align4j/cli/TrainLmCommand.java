@@ -62,7 +62,9 @@ public final class TrainLmCommand extends BaseCommand {
         GptConfig model;
         if (resume) { // the run's saved settings (its data seed included) and shape
             cfg = resumed(lm.run.out, () -> LmTrainer.savedConfig(lm.run.out));
-            model = ModelPaths.checkpointConfig(lm.run.out);
+            if (!(ModelPaths.checkpointConfig(lm.run.out) instanceof GptConfig g))
+                throw CliException.usage("--resume " + lm.run.out + ": not a train-lm run (its model is not GPT-2)");
+            model = g;
         } else {
             cfg = LmRunOptions.config(this, d.seqLen());
             int t = cfg.seqLen();

@@ -5,7 +5,7 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * A right-padded batch of token sequences as a {@link dev.align4j.model.Gpt} consumes them: row b's sequence s
+ * A right-padded batch of token sequences as a {@link dev.align4j.model.CausalLm} consumes them: row b's sequence s
  * (length L) gives {@code inputs[b, j] = s[j]} for j < L and {@code targets[b, j] = s[j + 1]} for j < L − 1,
  * and {@code mask[b, j] = 1} when target j is trained on (a response token, EOS included). Padding (inputs and
  * targets {@code padId}, mask 0) follows the real tokens, so positions start at 0 in every row and causal

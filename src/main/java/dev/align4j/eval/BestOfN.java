@@ -2,7 +2,7 @@ package dev.align4j.eval;
 
 import dev.align4j.data.Encoder;
 import dev.align4j.data.tasks.Task;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.Responses;
 import dev.align4j.model.RewardModel;
 import java.util.ArrayList;
@@ -39,7 +39,7 @@ public record BestOfN(int prompts, int samples, int[] n, double[] kl, double[] g
      * Samples {@code samples} responses per task from {@code policy} (at {@code temperature}, at most
      * {@code maxNewTokens}, seeded), scores them with {@code rm} and the gold checker, and computes the curve.
      */
-    public static BestOfN of(Gpt policy, RewardModel rm, Encoder encoder, List<Task> tasks, int samples, int maxNewTokens,
+    public static BestOfN of(CausalLm policy, RewardModel rm, Encoder encoder, List<Task> tasks, int samples, int maxNewTokens,
                              double temperature, long seed) {
         if (policy == null || rm == null || encoder == null) throw new IllegalArgumentException("policy, rm and encoder must not be null");
         if (tasks == null || tasks.isEmpty()) throw new IllegalArgumentException("tasks must not be empty");

@@ -2,7 +2,7 @@ package dev.align4j.eval;
 
 import dev.align4j.data.Encoder;
 import dev.align4j.data.tasks.Task;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.Responses;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -120,7 +120,7 @@ public final class GoldEvaluator {
     }
 
     /** Greedy gold evaluation of {@code model} on {@code tasks} (non-empty). */
-    public Report evaluate(Gpt model, List<Task> tasks) {
+    public Report evaluate(CausalLm model, List<Task> tasks) {
         if (tasks == null || tasks.isEmpty()) throw new IllegalArgumentException("tasks must not be null or empty");
         List<Responses.Response> rs = Responses.generate(model, encoder, prompts(tasks), batchSize, maxNewTokens, 0, 0, false);
         int n = tasks.size();
@@ -154,7 +154,7 @@ public final class GoldEvaluator {
     }
 
     /** Sampling-mode evaluation: {@code m} samples per prompt at temperature 1 with {@code seed}. */
-    public Diversity sample(Gpt model, List<Task> tasks, int m, long seed) {
+    public Diversity sample(CausalLm model, List<Task> tasks, int m, long seed) {
         if (tasks == null || tasks.isEmpty()) throw new IllegalArgumentException("tasks must not be null or empty");
         if (m < 1) throw new IllegalArgumentException("m (samples per prompt) must be >= 1, got " + m);
         List<String> prompts = new ArrayList<>(tasks.size() * m);

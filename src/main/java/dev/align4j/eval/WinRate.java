@@ -2,7 +2,7 @@ package dev.align4j.eval;
 
 import dev.align4j.data.Encoder;
 import dev.align4j.data.tasks.Task;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.Responses;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,7 +51,7 @@ public final class WinRate {
      * Policy A against policy B on {@code tasks}, both greedy, judged by the gold score; a response that did not
      * end with EOS within {@code maxNewTokens} scores 0 (as in {@link GoldEvaluator}).
      */
-    public static Result policies(Gpt a, Gpt b, Encoder encoder, List<Task> tasks, int batchSize, int maxNewTokens) {
+    public static Result policies(CausalLm a, CausalLm b, Encoder encoder, List<Task> tasks, int batchSize, int maxNewTokens) {
         if (tasks == null) throw new IllegalArgumentException("tasks must not be null");
         List<String> prompts = new ArrayList<>(tasks.size());
         for (Task t : tasks) prompts.add(t.prompt());

@@ -5,6 +5,7 @@ import dev.align4j.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * A decoder-only causal LM as the trainers, the generator, the evaluators, the reward model and the CLI see it,
@@ -87,8 +88,13 @@ public interface CausalLm extends AutoCloseable {
     /** A KV-cache decoder for {@code batch} sequences of up to {@code maxT} slots (maxT ≤ nCtx). */
     Decoder decoder(int batch, int maxT);
 
-    /** Writes {@code dir} in Hugging Face's layout for this family (config.json + safetensors), atomically. */
-    void save(Path dir) throws IOException;
+    /** Writes {@code dir} in Hugging Face's layout for this family: config.json and the safetensors weights. */
+    default void save(Path dir) throws IOException {
+        save(dir, Map.of());
+    }
+
+    /** As {@link #save(Path)}, with extra {@code __metadata__} entries in the weights file (e.g. a training step). */
+    void save(Path dir, Map<String, String> metadata) throws IOException;
 
     @Override
     void close();

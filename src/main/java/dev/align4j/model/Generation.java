@@ -4,7 +4,7 @@ package dev.align4j.model;
  * The result of {@link Generator#generate}: B rows of {@code width = P + maxNewTokens} (P: the longest prompt),
  * row-major. <b>Layout: right padding.</b> Row b holds prompt b (its {@code promptLengths[b]} tokens from column
  * 0), then its {@code responseLengths[b]} generated tokens (the EOS included when sampled), then {@code padId}.
- * Positions therefore start at 0 in every row, so a plain {@link Gpt#forward} on these rows (inputs
+ * Positions therefore start at 0 in every row, so a plain {@link CausalLm#forward} on these rows (inputs
  * {@code tokens[:, :−1]}, targets {@code tokens[:, 1:]}) sees exactly what the generator saw for every real token:
  * padding only follows real tokens, and causal attention never reads it.
  *

@@ -19,11 +19,11 @@ import java.util.SplittableRandom;
 public final class Generator {
     private Generator() {}
 
-    public static Generation generate(Gpt model, int[][] prompts, GenerationConfig config) {
+    public static Generation generate(CausalLm model, int[][] prompts, GenerationConfig config) {
         if (model == null) throw new IllegalArgumentException("model must not be null");
         if (config == null) throw new IllegalArgumentException("config must not be null");
         if (prompts == null || prompts.length == 0) throw new IllegalArgumentException("prompts must not be null or empty");
-        GptConfig mc = model.config();
+        LmConfig mc = model.config();
         int b = prompts.length, v = mc.vocabSize(), nCtx = mc.nCtx();
         int p = KvCache.longestPrompt(prompts, nCtx, "longer than the context nCtx", v);
         int maxNew = config.maxNewTokens();
@@ -50,7 +50,7 @@ public final class Generator {
             System.arraycopy(prompts[i], 0, tokens, i * width, prompts[i].length);
         }
         boolean[] done = new boolean[b];
-        try (KvCache cache = new KvCache(model, b, p + maxNew - 1)) {
+        try (Decoder cache = model.decoder(b, p + maxNew - 1)) {
             Tensor logits = cache.prefill(prompts);
             for (int s = 0; s < maxNew; s++) {
                 float[] host = logits.toFloatArray();

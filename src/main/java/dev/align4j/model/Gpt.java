@@ -343,8 +343,8 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
 
     /** Writes {@code dir/model.safetensors} + {@code dir/config.json} in Hugging Face's GPT-2 layout. */
     @Override
-    public void save(Path dir) throws IOException {
-        HfGpt2Layout.save(dir, config, toHf());
+    public void save(Path dir, Map<String, String> metadata) throws IOException {
+        HfGpt2Layout.save(dir, config, toHf(), metadata);
     }
 
     /** Loads a Hugging Face GPT-2 checkpoint directory onto {@code device}. */

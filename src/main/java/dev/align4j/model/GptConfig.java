@@ -79,6 +79,22 @@ public record GptConfig(int nLayer, int nHead, int nEmbd, int nCtx, int vocabSiz
         return nEmbd;
     }
 
+    @Override
+    public long numParameters() {
+        return HfGpt2Layout.numParameters(this);
+    }
+
+    @Override
+    public long activationBytes(int b, int t, int chunkRows) {
+        return Gpt.activationBytes(this, b, t, chunkRows);
+    }
+
+    @Override
+    public String describe() {
+        return "gpt2, " + nLayer + " layers x " + nEmbd + " wide, " + nHead + " heads, context " + nCtx + ", vocabulary "
+                + vocabSize;
+    }
+
     public int headSize() {
         return nEmbd / nHead;
     }

@@ -260,8 +260,9 @@ public final class Llama extends CausalLmBase<Llama.State> {
      * {@code dir/config.json} (this config plus the source config's other keys), each atomically.
      */
     @Override
-    public void save(Path dir) throws IOException {
+    public void save(Path dir, Map<String, String> metadata) throws IOException {
         SafeTensorsWriter w = new SafeTensorsWriter();
+        for (Map.Entry<String, String> m : metadata.entrySet()) w.metadata(m.getKey(), m.getValue());
         w.metadata("format", "pt");
         for (ParamLayout.Entry e : layout().entries()) w.putFloats(e.name(), param(e.name()).toFloatArray(), e.shape());
         Files.createDirectories(dir);

@@ -71,6 +71,28 @@ public record LlamaConfig(String modelType, int vocabSize, int hiddenSize, int i
         return numLayers;
     }
 
+    @Override
+    public long numParameters() {
+        long n = 0;
+        for (long[] shape : Llama.expectedShapes(this).values()) {
+            long e = 1;
+            for (long d : shape) e *= d;
+            n += e;
+        }
+        return n;
+    }
+
+    @Override
+    public long activationBytes(int b, int t, int chunkRows) {
+        return Llama.activationBytes(this, b, t, chunkRows);
+    }
+
+    @Override
+    public String describe() {
+        return modelType + ", " + numLayers + " layers x " + hiddenSize + " wide, " + numHeads + " heads (" + numKvHeads
+                + " key/value), context " + maxPositionEmbeddings + ", vocabulary " + vocabSize;
+    }
+
     /** Query heads per key/value head. */
     public int groupSize() {
         return numHeads / numKvHeads;

@@ -25,6 +25,18 @@ public interface LmConfig {
 
     int nLayer();
 
+    /** The number of parameters (a tied head counted once). */
+    long numParameters();
+
+    /**
+     * The bytes of a model's activations after a forward on (B, T) with {@code chunkRows} rows per LM-head chunk,
+     * computed without allocating ({@link CausalLm#activationBytes()} reports the same); Long.MAX_VALUE on overflow.
+     */
+    long activationBytes(int b, int t, int chunkRows);
+
+    /** A short description of the shape: "gpt2, 2 layers x 32 wide, 2 heads, context 64, vocabulary 320". */
+    String describe();
+
     /** Hugging Face config.json text, with {@code extra} keys (which may not override the model's own). */
     String toJson(Map<String, ?> extra);
 

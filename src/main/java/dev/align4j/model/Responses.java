@@ -56,7 +56,7 @@ public final class Responses {
      * Generates one response per prompt ({@code temperature} 0 = greedy, otherwise plain sampling at that
      * temperature); with {@code withEntropy}, a fresh forward on each batch's rows gives the per-position entropy.
      */
-    public static List<Response> generate(Gpt model, Encoder encoder, List<String> prompts, int batchSize,
+    public static List<Response> generate(CausalLm model, Encoder encoder, List<String> prompts, int batchSize,
                                           int maxNewTokens, double temperature, long seed, boolean withEntropy) {
         if (model == null) throw new IllegalArgumentException("model must not be null");
         if (encoder == null) throw new IllegalArgumentException("encoder must not be null");
@@ -95,7 +95,7 @@ public final class Responses {
      * entropy output; the entry for the token at column j comes from the logits at column j − 1. If the model runs
      * its LM head in chunks, the chunking is switched off for this forward and restored after.
      */
-    public static float[] entropies(Gpt model, Generation g) {
+    public static float[] entropies(CausalLm model, Generation g) {
         int b = g.batch(), w = g.width(), t = w - 1;
         float[] out = new float[b * w];
         if (t < 1) return out;

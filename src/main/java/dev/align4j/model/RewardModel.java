@@ -13,14 +13,14 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A reward model: a {@link Gpt} backbone with a {@link ScalarHead} on its final hidden states. The score of a
+ * A reward model: a {@link CausalLm} backbone with a {@link ScalarHead} on its final hidden states. The score of a
  * sequence {@code prompt ++ response} is the head's value at the input column of its LAST real token
  * ({@link SequenceBatch#endIndex()}): the hidden state after reading the whole sequence — the EOS of a finished
  * response. Rows are right-padded and attention is causal, so padding and the other rows of a batch never change
  * a row's score (up to float summation order).
  *
  * <p>Training use: {@link #forwardScores} keeps the forward's state, {@link #backward} takes {@code ∂L/∂scores}
- * and accumulates gradients into the head ({@link ScalarHead#grads()}) and the backbone ({@link Gpt#grads()}):
+ * and accumulates gradients into the head ({@link ScalarHead#grads()}) and the backbone ({@link CausalLm#grads()}):
  * {@code dvalues [B, T]} is zero except {@code dscore[b]} at {@code endIndex[b]}, then {@code head.backward},
  * then {@code gpt.backward(null, dhidden)}.
  *
@@ -36,7 +36,7 @@ public final class RewardModel implements AutoCloseable {
     /** Rows of the (unused) LM head per chunk: only a [1, V] logits buffer is allocated. */
     private static final int LM_CHUNK_ROWS = 1;
 
-    private final Gpt gpt;
+    private final CausalLm gpt;
     private final ScalarHead head;
     private Scope buffers;
     private int bufB = -1, bufT = -1;
@@ -45,11 +45,11 @@ public final class RewardModel implements AutoCloseable {
     private SequenceBatch pending;
 
     /** Takes ownership of {@code gpt} and {@code head} (closed with this model); their widths must agree. */
-    public RewardModel(Gpt gpt, ScalarHead head) {
+    public RewardModel(CausalLm gpt, ScalarHead head) {
         if (gpt == null) throw new IllegalArgumentException("gpt must not be null");
         if (head == null) throw new IllegalArgumentException("head must not be null");
-        if (head.nEmbd() != gpt.config().nEmbd())
-            throw new IllegalArgumentException("head width " + head.nEmbd() + " differs from the backbone's nEmbd " + gpt.config().nEmbd());
+        if (head.nEmbd() != gpt.config().hiddenSize())
+            throw new IllegalArgumentException("head width " + head.nEmbd() + " differs from the backbone's hidden size " + gpt.config().hiddenSize());
         if (!head.device().equals(gpt.device()))
             throw new IllegalArgumentException("head is on " + head.device() + ", the backbone on " + gpt.device());
         this.gpt = gpt;
@@ -61,12 +61,12 @@ public final class RewardModel implements AutoCloseable {
      * A reward model initialised from an SFT policy: a COPY of its weights (the policy is left untouched and stays
      * the caller's) plus a fresh head ({@link ScalarHead#initialize} with {@code headSeed}).
      */
-    public static RewardModel fromPolicy(Gpt sft, long headSeed) {
+    public static RewardModel fromPolicy(CausalLm sft, long headSeed) {
         if (sft == null) throw new IllegalArgumentException("sft must not be null");
-        Gpt copy = sft.copy();
+        CausalLm copy = sft.copy();
         ScalarHead head = null;
         try {
-            head = new ScalarHead(sft.config().nEmbd(), sft.device());
+            head = new ScalarHead(sft.config().hiddenSize(), sft.device());
             head.initialize(headSeed);
             return new RewardModel(copy, head);
         } catch (RuntimeException | Error e) {
@@ -77,11 +77,11 @@ public final class RewardModel implements AutoCloseable {
     }
 
     /** A reward model with a freshly initialised backbone (GPT-2 init, {@code seed}) and head. */
-    public static RewardModel create(GptConfig config, Device device, long seed) {
-        Gpt gpt = Gpt.create(config, device, seed);
+    public static RewardModel create(LmConfig config, Device device, long seed) {
+        CausalLm gpt = CausalLm.create(config, device, seed);
         ScalarHead head = null;
         try {
-            head = new ScalarHead(config.nEmbd(), device);
+            head = new ScalarHead(config.hiddenSize(), device);
             head.initialize(Seeds.mix(seed, 0, 0x4EAD));
             return new RewardModel(gpt, head);
         } catch (RuntimeException | Error e) {
@@ -91,7 +91,7 @@ public final class RewardModel implements AutoCloseable {
         }
     }
 
-    public Gpt gpt() {
+    public CausalLm gpt() {
         return gpt;
     }
 
@@ -99,7 +99,7 @@ public final class RewardModel implements AutoCloseable {
         return head;
     }
 
-    public GptConfig config() {
+    public LmConfig config() {
         return gpt.config();
     }
 
@@ -207,7 +207,7 @@ public final class RewardModel implements AutoCloseable {
         Device d = gpt.device();
         values = buffers.empty(d, DType.F32, b, t);
         dvalues = buffers.empty(d, DType.F32, b, t);
-        dhidden = buffers.empty(d, DType.F32, b, t, gpt.config().nEmbd());
+        dhidden = buffers.empty(d, DType.F32, b, t, gpt.config().hiddenSize());
         bufB = b;
         bufT = t;
     }
@@ -220,18 +220,18 @@ public final class RewardModel implements AutoCloseable {
 
     /** Loads what {@link #save} wrote. */
     public static RewardModel load(Path dir, Device device) throws IOException {
-        return withHead(Gpt.load(dir, device), dir);
+        return withHead(CausalLm.load(dir, device), dir);
     }
 
     /** {@code gpt} (loaded from {@code dir}; closed on failure) with the head saved beside it. */
-    public static RewardModel withHead(Gpt gpt, Path dir) throws IOException {
+    public static RewardModel withHead(CausalLm gpt, Path dir) throws IOException {
         ScalarHead head = null;
         try {
             Path f = dir.resolve(HEAD_FILE);
             if (!java.nio.file.Files.isRegularFile(f))
                 throw new IOException(f + " does not exist: " + dir + " holds a " + HfGpt2Layout.WEIGHTS_FILE
                         + " but no reward head (a policy, not a reward model?)");
-            head = ScalarHead.load(f, gpt.config().nEmbd(), gpt.device());
+            head = ScalarHead.load(f, gpt.config().hiddenSize(), gpt.device());
             return new RewardModel(gpt, head);
         } catch (RuntimeException | IOException | Error e) {
             if (head != null) head.close();

@@ -10,11 +10,11 @@ import java.util.Arrays;
 import java.util.Random;
 
 /**
- * A scalar head on a {@link Gpt}'s final hidden states — the value head of a PPO critic or the score of a reward
+ * A scalar head on a {@link CausalLm}'s final hidden states — the value head of a PPO critic or the score of a reward
  * model: {@code values[b,t] = hidden[b,t,:]·w + bias} (an {@code nn.Linear(C, 1)}). Its parameters are one flat
  * buffer of C + 1 floats ({@code w}, then {@code bias}) and its gradients mirror them, so {@code AdamW.step} can
  * run on them directly. The backward ACCUMULATES into its gradients and writes {@code dhidden}, which
- * {@link Gpt#backward(Tensor, Tensor)} takes:
+ * {@link CausalLm#backward(Tensor, Tensor)} takes:
  * <pre>{@code
  * gpt.forward(tokens, null, null);
  * head.forward(gpt.hidden(), values);                 // [B, T]

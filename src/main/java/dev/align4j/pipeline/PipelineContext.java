@@ -10,7 +10,7 @@ import dev.align4j.eval.BestOfN;
 import dev.align4j.eval.GoldEvaluator;
 import dev.align4j.eval.RewardAccuracy;
 import dev.align4j.eval.WinRate;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.RewardModel;
 import dev.align4j.rl.SampledPairs;
 import dev.align4j.tokenizer.Tokenizer;
@@ -57,7 +57,7 @@ final class PipelineContext implements AutoCloseable {
                        BestOfN bestOfN) {}
 
     final PipelineConfig config;
-    final Gpt base;
+    final CausalLm base;
     final Consumer<String> log;
     final Encoder enc;
     final TaskSuite suite;
@@ -70,13 +70,13 @@ final class PipelineContext implements AutoCloseable {
     private final Map<String, BestOfN> heldOutProxy = new LinkedHashMap<>();
     private final Map<String, List<Map<String, Object>>> metrics = new HashMap<>();
     /** Before the sft stage the model it trains (the pre-trained one when there is one); after it, the SFT policy. */
-    private Gpt sft;
+    private CausalLm sft;
     private boolean sftTrained;
     private RewardModel rm;
     private Preferences preferences;
 
     /** Generates the task data and starts the run folder (an earlier run's samples file is replaced). */
-    PipelineContext(PipelineConfig c, Gpt base, Path out, Consumer<String> log, Function<String, ProgressListener> progress)
+    PipelineContext(PipelineConfig c, CausalLm base, Path out, Consumer<String> log, Function<String, ProgressListener> progress)
             throws IOException {
         Tokenizer tok = Tokenizers.byName("byte");
         if (base.config().vocabSize() != tok.vocabSize())
@@ -118,18 +118,18 @@ final class PipelineContext implements AutoCloseable {
     }
 
     /** Greedy gold accuracy of {@code policy} on the first {@code n} held-out tasks (PPO's eval hook). */
-    double goldAccuracy(Gpt policy, int n) {
+    double goldAccuracy(CausalLm policy, int n) {
         return gold.evaluate(policy, test.subList(0, Math.min(n, test.size()))).accuracy();
     }
 
     /** Hands the pre-trained model, which SFT will train, to this context. */
-    void pretrained(Gpt model) {
+    void pretrained(CausalLm model) {
         if (sft != null) throw new IllegalStateException("the pipeline has already pre-trained a model");
         sft = model;
     }
 
     /** The model the sft stage trains in place: the pre-trained model, or else a copy of the base model. */
-    Gpt sftStart() {
+    CausalLm sftStart() {
         if (sftTrained) throw new IllegalStateException("the sft stage has already run");
         if (sft == null) sft = base.copy();
         return sft;
@@ -140,7 +140,7 @@ final class PipelineContext implements AutoCloseable {
     }
 
     /** The SFT policy. */
-    Gpt sft() {
+    CausalLm sft() {
         if (!sftTrained) throw new IllegalStateException("the sft stage must run before this stage");
         return sft;
     }
@@ -172,7 +172,7 @@ final class PipelineContext implements AutoCloseable {
     }
 
     /** Whether this context holds (and will close) {@code policy}. */
-    boolean holds(Gpt policy) {
+    boolean holds(CausalLm policy) {
         return policy == base || policy == sft;
     }
 
@@ -180,7 +180,7 @@ final class PipelineContext implements AutoCloseable {
      * The reward model's mean score and the gold accuracy of {@code policy}'s samples on the first held-out tasks: the
      * same prompts, samples and seed for every policy, so that the scores compare (for the SFT policy, its best-of-n curve).
      */
-    BestOfN scoreHeldOut(String stage, Gpt policy) {
+    BestOfN scoreHeldOut(String stage, CausalLm policy) {
         BestOfN b = BestOfN.of(policy, rm(), enc, test.subList(0, Math.min(256, test.size())), BEST_OF_N_SAMPLES,
                 config.eval().maxNewTokens(), 1.0, config.seed() + 13);
         heldOutProxy.put(stage, b);
@@ -192,7 +192,7 @@ final class PipelineContext implements AutoCloseable {
      * there is one, and by the reward model once there is one), appends its first judged responses to the samples file
      * and logs its gold accuracy.
      */
-    void evaluated(String stage, Gpt policy, double seconds) throws IOException {
+    void evaluated(String stage, CausalLm policy, double seconds) throws IOException {
         GoldEvaluator.Report r = gold.evaluate(policy, test);
         GoldEvaluator.Diversity d = gold.sample(policy, test.subList(0, Math.min(64, test.size())), config.eval().diversitySamples(),
                 config.seed() + 11);

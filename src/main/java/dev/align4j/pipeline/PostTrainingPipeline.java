@@ -7,7 +7,7 @@ import dev.align4j.eval.GoldEvaluator;
 import dev.align4j.eval.RewardAccuracy;
 import dev.align4j.eval.WinRate;
 import dev.align4j.io.AtomicFiles;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.rl.SampledPairs;
 import dev.align4j.tensor.Device;
 import dev.align4j.train.ProgressListener;
@@ -75,13 +75,13 @@ public final class PostTrainingPipeline {
     /** Runs every stage on {@code device} from a fresh random base model; {@code progress} gives each stage's listener. */
     public static Summary run(PipelineConfig c, Device device, Path out, Consumer<String> log,
                               Function<String, ProgressListener> progress) throws IOException {
-        try (Gpt base = Gpt.create(c.model(), device, c.seed())) {
+        try (CausalLm base = CausalLm.create(c.model(), device, c.seed())) {
             return run(c, base, out, log, progress);
         }
     }
 
     /** Runs every stage from {@code base} (left untouched), on its device. */
-    public static Summary run(PipelineConfig c, Gpt base, Path out, Consumer<String> log) throws IOException {
+    public static Summary run(PipelineConfig c, CausalLm base, Path out, Consumer<String> log) throws IOException {
         return run(c, base, out, log, stage -> ProgressListener.NONE);
     }
 
@@ -89,14 +89,14 @@ public final class PostTrainingPipeline {
      * Runs every stage from {@code base} (left untouched), on its device; {@code progress.apply(stage)} is told
      * after every step of that stage's trainer (stages: pretrain, sft, rm, ppo, ppo_overopt, dpo, simpo).
      */
-    public static Summary run(PipelineConfig c, Gpt base, Path out, Consumer<String> log,
+    public static Summary run(PipelineConfig c, CausalLm base, Path out, Consumer<String> log,
                               Function<String, ProgressListener> progress) throws IOException {
         long t0 = System.nanoTime();
         try (PipelineContext ctx = new PipelineContext(c, base, out, log, progress)) {
             ctx.evaluated("base", base, 0);
             for (Stage stage : stages(c)) {
                 long ts = System.nanoTime();
-                Gpt policy = stage.run(ctx);
+                CausalLm policy = stage.run(ctx);
                 if (policy == null) continue;
                 try {
                     ctx.evaluated(stage.name(), policy, secs(ts));

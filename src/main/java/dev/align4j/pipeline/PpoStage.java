@@ -1,7 +1,7 @@
 package dev.align4j.pipeline;
 
 import dev.align4j.data.tasks.Task;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.RewardModel;
 import dev.align4j.model.ScalarHead;
 import dev.align4j.rl.GoldScore;
@@ -23,18 +23,18 @@ record PpoStage(String name, PpoConfig config) implements Stage {
     static final int PROBE_TASKS = 100;
 
     @Override
-    public Gpt run(PipelineContext ctx) throws IOException {
+    public CausalLm run(PipelineContext ctx) throws IOException {
         Tokenizer tok = ctx.enc.tokenizer();
         List<String> families = ctx.preferences().ppoFamilies();
         List<Task> tasks = ctx.ppoTasks.stream().filter(t -> families.contains(t.family())).toList();
         List<int[]> prompts = new ArrayList<>(tasks.size());
         for (Task t : tasks) prompts.add(ctx.enc.encodePrompt(t.prompt()));
-        Gpt sft = ctx.sft();
+        CausalLm sft = ctx.sft();
         RewardModel rm = ctx.rm();
         RewardScale reward = RewardScale.fit(rm, sft, ctx.enc, tasks, config, ctx.config.seed() + 12, ctx.log);
         boolean critic = config.advantage().baseline() == PpoConfig.Baseline.CRITIC;
         return Stage.trainCopy(sft, policy -> {
-            try (Gpt ref = sft.copy(); Gpt v = critic ? rm.gpt().copy() : null; ScalarHead head = critic ? reward.criticHead() : null;
+            try (CausalLm ref = sft.copy(); CausalLm v = critic ? rm.gpt().copy() : null; ScalarHead head = critic ? reward.criticHead() : null;
                  PpoTrainer tr = PpoTrainer.create(policy, ref, v, head, reward, prompts, config,
                          new PpoTrainer.Ids(tok.eosId(), tok.padId()), ctx.dir(name))) {
                 tr.withGoldJudge(GoldScore.judge(tasks, tok))

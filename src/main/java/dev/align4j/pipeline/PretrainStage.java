@@ -7,7 +7,7 @@ import dev.align4j.data.lm.TokenizedInstructions;
 import dev.align4j.data.tasks.Split;
 import dev.align4j.data.tasks.Task;
 import dev.align4j.data.tasks.TaskCorpus;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.train.LmTrainer;
 import java.io.IOException;
@@ -17,7 +17,7 @@ import java.util.List;
 /** Language modelling on the generated corpus with the instruction mixture; SFT starts from its result. */
 record PretrainStage(String name, PipelineConfig.Pretrain config) implements Stage {
     @Override
-    public Gpt run(PipelineContext ctx) throws IOException {
+    public CausalLm run(PipelineContext ctx) throws IOException {
         Tokenizer tok = ctx.enc.tokenizer();
         long s = ctx.config.seed();
         TextCorpus corpus = TextCorpus.of(TaskCorpus.generate(ctx.suite, config.corpusSentences(), s + 9), tok,
@@ -27,7 +27,7 @@ record PretrainStage(String name, PipelineConfig.Pretrain config) implements Sta
         BatchSource source = BatchSource.mixed(corpus.train(), new TokenizedInstructions(instr, tok.padId()), config.mixture(), s + 11);
         ctx.log.accept(String.format("pretrain: %d bytes of generated prose, %d instruction examples mixed in on %s",
                 corpus.train().length(), instr.size(), config.mixture().stages()));
-        Gpt model = ctx.base.copy();
+        CausalLm model = ctx.base.copy();
         LmTrainer tr;
         try {
             tr = LmTrainer.create(model, config.lm(), source, corpus.val(), ctx.dir(name));
@@ -37,7 +37,7 @@ record PretrainStage(String name, PipelineConfig.Pretrain config) implements Sta
         }
         try (tr) { // the trainer owns (and closes) its model: hand back a copy
             tr.withProgress(ctx.progress(name)).train();
-            Gpt trained = tr.model().copy();
+            CausalLm trained = tr.model().copy();
             ctx.pretrained(trained);
             return trained;
         }

@@ -8,7 +8,7 @@ import dev.align4j.data.tasks.TaskFamily;
 import dev.align4j.data.tasks.TaskSuite;
 import dev.align4j.eval.BestOfN;
 import dev.align4j.eval.RewardAccuracy;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.RewardModel;
 import dev.align4j.rl.SampledPairs;
 import dev.align4j.train.RewardConfig;
@@ -36,8 +36,8 @@ record RewardStage(String name, SampledPairs.Options pairs, RewardConfig rm, dou
     static final int MIN_GATE_PAIRS = 20;
 
     @Override
-    public Gpt run(PipelineContext ctx) throws IOException {
-        Gpt sft = ctx.sft();
+    public CausalLm run(PipelineContext ctx) throws IOException {
+        CausalLm sft = ctx.sft();
         long s = ctx.config.seed();
         int pad = ctx.padId();
         SampledPairs.Result sampled = SampledPairs.build(sft, ctx.enc, ctx.pairTasks, pairs, s + 6);

@@ -2,7 +2,7 @@ package dev.align4j.pipeline;
 
 import dev.align4j.data.TokenizedSft;
 import dev.align4j.data.tasks.Task;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.train.SftConfig;
 import dev.align4j.train.SftTrainer;
 import java.io.IOException;
@@ -12,8 +12,8 @@ import java.util.List;
 /** SFT on the task suite, from the pre-trained model (or the base model); its result is the SFT policy. */
 record SftStage(String name, SftConfig config) implements Stage {
     @Override
-    public Gpt run(PipelineContext ctx) throws IOException {
-        Gpt model = ctx.sftStart();
+    public CausalLm run(PipelineContext ctx) throws IOException {
+        CausalLm model = ctx.sftStart();
         List<TokenizedSft> data = new ArrayList<>();
         for (Task t : ctx.sftTasks) data.add(ctx.enc.encode(t.toSft()));
         try (SftTrainer tr = SftTrainer.create(model, config, data, null, ctx.padId(), ctx.dir(name))) {

@@ -1,6 +1,6 @@
 package dev.align4j.pipeline;
 
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import java.io.IOException;
 
 /** One step of {@link PostTrainingPipeline}: it trains something from what earlier stages left in the context. */
@@ -13,17 +13,17 @@ interface Stage {
      * policy it trained, which the pipeline then evaluates and closes unless {@code ctx} holds it; or null for a
      * stage that trains no policy to evaluate.
      */
-    Gpt run(PipelineContext ctx) throws IOException;
+    CausalLm run(PipelineContext ctx) throws IOException;
 
     /** Training of a policy in place. */
     @FunctionalInterface
     interface Training {
-        void train(Gpt policy) throws IOException;
+        void train(CausalLm policy) throws IOException;
     }
 
     /** A copy of {@code from} after {@code training}; the copy is closed when training fails. */
-    static Gpt trainCopy(Gpt from, Training training) throws IOException {
-        Gpt policy = from.copy();
+    static CausalLm trainCopy(CausalLm from, Training training) throws IOException {
+        CausalLm policy = from.copy();
         try {
             training.train(policy);
             return policy;

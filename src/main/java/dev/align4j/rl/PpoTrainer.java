@@ -9,7 +9,7 @@ import dev.align4j.kernels.Whiten;
 import dev.align4j.model.Generation;
 import dev.align4j.model.GenerationConfig;
 import dev.align4j.model.Generator;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.SafeTensorsWriter;
 import dev.align4j.model.ScalarHead;
 import dev.align4j.tensor.DType;
@@ -73,17 +73,17 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
     /** Ids the trainer needs from the tokenizer. */
     public record Ids(int eosId, int padId) {}
 
-    private final Gpt policy, reference, critic;
+    private final CausalLm policy, reference, critic;
     private final ScalarHead valueHead;
     private final RewardFunction reward;
     private final List<int[]> prompts;
     private final Ids ids;
     private final EpochSampler sampler;
     private GoldJudge gold;
-    private Function<Gpt, Map<String, Double>> evalHook;
+    private Function<CausalLm, Map<String, Double>> evalHook;
     private double beta;
 
-    private PpoTrainer(Gpt policy, Gpt reference, Gpt critic, ScalarHead valueHead, RewardFunction reward, List<int[]> prompts,
+    private PpoTrainer(CausalLm policy, CausalLm reference, CausalLm critic, ScalarHead valueHead, RewardFunction reward, List<int[]> prompts,
                        PpoConfig config, Ids ids, Path dir, boolean owns) throws IOException {
         super(NAME, dir, config, owns, owns);
         if (policy == null || reference == null || reward == null)
@@ -96,8 +96,8 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         if (policy == reference) throw new IllegalArgumentException("reference must be a separate (frozen) model, not the policy");
         if (!policy.config().equals(reference.config()))
             throw new IllegalArgumentException("policy and reference configs differ: " + policy.config() + " vs " + reference.config());
-        if (!group && critic.config().nEmbd() != valueHead.nEmbd())
-            throw new IllegalArgumentException("valueHead has width " + valueHead.nEmbd() + ", the critic " + critic.config().nEmbd());
+        if (!group && critic.config().hiddenSize() != valueHead.nEmbd())
+            throw new IllegalArgumentException("valueHead has width " + valueHead.nEmbd() + ", the critic " + critic.config().hiddenSize());
         if (prompts == null || prompts.isEmpty()) throw new IllegalArgumentException("prompts must not be empty");
         int ctx = group ? policy.config().nCtx() : Math.min(policy.config().nCtx(), critic.config().nCtx());
         for (int i = 0; i < prompts.size(); i++) {
@@ -131,7 +131,7 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
      * proxy reward. With {@link PpoConfig.Baseline#GROUP} there is no value model: pass null for {@code critic} and
      * {@code valueHead}. The caller keeps and closes every model.
      */
-    public static PpoTrainer create(Gpt policy, Gpt reference, Gpt critic, ScalarHead valueHead, RewardFunction reward,
+    public static PpoTrainer create(CausalLm policy, CausalLm reference, CausalLm critic, ScalarHead valueHead, RewardFunction reward,
                                     List<int[]> prompts, PpoConfig config, Ids ids, Path dir) throws IOException {
         if (config == null || ids == null) throw new IllegalArgumentException("config and ids must not be null");
         return new PpoTrainer(policy, reference, critic, valueHead, reward, prompts, config, ids, dir, false);
@@ -149,15 +149,15 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
      * latest checkpoint; {@code reference}, {@code reward} and {@code prompts} must be the original run's (the
      * caller keeps them). The loaded models are closed with the trainer.
      */
-    public static PpoTrainer resume(Path dir, Gpt reference, RewardFunction reward, List<int[]> prompts, Ids ids, Device device)
+    public static PpoTrainer resume(Path dir, CausalLm reference, RewardFunction reward, List<int[]> prompts, Ids ids, Device device)
             throws IOException {
         return resume(dir, NAME, (c, owned) -> {
             PpoConfig config = c.config(PpoConfig.class);
-            Gpt policy = owned.add(c.loadModel("", device)), critic = null;
+            CausalLm policy = owned.add(c.loadModel("", device)), critic = null;
             ScalarHead head = null;
             if (config.advantage().baseline() == PpoConfig.Baseline.CRITIC) {
                 critic = owned.add(c.loadModel(CRITIC, device));
-                head = owned.add(ScalarHead.load(c.dir().resolve(CRITIC).resolve(VALUE_HEAD), critic.config().nEmbd(), device));
+                head = owned.add(ScalarHead.load(c.dir().resolve(CRITIC).resolve(VALUE_HEAD), critic.config().hiddenSize(), device));
             }
             return new PpoTrainer(policy, reference, critic, head, reward, prompts, config, ids, dir, true);
         });
@@ -174,7 +174,7 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
     }
 
     /** Called with the policy at each eval; its values are logged under {@code eval/<key>}. */
-    public PpoTrainer withEvalHook(Function<Gpt, Map<String, Double>> hook) {
+    public PpoTrainer withEvalHook(Function<CausalLm, Map<String, Double>> hook) {
         this.evalHook = hook;
         return this;
     }
@@ -440,7 +440,7 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         requireFinite(s, "the value loss", vr.stats().loss());
         float[] dv = vr.dvalues().toFloatArray();
         for (int k = 0; k < dv.length; k++) dv[k] *= (float) config.objective().vfCoef();
-        Tensor dhidden = sc.empty(dev, DType.F32, m, t, critic.config().nEmbd());
+        Tensor dhidden = sc.empty(dev, DType.F32, m, t, critic.config().hiddenSize());
         valueHead.backward(sc.of(dev, dv, m, t), critic.hidden(), dhidden);
         critic.backward(null, dhidden);
         return vr.stats();
@@ -474,12 +474,12 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         beta = Double.parseDouble(c.require("kl_beta"));
     }
 
-    public Gpt policy() {
+    public CausalLm policy() {
         return policy;
     }
 
     /** The value model; null with {@link PpoConfig.Baseline#GROUP}. */
-    public Gpt critic() {
+    public CausalLm critic() {
         return critic;
     }
 

@@ -3,7 +3,7 @@ package dev.align4j.rl;
 import dev.align4j.data.Encoder;
 import dev.align4j.data.SequenceBatch;
 import dev.align4j.data.tasks.Task;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.Responses;
 import dev.align4j.model.RewardModel;
 import dev.align4j.model.ScalarHead;
@@ -29,7 +29,7 @@ public record RewardScale(RewardModel rm, double mean, double std) implements Pp
      * the scores of one sampled response (at {@code cfg}'s rollout length and temperature, from {@code seed}) to each
      * of the first {@value #PROMPTS} of {@code tasks}; fixed before PPO starts. Logs the figures to {@code log}.
      */
-    public static RewardScale fit(RewardModel rm, Gpt policy, Encoder enc, List<Task> tasks, PpoConfig cfg, long seed,
+    public static RewardScale fit(RewardModel rm, CausalLm policy, Encoder enc, List<Task> tasks, PpoConfig cfg, long seed,
                                   Consumer<String> log) {
         int n = Math.min(PROMPTS, tasks.size());
         List<String> prompts = new ArrayList<>(n);

@@ -3,7 +3,7 @@ package dev.align4j.rl;
 import dev.align4j.data.Encoder;
 import dev.align4j.data.PreferencePair;
 import dev.align4j.data.tasks.Task;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.Responses;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -97,7 +97,7 @@ public final class SampledPairs {
     }
 
     /** Samples, judges and pairs (see the class comment); deterministic for a seed. */
-    public static Result build(Gpt policy, Encoder encoder, List<Task> tasks, Options options, long seed) {
+    public static Result build(CausalLm policy, Encoder encoder, List<Task> tasks, Options options, long seed) {
         if (tasks == null) throw new IllegalArgumentException("tasks must not be null");
         if (options == null) throw new IllegalArgumentException("options must not be null");
         int k = options.samplesPerPrompt();

@@ -1,7 +1,7 @@
 package dev.align4j.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.HfGpt2Layout;
 import dev.align4j.model.SafeTensorsFile;
 import dev.align4j.tensor.Device;
@@ -11,7 +11,7 @@ import java.util.Map;
 
 /**
  * A trainer's checkpoint as it is read back: one format for every trainer. {@code step-N/} holds the trained model
- * in Hugging Face's GPT-2 layout (loadable by {@link Gpt#load}) with the step in its metadata, and
+ * in Hugging Face's GPT-2 layout (loadable by {@link CausalLm#load}) with the step in its metadata, and
  * {@value #STATE_FILE}: the optimizer moments as tensors and, in its metadata, the trainer's name, the step, the data
  * position (the whole data RNG state: every draw is a function of seed and position), the trainer's config as JSON,
  * and whatever the trainer adds ({@link PostTrainer#saveExtras}). A resume refuses a model and a state from different
@@ -90,19 +90,19 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /** The GPT saved in {@code dir()/sub} ("" for the trained model itself), checked to be from this step. */
-    public Gpt loadModel(String sub, Device device) throws IOException {
+    public CausalLm loadModel(String sub, Device device) throws IOException {
         Path d = sub.isEmpty() ? dir : dir.resolve(sub);
         try (SafeTensorsFile w = SafeTensorsFile.open(d.resolve(HfGpt2Layout.WEIGHTS_FILE))) {
             String ws = w.metadata().get(STEP);
             if (!Long.toString(step).equals(ws))
                 throw new IOException(w.path() + " is from step " + ws + " but " + state.path() + " from step " + step);
         }
-        return Gpt.load(d, device);
+        return CausalLm.load(d, device);
     }
 
-    /** Saves {@code model} into {@code dir} in Hugging Face's GPT-2 layout with {@code step} in its metadata. */
-    public static void saveModel(Path dir, Gpt model, long step) throws IOException {
-        HfGpt2Layout.save(dir, model.config(), model.toHf(), Map.of(STEP, Long.toString(step)));
+    /** Saves {@code model} into {@code dir} in its family's Hugging Face layout with {@code step} in its metadata. */
+    public static void saveModel(Path dir, CausalLm model, long step) throws IOException {
+        model.save(dir, Map.of(STEP, Long.toString(step)));
     }
 
     private static String require(SafeTensorsFile f, String key) throws IOException {

@@ -4,7 +4,7 @@ import dev.align4j.data.SequenceBatch;
 import dev.align4j.data.TokenizedPair;
 import dev.align4j.kernels.PreferenceLoss;
 import dev.align4j.kernels.SeqReduce;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.SafeTensorsWriter;
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
@@ -49,14 +49,14 @@ import java.util.Map;
  */
 public final class DpoTrainer extends PostTrainer<DpoConfig> {
     private static final String NAME = "dpo";
-    private final Gpt model;
+    private final CausalLm model;
     private final List<TokenizedPair> train, eval;
     private final int padId;
     /** Cached reference sequence log-probs {chosen[N], rejected[N]}; null for SimPO. */
     private final float[][] refTrain, refEval;
     private final EpochSampler sampler;
 
-    private DpoTrainer(Gpt model, boolean owns, DpoConfig config, List<TokenizedPair> train, List<TokenizedPair> eval,
+    private DpoTrainer(CausalLm model, boolean owns, DpoConfig config, List<TokenizedPair> train, List<TokenizedPair> eval,
                        int padId, float[][] refTrain, float[][] refEval, Path dir) throws IOException {
         super(NAME, dir, config, owns, owns);
         this.model = model;
@@ -75,7 +75,7 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
      * frozen reference model, or null to use the policy's current weights (ignored for SimPO); it is used only here.
      * {@code eval} may be null or empty (no eval metrics).
      */
-    public static DpoTrainer create(Gpt policy, Gpt reference, DpoConfig config, List<TokenizedPair> train,
+    public static DpoTrainer create(CausalLm policy, CausalLm reference, DpoConfig config, List<TokenizedPair> train,
                                     List<TokenizedPair> eval, int padId, Path dir) throws IOException {
         if (policy == null) throw new IllegalArgumentException("policy must not be null");
         if (config == null) throw new IllegalArgumentException("config must not be null");
@@ -83,7 +83,7 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
         boolean useRef = config.loss().type().needsReference();
         float[][] refTrain = null, refEval = null;
         if (useRef) {
-            Gpt ref = reference != null ? reference : policy;
+            CausalLm ref = reference != null ? reference : policy;
             if (reference != null) {
                 if (reference.config().vocabSize() != policy.config().vocabSize())
                     throw new IllegalArgumentException("reference has vocabulary " + reference.config().vocabSize()
@@ -116,7 +116,7 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
                 refEval = ev.isEmpty() ? new float[][] {new float[0], new float[0]}
                         : new float[][] {c.floats("ref.eval.chosen", ev.size()), c.floats("ref.eval.rejected", ev.size())};
             }
-            Gpt model = owned.add(c.loadModel("", device));
+            CausalLm model = owned.add(c.loadModel("", device));
             checkData(model, train, eval, padId);
             return new DpoTrainer(model, true, config, train, eval, padId, refTrain, refEval, dir);
         });
@@ -124,7 +124,7 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
 
     // ------------------------------------------------------------------------------------------ validation
 
-    private static void checkData(Gpt model, List<TokenizedPair> train, List<TokenizedPair> eval, int padId) {
+    private static void checkData(CausalLm model, List<TokenizedPair> train, List<TokenizedPair> eval, int padId) {
         TrainInputs.padId(padId, model.config());
         TrainInputs.pairs("train", train, false, model.config());
         TrainInputs.pairs("eval", eval, true, model.config());
@@ -154,7 +154,7 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
     // ------------------------------------------------------------------------------------------ reference
 
     /** {chosen[N], rejected[N]}: sequence log-probs of {@code pairs} under {@code m}, in batches, no gradients. */
-    static float[][] sequenceLogProbs(Gpt m, List<TokenizedPair> pairs, int batchPairs, int padId, String what) {
+    static float[][] sequenceLogProbs(CausalLm m, List<TokenizedPair> pairs, int batchPairs, int padId, String what) {
         int n = pairs.size();
         float[] c = new float[n], r = new float[n];
         for (int i0 = 0; i0 < n; i0 += batchPairs) {
@@ -354,7 +354,7 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
         model.close();
     }
 
-    public Gpt model() {
+    public CausalLm model() {
         return model;
     }
 }

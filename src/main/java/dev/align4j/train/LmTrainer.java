@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.align4j.data.lm.Batch;
 import dev.align4j.data.lm.BatchSource;
 import dev.align4j.data.lm.TokenStream;
-import dev.align4j.model.Gpt;
-import dev.align4j.model.GptConfig;
+import dev.align4j.model.CausalLm;
+import dev.align4j.model.LmConfig;
 import dev.align4j.model.SafeTensorsWriter;
 import dev.align4j.tensor.Device;
 import java.io.IOException;
@@ -15,7 +15,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Language-model training of a {@link Gpt} on a {@link BatchSource} (text, optionally mixed with instruction
+ * Language-model training of a {@link CausalLm} on a {@link BatchSource} (text, optionally mixed with instruction
  * data on a {@link MidTrainingMixture} schedule), with a run directory for metrics and checkpoints.
  *
  * <p><b>A step</b> draws {@code gradAccum} micro-batches of {@code [batchSize, seqLen]}, counts the masked
@@ -27,7 +27,7 @@ import java.util.Map;
  *
  * <p><b>Run directory</b>: {@code metrics.jsonl} (one {@link StepMetrics} per line), {@code step-N/} checkpoints
  * ({@code model.safetensors} + {@code config.json} in Hugging Face's GPT-2 layout, loadable by
- * {@link Gpt#load}; {@code train_state.safetensors}: the shared {@link Checkpoint} format), and {@code latest}, a file naming the newest complete checkpoint, replaced
+ * {@link CausalLm#load}; {@code train_state.safetensors}: the shared {@link Checkpoint} format), and {@code latest}, a file naming the newest complete checkpoint, replaced
  * atomically after the checkpoint's files are written. The data RNG is counter-based (see {@link BatchSource}),
  * so the data position is its whole state; {@link #resume} therefore continues bit-identically on a
  * deterministic backend.
@@ -37,12 +37,12 @@ public final class LmTrainer extends PostTrainer<LmTrainConfig> {
     public static final String METRICS = RunDirectory.METRICS;
     private static final String NAME = "lm";
 
-    private final Gpt model;
+    private final CausalLm model;
     private final BatchSource train;
     private final TokenStream val;
 
     /** Takes ownership of {@code model} once constructed: {@link #close()} closes it. */
-    private LmTrainer(Gpt model, LmTrainConfig config, BatchSource train, TokenStream val, Path dir, boolean resumed)
+    private LmTrainer(CausalLm model, LmTrainConfig config, BatchSource train, TokenStream val, Path dir, boolean resumed)
             throws IOException {
         super(NAME, dir, config, resumed, true);
         if (model == null) throw new IllegalArgumentException("model must not be null");
@@ -61,14 +61,14 @@ public final class LmTrainer extends PostTrainer<LmTrainConfig> {
     }
 
     /** A fresh run in {@code dir}. On success takes ownership of {@code model}: {@link #close()} closes it. */
-    public static LmTrainer create(Gpt model, LmTrainConfig config, BatchSource train, TokenStream val, Path dir) throws IOException {
+    public static LmTrainer create(CausalLm model, LmTrainConfig config, BatchSource train, TokenStream val, Path dir) throws IOException {
         return new LmTrainer(model, config, train, val, dir, false);
     }
 
-    /** A fresh run of a new model of shape {@code modelConfig}, initialised as GPT-2 with {@code config.seed()}. */
-    public static LmTrainer create(GptConfig modelConfig, Device device, LmTrainConfig config, BatchSource train, TokenStream val,
+    /** A fresh run of a new model of shape {@code modelConfig}, initialised as its family is with {@code config.seed()}. */
+    public static LmTrainer create(LmConfig modelConfig, Device device, LmTrainConfig config, BatchSource train, TokenStream val,
                                    Path dir) throws IOException {
-        Gpt model = Gpt.create(modelConfig, device, config.seed());
+        CausalLm model = CausalLm.create(modelConfig, device, config.seed());
         try {
             return create(model, config, train, val, dir);
         } catch (RuntimeException | IOException e) {
@@ -174,7 +174,7 @@ public final class LmTrainer extends PostTrainer<LmTrainConfig> {
         return out;
     }
 
-    public Gpt model() {
+    public CausalLm model() {
         return model;
     }
 

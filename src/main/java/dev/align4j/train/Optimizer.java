@@ -2,7 +2,7 @@ package dev.align4j.train;
 
 import dev.align4j.kernels.AdamW;
 import dev.align4j.kernels.GradNorm;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.SafeTensorsFile;
 import dev.align4j.model.SafeTensorsWriter;
 import dev.align4j.model.ScalarHead;
@@ -53,7 +53,7 @@ public final class Optimizer implements AutoCloseable {
     }
 
     /** The GPT's parameters, weight decay on its 2-D weights. */
-    public static Group group(Gpt model) {
+    public static Group group(CausalLm model) {
         return new Group("model", model.params(), model.grads(), model.layout().decayRanges());
     }
 

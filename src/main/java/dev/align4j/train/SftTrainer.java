@@ -2,7 +2,7 @@ package dev.align4j.train;
 
 import dev.align4j.data.SequenceBatch;
 import dev.align4j.data.TokenizedSft;
-import dev.align4j.model.Gpt;
+import dev.align4j.model.CausalLm;
 import dev.align4j.tensor.Device;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -22,12 +22,12 @@ import java.util.Map;
  * Checkpoints: {@code step-N/} with the model (HF GPT-2 layout) and {@code train_state.safetensors}.
  */
 public final class SftTrainer extends PostTrainer<SftConfig> {
-    private final Gpt model;
+    private final CausalLm model;
     private final List<TokenizedSft> train, eval;
     private final int padId;
     private final EpochSampler sampler;
 
-    private SftTrainer(Gpt model, boolean owns, SftConfig config, List<TokenizedSft> train, List<TokenizedSft> eval, int padId,
+    private SftTrainer(CausalLm model, boolean owns, SftConfig config, List<TokenizedSft> train, List<TokenizedSft> eval, int padId,
                        Path dir) throws IOException {
         super(NAME, dir, config, owns, owns);
         TrainInputs.padId(padId, model.config());
@@ -43,7 +43,7 @@ public final class SftTrainer extends PostTrainer<SftConfig> {
     }
 
     /** A new run in {@code dir} training {@code model} (which the caller keeps and closes). */
-    public static SftTrainer create(Gpt model, SftConfig config, List<TokenizedSft> train, List<TokenizedSft> eval, int padId,
+    public static SftTrainer create(CausalLm model, SftConfig config, List<TokenizedSft> train, List<TokenizedSft> eval, int padId,
                                     Path dir) throws IOException {
         if (model == null) throw new IllegalArgumentException("model must not be null");
         return new SftTrainer(model, false, config, train, eval, padId, dir);
@@ -116,7 +116,7 @@ public final class SftTrainer extends PostTrainer<SftConfig> {
     public record Eval(double loss, double tokenAccuracy, long tokens) {}
 
     /** Loss (per masked token) and argmax token accuracy of {@code model} on {@code examples}; no gradients. */
-    public static Eval evaluate(Gpt model, List<TokenizedSft> examples, int batchSize, int padId) {
+    public static Eval evaluate(CausalLm model, List<TokenizedSft> examples, int batchSize, int padId) {
         if (examples.isEmpty()) throw new IllegalArgumentException("examples must not be empty");
         double sum = 0;
         long n = 0, right = 0;
@@ -164,7 +164,7 @@ public final class SftTrainer extends PostTrainer<SftConfig> {
         model.close();
     }
 
-    public Gpt model() {
+    public CausalLm model() {
         return model;
     }
 }

@@ -2,7 +2,7 @@ package dev.align4j.train;
 
 import dev.align4j.data.TokenizedPair;
 import dev.align4j.data.TokenizedSft;
-import dev.align4j.model.GptConfig;
+import dev.align4j.model.LmConfig;
 import java.util.List;
 
 /**
@@ -12,13 +12,13 @@ import java.util.List;
 final class TrainInputs {
     private TrainInputs() {}
 
-    static void padId(int padId, GptConfig c) {
+    static void padId(int padId, LmConfig c) {
         if (padId < 0 || padId >= c.vocabSize())
             throw new IllegalArgumentException("padId " + padId + " is outside the vocabulary [0, " + c.vocabSize() + ")");
     }
 
     /** {@code what} must be non-empty unless {@code mayBeEmpty}; null is allowed only when it may be empty. */
-    static void sft(String what, List<TokenizedSft> xs, boolean mayBeEmpty, GptConfig c) {
+    static void sft(String what, List<TokenizedSft> xs, boolean mayBeEmpty, LmConfig c) {
         if (!nonEmpty(what, xs, mayBeEmpty)) return;
         for (int i = 0; i < xs.size(); i++) {
             TokenizedSft e = xs.get(i);
@@ -30,7 +30,7 @@ final class TrainInputs {
         }
     }
 
-    static void pairs(String what, List<TokenizedPair> xs, boolean mayBeEmpty, GptConfig c) {
+    static void pairs(String what, List<TokenizedPair> xs, boolean mayBeEmpty, LmConfig c) {
         if (!nonEmpty(what, xs, mayBeEmpty)) return;
         for (int i = 0; i < xs.size(); i++) {
             TokenizedPair p = xs.get(i);
@@ -54,7 +54,7 @@ final class TrainInputs {
         return true;
     }
 
-    private static void ids(String where, int[] ids, GptConfig c) {
+    private static void ids(String where, int[] ids, LmConfig c) {
         for (int j = 0; j < ids.length; j++)
             if (ids[j] < 0 || ids[j] >= c.vocabSize())
                 throw new IllegalArgumentException(where + "[" + j + "] = " + ids[j] + " is outside the vocabulary [0, "

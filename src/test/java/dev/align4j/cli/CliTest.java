@@ -231,7 +231,7 @@ class CliTest {
     }
 
     /** The resumed run's metric lines equal the uninterrupted run's, line for line, but for the wall-clock keys. */
-    private static void assertSameSteps(List<String> full, List<String> resumed, String label) {
+    static void assertSameSteps(List<String> full, List<String> resumed, String label) {
         assertEquals(full.size(), resumed.size(), label + ": metric lines after resume");
         String t = "\"(time_s|tokens_per_s)\":[^,}]*";
         for (int i = 0; i < full.size(); i++)
@@ -578,7 +578,7 @@ class CliTest {
     @Test
     void rewardModelLoads() throws IOException {
         try (RewardModel rm = RewardModel.load(rmRun().resolve("model"), Device.cpu())) {
-            assertEquals(32, rm.config().nEmbd());
+            assertEquals(32, rm.config().hiddenSize());
         }
         assertTrue(Files.isRegularFile(rmRun().resolve(RunDirectory.LATEST)));
     }

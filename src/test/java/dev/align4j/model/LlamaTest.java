@@ -86,6 +86,40 @@ class LlamaTest {
         assertEquals(0.0, maxErr, 1e-4, "max |log-prob - llama2.c's| over " + n + " tokens on " + device);
     }
 
+    /**
+     * The KV-cache decoder's logits equal a full forward's at every step, for prompts of different lengths (left
+     * padding, RoPE at slot positions: see LlamaKvCache) on each golden model: the prefill's last-token logits, then
+     * three steps.
+     */
+    @DeviceTest
+    void kvCacheMatchesTheFullForward(Device device) throws Exception {
+        for (String name : new String[] {"llama", "qwen2", "qwen3"}) {
+            try (Llama m = Llama.load(golden(name), device); Decoder dec = m.decoder(3, 9)) {
+                int v = m.config().vocabSize();
+                int[][] seqs = {{1, 5, 9, 2, 7}, {3}, {4, 4, 8}};
+                Tensor logits = dec.prefill(seqs);
+                for (int step = 0; step < 4; step++) {
+                    float[] got = logits.toFloatArray();
+                    int[] next = new int[seqs.length];
+                    for (int i = 0; i < seqs.length; i++) {
+                        try (Scope s = new Scope()) {
+                            int n = seqs[i].length;
+                            float[] all = m.logits(s, seqs[i], 1, n).toFloatArray();
+                            Close.assertClose(name + " sequence " + i + " step " + step + " on " + device,
+                                    GptGoldenTest.toDouble(Arrays.copyOfRange(all, (n - 1) * v, n * v)),
+                                    Arrays.copyOfRange(got, i * v, (i + 1) * v), 1e-5, 1e-4);
+                        }
+                        next[i] = (7 * step + 3 * i + 1) % v;
+                        seqs[i] = Arrays.copyOf(seqs[i], seqs[i].length + 1);
+                        seqs[i][seqs[i].length - 1] = next[i];
+                    }
+                    if (step < 3) logits = dec.step(next);
+                }
+                assertEquals(8, dec.length());
+            }
+        }
+    }
+
     @Test
     void loadErrorsNameTheTensor(@TempDir Path tmp) throws Exception {
         String w = "model.layers.1.self_attn.k_proj.weight";

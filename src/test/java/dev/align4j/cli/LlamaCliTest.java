@@ -1,0 +1,114 @@
+package dev.align4j.cli;
+
+import static dev.align4j.cli.CliTest.run;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.align4j.cli.CliTest.Run;
+import dev.align4j.model.CausalLm;
+import dev.align4j.model.Llama;
+import dev.align4j.model.LlamaConfig;
+import dev.align4j.model.RewardModel;
+import dev.align4j.tensor.Device;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every training command on a Llama-family model from the command line: a tiny Llama (grouped-query attention,
+ * untied head) and a tiny Qwen3 (q/k norms, tied head) in Hugging Face's layout, with the byte tokenizer's
+ * vocabulary, go through {@code sft}, {@code rm}, {@code dpo}, {@code ppo}, {@code generate} and {@code score};
+ * what they save loads back with bit-identical weights and is again a Llama-family folder.
+ */
+class LlamaCliTest {
+    @TempDir
+    static Path tmp;
+    private static Path llama, qwen3;
+
+    @BeforeAll
+    static void models() throws IOException {
+        llama = save("llama", new LlamaConfig("llama", 320, 32, 48, 2, 4, 2, 8, 1e-5, 10000.0, null, false, false, false, 64));
+        qwen3 = save("qwen3", new LlamaConfig("qwen3", 320, 32, 48, 2, 4, 2, 16, 1e-6, 1e6, null, true, false, true, 64));
+    }
+
+    private static Path save(String name, LlamaConfig c) throws IOException {
+        Path dir = tmp.resolve(name + "-init");
+        try (Llama m = Llama.create(c, Device.cpu(), 7)) {
+            m.save(dir);
+        }
+        return dir;
+    }
+
+    @Test
+    void everyTrainerRunsOnLlamaAndQwen3() throws IOException {
+        for (Path init : new Path[] {llama, qwen3}) {
+            String name = init.getFileName().toString().replace("-init", "");
+            Path sft = tmp.resolve(name + "-sft"), rm = tmp.resolve(name + "-rm"), dpo = tmp.resolve(name + "-dpo");
+            Path ppo = tmp.resolve(name + "-ppo");
+            Run r = run("sft", "--init", init, "--tasks", 16, "--level", 1, "--steps", 3, "--batch", 4, "--eval-every", 0,
+                    "--out", sft).ok();
+            assertTrue(r.out().contains("model " + name + ", 2 layers x 32 wide, 4 heads (2 key/value)"), r.out());
+            assertModelDir(sft.resolve("model"));
+            r = run("rm", "--init", sft.resolve("model"), "--tasks", 16, "--level", 1, "--steps", 3, "--batch", 4,
+                    "--eval-every", 0, "--out", rm, "--quiet").ok();
+            assertTrue(r.out().contains("held-out accuracy"), r.out());
+            run("dpo", "--init", sft.resolve("model"), "--tasks", 16, "--level", 1, "--steps", 3, "--batch", 4, "--eval-every", 0,
+                    "--out", dpo, "--quiet").ok();
+            r = run("ppo", "--policy", sft.resolve("model"), "--reward-model", rm, "--tasks", 8, "--level", 1, "--steps", 2,
+                    "--rollout", 4, "--mini-batch", 2, "--epochs", 1, "--max-new", 4, "--eval-tasks", 4, "--eval-every", 0,
+                    "--out", ppo, "--quiet").ok();
+            assertTrue(r.out().contains("ppo: reward"), r.out());
+            Object[] gen = {"generate", "--model", dpo.resolve("model"), "--prompt", "Q: 1+2=?\nA:", "--temperature", 0,
+                    "--max-new", 4};
+            assertEquals(run(gen).ok().out(), run(gen).ok().out(), "greedy decoding is deterministic");
+            run("score", "--model", ppo.resolve("model"), "--prompt", "Q: 1+2=?\nA:", "--text", " 3").ok();
+            for (Path saved : List.of(sft.resolve("model"), dpo.resolve("model"), ppo.resolve("model")))
+                assertReloadsBitIdentically(saved);
+            try (RewardModel m = RewardModel.load(rm.resolve("model"), Device.cpu())) {
+                assertEquals(name, m.config().modelType());
+            }
+        }
+    }
+
+    @Test
+    void sftOnLlamaResumesExactly() throws IOException {
+        Path dir = tmp.resolve("llama-sft-resume");
+        Object[] common = {"sft", "--init", llama, "--tasks", 16, "--level", 1, "--seed", 3};
+        run(concat(common, "--steps", 4, "--batch", 4, "--checkpoint-every", 2, "--eval-every", 0, "--out", dir, "--quiet")).ok();
+        List<String> full = Files.readAllLines(dir.resolve("metrics.jsonl"));
+        Files.writeString(dir.resolve("latest"), "step-2");  // a crash after step 2's checkpoint
+        Run r = run(concat(common, "--resume", "--out", dir)).ok();
+        assertTrue(r.out().contains("resuming at step 2 of 4"), r.out());
+        List<String> resumed = Files.readAllLines(dir.resolve("metrics.jsonl"));
+        CliTest.assertSameSteps(full, resumed, "sft on llama");
+    }
+
+    private static Object[] concat(Object[] a, Object... b) {
+        Object[] r = new Object[a.length + b.length];
+        System.arraycopy(a, 0, r, 0, a.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    private static void assertModelDir(Path modelDir) {
+        assertTrue(Files.isRegularFile(modelDir.resolve("config.json")), modelDir + " has a config.json");
+    }
+
+    /** Loading {@code dir}, saving it again and loading that gives the same weights, bit for bit. */
+    private static void assertReloadsBitIdentically(Path dir) throws IOException {
+        try (CausalLm a = CausalLm.load(dir, Device.cpu())) {
+            assertTrue(a instanceof Llama, dir + " loads as a Llama-family model");
+            Path again = tmp.resolve("again-" + dir.getParent().getFileName());
+            a.save(again);
+            try (CausalLm b = CausalLm.load(again, Device.cpu())) {
+                assertArrayEquals(a.params().toFloatArray(), b.params().toFloatArray(), dir.toString());
+            }
+            assertEquals(Files.readString(dir.resolve("config.json")), Files.readString(again.resolve("config.json")));
+        }
+    }
+}
