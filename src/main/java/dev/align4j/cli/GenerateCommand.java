@@ -20,8 +20,15 @@ public final class GenerateCommand extends BaseCommand {
     @Option(names = "--model", paramLabel = "MODEL", required = true, description = "model directory or run folder")
     Path modelPath;
 
-    @Option(names = "--prompt", paramLabel = "TEXT", required = true, description = "prompt (repeatable)")
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "prompt (repeatable; or --ids)")
     List<String> prompts;
+
+    @Option(names = "--ids", paramLabel = "ID,ID,...", description = "a prompt as token ids, instead of --prompt (repeatable);"
+            + " the responses are printed as ids and no tokenizer is used")
+    List<String> idPrompts;
+
+    @Option(names = "--eos-id", paramLabel = "ID", description = "with --ids: stop a response at this id (default: none)")
+    Integer eosId;
 
     @Option(names = "--n", paramLabel = "K", description = "responses per prompt (default 1)")
     int n = 1;
@@ -53,6 +60,9 @@ public final class GenerateCommand extends BaseCommand {
         if (n < 1) throw CliException.usage("--n must be >= 1, got " + n);
         GenerationConfig given = config((GenerationConfig) configDefaults());
         int maxNew = given.maxNewTokens();
+        if ((prompts == null) == (idPrompts == null)) throw CliException.usage("give --prompt or --ids (not both)");
+        if (idPrompts != null) return generateIds(given);
+        if (eosId != null) throw CliException.usage("--eos-id goes with --ids (text prompts stop at the tokenizer's EOS)");
         try (CausalLm gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
             Tokenizer tok = ModelPaths.tokenizer(tokenizer, gpt.config().vocabSize());
             Encoder enc = new Encoder(tok, gpt.config().nCtx());
@@ -75,10 +85,58 @@ public final class GenerateCommand extends BaseCommand {
                 int[] r = g.response(i);
                 boolean eos = r.length > 0 && r[r.length - 1] == tok.eosId();
                 String text = tok.decode(eos ? Arrays.copyOf(r, r.length - 1) : r, true);
-                if (ids.length == 1) result("%s", text);
-                else result("[%d.%d] %s", i / n + 1, i % n + 1, text);
+                print(i, ids.length, text);
             }
         }
         return 0;
+    }
+
+    private void print(int i, int rows, String text) {
+        if (rows == 1) result("%s", text);
+        else result("[%d.%d] %s", i / n + 1, i % n + 1, text);
+    }
+
+    /** --ids: prompts and responses as comma-separated token ids, no tokenizer. */
+    private int generateIds(GenerationConfig given) throws Exception {
+        if (task || chat || tokenizer != null) throw CliException.usage("--ids takes no --task, --chat or --tokenizer");
+        try (CausalLm gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
+            int v = gpt.config().vocabSize(), ctx = gpt.config().nCtx();
+            int[][] ids = new int[idPrompts.size() * n][];
+            int longest = 0;
+            for (int i = 0; i < idPrompts.size(); i++) {
+                int[] p = parseIds("--ids " + (i + 1), idPrompts.get(i));
+                ScoreCommand.checkIds("--ids " + (i + 1), p, v);
+                if (p.length >= ctx)
+                    throw CliException.usage("--ids " + (i + 1) + " has " + p.length + " tokens: no room in the context of " + ctx);
+                longest = Math.max(longest, p.length);
+                for (int k = 0; k < n; k++) ids[i * n + k] = p;
+            }
+            if (eosId != null) ScoreCommand.checkIds("--eos-id", new int[] {eosId}, v);
+            int room = Math.min(given.maxNewTokens(), ctx - longest);
+            if (room < given.maxNewTokens()) info("--max-new cut to %d to fit the context of %d", room, ctx);
+            GenerationConfig gc = new GenerationConfig(room, given.temperature(), given.topK(), given.topP(),
+                    eosId == null ? -1 : eosId, 0, given.seed());
+            Generation g = Generator.generate(gpt, ids, gc);
+            for (int i = 0; i < ids.length; i++) {
+                StringBuilder sb = new StringBuilder();
+                for (int id : g.response(i)) sb.append(sb.length() == 0 ? "" : ",").append(id);
+                print(i, ids.length, sb.toString());
+            }
+        }
+        return 0;
+    }
+
+    /** "1,461,401" to ids; a malformed list is a usage error naming the flag. */
+    static int[] parseIds(String flag, String list) {
+        String[] parts = list.split(",", -1);
+        int[] r = new int[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            try {
+                r[i] = Integer.parseInt(parts[i].strip());
+            } catch (NumberFormatException e) {
+                throw CliException.usage(flag + ": '" + parts[i] + "' (position " + (i + 1) + ") is not a token id");
+            }
+        }
+        return r;
     }
 }

@@ -126,7 +126,7 @@ public final class PpoCommand extends BaseCommand {
             List<Map<String, Object>> lines;
             boolean noCritic = resume || cfg.advantage().baseline() == PpoConfig.Baseline.GROUP;
             runOptions.ready();
-            try (CausalLm critic = noCritic ? null : rm.gpt().copy();
+            try (CausalLm critic = noCritic ? null : rm.backbone().copy();
                  ScalarHead head = noCritic ? null : scale != null ? scale.criticHead() : rm.head().copy();
                  PpoTrainer t = resume ? PpoTrainer.resume(out, ref, reward, prompts, ids, policy.device())
                          : PpoTrainer.create(policy, ref, critic, head, reward, prompts, cfg, ids, out)) {

@@ -91,7 +91,7 @@ public final class RewardModel implements AutoCloseable {
         }
     }
 
-    public CausalLm gpt() {
+    public CausalLm backbone() {
         return gpt;
     }
 

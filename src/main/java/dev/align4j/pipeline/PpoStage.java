@@ -34,7 +34,7 @@ record PpoStage(String name, PpoConfig config) implements Stage {
         RewardScale reward = RewardScale.fit(rm, sft, ctx.enc, tasks, config, ctx.config.seed() + 12, ctx.log);
         boolean critic = config.advantage().baseline() == PpoConfig.Baseline.CRITIC;
         return Stage.trainCopy(sft, policy -> {
-            try (CausalLm ref = sft.copy(); CausalLm v = critic ? rm.gpt().copy() : null; ScalarHead head = critic ? reward.criticHead() : null;
+            try (CausalLm ref = sft.copy(); CausalLm v = critic ? rm.backbone().copy() : null; ScalarHead head = critic ? reward.criticHead() : null;
                  PpoTrainer tr = PpoTrainer.create(policy, ref, v, head, reward, prompts, config,
                          new PpoTrainer.Ids(tok.eosId(), tok.padId()), ctx.dir(name))) {
                 tr.withGoldJudge(GoldScore.judge(tasks, tok))

@@ -52,7 +52,7 @@ public final class RewardTrainer extends PostTrainer<RewardConfig> {
         this.padId = padId;
         this.sampler = new EpochSampler(train.size(), config.seed(), true);
         this.data = sampler;
-        this.optimizer = new Optimizer(List.of(Optimizer.group(model.gpt()), Optimizer.group("head", model.head())));
+        this.optimizer = new Optimizer(List.of(Optimizer.group(model.backbone()), Optimizer.group("head", model.head())));
     }
 
     /** A new run in {@code dir} training {@code model} (which the caller keeps and closes). */
@@ -156,7 +156,7 @@ public final class RewardTrainer extends PostTrainer<RewardConfig> {
 
     @Override
     protected void saveModels(Path ck) throws IOException {
-        Checkpoint.saveModel(ck, model.gpt(), step);
+        Checkpoint.saveModel(ck, model.backbone(), step);
         model.head().save(ck.resolve(RewardModel.HEAD_FILE));
     }
 

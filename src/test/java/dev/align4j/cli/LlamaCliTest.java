@@ -15,6 +15,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -73,6 +76,30 @@ class LlamaCliTest {
                 assertEquals(name, m.config().modelType());
             }
         }
+    }
+
+    /**
+     * stories260K (a real pretrained Llama, GQA) from the command line with token ids: greedy {@code generate --ids 1}
+     * (through the KV cache) reproduces llama2.c's 64 ids, and {@code score} their log-probs within 1e-4.
+     */
+    @Test
+    void stories260KByIdsMatchesLlama2c() throws IOException {
+        Path stories = Path.of("../shared/models/stories260K");
+        Assumptions.assumeTrue(Files.isDirectory(stories), "../shared/models/stories260K is absent");
+        JsonNode ref = new ObjectMapper().readTree(stories.resolve("reference_greedy.json").toFile());
+        StringBuilder want = new StringBuilder();
+        for (JsonNode id : ref.get("greedy_continuation")) want.append(want.length() == 0 ? "" : ",").append(id.asInt());
+        Run g = run("generate", "--model", stories, "--ids", "1", "--temperature", 0, "--max-new", 64).ok();
+        assertEquals(want.toString(), g.out().strip());
+        Run s = run("score", "--model", stories, "--prompt-ids", "1", "--ids", want).ok();
+        List<String> rows = s.out().strip().lines().toList();
+        for (int i = 0; i < 64; i++) {
+            String[] cols = rows.get(i + 1).strip().split("\\s+");
+            assertEquals(ref.get("greedy_continuation").get(i).asInt(), Integer.parseInt(cols[0]), "row " + i);
+            assertEquals(ref.get("logprob_of_each").get(i).asDouble(), Double.parseDouble(cols[1]), 1e-4, "log p of token " + i);
+        }
+        run("score", "--model", stories, "--ids", "1,512").usageError();
+        run("generate", "--model", stories, "--ids", "1,x").usageError();
     }
 
     @Test

@@ -49,7 +49,7 @@ class RewardScaleTest {
             for (int i = 0; i < raw.length; i++)
                 assertEquals((raw[i] - scale.mean()) / scale.std(), standard[i], 1e-4 * (1 + Math.abs(standard[i])), "row " + i);
             // the critic starts on the returns' scale: its head on the reward model's backbone outputs the standardised score
-            try (RewardModel critic = new RewardModel(rm.gpt().copy(), scale.criticHead())) {
+            try (RewardModel critic = new RewardModel(rm.backbone().copy(), scale.criticHead())) {
                 float[] v = critic.score(batch);
                 for (int i = 0; i < v.length; i++)
                     assertEquals(standard[i], v[i], 1e-4 * (1 + Math.abs(standard[i])), "seed " + seed + " row " + i);

@@ -148,12 +148,12 @@ class RewardTrainerTest {
             RewardLoss.Stats st = tr.gradients(pairs);
             assertEquals(refLoss(rm, pairs, margin, center), st.loss(), 1e-5, "seed " + seed);
             float[] headGrad = rm.head().grads().toFloatArray();
-            float[] gptGrad = rm.gpt().grads().toFloatArray();
+            float[] gptGrad = rm.backbone().grads().toFloatArray();
             checkFd("head", rm.head().params(), headGrad, rm, pairs, margin, center, seed, 0, headGrad.length);
             for (String name : new String[] {"ln_f.weight", "h.0.attn.c_attn.weight", "h.0.mlp.c_fc.bias", "wpe.weight", "wte.weight"}) {
-                long off = rm.gpt().layout().entry(name).offset();
-                long n = rm.gpt().param(name).numel();
-                checkFd(name, rm.gpt().params(), gptGrad, rm, pairs, margin, center, seed, off, n);
+                long off = rm.backbone().layout().entry(name).offset();
+                long n = rm.backbone().param(name).numel();
+                checkFd(name, rm.backbone().params(), gptGrad, rm, pairs, margin, center, seed, off, n);
             }
         }
     }
@@ -226,10 +226,10 @@ class RewardTrainerTest {
                 assertEquals(together[i], viaLists[j], 1e-4 * (1 + Math.abs(together[i])), msg + ": score(prompts, responses)");
                 // a single-row forward, read by hand at the last position
                 int[] row = seqs.get(j);
-                rm.gpt().forward(row, null, null, 1, row.length);
+                rm.backbone().forward(row, null, null, 1, row.length);
                 try (Scope sc = new Scope()) {
                     Tensor values = sc.empty(Device.cpu(), dev.align4j.tensor.DType.F32, 1, row.length);
-                    rm.head().forward(rm.gpt().hidden(), values);
+                    rm.head().forward(rm.backbone().hidden(), values);
                     assertEquals(values.getFloat(row.length - 1), together[i], 1e-4 * (1 + Math.abs(together[i])), msg + ": single row");
                 }
             }
@@ -242,12 +242,12 @@ class RewardTrainerTest {
         List<TokenizedPair> pairs = sortingPairs(seed, 4);
         try (Gpt sft = Gpt.create(TINY, Device.cpu(), seed); RewardModel rm = RewardModel.fromPolicy(sft, seed + 1)) {
             float[] before = sft.params().toFloatArray();
-            assertTrue(Arrays.equals(before, rm.gpt().params().toFloatArray()), "the backbone is a copy of the policy");
+            assertTrue(Arrays.equals(before, rm.backbone().params().toFloatArray()), "the backbone is a copy of the policy");
             try (RewardTrainer tr = RewardTrainer.create(rm, fast(2), pairs, null, PAD, dir.resolve("run"))) {
                 tr.train();
             }
             assertTrue(Arrays.equals(before, sft.params().toFloatArray()), "the SFT policy stays untouched");
-            assertFalse(Arrays.equals(before, rm.gpt().params().toFloatArray()), "the reward model's backbone trained");
+            assertFalse(Arrays.equals(before, rm.backbone().params().toFloatArray()), "the reward model's backbone trained");
             rm.save(dir.resolve("rm"));
             assertTrue(Files.isRegularFile(dir.resolve("rm").resolve(RewardModel.HEAD_FILE)));
             try (RewardModel back = RewardModel.load(dir.resolve("rm"), Device.cpu())) {
@@ -366,9 +366,9 @@ class RewardTrainerTest {
             byte[] weights = Files.readAllBytes(ck.resolve("model.safetensors"));
             byte[] head = Files.readAllBytes(ck.resolve(RewardModel.HEAD_FILE));
             byte[] state = Files.readAllBytes(ck.resolve(Checkpoint.STATE_FILE));
-            float[] p = rm.gpt().param("ln_f.bias").toFloatArray();
+            float[] p = rm.backbone().param("ln_f.bias").toFloatArray();
             p[0] = Float.NaN;
-            rm.gpt().setParam("ln_f.bias", p);
+            rm.backbone().setParam("ln_f.bias", p);
             float[] headBefore = rm.head().params().toFloatArray();
             TrainingDivergedException e = assertThrows(TrainingDivergedException.class, tr::step);
             assertEquals(3, e.step());
