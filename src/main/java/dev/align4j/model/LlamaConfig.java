@@ -6,6 +6,7 @@ import static dev.align4j.model.ConfigJson.number;
 import static dev.align4j.model.ConfigJson.text;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.align4j.kernels.Rope;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -105,6 +106,52 @@ public record LlamaConfig(String modelType, int vocabSize, int hiddenSize, int i
                 number(root, "rms_norm_eps", 1e-6), number(root, "rope_theta", 10000.0), ropeScaling(root),
                 bool(root, "tie_word_embeddings", false), bias, type.equals("qwen3"),
                 integer(root, "max_position_embeddings", 2048));
+    }
+
+    /**
+     * A {@code config.json} for this shape, as transformers writes one (for a model that did not come with its own; a
+     * model loaded from a folder keeps that folder's config, with its token ids and other keys). {@link #read} gives
+     * this record back. {@code torch_dtype} is left to the writer ({@link HfCheckpointWriter}).
+     */
+    public String toJson() {
+        ObjectNode o = ConfigJson.JSON.createObjectNode();
+        o.putArray("architectures").add(switch (modelType) {
+            case "mistral" -> "MistralForCausalLM";
+            case "qwen2" -> "Qwen2ForCausalLM";
+            case "qwen3" -> "Qwen3ForCausalLM";
+            default -> "LlamaForCausalLM";
+        });
+        o.put("model_type", modelType);
+        o.put("vocab_size", vocabSize);
+        o.put("hidden_size", hiddenSize);
+        o.put("intermediate_size", intermediateSize);
+        o.put("num_hidden_layers", numLayers);
+        o.put("num_attention_heads", numHeads);
+        o.put("num_key_value_heads", numKvHeads);
+        if (qkNorm || headDim * numHeads != hiddenSize) o.put("head_dim", headDim);
+        o.put("hidden_act", "silu");
+        o.put("max_position_embeddings", maxPositionEmbeddings);
+        o.put("rms_norm_eps", rmsNormEps);
+        o.put("rope_theta", ropeTheta);
+        if (ropeScaling == null) {
+            o.putNull("rope_scaling");
+        } else {
+            ObjectNode s = o.putObject("rope_scaling");
+            s.put("rope_type", "llama3");
+            s.put("factor", ropeScaling.factor());
+            s.put("low_freq_factor", ropeScaling.lowFreqFactor());
+            s.put("high_freq_factor", ropeScaling.highFreqFactor());
+            s.put("original_max_position_embeddings", ropeScaling.originalMaxPositionEmbeddings());
+        }
+        o.put("tie_word_embeddings", tieWordEmbeddings);
+        // Qwen2 always has q/k/v biases and its config has no such key; the others say it.
+        if (!modelType.equals("qwen2")) o.put("attention_bias", attentionBias);
+        else if (!attentionBias) throw new IllegalStateException("a qwen2 config always has attention biases");
+        if (!modelType.equals("qwen3") && qkNorm)
+            throw new IllegalStateException("q/k norms are Qwen3's; model_type '" + modelType + "' cannot say it has them");
+        if (modelType.equals("qwen3") && !qkNorm)
+            throw new IllegalStateException("a qwen3 config always has q/k norms");
+        return o.toString();
     }
 
     private static Rope.Llama3Scaling ropeScaling(JsonNode root) {
