@@ -88,13 +88,23 @@ public interface CausalLm extends AutoCloseable {
     /** A KV-cache decoder for {@code batch} sequences of up to {@code maxT} slots (maxT ≤ nCtx). */
     Decoder decoder(int batch, int maxT);
 
-    /** Writes {@code dir} in Hugging Face's layout for this family: config.json and the safetensors weights. */
+    /**
+     * Writes {@code dir} in Hugging Face's layout for this family (config.json, the safetensors weights, sharded
+     * above 5 GB, and {@link #carriedFiles()}), as a whole: an interrupted save leaves the previous folder intact.
+     */
     default void save(Path dir) throws IOException {
-        save(dir, Map.of());
+        save(dir, SaveOptions.DEFAULT);
     }
 
-    /** As {@link #save(Path)}, with extra {@code __metadata__} entries in the weights file (e.g. a training step). */
-    void save(Path dir, Map<String, String> metadata) throws IOException;
+    /** As {@link #save(Path)}, with a dtype, metadata and extra files ({@link SaveOptions}). */
+    void save(Path dir, SaveOptions options) throws IOException;
+
+    /**
+     * The small files of the folder this model was loaded from that describe its tokens (tokenizer.json,
+     * tokenizer_config.json, generation_config.json, ...: {@link CausalLmBase#CARRIED_FILES}), written again by every
+     * {@link #save} so that a trained model keeps its tokenizer and chat template. Empty for a fresh model.
+     */
+    Map<String, byte[]> carriedFiles();
 
     @Override
     void close();

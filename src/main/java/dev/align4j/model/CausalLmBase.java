@@ -8,9 +8,15 @@ import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What every {@link CausalLm} family shares: the flat parameter and gradient buffers with their named views, the
@@ -30,6 +36,16 @@ abstract class CausalLmBase<S> implements CausalLm {
     /** Rows of logits per LM-head chunk; 0 = all B·T rows at once into a [B, T, V] buffer. */
     private int logitsChunkRows;
     private boolean entropyOn;
+    private Map<String, byte[]> carried = Map.of();
+
+    /**
+     * The files {@link #carriedFiles()} keeps from a model folder, when present: what transformers' tokenizer and
+     * generation config read. Each at most {@link #MAX_CARRIED_BYTES}.
+     */
+    static final List<String> CARRIED_FILES = List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+            "generation_config.json", "added_tokens.json", "vocab.json", "merges.txt", "tokenizer.model", "chat_template.jinja",
+            "chat_template.json");
+    static final long MAX_CARRIED_BYTES = 64L << 20;
 
     /** Zero parameters and gradients laid out by {@code layout} on {@code device}. */
     CausalLmBase(Device device, ParamLayout layout) {
@@ -62,6 +78,29 @@ abstract class CausalLmBase<S> implements CausalLm {
     @Override
     public Device device() {
         return device;
+    }
+
+    @Override
+    public Map<String, byte[]> carriedFiles() {
+        return carried;
+    }
+
+    /** Reads {@link #CARRIED_FILES} of {@code dir} (those present) into {@link #carriedFiles()}. */
+    void carryFiles(Path dir) throws IOException {
+        Map<String, byte[]> m = new LinkedHashMap<>();
+        for (String name : CARRIED_FILES) {
+            Path f = dir.resolve(name);
+            if (!Files.isRegularFile(f)) continue;
+            if (Files.size(f) > MAX_CARRIED_BYTES)
+                throw new IOException(f + " is " + Files.size(f) + " bytes, more than the " + MAX_CARRIED_BYTES + " a tokenizer file may have");
+            m.put(name, Files.readAllBytes(f));
+        }
+        carried = Collections.unmodifiableMap(m);
+    }
+
+    /** Shares {@code other}'s carried files (a copy of a model keeps its tokenizer). */
+    void carryFiles(CausalLm other) {
+        carried = other.carriedFiles();
     }
 
     @Override

@@ -150,7 +150,10 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
     /** A new model with a copy of these weights (same config and device); gradients zero, no activations. */
     @Override
     public Gpt copy() {
-        return newModel(config, device(), c -> c.params().copyFrom(params()));
+        return newModel(config, device(), c -> {
+            c.params().copyFrom(params());
+            c.carryFiles(this);
+        });
     }
 
     @Override
@@ -343,13 +346,20 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
 
     /** Writes {@code dir/model.safetensors} + {@code dir/config.json} in Hugging Face's GPT-2 layout. */
     @Override
-    public void save(Path dir, Map<String, String> metadata) throws IOException {
-        HfGpt2Layout.save(dir, config, toHf(), metadata);
+    public void save(Path dir, SaveOptions options) throws IOException {
+        HfGpt2Layout.save(dir, config, toHf(), options.writer(config.toJson(), carriedFiles()));
     }
 
     /** Loads a Hugging Face GPT-2 checkpoint directory onto {@code device}. */
     public static Gpt load(Path dir, Device device) throws IOException {
         HfGpt2Checkpoint ck = HfGpt2Layout.load(dir);
-        return newModel(ck.config(), device, m -> m.loadHf(ck.params()));
+        Gpt m = newModel(ck.config(), device, g -> g.loadHf(ck.params()));
+        try {
+            m.carryFiles(dir);
+            return m;
+        } catch (IOException | RuntimeException e) {
+            m.close();
+            throw e;
+        }
     }
 }

@@ -189,14 +189,19 @@ public final class HfGpt2Layout {
     /** As {@link #save(Path, GptConfig, Map)}, with extra {@code __metadata__} entries. */
     public static void save(Path dir, GptConfig config, Map<String, float[]> params, Map<String, String> metadata)
             throws IOException {
-        SafeTensorsWriter w = new SafeTensorsWriter();
-        for (Map.Entry<String, String> m : metadata.entrySet()) w.metadata(m.getKey(), m.getValue());
-        w.metadata("format", "pt");
+        SaveOptions o = SaveOptions.DEFAULT;
+        for (Map.Entry<String, String> m : metadata.entrySet()) o = o.withMetadata(m.getKey(), m.getValue());
+        save(dir, config, params, o.writer(config.toJson(), Map.of()));
+    }
+
+    /**
+     * Writes {@code params} (HF layout, exactly the layout's tensors) with {@code writer} (config, dtype, metadata
+     * and extra files set): the folder appears as a whole ({@link HfCheckpointWriter}).
+     */
+    static void save(Path dir, GptConfig config, Map<String, float[]> params, HfCheckpointWriter writer) throws IOException {
         checkParams(config, params);
-        for (Param p : params(config)) w.putFloats(p.name(), params.get(p.name()), p.longShape());
-        Files.createDirectories(dir);
-        w.write(dir.resolve(WEIGHTS_FILE));
-        config.write(dir.resolve(CONFIG_FILE));
+        for (Param p : params(config)) writer.tensor(p.name(), params.get(p.name()), p.longShape());
+        writer.write(dir);
     }
 
     /** {@code params} holds exactly the layout's names with the right lengths; otherwise names the offender. */

@@ -164,6 +164,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
         Llama c = new Llama(config, device(), extraConfig);
         try {
             c.params().copyFrom(params());
+            c.carryFiles(this);
             return c;
         } catch (RuntimeException | Error e) {
             c.close();
@@ -236,6 +237,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
             try {
                 for (Map.Entry<String, long[]> e : expected.entrySet())
                     m.setParam(e.getKey(), ck.floats(e.getKey(), e.getValue()));
+                m.carryFiles(hfFolder);
                 return m;
             } catch (IOException | RuntimeException | Error e) {
                 m.close();
@@ -256,18 +258,14 @@ public final class Llama extends CausalLmBase<Llama.State> {
     }
 
     /**
-     * Writes {@code dir/model.safetensors} (F32, Hugging Face names; no lm_head when tied) then
-     * {@code dir/config.json} (this config plus the source config's other keys), each atomically.
+     * Writes {@code dir} with {@link HfCheckpointWriter}: Hugging Face names (no lm_head when tied), the options'
+     * dtype, config.json (this config plus the source config's other keys), the carried tokenizer files.
      */
     @Override
-    public void save(Path dir, Map<String, String> metadata) throws IOException {
-        SafeTensorsWriter w = new SafeTensorsWriter();
-        for (Map.Entry<String, String> m : metadata.entrySet()) w.metadata(m.getKey(), m.getValue());
-        w.metadata("format", "pt");
-        for (ParamLayout.Entry e : layout().entries()) w.putFloats(e.name(), param(e.name()).toFloatArray(), e.shape());
-        Files.createDirectories(dir);
-        w.write(dir.resolve(SafeTensorsCheckpoint.SINGLE_FILE));
-        dev.align4j.io.AtomicFiles.writeString(dir.resolve("config.json"), config.toJson(extraConfig));
+    public void save(Path dir, SaveOptions options) throws IOException {
+        HfCheckpointWriter w = options.writer(config.toJson(extraConfig), carriedFiles());
+        for (ParamLayout.Entry e : layout().entries()) w.tensor(e.name(), param(e.name()).toFloatArray(), e.shape());
+        w.write(dir);
     }
 
     /** Every tensor name the config implies, with its shape, in Hugging Face's naming and order. */

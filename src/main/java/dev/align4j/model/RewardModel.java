@@ -214,8 +214,7 @@ public final class RewardModel implements AutoCloseable {
 
     /** Writes the backbone ({@code model.safetensors}, {@code config.json}) and {@value #HEAD_FILE} into {@code dir}. */
     public void save(Path dir) throws IOException {
-        gpt.save(dir);
-        head.save(dir.resolve(HEAD_FILE));
+        gpt.save(dir, SaveOptions.DEFAULT.withFile(HEAD_FILE, head.toBytes()));
     }
 
     /** Loads what {@link #save} wrote. */

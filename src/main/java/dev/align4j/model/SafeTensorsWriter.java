@@ -21,7 +21,7 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * Builds a safetensors file from F32, I32 and I64 arrays. The output is deterministic and laid out as the
+ * Builds a safetensors file from F32, I32 and I64 arrays, and from float arrays stored as BF16 or F16. The output is deterministic and laid out as the
  * safetensors crate lays it out: tensors ordered by dtype (8-byte types first, so every tensor stays aligned
  * to its element size) then by name (UTF-8 bytes), {@code __metadata__} first in the header (keys sorted),
  * compact JSON padded with spaces to a multiple of 8 bytes.
@@ -44,6 +44,18 @@ public final class SafeTensorsWriter {
 
     public SafeTensorsWriter putFloats(String name, float[] data, long... shape) {
         return put(name, SafeTensorsDType.F32, shape, data, data == null ? -1 : data.length);
+    }
+
+    /**
+     * Adds {@code data} stored as {@code dtype}: F32 as is, BF16 or F16 narrowed while writing (round to nearest
+     * even, {@link SafeTensorsDType#floatToBfloat16} / {@link SafeTensorsDType#floatToHalf}; no copy of the array is
+     * made). Narrowing writes what it gives: a float beyond the format's range becomes infinity, as in torch;
+     * callers that must not save infinities check first ({@link HfCheckpointWriter} does).
+     */
+    public SafeTensorsWriter putFloats(String name, float[] data, SafeTensorsDType dtype, long... shape) {
+        if (dtype != SafeTensorsDType.F32 && dtype != SafeTensorsDType.BF16 && dtype != SafeTensorsDType.F16)
+            throw new IllegalArgumentException("tensor '" + name + "': floats are stored as F32, BF16 or F16, not " + dtype);
+        return put(name, dtype, shape, data, data == null ? -1 : data.length);
     }
 
     public SafeTensorsWriter putInts(String name, int[] data, long... shape) {
@@ -90,6 +102,13 @@ public final class SafeTensorsWriter {
         AtomicFiles.write(target, this::writeTo);
     }
 
+    /** The bytes of the tensors' data (not counting the header): what an index's {@code total_size} adds up. */
+    public long dataBytes() {
+        long n = 0;
+        for (Entry e : entries) n += (long) e.length() * e.dtype().bytes();
+        return n;
+    }
+
     /** Writes the file's bytes to {@code out} (not atomic by itself; {@link #write} wraps this). */
     public void writeTo(WritableByteChannel out) throws IOException {
         List<Entry> sorted = ordered();
@@ -103,6 +122,14 @@ public final class SafeTensorsWriter {
                 buf.clear();
                 switch (e.dtype()) {
                     case F32 -> buf.asFloatBuffer().put((float[]) e.data(), at, count);
+                    case BF16 -> {
+                        float[] src = (float[]) e.data();
+                        for (int i = 0; i < count; i++) buf.putShort(i * 2, (short) SafeTensorsDType.floatToBfloat16(src[at + i]));
+                    }
+                    case F16 -> {
+                        float[] src = (float[]) e.data();
+                        for (int i = 0; i < count; i++) buf.putShort(i * 2, (short) SafeTensorsDType.floatToHalf(src[at + i]));
+                    }
                     case I32 -> buf.asIntBuffer().put((int[]) e.data(), at, count);
                     default -> buf.asLongBuffer().put((long[]) e.data(), at, count);
                 }

@@ -120,12 +120,22 @@ public final class ScalarHead implements AutoCloseable {
 
     /** Writes {@code score.weight [1, C]} and {@code score.bias [1]} to {@code file} (atomically). */
     public void save(java.nio.file.Path file) throws java.io.IOException {
+        writer().write(file);
+    }
+
+    /** The bytes {@link #save} writes (for a folder written as a whole, see {@link RewardModel#save}). */
+    public byte[] toBytes() throws java.io.IOException {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        writer().writeTo(java.nio.channels.Channels.newChannel(out));
+        return out.toByteArray();
+    }
+
+    private SafeTensorsWriter writer() {
         float[] p = params.toFloatArray();
-        new SafeTensorsWriter()
+        return new SafeTensorsWriter()
                 .metadata("format", "align4j-scalar-head-v1")
                 .putFloats("score.weight", Arrays.copyOf(p, nEmbd), 1, nEmbd)
-                .putFloats("score.bias", new float[] {p[nEmbd]}, 1)
-                .write(file);
+                .putFloats("score.bias", new float[] {p[nEmbd]}, 1);
     }
 
     /** Reads a head written by {@link #save}; a wrong shape or a non-finite weight names the tensor and the file. */

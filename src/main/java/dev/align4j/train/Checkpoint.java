@@ -92,17 +92,19 @@ public final class Checkpoint implements AutoCloseable {
     /** The GPT saved in {@code dir()/sub} ("" for the trained model itself), checked to be from this step. */
     public CausalLm loadModel(String sub, Device device) throws IOException {
         Path d = sub.isEmpty() ? dir : dir.resolve(sub);
-        try (SafeTensorsFile w = SafeTensorsFile.open(d.resolve(HfGpt2Layout.WEIGHTS_FILE))) {
-            String ws = w.metadata().get(STEP);
-            if (!Long.toString(step).equals(ws))
-                throw new IOException(w.path() + " is from step " + ws + " but " + state.path() + " from step " + step);
+        try (dev.align4j.model.SafeTensorsCheckpoint ck = dev.align4j.model.SafeTensorsCheckpoint.open(d)) {
+            for (SafeTensorsFile w : ck.files()) {
+                String ws = w.metadata().get(STEP);
+                if (!Long.toString(step).equals(ws))
+                    throw new IOException(w.path() + " is from step " + ws + " but " + state.path() + " from step " + step);
+            }
         }
         return CausalLm.load(d, device);
     }
 
     /** Saves {@code model} into {@code dir} in its family's Hugging Face layout with {@code step} in its metadata. */
     public static void saveModel(Path dir, CausalLm model, long step) throws IOException {
-        model.save(dir, Map.of(STEP, Long.toString(step)));
+        model.save(dir, dev.align4j.model.SaveOptions.DEFAULT.withMetadata(STEP, Long.toString(step)));
     }
 
     private static String require(SafeTensorsFile f, String key) throws IOException {

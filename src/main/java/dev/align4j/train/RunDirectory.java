@@ -93,9 +93,18 @@ public final class RunDirectory {
     /** Creates (or reuses) the folder of the checkpoint at {@code step}. */
     public Path checkpointDir(long step) throws IOException {
         Path ck = dir.resolve("step-" + step);
+        if (Files.exists(ck, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            // A step folder that already exists is from a run that went further than the checkpoint it was resumed
+            // from (latest names an earlier step), or was cut off while writing it: never the latest. Its models are
+            // written as whole folders, which refuse to replace files they did not write, so it is cleared first.
+            if (Files.isRegularFile(dir.resolve(LATEST)) && latest().toAbsolutePath().normalize().equals(ck.toAbsolutePath().normalize()))
+                throw new IOException(ck + " is the latest checkpoint; refusing to overwrite it");
+            deleteTree(ck);
+        }
         Files.createDirectories(ck);
         return ck;
     }
+
 
     /** Points {@code latest} at {@code ck} (call after all of its files are written). */
     public void commit(Path ck) throws IOException {

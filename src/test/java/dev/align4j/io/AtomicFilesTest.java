@@ -132,4 +132,68 @@ class AtomicFilesTest {
         assertThrows(IOException.class, () -> AtomicFiles.writeString(d, "x"));
         assertEquals(List.of("d"), listing());
     }
+
+    // ------------------------------------------------------------------------------------ whole folders
+
+    private static List<String> names(Path d) throws IOException {
+        try (Stream<Path> s = Files.list(d)) {
+            return s.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList());
+        }
+    }
+
+    @Test
+    void replaceDirectoryCreatesAndReplacesAsAWhole() throws IOException {
+        Path t = dir.resolve("a/b/model"); // parents created
+        AtomicFiles.replaceDirectory(t, n -> true, d -> {
+            Files.writeString(d.resolve("one"), "1");
+            Files.writeString(d.resolve("two"), "2");
+        });
+        assertEquals(List.of("one", "two"), names(t));
+        AtomicFiles.replaceDirectory(t, n -> n.equals("one") || n.equals("two"), d -> Files.writeString(d.resolve("three"), "3"));
+        assertEquals(List.of("three"), names(t)); // the whole folder is the new one: no stale file survives
+        assertEquals(List.of("model"), names(dir.resolve("a/b")), "no temporary or old sibling left");
+    }
+
+    /** A body that fails halfway (a full disk, an exception) leaves the previous folder exactly as it was. */
+    @Test
+    void replaceDirectoryFailureKeepsThePreviousFolder() throws IOException {
+        Path t = dir.resolve("model");
+        AtomicFiles.replaceDirectory(t, n -> true, d -> Files.writeString(d.resolve("weights"), "old"));
+        IllegalStateException boom = new IllegalStateException("boom");
+        assertSame(boom, assertThrows(IllegalStateException.class, () -> AtomicFiles.replaceDirectory(t, n -> true, d -> {
+            Files.writeString(d.resolve("weights"), "new, half written");
+            Files.createDirectory(d.resolve("sub"));
+            Files.writeString(d.resolve("sub/x"), "x");
+            throw boom;
+        })));
+        assertEquals("old", Files.readString(t.resolve("weights")));
+        assertEquals(List.of("model"), listing(), "the temporary folder is deleted");
+        Path full = Path.of("/dev/full");
+        if (Files.isWritable(full)) {
+            IOException e = assertThrows(IOException.class, () -> AtomicFiles.replaceDirectory(t, n -> true, d -> {
+                try (FileChannel sink = FileChannel.open(full, StandardOpenOption.WRITE)) {
+                    AtomicFiles.writeFully(sink, ByteBuffer.wrap(new byte[1 << 16]));
+                }
+            }));
+            assertTrue(e.getMessage().contains("No space left on device"), e.getMessage());
+            assertEquals("old", Files.readString(t.resolve("weights")));
+            assertEquals(List.of("model"), listing());
+        }
+    }
+
+    @Test
+    void replaceDirectoryRefusesFoldersWithOtherFiles() throws IOException {
+        Path t = Files.createDirectory(dir.resolve("model"));
+        Files.writeString(t.resolve("weights"), "old");
+        Files.writeString(t.resolve("notes.txt"), "mine");
+        IOException e = assertThrows(IOException.class, () -> AtomicFiles.replaceDirectory(t, n -> n.equals("weights"),
+                d -> Files.writeString(d.resolve("weights"), "new")));
+        assertTrue(e.getMessage().contains("holds notes.txt, which this save would not write back"), e.getMessage());
+        Files.delete(t.resolve("notes.txt"));
+        Files.createDirectory(t.resolve("weights.d"));
+        e = assertThrows(IOException.class, () -> AtomicFiles.replaceDirectory(t, n -> true, d -> {}));
+        assertTrue(e.getMessage().contains("holds weights.d"), e.getMessage()); // a sub-folder is never deleted
+        assertEquals(List.of("weights", "weights.d"), names(t));
+        assertEquals(List.of("model"), listing());
+    }
 }
