@@ -1,9 +1,9 @@
 package dev.align4j.model;
 
 import dev.align4j.kernels.AttentionPermute;
-import dev.align4j.kernels.AttentionSoftmax;
 import dev.align4j.kernels.Bias;
 import dev.align4j.kernels.Embedding;
+import dev.align4j.kernels.FlashAttention;
 import dev.align4j.kernels.Gelu;
 import dev.align4j.kernels.LayerNorm;
 import dev.align4j.kernels.LogProbs;
@@ -248,13 +248,13 @@ public final class Gpt implements AutoCloseable {
     public static long activationBytes(GptConfig c, int b, int t, int chunkRows) {
         try {
             long bt = Math.multiplyExact((long) b, t), btc = Math.multiplyExact(bt, c.nEmbd());
-            long att = Math.multiplyExact(Math.multiplyExact(bt, t), c.nHead()); // [B, NH, T, T]
+            long lse = Math.multiplyExact(bt, c.nHead()); // [B, NH, T]: fused attention keeps no [B, NH, T, T]
             long rows = chunkRows == 0 ? bt : Math.min(chunkRows, bt);
-            // per block: 19 [B,T,C]-sized tensors (qkv 3, q/k/v 3, fch and its GELU 4 each, 7 more), 4 [B,T] statistics, att
-            long layer = Math.addExact(Math.addExact(Math.multiplyExact(19, btc), Math.multiplyExact(4, bt)), att);
-            // the rest: 17 [B,T,C]-sized (dqkv 3, dq/dk/dv 3, dfch 4, 7 more), 9 [B,T], 2 [B], datt, logits, the bias work
+            // per block: 19 [B,T,C]-sized tensors (qkv 3, q/k/v 3, fch and its GELU 4 each, 7 more), 4 [B,T] statistics, lse
+            long layer = Math.addExact(Math.addExact(Math.multiplyExact(19, btc), Math.multiplyExact(4, bt)), lse);
+            // the rest: 17 [B,T,C]-sized (dqkv 3, dq/dk/dv 3, dfch 4, 7 more), 9 [B,T], 2 [B], logits, the bias work
             long top = Math.addExact(Math.multiplyExact(17, btc), Math.multiplyExact(9, bt)) + 2L * b;
-            top = Math.addExact(Math.addExact(top, att), Math.multiplyExact(rows, c.vocabSize()));
+            top = Math.addExact(top, Math.multiplyExact(rows, c.vocabSize()));
             top = Math.addExact(top, Bias.workSize(bt, 4L * c.nEmbd()));
             return Math.multiplyExact(Math.addExact(Math.multiplyExact(layer, c.nLayer()), top), 4L); // F32 and I32
         } catch (ArithmeticException e) {
@@ -313,9 +313,7 @@ public final class Gpt implements AutoCloseable {
             LayerNorm.forward(x, w.ln1w(), w.ln1b(), eps, o.ln1, o.ln1Mean, o.ln1Rstd);
             linear(o.ln1, w.qkvw(), w.qkvb(), o.qkv);
             AttentionPermute.split(o.qkv, NH, o.q, o.k, o.v);
-            Matmul.matmulBatched(o.q, o.k, o.att, false, true);
-            AttentionSoftmax.forward(o.att, scale, o.att);
-            Matmul.matmulBatched(o.att, o.v, a.atty, false, false);
+            FlashAttention.forward(o.q, o.k, o.v, t, null, scale, a.atty, o.lse);  // fused: no [B, NH, T, T] scores
             AttentionPermute.merge(a.atty, o.attMerged);
             linear(o.attMerged, w.projw(), w.projb(), a.tmpC);
             Bias.residual(x, a.tmpC, o.res2);
@@ -537,12 +535,9 @@ public final class Gpt implements AutoCloseable {
             LayerNorm.backward(a.dln, o.res2, w.ln2w(), o.ln2Mean, o.ln2Rstd, dres, true, dw.ln2w(), dw.ln2b());
             // attention branch: res2 = xIn + c_proj(merge(softmax(q·kᵀ)·v))
             linearBackward(dres, o.attMerged, w.projw(), dw.projw(), dw.projb(), a.dln, a);
-            AttentionPermute.mergeBackward(a.dln, a.datty);
-            Matmul.matmulBatched(a.datty, o.v, a.datt, false, true);     // dP = dY·Vᵀ
-            Matmul.matmulBatched(o.att, a.datty, a.dv, true, false);     // dV = Pᵀ·dY
-            AttentionSoftmax.backward(o.att, a.datt, scale, a.datt);     // dS
-            Matmul.matmulBatched(a.datt, o.k, a.dq, false, false);       // dQ = dS·K
-            Matmul.matmulBatched(a.datt, o.q, a.dk, true, false);        // dK = dSᵀ·Q
+            AttentionPermute.mergeBackward(a.dln, a.datty);                  // dY [B, NH, T, HS]
+            AttentionPermute.mergeBackward(o.attMerged, a.atty);            // Y again, from the saved merged copy
+            FlashAttention.backward(o.q, o.k, o.v, a.t, null, scale, a.atty, o.lse, a.datty, a.dq, a.dk, a.dv, null);
             AttentionPermute.splitBackward(a.dq, a.dk, a.dv, NH, a.dqkv);
             linearBackward(a.dqkv, o.ln1, w.qkvw(), dw.qkvw(), dw.qkvb(), a.dln, a);
             LayerNorm.backward(a.dln, xIn, w.ln1w(), o.ln1Mean, o.ln1Rstd, dres, true, dw.ln1w(), dw.ln1b());
@@ -603,7 +598,7 @@ public final class Gpt implements AutoCloseable {
         /** The logits [B, T, V], or with a chunked LM head one chunk's [chunkRows, V]. */
         final Tensor logits;
         final Tensor encoded, lnf, lnfMean, lnfRstd, logp, lse, entropy, sums, counts, ones, atty, tmpC;
-        final Tensor dres, dln, dqkv, dq, dk, dv, datt, datty, dfch, biasWork;
+        final Tensor dres, dln, dqkv, dq, dk, dv, datty, dfch, biasWork;
         final Tensor hostTokens, hostTargets, hostMask;
         Tensor tokens, targets, mask;
         boolean hasLoss, hasForward, hiddenValid, logitsValid, hasEntropy;
@@ -638,7 +633,6 @@ public final class Gpt implements AutoCloseable {
                 dq = f32(device, b, NH, t, HS);
                 dk = f32(device, b, NH, t, HS);
                 dv = f32(device, b, NH, t, HS);
-                datt = f32(device, b, NH, t, t);
                 datty = f32(device, b, NH, t, HS);
                 dfch = f32(device, b, t, 4 * C);
                 biasWork = f32(device, Bias.workSize((long) b * t, 4L * C));
@@ -664,7 +658,8 @@ public final class Gpt implements AutoCloseable {
 
     /** One block's saved forward state. */
     private static final class Layer {
-        final Tensor ln1, ln1Mean, ln1Rstd, qkv, q, k, v, att, attMerged, res2, ln2, ln2Mean, ln2Rstd, fch, fchGelu, res3;
+        /** lse [B, NH, T]: the attention's row log-sum-exp, its only saved state besides q, k, v and the output. */
+        final Tensor ln1, ln1Mean, ln1Rstd, qkv, q, k, v, lse, attMerged, res2, ln2, ln2Mean, ln2Rstd, fch, fchGelu, res3;
 
         Layer(Activations s, Device d, int b, int t, int C, int NH, int HS) {
             ln1 = s.f32(d, b, t, C);
@@ -674,7 +669,7 @@ public final class Gpt implements AutoCloseable {
             q = s.f32(d, b, NH, t, HS);
             k = s.f32(d, b, NH, t, HS);
             v = s.f32(d, b, NH, t, HS);
-            att = s.f32(d, b, NH, t, t);
+            lse = s.f32(d, b, NH, t);
             attMerged = s.f32(d, b, t, C);
             res2 = s.f32(d, b, t, C);
             ln2 = s.f32(d, b, t, C);
