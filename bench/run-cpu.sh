@@ -4,10 +4,11 @@
 #                                             # ~9 GB RAM; PyTorch skips what won't fit)
 #   SHAPES=4096x32000 REPS=5 bench/run-cpu.sh # a subset; extra arguments go to the Report main
 #   FAMILIES=policyloss,gae bench/run-cpu.sh  # some families only
-# Environment: FAMILIES (default all: logprobs,policyloss,gae,klshaping,preference,reward,rmsnorm,swiglu), SHAPES
+# Environment: FAMILIES (default all: logprobs,policyloss,gae,klshaping,preference,reward,rmsnorm,swiglu,attention), SHAPES
 # (logprobs NxV,...), BT_SHAPES (policyloss/gae/klshaping BxT,...; default 256x1024), PAIRS (preference/reward
 # B,...; default 64,1024), NC_SHAPES (rmsnorm NxC,...; default 8192x2048,65536x128), SWIGLU_SHAPES (swiglu
-# NxF,...; default 4096x1536), REPS (default 5), WARMUP (default 2), NO_BUILD=1 to reuse
+# NxF,...; default 4096x1536), ATTN_SHAPES (attention BxHxHkvxTxD,...; default 1x12x12x1024x64,4x9x3x512x64), REPS
+# (default 5), WARMUP (default 2), NO_BUILD=1 to reuse
 # bench/target/benchmarks.jar,
 # RESULTS (a folder for align4j.csv and the logs; default a temp folder).
 # Installs Debian's python3-torch and libopenblas0-pthread when missing (without an optimised BLAS the
@@ -15,11 +16,12 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shapes=${SHAPES:-4096x32000,4096x128256,16384x32000,16384x128256}
-families=${FAMILIES:-logprobs,policyloss,gae,klshaping,preference,reward,rmsnorm,swiglu}
+families=${FAMILIES:-logprobs,policyloss,gae,klshaping,preference,reward,rmsnorm,swiglu,attention}
 bt_shapes=${BT_SHAPES:-256x1024}
 pairs=${PAIRS:-64,1024}
 nc_shapes=${NC_SHAPES:-8192x2048,65536x128}
 swiglu_shapes=${SWIGLU_SHAPES:-4096x1536}
+attn_shapes=${ATTN_SHAPES:-1x12x12x1024x64,4x9x3x512x64}
 reps=${REPS:-5}
 warmup=${WARMUP:-2}
 results=${RESULTS:-$(mktemp -d)}
@@ -45,10 +47,12 @@ fi
 echo "[run-cpu] $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 java -cp "$root/bench/target/benchmarks.jar" dev.align4j.bench.Report --device cpu --families "$families" \
      --shapes "$shapes" --bt-shapes "$bt_shapes" --pairs "$pairs" --nc-shapes "$nc_shapes" \
-     --swiglu-shapes "$swiglu_shapes" --reps "$reps" --warmup "$warmup" --csv "$results/align4j.csv" "$@" 2>&1 \
+     --swiglu-shapes "$swiglu_shapes" --attn-shapes "$attn_shapes" --reps "$reps" --warmup "$warmup" \
+     --csv "$results/align4j.csv" "$@" 2>&1 \
      | tee "$results/align4j.log"
 echo
 /usr/bin/python3 "$root/bench/torch_peer.py" --families "$families" --shapes "$shapes" --bt-shapes "$bt_shapes" \
-     --pairs "$pairs" --nc-shapes "$nc_shapes" --swiglu-shapes "$swiglu_shapes" --reps "$reps" --warmup "$warmup" \
+     --pairs "$pairs" --nc-shapes "$nc_shapes" --swiglu-shapes "$swiglu_shapes" --attn-shapes "$attn_shapes" \
+     --reps "$reps" --warmup "$warmup" \
      --threads "$(nproc)" --align4j-csv "$results/align4j.csv" 2>&1 | tee "$results/torch.log"
 echo "[run-cpu] results in $results"

@@ -14,7 +14,9 @@ vectorised [T, B] in-place loop, "gae (vectorised)"); whitening as masked_whiten
 sigmoid / IPO / SimPO loss + metrics + autograd; the reward-model loss; RMSNorm as transformers' LlamaRMSNorm
 (--nc-shapes NxC; fwd without autograd, bwd = autograd of a kept graph, upstream dout); SwiGLU as transformers'
 LlamaMLP computes it, silu(gate) * up, on the two halves of the fused gate|up projection (--swiglu-shapes NxF; fwd
-and bwd likewise). These take microseconds to a few ms:
+and bwd likewise); causal attention as transformers' eager path computes it (matmul, masked fp32 softmax, matmul;
+repeat_kv for grouped heads) and through torch 1.13's F._scaled_dot_product_attention(is_causal=True) ("(sdpa)"),
+--attn-shapes BxHxHkvxTxD. The small kernels take microseconds to a few ms:
 each figure is the median of --reps samples, each the mean of a batch of calls lasting >= 20 ms.
 
 Log-probs: median of --reps calls after --warmup (each ended by torch.cuda.synchronize() on a GPU), torch threads =
@@ -421,6 +423,48 @@ def run_swiglu(n, f, reps, seed):
     return {"fwd": median_ms_per_call(fwd, reps), "bwd": median_ms_per_call(bwd, reps)}
 
 
+def run_attention(b, h, hkv, t, d, reps, seed):
+    """Causal self-attention as transformers' eager path computes it (LlamaAttention / GPT2Attention: repeat_kv for
+    grouped heads, q·kᵀ·scale, the causal mask, an fp32 softmax, ·v), and torch's own entry point with is_causal
+    ("(sdpa)": scaled_dot_product_attention from torch 2.0; in 1.13 the private _scaled_dot_product_attention, whose
+    CPU path materialises the scores too). fwd without autograd; bwd = autograd of a kept graph w.r.t. q, k, v from
+    an upstream dout."""
+    g = torch.Generator(device=DEVICE).manual_seed(seed)
+    q = torch.randn(b, h, t, d, generator=g, device=DEVICE)
+    k = torch.randn(b, hkv, t, d, generator=g, device=DEVICE)
+    v = torch.randn(b, hkv, t, d, generator=g, device=DEVICE)
+    dout = torch.randn(b, h, t, d, generator=g, device=DEVICE)
+    scale = 1.0 / math.sqrt(d)
+    causal = torch.triu(torch.ones(t, t, dtype=torch.bool, device=DEVICE), 1)
+    groups = h // hkv
+
+    def repeat_kv(x):  # transformers' repeat_kv
+        if groups == 1:
+            return x
+        return x[:, :, None, :, :].expand(b, hkv, groups, t, d).reshape(b, h, t, d)
+
+    def eager(q_, k_, v_):
+        w = torch.matmul(q_, repeat_kv(k_).transpose(2, 3)) * scale
+        w = torch.softmax(w.masked_fill(causal, float("-inf")), dim=-1, dtype=torch.float32)
+        return torch.matmul(w, repeat_kv(v_))
+
+    def sdpa(q_, k_, v_):  # torch >= 2.0: scaled_dot_product_attention (fused kernels); 1.13: the private math path
+        f = torch.nn.functional
+        if hasattr(f, "scaled_dot_product_attention"):
+            return f.scaled_dot_product_attention(q_, repeat_kv(k_), repeat_kv(v_), is_causal=True)
+        return f._scaled_dot_product_attention(q_, repeat_kv(k_), repeat_kv(v_), None, 0.0, False, True)[0]
+
+    out = {}
+    for label, fn in (("", eager), (" (sdpa)", sdpa)):
+        with torch.no_grad():
+            out["fwd" + label] = median_ms_per_call(lambda: fn(q, k, v), reps)
+        qg, kg, vg = (x.clone().requires_grad_(True) for x in (q, k, v))
+        y = fn(qg, kg, vg)
+        out["bwd" + label] = median_ms_per_call(
+            lambda: torch.autograd.grad(y, (qg, kg, vg), dout, retain_graph=True), reps)
+    return out
+
+
 # family -> (how its shapes are given, runner)
 SMALL = {
     "policyloss": ("bt", run_policyloss),
@@ -430,10 +474,12 @@ SMALL = {
     "reward": ("pairs", run_reward),
     "rmsnorm": ("nc", run_rmsnorm),
     "swiglu": ("nf", run_swiglu),
+    "attention": ("attn", run_attention),
 }
 FAMILIES = ["logprobs"] + list(SMALL)
 # PyTorch-only variants and the align4j kernel they are compared with
-PEER_OF = {("gae", "gae (vectorised)"): "gae"}
+PEER_OF = {("gae", "gae (vectorised)"): "gae", ("attention", "fwd (sdpa)"): "fwd",
+           ("attention", "bwd (sdpa)"): "bwd"}
 
 
 def read_align4j(path):
@@ -469,6 +515,7 @@ def main():
     ap.add_argument("--pairs", default="64,1024", help="preference, reward: B,...")
     ap.add_argument("--nc-shapes", default="8192x2048,65536x128", help="rmsnorm: NxC,...")
     ap.add_argument("--swiglu-shapes", default="4096x1536", help="swiglu: NxF,...")
+    ap.add_argument("--attn-shapes", default="1x12x12x1024x64,4x9x3x512x64", help="attention: BxHxHkvxTxD,...")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -527,6 +574,11 @@ def main():
             for s in args.swiglu_shapes.split(","):
                 n, f = (int(x) for x in s.lower().split("x"))
                 cases.append((f"N={n} F={f}", (n, f)))
+        elif kind == "attn":
+            cases = []
+            for s in args.attn_shapes.split(","):
+                b, h, hkv, t, d = (int(x) for x in s.lower().split("x"))
+                cases.append((f"B={b} H={h} Hkv={hkv} T={t} D={d}", (b, h, hkv, t, d)))
         else:
             cases = [(f"B={int(b)}", (int(b),)) for b in args.pairs.split(",")]
         for shape, dims in cases:

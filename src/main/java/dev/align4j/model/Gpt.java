@@ -1,9 +1,9 @@
 package dev.align4j.model;
 
 import dev.align4j.kernels.AttentionPermute;
-import dev.align4j.kernels.AttentionSoftmax;
 import dev.align4j.kernels.Bias;
 import dev.align4j.kernels.Embedding;
+import dev.align4j.kernels.FlashAttention;
 import dev.align4j.kernels.Gelu;
 import dev.align4j.kernels.LayerNorm;
 import dev.align4j.kernels.LogProbs;
@@ -185,12 +185,12 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
     public static long activationBytes(GptConfig c, int b, int t, int chunkRows) {
         try {
             long bt = Math.multiplyExact((long) b, t), btc = Math.multiplyExact(bt, c.nEmbd());
-            long att = Math.multiplyExact(Math.multiplyExact(bt, t), c.nHead()); // [B, NH, T, T]
-            // per block: 19 [B,T,C]-sized tensors (qkv 3, q/k/v 3, fch and its GELU 4 each, 7 more), 4 [B,T] statistics, att
-            long layer = Math.addExact(Math.addExact(Math.multiplyExact(19, btc), Math.multiplyExact(4, bt)), att);
-            // the rest of the trunk: 15 [B,T,C]-sized (dqkv 3, dq/dk/dv 3, dfch 4, 5 more), 2 [B,T], datt, the bias work
+            long lse = Math.multiplyExact(bt, c.nHead()); // [B, NH, T]: fused attention keeps no [B, NH, T, T]
+            // per block: 19 [B,T,C]-sized tensors (qkv 3, q/k/v 3, fch and its GELU 4 each, 7 more), 4 [B,T] statistics, lse
+            long layer = Math.addExact(Math.addExact(Math.multiplyExact(19, btc), Math.multiplyExact(4, bt)), lse);
+            // the rest of the trunk: 15 [B,T,C]-sized (dqkv 3, dq/dk/dv 3, dfch 4, 5 more), 2 [B,T], the bias work
             long top = Math.addExact(Math.multiplyExact(15, btc), Math.multiplyExact(2, bt));
-            top = Math.addExact(Math.addExact(top, att), Bias.workSize(bt, 4L * c.nEmbd()));
+            top = Math.addExact(top, Bias.workSize(bt, 4L * c.nEmbd()));
             long trunk = Math.multiplyExact(Math.addExact(Math.multiplyExact(layer, c.nLayer()), top), 4L); // F32
             return Math.addExact(trunk, headBytes(b, t, c.nEmbd(), c.vocabSize(), chunkRows));
         } catch (ArithmeticException e) {
@@ -213,9 +213,7 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             LayerNorm.forward(x, w.ln1w(), w.ln1b(), eps, o.ln1, o.ln1Mean, o.ln1Rstd);
             linear(o.ln1, w.qkvw(), w.qkvb(), o.qkv);
             AttentionPermute.split(o.qkv, NH, o.q, o.k, o.v);
-            Matmul.matmulBatched(o.q, o.k, o.att, false, true);
-            AttentionSoftmax.forward(o.att, scale, o.att);
-            Matmul.matmulBatched(o.att, o.v, a.atty, false, false);
+            FlashAttention.forward(o.q, o.k, o.v, tokens.dim(1), null, scale, a.atty, o.lse);  // fused: no [B, NH, T, T]
             AttentionPermute.merge(a.atty, o.attMerged);
             linear(o.attMerged, w.projw(), w.projb(), a.tmpC);
             Bias.residual(x, a.tmpC, o.res2);
@@ -247,12 +245,9 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             LayerNorm.backward(dln, o.res2, w.ln2w(), o.ln2Mean, o.ln2Rstd, dres, true, dw.ln2w(), dw.ln2b());
             // attention branch: res2 = xIn + c_proj(merge(softmax(q·kᵀ)·v))
             linearBackward(dres, o.attMerged, w.projw(), dw.projw(), dw.projb(), dln, a);
-            AttentionPermute.mergeBackward(dln, a.datty);
-            Matmul.matmulBatched(a.datty, o.v, a.datt, false, true);     // dP = dY·Vᵀ
-            Matmul.matmulBatched(o.att, a.datty, a.dv, true, false);     // dV = Pᵀ·dY
-            AttentionSoftmax.backward(o.att, a.datt, scale, a.datt);     // dS
-            Matmul.matmulBatched(a.datt, o.k, a.dq, false, false);       // dQ = dS·K
-            Matmul.matmulBatched(a.datt, o.q, a.dk, true, false);        // dK = dSᵀ·Q
+            AttentionPermute.mergeBackward(dln, a.datty);                   // dY [B, NH, T, HS]
+            AttentionPermute.mergeBackward(o.attMerged, a.atty);            // Y again, from the saved merged copy
+            FlashAttention.backward(o.q, o.k, o.v, tokens.dim(1), null, scale, a.atty, o.lse, a.datty, a.dq, a.dk, a.dv, null);
             AttentionPermute.splitBackward(a.dq, a.dk, a.dv, NH, a.dqkv);
             linearBackward(a.dqkv, o.ln1, w.qkvw(), dw.qkvw(), dw.qkvb(), dln, a);
             LayerNorm.backward(dln, xIn, w.ln1w(), o.ln1Mean, o.ln1Rstd, dres, true, dw.ln1w(), dw.ln1b());
@@ -282,7 +277,7 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
     static final class State {
         final Layer[] layers;
         final Tensor encoded, lnfMean, lnfRstd, atty, tmpC;
-        final Tensor dres, dqkv, dq, dk, dv, datt, datty, dfch, biasWork;
+        final Tensor dres, dqkv, dq, dk, dv, datty, dfch, biasWork;
 
         State(Buffers s, GptConfig c, int b, int t) {
             int C = c.nEmbd(), NH = c.nHead(), HS = c.headSize();
@@ -298,7 +293,6 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             dq = s.f32(b, NH, t, HS);
             dk = s.f32(b, NH, t, HS);
             dv = s.f32(b, NH, t, HS);
-            datt = s.f32(b, NH, t, t);
             datty = s.f32(b, NH, t, HS);
             dfch = s.f32(b, t, 4L * C);
             biasWork = s.f32(Bias.workSize((long) b * t, 4L * C));
@@ -307,7 +301,8 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
 
     /** One block's saved forward state. */
     private static final class Layer {
-        final Tensor ln1, ln1Mean, ln1Rstd, qkv, q, k, v, att, attMerged, res2, ln2, ln2Mean, ln2Rstd, fch, fchGelu, res3;
+        /** lse [B, NH, T]: the attention's row log-sum-exp, its only saved state besides q, k, v and the output. */
+        final Tensor ln1, ln1Mean, ln1Rstd, qkv, q, k, v, lse, attMerged, res2, ln2, ln2Mean, ln2Rstd, fch, fchGelu, res3;
 
         Layer(Buffers s, int b, int t, int C, int NH, int HS) {
             ln1 = s.f32(b, t, C);
@@ -317,7 +312,7 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             q = s.f32(b, NH, t, HS);
             k = s.f32(b, NH, t, HS);
             v = s.f32(b, NH, t, HS);
-            att = s.f32(b, NH, t, t);
+            lse = s.f32(b, NH, t);
             attMerged = s.f32(b, t, C);
             res2 = s.f32(b, t, C);
             ln2 = s.f32(b, t, C);

@@ -1,9 +1,9 @@
 package dev.align4j.model;
 
 import dev.align4j.kernels.AttentionPermute;
-import dev.align4j.kernels.AttentionSoftmax;
 import dev.align4j.kernels.Bias;
 import dev.align4j.kernels.Embedding;
+import dev.align4j.kernels.FlashAttention;
 import dev.align4j.kernels.Gelu;
 import dev.align4j.kernels.LayerNorm;
 import dev.align4j.kernels.Matmul;
@@ -12,7 +12,6 @@ import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
-import java.util.Arrays;
 
 /**
  * Incremental decoding of a {@link Gpt} with a KV cache: {@link #prefill} the prompts, then {@link #step} one token
@@ -26,23 +25,21 @@ import java.util.Arrays;
  *   <li>positions restart at 0 for each sequence: the token at slot j of sequence b has position
  *       {@code j − (P − L_b)} (wpe is gathered per token, not per slot), so a sequence sees exactly the positions
  *       of an unpadded forward;</li>
- *   <li>the padding slots {@code j < P − L_b} are masked out of every real query: a bias of −1e30 is added to
- *       their attention scores before the softmax, so their probability is exactly 0 (the softmax subtracts the
- *       row max, and exp(−1e29) underflows to 0). Padding queries see only padding; their outputs are finite
- *       garbage that no real query reads.</li>
+ *   <li>the padding slots {@code j < P − L_b} are masked out of every query: the fused attention
+ *       ({@link FlashAttention}) takes {@code keyStart[b] = P − L_b} and never reads them, so they carry exactly no
+ *       weight. Padding queries see no key at all; their attention output is 0 (finite), and no real query reads
+ *       them.</li>
  * </ul>
- * Hence the logits of sequence b equal (up to float rounding of differently-shaped GEMMs) those of a plain
+ * Hence the logits of sequence b equal (up to float rounding of differently-shaped products) those of a plain
  * {@link Gpt#forward} on its unpadded tokens.
  *
- * <p>Matmuls with the cache use {@link Blas#sgemm} directly with batch strides of {@code maxT·HS} (the cache
- * prefix of each (b, head) is a dense [Tk, HS] block). New K/V rows are copied into the cache by a GEMM with the
- * identity (exact for finite values: x·1 + Σ 0). Sampling is not here: see {@link Generator}. The model's
- * parameters are read at each call (not copied); the model must stay open. Not thread-safe.
+ * <p>Attention reads the cache in place: {@link FlashAttention} over the first {@code length + tq} of its
+ * {@code maxT} slots (the slot stride), with no scores tensor. New K/V rows are copied into the cache by a GEMM with
+ * the identity ({@link Blas#sgemm} with batch strides of {@code maxT·HS}; exact for finite values: x·1 + Σ 0).
+ * Sampling is not here: see {@link Generator}. The model's parameters are read at each call (not copied); the model
+ * must stay open. Not thread-safe.
  */
 public final class KvCache implements Decoder {
-    /** Added to the scores of masked (padding) keys: large enough that exp underflows to exactly 0. */
-    static final float MASKED = -1e30f;
-
     private final Gpt model;
     private final GptConfig config;
     private final Device device;
@@ -50,13 +47,12 @@ public final class KvCache implements Decoder {
     private final float scale, eps;
     private final Scope scope = new Scope();
     private final Tensor[] kCache, vCache;
-    private final Tensor keyBias;     // [B, NH, maxT]: 0 or MASKED per (sequence, key slot), repeated per head
-    private final Tensor ones;        // [maxT, 1]: the left factor of the rank-1 bias update
+    private final Tensor keyStart;    // [B] int32: P − L_b, the first real slot of each sequence
     private final Tensor identity;    // [HS, HS]
     private final Tensor zeroPos;     // [maxT, C]: zero "position table" for the per-token position gathers
     private final Tensor lastHidden, lastLn, lastMean, lastRstd, logits;
     private Work work;
-    private boolean masked;           // some sequence has padding: add keyBias to the scores
+    private boolean masked;           // some sequence has padding: pass keyStart to the attention
     private int length = -1;          // slots filled; -1 before the prefill
     private int[] pad;                // P − L_b per sequence
 
@@ -84,10 +80,7 @@ public final class KvCache implements Decoder {
                 kCache[l] = scope.zeros(device, DType.F32, b, nh, maxT, hs);
                 vCache[l] = scope.zeros(device, DType.F32, b, nh, maxT, hs);
             }
-            keyBias = scope.zeros(device, DType.F32, b, nh, maxT);
-            float[] one = new float[maxT];
-            Arrays.fill(one, 1f);
-            ones = scope.of(device, one, maxT, 1);
+            keyStart = scope.zeros(device, DType.I32, b);
             float[] id = new float[hs * hs];
             for (int i = 0; i < hs; i++) id[i * hs + i] = 1f;
             identity = scope.of(device, id, hs, hs);
@@ -141,10 +134,7 @@ public final class KvCache implements Decoder {
             System.arraycopy(prompts[i], 0, tok, i * p + pad[i], prompts[i].length);
             for (int j = 0; j < p; j++) pos[i * p + j] = Math.max(0, j - pad[i]);   // padding: any valid index
         }
-        float[] bias = new float[b * nh * maxT];
-        for (int i = 0; i < b; i++)
-            for (int h = 0; h < nh; h++) Arrays.fill(bias, (i * nh + h) * maxT, (i * nh + h) * maxT + pad[i], MASKED);
-        keyBias.copyFrom(bias);
+        keyStart.copyFrom(pad);
         masked = anyPad;
         length = 0;
         return run(tok, pos, p);
@@ -213,7 +203,6 @@ public final class KvCache implements Decoder {
         Embedding.forward(w.pos, model.param("wpe.weight"), zeroPos, w.tmp);
         Bias.residual(w.x, w.tmp, w.x);
         long batchHeads = (long) b * nh, cacheStride = (long) maxT * hs;
-        Tensor scores = w.scores.view(0, b, nh, tq, tk);
         for (int l = 0; l < kCache.length; l++) {
             String h = "h." + l + ".";
             LayerNorm.forward(w.x, model.param(h + "ln_1.weight"), model.param(h + "ln_1.bias"), eps, w.ln, w.mean, w.rstd);
@@ -224,14 +213,8 @@ public final class KvCache implements Decoder {
             // cache[b, h, s .. s+tq) = k, v  (GEMM with the identity: a strided copy)
             Blas.sgemm(w.k, identity, kAt, false, false, tq, hs, hs, 1f, 0f, batchHeads, (long) tq * hs, 0, cacheStride, false);
             Blas.sgemm(w.v, identity, vAt, false, false, tq, hs, hs, 1f, 0f, batchHeads, (long) tq * hs, 0, cacheStride, false);
-            // scores = q · K[0..tk)ᵀ (+ the padding bias), causal softmax, y = P · V[0..tk)
-            Blas.sgemm(w.q, kCache[l], scores, false, true, tq, tk, hs, 1f, 0f, batchHeads, (long) tq * hs, cacheStride,
-                    (long) tq * tk, Matmul.allowTf32() && device.isCuda());
-            if (masked)
-                Blas.sgemm(ones, keyBias, scores, false, false, tq, tk, 1, 1f, 1f, batchHeads, 0, maxT, (long) tq * tk, false);
-            AttentionSoftmax.forward(scores, scale, scores);
-            Blas.sgemm(scores, vCache[l], w.y, false, false, tq, hs, tk, 1f, 0f, batchHeads, (long) tq * tk, cacheStride,
-                    (long) tq * hs, Matmul.allowTf32() && device.isCuda());
+            // y = causal attention of q over the cache's slots [0, tk), the padding slots [0, pad_b) masked
+            FlashAttention.forward(w.q, kCache[l], vCache[l], tk, masked ? keyStart : null, scale, w.y, w.lse);
             AttentionPermute.merge(w.y, w.merged);
             linear(w.merged, h + "attn.c_proj", w.tmp);
             Bias.residual(w.x, w.tmp, w.x);
@@ -272,7 +255,7 @@ public final class KvCache implements Decoder {
     private final class Work {
         final Scope scope = new Scope();
         final int tq;
-        final Tensor tokens, pos, x, tmp, ln, mean, rstd, qkv, q, k, v, scores, y, merged, fc;
+        final Tensor tokens, pos, x, tmp, ln, mean, rstd, qkv, q, k, v, lse, y, merged, fc;
 
         Work(int tq) {
             this.tq = tq;
@@ -288,7 +271,7 @@ public final class KvCache implements Decoder {
                 q = f32(b, nh, tq, hs);
                 k = f32(b, nh, tq, hs);
                 v = f32(b, nh, tq, hs);
-                scores = f32((long) b * nh * tq * maxT);
+                lse = f32(b, nh, tq);
                 y = f32(b, nh, tq, hs);
                 merged = f32(b, tq, c);
                 fc = f32(b, tq, 4L * c);

@@ -1,9 +1,9 @@
 package dev.align4j.model;
 
 import dev.align4j.kernels.AttentionPermute;
-import dev.align4j.kernels.AttentionSoftmax;
 import dev.align4j.kernels.Bias;
 import dev.align4j.kernels.Embedding;
+import dev.align4j.kernels.FlashAttention;
 import dev.align4j.kernels.Matmul;
 import dev.align4j.kernels.RmsNorm;
 import dev.align4j.kernels.Rope;
@@ -43,20 +43,18 @@ import java.util.Random;
  * merge kernels: {@link AttentionPermute#mergeBackward} is the map {@code [B, T, H·D] → [B, H, T, D]}
  * (attention_unpermute_bwd) and {@link AttentionPermute#merge} the map back (attention_unpermute_fwd).
  *
- * <p>Grouped-query attention copies no key or value: the g = H / KV query heads {@code kv·g + j} of one key/value
- * head are contiguous in {@code q [B, H, T, D]}, so q viewed as {@code [B·KV, g·T, D]} times
- * {@code k [B·KV, T, D]ᵀ} gives scores {@code [B·KV, g·T, T]}, which in memory is exactly {@code [B·H, T, T]} for
- * {@link AttentionSoftmax} (causal, scale 1/√D); then {@code y = P·v} as {@code [B·KV, g·T, T]·[B·KV, T, D]}.
- * The T×T scores are materialised (a fused attention kernel is a later slice).
+ * <p>Attention is {@link FlashAttention}: causal, scale 1/√D, grouped-query (query head h reads key/value head
+ * h / g, no key or value copied), with no {@code [B, H, T, T]} tensor; per layer it saves only the row log-sum-exp
+ * {@code [B, H, T]} and recomputes the probabilities tile by tile in the backward.
  *
  * <p>Embedding: {@link Embedding#forward} with a zero position table {@code [T, C]} (Llama has no learned
  * positions; the kernel adds wpe, so a zero table makes it a pure row gather). A tied model's LM head is the
  * embedding's view, so both gradients accumulate into it.
  *
  * <p>Backward, per layer in reverse: the MLP (down, {@link SwiGlu}, gate|up, post-attention RMSNorm with the
- * residual gradient fused), then attention (o_proj, P·V and the softmax through the same GQA views — the
- * batched GEMMs over g·T rows sum the g query heads' contributions into each shared key/value head — RoPE's
- * inverse rotation, Qwen3's q/k norms, the three projections into one dx, the input RMSNorm).
+ * residual gradient fused), then attention (o_proj, FlashAttention's backward — which sums the g query heads'
+ * gradients into each shared key/value head — RoPE's inverse rotation, Qwen3's q/k norms, the three projections
+ * into one dx, the input RMSNorm).
  *
  * <p>Loading ({@link #load}): every tensor the config implies is checked by name and shape before any is read; a
  * missing or mis-shaped one fails naming it, and so does any tensor in the checkpoint that the model does not use
@@ -305,14 +303,15 @@ public final class Llama extends CausalLmBase<Llama.State> {
         try {
             long bt = Math.multiplyExact((long) b, t), C = c.hiddenSize(), F = c.intermediateSize();
             long qd = (long) c.numHeads() * c.headDim(), kvd = (long) c.numKvHeads() * c.headDim();
-            long att = Math.multiplyExact(Math.multiplyExact(bt, t), c.numHeads());  // [B, H, T, T]
             long qkPre = c.qkNorm() ? qd + kvd + c.numHeads() + c.numKvHeads() : 0;  // pre-norm q, k and their rstd
-            // per layer: input, x1, hmid, x2 [BT, C]; 2 rstd; qh, ym [BT, qd]; kh, vh [BT, kvd]; gu [BT, 2F]; act [BT, F]
-            long perRow = 4 * C + 2 + 2 * qd + 2 * kvd + 3 * F + qkPre;
-            long layer = Math.addExact(Math.multiplyExact(bt, perRow), att);
-            // shared: final input and rstd; q/k/v, dq/dk/dv in both layouts; y, dy, dym; tmp, dres, dx; dgu, dact; datt
+            // per layer: input, x1, hmid, x2 [BT, C]; 2 rstd; qh, ym [BT, qd]; kh, vh [BT, kvd]; gu [BT, 2F]; act [BT, F];
+            // the attention's lse [BT, H] (fused attention: no [B, H, T, T])
+            long perRow = 4 * C + 2 + 2 * qd + 2 * kvd + 3 * F + qkPre + c.numHeads();
+            long layer = Math.multiplyExact(bt, perRow);
+            // shared: final input and rstd; q/k/v, dq/dk/dv in both layouts; y, dy, dym; tmp, dres, dx; dgu, dact
             long shared = Math.multiplyExact(bt, C + 1 + 3 * (qd + 2 * kvd) + 3 * qd + 3 * C + 3 * F);
-            shared = Math.addExact(Math.addExact(shared, att), Math.multiplyExact((long) t, C));  // + zero positions
+            shared = Math.addExact(shared, Math.multiplyExact((long) t, C));  // + zero positions
+            shared = Math.addExact(shared, FlashAttention.workSize(b, c.numHeads(), c.numKvHeads(), t, c.headDim()));
             shared = Math.addExact(shared, Bias.workSize(bt, qd));
             long trunk = Math.multiplyExact(Math.addExact(Math.multiplyExact(layer, c.numLayers()), shared), 4L);
             return Math.addExact(trunk, headBytes(b, t, C, c.vocabSize(), chunkRows));
@@ -330,7 +329,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
 
     @Override
     void trunkForward(State a, Tensor tokens, Tensor hidden) {
-        long B = a.b, T = a.t, KV = config.numKvHeads(), grp = config.groupSize(), D = config.headDim();
+        long T = a.t, D = config.headDim();
         float eps = (float) config.rmsNormEps(), scale = (float) (1.0 / Math.sqrt(D));
         Embedding.forward(tokens, embed, a.zeroPos, a.resid[0]);
         for (int l = 0; l < p.length; l++) {
@@ -352,11 +351,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
             Rope.forward(o.qh, invFreq, 0, o.qh);
             Rope.forward(o.kh, invFreq, 0, o.kh);
             // GQA views (class comment): q as [B·KV, g·T, D], scores [B·KV, g·T, T], y likewise
-            Tensor qg = o.qh.view(0, B * KV, grp * T, D), kg = o.kh.view(0, B * KV, T, D), vg = o.vh.view(0, B * KV, T, D);
-            Tensor attG = o.att.view(0, B * KV, grp * T, T);
-            Matmul.matmulBatched(qg, kg, attG, false, true);
-            AttentionSoftmax.forward(o.att, scale, o.att);
-            Matmul.matmulBatched(attG, vg, a.y.view(0, B * KV, grp * T, D), false, false);
+            FlashAttention.forward(o.qh, o.kh, o.vh, T, null, scale, a.y, o.lse);  // fused: no [B, H, T, T], GQA in place
             AttentionPermute.merge(a.y, o.ym);          // [B, H, T, D] -> [B, T, H·D]
             linear(o.ym, w.o(), null, a.tmp);
             Bias.residual(h, a.tmp, o.hmid);
@@ -371,7 +366,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
 
     @Override
     void trunkBackward(State a, Tensor tokens, Tensor dhidden) {
-        long B = a.b, T = a.t, KV = config.numKvHeads(), grp = config.groupSize(), D = config.headDim();
+        long T = a.t, D = config.headDim();
         float scale = (float) (1.0 / Math.sqrt(D));
         Tensor dres = a.dres;
         RmsNorm.backward(dhidden, a.resid[p.length], finalNorm, a.rstdF, dres, false, dFinalNorm);
@@ -388,15 +383,9 @@ public final class Llama extends CausalLmBase<Llama.State> {
             // attention: hmid = resid[l] + o_proj(merge(softmax(q·kᵀ)·v))
             Matmul.matmul(dres, o.ym, dw.o(), true, false, 1f, 1f);
             Matmul.matmul(dres, w.o(), a.dym, false, false, 1f, 0f);
-            AttentionPermute.mergeBackward(a.dym, a.dy);
-            Tensor dyg = a.dy.view(0, B * KV, grp * T, D), attG = o.att.view(0, B * KV, grp * T, T);
-            Tensor dattG = a.datt.view(0, B * KV, grp * T, T);
-            Tensor qg = o.qh.view(0, B * KV, grp * T, D), kg = o.kh.view(0, B * KV, T, D), vg = o.vh.view(0, B * KV, T, D);
-            Matmul.matmulBatched(dyg, vg, dattG, false, true);                                 // dP = dY·Vᵀ
-            Matmul.matmulBatched(attG, dyg, a.dvh.view(0, B * KV, T, D), true, false);         // dV = Pᵀ·dY (Σ over g)
-            AttentionSoftmax.backward(o.att, a.datt, scale, a.datt);                           // dS
-            Matmul.matmulBatched(dattG, kg, a.dqh.view(0, B * KV, grp * T, D), false, false);    // dQ = dS·K
-            Matmul.matmulBatched(dattG, qg, a.dkh.view(0, B * KV, T, D), true, false);         // dK = dSᵀ·Q (Σ over g)
+            AttentionPermute.mergeBackward(a.dym, a.dy);  // dY [B, H, T, D]
+            AttentionPermute.mergeBackward(o.ym, a.y);    // Y again, from the saved merged copy
+            FlashAttention.backward(o.qh, o.kh, o.vh, T, null, scale, a.y, o.lse, a.dy, a.dqh, a.dkh, a.dvh, a.flashWork);
             Rope.backward(a.dqh, invFreq, 0, a.dqh);
             Rope.backward(a.dkh, invFreq, 0, a.dkh);
             AttentionPermute.merge(a.dqh, a.dq);        // [B, H, T, D] -> [B, T, H·D]
@@ -444,8 +433,9 @@ public final class Llama extends CausalLmBase<Llama.State> {
         final Saved[] layers;
         /** resid[l]: the residual stream entering layer l; resid[L] enters the final norm. */
         final Tensor[] resid;
-        final Tensor rstdF, zeroPos, q, k, v, y, tmp, dres, dx, dym, dy, dqh, dkh, dvh, dq, dk, dv, dgu, dact, datt,
-                biasWork;
+        final Tensor rstdF, zeroPos, q, k, v, y, tmp, dres, dx, dym, dy, dqh, dkh, dvh, dq, dk, dv, dgu, dact, biasWork;
+        /** FlashAttention's backward scratch with grouped heads (null when H = KV). */
+        final Tensor flashWork;
 
         State(Buffers s, LlamaConfig c, int b, int t) {
             this.b = b;
@@ -475,14 +465,15 @@ public final class Llama extends CausalLmBase<Llama.State> {
             dv = s.f32(b, t, KV * D);
             dgu = s.f32(b, t, 2 * F);
             dact = s.f32(b, t, F);
-            datt = s.f32(b * H, t, t);
+            long work = FlashAttention.workSize(b, H, KV, t, D);
+            flashWork = work == 0 ? null : s.f32(work);
             biasWork = s.f32(Bias.workSize((long) b * t, H * D));
         }
     }
 
     /** One layer's saved forward state. */
     private static final class Saved {
-        final Tensor input, x1, rstd1, qPre, kPre, qRstd, kRstd, qh, kh, vh, att, ym, hmid, x2, rstd2, gu, act;
+        final Tensor input, x1, rstd1, qPre, kPre, qRstd, kRstd, qh, kh, vh, lse, ym, hmid, x2, rstd2, gu, act;
 
         Saved(Buffers s, LlamaConfig c, int b, int t) {
             long C = c.hiddenSize(), F = c.intermediateSize(), H = c.numHeads(), KV = c.numKvHeads(), D = c.headDim();
@@ -497,7 +488,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
             qh = s.f32(b, H, t, D);
             kh = s.f32(b, KV, t, D);
             vh = s.f32(b, KV, t, D);
-            att = s.f32(b * H, t, t);
+            lse = s.f32(b, H, t);
             ym = s.f32(b, t, H * D);
             hmid = s.f32(b, t, C);
             x2 = s.f32(b, t, C);

@@ -1,9 +1,9 @@
 package dev.align4j.model;
 
 import dev.align4j.kernels.AttentionPermute;
-import dev.align4j.kernels.AttentionSoftmax;
 import dev.align4j.kernels.Bias;
 import dev.align4j.kernels.Embedding;
+import dev.align4j.kernels.FlashAttention;
 import dev.align4j.kernels.Matmul;
 import dev.align4j.kernels.RmsNorm;
 import dev.align4j.kernels.Rope;
@@ -13,22 +13,20 @@ import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
-import java.util.Arrays;
 
 /**
  * Incremental decoding of a {@link Llama} with a KV cache (see {@link Decoder}): per layer K and V are
  * {@code [B, KV, maxT, D]} (grouped-query attention caches only the KV heads), holding keys after RoPE.
  *
  * <p><b>Left padding is exact without per-sequence positions.</b> Prompts are right-aligned as in {@link KvCache};
- * padding keys get a −1e30 score bias so their probability is exactly 0. Unlike GPT-2's learned positions, RoPE
+ * the fused attention takes each sequence's first real slot ({@code keyStart}) and never reads the padding keys. Unlike GPT-2's learned positions, RoPE
  * scores depend only on the distance between query and key ({@code R(m)q · R(n)k = q · R(n − m)k}), so every token
  * is rotated by its slot index, shared by the whole batch: a sequence padded by p sees all its distances as an
  * unpadded forward does. The logits equal a plain forward's up to float rounding (the rotations by m and by m − p
  * round differently, as do GEMMs of other shapes).
  *
- * <p>Attention is three products per layer: q viewed as {@code [B·KV, g·tq, D]} (the g query heads of one KV head
- * are contiguous) times the cache's first tk slots, the causal softmax of {@code [B·H, tq, tk]}, and P·V; the
- * cache is read in place with a batch stride of {@code maxT·D}. The model's parameters are read at each call; it
+ * <p>Attention is {@link FlashAttention} over the cache's first tk slots, read in place (slot stride maxT), grouped
+ * query heads sharing their KV head: no score tensor. The model's parameters are read at each call; it
  * must stay open. Not thread-safe.
  */
 public final class LlamaKvCache implements Decoder {
@@ -39,8 +37,7 @@ public final class LlamaKvCache implements Decoder {
     private final float scale, eps;
     private final Scope scope = new Scope();
     private final Tensor[] kCache, vCache;
-    private final Tensor keyBias;     // [B, H, maxT]: 0 or MASKED per (sequence, key slot), repeated per head
-    private final Tensor ones;        // [maxT, 1]: the left factor of the rank-1 bias update
+    private final Tensor keyStart;    // [B] int32: P − L_b, the first real slot of each sequence
     private final Tensor identity;    // [D, D]
     private final Tensor zeroPos;     // [maxT, C]: a zero "position table" for the embedding gather
     private final Tensor lastHidden, lastNorm, logits;
@@ -75,10 +72,7 @@ public final class LlamaKvCache implements Decoder {
                 kCache[l] = scope.zeros(device, DType.F32, b, kv, maxT, d);
                 vCache[l] = scope.zeros(device, DType.F32, b, kv, maxT, d);
             }
-            keyBias = scope.zeros(device, DType.F32, b, h, maxT);
-            float[] one = new float[maxT];
-            Arrays.fill(one, 1f);
-            ones = scope.of(device, one, maxT, 1);
+            keyStart = scope.zeros(device, DType.I32, b);
             float[] id = new float[d * d];
             for (int i = 0; i < d; i++) id[i * d + i] = 1f;
             identity = scope.of(device, id, d, d);
@@ -127,10 +121,7 @@ public final class LlamaKvCache implements Decoder {
             anyPad |= pad[i] > 0;
             System.arraycopy(prompts[i], 0, tok, i * p + pad[i], prompts[i].length);
         }
-        float[] bias = new float[b * h * maxT];
-        for (int i = 0; i < b; i++)
-            for (int j = 0; j < h; j++) Arrays.fill(bias, (i * h + j) * maxT, (i * h + j) * maxT + pad[i], KvCache.MASKED);
-        keyBias.copyFrom(bias);
+        keyStart.copyFrom(pad);
         masked = anyPad;
         length = 0;
         return run(tok, p);
@@ -158,11 +149,9 @@ public final class LlamaKvCache implements Decoder {
     private Tensor run(int[] tok, int tq) {
         Work w = work(tq);
         int s = length, tk = s + tq;
-        long grp = h / kv, bkv = (long) b * kv, cacheStride = (long) maxT * d;
-        boolean tf32 = Matmul.allowTf32() && device.isCuda();
+        long bkv = (long) b * kv, cacheStride = (long) maxT * d;
         w.tokens.copyFrom(tok);
         Embedding.forward(w.tokens, model.param("model.embed_tokens.weight"), zeroPos, w.x);
-        Tensor scores = w.scores.view(0, (long) b * h, tq, tk);
         for (int l = 0; l < kCache.length; l++) {
             String p = "model.layers." + l + ".";
             RmsNorm.forward(w.x, model.param(p + "input_layernorm.weight"), eps, w.norm, null);
@@ -184,15 +173,7 @@ public final class LlamaKvCache implements Decoder {
             // cache[b, kv, s .. s+tq) = k, v  (GEMM with the identity: a strided copy, exact for finite values)
             Blas.sgemm(w.kh, identity, kAt, false, false, tq, d, d, 1f, 0f, bkv, (long) tq * d, 0, cacheStride, false);
             Blas.sgemm(w.vh, identity, vAt, false, false, tq, d, d, 1f, 0f, bkv, (long) tq * d, 0, cacheStride, false);
-            // scores [B·KV, g·tq, tk] = q · K[0..tk)ᵀ (+ the padding bias), causal softmax, y = P · V[0..tk)
-            Blas.sgemm(w.qh, kCache[l], scores, false, true, (int) (grp * tq), tk, d, 1f, 0f, bkv, grp * tq * d,
-                    cacheStride, grp * tq * tk, tf32);
-            if (masked)
-                Blas.sgemm(ones, keyBias, scores, false, false, tq, tk, 1, 1f, 1f, (long) b * h, 0, maxT, (long) tq * tk,
-                        false);
-            AttentionSoftmax.forward(scores, scale, scores);
-            Blas.sgemm(scores, vCache[l], w.y, false, false, (int) (grp * tq), d, tk, 1f, 0f, bkv, grp * tq * tk,
-                    cacheStride, grp * tq * d, tf32);
+            FlashAttention.forward(w.qh, kCache[l], vCache[l], tk, masked ? keyStart : null, scale, w.y, w.lse);
             AttentionPermute.merge(w.y, w.ym);
             linear(w.ym, p + "self_attn.o_proj", w.tmp);
             Bias.residual(w.x, w.tmp, w.x);
@@ -237,7 +218,7 @@ public final class LlamaKvCache implements Decoder {
     private final class Work {
         final Scope scope = new Scope();
         final int tq;
-        final Tensor tokens, x, norm, tmp, q, k, v, qh, kh, vh, scores, y, ym, gu, act;
+        final Tensor tokens, x, norm, tmp, q, k, v, qh, kh, vh, y, lse, ym, gu, act;
 
         Work(int tq) {
             this.tq = tq;
@@ -252,8 +233,8 @@ public final class LlamaKvCache implements Decoder {
                 qh = f32(b, h, tq, d);
                 kh = f32(b, kv, tq, d);
                 vh = f32(b, kv, tq, d);
-                scores = f32((long) b * h * tq * maxT);
                 y = f32(b, h, tq, d);
+                lse = f32(b, h, tq);
                 ym = f32(b, tq, (long) h * d);
                 gu = f32(b, tq, 2L * f);
                 act = f32(b, tq, f);

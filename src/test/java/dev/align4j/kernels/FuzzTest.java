@@ -38,6 +38,7 @@ class FuzzTest {
         f.add(GradNormTest::fuzzCase);
         f.add(AttentionPermuteTest::fuzzCase);
         f.add(RopeTest::fuzzCase);
+        f.add(FlashAttentionTest::fuzzCase);
         return f;
     }
 

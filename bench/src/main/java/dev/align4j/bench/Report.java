@@ -21,7 +21,8 @@ import java.util.function.Consumer;
  *
  * <pre>
  * java -cp benchmarks.jar dev.align4j.bench.Report [--device cpu|cuda] [--families logprobs]
- *      [--shapes 4096x32000,...] [--nc-shapes 8192x2048,...] [--swiglu-shapes 4096x1536,...] [--warmup 2]
+ *      [--shapes 4096x32000,...] [--nc-shapes 8192x2048,...] [--swiglu-shapes 4096x1536,...]
+ *      [--attn-shapes 1x12x12x1024x64,...] [--warmup 2]
  *      [--reps 5] [--naive-reps 3] [--naive-max N·V | --no-naive] [--csv file] [--seed 42]
  * </pre>
  *
@@ -42,6 +43,7 @@ public final class Report {
         FAMILIES.put(RopeBench.FAMILY, RopeBench::report);
         FAMILIES.put(RmsNormBench.FAMILY, RmsNormBench::report);
         FAMILIES.put(SwiGluBench.FAMILY, SwiGluBench::report);
+        FAMILIES.put(FlashAttentionBench.FAMILY, FlashAttentionBench::report);
     }
 
     /**
@@ -162,6 +164,7 @@ public final class Report {
                     + ") --rope-shapes BxHxTxD,... (rope; default " + RopeBench.DEFAULT_SHAPES
                     + ") --nc-shapes NxC,... (rmsnorm; default " + RmsNormBench.DEFAULT_SHAPES
                     + ") --swiglu-shapes NxF,... (swiglu; default " + SwiGluBench.DEFAULT_SHAPES
+                    + ") --attn-shapes BxHxHkvxTxD,... (attention; default " + FlashAttentionBench.DEFAULT_SHAPES
                     + ") --warmup 2 --reps 5 --naive-reps 3 --naive-max N --no-naive --csv FILE --seed 42");
             return;
         }
