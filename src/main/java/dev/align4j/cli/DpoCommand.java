@@ -66,7 +66,7 @@ public final class DpoCommand extends BaseCommand {
                 t.withProgress(progress(name));
                 beginTraining();
                 t.train();
-                Path saved = ModelPaths.saveFinal(t.model(), out);
+                Path saved = ModelPaths.saveFinal(t.model(), runOptions);
                 result("dpo (%s): model saved to %s (run folder %s)", name, saved, out);
             }
         }

@@ -125,17 +125,17 @@ public final class ModelPaths {
         return c.describe();
     }
 
-    /** Saves {@code model} as {@code out/model/}; returns that folder. */
-    public static Path saveFinal(CausalLm model, Path out) throws IOException {
-        Path dir = out.resolve(FINAL_MODEL);
-        model.save(dir);
+    /** Saves {@code model} as {@code out/model/} in --save-dtype; returns that folder. */
+    public static Path saveFinal(CausalLm model, RunOptions run) throws IOException {
+        Path dir = run.out.resolve(FINAL_MODEL);
+        model.save(dir, dev.align4j.model.SaveOptions.DEFAULT.withDtype(run.saveDtype()));
         return dir;
     }
 
     /** Saves {@code rm} as {@code out/model/} (backbone + score head); returns that folder. */
-    public static Path saveFinal(RewardModel rm, Path out) throws IOException {
-        Path dir = out.resolve(FINAL_MODEL);
-        rm.save(dir);
+    public static Path saveFinal(RewardModel rm, RunOptions run) throws IOException {
+        Path dir = run.out.resolve(FINAL_MODEL);
+        rm.save(dir, run.saveDtype());
         return dir;
     }
 

@@ -141,7 +141,7 @@ public final class PpoCommand extends BaseCommand {
                 result("ppo: reward %.3f -> %.3f, gold %.3f -> %.3f, KL %.3f -> %.3f over %d steps", num(a, "objective/scores"),
                         num(b, "objective/scores"), num(a, "objective/gold"), num(b, "objective/gold"), num(a, "objective/kl"),
                         num(b, "objective/kl"), lines.size());
-                Path saved = ModelPaths.saveFinal(t.policy(), out);
+                Path saved = ModelPaths.saveFinal(t.policy(), runOptions);
                 result("ppo: policy saved to %s (run folder %s)", saved, out);
             }
         }

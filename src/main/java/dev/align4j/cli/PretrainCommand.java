@@ -147,7 +147,7 @@ public final class PretrainCommand extends BaseCommand {
                 trainer.withProgress(progress("pretrain"));
                 beginTraining();
                 trainer.train();
-                Path saved = ModelPaths.saveFinal(trainer.model(), lm.run.out);
+                Path saved = ModelPaths.saveFinal(trainer.model(), lm.run);
                 result("pretrain: model saved to %s (run folder %s)", saved, lm.run.out);
             }
         } finally {

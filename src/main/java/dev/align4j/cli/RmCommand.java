@@ -63,7 +63,7 @@ public final class RmCommand extends BaseCommand {
                 RewardAccuracy acc = RewardAccuracy.of(trained, pairs.eval(), 64, tok.padId());
                 result("rm: held-out accuracy %.3f on %d pairs (mean margin %.3f)", acc.accuracy(), acc.n(), acc.meanMargin());
             }
-            Path saved = ModelPaths.saveFinal(trained, out);
+            Path saved = ModelPaths.saveFinal(trained, runOptions);
             result("rm: reward model saved to %s (run folder %s)", saved, out);
         }
         return 0;

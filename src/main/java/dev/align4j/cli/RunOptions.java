@@ -25,8 +25,24 @@ public final class RunOptions {
             + "refusing to start")
     boolean overwrite;
 
+    @Option(names = "--save-dtype", paramLabel = "float32|bfloat16|float16",
+            description = "dtype of the final model's weights (default float32, exact; bfloat16 and float16 halve the size,"
+                    + " rounded to nearest even as torch does; checkpoints stay float32 for an exact resume)")
+    String saveDtype = "float32";
+
+    /** --save-dtype as a safetensors dtype. */
+    dev.align4j.model.SafeTensorsDType saveDtype() {
+        return switch (saveDtype) {
+            case "float32" -> dev.align4j.model.SafeTensorsDType.F32;
+            case "bfloat16" -> dev.align4j.model.SafeTensorsDType.BF16;
+            case "float16" -> dev.align4j.model.SafeTensorsDType.F16;
+            default -> throw CliException.usage("--save-dtype: expected float32, bfloat16 or float16, got '" + saveDtype + "'");
+        };
+    }
+
     /** Before anything is loaded: a new run into a folder holding one needs --overwrite. */
     void check() {
+        saveDtype();
         if (resume && overwrite) throw CliException.usage("--resume and --overwrite exclude each other");
         if (!resume && !overwrite && RunDirectory.holdsRun(out))
             throw CliException.usage("--out " + out + " already holds a run: add --resume to continue it, or --overwrite to replace it");

@@ -76,7 +76,7 @@ public final class SftCommand extends BaseCommand {
                 t.withProgress(progress("sft"));
                 beginTraining();
                 t.train();
-                Path saved = ModelPaths.saveFinal(t.model(), out);
+                Path saved = ModelPaths.saveFinal(t.model(), runOptions);
                 result("sft: model saved to %s (run folder %s)", saved, out);
             }
         } finally {

@@ -214,7 +214,12 @@ public final class RewardModel implements AutoCloseable {
 
     /** Writes the backbone ({@code model.safetensors}, {@code config.json}) and {@value #HEAD_FILE} into {@code dir}. */
     public void save(Path dir) throws IOException {
-        gpt.save(dir, SaveOptions.DEFAULT.withFile(HEAD_FILE, head.toBytes()));
+        save(dir, SafeTensorsDType.F32);
+    }
+
+    /** As {@link #save(Path)} with the backbone's weights in {@code dtype} (the head stays F32). */
+    public void save(Path dir, SafeTensorsDType dtype) throws IOException {
+        gpt.save(dir, SaveOptions.DEFAULT.withDtype(dtype).withFile(HEAD_FILE, head.toBytes()));
     }
 
     /** Loads what {@link #save} wrote. */

@@ -10,6 +10,8 @@ import dev.align4j.model.CausalLm;
 import dev.align4j.model.Llama;
 import dev.align4j.model.LlamaConfig;
 import dev.align4j.model.RewardModel;
+import dev.align4j.model.SafeTensorsDType;
+import dev.align4j.model.SaveOptions;
 import dev.align4j.tensor.Device;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -39,12 +41,23 @@ class LlamaCliTest {
         qwen3 = save("qwen3", new LlamaConfig("qwen3", 320, 32, 48, 2, 4, 2, 16, 1e-6, 1e6, null, true, false, true, 64));
     }
 
+    /** A fresh model saved as a sharded BF16 Hugging Face folder (shards of at most 16 KB: several of them). */
     private static Path save(String name, LlamaConfig c) throws IOException {
         Path dir = tmp.resolve(name + "-init");
         try (Llama m = Llama.create(c, Device.cpu(), 7)) {
-            m.save(dir);
+            m.save(dir, SaveOptions.DEFAULT.withDtype(SafeTensorsDType.BF16).withMaxShardBytes(16 << 10));
         }
+        assertTrue(Files.isRegularFile(dir.resolve("model.safetensors.index.json")), "sharded");
+        assertTrue(Files.isRegularFile(dir.resolve("model-00002-of-" + shards(dir) + ".safetensors")), "several shards");
+        assertTrue(Files.readString(dir.resolve("config.json")).contains("\"torch_dtype\": \"bfloat16\""));
         return dir;
+    }
+
+    private static String shards(Path dir) throws IOException {
+        try (var files = Files.list(dir)) {
+            long n = files.filter(f -> f.getFileName().toString().matches("model-\\d{5}-of-\\d{5}\\.safetensors")).count();
+            return String.format("%05d", n);
+        }
     }
 
     @Test
@@ -61,7 +74,7 @@ class LlamaCliTest {
                     "--eval-every", 0, "--out", rm, "--quiet").ok();
             assertTrue(r.out().contains("held-out accuracy"), r.out());
             run("dpo", "--init", sft.resolve("model"), "--tasks", 16, "--level", 1, "--steps", 3, "--batch", 4, "--eval-every", 0,
-                    "--out", dpo, "--quiet").ok();
+                    "--save-dtype", "bfloat16", "--out", dpo, "--quiet").ok();
             r = run("ppo", "--policy", sft.resolve("model"), "--reward-model", rm, "--tasks", 8, "--level", 1, "--steps", 2,
                     "--rollout", 4, "--mini-batch", 2, "--epochs", 1, "--max-new", 4, "--eval-tasks", 4, "--eval-every", 0,
                     "--out", ppo, "--quiet").ok();
@@ -70,8 +83,10 @@ class LlamaCliTest {
                     "--max-new", 4};
             assertEquals(run(gen).ok().out(), run(gen).ok().out(), "greedy decoding is deterministic");
             run("score", "--model", ppo.resolve("model"), "--prompt", "Q: 1+2=?\nA:", "--text", " 3").ok();
-            for (Path saved : List.of(sft.resolve("model"), dpo.resolve("model"), ppo.resolve("model")))
-                assertReloadsBitIdentically(saved);
+            assertReloadsBitIdentically(init, SafeTensorsDType.BF16, 16 << 10);
+            assertReloadsBitIdentically(sft.resolve("model"), SafeTensorsDType.F32, SaveOptions.DEFAULT.maxShardBytes());
+            assertReloadsBitIdentically(dpo.resolve("model"), SafeTensorsDType.BF16, SaveOptions.DEFAULT.maxShardBytes());
+            assertReloadsBitIdentically(ppo.resolve("model"), SafeTensorsDType.F32, SaveOptions.DEFAULT.maxShardBytes());
             try (RewardModel m = RewardModel.load(rm.resolve("model"), Device.cpu())) {
                 assertEquals(name, m.config().modelType());
             }
@@ -126,16 +141,22 @@ class LlamaCliTest {
         assertTrue(Files.isRegularFile(modelDir.resolve("config.json")), modelDir + " has a config.json");
     }
 
-    /** Loading {@code dir}, saving it again and loading that gives the same weights, bit for bit. */
-    private static void assertReloadsBitIdentically(Path dir) throws IOException {
+    /**
+     * {@code dir} loads back bit-identically: loaded and saved again in its own dtype and sharding, every file of the
+     * new folder equals the old one byte for byte, and the reloaded weights equal the loaded ones.
+     */
+    private static void assertReloadsBitIdentically(Path dir, SafeTensorsDType dtype, long shardBytes) throws IOException {
         try (CausalLm a = CausalLm.load(dir, Device.cpu())) {
             assertTrue(a instanceof Llama, dir + " loads as a Llama-family model");
-            Path again = tmp.resolve("again-" + dir.getParent().getFileName());
-            a.save(again);
+            Path again = tmp.resolve("again-" + dir.getParent().getFileName() + "-" + dir.getFileName());
+            a.save(again, SaveOptions.DEFAULT.withDtype(dtype).withMaxShardBytes(shardBytes));
+            try (var files = Files.list(dir)) {
+                for (Path f : (Iterable<Path>) files::iterator)
+                    assertArrayEquals(Files.readAllBytes(f), Files.readAllBytes(again.resolve(f.getFileName())), f.toString());
+            }
             try (CausalLm b = CausalLm.load(again, Device.cpu())) {
                 assertArrayEquals(a.params().toFloatArray(), b.params().toFloatArray(), dir.toString());
             }
-            assertEquals(Files.readString(dir.resolve("config.json")), Files.readString(again.resolve("config.json")));
         }
     }
 }
