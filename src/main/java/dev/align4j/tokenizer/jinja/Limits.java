@@ -7,8 +7,8 @@ package dev.align4j.tokenizer.jinja;
  * with a {@link TemplateException} naming it.
  */
 public record Limits(long maxSteps, int maxLength, int maxRange, int maxCallDepth) {
-    /** 20 million steps, 16 Mi characters, range(100000), macros 64 deep. */
-    public static final Limits DEFAULT = new Limits(20_000_000L, 16 << 20, 100_000, 64);
+    /** 5 million steps, 16 Mi characters, range(100000), macros 64 deep. */
+    public static final Limits DEFAULT = new Limits(5_000_000L, 16 << 20, 100_000, 64);
 
     public Limits {
         if (maxSteps < 1 || maxLength < 1 || maxRange < 1 || maxCallDepth < 1)
