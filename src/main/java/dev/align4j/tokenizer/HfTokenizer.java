@@ -6,7 +6,6 @@ import ai.djl.huggingface.tokenizers.jni.CharSpan;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -428,10 +427,15 @@ public final class HfTokenizer implements Tokenizer {
         synchronized (s) {
             if (s.plain == null) {
                 try {
+                    // Removing the special added tokens would renumber the others (tokenizers assigns the ids of added
+                    // tokens that are not in the model's vocabulary in order), so each keeps its id under a text no
+                    // input contains: a per-process random name between U+FFFF noncharacters.
                     ObjectNode root = (ObjectNode) JSON.readTree(s.tokenizerJson);
-                    ArrayNode kept = JSON.createArrayNode();
-                    for (JsonNode t : root.path("added_tokens")) if (!t.path("special").asBoolean(false)) kept.add(t);
-                    root.set("added_tokens", kept);
+                    String nonce = java.util.UUID.randomUUID().toString();
+                    for (JsonNode t : root.path("added_tokens")) {
+                        if (t.path("special").asBoolean(false))
+                            ((ObjectNode) t).put("content", "\uFFFFalign4j-" + nonce + "-" + t.path("id").asInt() + "\uFFFF");
+                    }
                     s.plain = Native.create(JSON.writeValueAsString(root), s.dir.resolve(TOKENIZER_FILE));
                 } catch (IOException e) {
                     throw new IllegalStateException(s.dir + ": " + e.getMessage(), e);
