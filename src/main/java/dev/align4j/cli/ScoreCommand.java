@@ -32,6 +32,10 @@ public final class ScoreCommand extends BaseCommand {
     @Option(names = "--tokenizer", paramLabel = "byte|gpt2", description = "default: inferred from the vocabulary")
     String tokenizer;
 
+    @Option(names = "--chat", description = "render --prompt as a user message with the model's chat template and the generation"
+            + " prompt (the text is then scored as the assistant's reply)")
+    boolean chat;
+
     /** Per-token log-probs of the scored tokens. */
     record Scores(int[] ids, float[] logp) {
         double sum() {
@@ -43,7 +47,11 @@ public final class ScoreCommand extends BaseCommand {
 
     /** The sequence prompt + text (+ EOS): one forward, log-probs read at the text's positions. */
     static Scores score(Gpt gpt, Tokenizer tok, String prompt, String text, boolean eos) {
-        int[] p = new Encoder(tok, Math.max(4, gpt.config().nCtx())).encodePrompt(prompt);
+        return score(gpt, tok, new Encoder(tok, Math.max(4, gpt.config().nCtx())).encodePrompt(prompt), text, eos);
+    }
+
+    /** The same after the prompt ids {@code p} (e.g. a chat template's rendering). */
+    static Scores score(Gpt gpt, Tokenizer tok, int[] p, String text, boolean eos) {
         int[] x = tok.encode(text);
         int n = p.length + x.length + (eos ? 1 : 0);
         if (n - p.length < 1) throw CliException.usage("--text is empty");
@@ -76,8 +84,15 @@ public final class ScoreCommand extends BaseCommand {
     @Override
     protected int run() throws Exception {
         try (Gpt gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
-            Tokenizer tok = ModelPaths.tokenizer(tokenizer, gpt.config().vocabSize());
-            Scores s = score(gpt, tok, prompt, text, eos);
+            Tokenizer tok = ChatTokenizers.forModel(modelPath, "--model", tokenizer, gpt.config().vocabSize());
+            Scores s;
+            if (chat) {
+                int[] p = ChatTokenizers.chatPrompt(tok, prompt, "--model");
+                if (p == null) throw CliException.usage("--chat: " + modelPath + " has no chat template (tokenizer.json with tokenizer_config.json's chat_template)");
+                s = score(gpt, tok, p, text, eos);
+            } else {
+                s = score(gpt, tok, prompt, text, eos);
+            }
             result("%-16s %7s %10s", "token", "id", "log p");
             for (int j = 0; j < s.ids().length; j++)
                 result("%-16s %7d %10.4f", quote(tok.tokenText(s.ids()[j])), s.ids()[j], s.logp()[j]);

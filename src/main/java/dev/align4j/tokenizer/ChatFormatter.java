@@ -27,7 +27,8 @@ import java.util.Set;
  * template has {@code {% generation %}} blocks, their spans are used. Otherwise the renderer records which output
  * was written while the template's {@code for} loop stood on each message; in an assistant message's output the
  * reply starts after the generation prompt (the text that {@code add_generation_prompt=True} adds to the
- * conversation before it, e.g. {@code <|im_start|>assistant\n}) and ends after the last end-of-turn token (the text of
+ * conversation before it, e.g. {@code <|im_start|>assistant\n}; where that adds nothing, where the message's content
+ * starts) and ends after the last end-of-turn token (the text of
  * EOS or a stop id, e.g. {@code <|im_end|>}; the {@code \n} after it is not trained). A token is trained when its
  * characters overlap a reply. The first token is never trained.
  *
@@ -205,11 +206,21 @@ public final class ChatFormatter {
                 int[] turn = turnSpan(r, i);
                 String turnText = text.substring(turn[0], turn[1]);
                 String prompt = generationPrompt(messages, i);
-                int k = prompt.isEmpty() ? 0 : turnText.indexOf(prompt);
-                if (k < 0)
-                    throw new IllegalArgumentException("message " + i + ": cannot find the generation prompt " + quote(prompt)
-                            + " in the assistant turn's rendering " + quote(turnText));
-                int start = turn[0] + k + prompt.length();
+                int start;
+                if (prompt.isEmpty()) {
+                    // no generation prompt to go by (a template that writes it unconditionally, like Llama 3's first
+                    // one, or none at all): the reply starts where the message's content does, else with the turn
+                    Object content = messages.get(i).get("content");
+                    String c = content instanceof String cs ? cs.strip() : "";
+                    int k = c.isEmpty() ? -1 : turnText.indexOf(c);
+                    start = turn[0] + Math.max(0, k);
+                } else {
+                    int k = turnText.indexOf(prompt);
+                    if (k < 0)
+                        throw new IllegalArgumentException("message " + i + ": cannot find the generation prompt " + quote(prompt)
+                                + " in the assistant turn's rendering " + quote(turnText));
+                    start = turn[0] + k + prompt.length();
+                }
                 int end = turn[1];
                 int best = -1;
                 for (String m : endMarkers) {

@@ -236,6 +236,7 @@ public final class HfTokenizer implements Tokenizer {
     @Override public int padId() { return s.pad; }
 
     /** EOS first, then every other {@code eos_token_id} of generation_config.json and config.json: generation stops at any. */
+    @Override
     public int[] stopIds() {
         return s.stops.stream().mapToInt(Integer::intValue).toArray();
     }

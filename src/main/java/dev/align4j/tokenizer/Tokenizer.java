@@ -42,6 +42,14 @@ public interface Tokenizer {
     /** The id written into padded positions (may equal {@link #eosId()}; masks, not ids, mark padding). */
     int padId();
 
+    /**
+     * The ids generation stops at: EOS, and for Hugging Face models every {@code eos_token_id} of
+     * {@code generation_config.json} and {@code config.json} (e.g. Llama 3's {@code <|eot_id|>}).
+     */
+    default int[] stopIds() {
+        return new int[] {eosId()};
+    }
+
     /** True for ids that carry no text of their own (EOS, BOS, PAD, unused vocabulary-padding ids). */
     boolean isSpecial(int id);
 
