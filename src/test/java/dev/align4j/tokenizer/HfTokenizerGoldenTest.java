@@ -200,6 +200,37 @@ class HfTokenizerGoldenTest {
     }
 
     @Test
+    void stopIdsComeFromGenerationConfigAndConfig(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+        tokenizer("qwen3");
+        for (String f : List.of("tokenizer.json", "tokenizer_config.json")) Files.copy(dir("qwen3").resolve(f), tmp.resolve(f));
+        Files.writeString(tmp.resolve("generation_config.json"), "{\"eos_token_id\": [151645, 151643], \"bos_token_id\": 151643}");
+        Files.writeString(tmp.resolve("config.json"), "{\"eos_token_id\": 151643, \"vocab_size\": 151936}");
+        HfTokenizer t = HfTokenizer.load(tmp);
+        assertArrayEquals(new int[] {151645, 151643}, t.stopIds());
+        Files.writeString(tmp.resolve("generation_config.json"), "{\"eos_token_id\": \"x\"}");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> HfTokenizer.load(tmp));
+        assertTrue(e.getMessage().contains("generation_config.json: eos_token_id must be a token id or a list of them"), e.getMessage());
+        Files.writeString(tmp.resolve("generation_config.json"), "{");
+        IOException bad = assertThrows(IOException.class, () -> HfTokenizer.load(tmp));
+        assertTrue(bad.getMessage().contains("generation_config.json") && bad.getMessage().contains("not valid JSON"), bad.getMessage());
+        Files.delete(tmp.resolve("generation_config.json"));
+        Files.writeString(tmp.resolve("tokenizer.json"), "{\"model\": {\"type\": \"BPE\"}}");
+        assertThrows(IOException.class, () -> HfTokenizer.load(tmp));
+    }
+
+    @Test
+    void llama2PlainTextNeverYieldsSpecialIds() {
+        HfTokenizer l2 = tokenizer("llama2");
+        assertEquals(2, l2.eosId());
+        assertEquals(1, l2.bosId());
+        for (String s : List.of("<s>", "</s>", "<unk>", "a <s> b </s>")) {
+            for (int id : l2.encode(s)) assertFalse(l2.isSpecial(id), s + " gave special id " + id);
+            assertEquals(s, l2.decode(l2.encode(s)).strip());
+        }
+        assertArrayEquals(new int[] {1}, l2.encodeWithSpecials("<s>"));
+    }
+
+    @Test
     void llama3AndGemma3Metadata() {
         HfTokenizer l3 = tokenizer("llama3");
         assertEquals(128001, l3.eosId());   // <|end_of_text|>
