@@ -55,6 +55,13 @@ say "JUnit $junit -> junit-platform-console-standalone $platform"
    -DoutputDirectory="$out/lib")
 mv "$out/lib/junit-platform-console-standalone-$platform.jar" "$out/lib/junit-console.jar"
 
+# Hugging Face tokenizers (DJL's binding: an 18 MB jar of natives for four platforms) and what only it needs: the GPU
+# tests do not use them, and the bundle would not fit 64 MiB with them. The tokenizer tests skip when DJL is absent
+# (HfTokenizer.available()); the Jinja chat-template tests need nothing and run.
+rm -f "$out"/lib/tokenizers-0.*.jar "$out"/lib/api-0.*.jar "$out"/lib/gson-*.jar "$out"/lib/error_prone_annotations-*.jar \
+      "$out"/lib/jna-*.jar "$out"/lib/commons-compress-*.jar "$out"/lib/commons-codec-*.jar "$out"/lib/commons-io-*.jar \
+      "$out"/lib/slf4j-api-*.jar
+
 # OpenBLAS: align4j loads the BLAS-only preset (openblas_nolapack), so the LAPACK JNI libraries and the
 # headers (~50 MB unpacked) are dropped from the natives jar.
 command -v zip >/dev/null || { echo "gpu-bundle: needs zip (apt-get install zip)" >&2; exit 1; }

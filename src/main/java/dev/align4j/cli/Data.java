@@ -80,7 +80,13 @@ final class Data {
 
     static List<TokenizedSft> encodeSft(Encoder enc, List<SftExample> xs) {
         List<TokenizedSft> out = new ArrayList<>(xs.size());
-        for (SftExample x : xs) out.add(enc.encode(x));
+        for (SftExample x : xs) {
+            try {
+                out.addAll(enc.encodeAll(x));
+            } catch (IllegalArgumentException e) { // a chat template that cannot render or locate a reply
+                throw CliException.usage(e.getMessage());
+            }
+        }
         return out;
     }
 

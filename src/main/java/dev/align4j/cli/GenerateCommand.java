@@ -36,7 +36,8 @@ public final class GenerateCommand extends BaseCommand {
     @Option(names = "--task", description = "format the prompt as the built-in tasks do: \"Q: <prompt>\\nA:\"")
     boolean task;
 
-    @Option(names = "--chat", description = "format the prompt as a user turn of the default chat template")
+    @Option(names = "--chat", description = "format the prompt as a user message: with the model's chat template (tokenizer_config.json)"
+            + " and the generation prompt, else the built-in chat template")
     boolean chat;
 
     @Option(names = "--tokenizer", paramLabel = "byte|gpt2", description = "default: inferred from the vocabulary")
@@ -64,12 +65,13 @@ public final class GenerateCommand extends BaseCommand {
         if (idPrompts != null) return generateIds(given);
         if (eosId != null) throw CliException.usage("--eos-id goes with --ids (text prompts stop at the tokenizer's EOS)");
         try (CausalLm gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
-            Tokenizer tok = ModelPaths.tokenizer(tokenizer, gpt.config().vocabSize());
+            Tokenizer tok = ChatTokenizers.forModel(modelPath, "--model", tokenizer, gpt.config().vocabSize());
             Encoder enc = new Encoder(tok, gpt.config().nCtx());
             int[][] ids = new int[prompts.size() * n][];
             int longest = 0;
             for (int i = 0; i < prompts.size(); i++) {
-                int[] p = enc.encodePrompt(format(prompts.get(i)));
+                int[] templated = chat && !task ? ChatTokenizers.chatPrompt(tok, prompts.get(i), "--model") : null;
+                int[] p = templated != null ? templated : enc.encodePrompt(format(prompts.get(i)));
                 if (p.length >= gpt.config().nCtx())
                     throw CliException.usage("--prompt " + (i + 1) + " has " + p.length + " tokens: no room in the context of "
                             + gpt.config().nCtx());
@@ -80,10 +82,11 @@ public final class GenerateCommand extends BaseCommand {
             if (room < maxNew) info("--max-new cut to %d to fit the context of %d", room, gpt.config().nCtx());
             GenerationConfig gc = new GenerationConfig(room, given.temperature(), given.topK(), given.topP(), tok.eosId(), tok.padId(),
                     given.seed());
-            Generation g = Generator.generate(gpt, ids, gc);
+            int[] stops = tok.stopIds();
+            Generation g = Generator.generate(gpt, ids, gc, stops);
             for (int i = 0; i < ids.length; i++) {
                 int[] r = g.response(i);
-                boolean eos = r.length > 0 && r[r.length - 1] == tok.eosId();
+                boolean eos = r.length > 0 && java.util.Arrays.stream(stops).anyMatch(s -> s == r[r.length - 1]);
                 String text = tok.decode(eos ? Arrays.copyOf(r, r.length - 1) : r, true);
                 print(i, ids.length, text);
             }

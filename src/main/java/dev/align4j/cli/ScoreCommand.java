@@ -41,6 +41,10 @@ public final class ScoreCommand extends BaseCommand {
     @Option(names = "--tokenizer", paramLabel = "byte|gpt2", description = "default: inferred from the vocabulary")
     String tokenizer;
 
+    @Option(names = "--chat", description = "render --prompt as a user message with the model's chat template and the generation"
+            + " prompt (the text is then scored as the assistant's reply)")
+    boolean chat;
+
     /** Per-token log-probs of the scored tokens. */
     record Scores(int[] ids, float[] logp) {
         double sum() {
@@ -52,7 +56,11 @@ public final class ScoreCommand extends BaseCommand {
 
     /** The sequence prompt + text (+ EOS): one forward, log-probs read at the text's positions. */
     static Scores score(CausalLm gpt, Tokenizer tok, String prompt, String text, boolean eos) {
-        int[] p = new Encoder(tok, Math.max(4, gpt.config().nCtx())).encodePrompt(prompt);
+        return score(gpt, tok, new Encoder(tok, Math.max(4, gpt.config().nCtx())).encodePrompt(prompt), text, eos);
+    }
+
+    /** The same after the prompt ids {@code p} (e.g. a chat template's rendering). */
+    static Scores score(CausalLm gpt, Tokenizer tok, int[] p, String text, boolean eos) {
         int[] x = tok.encode(text);
         if (x.length == 0 && !eos) throw CliException.usage("--text is empty");
         return score(gpt, p, eos ? append(x, tok.eosId()) : x);
@@ -98,8 +106,8 @@ public final class ScoreCommand extends BaseCommand {
     protected int run() throws Exception {
         if ((text == null) == (ids == null)) throw CliException.usage("give exactly one of --text and --ids");
         if (ids != null) {
-            if (eos || tokenizer != null || !prompt.isEmpty())
-                throw CliException.usage("--ids takes --prompt-ids, not --prompt, --eos or --tokenizer (no tokenizer is used)");
+            if (eos || chat || tokenizer != null || !prompt.isEmpty())
+                throw CliException.usage("--ids takes --prompt-ids, not --prompt, --chat, --eos or --tokenizer (no tokenizer is used)");
             try (CausalLm gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
                 int v = gpt.config().vocabSize();
                 checkIds("--prompt-ids", promptIds == null ? new int[0] : promptIds, v);
@@ -113,8 +121,15 @@ public final class ScoreCommand extends BaseCommand {
         }
         if (promptIds != null) throw CliException.usage("--prompt-ids goes with --ids");
         try (CausalLm gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
-            Tokenizer tok = ModelPaths.tokenizer(tokenizer, gpt.config().vocabSize());
-            Scores s = score(gpt, tok, prompt, text, eos);
+            Tokenizer tok = ChatTokenizers.forModel(modelPath, "--model", tokenizer, gpt.config().vocabSize());
+            Scores s;
+            if (chat) {
+                int[] p = ChatTokenizers.chatPrompt(tok, prompt, "--model");
+                if (p == null) throw CliException.usage("--chat: " + modelPath + " has no chat template (tokenizer.json with tokenizer_config.json's chat_template)");
+                s = score(gpt, tok, p, text, eos);
+            } else {
+                s = score(gpt, tok, prompt, text, eos);
+            }
             result("%-16s %7s %10s", "token", "id", "log p");
             for (int j = 0; j < s.ids().length; j++)
                 result("%-16s %7d %10.4f", quote(tok.tokenText(s.ids()[j])), s.ids()[j], s.logp()[j]);

@@ -50,16 +50,22 @@ public final class SftCommand extends BaseCommand {
             if (resume) { // the run's own settings and model; only the data options come from this command line
                 cfg = resumed(out, () -> SftTrainer.savedConfig(out));
                 gc = ModelPaths.checkpointConfig(out);
-                tok = ModelPaths.tokenizer(model.tokenizer, gc.vocabSize());
+                tok = ChatTokenizers.forModel(out, "--out", model.tokenizer, gc.vocabSize());
             } else {
                 gc = model.config();
-                tok = model.tokenizer(gc);
+                tok = model.init != null ? ChatTokenizers.forModel(model.init, "--init", model.tokenizer, gc.vocabSize())
+                        : model.tokenizer(gc);
                 int t = Data.maxTokens(maxTokens, gc.nCtx());
                 MemoryBudget.requireTraining(gc, cfg.batchSize(), t, device, model.flags(gc),
                         "--batch " + cfg.batchSize() + " --max-tokens " + t);
                 gpt = model.model(device, cfg.seed());
             }
             Encoder enc = new Encoder(tok, Data.maxTokens(maxTokens, gc.nCtx()));
+            dev.align4j.tokenizer.ChatFormatter chat = ChatTokenizers.formatter(tok, resume ? "--out" : "--init");
+            if (chat != null) {
+                enc = enc.withChat(chat);
+                info("chat data rendered with the model's chat template; loss on the assistant replies (%s)", tok.name());
+            }
             Data.Split2<SftExample> ex;
             if (data.data != null) ex = Data.split(Data.readSft(this, data.data, data.format, data), holdout, cfg.seed());
             else {
@@ -67,9 +73,12 @@ public final class SftCommand extends BaseCommand {
                 ex = new Data.Split2<>(Data.toSft(t.train()), Data.toSft(t.eval()));
             }
             List<TokenizedSft> trainSet = Data.encodeSft(enc, ex.train()), evalSet = Data.encodeSft(enc, ex.eval());
-            info("%d train / %d held-out examples (%d truncated to %d tokens), model %s, %s tokenizer, %s",
-                    trainSet.size(), evalSet.size(), enc.truncated(), enc.maxTokens(), ModelPaths.describe(gc), tok.name(), device);
+            info("%d train / %d held-out examples (%d truncated to %d tokens%s), model %s, %s tokenizer, %s",
+                    trainSet.size(), evalSet.size(), enc.truncated(), enc.maxTokens(),
+                    enc.split() > 0 ? ", " + enc.split() + " conversations split into one example per reply" : "",
+                    ModelPaths.describe(gc), tok.name(), device);
             runOptions.ready();
+            if (!resume) ChatTokenizers.copyFiles(tok, out);
             try (SftTrainer t = resume ? SftTrainer.resume(out, trainSet, evalSet, tok.padId(), device)
                     : SftTrainer.create(gpt, cfg, trainSet, evalSet, tok.padId(), out)) {
                 if (resume) info("resuming at step %d of %d", t.steps(), t.totalSteps());

@@ -8,7 +8,8 @@ import java.nio.file.Path;
  *
  * <p>Each record becomes {@code SftExample.of(prompt, output)} with the Alpaca prompt templates, exactly as in
  * tatsu-lab/stanford_alpaca: {@link #PROMPT_WITH_INPUT} when {@code input} is non-empty, else
- * {@link #PROMPT_NO_INPUT}. The output is the trained response, verbatim (the {@link Encoder} appends EOS).
+ * {@link #PROMPT_NO_INPUT}. The output is the trained response, verbatim (the {@link Encoder} appends EOS). With a
+ * model's own chat template the record is one user turn ({@link #userMessage}) and the output the assistant's reply.
  *
  * <p>Bad records: any of the three fields missing or not a string, an empty (blank) {@code instruction} or
  * {@code output}. {@code input} must be present but may be {@code ""}. Other fields are ignored.
@@ -36,8 +37,19 @@ public final class AlpacaFormat {
 
     public static ReadResult<SftExample> read(Path file, ReadOptions options) throws IOException {
         // arguments evaluate left to right: the fields are checked in the order instruction, input, output
-        return RecordReader.readObjects(file, "alpaca", options, (o, ctx) -> SftExample.of(
-                prompt(Fields.nonBlank(o, "instruction"), Fields.string(o, "input")), Fields.nonBlank(o, "output"),
-                ctx.origin()));
+        return RecordReader.readObjects(file, "alpaca", options, (o, ctx) -> {
+            String instruction = Fields.nonBlank(o, "instruction"), input = Fields.string(o, "input");
+            String output = Fields.nonBlank(o, "output");
+            return SftExample.of(prompt(instruction, input), output, ctx.origin())
+                    .withChat(SftExample.Chat.instruction(userMessage(instruction, input), output));
+        });
+    }
+
+    /**
+     * The user message of an instruction when a model's own chat template renders it (instead of the Alpaca
+     * prompt): the instruction, then a blank line and the input when there is one.
+     */
+    public static String userMessage(String instruction, String input) {
+        return input == null || input.isEmpty() ? instruction : instruction + "\n\n" + input;
     }
 }

@@ -84,7 +84,7 @@ public record ChatTemplate(String systemMarker, String userMarker, String assist
             seg.add(t.content(), trained);
             if (i < last) seg.add(turnEnd, false);
         }
-        return new SftExample(seg.list, origin);
+        return new SftExample(seg.list, origin, new SftExample.Chat(turns, training));
     }
 
     /**

@@ -1,7 +1,15 @@
 package dev.align4j.data;
 
+import dev.align4j.tokenizer.ChatFormatter;
 import dev.align4j.tokenizer.Tokenizer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * Text examples to token ids, with exact masks and a stated truncation rule.
@@ -17,19 +25,44 @@ import java.util.Arrays;
  * min(|P|, maxTokens / 2))} of them — and then R keeps its FIRST ids up to the limit (so a truncated response
  * loses its EOS: its text did not end there). A pair applies the same prompt cut to both responses, sized by the
  * longer one. Every truncated example is counted ({@link #truncated()}).
+ *
+ * <p><b>A model's own chat template</b> ({@link #withChat}): an example that carries its conversation
+ * ({@link SftExample#chat()}: chat messages, OpenAssistant threads, Alpaca and Self-Instruct records) is rendered by
+ * the {@link ChatFormatter} instead — the whole text encoded at once, as transformers does, with the mask 1 on the
+ * trained assistant replies through their end-of-turn token (TRL's {@code assistant_only_loss}); no EOS or BOS is
+ * added (the template writes them). A conversation whose template rewrites earlier turns may become one example per
+ * trained reply ({@link #encodeAll}; counted by {@link #split()}). The same truncation rule applies. Examples without
+ * a conversation (prompt/completion, built-in tasks) are encoded segment by segment as above.
  */
 public final class Encoder {
     private final Tokenizer tokenizer;
     private final int maxTokens;
     private final boolean addBos;
-    private long encoded, truncated;
+    private final ChatFormatter chat;
+    private long encoded, truncated, split;
 
     public Encoder(Tokenizer tokenizer, int maxTokens, boolean addBos) {
+        this(tokenizer, maxTokens, addBos, null);
+    }
+
+    private Encoder(Tokenizer tokenizer, int maxTokens, boolean addBos, ChatFormatter chat) {
         if (tokenizer == null) throw new IllegalArgumentException("tokenizer must not be null");
         if (maxTokens < 4) throw new IllegalArgumentException("maxTokens must be >= 4, got " + maxTokens);
         this.tokenizer = tokenizer;
         this.maxTokens = maxTokens;
         this.addBos = addBos;
+        this.chat = chat;
+    }
+
+    /** This encoder (fresh counters) rendering conversations with {@code formatter} (see the class comment). */
+    public Encoder withChat(ChatFormatter formatter) {
+        if (formatter == null) throw new IllegalArgumentException("formatter must not be null");
+        return new Encoder(tokenizer, maxTokens, addBos, formatter);
+    }
+
+    /** The chat formatter, or null. */
+    public ChatFormatter chat() {
+        return chat;
     }
 
     /** Without BOS: the prompt's own first id starts the sequence. */
@@ -45,8 +78,47 @@ public final class Encoder {
         return maxTokens;
     }
 
-    /** Encodes an SFT example (see the class comment for the rule). */
+    /**
+     * Encodes an SFT example: one sequence, or with a chat formatter possibly one per trained reply (see the class
+     * comment).
+     */
+    public List<TokenizedSft> encodeAll(SftExample ex) {
+        if (chat == null || ex.chat() == null) return List.of(encode(ex));
+        SftExample.Chat c = ex.chat();
+        List<Map<String, Object>> messages = new ArrayList<>();
+        Set<Integer> trained = new LinkedHashSet<>();
+        for (int i = 0; i < c.turns().size(); i++) {
+            ChatTemplate.Turn t = c.turns().get(i);
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("role", t.role().name().toLowerCase(Locale.ROOT));
+            m.put("content", t.content());
+            messages.add(m);
+            boolean last = i == c.turns().size() - 1;
+            if (t.role() == ChatTemplate.Role.ASSISTANT && (c.training() == ChatTemplate.Training.ALL_ASSISTANT || last)) trained.add(i);
+        }
+        List<ChatFormatter.Masked> parts;
+        try {
+            parts = chat.encode(messages, trained);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException((ex.origin().isEmpty() ? "" : ex.origin() + ": ") + e.getMessage(), e);
+        }
+        if (parts.size() > 1) split++;
+        List<TokenizedSft> out = new ArrayList<>(parts.size());
+        for (ChatFormatter.Masked p : parts) out.add(finish(p.ids(), p.mask()));
+        return out;
+    }
+
+    /**
+     * Encodes an SFT example (see the class comment for the rule); with a chat formatter it must give one sequence
+     * ({@link #encodeAll} otherwise).
+     */
     public TokenizedSft encode(SftExample ex) {
+        if (chat != null && ex.chat() != null) {
+            List<TokenizedSft> all = encodeAll(ex);
+            if (all.size() != 1)
+                throw new IllegalArgumentException(ex.origin() + ": the chat template gives " + all.size() + " examples; use encodeAll");
+            return all.get(0);
+        }
         IntList ids = new IntList();
         IntList mask = new IntList();
         if (addBos) {
@@ -71,7 +143,14 @@ public final class Encoder {
             mask.insertFirst(0);
             firstTrained = 1;
         }
-        int[] all = ids.toArray(), m = mask.toArray();
+        return finish(ids.toArray(), mask.toArray());
+    }
+
+    /** Truncation (the class comment's rule) of ids with a 0/1 mask whose first trained id is not the first id. */
+    private TokenizedSft finish(int[] all, int[] m) {
+        int firstTrained = 0;
+        while (firstTrained < m.length && m[firstTrained] == 0) firstTrained++;
+        if (firstTrained == m.length) throw new IllegalArgumentException("an example with no trained token");
         int p = firstTrained, r = all.length - p;
         encoded++;
         if (p + r > maxTokens) {
@@ -139,6 +218,11 @@ public final class Encoder {
     /** Examples truncated so far. */
     public long truncated() {
         return truncated;
+    }
+
+    /** Conversations encoded as one example per trained reply (their template rewrites earlier turns). */
+    public long split() {
+        return split;
     }
 
     private static final class IntList {

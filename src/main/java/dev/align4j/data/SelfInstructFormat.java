@@ -42,7 +42,8 @@ public final class SelfInstructFormat {
                 } catch (BadRecord b) { // say which instance
                     throw new BadRecord(b.key, (b.detail == null ? "" : b.detail + " ") + "in instance " + k);
                 }
-                out.add(SftExample.of(AlpacaFormat.prompt(instruction, input), output, ctx.origin() + "#" + k));
+                out.add(SftExample.of(AlpacaFormat.prompt(instruction, input), output, ctx.origin() + "#" + k)
+                        .withChat(SftExample.Chat.instruction(AlpacaFormat.userMessage(instruction, input), output)));
             }
         });
     }

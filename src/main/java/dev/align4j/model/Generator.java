@@ -20,6 +20,16 @@ public final class Generator {
     private Generator() {}
 
     public static Generation generate(CausalLm model, int[][] prompts, GenerationConfig config) {
+        return generate(model, prompts, config, new int[0]);
+    }
+
+    /**
+     * As {@link #generate(CausalLm, int[][], GenerationConfig)}, and a sequence also stops once it samples any of
+     * {@code stopIds} (a tokenizer's {@code stopIds()}: EOS and a Hugging Face model's other end-of-turn ids); the
+     * stop id is the response's last token.
+     */
+    public static Generation generate(CausalLm model, int[][] prompts, GenerationConfig config, int[] stopIds) {
+        if (stopIds == null) throw new IllegalArgumentException("stopIds must not be null");
         if (model == null) throw new IllegalArgumentException("model must not be null");
         if (config == null) throw new IllegalArgumentException("config must not be null");
         if (prompts == null || prompts.length == 0) throw new IllegalArgumentException("prompts must not be null or empty");
@@ -35,6 +45,12 @@ public final class Generator {
         if (config.padId() >= v)
             throw new IllegalArgumentException("padId = " + config.padId() + " is outside the vocabulary [0, " + v + ")");
 
+        boolean[] stop = new boolean[v];
+        for (int id : stopIds) {
+            if (id < 0 || id >= v) throw new IllegalArgumentException("stop id " + id + " is outside the vocabulary [0, " + v + ")");
+            stop[id] = true;
+        }
+        if (config.eosId() >= 0) stop[config.eosId()] = true;
         Sampler sampler = new Sampler(config.temperature(), config.topK(), config.topP());
         SplittableRandom root = new SplittableRandom(config.seed());
         SplittableRandom[] rngs = new SplittableRandom[b];
@@ -69,7 +85,7 @@ public final class Generator {
                     sampleLogp[at] = (float) smp.sampleLogProb();
                     responseLengths[i]++;
                     next[i] = smp.token();
-                    if (smp.token() == config.eosId()) done[i] = true;
+                    if (stop[smp.token()]) done[i] = true;
                     else all = false;
                 }
                 if (all || s == maxNew - 1) break;

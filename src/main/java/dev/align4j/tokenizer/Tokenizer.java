@@ -10,7 +10,9 @@ package dev.align4j.tokenizer;
  *
  * <p><b>Encoding</b> is of plain text only: a special token's marker written in the text (for example the
  * characters {@code "<|endoftext|>"}) is encoded as ordinary text, never as the special id. Special ids are
- * added by the caller (prompt builders, data loaders), so untrusted text cannot inject an EOS. It follows
+ * added by the caller (prompt builders, data loaders), so untrusted text cannot inject an EOS. (A rendered Hugging
+ * Face chat template is the exception, encoded as transformers encodes it by {@link HfTokenizer#encodeWithSpecials}
+ * through {@link ChatFormatter}.) It follows
  * that {@code decode(encode(s)).equals(s)} for every well-formed string {@code s} (unpaired surrogates
  * are not representable in UTF-8 and come back as {@code ?}), while {@code encode(decode(ids))}
  * differs from {@code ids} when {@code ids} contains special ids.
@@ -41,6 +43,14 @@ public interface Tokenizer {
 
     /** The id written into padded positions (may equal {@link #eosId()}; masks, not ids, mark padding). */
     int padId();
+
+    /**
+     * The ids generation stops at: EOS, and for Hugging Face models every {@code eos_token_id} of
+     * {@code generation_config.json} and {@code config.json} (e.g. Llama 3's {@code <|eot_id|>}).
+     */
+    default int[] stopIds() {
+        return new int[] {eosId()};
+    }
 
     /** True for ids that carry no text of their own (EOS, BOS, PAD, unused vocabulary-padding ids). */
     boolean isSpecial(int id);

@@ -1,6 +1,9 @@
 package dev.align4j.tokenizer;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 
 /** Tokenizers by name, for configuration files and command lines. */
 public final class Tokenizers {
@@ -21,5 +24,14 @@ public final class Tokenizers {
             default:
                 throw new IllegalArgumentException("unknown tokenizer name \"" + name + "\"; known: " + NAMES);
         }
+    }
+
+    /**
+     * The Hugging Face tokenizer of a model folder when it holds {@value HfTokenizer#TOKENIZER_FILE}
+     * ({@link HfTokenizer#load(Path)}), else empty (the caller then infers byte or gpt2 from the vocabulary).
+     */
+    public static Optional<HfTokenizer> forModel(Path dir) throws IOException {
+        Ids.notNull("dir", dir);
+        return HfTokenizer.isTokenizerDir(dir) ? Optional.of(HfTokenizer.load(dir)) : Optional.empty();
     }
 }
