@@ -72,7 +72,7 @@ public final class EvalCommand extends BaseCommand {
         Map<String, Object> json = new LinkedHashMap<>();
         if (modelPath != null) {
             try (CausalLm gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
-                Tokenizer tok = ModelPaths.tokenizer(tokenizer, gpt.config().vocabSize());
+                Tokenizer tok = ChatTokenizers.forModel(modelPath, "--model", tokenizer, gpt.config().vocabSize());
                 Encoder enc = new Encoder(tok, gpt.config().nCtx());
                 GoldEvaluator gold = new GoldEvaluator(enc, batch, maxNew);
                 info("%d held-out tasks of %s, model %s", test.size(), suite, ModelPaths.describe(gpt.config()));
@@ -92,7 +92,7 @@ public final class EvalCommand extends BaseCommand {
         }
         if (rewardPath != null) {
             try (RewardModel rm = ModelPaths.loadRewardModel(rewardPath, "--reward-model", device())) {
-                Tokenizer tok = ModelPaths.tokenizer(tokenizer, rm.config().vocabSize());
+                Tokenizer tok = ChatTokenizers.forModel(rewardPath, "--reward-model", tokenizer, rm.config().vocabSize());
                 Encoder enc = new Encoder(tok, rm.config().nCtx());
                 List<TokenizedPair> pairs = data.data != null ? Data.encodePairs(enc, Data.readPairs(this, data))
                         : Data.encodePairs(enc, TaskSuite.corruptedPairs(test, seed + 5));

@@ -101,10 +101,11 @@ public final class PretrainCommand extends BaseCommand {
         if (resume) { // the run's saved settings and weights; the data options come from this command line
             cfg = resumed(lm.run.out, () -> LmTrainer.savedConfig(lm.run.out));
             gc = ModelPaths.checkpointConfig(lm.run.out);
-            tok = ModelPaths.tokenizer(model.tokenizer, gc.vocabSize());
+            tok = ChatTokenizers.forModel(lm.run.out, "--out", model.tokenizer, gc.vocabSize());
         } else { // nothing is allocated or created until every input has been checked
             gc = model.config();
-            tok = model.tokenizer(gc);
+            tok = model.init != null ? ChatTokenizers.forModel(model.init, "--init", model.tokenizer, gc.vocabSize())
+                    : model.tokenizer(gc);
             cfg = LmRunOptions.config(this, gc.nCtx());
         }
         Device device = device();

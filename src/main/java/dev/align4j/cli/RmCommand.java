@@ -43,7 +43,7 @@ public final class RmCommand extends BaseCommand {
         Data.Split2<TokenizedPair> pairs;
         Tokenizer tok;
         try (CausalLm policy = ModelPaths.loadGpt(pairOptions.init, "--init", device())) {
-            tok = ModelPaths.tokenizer(pairOptions.tokenizer, policy.config().vocabSize());
+            tok = ChatTokenizers.forModel(pairOptions.init, "--init", pairOptions.tokenizer, policy.config().vocabSize());
             Encoder enc = pairOptions.encoder(tok, policy);
             pairs = pairOptions.read(this, data, holdout, cfg.seed(), policy, enc);
             info("%d train / %d held-out pairs (%d truncated to %d tokens), model %s", pairs.train().size(), pairs.eval().size(),

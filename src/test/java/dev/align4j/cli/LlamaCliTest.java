@@ -94,6 +94,56 @@ class LlamaCliTest {
     }
 
     /**
+     * The issue's end-to-end case: a sharded BF16 Qwen3-family folder with Qwen3's real tokenizer and chat template
+     * (../shared/tokenizers/qwen3; skipped when absent) goes through sft (chat data rendered with the model's template,
+     * assistant-only loss), rm, dpo and ppo from the command line on the CPU; every saved model carries the tokenizer
+     * and re-saves byte for byte.
+     */
+    @Test
+    void qwen3WithItsTokenizerThroughEveryTrainer() throws IOException {
+        Path qwen = Path.of("../shared/tokenizers/qwen3");
+        Assumptions.assumeTrue(dev.align4j.tokenizer.HfTokenizer.available() && Files.isRegularFile(qwen.resolve("tokenizer.json")),
+                "needs ../shared/tokenizers/qwen3 and DJL's tokenizers");
+        LlamaConfig c = new LlamaConfig("qwen3", 151680, 32, 48, 1, 4, 2, 16, 1e-6, 1e6, null, true, false, true, 128);
+        Path init = tmp.resolve("qwen3tok-init");
+        try (Llama m = Llama.create(c, Device.cpu(), 11)) {
+            m.save(init, SaveOptions.DEFAULT.withDtype(SafeTensorsDType.BF16).withMaxShardBytes(4 << 20));
+        }
+        assertTrue(Files.isRegularFile(init.resolve("model.safetensors.index.json")), "sharded");
+        for (String f : List.of("tokenizer.json", "tokenizer_config.json")) Files.copy(qwen.resolve(f), init.resolve(f));
+        Path chat = Files.write(tmp.resolve("qwen3-chat.jsonl"), List.of(
+                "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello!\"}]}",
+                "{\"messages\": [{\"role\": \"user\", \"content\": \"2+2?\"}, {\"role\": \"assistant\", \"content\": \"4\"}]}",
+                "{\"messages\": [{\"role\": \"user\", \"content\": \"3*3?\"}, {\"role\": \"assistant\", \"content\": \"9\"}]}",
+                "{\"messages\": [{\"role\": \"user\", \"content\": \"Red?\"}, {\"role\": \"assistant\", \"content\": \"A colour.\"}]}"));
+        Path pairs = Files.write(tmp.resolve("qwen3-pairs.jsonl"), List.of(
+                "{\"prompt\": \"2+2?\", \"chosen\": \" 4\", \"rejected\": \" 5\"}",
+                "{\"prompt\": \"3*3?\", \"chosen\": \" 9\", \"rejected\": \" 6\"}",
+                "{\"prompt\": \"1+1?\", \"chosen\": \" 2\", \"rejected\": \" 3\"}",
+                "{\"prompt\": \"5-2?\", \"chosen\": \" 3\", \"rejected\": \" 4\"}"));
+        Path sft = tmp.resolve("qwen3tok-sft"), rm = tmp.resolve("qwen3tok-rm"), dpo = tmp.resolve("qwen3tok-dpo");
+        Path ppo = tmp.resolve("qwen3tok-ppo");
+        Run r = run("sft", "--init", init, "--data", chat, "--format", "messages", "--steps", 2, "--batch", 2, "--eval-every", 0,
+                "--out", sft).ok();
+        String said = r.out() + r.err();
+        assertTrue(said.contains("chat template") && said.contains("qwen3"), said);
+        run("rm", "--init", sft.resolve("model"), "--data", pairs, "--format", "pairs", "--steps", 2, "--batch", 2,
+                "--holdout", 0.25, "--eval-every", 0, "--out", rm, "--quiet").ok();
+        run("dpo", "--init", sft.resolve("model"), "--data", pairs, "--format", "pairs", "--steps", 2, "--batch", 2,
+                "--eval-every", 0, "--save-dtype", "bfloat16", "--out", dpo, "--quiet").ok();
+        run("ppo", "--policy", sft.resolve("model"), "--reward-model", rm, "--tasks", 4, "--level", 1, "--steps", 1,
+                "--rollout", 2, "--mini-batch", 2, "--epochs", 1, "--max-new", 3, "--eval-tasks", 2, "--eval-every", 0,
+                "--out", ppo, "--quiet").ok();
+        for (Path saved : List.of(sft.resolve("model"), rm.resolve("model"), dpo.resolve("model"), ppo.resolve("model")))
+            assertTrue(Files.isRegularFile(saved.resolve("tokenizer.json")), saved + " carries the tokenizer");
+        assertReloadsBitIdentically(dpo.resolve("model"), SafeTensorsDType.BF16, SaveOptions.DEFAULT.maxShardBytes());
+        assertReloadsBitIdentically(ppo.resolve("model"), SafeTensorsDType.F32, SaveOptions.DEFAULT.maxShardBytes());
+        Run g = run("generate", "--model", dpo, "--prompt", "2+2?", "--chat", "--max-new", 3, "--temperature", 0).ok();
+        assertEquals(g.out(), run("generate", "--model", dpo, "--prompt", "2+2?", "--chat", "--max-new", 3, "--temperature", 0)
+                .ok().out());
+    }
+
+    /**
      * stories260K (a real pretrained Llama, GQA) from the command line with token ids: greedy {@code generate --ids 1}
      * (through the KV cache) reproduces llama2.c's 64 ids, and {@code score} their log-probs within 1e-4.
      */
