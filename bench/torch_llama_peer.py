@@ -16,7 +16,7 @@ accounting of the parameters, gradients and AdamW moments (4 bytes each).
 Prints the matmul GFLOP/s of torch on a 2048³ product and on the model's MLP shape first (DESIGN.md: the peer is
 only fair with an optimised BLAS), then one "RESULT {json}" line per measurement for bench/llama_summary.py.
 
-  /usr/bin/python3 bench/torch_llama_peer.py train [--B 4 --T 512 --steps 3 --warmup 1 --threads 2]
+  /usr/bin/python3 bench/torch_llama_peer.py train [--B 4 --T 512 --steps 3 --warmup 1 --threads 2] [--profile]
   /usr/bin/python3 bench/torch_llama_peer.py gen [--B 1 --prompt 64 --new 128 --threads 2]
 The model shape defaults to SmolLM2-135M (30 layers, 576 wide, 9 heads, 3 KV heads, FFN 1536, vocab 49152, tied);
 --layers/--hidden/... change it.
@@ -185,6 +185,14 @@ def train(a, model):
         if s >= a.warmup:
             times.append(t3 - t0); fwd.append(t1 - t0); bwd.append(t2 - t1); upd.append(t3 - t2); cpu.append(c)
             cf.append(c1 - c0); cb.append(c2 - c1); cu.append(c3 - c2)
+    if a.profile:  # one more step under torch.profiler: self CPU time per op
+        from torch.profiler import profile, ProfilerActivity
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            opt.zero_grad(set_to_none=True)
+            model.loss(idx, tgt).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25), flush=True)
     med = statistics.median(times)
     emit(dict(bench="train", impl="pytorch", B=a.B, T=a.T, threads=torch.get_num_threads(), params=n_params,
               step_ms=[x * 1e3 for x in times], median_ms=med * 1e3, tokens_per_s=a.B * a.T / med,
@@ -240,6 +248,7 @@ def main():
     ap.add_argument("--eps", type=float, default=1e-5)
     ap.add_argument("--rope-theta", type=float, default=10000.0)
     ap.add_argument("--untied", dest="tied", action="store_false")
+    ap.add_argument("--profile", action="store_true", help="train: one more step under torch.profiler, ops by self CPU time")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     rows = a.B * a.T if a.mode == "train" else a.B
