@@ -50,7 +50,9 @@ public final class LlamaOpsBench {
         Device dev = Device.parse(o.get("device"));
         LlamaConfig c = LlamaBenchSupport.config(o);
         boolean cpuClock = !o.get("clock").equals("wall") && dev.isCpu();
-        java.util.function.LongSupplier clock = cpuClock ? LlamaBenchSupport::cpuNanos : System::nanoTime;
+        // one thread: every kernel runs on this thread, whose own clock leaves out the JVM's JIT and GC threads
+        java.util.function.LongSupplier clock = !cpuClock ? System::nanoTime
+                : Matmul.cpuThreads() == 1 ? LlamaBenchSupport::threadCpuNanos : LlamaBenchSupport::cpuNanos;
         try (Scope s = new Scope()) {
             List<Op> ops = new ArrayList<>();
             layerOps(s, dev, c, b, t, ops);
