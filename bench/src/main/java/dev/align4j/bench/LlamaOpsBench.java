@@ -75,7 +75,8 @@ public final class LlamaOpsBench {
             }
             System.out.printf("%nLlama ops at B=%d, T=%d (%s), %s, %d OpenBLAS threads, median of %d, %s; step as the sum of"
                             + " its ops: %.0f ms%n%n", b, t, c.describe(), dev, dev.isCpu() ? Matmul.cpuThreads() : 0, reps,
-                    cpuClock ? "process CPU time (all threads)" : "wall-clock time", total);
+                    !cpuClock ? "wall-clock time" : Matmul.cpuThreads() == 1 ? "CPU time of the calling thread (every kernel runs on it)"
+                            : "process CPU time (all threads)", total);
             System.out.println("| op | group | × per step | ms per call | ms per step | share | GFLOP/s |");
             System.out.println("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
             Map<String, Double> groups = new LinkedHashMap<>();
