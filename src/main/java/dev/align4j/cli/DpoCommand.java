@@ -53,7 +53,7 @@ public final class DpoCommand extends BaseCommand {
         if (resume) cfg = resumed(out, () -> DpoTrainer.savedConfig(out)); // its seed splits the data as the run did
         try (Gpt policy = ModelPaths.loadGpt(pairOptions.init, "--init", device());
              Gpt ref = reference == null ? null : ModelPaths.loadGpt(reference, "--reference", policy.device())) {
-            Tokenizer tok = ChatTokenizers.forModel(pairOptions.init, "--init", pairOptions.tokenizer, policy.config().vocabSize());
+            Tokenizer tok = ModelPaths.tokenizer(pairOptions.tokenizer, policy.config().vocabSize());
             Encoder enc = pairOptions.encoder(tok, policy);
             Data.Split2<TokenizedPair> pairs = pairOptions.read(this, data, holdout, cfg.seed(), policy, enc);
             info("%s: %d train / %d held-out pairs (%d truncated to %d tokens), model %s", cfg.loss(), pairs.train().size(),
@@ -67,7 +67,6 @@ public final class DpoCommand extends BaseCommand {
                 beginTraining();
                 t.train();
                 Path saved = ModelPaths.saveFinal(t.model(), out);
-                ChatTokenizers.copyFiles(tok, saved);
                 result("dpo (%s): model saved to %s (run folder %s)", name, saved, out);
             }
         }

@@ -109,7 +109,7 @@ public final class PpoCommand extends BaseCommand {
             if (rm.config().vocabSize() != policy.config().vocabSize())
                 throw CliException.usage("--reward-model has a vocabulary of " + rm.config().vocabSize() + ", --policy "
                         + policy.config().vocabSize() + ": they must share the tokenizer");
-            Tokenizer tok = ChatTokenizers.forModel(policyPath, "--policy", tokenizer, policy.config().vocabSize());
+            Tokenizer tok = ModelPaths.tokenizer(tokenizer, policy.config().vocabSize());
             Encoder enc = new Encoder(tok, policy.config().nCtx());
             List<int[]> prompts = new ArrayList<>(train.size());
             for (Task t : train) prompts.add(enc.encodePrompt(t.prompt()));
@@ -142,7 +142,6 @@ public final class PpoCommand extends BaseCommand {
                         num(b, "objective/scores"), num(a, "objective/gold"), num(b, "objective/gold"), num(a, "objective/kl"),
                         num(b, "objective/kl"), lines.size());
                 Path saved = ModelPaths.saveFinal(t.policy(), out);
-                ChatTokenizers.copyFiles(tok, saved);
                 result("ppo: policy saved to %s (run folder %s)", saved, out);
             }
         }

@@ -43,7 +43,7 @@ public final class RmCommand extends BaseCommand {
         Data.Split2<TokenizedPair> pairs;
         Tokenizer tok;
         try (Gpt policy = ModelPaths.loadGpt(pairOptions.init, "--init", device())) {
-            tok = ChatTokenizers.forModel(pairOptions.init, "--init", pairOptions.tokenizer, policy.config().vocabSize());
+            tok = ModelPaths.tokenizer(pairOptions.tokenizer, policy.config().vocabSize());
             Encoder enc = pairOptions.encoder(tok, policy);
             pairs = pairOptions.read(this, data, holdout, cfg.seed(), policy, enc);
             info("%d train / %d held-out pairs (%d truncated to %d tokens), model %s", pairs.train().size(), pairs.eval().size(),
@@ -64,7 +64,6 @@ public final class RmCommand extends BaseCommand {
                 result("rm: held-out accuracy %.3f on %d pairs (mean margin %.3f)", acc.accuracy(), acc.n(), acc.meanMargin());
             }
             Path saved = ModelPaths.saveFinal(trained, out);
-            ChatTokenizers.copyFiles(tok, saved);
             result("rm: reward model saved to %s (run folder %s)", saved, out);
         }
         return 0;
