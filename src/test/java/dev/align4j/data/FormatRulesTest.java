@@ -39,9 +39,12 @@ class FormatRulesTest {
         List<SftExample> r = AlpacaFormat.read(f, ReadOptions.defaults()).items();
         assertEquals(SftExample.of("Below is an instruction that describes a task, paired with an input that provides further "
                 + "context. Write a response that appropriately completes the request.\n\n### Instruction:\nAdd the numbers."
-                + "\n\n### Input:\n2 and 3\n\n### Response:\n", "5", "a.jsonl:1"), r.get(0));
+                + "\n\n### Input:\n2 and 3\n\n### Response:\n", "5", "a.jsonl:1"), r.get(0).withChat(null));
         assertEquals(SftExample.of("Below is an instruction that describes a task. Write a response that appropriately "
-                + "completes the request.\n\n### Instruction:\nName a {input} colour.\n\n### Response:\n", " Blue", "a.jsonl:2"), r.get(1));
+                + "completes the request.\n\n### Instruction:\nName a {input} colour.\n\n### Response:\n", " Blue", "a.jsonl:2"), r.get(1).withChat(null));
+        // with a model's own chat template the record is one user message and the reply
+        assertEquals(SftExample.Chat.instruction("Add the numbers.\n\n2 and 3", "5"), r.get(0).chat());
+        assertEquals(SftExample.Chat.instruction("Name a {input} colour.", " Blue"), r.get(1).chat());
         // placeholders inside the instruction are not substituted into
         assertTrue(AlpacaFormat.prompt("use {input} here", "X").contains("### Instruction:\nuse {input} here\n\n### Input:\nX\n"));
     }
@@ -59,11 +62,11 @@ class FormatRulesTest {
         assertEquals(4, x.size());
         assertEquals(SftExample.of("Below is an instruction that describes a task, paired with an input that provides further "
                 + "context. Write a response that appropriately completes the request.\n\n### Instruction:\nAdd the numbers."
-                + "\n\n### Input:\n2 and 3\n\n### Response:\n", "5", "seed.jsonl:1#0"), x.get(0));
+                + "\n\n### Input:\n2 and 3\n\n### Response:\n", "5", "seed.jsonl:1#0"), x.get(0).withChat(null));
         assertEquals(SftExample.of("Below is an instruction that describes a task. Write a response that appropriately "
-                + "completes the request.\n\n### Instruction:\nAdd the numbers.\n\n### Response:\n", " 0", "seed.jsonl:1#1"), x.get(1));
-        assertEquals(SftExample.of(AlpacaFormat.prompt("Add the numbers.", "1 and {input}"), "?", "seed.jsonl:1#2"), x.get(2));
-        assertEquals(SftExample.of(AlpacaFormat.prompt("Name a colour.", ""), "Blue", "seed.jsonl:3#0"), x.get(3));
+                + "completes the request.\n\n### Instruction:\nAdd the numbers.\n\n### Response:\n", " 0", "seed.jsonl:1#1"), x.get(1).withChat(null));
+        assertEquals(SftExample.of(AlpacaFormat.prompt("Add the numbers.", "1 and {input}"), "?", "seed.jsonl:1#2"), x.get(2).withChat(null));
+        assertEquals(SftExample.of(AlpacaFormat.prompt("Name a colour.", ""), "Blue", "seed.jsonl:3#0"), x.get(3).withChat(null));
         assertEquals(2, r.report().read());
         assertEquals(2, r.report().kept());
         assertEquals(4, r.report().produced());

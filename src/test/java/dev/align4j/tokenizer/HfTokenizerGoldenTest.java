@@ -219,6 +219,28 @@ class HfTokenizerGoldenTest {
     }
 
     @Test
+    void chatTemplatesAsANamedListOrAFile(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+        tokenizer("qwen3");
+        Files.copy(dir("qwen3").resolve("tokenizer.json"), tmp.resolve("tokenizer.json"));
+        Files.writeString(tmp.resolve("tokenizer_config.json"), "{\"eos_token\": \"<|im_end|>\", \"chat_template\": ["
+                + "{\"name\": \"default\", \"template\": \"{% for m in messages %}[{{ m.content }}]{% endfor %}\"},"
+                + "{\"name\": \"tool_use\", \"template\": \"tools\"}]}");
+        HfTokenizer t = HfTokenizer.load(tmp);
+        assertEquals(List.of("default", "tool_use"), List.copyOf(t.chatTemplates().keySet()));
+        assertEquals("[a][b]", ChatFormatter.of(t).render(List.of(Map.of("role", "user", "content", "a"),
+                Map.of("role", "assistant", "content", "b")), false));
+        Files.writeString(tmp.resolve("tokenizer_config.json"), "{\"eos_token\": \"<|im_end|>\"}");
+        Files.writeString(tmp.resolve("chat_template.jinja"), "{{ messages[0].content | upper }}\n");
+        assertEquals("A", ChatFormatter.of(HfTokenizer.load(tmp)).render(List.of(Map.of("role", "user", "content", "a")), true));
+        Files.delete(tmp.resolve("chat_template.jinja"));
+        IllegalArgumentException none = assertThrows(IllegalArgumentException.class, () -> ChatFormatter.of(HfTokenizer.load(tmp)));
+        assertTrue(none.getMessage().contains("has no chat template"), none.getMessage());
+        Files.writeString(tmp.resolve("tokenizer_config.json"), "{\"eos_token\": \"<|im_end|>\", \"chat_template\": 3}");
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> HfTokenizer.load(tmp));
+        assertTrue(bad.getMessage().contains("tokenizer_config.json: chat_template must be a string or a list"), bad.getMessage());
+    }
+
+    @Test
     void llama2PlainTextNeverYieldsSpecialIds() {
         HfTokenizer l2 = tokenizer("llama2");
         assertEquals(2, l2.eosId());
