@@ -20,8 +20,9 @@
 //     block per (b, h, 16 queries), looping over key tiles; dk/dv: one block per (b, h, 16 keys), looping over
 //     query tiles, so every output element has one writer (no atomics, deterministic). Each tile product is a
 //     plain loop per thread over D from shared memory; the online softmax's row max and sum are half-warp
-//     shuffles (a row's 16 keys on 16 lanes). Grouped heads write per-query-head dk/dv partials into `work`,
-//     summed by fa_kv_finish_kernel. Plain, not tuned (no tensor cores, no vector loads).
+//     shuffles (a row's 16 keys on 16 lanes). Δ_i is recomputed from o and dO (D per row) by each block that
+//     needs it rather than by a kernel and a buffer of its own. Grouped heads write per-query-head dk/dv partials
+//     into `work`, summed by fa_kv_finish_kernel. Plain, not tuned (no tensor cores, no vector loads).
 //   * CPU: one OpenMP thread per block, tiles of 64 queries × 64 keys copied (zero-padded to whole vectors) into
 //     thread-local buffers, and the products as register-blocked micro-kernels on GCC vector types of the
 //     machine's width (16 floats under AVX-512, 8 under the portable x86-64-v3 build's AVX2). Forward: one block
@@ -32,7 +33,7 @@
 //     key tile), query tiles inner, dq accumulated in place (the block owns the head's dq rows), so nothing is
 //     recomputed beyond the 10 units above and no atomics are needed. Fully masked key tiles (above the diagonal,
 //     before key_start) are skipped. Measured (this machine, one Zen 5 core, D = 64, T = 1024): ~110 GFLOP/s
-//     forward, ~120 backward, where the micro-kernels alone reach ~160 (exponentials and tile copies are the rest).
+//     forward, ~120 backward, where the micro-kernels alone reach ~155 (exponentials and tile copies are the rest).
 #pragma once
 #include "portability.h"
 #if !defined(A4J_GPU)
