@@ -8,7 +8,8 @@
 # (logprobs NxV,...), BT_SHAPES (policyloss/gae/klshaping BxT,...; default 256x1024), PAIRS (preference/reward
 # B,...; default 64,1024), NC_SHAPES (rmsnorm NxC,...; default 8192x2048,65536x128), SWIGLU_SHAPES (swiglu
 # NxF,...; default 4096x1536), ATTN_SHAPES (attention BxHxHkvxTxD,...; default 1x12x12x1024x64,4x9x3x512x64), REPS
-# (default 5), WARMUP (default 2), NO_BUILD=1 to reuse
+# (default 5), WARMUP (default 2), CLOCK=thread-cpu (attention only: one thread on each side, timed in the calling
+# thread's CPU time, for a machine shared with other jobs; default wall), NO_BUILD=1 to reuse
 # bench/target/benchmarks.jar,
 # RESULTS (a folder for align4j.csv and the logs; default a temp folder).
 # Installs Debian's python3-torch and libopenblas0-pthread when missing (without an optimised BLAS the
@@ -23,6 +24,12 @@ nc_shapes=${NC_SHAPES:-8192x2048,65536x128}
 swiglu_shapes=${SWIGLU_SHAPES:-4096x1536}
 attn_shapes=${ATTN_SHAPES:-1x12x12x1024x64,4x9x3x512x64}
 reps=${REPS:-5}
+clock=${CLOCK:-wall}
+threads=$(nproc)
+if [ "$clock" = thread-cpu ]; then
+  export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+  threads=1
+fi
 warmup=${WARMUP:-2}
 results=${RESULTS:-$(mktemp -d)}
 mkdir -p "$results"
@@ -48,11 +55,11 @@ echo "[run-cpu] $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576
 java -cp "$root/bench/target/benchmarks.jar" dev.align4j.bench.Report --device cpu --families "$families" \
      --shapes "$shapes" --bt-shapes "$bt_shapes" --pairs "$pairs" --nc-shapes "$nc_shapes" \
      --swiglu-shapes "$swiglu_shapes" --attn-shapes "$attn_shapes" --reps "$reps" --warmup "$warmup" \
-     --csv "$results/align4j.csv" "$@" 2>&1 \
+     --clock "$clock" --csv "$results/align4j.csv" "$@" 2>&1 \
      | tee "$results/align4j.log"
 echo
 /usr/bin/python3 "$root/bench/torch_peer.py" --families "$families" --shapes "$shapes" --bt-shapes "$bt_shapes" \
      --pairs "$pairs" --nc-shapes "$nc_shapes" --swiglu-shapes "$swiglu_shapes" --attn-shapes "$attn_shapes" \
-     --reps "$reps" --warmup "$warmup" \
-     --threads "$(nproc)" --align4j-csv "$results/align4j.csv" 2>&1 | tee "$results/torch.log"
+     --reps "$reps" --warmup "$warmup" --clock "$clock" \
+     --threads "$threads" --align4j-csv "$results/align4j.csv" 2>&1 | tee "$results/torch.log"
 echo "[run-cpu] results in $results"

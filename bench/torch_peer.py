@@ -40,6 +40,8 @@ KERNELS = ["fwd", "fwd+entropy", "bwd", "bwd+entropy"]
 
 
 DEVICE = "cpu"
+# --clock thread-cpu: the calling thread's CPU time (with --threads 1): per-core cost on a machine shared with other jobs
+CLOCK = time.perf_counter
 
 
 def sync():
@@ -53,10 +55,10 @@ def median_ms(fn, warmup, reps):
     sync()
     times = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         fn()
         sync()
-        times.append((time.perf_counter() - t0) * 1e3)
+        times.append((CLOCK() - t0) * 1e3)
     return statistics.median(times)
 
 
@@ -139,25 +141,25 @@ EPS = 0.2
 
 def median_ms_per_call(fn, reps, warmup_s=0.3, sample_ms=20.0):
     """Like the Java report: warm up by time, then `reps` samples, each the mean of a batch lasting >= sample_ms."""
-    end = time.perf_counter() + warmup_s
+    end = CLOCK() + warmup_s
     n = 0
-    while time.perf_counter() < end or n < 3:
+    while CLOCK() < end or n < 3:
         fn()
         n += 1
     sync()
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     for _ in range(3):
         fn()
     sync()
-    per = max(1e-9, (time.perf_counter() - t0) / 3)
+    per = max(1e-9, (CLOCK() - t0) / 3)
     batch = max(1, min(1 << 22, math.ceil(sample_ms / 1e3 / per)))
     times = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         for _ in range(batch):
             fn()
         sync()
-        times.append((time.perf_counter() - t0) * 1e3 / batch)
+        times.append((CLOCK() - t0) * 1e3 / batch)
     return statistics.median(times)
 
 
@@ -519,14 +521,20 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--clock", default="wall", choices=["wall", "thread-cpu"],
+                    help="thread-cpu: time the calling thread's CPU time (needs --threads 1)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--align4j-csv", help="the Report main's --csv output, to join")
     ap.add_argument("--mem-factor", type=float, default=4.5,
                     help="skip a logprobs shape when mem-factor x N*V*4 bytes exceed MemAvailable (autograd keeps ~4 N×V arrays)")
     args = ap.parse_args()
 
-    global DEVICE
+    global DEVICE, CLOCK
     DEVICE = args.device
+    if args.clock == "thread-cpu":
+        if args.threads != 1 or not DEVICE.startswith("cpu"):
+            ap.error("--clock thread-cpu needs --threads 1 on the cpu")
+        CLOCK = time.thread_time
     torch.set_num_threads(args.threads)
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     for f in families:

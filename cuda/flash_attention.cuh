@@ -20,15 +20,20 @@
 //     block per (b, h, 16 queries), looping over key tiles; dk/dv: one block per (b, h, 16 keys), looping over
 //     query tiles, so every output element has one writer (no atomics, deterministic). Each tile product is a
 //     plain loop per thread over D from shared memory; the online softmax's row max and sum are half-warp
-//     shuffles (a row's 16 keys on 16 lanes). Grouped heads write per-query-head dk/dv partials into `work`,
-//     summed by fa_kv_finish_kernel. Plain, not tuned (no tensor cores, no vector loads).
-//   * CPU: one OpenMP thread per block, tiles of 64 queries × 64 keys copied (zero-padded to whole 16-float
-//     vectors, k transposed) into thread-local buffers, and the products as register-blocked micro-kernels on
-//     GCC vector types (16 floats: one AVX-512 register, two AVX2 ones under -march=x86-64-v3). Forward: one
-//     block per (b, h, 64 queries), the costliest (last) query tiles first. Backward: FlashAttention-2's loop
-//     order, one block per (b, h): key tiles outer (their dk, dv in registers and L1), query tiles inner, dq
-//     accumulated in place (the block owns the head's dq rows), so nothing is recomputed beyond the 10 units
-//     above and no atomics are needed. Fully masked key tiles (above the diagonal, before key_start) are skipped.
+//     shuffles (a row's 16 keys on 16 lanes). Δ_i is recomputed from o and dO (D per row) by each block that
+//     needs it rather than by a kernel and a buffer of its own. Grouped heads write per-query-head dk/dv partials
+//     into `work`, summed by fa_kv_finish_kernel. Plain, not tuned (no tensor cores, no vector loads).
+//   * CPU: one OpenMP thread per block, tiles of 64 queries × 64 keys copied (zero-padded to whole vectors) into
+//     thread-local buffers, and the products as register-blocked micro-kernels on GCC vector types of the
+//     machine's width (16 floats under AVX-512, 8 under the portable x86-64-v3 build's AVX2). Forward: one block
+//     per (b, h, 64 queries), the costliest (last) query tiles first, scores computed transposed (k·qᵀ, the query
+//     tile transposed once per block) so that the online softmax's per-query max and sum are vertical vector ops;
+//     up to 8 queries (decoding) take their scores as dot products instead. Backward: FlashAttention-2's loop
+//     order, one block per (b, h): key tiles outer (their dk, dv in registers and L1, k and v transposed once per
+//     key tile), query tiles inner, dq accumulated in place (the block owns the head's dq rows), so nothing is
+//     recomputed beyond the 10 units above and no atomics are needed. Fully masked key tiles (above the diagonal,
+//     before key_start) are skipped. Measured (this machine, one Zen 5 core, D = 64, T = 1024): ~110 GFLOP/s
+//     forward, ~120 backward, where the micro-kernels alone reach ~155 (exponentials and tile copies are the rest).
 #pragma once
 #include "portability.h"
 #if !defined(A4J_GPU)
@@ -325,15 +330,25 @@ constexpr int64_t FA_FINISH_ROWS = 16;
 
 namespace fa_cpu {
 
-typedef float v16 __attribute__((vector_size(64)));  // one AVX-512 register (GCC vector extension)
-constexpr int64_t BQ = 64;                             // queries per tile
-constexpr int64_t BK = 64;                             // keys per tile
-constexpr int NB = (int)(BK / 16);                     // vectors per score row
-constexpr int RA = 16 / NB;                             // score rows per register tile: RA × NB = 16 accumulators
+// The machine's vector register (GCC vector extension): AVX-512 under -march=native on these machines, AVX2 in the
+// portable x86-64-v3 build (a 64-byte vector type there is split and spilled: ~30x slower). ACC: accumulators per
+// register tile, half the register file, leaving room for the operands.
+#if defined(__AVX512F__)
+constexpr int VW = 16;
+constexpr int ACC = 16;
+#else
+constexpr int VW = 8;
+constexpr int ACC = 8;
+#endif
+typedef float vec __attribute__((vector_size(VW * 4)));
+constexpr int64_t BQ = 64;           // queries per tile
+constexpr int64_t BK = 64;           // keys per tile
+constexpr int NB = (int)(BK / VW);   // vectors per score row
+constexpr int RA = ACC / NB > 0 ? ACC / NB : 1;  // score rows per register tile: RA × NB accumulators
 
-// Rows per register tile of the [rows, DP] products: R × NV accumulators, at most 16 of the 32 registers.
+// Rows per register tile of the [rows, DP] products: R × NV <= ACC accumulators (R a power of 2, at most 8).
 template <int NV> struct Tile {
-    static constexpr int R = NV <= 2 ? 8 : (NV <= 4 ? 4 : 2);
+    static constexpr int R = ACC / NV >= 8 ? 8 : (ACC / NV >= 4 ? 4 : (ACC / NV >= 2 ? 2 : 1));
 };
 
 inline int64_t round8(int64_t n) { return (n + 7) / 8 * 8; }
@@ -380,12 +395,12 @@ template <int DP> inline void load_transposed(const float* src, int64_t n, int64
 // C[r][0..BK) = Σ_x A[r][x]·Bt[x][0..BK) for rows r < m (a multiple of RA); A rows of DP, C rows of BK.
 template <int NV> inline void abt(const float* A4J_RESTRICT A, const float* A4J_RESTRICT Bt, int64_t m,
                                   float* A4J_RESTRICT C) {
-    constexpr int DP = NV * 16;
+    constexpr int DP = NV * VW;
     for (int64_t r0 = 0; r0 < m; r0 += RA) {
-        v16 acc[RA][NB] = {};
+        vec acc[RA][NB] = {};
         const float* a = A + r0 * DP;
         for (int x = 0; x < DP; ++x) {
-            const v16* b = reinterpret_cast<const v16*>(Bt + x * BK);
+            const vec* b = reinterpret_cast<const vec*>(Bt + x * BK);
 #pragma GCC unroll 8
             for (int r = 0; r < RA; ++r) {
                 const float s = a[r * DP + x];
@@ -394,7 +409,7 @@ template <int NV> inline void abt(const float* A4J_RESTRICT A, const float* A4J_
             }
         }
         for (int r = 0; r < RA; ++r)
-            for (int n = 0; n < NB; ++n) *reinterpret_cast<v16*>(C + (r0 + r) * BK + n * 16) = acc[r][n];
+            for (int n = 0; n < NB; ++n) *reinterpret_cast<vec*>(C + (r0 + r) * BK + n * VW) = acc[r][n];
     }
 }
 
@@ -402,14 +417,14 @@ template <int NV> inline void abt(const float* A4J_RESTRICT A, const float* A4J_
 template <int NV, int R, bool ACCUMULATE>
 inline void pm_rows(const float* A4J_RESTRICT P, int64_t ps, int64_t pc, int64_t n, const float* A4J_RESTRICT M,
                     int64_t r0, float* A4J_RESTRICT C) {
-    constexpr int DP = NV * 16;
-    v16 acc[R][NV];
+    constexpr int DP = NV * VW;
+    vec acc[R][NV];
     for (int r = 0; r < R; ++r)
         for (int x = 0; x < NV; ++x)
-            acc[r][x] = ACCUMULATE ? *reinterpret_cast<const v16*>(C + (r0 + r) * DP + x * 16) : v16{};
+            acc[r][x] = ACCUMULATE ? *reinterpret_cast<const vec*>(C + (r0 + r) * DP + x * VW) : vec{};
     const float* p = P + r0 * ps;
     for (int64_t c = 0; c < n; ++c) {
-        const v16* mr = reinterpret_cast<const v16*>(M + c * DP);
+        const vec* mr = reinterpret_cast<const vec*>(M + c * DP);
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
             const float s = p[r * ps + c * pc];
@@ -418,7 +433,7 @@ inline void pm_rows(const float* A4J_RESTRICT P, int64_t ps, int64_t pc, int64_t
         }
     }
     for (int r = 0; r < R; ++r)
-        for (int x = 0; x < NV; ++x) *reinterpret_cast<v16*>(C + (r0 + r) * DP + x * 16) = acc[r][x];
+        for (int x = 0; x < NV; ++x) *reinterpret_cast<vec*>(C + (r0 + r) * DP + x * VW) = acc[r][x];
 }
 
 // C[r][0..DP) (+)= Σ_{c < n} P[r·ps + c·pc]·M[c][0..DP) for rows r < m; C and M rows of DP.
@@ -430,20 +445,20 @@ inline void pm(const float* P, int64_t ps, int64_t pc, int64_t n, const float* M
     for (; r0 < m; ++r0) pm_rows<NV, 1, ACCUMULATE>(P, ps, pc, n, M, r0, C);
 }
 
-// St[c·BQ + r] = Σ_x K[c][x]·Q[r][x] for keys c < n and the few queries r < nq (rows of DP): the scores of a
+// St[c·ld + r] = Σ_x K[c][x]·Q[r][x] for keys c < n and the few queries r < nq (rows of DP): the scores of a
 // decoding step, where a BQ-wide transposed product would be mostly padding.
 template <int NV> inline void dots(const float* A4J_RESTRICT K, int64_t n, const float* A4J_RESTRICT Q, int64_t nq,
-                                   float* A4J_RESTRICT St) {
-    constexpr int DP = NV * 16;
+                                   int64_t ld, float* A4J_RESTRICT St) {
+    constexpr int DP = NV * VW;
     for (int64_t c = 0; c < n; ++c) {
-        const v16* kr = reinterpret_cast<const v16*>(K + c * DP);
+        const vec* kr = reinterpret_cast<const vec*>(K + c * DP);
         for (int64_t r = 0; r < nq; ++r) {
-            const v16* qr = reinterpret_cast<const v16*>(Q + r * DP);
-            v16 acc = kr[0] * qr[0];
+            const vec* qr = reinterpret_cast<const vec*>(Q + r * DP);
+            vec acc = kr[0] * qr[0];
             for (int x = 1; x < NV; ++x) acc += kr[x] * qr[x];
             float s = 0.0f;
-            for (int x = 0; x < 16; ++x) s += acc[x];
-            St[c * BQ + r] = s;
+            for (int x = 0; x < VW; ++x) s += acc[x];
+            St[c * ld + r] = s;
         }
     }
 }
@@ -457,14 +472,14 @@ __global__ void fwd_kernel(const float* q, const float* k, const float* v, const
                            int64_t Hkv, int64_t Tq, int64_t Tk, int64_t S, int64_t D, float scale, float* o,
                            float* lse) {
     static_assert(BQ == BK, "the score tile is BK x BQ, computed by abt, whose output rows are BK wide");
-    constexpr int DP = NV * 16;
+    constexpr int DP = NV * VW;
     const int64_t tiles = (Tq + BQ - 1) / BQ;
     const int64_t bh = blockIdx.x / tiles, i0 = (tiles - 1 - (int64_t)blockIdx.x % tiles) * BQ, b = bh / H;
     const int64_t kvh = (b * Hkv + (bh % H) / (H / Hkv)) * S * D, off = Tk - Tq;
     const int64_t nq = fa_min(BQ, Tq - i0), jend = off + i0 + nq;
     // A few queries (decoding: one) take their scores as dot products, and the softmax runs on one vector of columns.
     const bool few = nq <= 8;
-    const int64_t width = few ? 16 : BQ;  // score columns the softmax works on
+    const int64_t width = few ? 16 : BQ;  // score columns the softmax works on, and St's row stride
     float* Qt = scratch(2 * BQ * DP + 2 * BK * DP + BQ * BK + 4 * BQ);
     float* O = Qt + BQ * DP;
     float* Ks = O + BQ * DP;
@@ -476,12 +491,12 @@ __global__ void fwd_kernel(const float* q, const float* k, const float* v, const
     float* alpha = m_new + BQ;
     if (few) {
         load_rows<DP>(q + (bh * Tq + i0) * D, nq, nq, D, 1.0f, Qt);  // rows, not transposed
-        for (int64_t x = 0; x < BK * BQ; ++x) St[x] = 0.0f;          // columns [nq, 16) stay 0
+        for (int64_t x = 0; x < BK * width; ++x) St[x] = 0.0f;       // columns [nq, 16): finite, never used
     } else {
         load_transposed<DP>(q + (bh * Tq + i0) * D, nq, D, 1.0f, Qt);
     }
     for (int64_t x = 0; x < nq * DP; ++x) O[x] = 0.0f;
-    for (int64_t r = 0; r < BQ; ++r) {
+    for (int64_t r = 0; r < width; ++r) {
         m[r] = -INFINITY;
         l[r] = 0.0f;
     }
@@ -490,14 +505,14 @@ __global__ void fwd_kernel(const float* q, const float* k, const float* v, const
         load_rows<DP>(k + kvh + j0 * D, jn, round8(jn), D, scale * A4J_LOG2E, Ks);
         load_rows<DP>(v + kvh + j0 * D, jn, jn, D, 1.0f, Vs);
         if (few)
-            dots<NV>(Ks, jn, Qt, nq, St);
+            dots<NV>(Ks, jn, Qt, nq, width, St);
         else
             abt<NV>(Ks, Qt, round8(jn), St);  // St[c][r]: key j0 + c, query i0 + r, base 2
         // key c is visible to the queries r >= c + j0 − off − i0 (the causal bound; key_start is j0's lower bound)
         const int64_t lo0 = j0 - off - i0;
         for (int64_t r = 0; r < width; ++r) m_new[r] = m[r];
         for (int64_t c = 0; c < jn; ++c) {
-            const float* sr = St + c * BQ;
+            const float* sr = St + c * width;
 #pragma omp simd
             for (int64_t r = 0; r < width; ++r) {
                 const float x = r >= c + lo0 ? sr[r] : -INFINITY;
@@ -512,7 +527,7 @@ __global__ void fwd_kernel(const float* q, const float* k, const float* v, const
             l[r] *= alpha[r];
         }
         for (int64_t c = 0; c < jn; ++c) {
-            float* sr = St + c * BQ;
+            float* sr = St + c * width;
 #pragma omp simd
             for (int64_t r = 0; r < width; ++r) {
                 const float p = a4j_exp2_nonpos(r >= c + lo0 ? sr[r] - m[r] : -INFINITY);
@@ -526,7 +541,7 @@ __global__ void fwd_kernel(const float* q, const float* k, const float* v, const
 #pragma omp simd
             for (int64_t x = 0; x < DP; ++x) orow[x] *= a;
         }
-        pm<NV, true>(St, 1, BQ, jn, Vs, nq, O);  // O[r] += Σ_c P[c][r]·v_c
+        pm<NV, true>(St, 1, width, jn, Vs, nq, O);  // O[r] += Σ_c P[c][r]·v_c
     }
     for (int64_t r = 0; r < nq; ++r) {
         const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
@@ -545,7 +560,7 @@ __global__ void bwd_kernel(const float* q, const float* k, const float* v, const
                            const float* dout, const int32_t* key_start, int64_t H, int64_t Hkv, int64_t Tq,
                            int64_t Tk, int64_t S, int64_t D, float scale, float* dq, float* dk, float* dv,
                            int64_t out_slots) {
-    constexpr int DP = NV * 16;
+    constexpr int DP = NV * VW;
     const int64_t bh = blockIdx.x, b = bh / H;
     const int64_t kvh = (b * Hkv + (bh % H) / (H / Hkv)) * S * D, off = Tk - Tq, key0 = fa_key_start(key_start, b);
     const float* qh = q + bh * Tq * D;
@@ -621,19 +636,18 @@ __global__ void bwd_kernel(const float* q, const float* k, const float* v, const
     }
 }
 
-// f(std::integral_constant<int, NV>) with NV = ceil(D / 16), the head dimension in whole vectors (D <= 128).
-template <typename F> inline void with_nv(int64_t D, F f) {
-    switch ((D + 15) / 16) {
-        case 1: f(std::integral_constant<int, 1>()); break;
-        case 2: f(std::integral_constant<int, 2>()); break;
-        case 3: f(std::integral_constant<int, 3>()); break;
-        case 4: f(std::integral_constant<int, 4>()); break;
-        case 5: f(std::integral_constant<int, 5>()); break;
-        case 6: f(std::integral_constant<int, 6>()); break;
-        case 7: f(std::integral_constant<int, 7>()); break;
-        default: f(std::integral_constant<int, 8>()); break;
+// f(std::integral_constant<int, NV>) with NV = ceil(D / VW), the head dimension in whole vectors (D <= 128).
+template <int NV, typename F> inline void with_nv_from(int64_t nv, F& f) {
+    if constexpr (NV >= (int)(FA_MAX_D / VW)) {
+        f(std::integral_constant<int, NV>());
+    } else {
+        if (nv == NV)
+            f(std::integral_constant<int, NV>());
+        else
+            with_nv_from<NV + 1>(nv, f);
     }
 }
+template <typename F> inline void with_nv(int64_t D, F f) { with_nv_from<1>((D + VW - 1) / VW, f); }
 
 // Elements of work, for A4J_LAUNCH's choice of threads: about the FLOPs / 4 of the causal products.
 inline long long work_of(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D) {

@@ -30,6 +30,11 @@ import org.openjdk.jmh.annotations.Param;
  * model.Llama does; full-square GEMMs, so twice the causal FLOPs). Its buffers are preallocated (as the model's
  * activations were); its memory column is the size of its two [B, H, T, T] tensors. PyTorch:
  * bench/torch_peer.py, family "attention".
+ *
+ * <p>{@code --clock thread-cpu}: every time is the calling thread's CPU time with one thread (this sets OpenBLAS to
+ * one thread; start the JVM with {@code OMP_NUM_THREADS=1}, which the report checks), so that a machine shared with
+ * other jobs gives the per-core cost rather than the time spent waiting for a core; the PyTorch peer has the same
+ * option. Default: wall-clock time on all cores.
  * JMH: {@code java -jar benchmarks.jar FlashAttentionBench [-p shape=1x12x12x1024x64]}.
  */
 public class FlashAttentionBench extends JmhDefaults {
@@ -175,6 +180,19 @@ public class FlashAttentionBench extends JmhDefaults {
 
     // ---------------------------------------------------------------- report
 
+    /** Wall-clock or, with {@code --clock thread-cpu}, the calling thread's CPU time (see the class comment). */
+    static double medianMs(Report.Context ctx, Runnable body) {
+        return cpuClock(ctx) ? Timing.medianCpuMs(ctx.warmup(), ctx.reps(), body)
+                : Timing.medianMs(ctx.warmup(), ctx.reps(), body);
+    }
+
+    static boolean cpuClock(Report.Context ctx) {
+        String clock = ctx.option("clock", "wall");
+        if (!clock.equals("wall") && !clock.equals("thread-cpu"))
+            throw new IllegalArgumentException("--clock: wall or thread-cpu, got '" + clock + "'");
+        return clock.equals("thread-cpu");
+    }
+
     /** GFLOP/s of a 2048³ SGEMM on the device (median of a few), the rate the floor is counted at. */
     static double gemmGflops(Report.Context ctx) {
         int n = 2048;
@@ -183,30 +201,40 @@ public class FlashAttentionBench extends JmhDefaults {
             Tensor a = s.of(ctx.device(), SmallKernels.normal(rnd, n * n, 0, 1), n, n);
             Tensor bm = s.of(ctx.device(), SmallKernels.normal(rnd, n * n, 0, 1), n, n);
             Tensor c = s.empty(ctx.device(), dev.align4j.tensor.DType.F32, n, n);
-            double ms = Timing.medianMs(2, Math.max(5, ctx.reps()), () -> {
+            Runnable gemm = () -> {
                 Matmul.matmul(a, bm, c, false, false, 1f, 0f);
                 BenchAccess.synchronize(ctx.device());
-            });
+            };
+            double ms = cpuClock(ctx) ? Timing.medianCpuMs(2, Math.max(5, ctx.reps()), gemm)
+                    : Timing.medianMs(2, Math.max(5, ctx.reps()), gemm);
             return 2.0 * n * n * n / (ms * 1e6);
         }
     }
 
     static void report(Report.Context ctx) {
+        if (cpuClock(ctx)) {
+            if (!ctx.device().isCpu()) throw new IllegalArgumentException("--clock thread-cpu: CPU only");
+            if (!"1".equals(System.getenv("OMP_NUM_THREADS")))
+                throw new IllegalArgumentException("--clock thread-cpu needs OMP_NUM_THREADS=1 in the environment");
+            Matmul.setCpuThreads(1);
+            ctx.progress("attention: times are the calling thread's CPU time, one thread");
+        }
         for (String spec : ctx.option("attn-shapes", DEFAULT_SHAPES).split(",")) {
             int[] s = parse(spec);
             String name = name(s);
             ctx.progress(FAMILY + " " + name + " on " + ctx.device());
             try (Case c = new Case(ctx.device(), s[0], s[1], s[2], s[3], s[4], ctx.seed())) {
                 double gflops = gemmGflops(ctx);  // measured right before: the rate drifts on a shared machine
-                System.err.printf(Locale.ROOT, "  sgemm 2048^3: %.1f GFLOP/s (the floor's rate)%n", gflops);
+                System.err.printf(Locale.ROOT, "  sgemm 2048^3: %.1f GFLOP/s (the floor's rate%s)%n", gflops,
+                        cpuClock(ctx) ? ", one thread, CPU time" : "");
                 long extraF = Memory.extraPeakBytes(c::forward);
-                double fwd = Timing.medianMs(ctx.warmup(), ctx.reps(), c::forward);
+                double fwd = medianMs(ctx, c::forward);
                 long extraB = Memory.extraPeakBytes(c::backward);
-                double bwd = Timing.medianMs(ctx.warmup(), ctx.reps(), c::backward);
+                double bwd = medianMs(ctx, c::backward);
                 double fwdM = Double.NaN, bwdM = Double.NaN;
                 if (ctx.option("no-naive", null) == null) {
-                    fwdM = Timing.medianMs(ctx.warmup(), ctx.reps(), c::forwardMaterialised);
-                    bwdM = Timing.medianMs(ctx.warmup(), ctx.reps(), c::backwardMaterialised);
+                    fwdM = medianMs(ctx, c::forwardMaterialised);
+                    bwdM = medianMs(ctx, c::backwardMaterialised);
                 }
                 ctx.add(new Report.Row(FAMILY, "fwd", name, ctx.device().toString(), fwd, fwdM,
                         c.forwardFlops() / (gflops * 1e6), c.forwardBytes(), extraF, c.materialisedBytes() / 2));
