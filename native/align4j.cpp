@@ -200,6 +200,11 @@ int a4j_cpu_blas_register(int64_t sgemm) {
     return 0;
 }
 
+int a4j_cpu_blas_register_gemv(int64_t sgemv) {
+    a4j_cpu_blas::sgemv_fn().store(reinterpret_cast<a4j_cpu_blas::SgemvFn>((uintptr_t)sgemv));  // 0: not used
+    return 0;
+}
+
 const char* a4j_constant_name(int32_t i) { return i >= 0 && i < g_constant_count ? g_constants[i].name : nullptr; }
 
 int32_t a4j_constant_value(int32_t i) { return i >= 0 && i < g_constant_count ? g_constants[i].value : 0; }

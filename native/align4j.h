@@ -36,6 +36,8 @@ int a4j_gemm(int32_t device, int32_t trans_a, int32_t trans_b, int64_t M, int64_
              float beta, float* C, int64_t ldc, int64_t stride_c, int64_t batch, int32_t flags);
 // The address of OpenBLAS's cblas_sgemm, as loaded by JavaCPP's OpenBLAS presets.
 int a4j_cpu_blas_register(int64_t sgemm);
+// The address of cblas_sgemv (0: none): products with one row (M = 1) then use it (native/gemm_cpu.h).
+int a4j_cpu_blas_register_gemv(int64_t sgemv);
 // The i-th line of constants.def as compiled into this library: its name without A4J_ (NULL past the last
 // line) and its value (0 past the last line). For the test that holds the generated Java constants against it.
 const char* a4j_constant_name(int32_t i);

@@ -46,6 +46,12 @@ public final class Blas {
                 Pointer sgemm = Loader.addressof("cblas_sgemm");
                 if (sgemm == null || sgemm.isNull()) return "OpenBLAS is loaded but cblas_sgemm was not found";
                 Backend.check(NativeLib.a4j_cpu_blas_register(sgemm.address()), "registering OpenBLAS");
+                // One-row products (decoding) read the weights once through cblas_sgemv (native/gemm_cpu.h);
+                // -Dalign4j.blasGemv=false keeps them on cblas_sgemm.
+                Pointer sgemv = Loader.addressof("cblas_sgemv");
+                boolean gemv = Boolean.parseBoolean(System.getProperty("align4j.blasGemv", "true"));
+                Backend.check(NativeLib.a4j_cpu_blas_register_gemv(gemv && sgemv != null && !sgemv.isNull()
+                        ? sgemv.address() : 0), "registering OpenBLAS's sgemv");
                 return null;
             } catch (ClassNotFoundException e) {
                 return "OpenBLAS is not on the class path: the CPU GEMM needs org.bytedeco:openblas:0.3.31-1.5.13 and its "

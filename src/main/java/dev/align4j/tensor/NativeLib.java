@@ -58,5 +58,6 @@ final class NativeLib {
 
     // ---- GEMM: OpenBLAS on the CPU (native/gemm_cpu.h, registered by Blas.java), cuBLAS on CUDA (cuda/gemm_cublas.cuh)
     static native int a4j_cpu_blas_register(long sgemm);
+    static native int a4j_cpu_blas_register_gemv(long sgemv);
     static native int a4j_gemm(int device, int trans_a, int trans_b, long M, long N, long K, float alpha, @Cast("const float*") long A, long lda, long stride_a, @Cast("const float*") long B, long ldb, long stride_b, float beta, @Cast("float*") long C, long ldc, long stride_c, long batch, int flags);
 }
