@@ -32,6 +32,18 @@ import java.util.function.UnaryOperator;
  *   <tr><td>last</td><td>{@code Q: Last letter of tomek?\nA:} → {@code " k"}</td><td>word length</td></tr>
  * </table>
  *
+ * <p>{@link #verifiable(int)} adds families that only a verifier can judge — arithmetic a learned reward model is
+ * at chance on — kept out of {@link #all} so the default suite does not change:
+ *
+ * <table>
+ *   <caption>Verifiable families</caption>
+ *   <tr><th>name</th><th>example (template 0)</th><th>difficulty (level 1/2/3)</th></tr>
+ *   <tr><td>add_big</td><td>{@code Q: 482+3907=?\nA:} → {@code " 4389"}</td><td>operand digits 3/3..4/4..5</td></tr>
+ *   <tr><td>sub_big</td><td>{@code Q: 3907-482=?\nA:} → {@code " 3425"}</td><td>operand digits 3/3..4/4..5</td></tr>
+ *   <tr><td>two_step</td><td>{@code Q: 12+7-5=?\nA:} → {@code " 14"}, {@code Q: (3+4)*5=?\nA:} → {@code " 35"}</td>
+ *       <td>operands 0..9/49/99, factor 2..9</td></tr>
+ * </table>
+ *
  * <p>Words are pseudo-words of alternating consonants and vowels ({@code "tomek"}, {@code "abira"}), generated,
  * so the instance space is large and no word list ships. Corruptions (for preference pairs) are family-specific
  * near misses: off-by-one numbers, swapped/dropped/duplicated characters, the unreversed word, the wrong table
@@ -113,6 +125,154 @@ public final class Families {
             bad.addAll(numberCorruptions(Math.max(a, b)));
             return new Instance(a + "," + b, new String[] {"" + a, "" + b}, "" + Math.max(a, b), bad);
         });
+    }
+
+    // ------------------------------------------------------------------------------------------ verifiable arithmetic
+
+    /**
+     * The families only a verifier can judge (multi-digit arithmetic, two-step expressions) at difficulty
+     * {@code level} 1..3: {@code add_big}, {@code sub_big}, {@code two_step}. Not in {@link #all} (the default
+     * suite and its demo stay as they are); {@link TaskSuite#withVerifiable} adds them, and every suite built by
+     * {@link TaskSuite#level} finds them by name ({@link TaskSuite#only}).
+     */
+    public static List<TaskFamily> verifiable(int level) {
+        if (level < 1 || level > 3) throw new IllegalArgumentException("level must be 1, 2 or 3, got " + level);
+        int i = level - 1;
+        return List.of(
+                addBig(new int[] {3, 3, 4}[i], new int[] {3, 4, 5}[i]),
+                subBig(new int[] {3, 3, 4}[i], new int[] {3, 4, 5}[i]),
+                twoStep(new int[] {9, 49, 99}[i]));
+    }
+
+    /**
+     * {@code add_big}: {@code a + b}, each operand with {@code minDigits..maxDigits} digits (drawn per operand,
+     * then the value uniformly among the numbers of that many digits; digits in [2, 5]). Corruptions add the
+     * classic carry errors to the near misses of {@link #add}: the column sums without carries, and the sum with
+     * one of its carries dropped (−10, −100, ... where a column carried).
+     */
+    public static TaskFamily addBig(int minDigits, int maxDigits) {
+        digits(minDigits, maxDigits);
+        return new Generic("add_big", "operands of " + minDigits + ".." + maxDigits + " digits",
+                List.of("{0}+{1}=?", "What is {0} plus {1}?", "Add {0} and {1}."), rnd -> {
+            int a = number(rnd, minDigits, maxDigits), b = number(rnd, minDigits, maxDigits);
+            int s = a + b;
+            List<String> bad = new ArrayList<>();
+            bad.add(String.valueOf(columnwise(a, b, true)));   // carries forgotten
+            for (int p = 10; p <= s; p *= 10)
+                if (a % p + b % p >= p) bad.add(String.valueOf(s - p));   // the carry into this column dropped
+            bad.addAll(numberCorruptions(s));
+            bad.add(String.valueOf(Math.abs(a - b)));
+            return new Instance(a + "+" + b, new String[] {"" + a, "" + b}, "" + s, bad);
+        });
+    }
+
+    /**
+     * {@code sub_big}: {@code a − b ≥ 0}, operands of {@code minDigits..maxDigits} digits as in {@link #addBig}
+     * (the larger is {@code a}). Corruptions add the borrow errors: the columns' absolute differences (the
+     * smaller digit taken from the larger), one of its borrows forgotten (+10, +100, ... where a column
+     * borrowed), and {@code a + b}.
+     */
+    public static TaskFamily subBig(int minDigits, int maxDigits) {
+        digits(minDigits, maxDigits);
+        return new Generic("sub_big", "0 <= b <= a, operands of " + minDigits + ".." + maxDigits + " digits",
+                List.of("{0}-{1}=?", "What is {0} minus {1}?", "Subtract {1} from {0}."), rnd -> {
+            int x = number(rnd, minDigits, maxDigits), y = number(rnd, minDigits, maxDigits);
+            int a = Math.max(x, y), b = Math.min(x, y), d = a - b;
+            List<String> bad = new ArrayList<>();
+            bad.add(String.valueOf(columnwise(a, b, false)));   // smaller digit from the larger, no borrows
+            for (int p = 10; p <= a; p *= 10)
+                if (a % p < b % p) bad.add(String.valueOf(d + p));   // the borrow from this column forgotten
+            bad.addAll(numberCorruptions(d));
+            bad.add(String.valueOf(a + b));
+            if (d > 0) bad.add("-" + d);
+            return new Instance(a + "-" + b, new String[] {"" + a, "" + b}, "" + d, bad);
+        });
+    }
+
+    /**
+     * {@code two_step}: an expression of two operations, one of {@code a+b-c} ({@code c ≤ a+b}), {@code a-b+c}
+     * ({@code b ≤ a}) and {@code (a+b)*c}, with {@code a, b, c} in {@code [0, max]} and the factor {@code c} in
+     * {@code [2, 9]}; every intermediate and the answer are non-negative. The input is the expression itself
+     * ({@code "12+7-5"}, {@code "(3+4)*5"}), and each template shows it verbatim. Corruptions are the step errors:
+     * the first step only, a sign flipped, the precedence ignored ({@code a+b*c}), {@code *} read as {@code +},
+     * plus numeric near misses.
+     */
+    public static TaskFamily twoStep(int max) {
+        range("max", max, 2, 99);
+        return new Generic("two_step", "operands 0.." + max + ", factor 2..9",
+                List.of("{0}=?", "What is {0}?", "Compute {0}."), rnd -> {
+            int a = rnd.nextInt(max + 1), b = rnd.nextInt(max + 1);
+            String expr;
+            int v;
+            List<String> bad = new ArrayList<>();
+            switch (rnd.nextInt(3)) {
+                case 0 -> {
+                    int c = rnd.nextInt(Math.min(max, a + b) + 1);
+                    expr = a + "+" + b + "-" + c;
+                    v = a + b - c;
+                    bad.add("" + (a + b));        // stopped after the first step
+                    bad.add("" + (a + b + c));    // the sign flipped
+                    if (a >= b + c) bad.add("" + (a - b - c));
+                }
+                case 1 -> {
+                    if (b > a) {
+                        int t = a;
+                        a = b;
+                        b = t;
+                    }
+                    int c = rnd.nextInt(max + 1);
+                    expr = a + "-" + b + "+" + c;
+                    v = a - b + c;
+                    bad.add("" + (a - b));
+                    bad.add("" + (a + b + c));
+                    if (b + c <= a) bad.add("" + (a - b - c));   // read as a-(b+c)
+                }
+                default -> {
+                    int c = 2 + rnd.nextInt(8);
+                    expr = "(" + a + "+" + b + ")*" + c;
+                    v = (a + b) * c;
+                    bad.add("" + (a + b * c));    // the parentheses ignored
+                    bad.add("" + (a + b));
+                    bad.add("" + (a * c + b));    // c applied to one term
+                    bad.add("" + (a + b + c));    // * read as +
+                }
+            }
+            bad.addAll(numberCorruptions(v));
+            return new Instance(expr, new String[] {expr}, "" + v, bad);
+        });
+    }
+
+    /** A number of {@code minDigits..maxDigits} digits: the count uniform, then the value uniform among them. */
+    private static int number(Random rnd, int minDigits, int maxDigits) {
+        int k = minDigits + rnd.nextInt(maxDigits - minDigits + 1);
+        int lo = k == 1 ? 0 : pow10(k - 1);
+        return lo + rnd.nextInt(pow10(k) - lo);
+    }
+
+    private static int pow10(int k) {
+        int p = 1;
+        for (int j = 0; j < k; j++) p *= 10;
+        return p;
+    }
+
+    /**
+     * Column by column without carries or borrows: {@code add} the digit sums mod 10, else the absolute digit
+     * differences (the mistakes of a pupil who forgets to carry, or takes the smaller digit from the larger).
+     */
+    static int columnwise(int a, int b, boolean add) {
+        int out = 0;
+        for (int p = 1; a > 0 || b > 0; p *= 10, a /= 10, b /= 10) {
+            int x = a % 10, y = b % 10;
+            out += p * (add ? (x + y) % 10 : Math.abs(x - y));
+        }
+        return out;
+    }
+
+    private static void digits(int minDigits, int maxDigits) {
+        range("minDigits", minDigits, 2, 5);
+        range("maxDigits", maxDigits, 2, 5);
+        if (maxDigits < minDigits)
+            throw new IllegalArgumentException("maxDigits (" + maxDigits + ") must be >= minDigits (" + minDigits + ")");
     }
 
     // ------------------------------------------------------------------------------------------ strings

@@ -27,16 +27,30 @@ import java.util.Set;
 public final class TaskSuite {
     private static final int MAX_TRIES = 100_000;
     private final List<TaskFamily> families;
+    /** Families that {@link #only} and {@link #splitOf} find by name but {@link #generate} does not draw from. */
+    private final List<TaskFamily> extra;
 
     public TaskSuite(List<TaskFamily> families) {
+        this(families, List.of());
+    }
+
+    /**
+     * A suite that generates from {@code families} and also knows {@code extra} by name: {@link #only} and
+     * {@link #splitOf} find them, {@link #generate} never draws them. Names are unique over both lists.
+     */
+    public TaskSuite(List<TaskFamily> families, List<TaskFamily> extra) {
         if (families == null || families.isEmpty()) throw new IllegalArgumentException("families must not be null or empty");
+        if (extra == null) throw new IllegalArgumentException("extra must not be null (List.of() for none)");
         Set<String> names = new HashSet<>();
-        for (int i = 0; i < families.size(); i++) {
-            TaskFamily f = families.get(i);
-            if (f == null) throw new IllegalArgumentException("families[" + i + "] must not be null");
+        for (int i = 0; i < families.size() + extra.size(); i++) {
+            boolean main = i < families.size();
+            TaskFamily f = main ? families.get(i) : extra.get(i - families.size());
+            if (f == null)
+                throw new IllegalArgumentException((main ? "families[" + i : "extra[" + (i - families.size())) + "] must not be null");
             if (!names.add(f.name())) throw new IllegalArgumentException("family name '" + f.name() + "' appears twice");
         }
         this.families = List.copyOf(families);
+        this.extra = List.copyOf(extra);
     }
 
     /** All built-in families at level 2 (see {@link Families#all}). */
@@ -44,25 +58,57 @@ public final class TaskSuite {
         return level(2);
     }
 
-    /** All built-in families at {@code level} 1 (easy), 2 (default) or 3 (hard). */
+    /**
+     * All built-in families of {@link Families#all} at {@code level} 1 (easy), 2 (default) or 3 (hard). The
+     * verifiable families ({@link Families#verifiable}) at the same level are known by name — {@code
+     * level(2).only("add", "two_step")} finds them — but not generated unless named.
+     */
     public static TaskSuite level(int level) {
-        return new TaskSuite(Families.all(level));
+        return new TaskSuite(Families.all(level), Families.verifiable(level));
     }
 
+    /** {@link Families#all} then {@link Families#verifiable}, all generated, at {@code level} 1..3. */
+    public static TaskSuite withVerifiable(int level) {
+        List<TaskFamily> f = new ArrayList<>(Families.all(level));
+        f.addAll(Families.verifiable(level));
+        return new TaskSuite(f);
+    }
+
+    /** The families {@link #generate} draws from. */
     public List<TaskFamily> families() {
         return families;
     }
 
-    /** The families named, in this suite's order; an unknown name throws naming it. */
+    /** The families known by name only (see {@link #TaskSuite(List, List)}); empty for most suites. */
+    public List<TaskFamily> extraFamilies() {
+        return extra;
+    }
+
+    /**
+     * A suite of the families named (those generated or known by name), in the order named; an unknown name
+     * throws naming it and the names known.
+     */
     public TaskSuite only(String... names) {
         if (names == null || names.length == 0) throw new IllegalArgumentException("names must not be empty");
         List<TaskFamily> out = new ArrayList<>();
         for (String n : names) {
-            TaskFamily f = families.stream().filter(x -> x.name().equals(n)).findFirst()
-                    .orElseThrow(() -> new IllegalArgumentException("no family named '" + n + "' in " + this));
+            TaskFamily f = find(n);
+            if (f == null) {
+                List<String> known = new ArrayList<>();
+                families.forEach(x -> known.add(x.name()));
+                extra.forEach(x -> known.add(x.name()));
+                throw new IllegalArgumentException("no family named '" + n + "' in " + this + " (known: "
+                        + String.join(", ", known) + ")");
+            }
             out.add(f);
         }
         return new TaskSuite(out);
+    }
+
+    private TaskFamily find(String name) {
+        for (TaskFamily f : families) if (f.name().equals(name)) return f;
+        for (TaskFamily f : extra) if (f.name().equals(name)) return f;
+        return null;
     }
 
     /** {@code n} tasks of {@code split}, deterministic for {@code seed} (see the class comment). */
@@ -90,9 +136,9 @@ public final class TaskSuite {
 
     /** The split an already generated task belongs to, by its family in this suite. */
     public Split splitOf(Task task) {
-        for (TaskFamily f : families)
-            if (f.name().equals(task.family())) return f.split(task.input(), task.template());
-        throw new IllegalArgumentException("task family '" + task.family() + "' is not in " + this);
+        TaskFamily f = find(task.family());
+        if (f == null) throw new IllegalArgumentException("task family '" + task.family() + "' is not in " + this);
+        return f.split(task.input(), task.template());
     }
 
     /** The SFT examples of {@code tasks} (prompt untrained, answer trained), in order. */
