@@ -171,7 +171,7 @@ class RewardFunctionsTest {
             assertArrayEquals(rm.score(SequenceBatch.ofResponses(p, c, 0)), got, "seed " + seed);
             float[] padded = rm.score(SequenceBatch.ofResponses(p, c, TOK.padId()));
             for (int i = 0; i < got.length; i++) assertEquals(padded[i], got[i], 1e-5f * (1 + Math.abs(got[i])), "seed " + seed + " row " + i);
-            // the score is read at the completion's end: changing the last token changes it, padding does not exist for it
+            // a sample's score does not depend on its batch (up to summation order)
             RewardSample first = s.get(0);
             assertEquals(got[0], f.score(List.of(first))[0], 1e-5f * (1 + Math.abs(got[0])), "alone in its batch");
             // smaller forwards give the same scores up to summation order
