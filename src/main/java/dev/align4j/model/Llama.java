@@ -147,14 +147,18 @@ public final class Llama extends CausalLmBase<Llama.State> {
     @Override
     public void initialize(long seed) {
         Random rnd = new Random(seed);
-        ParamLayout layout = layout();
-        float[] all = new float[Math.toIntExact(layout.size())];
-        for (ParamLayout.Entry e : layout.entries()) {
-            int off = (int) e.offset(), n = (int) e.numel();
-            if (e.name().endsWith("norm.weight")) Arrays.fill(all, off, off + n, 1f);
-            else if (e.shape().length == 2) for (int i = 0; i < n; i++) all[off + i] = (float) (0.02 * rnd.nextGaussian());
+        params().zero(); // biases
+        // tensor by tensor, so no host array of the whole model is made (a 7B model has more than 2^31 parameters)
+        for (ParamLayout.Entry e : layout().entries()) {
+            int n = Math.toIntExact(e.numel());
+            float[] x;
+            if (e.name().endsWith("norm.weight")) Arrays.fill(x = new float[n], 1f);
+            else if (e.shape().length == 2) {
+                x = new float[n];
+                for (int i = 0; i < n; i++) x[i] = (float) (0.02 * rnd.nextGaussian());
+            } else continue;
+            params().view(e.offset(), n).copyFrom(x);
         }
-        params().copyFrom(all);
     }
 
     @Override

@@ -45,6 +45,15 @@ class MatmulTest {
                 runCase(rnd, device, batch, 65, 65, 1, (t & 1) != 0, (t & 2) != 0, ab[0], ab[1], "seed " + seed);
                 runCase(rnd, device, batch, 7, 33, 0, (t & 1) != 0, (t & 2) != 0, ab[0], ab[1], "seed " + seed);
             }
+        // A few rows times Wᵀ (the CPU's small_m kernel for 2..64 rows: register tiles of 4 or 2 rows × 4 columns,
+        // vectors of 16 or 8 floats, then the remainders), and one large enough for its threads.
+        for (int m : new int[] {2, 3, 4, 5, 9, 32, 64})
+            for (int n : new int[] {1, 3, 4, 5, 17})
+                for (int k : new int[] {8, 16, 17, 31, 100}) {
+                    float[] ab = SCALARS[c++ % SCALARS.length];
+                    runCase(rnd, device, new long[0], m, n, k, false, true, ab[0], ab[1], "seed " + seed);
+                }
+        runCase(rnd, device, new long[] {2}, 32, 257, 129, false, true, 1f, 0f, "seed " + seed);
         // Large enough for OpenBLAS's multi-threaded, blocked path (and several cuBLAS tiles).
         runCase(rnd, device, new long[0], 300, 257, 129, false, true, 1f, 0f, "seed " + seed);
         runCase(rnd, device, new long[0], 129, 300, 257, true, false, 0.5f, 2f, "seed " + seed);
