@@ -11,7 +11,6 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
-#include <cstring>
 #include <string>
 
 namespace a4j_cpu_blas {
@@ -29,81 +28,12 @@ inline std::atomic<SgemmFn>& sgemm_fn() {
 typedef void (*SgemvFn)(int order, int trans, int m, int n, float alpha, const float* a, int lda, const float* x,
                         int incx, float beta, float* y, int incy);
 
-// cblas_sgemv, optional (registered unless -Dalign4j.blasGemv=false, which also turns off small_m below): with it a
-// product of one row (M = 1: a decode step's x·Wᵀ) reads each weight once, where
+// cblas_sgemv, optional: with it a product of one row (M = 1: a decode step's x·Wᵀ) reads each weight once, where
 // cblas_sgemm first copies all of op(B) into packed panels for that single row (57% of a batch-1 decode step's CPU).
 inline std::atomic<SgemvFn>& sgemv_fn() {
     static std::atomic<SgemvFn> f{nullptr};
     return f;
 }
-
-// Few rows times a weight matrix, C[M×N] = alpha·A[M×K]·B[N×K]ᵀ + beta·C with 2 ≤ M ≤ SMALL_M (a decode step of a
-// batch: x·Wᵀ, W [out, in] as stored). cblas_sgemm first copies all of B into packed panels, which for so few rows
-// costs more than the products (a batch-32 decode step of a 135M model ran at 25% of its compute floor); here each
-// RN rows of B are read once, from where they are, while all M rows of A (≤ 64 × K floats: L2) stream past them.
-// Register tile RM × RN of vector accumulators, lanes summed at the end (float, like any BLAS).
-namespace small_m {
-#if defined(__AVX512F__)
-constexpr int VW = 16, RM = 4, RN = 4;  // 16 accumulators of 32 registers
-#else
-constexpr int VW = 8, RM = 2, RN = 4;   // x86-64-v3 (AVX2): 8 of 16
-#endif
-constexpr int64_t SMALL_M = 64;
-typedef float vec __attribute__((vector_size(VW * 4)));
-
-inline vec load(const float* p) {
-    vec v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-
-template <int R, int S>
-inline void tile(const float* A, int64_t lda, const float* B, int64_t ldb, int64_t K, float alpha, float beta, float* C,
-                 int64_t ldc) {
-    vec acc[R][S];
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < S; j++) acc[i][j] = vec{};
-    int64_t k = 0;
-    for (; k + VW <= K; k += VW) {
-        vec b[S];
-        for (int j = 0; j < S; j++) b[j] = load(B + j * ldb + k);
-        for (int i = 0; i < R; i++) {
-            const vec a = load(A + i * lda + k);
-            for (int j = 0; j < S; j++) acc[i][j] += a * b[j];
-        }
-    }
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < S; j++) {
-            float s = 0.0f;
-            for (int l = 0; l < VW; l++) s += acc[i][j][l];
-            for (int64_t q = k; q < K; q++) s += A[i * lda + q] * B[j * ldb + q];
-            float* c = C + i * ldc + j;
-            *c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;  // beta = 0: C is not read (it may hold NaN)
-        }
-}
-
-// Rows [m0, M) of A against rows [n0, n0 + S) of B: full RM-row tiles, then single rows.
-template <int S>
-inline void column(const float* A, int64_t lda, const float* B, int64_t ldb, int64_t M, int64_t K, float alpha, float beta,
-                   float* C, int64_t ldc) {
-    int64_t m = 0;
-    for (; m + RM <= M; m += RM) tile<RM, S>(A + m * lda, lda, B, ldb, K, alpha, beta, C + m * ldc, ldc);
-    for (; m < M; m++) tile<1, S>(A + m * lda, lda, B, ldb, K, alpha, beta, C + m * ldc, ldc);
-}
-
-inline void gemm_nt(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
-                    float beta, float* C, int64_t ldc) {
-    const int64_t blocks = (N + RN - 1) / RN;
-    // threads only where there is work for them (a block is RN·K·M multiply-adds)
-#pragma omp parallel for schedule(static) if (M * N * K >= (int64_t)1 << 20)
-    for (int64_t blk = 0; blk < blocks; blk++) {
-        const int64_t n = blk * RN;
-        if (n + RN <= N) column<RN>(A, lda, B + n * ldb, ldb, M, K, alpha, beta, C + n, ldc);
-        else
-            for (int64_t j = n; j < N; j++) column<1>(A, lda, B + j * ldb, ldb, M, K, alpha, beta, C + j, ldc);
-    }
-}
-}  // namespace small_m
 
 // Returns 0, or 1 with error set (OpenBLAS not registered, sizes beyond its 32-bit ints).
 inline int gemm(int32_t trans_a, int32_t trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
@@ -129,11 +59,6 @@ inline int gemm(int32_t trans_a, int32_t trans_b, int64_t M, int64_t N, int64_t 
         for (int64_t i = 0; i < batch; i++)
             sgemv(ROW_MAJOR, trans_b ? NO_TRANS : TRANS, (int)(trans_b ? N : K), (int)(trans_b ? K : N), alpha,
                   B + i * stride_b, (int)ldb, A + i * stride_a, trans_a ? (int)lda : 1, beta, C + i * stride_c, 1);
-        return 0;
-    }
-    if (!trans_a && trans_b && M >= 2 && M <= small_m::SMALL_M && K >= small_m::VW && sgemv != nullptr) {
-        for (int64_t i = 0; i < batch; i++)
-            small_m::gemm_nt(M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta, C + i * stride_c, ldc);
         return 0;
     }
     for (int64_t i = 0; i < batch; i++)

@@ -46,8 +46,8 @@ public final class Blas {
                 Pointer sgemm = Loader.addressof("cblas_sgemm");
                 if (sgemm == null || sgemm.isNull()) return "OpenBLAS is loaded but cblas_sgemm was not found";
                 Backend.check(NativeLib.a4j_cpu_blas_register(sgemm.address()), "registering OpenBLAS");
-                // Products of one row (decoding) read the weights once through cblas_sgemv, and those of 2..64 rows
-                // through native/gemm_cpu.h's small_m kernel; -Dalign4j.blasGemv=false keeps both on cblas_sgemm.
+                // One-row products (decoding) read the weights once through cblas_sgemv (native/gemm_cpu.h);
+                // -Dalign4j.blasGemv=false keeps them on cblas_sgemm.
                 Pointer sgemv = Loader.addressof("cblas_sgemv");
                 boolean gemv = Boolean.parseBoolean(System.getProperty("align4j.blasGemv", "true"));
                 Backend.check(NativeLib.a4j_cpu_blas_register_gemv(gemv && sgemv != null && !sgemv.isNull()

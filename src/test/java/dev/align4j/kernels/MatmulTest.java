@@ -45,8 +45,7 @@ class MatmulTest {
                 runCase(rnd, device, batch, 65, 65, 1, (t & 1) != 0, (t & 2) != 0, ab[0], ab[1], "seed " + seed);
                 runCase(rnd, device, batch, 7, 33, 0, (t & 1) != 0, (t & 2) != 0, ab[0], ab[1], "seed " + seed);
             }
-        // A few rows times Wᵀ (the CPU's small_m kernel for 2..64 rows: register tiles of 4 or 2 rows × 4 columns,
-        // vectors of 16 or 8 floats, then the remainders), and one large enough for its threads.
+        // A few rows times Wᵀ (a decode step of a batch), odd sizes around the vector widths.
         for (int m : new int[] {2, 3, 4, 5, 9, 32, 64})
             for (int n : new int[] {1, 3, 4, 5, 17})
                 for (int k : new int[] {8, 16, 17, 31, 100}) {
