@@ -26,6 +26,7 @@ class FuzzTest {
         f.add(KlShapingTest::fuzzCase);
         f.add(GaeTest::fuzzCase);
         f.add(WhitenTest::fuzzCase);
+        f.add(GroupAdvantageTest::fuzzCase);
         f.add(LayerNormTest::fuzzCase);
         f.add(RmsNormTest::fuzzCase);
         f.add(GeluTest::fuzzCase);
