@@ -19,6 +19,7 @@ class FuzzTest {
         List<BiConsumer<Random, Device>> f = new ArrayList<>();
         f.add(LogProbsTest::fuzzCase);
         f.add(PolicyLossTest::fuzzCase);
+        f.add(PolicyLossGrpoTest::fuzzCase);
         f.add(ValueLossTest::fuzzCase);
         f.add(PreferenceLossTest::fuzzCase);
         f.add(RewardLossTest::fuzzCase);
