@@ -282,8 +282,18 @@ def run_gae(b, t, reps, seed, gamma=1.0, lam=0.95):
         w = masked_whiten(x, mask)
         return torch.masked_fill(w, padding_mask, 0)
 
+    rewards = torch.randn(b * t, generator=g, device=DEVICE)  # every element one reward, groups of 8
+
+    @torch.no_grad()
+    def group_advantage(num_generations=8):  # TRL GRPOTrainer, scale_rewards="group"
+        mean_grouped = rewards.view(-1, num_generations).mean(dim=1).repeat_interleave(num_generations, dim=0)
+        std_rewards = rewards.view(-1, num_generations).std(dim=1).repeat_interleave(num_generations, dim=0)
+        is_std_zero = torch.isclose(std_rewards, torch.zeros_like(std_rewards))
+        advantages = (rewards - mean_grouped) / (std_rewards + 1e-4)
+        return advantages, is_std_zero
+
     return {"gae": median_ms_per_call(gae_trl, reps), "gae (vectorised)": median_ms_per_call(gae_vec, reps),
-            "whiten": median_ms_per_call(whiten, reps)}
+            "whiten": median_ms_per_call(whiten, reps), "group_advantage": median_ms_per_call(group_advantage, reps)}
 
 
 def run_klshaping(b, t, reps, seed, kl_coef=0.05):

@@ -1,8 +1,9 @@
 // ppo_loss_rows.cuh — the second launch shared by policy_loss.cuh and value_loss.cuh. Their first launch (a block
 // per sequence) leaves an unscaled per-token gradient and, in work[b·ROW ..], the row's float partials:
 // Σ m·L first, the token count Σ m last, the loss's other token sums between. This launch (block per sequence)
-// sums the B row counts to get the normaliser of the aggregation (kernels.def agg: A4J_AGG_*), scales its row of
-// the gradient, and block 0 writes stats[ROW] = loss, the token-means of the sums between, token count.
+// sums the B row counts to get the normaliser of the aggregation (kernels.def agg: A4J_AGG_*; _DR_GRPO and _DAPO
+// divide by the caller's norm instead), scales its row of the gradient, and block 0 writes stats[ROW] = loss, the
+// token-means of the sums between, token count.
 // Every block re-reads all B counts: O(B²) reads of one float, ~65k at B = 256, far below the B·T token traffic
 // at PPO batch sizes, and cheaper than a third launch. Batch sums are in double (see policy_loss.cuh).
 #pragma once
@@ -22,7 +23,7 @@ template <int ROW, typename... Partials> A4J_DEV void ppo_loss_store_row(float* 
 
 // Grid max(B, 1): block 0 exists even for B = 0 so that the stats are always written.
 template <int ROW>
-__global__ void ppo_loss_finish_kernel(int64_t B, int64_t T, int32_t agg, float* A4J_RESTRICT grad,
+__global__ void ppo_loss_finish_kernel(int64_t B, int64_t T, int32_t agg, double norm, float* A4J_RESTRICT grad,
                                        const float* A4J_RESTRICT work, float* A4J_RESTRICT stats) {
     constexpr int COUNT = ROW - 1;  // the column of Σ m
     const int64_t b = blockIdx.x;
@@ -37,7 +38,9 @@ __global__ void ppo_loss_finish_kernel(int64_t B, int64_t T, int32_t agg, float*
     if (b < B) {
         const float c = work[b * ROW + COUNT];
         if (c > 0.0f) {  // rows without tokens hold zeros already
-            const float scale = (float)(agg == A4J_AGG_TOKEN_MEAN ? 1.0 / n : 1.0 / (nseq * (double)c));
+            const float scale = (float)(agg == A4J_AGG_TOKEN_MEAN      ? 1.0 / n
+                                        : agg == A4J_AGG_SEQUENCE_MEAN ? 1.0 / (nseq * (double)c)
+                                                                       : 1.0 / norm);
             float* g = grad + b * T;
             for (int64_t t = threadIdx.x; t < T; t += blockDim.x) g[t] *= scale;
         }
@@ -54,20 +57,28 @@ __global__ void ppo_loss_finish_kernel(int64_t B, int64_t T, int32_t agg, float*
         seq_loss = block_sum(seq_loss);
         if (threadIdx.x == 0) {
             const double inv_n = n > 0.0 ? 1.0 / n : 0.0;
-            stats[0] = (float)(agg == A4J_AGG_TOKEN_MEAN ? s[0] * inv_n : (nseq > 0.0 ? seq_loss / nseq : 0.0));
+            stats[0] = (float)(agg == A4J_AGG_TOKEN_MEAN      ? s[0] * inv_n
+                               : agg == A4J_AGG_SEQUENCE_MEAN ? (nseq > 0.0 ? seq_loss / nseq : 0.0)
+                                                              : s[0] / norm);
             for (int k = 1; k < COUNT; ++k) stats[k] = (float)(s[k] * inv_n);
             stats[COUNT] = (float)n;
         }
     }
 }
 
-// Whether agg is one of the aggregations (the Java layer passes only these).
-A4J_HOSTDEV bool ppo_loss_agg_ok(int32_t agg) { return agg == A4J_AGG_TOKEN_MEAN || agg == A4J_AGG_SEQUENCE_MEAN; }
+// Whether agg is one of the aggregations (the Java layer passes only these): the token- and sequence-mean, and with
+// `norm` (policy_loss) also _DR_GRPO and _DAPO, which need norm finite and > 0.
+A4J_HOSTDEV bool ppo_loss_agg_ok(int32_t agg, bool with_norm, double norm) {
+    if (agg == A4J_AGG_TOKEN_MEAN || agg == A4J_AGG_SEQUENCE_MEAN) return true;
+    return with_norm && (agg == A4J_AGG_DR_GRPO || agg == A4J_AGG_DAPO) && norm > 0.0 && norm < INFINITY;
+}
 
-// The second launch; stats has ROW floats.
+// The second launch; stats has ROW floats. norm: the divisor of _DR_GRPO and _DAPO (unused by the others).
 template <int ROW>
-inline void ppo_loss_finish(int64_t B, int64_t T, int32_t agg, float* grad, const float* work, float* stats) {
-    A4J_LAUNCH(ppo_loss_finish_kernel<ROW>, B > 0 ? B : 1, PPO_LOSS_THREADS, B * T, B, T, agg, grad, work, stats);
+inline void ppo_loss_finish(int64_t B, int64_t T, int32_t agg, double norm, float* grad, const float* work,
+                            float* stats) {
+    A4J_LAUNCH(ppo_loss_finish_kernel<ROW>, B > 0 ? B : 1, PPO_LOSS_THREADS, B * T, B, T, agg, norm, grad, work,
+               stats);
 }
 
 }  // namespace a4j

@@ -4,7 +4,8 @@
 //            count; work[B·A4J_VALUE_ROW] scratch.
 // Per token: V_clip = V_old + clip(V − V_old, −ε_v, ε_v), L = ½·max((V − G)², (V_clip − G)²). Where the
 // clipped term is strictly larger V_clip is a constant, so the gradient is 0; otherwise (ties included)
-// it is V − G. agg (A4J_AGG_*) as in policy_loss.cuh. clipfrac = token-mean of [(V_clip − G)² > (V − G)²].
+// it is V − G. agg (A4J_AGG_TOKEN_MEAN or _SEQUENCE_MEAN) as in policy_loss.cuh.
+// clipfrac = token-mean of [(V_clip − G)² > (V − G)²].
 // No token: stats and gradient 0.
 // Floor: reads 4·B·T·4 bytes, writes B·T·4; the second launch re-reads and rewrites the gradient.
 // One version, single source, the two-launch scheme (kernel 2 in ppo_loss_rows.cuh) and precision argument of
@@ -49,13 +50,13 @@ __global__ void value_loss_row_kernel(const float* A4J_RESTRICT values, const fl
     ppo_loss_store_row<A4J_VALUE_ROW>(work, s_loss, s_clip, s_n);
 }
 
-// eps_v >= 0 and agg an A4J_AGG_*: checked by the Java layer.
+// eps_v >= 0 and agg _TOKEN_MEAN or _SEQUENCE_MEAN: checked by the Java layer.
 inline int value_loss(const float* values, const float* values_old, const float* returns, const float* mask,
                       int64_t B, int64_t T, float eps_v, int32_t agg, float* dvalues, float* work, float* stats) {
-    if (B < 0 || T < 0 || !ppo_loss_agg_ok(agg) || !(eps_v >= 0.0f)) return A4J_ERR_ARGUMENT;
+    if (B < 0 || T < 0 || !ppo_loss_agg_ok(agg, false, 0.0) || !(eps_v >= 0.0f)) return A4J_ERR_ARGUMENT;
     A4J_LAUNCH(value_loss_row_kernel, B, PPO_LOSS_THREADS, B * T, values, values_old, returns, mask, T, eps_v, dvalues,
                work);
-    ppo_loss_finish<A4J_VALUE_ROW>(B, T, agg, dvalues, work, stats);
+    ppo_loss_finish<A4J_VALUE_ROW>(B, T, agg, 0.0, dvalues, work, stats);
     return 0;
 }
 

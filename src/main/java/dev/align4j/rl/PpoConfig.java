@@ -80,6 +80,12 @@ public record PpoConfig(Schedule schedule, OptimConfig optim, Rollout rollout, O
                             double klLossCoef) {
         public Objective {
             if (policyLoss == null || valueLoss == null) throw new IllegalArgumentException("policyLoss and valueLoss must not be null");
+            if (policyLoss.effectiveLossType().aggregation() == null)
+                throw new IllegalArgumentException("PPO's policy loss aggregates as token-mean or sequence-mean, got lossType "
+                        + policyLoss.lossType() + " (GRPO's)");
+            if (policyLoss.beta() > 0)
+                throw new IllegalArgumentException("PPO's policy loss takes no reference KL (beta = " + policyLoss.beta()
+                        + "); use klLossCoef");
             if (!(vfCoef >= 0) || !(entCoef >= 0) || !(klLossCoef >= 0))
                 throw new IllegalArgumentException("vfCoef, entCoef and klLossCoef must be >= 0");
         }

@@ -19,6 +19,7 @@ class FuzzTest {
         List<BiConsumer<Random, Device>> f = new ArrayList<>();
         f.add(LogProbsTest::fuzzCase);
         f.add(PolicyLossTest::fuzzCase);
+        f.add(PolicyLossGrpoTest::fuzzCase);
         f.add(ValueLossTest::fuzzCase);
         f.add(PreferenceLossTest::fuzzCase);
         f.add(RewardLossTest::fuzzCase);
@@ -26,6 +27,7 @@ class FuzzTest {
         f.add(KlShapingTest::fuzzCase);
         f.add(GaeTest::fuzzCase);
         f.add(WhitenTest::fuzzCase);
+        f.add(GroupAdvantageTest::fuzzCase);
         f.add(LayerNormTest::fuzzCase);
         f.add(RmsNormTest::fuzzCase);
         f.add(GeluTest::fuzzCase);

@@ -57,10 +57,23 @@ class KernelCodesTest {
 
     private static void aggregations(Device device) {
         PolicyLoss.Aggregation[] all = PolicyLoss.Aggregation.values();
-        roundTrip(device, "policy_loss agg", codes("AGG", all, a -> a.code), (f, code) -> NativeKernels.policyLoss(
-                device, f[0], f[1], f[2], f[3], 0, 0, 0.2f, 0.2f, 0f, code, f[4], f[5], f[6]));
+        // The policy loss also takes the two of TRL's loss types that are not an Aggregation (AGG_DR_GRPO, AGG_DAPO).
+        int[] policy = java.util.stream.IntStream.concat(Arrays.stream(codes("AGG", all, a -> a.code)),
+                Arrays.stream(PolicyLoss.LossType.values()).mapToInt(t -> t.code)).distinct().toArray();
+        assertEquals(NativeConstants.AGG_DR_GRPO, PolicyLoss.LossType.DR_GRPO.code);
+        assertEquals(NativeConstants.AGG_DAPO, PolicyLoss.LossType.DAPO.code);
+        roundTrip(device, "policy_loss agg", policy, (f, code) -> NativeKernels.policyLoss(
+                device, f[0], f[1], f[2], f[3], f[4], 0, 0, 1, 0, 0.2f, 0.2f, 0f, 0.1f, code, 1.0, f[5], f[6], f[7]));
         roundTrip(device, "value_loss agg", codes("AGG", all, a -> a.code), (f, code) -> NativeKernels.valueLoss(
                 device, f[0], f[1], f[2], f[3], 0, 0, 0.2f, code, f[4], f[5], f[6]));
+        roundTrip(device, "policy_loss level", codes("RATIO", PolicyLoss.Level.values(), l -> l.code),
+                (f, code) -> NativeKernels.policyLoss(device, f[0], f[1], null, f[3], f[4], 0, 0, 0, code, 0.2f, 0.2f, 0f,
+                        0f, 0, 0.0, f[5], f[6], f[7]));
+        try (Scope s = new Scope()) {
+            Tensor work = s.empty(device, DType.F64, 2).zero();  // the batch's row, written even for no group
+            roundTrip(device, "group_advantage scale", codes("ADV_SCALE", GroupAdvantage.Scale.values(), c -> c.code),
+                    (f, code) -> NativeKernels.groupAdvantage(device, f[0], 0, 4, code, 1e-4f, f[1], f[2], f[3], f[4], work, f[5]));
+        }
     }
 
     private static void klEstimators(Device device) {

@@ -1,6 +1,7 @@
 package dev.align4j.bench;
 
 import dev.align4j.kernels.Gae;
+import dev.align4j.kernels.GroupAdvantage;
 import dev.align4j.kernels.Whiten;
 import dev.align4j.tensor.BenchAccess;
 import dev.align4j.tensor.DType;
@@ -15,7 +16,10 @@ import org.openjdk.jmh.annotations.Benchmark;
  * advantages, shiftMean) at [B, T] = 256×1024 by default. Inputs: rewards ~ N(0, 0.1²), values ~ N(0, 1),
  * x ~ N(0, 1), a right-padded mask (lengths U[T/2, T]). Bytes: GAE reads rewards, values, mask and writes
  * advantages, returns (20·B·T); whitening reads x and mask and writes out (12·B·T; the two-pass kernel
- * reads x twice, which a cache-resident [B, T] mostly hides: the floor counts the minimum).
+ * reads x twice, which a cache-resident [B, T] mostly hides: the floor counts the minimum). GRPO's
+ * {@link GroupAdvantage} (scale "group", eps 1e-4) takes the B·T elements of x as rewards in groups of 8: it is
+ * one value per completion in training, so this measures its throughput, not a training shape. Bytes: reads N,
+ * writes N and 12 per group (9.5·N).
  *
  * <p>Variants as in {@link PolicyLossBench}. The naive GAE is TRL's reversed loop over t, each step a
  * [B]-vector op on fresh arrays (strided column access, as TRL's {@code values[:, t]}).
@@ -23,11 +27,13 @@ import org.openjdk.jmh.annotations.Benchmark;
  */
 public class GaeBench extends JmhDefaults {
     static final String FAMILY = "gae";
+    static final int GROUP = 8; // GRPO's num_generations in the group-advantage benchmark
 
     static final class Case extends BenchCase {
         final int b, t;
         final float[] hR, hV, hMask, hX;
-        final Tensor rewards, values, mask, adv, ret, x, out, work, stats;
+        final Tensor rewards, values, mask, adv, ret, x, out, work, stats, flat, flatOut, groupMean, groupStd,
+                groupZero;
 
         Case(Device device, int b, int t, long seed) {
             super(device);
@@ -48,6 +54,11 @@ public class GaeBench extends JmhDefaults {
             out = output(b, t);
             work = output(DType.F64, 2L * b); // A4J_WHITEN_ROW doubles per row
             stats = output(2);
+            flat = input(hX, n);
+            flatOut = output(n);
+            groupMean = output(n / GROUP);
+            groupStd = output(n / GROUP);
+            groupZero = output(n / GROUP);
         }
 
         void gae() {
@@ -75,6 +86,15 @@ public class GaeBench extends JmhDefaults {
 
         float[][] whitenNaive() {
             return new float[][] {Naive.whiten(hX, hMask)};
+        }
+
+        float groupAdvantage() {
+            return sink += GroupAdvantage.compute(flat, GROUP, GroupAdvantage.Scale.GROUP, GroupAdvantage.DEFAULT_EPS,
+                    flatOut, groupMean, groupStd, groupZero).rewardStd();
+        }
+
+        float[][] groupAdvantageNaive() {
+            return new float[][] {Naive.groupAdvantage(hX, GROUP)};
         }
     }
 
@@ -117,6 +137,16 @@ public class GaeBench extends JmhDefaults {
         return s.c.whitenNaive();
     }
 
+    @Benchmark
+    public float groupAdvantage(S s) {
+        return s.c.groupAdvantage();
+    }
+
+    @Benchmark
+    public float[][] groupAdvantageNaive(S s) {
+        return s.c.groupAdvantageNaive();
+    }
+
     // ---------------------------------------------------------------- report
 
     static void report(Report.Context ctx) {
@@ -125,6 +155,8 @@ public class GaeBench extends JmhDefaults {
             try (Case c = new Case(ctx.device(), b, t, ctx.seed())) {
                 SmallKernels.measure(ctx, FAMILY, "gae", name, bt, 20 * bt, c::gae, c::gaeKernel, c::gaeNaive);
                 SmallKernels.measure(ctx, FAMILY, "whiten", name, bt, 12 * bt, c::whiten, c::whitenKernel, c::whitenNaive);
+                SmallKernels.measure(ctx, FAMILY, "group_advantage", name, bt, 8 * bt + 12 * (bt / GROUP), c::groupAdvantage,
+                        null, c::groupAdvantageNaive);
             }
         });
     }

@@ -224,6 +224,36 @@ final class Naive {
     }
 
     /**
+     * TRL's GRPO advantages (scale_rewards "group"): rewards.view(−1, G).mean(1) and .std(1) (unbiased), each
+     * repeat_interleave'd back to [N], isclose(std, 0), then (r − mean) / (std + 1e-4). Returns the advantages.
+     */
+    static float[] groupAdvantage(float[] rewards, int g) {
+        int groups = rewards.length / g;
+        float[] mean = new float[groups], std = new float[groups];
+        for (int k = 0; k < groups; k++) {
+            double s = 0;
+            for (int j = 0; j < g; j++) s += rewards[k * g + j];
+            mean[k] = (float) (s / g);
+            double ss = 0;
+            for (int j = 0; j < g; j++) ss += (rewards[k * g + j] - mean[k]) * (double) (rewards[k * g + j] - mean[k]);
+            std[k] = (float) Math.sqrt(ss / (g - 1));
+        }
+        float[] meanRep = new float[rewards.length], stdRep = new float[rewards.length];
+        for (int i = 0; i < rewards.length; i++) {
+            meanRep[i] = mean[i / g];
+            stdRep[i] = std[i / g];
+        }
+        float[] zero = new float[rewards.length];
+        for (int i = 0; i < zero.length; i++) zero[i] = Math.abs(stdRep[i]) <= 1e-8f ? 1f : 0f;
+        float[] centred = sub(rewards, meanRep);
+        float[] denom = new float[rewards.length];
+        for (int i = 0; i < denom.length; i++) denom[i] = stdRep[i] + 1e-4f;
+        float[] adv = new float[rewards.length];
+        for (int i = 0; i < adv.length; i++) adv[i] = centred[i] / denom[i];
+        return zero[0] > 2 ? zero : adv;  // zero is used, so it is not optimised away
+    }
+
+    /**
      * TRL's PPO reward shaping (k1): logr = ref − old, kl = −logr, zero off the mask, non_score_reward =
      * −β·kl, rewards = its clone with the score added at each row's last response token. Returns rewards.
      */

@@ -23,6 +23,7 @@ public class PolicyLossBench extends JmhDefaults {
     static final String FAMILY = "policyloss";
     static final float EPS = 0.2f;
     private static final int TOKEN_MEAN = 0; // PolicyLoss.Aggregation.TOKEN_MEAN.code (package-private)
+    private static final int TOKEN_LEVEL = 0; // PolicyLoss.Level.TOKEN.code
 
     static final class Case extends BenchCase {
         final int b, t;
@@ -46,7 +47,7 @@ public class PolicyLossBench extends JmhDefaults {
             hVOld = SmallKernels.perturb(rnd, hV, 0.2);
             hRet = SmallKernels.normal(rnd, n, 0, 1);
             mask = input(hMask, b, t);
-            policy = loss(hNew, hOld, hAdv, 6, 6); // A4J_POLICY_ROW, A4J_POLICY_STATS
+            policy = loss(hNew, hOld, hAdv, 9, 9); // A4J_POLICY_ROW, A4J_POLICY_STATS
             value = loss(hV, hVOld, hRet, 3, 3);   // A4J_VALUE_ROW, A4J_VALUE_STATS
         }
 
@@ -69,8 +70,8 @@ public class PolicyLossBench extends JmhDefaults {
 
         float policyKernel() {
             LossTensors p = policy;
-            NativeKernels.policyLoss(device, p.x(), p.y(), p.z(), mask, b, t, EPS, EPS, 0f, TOKEN_MEAN, p.grad(), p.work(),
-                    p.stats());
+            NativeKernels.policyLoss(device, p.x(), p.y(), null, p.z(), mask, b, t, 1, TOKEN_LEVEL, EPS, EPS, 0f, 0f,
+                    TOKEN_MEAN, 0.0, p.grad(), p.work(), p.stats());
             return sink += p.stats().toFloatArray()[0];
         }
 
