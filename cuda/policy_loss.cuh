@@ -71,6 +71,10 @@ A4J_HOSTDEV void policy_kl_terms(float u, float eu, float& em1, float& k3) {
     em1 = small ? u + series : eu - 1.0f;
 }
 
+// x on the mask, +0 off it, by clearing every bit: a select (`on ? x : 0`) stops g++ vectorising these loops, and
+// x·m gives −0 for x < 0.
+A4J_HOSTDEV float policy_zero_off(float x, bool on) { return a4j_as_float(a4j_as_int(x) & (on ? -1 : 0)); }
+
 template <int FLAGS>
 __global__ void policy_loss_row_kernel(const float* A4J_RESTRICT logp_new, const float* A4J_RESTRICT logp_old,
                                        const float* A4J_RESTRICT logp_ref, const float* A4J_RESTRICT adv,
@@ -97,6 +101,10 @@ __global__ void policy_loss_row_kernel(const float* A4J_RESTRICT logp_new, const
         n_row = block_sum(s_m);
         s_row = a4j_exp((float)(s_lr / (n_row > 1.0 ? n_row : 1.0)));
     }
+    // The row's clipped ratio and clip flags, outside the loop: g++ does not vectorise a select on a loop-invariant
+    // condition (what `s_row < lo` in the loop would be).
+    const float rc_row = s_row < lo ? lo : (s_row > hi ? hi : s_row);
+    const float low_row = s_row < lo ? 1.0f : 0.0f, high_row = s_row > hi ? 1.0f : 0.0f;
     double s_loss = 0.0, s_clip = 0.0, s_k1 = 0.0, s_k3 = 0.0, s_dual = 0.0, s_kl = 0.0, s_low = 0.0, s_high = 0.0,
            s_n = 0.0, s_g = 0.0;
     // Branch-free (a4j_exp, selects of constants, inputs multiplied by the 0/1 mask) so that the host build
@@ -110,7 +118,7 @@ __global__ void policy_loss_row_kernel(const float* A4J_RESTRICT logp_new, const
         const float d = (logp_old[i] - logp_new[i]) * m;
         const float e_d = a4j_exp(-d);  // the token's own ratio: the ratio at token level, approxkl at both
         const float rho = SEQ ? s_row : e_d;
-        const float rho_c = rho < lo ? lo : (rho > hi ? hi : rho);
+        const float rho_c = SEQ ? rc_row : (rho < lo ? lo : (rho > hi ? hi : rho));
         // A = 0 gives 0 on both branches even where ρ overflowed to inf (0·inf would be NaN).
         const float l_unclipped = a == 0.0f ? 0.0f : -a * rho;
         const float l_clipped = a == 0.0f ? 0.0f : -a * rho_c;
@@ -131,7 +139,10 @@ __global__ void policy_loss_row_kernel(const float* A4J_RESTRICT logp_new, const
             g -= beta * em1;
             s_kl += kl;
         }
-        dlogp_new[i] = on ? g : 0.0f;  // a select: with the host's -fassociative-math the KL term could give -0
+        // Off the mask the KL's gradient is a zero whose sign -fno-signed-zeros leaves open (the host build);
+        // the policy term's is +0 already. The sequence level without KL writes only after the loop (storing a
+        // constant 0 here would become a memset that stops g++ vectorising the loop).
+        if constexpr (!SEQ || KL) dlogp_new[i] = KL ? policy_zero_off(g, on) : g;
         // k3 = e^{−d} − 1 + d: the series near d = 0, where e^{−d} − 1 would cancel
         const float k3 = fabsf(d) < 0.0625f ? d * d * fmaf(d, fmaf(d, 1.0f / 24.0f, -1.0f / 6.0f), 0.5f)
                                             : e_d - 1.0f + d;
@@ -142,18 +153,19 @@ __global__ void policy_loss_row_kernel(const float* A4J_RESTRICT logp_new, const
         s_k1 += d;
         s_k3 += k3;
         s_dual += capped ? 1.0f : 0.0f;
-        s_low += rho < lo && a < 0.0f ? 1.0f : 0.0f;
-        s_high += rho > hi && a > 0.0f ? 1.0f : 0.0f;
+        s_low += SEQ ? (a < 0.0f ? low_row : 0.0f) : (rho < lo && a < 0.0f ? 1.0f : 0.0f);
+        s_high += SEQ ? (a > 0.0f ? high_row : 0.0f) : (rho > hi && a > 0.0f ? 1.0f : 0.0f);
         s_n += on ? 1.0f : 0.0f;
-        if constexpr (SEQ) s_g += g_pg;
+        // g_pg (off the mask l_unclipped is 0 already), not as a select, which g++ would not vectorise here
+        if constexpr (SEQ) s_g += a4j_as_float(a4j_as_int(l_unclipped) & (clipped ? 0 : -1) & (capped ? 0 : -1));
     }
     if constexpr (SEQ) {
-        // Each thread rewrites the elements it wrote above: no barrier needed.
+        // Each thread rewrites the elements it wrote above (with the KL): no barrier needed.
         const double g_row = block_sum(s_g);
         const float gs = n_row > 0.0 ? (float)(g_row / n_row) : 0.0f;
         for (int64_t t = threadIdx.x; t < T; t += blockDim.x) {
             const int64_t i = base + t;
-            dlogp_new[i] = mask[i] != 0.0f ? dlogp_new[i] + gs : 0.0f;
+            dlogp_new[i] = policy_zero_off((KL ? dlogp_new[i] : 0.0f) + gs, mask[i] != 0.0f);
         }
     }
     ppo_loss_store_row<A4J_POLICY_ROW>(work, s_loss, s_clip, s_k1, s_k3, s_dual, s_kl, s_low, s_high, s_n);
