@@ -39,6 +39,7 @@ public final class Main implements Runnable {
             SftCommand::new,
             RmCommand::new,
             PpoCommand::new,
+            GrpoCommand::new,
             DpoCommand::new,
             GenerateCommand::new,
             ScoreCommand::new,

@@ -31,6 +31,8 @@ public final class Optimizer implements AutoCloseable {
     private final Tensor scale;
     private long steps;
     private boolean clipped;
+    /** Multiplies the gradients in the next {@link #apply} (set by {@link #clipNorm(double, double)}). */
+    private float gradScale = 1f;
 
     public Optimizer(List<Group> groups) {
         if (groups == null || groups.isEmpty()) throw new IllegalArgumentException("groups must not be empty");
@@ -71,13 +73,24 @@ public final class Optimizer implements AutoCloseable {
      * the factor {@code min(1, maxNorm / (norm + 1e-6))} that {@link #apply} will use.
      */
     public float clipNorm(double maxNorm) {
+        return clipNorm(maxNorm, 1.0);
+    }
+
+    /**
+     * As {@link #clipNorm(double)} for the gradients times {@code gradScale} (&gt; 0), which {@link #apply} then also
+     * uses: the mean over accumulated micro-batches without a pass over the gradients. Returns the scaled norm.
+     */
+    public float clipNorm(double maxNorm, double gradScale) {
+        if (!(gradScale > 0) || Double.isInfinite(gradScale))
+            throw new IllegalArgumentException("gradScale must be > 0 and finite, got " + gradScale);
+        this.gradScale = (float) gradScale;
         double sq = 0;
         for (int i = 0; i < groups.size(); i++) {
             GradNorm.compute(groups.get(i).grads(), Float.POSITIVE_INFINITY, work.get(i), scale);
             double n = scale.getFloat(0);
             sq += n * n;
         }
-        double norm = Math.sqrt(sq);
+        double norm = Math.sqrt(sq) * this.gradScale;
         clipped = maxNorm > 0 && !Double.isInfinite(maxNorm);
         if (clipped) scale.copyFrom(new float[] {(float) norm, (float) Math.min(1.0, maxNorm / (norm + 1e-6))});
         return (float) norm;
@@ -99,9 +112,10 @@ public final class Optimizer implements AutoCloseable {
         steps++;
         for (int i = 0; i < groups.size(); i++) {
             Group g = groups.get(i);
-            AdamW.step(g.params(), g.grads(), m.get(i), v.get(i), config, steps, 1f, clipped ? scale : null, g.decay());
+            AdamW.step(g.params(), g.grads(), m.get(i), v.get(i), config, steps, gradScale, clipped ? scale : null, g.decay());
         }
         clipped = false;
+        gradScale = 1f;
     }
 
     /** Steps applied so far. */

@@ -1,0 +1,196 @@
+package dev.align4j.rl;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.align4j.model.Gpt;
+import dev.align4j.model.GptConfig;
+import dev.align4j.rl.reward.CombinedReward;
+import dev.align4j.rl.reward.RewardException;
+import dev.align4j.rl.reward.RewardFunction;
+import dev.align4j.tensor.Device;
+import dev.align4j.tokenizer.Tokenizer;
+import dev.align4j.tokenizer.Tokenizers;
+import dev.align4j.train.OptimConfig;
+import dev.align4j.train.RunDirectory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class GrpoTrainerTest {
+    static final Tokenizer TOK = Tokenizers.byName("byte");
+    static final GptConfig CFG = new GptConfig(2, 2, 32, 32, TOK.vocabSize());
+
+    /** The share of the completion's bytes (EOS excluded) that are lowercase letters: what the policy can learn. */
+    static final RewardFunction LOWER = RewardFunction.perSample("lower", s -> {
+        int n = 0, a = 0;
+        for (int id : s.completionIds()) {
+            if (id == TOK.eosId()) continue;
+            n++;
+            if (id >= 'a' && id <= 'z') a++;
+        }
+        return n == 0 ? 0 : (double) a / n;
+    });
+
+    static List<GrpoTrainer.Prompt> prompts(int n) {
+        List<GrpoTrainer.Prompt> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            String text = "p" + (char) ('a' + i % 26) + ":";
+            out.add(new GrpoTrainer.Prompt(TOK.encode(text), text, null));
+        }
+        return out;
+    }
+
+    static GrpoConfig config(long steps) {
+        return GrpoConfig.defaults().withSteps(steps).withBatches(4, 4, 16, 1).withDecoding(8, 1.0, 0, 1.0).withSchedule(0, 0)
+                .withOptim(OptimConfig.constant(1e-3, 0)).withSeed(5);
+    }
+
+    static GrpoTrainer trainer(Gpt policy, RewardFunction f, GrpoConfig cfg, Path dir) throws Exception {
+        return GrpoTrainer.create(policy, null, CombinedReward.of(f), prompts(40), TOK, cfg, dir);
+    }
+
+    @Test
+    void raisesTheRewardAndResumesExactly(@TempDir Path dir) throws Exception {
+        GrpoConfig cfg = config(30).withBatches(8, 4, 8, 1);
+        List<Map<String, Object>> lines;
+        try (Gpt policy = Gpt.create(CFG, Device.cpu(), 1); GrpoTrainer t = trainer(policy, LOWER, cfg, dir)) {
+            lines = t.train();
+        }
+        double first = 0, last = 0;
+        for (int i = 0; i < 5; i++) {
+            first += ((Number) lines.get(i).get("reward")).doubleValue() / 5;
+            last += ((Number) lines.get(lines.size() - 1 - i).get("reward")).doubleValue() / 5;
+        }
+        assertTrue(last > first + 0.1, "reward " + first + " -> " + last);
+        for (String k : new String[] {"reward_std", "frac_reward_zero_std", "rewards/lower/mean", "completions/mean_length",
+                "completions/clipped_ratio", "clip_ratio/low_mean", "clip_ratio/high_mean", "entropy", "loss", "grad_norm"})
+            assertTrue(lines.get(0).containsKey(k), k);
+        // one optimizer step per generation batch: on-policy, so the ratio is 1 and nothing is clipped
+        assertEquals(0.0, ((Number) lines.get(3).get("clip_ratio/region_mean")).doubleValue(), 0.0);
+    }
+
+    @Test
+    void firstUpdateRatioIsExactlyOne(@TempDir Path dir) throws Exception {
+        // two iterations and two minibatches: ℓ_old comes from a forward before the first update, and only the first
+        // micro-batch of the first update still sees the sampling weights, so its ratio must be exactly 1 everywhere
+        GrpoConfig cfg = config(2).withBatches(4, 4, 8, 2);
+        cfg = cfg.withGeneration(new GrpoConfig.Generation(4, 4, 8, 4, 2, 8, 1.0, 0, 1.0));
+        try (Gpt policy = Gpt.create(CFG, Device.cpu(), 2); GrpoTrainer t = trainer(policy, LOWER, cfg, dir)) {
+            for (int s = 0; s < 2; s++) {
+                t.step();
+                assertEquals(0.0, t.firstMicroBatchApproxKl(), 0.0, "k3(ℓ_old, ℓ_new) of the first micro-batch, step " + (s + 1));
+                assertTrue(t.lastMicroBatchApproxKl() > 0, "later micro-batches see updated weights");
+            }
+        }
+    }
+
+    @Test
+    void dynamicSamplingRefillsWithGroupsThatVary(@TempDir Path dir) throws Exception {
+        // prompts "pa:", "pc:", ... (even letters) always score 1: their groups teach nothing and are dropped
+        RewardFunction halfConstant = RewardFunction.perSample("half", s -> {
+            int letter = s.prompt().charAt(1) - 'a';
+            if (letter % 2 == 0) return 1;
+            return s.completionIds()[0] % 2; // random bytes from the untrained model: groups that vary
+        });
+        GrpoConfig on = config(3).withSampling(new GrpoConfig.Sampling(true, 6));
+        try (Gpt policy = Gpt.create(CFG, Device.cpu(), 3); GrpoTrainer t = trainer(policy, halfConstant, on, dir.resolve("on"))) {
+            for (Map<String, Object> m : t.train()) {
+                assertEquals(0.0, ((Number) m.get("frac_reward_zero_std")).doubleValue(), 0.0, m.toString());
+                assertEquals(4, ((Number) m.get("dynamic_sampling/kept_groups")).intValue(), m.toString());
+                assertTrue(((Number) m.get("dynamic_sampling/generation_batches")).intValue() >= 2, m.toString());
+            }
+        }
+        try (Gpt policy = Gpt.create(CFG, Device.cpu(), 3); GrpoTrainer t = trainer(policy, halfConstant, config(3), dir.resolve("off"))) {
+            double zero = 0;
+            for (Map<String, Object> m : t.train()) zero += ((Number) m.get("frac_reward_zero_std")).doubleValue();
+            assertTrue(zero > 0, "without dynamic sampling some groups have equal rewards");
+        }
+        // one generation batch allowed: the step trains on the groups that vary and says how many
+        GrpoConfig one = config(1).withSampling(new GrpoConfig.Sampling(true, 1));
+        try (Gpt policy = Gpt.create(CFG, Device.cpu(), 3); GrpoTrainer t = trainer(policy, halfConstant, one, dir.resolve("one"))) {
+            Map<String, Object> m = t.step();
+            assertTrue(((Number) m.get("dynamic_sampling/kept_groups")).intValue() < 4, m.toString());
+        }
+    }
+
+    @Test
+    void resumeContinuesExactly(@TempDir Path dir) throws Exception {
+        GrpoConfig cfg = config(4).withSchedule(0, 2).withGeneration(new GrpoConfig.Generation(4, 4, 8, 4, 2, 8, 1.0, 0, 1.0));
+        Path a = dir.resolve("a"), b = dir.resolve("b");
+        float[] pa;
+        try (Gpt policy = Gpt.create(CFG, Device.cpu(), 4); GrpoTrainer t = trainer(policy, LOWER, cfg, a)) {
+            t.train();
+            pa = policy.params().toFloatArray();
+        }
+        try (Gpt policy = Gpt.create(CFG, Device.cpu(), 4)) {
+            try (GrpoTrainer t = trainer(policy, LOWER, cfg, b)) {
+                t.step();
+                t.step();
+                t.step(); // lost: the run "crashes" after step 3
+            }
+        }
+        float[] pb;
+        try (GrpoTrainer t = GrpoTrainer.resume(b, null, CombinedReward.of(LOWER), prompts(40), TOK, Device.cpu())) {
+            assertEquals(2, t.steps());
+            t.train();
+            pb = t.policy().params().toFloatArray();
+        }
+        assertArrayEquals(pa, pb);
+        List<JsonNode> la = RunDirectory.readMetrics(a.resolve(RunDirectory.METRICS));
+        List<JsonNode> lb = RunDirectory.readMetrics(b.resolve(RunDirectory.METRICS));
+        assertEquals(4, lb.size());
+        for (int i = 0; i < 4; i++)
+            for (String key : new String[] {"reward", "loss", "grad_norm", "entropy"})
+                assertEquals(la.get(i).get(key).asDouble(), lb.get(i).get(key).asDouble(), 0.0, key + " at step " + (i + 1));
+    }
+
+    @Test
+    void aRewardThatFailsStopsTheRunNamingItAndTheSample(@TempDir Path dir) throws Exception {
+        RewardFunction nan = RewardFunction.perSample("broken", s -> s.index() == 5 ? Double.NaN : 0.5);
+        try (Gpt policy = Gpt.create(CFG, Device.cpu(), 6); GrpoTrainer t = trainer(policy, nan, config(2), dir)) {
+            RewardException e = assertThrows(RewardException.class, t::step);
+            assertTrue(e.getMessage().contains("broken") && e.getMessage().contains("5"), e.getMessage());
+            assertTrue(!Files.exists(dir.resolve("step-1")));
+        }
+    }
+
+    @Test
+    void overlongPunishmentAndTruncationMask(@TempDir Path dir) throws Exception {
+        GrpoConfig cfg = config(1).withLoss(new GrpoConfig.Loss(GrpoConfig.LossType.DAPO, GrpoConfig.Level.TOKEN, 0.2f, 0.28f, 3e-4f, 4e-4f,
+                0f, GrpoConfig.Scale.GROUP, true, 4, 1.0f));
+        try (Gpt policy = Gpt.create(CFG, Device.cpu(), 7); GrpoTrainer t = trainer(policy, LOWER, cfg, dir)) {
+            // L_max = 8, L_cache = 4: no penalty up to 4 tokens, then −(L − 4)/4
+            float[] r = new float[6];
+            int[][] c = {new int[3], new int[4], new int[5], new int[6], new int[8], new int[8]};
+            t.overlongPunishment(r, c, new boolean[6]);
+            assertArrayEquals(new float[] {0, 0, -0.25f, -0.5f, -1f, -1f}, r);
+            t.step(); // runs with truncated completions masked out
+        }
+        assertThrows(IllegalArgumentException.class, () -> config(1).withLoss(new GrpoConfig.Loss(GrpoConfig.LossType.DAPO,
+                GrpoConfig.Level.TOKEN, 0.2f, 0.2f, 3e-4f, 4e-4f, 0f, GrpoConfig.Scale.GROUP, false, 8, 1.0f)));
+    }
+
+    @Test
+    void badInputsAreNamed(@TempDir Path dir) throws Exception {
+        try (Gpt policy = Gpt.create(CFG, Device.cpu(), 8)) {
+            GrpoConfig beta = config(1).withLoss(new GrpoConfig.Loss(GrpoConfig.LossType.GRPO, GrpoConfig.Level.TOKEN, 0.2f, 0.2f, 3e-4f,
+                    4e-4f, 0.1f, GrpoConfig.Scale.GROUP, false, 0, 1f));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> GrpoTrainer.create(policy, null, CombinedReward.of(LOWER), prompts(4), TOK, beta, dir.resolve("a")));
+            assertTrue(e.getMessage().contains("reference"), e.getMessage());
+            List<GrpoTrainer.Prompt> longOne = List.of(new GrpoTrainer.Prompt(new int[30], "x", null));
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> GrpoTrainer.create(policy, null, CombinedReward.of(LOWER), longOne, TOK, config(1), dir.resolve("b")));
+            assertTrue(e.getMessage().contains("prompts[0]"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> new GrpoConfig.Generation(4, 1, 4, 4, 1, 8, 1.0, 0, 1.0));
+        }
+    }
+}
