@@ -70,7 +70,8 @@ public final class DemoCommand extends BaseCommand {
                     .withTasks(new PipelineConfig.Tasks(c.tasks().suiteLevel(), c.tasks().families(), 300, 48, 64, 60, 40))
                     // a 20-step reward model judges no family on 20 held-out pairs: gate 0, or it would stop every smoke run
                     .withStages(new PipelineConfig.Stages(s.sft().withSteps(40), s.pairs(), s.rm().withSteps(20), 0,
-                            s.ppo().withSteps(2).withBatches(64, 32, 1), s.overOptBeta(), s.dpo().withSteps(10), s.simpo().withSteps(10)));
+                            s.ppo().withSteps(2).withBatches(64, 32, 1), s.overOptBeta(), s.dpo().withSteps(10), s.simpo().withSteps(10),
+                            s.grpo() == null ? null : s.grpo().withSteps(2).withBatches(8, 4, 32, 1)));
         }
         return noOveropt ? c.withStages(c.stages().withOverOptBeta(-1)) : c;
     }

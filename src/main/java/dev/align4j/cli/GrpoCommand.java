@@ -88,7 +88,7 @@ public final class GrpoCommand extends BaseCommand {
             Tokenizer tok = ChatTokenizers.forModel(policyPath, "--policy", tokenizer, policy.config().vocabSize());
             Encoder enc = new Encoder(tok, policy.config().nCtx());
             List<GrpoTrainer.Prompt> prompts = new ArrayList<>(train.size());
-            for (Task t : train) prompts.add(new GrpoTrainer.Prompt(enc.encodePrompt(t.prompt()), t.prompt(), t));
+            for (Task t : train) prompts.add(new GrpoTrainer.Prompt(enc.encodePrompt(t.prompt()), t));
             GoldEvaluator gold = new GoldEvaluator(enc, 64, cfg.generation().maxCompletionLength());
             try (CombinedReward rewards = rewards(policy)) {
                 info("%d prompts (%s), %d held-out, policy %s, reward %s", prompts.size(), suite, probe.size(),

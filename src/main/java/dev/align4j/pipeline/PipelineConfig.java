@@ -2,6 +2,7 @@ package dev.align4j.pipeline;
 
 import dev.align4j.kernels.KlShaping;
 import dev.align4j.model.GptConfig;
+import dev.align4j.rl.GrpoConfig;
 import dev.align4j.rl.PpoConfig;
 import dev.align4j.rl.SampledPairs;
 import dev.align4j.train.DpoConfig;
@@ -55,21 +56,32 @@ public record PipelineConfig(GptConfig model, Tasks tasks, Pretrain pretrain, St
      * @param overOptBeta β of a second PPO run with a weak KL penalty (the over-optimisation curve); < 0 skips it
      * @param dpo         DPO from the SFT policy on the same pairs
      * @param simpo       SimPO from the SFT policy on the same pairs
+     * @param grpo        GRPO from the SFT policy with the gold checker as reward (RLVR), on every family; null skips it
      */
     public record Stages(SftConfig sft, SampledPairs.Options pairs, RewardConfig rm, double ppoRmGate, PpoConfig ppo,
-                         double overOptBeta, DpoConfig dpo, DpoConfig simpo) {
+                         double overOptBeta, DpoConfig dpo, DpoConfig simpo, GrpoConfig grpo) {
         public Stages {
             if (sft == null || pairs == null || rm == null || ppo == null || dpo == null || simpo == null)
-                throw new IllegalArgumentException("every stage config must be given");
+                throw new IllegalArgumentException("every stage config must be given (grpo: null skips it)");
             if (!(ppoRmGate >= 0 && ppoRmGate <= 1)) throw new IllegalArgumentException("ppoRmGate must be in [0, 1], got " + ppoRmGate);
         }
 
+        /** The stages without GRPO. */
+        public Stages(SftConfig sft, SampledPairs.Options pairs, RewardConfig rm, double ppoRmGate, PpoConfig ppo,
+                      double overOptBeta, DpoConfig dpo, DpoConfig simpo) {
+            this(sft, pairs, rm, ppoRmGate, ppo, overOptBeta, dpo, simpo, null);
+        }
+
         public Stages withPpoRmGate(double gate) {
-            return new Stages(sft, pairs, rm, gate, ppo, overOptBeta, dpo, simpo);
+            return new Stages(sft, pairs, rm, gate, ppo, overOptBeta, dpo, simpo, grpo);
         }
 
         public Stages withOverOptBeta(double beta) {
-            return new Stages(sft, pairs, rm, ppoRmGate, ppo, beta, dpo, simpo);
+            return new Stages(sft, pairs, rm, ppoRmGate, ppo, beta, dpo, simpo, grpo);
+        }
+
+        public Stages withGrpo(GrpoConfig g) {
+            return new Stages(sft, pairs, rm, ppoRmGate, ppo, overOptBeta, dpo, simpo, g);
         }
     }
 
@@ -148,9 +160,14 @@ public record PipelineConfig(GptConfig model, Tasks tasks, Pretrain pretrain, St
         OptimConfig pref = OptimConfig.cosine(1e-4, 1e-5, 10).withWeightDecay(0);
         DpoConfig dpo = DpoConfig.defaults().withSteps(200).withOptim(pref).withNllCoef(1.0).withSchedule(0, 0).withSeed(seed);
         DpoConfig simpo = DpoConfig.simpo().withSteps(200).withOptim(pref).withNllCoef(1.0).withSchedule(0, 0).withSeed(seed);
+        // GRPO: the gold checker as reward on every family, 8 samples of 64 prompts a step (as many rollouts as PPO's
+        // 512), one update per generation (on-policy: the ratio is 1), DAPO's token-mean loss, no KL term (β 0)
+        GrpoConfig grpo = GrpoConfig.defaults().withSteps(40).withBatches(64, 8, 512, 1).withDecoding(12, 1.0, 0, 1.0)
+                .withOptim(OptimConfig.constant(5e-5, 0)).withSchedule(5, 0).withSeed(seed);
         Tasks tasks = new Tasks(1, List.of("last", "length", "max", "repeat", "reverse", "sort", "upper", "add", "sub"), 3000, 8192,
                 4096, 300, 600);
-        return new PipelineConfig(m, tasks, null, new Stages(sft, pairs, rm, 0.6, ppo, 0.0, dpo, simpo), new Eval(12, 8), seed);
+        return new PipelineConfig(m, tasks, null, new Stages(sft, pairs, rm, 0.6, ppo, 0.0, dpo, simpo, grpo), new Eval(12, 8),
+                seed);
     }
 
     public PipelineConfig withModel(GptConfig m) {

@@ -231,7 +231,7 @@ final class PipelineContext implements AutoCloseable {
                     e.getKey(), e.getValue().proxy()[0], e.getValue().gold()[0], e.getValue().prompts(), e.getValue().samples()));
         Preferences p = preferences();
         return new PostTrainingPipeline.Summary(evals, p.sampled(), p.rmHeldOut(), p.bestOfN(), p.rmByFamily(), p.ppoFamilies(),
-                heldOutProxy, lines("ppo"), lines("ppo_overopt"), lines("dpo"), lines("simpo"), seconds);
+                heldOutProxy, lines("ppo"), lines("ppo_overopt"), lines("dpo"), lines("simpo"), lines("grpo"), seconds);
     }
 
     private List<Map<String, Object>> lines(String stage) {

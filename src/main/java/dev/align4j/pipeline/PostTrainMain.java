@@ -27,6 +27,12 @@ public final class PostTrainMain {
                     e.getValue().gold()[0]));
         curve(sb, "ppo", s.ppo());
         curve(sb, "ppo_overopt", s.overOpt());
+        if (!s.grpo().isEmpty()) {
+            Map<String, Object> a = s.grpo().get(0), b = s.grpo().get(s.grpo().size() - 1);
+            sb.append(String.format("grpo: reward (gold of the rollouts) %.3f -> %.3f, KL %.3f -> %.3f, entropy %.3f -> %.3f over %d steps%n",
+                    num(a, "reward"), num(b, "reward"), num(a, "objective/kl"), num(b, "objective/kl"), num(a, "entropy"),
+                    num(b, "entropy"), s.grpo().size()));
+        }
         sb.append(String.format("total %.0f s%n", s.seconds()));
         return sb.toString();
     }

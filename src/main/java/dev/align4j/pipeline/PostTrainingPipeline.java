@@ -60,7 +60,7 @@ public final class PostTrainingPipeline {
     public record Summary(List<StageEval> stages, SampledPairs.Result pairs, RewardAccuracy rewardHeldOut, BestOfN bestOfN,
                           Map<String, RewardAccuracy> rewardByFamily, List<String> ppoFamilies, Map<String, BestOfN> heldOutProxy,
                           List<Map<String, Object>> ppo, List<Map<String, Object>> overOpt, List<Map<String, Object>> dpo,
-                          List<Map<String, Object>> simpo, double seconds) {
+                          List<Map<String, Object>> simpo, List<Map<String, Object>> grpo, double seconds) {
         public StageEval stage(String name) {
             return stages.stream().filter(s -> s.stage().equals(name)).findFirst()
                     .orElseThrow(() -> new IllegalArgumentException("no stage " + name));
@@ -112,7 +112,7 @@ public final class PostTrainingPipeline {
 
     /**
      * The stages {@code c} configures, in the order they run: pre-training (when configured), SFT, pairs and the reward
-     * model, PPO (and PPO with a weak KL penalty, for the over-optimisation curve), DPO and SimPO.
+     * model, PPO (and PPO with a weak KL penalty, for the over-optimisation curve), DPO, SimPO and GRPO.
      */
     static List<Stage> stages(PipelineConfig c) {
         PipelineConfig.Stages s = c.stages();
@@ -125,6 +125,7 @@ public final class PostTrainingPipeline {
             out.add(new PpoStage("ppo_overopt", s.ppo().withKl((float) s.overOptBeta(), s.ppo().kl().estimator(), 0)));
         out.add(new DpoStage("dpo", s.dpo()));
         out.add(new DpoStage("simpo", s.simpo()));
+        if (s.grpo() != null) out.add(new GrpoStage("grpo", s.grpo()));
         return out;
     }
 
@@ -165,6 +166,7 @@ public final class PostTrainingPipeline {
         root.put("held_out_proxy", hp);
         root.put("ppo", s.ppo());
         root.put("ppo_overopt", s.overOpt());
+        root.put("grpo", s.grpo());
         root.put("seconds", s.seconds());
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         AtomicFiles.writeString(file, json.writeValueAsString(root) + "\n");

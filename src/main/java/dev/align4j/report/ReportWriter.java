@@ -208,6 +208,9 @@ public final class ReportWriter {
                 double[][] v = run.series(s, m.key());
                 if (v[0].length > 0) lines.add(new Line(s, v[0], v[1], Charts.PALETTE.get(i)));
             }
+            // GRPO logs the same KL (objective/kl) against the SFT policy
+            double[][] g = m.key().equals("objective/kl") && run.ran("grpo") ? run.series("grpo", m.key()) : new double[2][0];
+            if (g[0].length > 0) lines.add(new Line("grpo", g[0], g[1], Charts.PALETTE.get(PPO_RUNS.size())));
             if (lines.isEmpty()) {
                 o.note("ppo", m.key() + ": no values in " + String.join(", ", ran) + ".");
                 continue;
@@ -271,6 +274,15 @@ public final class ReportWriter {
             }
             if (proxy[0].length + gold[0].length > 0) shown.add(s);
             if (gold[0].length == 0) o.note("overoptimisation", s + ": no objective/gold values (no gold judge during PPO).");
+        }
+        // GRPO's reward is the gold checker itself: one dashed line, nothing to hack between a proxy and gold
+        double[][] grpo = run.ran("grpo") ? run.pairs("grpo", "objective/kl", "reward") : new double[2][0];
+        if (grpo[0].length > 0) {
+            Color c = Charts.PALETTE.get(PPO_RUNS.size());
+            double[][] m = Charts.binnedMeans(grpo[0], grpo[1], bins(grpo[0].length));
+            lines.add(new Line("grpo gold steps", grpo[0], grpo[1], c).asPoints().asDashed().onRightAxis());
+            lines.add(new Line("grpo gold (its reward)", m[0], m[1], c).onRightAxis().asDashed());
+            shown.add("grpo (reward = gold)");
         }
         if (lines.isEmpty()) return;
         o.plot("overoptimisation", "overoptimisation", "Over-optimisation: proxy reward (objective/scores, solid, left axis) and gold "

@@ -32,9 +32,9 @@ import java.util.TreeSet;
  */
 public final class RunFolder {
     /** Trainer stages that may have a {@code <stage>/metrics.jsonl}, in pipeline order. */
-    public static final List<String> TRAINING_STAGES = List.of("pretrain", "sft", "rm", "ppo", "ppo_overopt", "dpo", "simpo");
+    public static final List<String> TRAINING_STAGES = List.of("pretrain", "sft", "rm", "ppo", "ppo_overopt", "dpo", "simpo", "grpo");
     /** Evaluated policies, in the order the report lists them (summary.json may hold others; they follow). */
-    public static final List<String> EVAL_STAGES = List.of("base", "pretrain", "sft", "ppo", "ppo_overopt", "dpo", "simpo");
+    public static final List<String> EVAL_STAGES = List.of("base", "pretrain", "sft", "ppo", "ppo_overopt", "dpo", "simpo", "grpo");
 
     public static final String SUMMARY = "summary.json";
     public static final String SAMPLES = "samples.jsonl";

@@ -59,7 +59,8 @@ import java.util.function.Function;
  * <p>Metrics under TRL's names: reward, reward_std (mean of the groups' std), frac_reward_zero_std,
  * rewards/&lt;name&gt;/mean, completions/mean_length, completions/min_length, completions/max_length,
  * completions/clipped_ratio (cut at the length limit, no EOS), clip_ratio/low_mean, clip_ratio/high_mean,
- * clip_ratio/region_mean, entropy (token mean over the completions at generation), kl (with β &gt; 0), loss,
+ * clip_ratio/region_mean, entropy (token mean over the completions at generation), kl (with β &gt; 0: the loss's
+ * token-mean k3), objective/kl (with a reference model: PPO's, the mean over completions of Σ_t ℓ_old − ℓ_ref), loss,
  * grad_norm, lr; dynamic_sampling/generation_batches and dynamic_sampling/kept_groups; and
  * sampling/logp_difference/mean: the mean over completion tokens of the sampler's log-prob (its tempered and
  * truncated distribution, as it sampled) minus the trainer's ℓ_old — 0 up to float rounding at temperature 1
@@ -67,11 +68,10 @@ import java.util.function.Function;
  * distribution what was drawn from a truncated one (trl#6789), reported rather than hidden.
  */
 public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
-    /** A prompt: its ids, its text (for text rewards) and the task it came from (null when none). */
-    public record Prompt(int[] ids, String text, Task task) {
+    /** A prompt: its ids and the task it came from (null when none; the gold reward needs it). */
+    public record Prompt(int[] ids, Task task) {
         public Prompt {
             if (ids == null || ids.length == 0) throw new IllegalArgumentException("a prompt must have at least one token");
-            if (text == null) throw new IllegalArgumentException("text must not be null");
         }
     }
 
@@ -113,7 +113,7 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                     throw new IllegalArgumentException("prompts[" + i + "] holds id " + id + " outside the vocabulary");
         }
         this.policy = policy;
-        this.reference = config.loss().beta() > 0 ? reference : null;
+        this.reference = reference;
         this.rewards = rewards;
         this.prompts = List.copyOf(prompts);
         this.tokenizer = tokenizer;
@@ -124,7 +124,8 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
 
     /**
      * A new run: {@code policy} is trained (start it from the SFT model); {@code reference} is the frozen model of the
-     * KL term, needed only with β &gt; 0 (null otherwise). The caller keeps and closes both.
+     * KL term, needed with β &gt; 0; with β = 0 it may be given to log {@code objective/kl} (one more forward per
+     * micro-batch), or be null. The caller keeps and closes both.
      */
     public static GrpoTrainer create(CausalLm policy, CausalLm reference, CombinedReward rewards, List<Prompt> prompts,
                                      Tokenizer tokenizer, GrpoConfig config, Path dir) throws IOException {
@@ -197,10 +198,9 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
             int[][] completions = new int[n][];
             for (int i = 0; i < n; i++) {
                 completions[i] = out.response(i);
-                truncated[i] = !endsWithStop(completions[i]);
-                Prompt p = rowPrompts.get(i);
-                samples.add(new RewardSample(i, p.ids(), p.text(), completions[i], tokenizer.decode(completions[i]),
-                        !truncated[i], p.task()));
+                // the text rewards see the completion decoded without its stop token
+                samples.add(RewardSample.of(i, rowPrompts.get(i).ids(), completions[i], tokenizer, rowPrompts.get(i).task()));
+                truncated[i] = !samples.get(i).endedWithEos();
             }
             CombinedReward.Result scored = rewards.score(samples);
             float[] r = scored.total().clone();
@@ -237,13 +237,6 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
             cols.put(e.getKey(), c);
         }
         return new Rollout(keptPrompts, keptCompletions, tr, rw, cols, keptLogp.toArray(new float[0][]), round, seen);
-    }
-
-    private boolean endsWithStop(int[] completion) {
-        if (completion.length == 0) return false;
-        int last = completion[completion.length - 1];
-        for (int id : tokenizer.stopIds()) if (id == last) return true;
-        return last == tokenizer.eosId();
     }
 
     /** The sampler's log-probs of row {@code i}'s completion tokens. */
@@ -306,7 +299,7 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
             }
             boolean onPolicy = gc.numIterations() == 1 && minis.size() == 1;
             // ℓ_old (and the entropy metric) by the forward the update runs, before any update; ℓ_ref with β > 0
-            double entSum = 0, tokSum = 0, gapSum = 0;
+            double entSum = 0, tokSum = 0, gapSum = 0, klSeq = 0; // klSeq: Σ over rows of Σ_t (ℓ_old − ℓ_ref)
             List<List<Micro>> filled = new ArrayList<>();
             for (List<Micro> ms : minis) {
                 List<Micro> f = new ArrayList<>();
@@ -328,6 +321,7 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                     if (reference != null) {
                         reference.forward(sb.inputs(), sb.targets(), sb.mask(), sb.b(), sb.t());
                         ref = step.empty(dev, DType.F32, sb.b(), sb.t()).copyFrom(reference.logProbs());
+                        if (old != null) klSeq += gap(step, old, ref, u.mask());
                     }
                     tokSum += sb.maskedTokens();
                     f.add(new Micro(u.rows(), sb, u.mask(), u.adv(), u.samplerLogp(), old, ref));
@@ -355,6 +349,7 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                             if (onPolicy) {
                                 for (double x : rowSums(sc, policy.entropy(), u.mask())) entSum += x;
                                 gapSum += gap(sc, u.samplerLogp(), lnew, u.mask());
+                                if (u.logpRef() != null) klSeq += gap(sc, lnew, u.logpRef(), u.mask());
                             }
                             // on-policy: ℓ_old is ℓ_new itself (the same tensor), so every ratio is exactly 1
                             Tensor old = onPolicy ? lnew : u.logpOld();
@@ -384,7 +379,10 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
             }
             // the losses are per micro-batch, already divided by the accumulation count: sum per update, mean over updates
             metrics.put("loss", lossSum / updates);
-            if (reference != null) metrics.put("kl", kl / micros);
+            if (lc.beta() > 0) metrics.put("kl", kl / micros);
+            // with a reference (given for β > 0, or only to watch the drift): PPO's objective/kl, the mean over
+            // completions of Σ_t (ℓ_old − ℓ_ref), an unbiased estimate of KL(π_old ‖ π_ref) per completion
+            if (reference != null) metrics.put("objective/kl", klSeq / n);
             metrics.put("clip_ratio/low_mean", low / micros);
             metrics.put("clip_ratio/high_mean", high / micros);
             metrics.put("clip_ratio/region_mean", region / micros);
@@ -449,11 +447,11 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
         return out;
     }
 
-    /** Σ over masked tokens of (sampler log-prob − ℓ). */
-    private static double gap(Scope sc, Tensor samplerLogp, Tensor logp, Tensor mask) {
+    /** Σ over masked tokens of (a − b). */
+    private static double gap(Scope sc, Tensor a, Tensor b, Tensor mask) {
         double d = 0;
-        double[] a = rowSums(sc, samplerLogp, mask), b = rowSums(sc, logp, mask);
-        for (int i = 0; i < a.length; i++) d += a[i] - b[i];
+        double[] sa = rowSums(sc, a, mask), sb = rowSums(sc, b, mask);
+        for (int i = 0; i < sa.length; i++) d += sa[i] - sb[i];
         return d;
     }
 

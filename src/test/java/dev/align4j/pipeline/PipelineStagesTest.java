@@ -25,15 +25,17 @@ import org.junit.jupiter.api.io.TempDir;
  * leak check also holds every run here to closing each model it made, on failure too.
  */
 class PipelineStagesTest {
-    static final List<String> ALL = List.of("pretrain", "sft", "rm", "ppo", "ppo_overopt", "dpo", "simpo");
+    static final List<String> ALL = List.of("pretrain", "sft", "rm", "ppo", "ppo_overopt", "dpo", "simpo", "grpo");
 
     @Test
     void theStagesAreThoseTheConfigAsksForInTheDemosOrder() {
         PipelineConfig demo = PipelineConfig.demo(1);
         assertEquals(ALL, names(demo));
         assertEquals(ALL.subList(1, ALL.size()), names(PipelineConfig.small(1)));
-        assertEquals(List.of("pretrain", "sft", "rm", "ppo", "dpo", "simpo"),
+        assertEquals(List.of("pretrain", "sft", "rm", "ppo", "dpo", "simpo", "grpo"),
                 names(demo.withStages(demo.stages().withOverOptBeta(-1))));
+        assertEquals(List.of("pretrain", "sft", "rm", "ppo", "ppo_overopt", "dpo", "simpo"),
+                names(demo.withStages(demo.stages().withGrpo(null))));
         // the over-optimisation run is PPO with the weak KL coefficient (no adaptive target) and nothing else changed
         PpoConfig ppo = demo.stages().ppo();
         PpoConfig weak = ((PpoStage) PostTrainingPipeline.stages(demo.withStages(demo.stages().withOverOptBeta(0.02))).get(4)).config();
@@ -52,15 +54,17 @@ class PipelineStagesTest {
         PostTrainingPipeline.Summary s = PostTrainingPipeline.run(c, Device.cpu(), dir.resolve("a"), log::add,
                 stage -> (step, total, m) -> progress.merge(stage, 1L, Long::sum));
         String at = "seed " + seed;
-        assertEquals(Map.of("pretrain", 2L, "sft", 2L, "rm", 2L, "ppo", 1L, "ppo_overopt", 1L, "dpo", 2L, "simpo", 2L), progress, at);
-        List<String> evaluated = List.of("base", "pretrain", "sft", "ppo", "ppo_overopt", "dpo", "simpo");
+        assertEquals(Map.of("pretrain", 2L, "sft", 2L, "rm", 2L, "ppo", 1L, "ppo_overopt", 1L, "dpo", 2L, "simpo", 2L, "grpo", 2L),
+                progress, at);
+        List<String> evaluated = List.of("base", "pretrain", "sft", "ppo", "ppo_overopt", "dpo", "simpo", "grpo");
         assertEquals(evaluated, s.stages().stream().map(PostTrainingPipeline.StageEval::stage).toList(), at);
         for (PostTrainingPipeline.StageEval e : s.stages())
             assertEquals(List.of("base", "pretrain", "sft").contains(e.stage()), e.vsSft() == null, "win rate vs SFT after SFT: " + e.stage());
         // every policy after the reward model is scored by it on the same held-out samples; the SFT policy's is its best-of-n
-        assertEquals(List.of("sft", "ppo", "ppo_overopt", "dpo", "simpo"), List.copyOf(s.heldOutProxy().keySet()), at);
+        assertEquals(List.of("sft", "ppo", "ppo_overopt", "dpo", "simpo", "grpo"), List.copyOf(s.heldOutProxy().keySet()), at);
         assertTrue(s.heldOutProxy().get("sft") == s.bestOfN(), at);
-        assertEquals(List.of(1, 1, 2, 2), List.of(s.ppo().size(), s.overOpt().size(), s.dpo().size(), s.simpo().size()), at);
+        assertEquals(List.of(1, 1, 2, 2, 2), List.of(s.ppo().size(), s.overOpt().size(), s.dpo().size(), s.simpo().size(), s.grpo().size()),
+                at);
         for (String stage : ALL)
             assertTrue(Files.isRegularFile(dir.resolve("a").resolve(stage).resolve("metrics.jsonl")), stage + " metrics, " + at);
         // samples.jsonl: each evaluated stage's block, in order
@@ -107,7 +111,8 @@ class PipelineStagesTest {
                 // gold answers against the micro policy's wrong samples: pairs even when every sample is wrong
                 new PipelineConfig.Stages(s.sft().withSteps(2).withBatch(4, 1), s.pairs().withSamples(2).withFallbacks(true, true),
                         s.rm().withSteps(2).withBatchSize(4), 0, s.ppo().withSteps(1).withBatches(8, 8, 1).withGeneration(6, 1.0, 0)
-                        .withSchedule(0, 0), -1, s.dpo().withSteps(2).withBatch(4, 1), s.simpo().withSteps(2).withBatch(4, 1)),
+                        .withSchedule(0, 0), -1, s.dpo().withSteps(2).withBatch(4, 1), s.simpo().withSteps(2).withBatch(4, 1),
+                        s.grpo().withSteps(2).withBatches(4, 2, 8, 1).withDecoding(6, 1.0, 0, 1.0).withSchedule(1, 0)),
                 new PipelineConfig.Eval(6, 2), seed);
     }
 

@@ -99,7 +99,7 @@ class ReportWriterTest {
             assertTrue(fullHtml.contains(text), "page lacks '" + text + "'");
         assertFalse(fullHtml.contains("not run"), "a full run has no 'not run' note");
         // summary table: one row per evaluated stage, the family table one row per family
-        for (String s : List.of("base", "pretrain", "sft", "ppo", "ppo_overopt", "dpo", "simpo"))
+        for (String s : List.of("base", "pretrain", "sft", "ppo", "ppo_overopt", "dpo", "simpo", "grpo"))
             assertTrue(fullHtml.contains("<tr><td class=\"l\">" + s + "</td>"), "summary row " + s);
         for (String f : List.of("add", "reverse", "upper")) assertTrue(fullHtml.contains("<tr><td class=\"l\">" + f + "</td>"), "family row " + f);
         assertTrue(fullHtml.contains("<td>0.300</td>"), "sft gold accuracy 0.300 in the summary table");
@@ -132,7 +132,7 @@ class ReportWriterTest {
         assertFalse(fullHtml.contains("<script>alert"), "raw <script> from samples.jsonl in the page");
         assertTrue(fullHtml.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"), "escaped sample text");
         // at most SAMPLES_PER_STAGE samples of each stage (the folder has 5 of each)
-        assertEquals(7 * ReportWriter.SAMPLES_PER_STAGE, count(fullHtml, "reverse: abc"), "samples shown");
+        assertEquals(8 * ReportWriter.SAMPLES_PER_STAGE, count(fullHtml, "reverse: abc"), "samples shown");
     }
 
     @Test
@@ -193,7 +193,7 @@ class ReportWriterTest {
         assertEquals(5, r.bestOfN().size());
         assertEquals(16.0, r.bestOfN().get(4).get("n"), 0);
         assertEquals(0.55, r.bestOfN().get(4).get("gold"), 1e-12);
-        assertEquals(List.of("base", "pretrain", "sft", "ppo", "ppo_overopt", "dpo", "simpo"),
+        assertEquals(List.of("base", "pretrain", "sft", "ppo", "ppo_overopt", "dpo", "simpo", "grpo"),
                 r.stages().stream().map(RunFolder.StageSummary::stage).toList());
     }
 

@@ -36,6 +36,7 @@ final class SyntheticRun {
         if (stages.contains("ppo_overopt")) lines.put("ppo_overopt", ppo(r, 30, 0.0));
         if (stages.contains("dpo")) lines.put("dpo", trainEval(r, 80, 0.69, 0.3, "eval/loss"));
         if (stages.contains("simpo")) lines.put("simpo", trainEval(r, 80, 1.9, 0.8, "eval/loss"));
+        if (stages.contains("grpo")) lines.put("grpo", grpo(r, 30));
         for (var e : lines.entrySet()) {
             Path d = dir.resolve(e.getKey());
             Files.createDirectories(d);
@@ -46,8 +47,8 @@ final class SyntheticRun {
 
         Map<String, Object> root = new LinkedHashMap<>();
         List<Map<String, Object>> st = new ArrayList<>();
-        double[] acc = {0.0, 0.05, 0.30, 0.25, 0.20, 0.34, 0.31};
-        String[] names = {"base", "pretrain", "sft", "ppo", "ppo_overopt", "dpo", "simpo"};
+        double[] acc = {0.0, 0.05, 0.30, 0.25, 0.20, 0.34, 0.31, 0.42};
+        String[] names = {"base", "pretrain", "sft", "ppo", "ppo_overopt", "dpo", "simpo", "grpo"};
         for (int i = 0; i < names.length; i++) {
             if (i > 0 && !stages.contains(names[i])) continue;
             Map<String, Object> m = new LinkedHashMap<>();
@@ -80,6 +81,7 @@ final class SyntheticRun {
         }
         root.put("ppo", lines.getOrDefault("ppo", List.of()));
         root.put("ppo_overopt", lines.getOrDefault("ppo_overopt", List.of()));
+        root.put("grpo", lines.getOrDefault("grpo", List.of()));
         root.put("seconds", 456.7);
         root.put("seed", 1234);
         Files.writeString(dir.resolve(RunFolder.SUMMARY), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root), StandardCharsets.UTF_8);
@@ -170,6 +172,22 @@ final class SyntheticRun {
             m.put("val/vpred", 2.0);
             m.put("val/var_explained", s == 3 ? "NaN" : -1.0); // non-finite values arrive as strings
             if (s % 10 == 0) m.put("eval/gold_accuracy", 0.25);
+        });
+    }
+
+    private static List<Map<String, Object>> grpo(Random r, int n) {
+        return steps(n, (s, m) -> {
+            double kl = s * 0.01 + 0.01 * r.nextDouble();
+            m.put("reward", 0.5 + 0.3 * Math.sqrt(kl) + 0.02 * r.nextGaussian());
+            m.put("reward_std", 0.3);
+            m.put("frac_reward_zero_std", 0.4);
+            m.put("objective/kl", kl);
+            m.put("entropy", 0.4 - s * 0.005);
+            m.put("completions/mean_length", 4.0);
+            m.put("loss", 0.001 * r.nextGaussian());
+            m.put("grad_norm", 0.5);
+            m.put("lr", 5e-5);
+            if (s % 10 == 0) m.put("eval/gold_accuracy", 0.45);
         });
     }
 

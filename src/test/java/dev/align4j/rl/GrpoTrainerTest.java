@@ -43,7 +43,7 @@ class GrpoTrainerTest {
         List<GrpoTrainer.Prompt> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             String text = "p" + (char) ('a' + i % 26) + ":";
-            out.add(new GrpoTrainer.Prompt(TOK.encode(text), text, null));
+            out.add(new GrpoTrainer.Prompt(TOK.encode(text), null));
         }
         return out;
     }
@@ -186,7 +186,7 @@ class GrpoTrainerTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> GrpoTrainer.create(policy, null, CombinedReward.of(LOWER), prompts(4), TOK, beta, dir.resolve("a")));
             assertTrue(e.getMessage().contains("reference"), e.getMessage());
-            List<GrpoTrainer.Prompt> longOne = List.of(new GrpoTrainer.Prompt(new int[30], "x", null));
+            List<GrpoTrainer.Prompt> longOne = List.of(new GrpoTrainer.Prompt(new int[30], null));
             e = assertThrows(IllegalArgumentException.class,
                     () -> GrpoTrainer.create(policy, null, CombinedReward.of(LOWER), longOne, TOK, config(1), dir.resolve("b")));
             assertTrue(e.getMessage().contains("prompts[0]"), e.getMessage());
