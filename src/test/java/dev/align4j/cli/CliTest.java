@@ -230,6 +230,34 @@ class CliTest {
         assertSameSteps(full, resumed, "ppo");
     }
 
+    @Test
+    void grpoWithVerifiableRewardsResumesExactly() throws IOException {
+        Path dir = tmp.resolve("grpo-resume");
+        Object[] common = {"grpo", "--policy", sftRun.resolve("model"), "--tasks", 8, "--level", 1, "--reward", "gold,format:0.2",
+                "--families", "add_big,upper"};
+        List<Object> first = new ArrayList<>(List.of(common));
+        first.addAll(List.of("--steps", 4, "--prompts", 2, "--num-generations", 3, "--mini-batch", 3, "--micro-batch", 3, "--num-iterations", 2,
+                "--max-new", 4, "--eval-tasks", 4, "--eval-every", 2, "--checkpoint-every", 2, "--loss-type", "dr-grpo", "--seed", 6,
+                "--out", dir, "--quiet"));
+        Run r0 = run(first.toArray()).ok();
+        assertTrue(r0.out().contains("grpo: reward"), r0.out());
+        List<String> full = Files.readAllLines(dir.resolve("metrics.jsonl"));
+        assertEquals(4, full.size());
+        JsonNode line = new ObjectMapper().readTree(full.get(1));
+        for (String k : new String[] {"reward", "rewards/gold/mean", "rewards/format/mean", "reward_std", "frac_reward_zero_std",
+                "completions/clipped_ratio", "clip_ratio/region_mean", "entropy", "eval/gold_accuracy"})
+            assertTrue(line.has(k), k + " in " + line);
+        Files.writeString(dir.resolve("latest"), "step-2"); // a crash after step 2's checkpoint
+        List<Object> again = new ArrayList<>(List.of(common));
+        again.addAll(List.of("--eval-tasks", 4, "--resume", "--out", dir));
+        Run r = run(again.toArray()).ok();
+        assertTrue(r.out().contains("resuming at step 2 of 4"), r.out());
+        assertSameSteps(full, Files.readAllLines(dir.resolve("metrics.jsonl")), "grpo");
+        // a bad reward spec is one line naming the flag and the item
+        Run bad = run("grpo", "--policy", sftRun.resolve("model"), "--reward", "gold,magic:2", "--out", tmp.resolve("grpo-bad")).usageError();
+        assertTrue(bad.err().contains("--reward") && bad.err().contains("magic"), bad.err());
+    }
+
     /** The resumed run's metric lines equal the uninterrupted run's, line for line, but for the wall-clock keys. */
     static void assertSameSteps(List<String> full, List<String> resumed, String label) {
         assertEquals(full.size(), resumed.size(), label + ": metric lines after resume");
