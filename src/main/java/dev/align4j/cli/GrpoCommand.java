@@ -38,7 +38,8 @@ public final class GrpoCommand extends BaseCommand {
     @Option(names = "--policy", paramLabel = "MODEL", required = true, description = "the policy to train (SFT model)")
     Path policyPath;
 
-    @Option(names = "--reference", paramLabel = "MODEL", description = "reference model of the KL term with --beta > 0 (default: --policy)")
+    @Option(names = "--reference", paramLabel = "MODEL", description = "reference model of the KL term with --beta > 0 (default: "
+            + "--policy); with --beta 0 only to log objective/kl against it (one more forward per micro-batch)")
     Path referencePath;
 
     @Option(names = "--reward", paramLabel = "SPEC", description = "reward functions: name[:weight],... of gold, format, length, "
@@ -81,7 +82,7 @@ public final class GrpoCommand extends BaseCommand {
         if (families != null && !families.isEmpty()) suite = suite.only(families.toArray(new String[0]));
         List<Task> train = suite.generate(tasks, cfg.seed() + 1, Split.TRAIN);
         List<Task> probe = evalTasks > 0 ? suite.generate(evalTasks, cfg.seed() + 2, Split.TEST) : List.of();
-        boolean needsRef = cfg.loss().beta() > 0;
+        boolean needsRef = cfg.loss().beta() > 0 || referencePath != null;
         try (CausalLm policy = ModelPaths.loadGpt(policyPath, "--policy", device());
              CausalLm ref = !needsRef ? null : referencePath == null ? policy.copy()
                      : ModelPaths.loadGpt(referencePath, "--reference", policy.device())) {
