@@ -9,7 +9,6 @@ import dev.align4j.kernels.LayerNorm;
 import dev.align4j.kernels.Matmul;
 import dev.align4j.tensor.Blas;
 import dev.align4j.tensor.DType;
-import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 
 /**
@@ -47,7 +46,6 @@ public final class KvCache extends KvDecoder {
     private final Tensor identity;    // [HS, HS]
     private final Tensor zeroPos;     // [maxT, C]: zero "position table" for the per-token position gathers
     private final Tensor lastHidden, lastLn, lastMean, lastRstd;
-    private Work work;
 
     /** A cache for {@code batch} sequences of up to {@code maxT} slots (maxT ≤ nCtx) on the model's device. */
     public KvCache(Gpt model, int batch, int maxT) {
@@ -90,7 +88,7 @@ public final class KvCache extends KvDecoder {
 
     @Override
     void run(int[] tok, int[] pos, int rows, int tq) {
-        Work w = work(rows, tq);
+        Work w = (Work) scratch(rows, tq);
         int s = length, tk = s + tq;
         w.tokens.copyFrom(tok);
         w.pos.copyFrom(pos);
@@ -140,28 +138,17 @@ public final class KvCache extends KvDecoder {
         Bias.add(out, model.param(name + ".bias"));
     }
 
-    private Work work(int rows, int tq) {
-        if (work != null && work.rows == rows && work.tq == tq) return work;
-        closeWork();
-        work = new Work(rows, tq);
-        return work;
-    }
-
     @Override
-    void closeWork() {
-        if (work != null) work.scope.close();
-        work = null;
+    Work newScratch(int rows, int tq) {
+        return new Work(rows, tq);
     }
 
     /** Scratch for tq new tokens of each of {@code rows} sequences (the prefill's, then the steps' with tq = 1). */
-    private final class Work {
-        final Scope scope = new Scope();
-        final int rows, tq;
+    private final class Work extends Scratch {
         final Tensor tokens, pos, x, tmp, ln, mean, rstd, qkv, q, k, v, lse, y, merged, fc;
 
         Work(int rows, int tq) {
-            this.rows = rows;
-            this.tq = tq;
+            super(rows, tq);
             int b = rows;
             try {
                 tokens = scope.empty(device, DType.I32, b, tq);

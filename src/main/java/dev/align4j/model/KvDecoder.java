@@ -215,13 +215,36 @@ abstract class KvDecoder implements Decoder {
         return p;
     }
 
-    /** Frees the subclass's scratch (called by {@link #close} before the cache itself). */
-    abstract void closeWork();
+    /** A subclass's scratch tensors for tq new tokens of each of {@code rows} sequences, in their own scope. */
+    abstract static class Scratch {
+        final Scope scope = new Scope();
+        final int rows, tq;
+
+        Scratch(int rows, int tq) {
+            this.rows = rows;
+            this.tq = tq;
+        }
+    }
+
+    private Scratch scratch;
+
+    /** New scratch for (rows, tq): a prefill's, then the steps' (tq = 1). */
+    abstract Scratch newScratch(int rows, int tq);
+
+    /** The scratch for (rows, tq): the last one when it has that shape, else a new one (the last one is freed). */
+    Scratch scratch(int rows, int tq) {
+        if (scratch != null && scratch.rows == rows && scratch.tq == tq) return scratch;
+        if (scratch != null) scratch.scope.close();
+        scratch = null;
+        scratch = newScratch(rows, tq);
+        return scratch;
+    }
 
     @Override
     public void close() {
         try {
-            closeWork();
+            if (scratch != null) scratch.scope.close();
+            scratch = null;
         } finally {
             scope.close();
         }

@@ -10,7 +10,6 @@ import dev.align4j.kernels.Rope;
 import dev.align4j.kernels.SwiGlu;
 import dev.align4j.tensor.Blas;
 import dev.align4j.tensor.DType;
-import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 
 /**
@@ -36,7 +35,6 @@ public final class LlamaKvCache extends KvDecoder {
     private final Tensor identity;    // [D, D]
     private final Tensor zeroPos;     // [maxT, C]: a zero "position table" for the embedding gather
     private final Tensor lastHidden, lastNorm;
-    private Work work;
 
     /** A cache for {@code batch} sequences of up to {@code maxT} slots (maxT ≤ nCtx) on the model's device. */
     public LlamaKvCache(Llama model, int batch, int maxT) {
@@ -72,7 +70,7 @@ public final class LlamaKvCache extends KvDecoder {
     /** Every token is rotated by its slot index ({@code pos} is not used: see the class comment). */
     @Override
     void run(int[] tok, int[] pos, int rows, int tq) {
-        Work w = work(rows, tq);
+        Work w = (Work) scratch(rows, tq);
         int s = length, tk = s + tq;
         long bkv = (long) rows * kv, cacheStride = (long) maxT * d;
         w.tokens.copyFrom(tok);
@@ -131,28 +129,17 @@ public final class LlamaKvCache extends KvDecoder {
         if (model.layout().has(name + ".bias")) Bias.add(out, model.param(name + ".bias"));
     }
 
-    private Work work(int rows, int tq) {
-        if (work != null && work.rows == rows && work.tq == tq) return work;
-        closeWork();
-        work = new Work(rows, tq);
-        return work;
-    }
-
     @Override
-    void closeWork() {
-        if (work != null) work.scope.close();
-        work = null;
+    Work newScratch(int rows, int tq) {
+        return new Work(rows, tq);
     }
 
     /** Scratch for tq new tokens of each of {@code rows} sequences (the prefill's, then the steps' with tq = 1). */
-    private final class Work {
-        final Scope scope = new Scope();
-        final int rows, tq;
+    private final class Work extends Scratch {
         final Tensor tokens, x, norm, tmp, q, k, v, qh, kh, vh, y, lse, ym, gu, act;
 
         Work(int rows, int tq) {
-            this.rows = rows;
-            this.tq = tq;
+            super(rows, tq);
             int b = rows;
             try {
                 tokens = scope.empty(device, DType.I32, b, tq);
