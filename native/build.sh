@@ -5,7 +5,8 @@
 #   <classes>/dev/align4j/tensor/linux-x86_64/libalign4j_cuda.so — the CUDA backend, when nvcc is on PATH
 #   target/native/libalign4j_cuda_emu.so, gpu_emu_test — the emulated GPU and its own tests (native/gpu_emu.h)
 # Environment: A4J_MARCH (default native; x86-64-v3 for a portable jar), A4J_CUDA=0 to skip CUDA,
-# A4J_CUDA=1 to fail when nvcc is missing.
+# A4J_CUDA=1 to fail when nvcc is missing, A4J_EMU=0 to skip the emulated GPU (the launcher's build on a machine
+# without a GPU skips both: they are for a GPU and for the tests; mvn package/verify, and so CI, build both).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/target}
@@ -37,6 +38,11 @@ echo "align4j: built $out/native/libalign4j_cpu.a (-march=$march)"
 # every barrier). In the background, beside nvcc.
 emu="$out/native/emu"
 rm -rf "$emu" && mkdir -p "$emu"
+if [ "${A4J_EMU:-1}" = 0 ]; then
+  rm -f "$out/native/libalign4j_cuda_emu.so" "$out/native/gpu_emu_test"
+  echo "align4j: emulated GPU skipped (A4J_EMU=0)"
+  emu_pid=""
+else
 emuflags=(-std=c++17 -march="$march" -fopenmp -fPIC -mtls-dialect=gnu2 -DA4J_EMULATED_GPU -Wall -Wno-unused-function -Werror
           -I"$root/native" -I"$root/cuda" -I"$out/native")
 (
@@ -49,7 +55,11 @@ emuflags=(-std=c++17 -march="$march" -fopenmp -fPIC -mtls-dialect=gnu2 -DA4J_EMU
 ) &
 emu_pid=$!
 trap 'wait $emu_pid 2>/dev/null || true' EXIT
-finish_emu() { wait $emu_pid || { echo "align4j: the emulated-GPU build failed" >&2; exit 1; }; trap - EXIT; }
+fi
+finish_emu() {
+  [ -z "$emu_pid" ] && return 0
+  wait $emu_pid || { echo "align4j: the emulated-GPU build failed" >&2; exit 1; }; trap - EXIT
+}
 
 cuda_lib="$out/classes/dev/align4j/tensor/linux-x86_64/libalign4j_cuda.so"
 if [ "${A4J_CUDA:-auto}" = 0 ]; then

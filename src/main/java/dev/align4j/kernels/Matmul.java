@@ -25,7 +25,8 @@ import java.util.Arrays;
  * <p>CUDA: cuBLAS is loaded on the first CUDA product; when it is missing the call throws
  * {@link IllegalStateException} naming the library and where it was looked for. TF32 tensor-core math is
  * off by default (exact FP32 products); {@link #setAllowTf32(boolean)} allows it. CPU: OpenBLAS uses one
- * thread per core unless {@code OPENBLAS_NUM_THREADS} is set; see {@link #setCpuThreads(int)}.
+ * thread unless {@code OPENBLAS_NUM_THREADS} is set, and a large product is cut into one such call per OpenMP thread
+ * (see {@link dev.align4j.tensor.Blas}); see {@link #setCpuThreads(int)}.
  */
 public final class Matmul {
     private static volatile boolean allowTf32;
@@ -89,7 +90,7 @@ public final class Matmul {
         return allowTf32;
     }
 
-    /** OpenBLAS threads for the CPU products (default: one per core, or OPENBLAS_NUM_THREADS). */
+    /** OpenBLAS threads for the CPU products (default: 1, or OPENBLAS_NUM_THREADS). */
     public static void setCpuThreads(int n) {
         Blas.setCpuThreads(n);
     }

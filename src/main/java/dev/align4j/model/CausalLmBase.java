@@ -461,8 +461,11 @@ abstract class CausalLmBase<S> implements CausalLm {
     private Activations<S> activations(int b, int t) {
         if (scope.isClosed()) throw new IllegalStateException("the model is closed");
         if (acts != null && acts.b == b && acts.t == t) return acts;  // (a new chunk size already dropped them)
-        dropActivations();
-        Buffers buf = new Buffers(device);
+        // A new (B, T) re-uses the memory of the last one where it is large enough (Buffers): batches of varying
+        // length (reward-model pairs, PPO rollouts) would otherwise free and map hundreds of MB every step, and the
+        // page faults of fresh memory cost a quarter of a reward-model step on the CPU.
+        Buffers buf = acts != null ? acts.buf.reset() : new Buffers(device);
+        acts = null;
         try {
             acts = new Activations<>(buf, b, t, logitsChunkRows, config().hiddenSize(), config().vocabSize());
             acts.state = newState(buf, b, t);
@@ -474,14 +477,27 @@ abstract class CausalLmBase<S> implements CausalLm {
         return acts;
     }
 
-    /** Device buffers of one (B, T), all freed together; counted by {@link #activationBytes()}. */
+    /**
+     * Device buffers of one (B, T), all freed together; counted by {@link #activationBytes()}. After {@link #reset},
+     * the same sequence of requests (a model's buffers for another (B, T)) is served by views of the earlier
+     * allocations where they are large enough, by new ones where they are not.
+     */
     static final class Buffers {
         final Scope scope = new Scope();
+        /** The current (B, T)'s tensors, in request order: views of {@link #storage}. */
         final List<Tensor> all = new ArrayList<>();
+        /** The allocations, one per request of the sequence; each as large as the largest request it served. */
+        private final List<Tensor> storage = new ArrayList<>();
         private final Device device;
 
         Buffers(Device device) {
             this.device = device;
+        }
+
+        /** Starts a new sequence of requests; the tensors handed out so far must no longer be used. */
+        Buffers reset() {
+            all.clear();
+            return this;
         }
 
         Tensor f32(long... shape) {
@@ -489,7 +505,17 @@ abstract class CausalLmBase<S> implements CausalLm {
         }
 
         Tensor alloc(DType dtype, long... shape) {
-            Tensor x = scope.empty(device, dtype, shape);
+            int i = all.size();
+            long n = 1;
+            for (long d : shape) n = Math.multiplyExact(n, d);
+            Tensor owner = i < storage.size() ? storage.get(i) : null;
+            if (owner == null || owner.dtype() != dtype || owner.numel() < n) {
+                if (owner != null) owner.close();
+                owner = scope.empty(device, dtype, n);
+                if (i < storage.size()) storage.set(i, owner);
+                else storage.add(owner);
+            }
+            Tensor x = owner.view(0, shape);
             all.add(x);
             return x;
         }

@@ -10,8 +10,6 @@ import dev.align4j.kernels.Rope;
 import dev.align4j.kernels.SwiGlu;
 import dev.align4j.tensor.Blas;
 import dev.align4j.tensor.DType;
-import dev.align4j.tensor.Device;
-import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 
 /**
@@ -26,140 +24,66 @@ import dev.align4j.tensor.Tensor;
  * round differently, as do GEMMs of other shapes).
  *
  * <p>Attention is {@link FlashAttention} over the cache's first tk slots, read in place (slot stride maxT), grouped
- * query heads sharing their KV head: no score tensor. The model's parameters are read at each call; it
- * must stay open. Not thread-safe.
+ * query heads sharing their KV head: no score tensor. A prompt that appears in several rows is prefilled once
+ * ({@link KvDecoder}). The model's parameters are read at each call; it must stay open. Not thread-safe.
  */
-public final class LlamaKvCache implements Decoder {
+public final class LlamaKvCache extends KvDecoder {
     private final Llama model;
     private final LlamaConfig config;
-    private final Device device;
-    private final int b, maxT, h, kv, d, c, f, v;
+    private final int h, kv, d, c, f;
     private final float scale, eps;
-    private final Scope scope = new Scope();
-    private final Tensor[] kCache, vCache;
-    private final Tensor keyStart;    // [B] int32: P − L_b, the first real slot of each sequence
     private final Tensor identity;    // [D, D]
     private final Tensor zeroPos;     // [maxT, C]: a zero "position table" for the embedding gather
-    private final Tensor lastHidden, lastNorm, logits;
-    private Work work;
-    private boolean masked;
-    private int length = -1;
-    private int[] pad;
+    private final Tensor lastHidden, lastNorm;
 
     /** A cache for {@code batch} sequences of up to {@code maxT} slots (maxT ≤ nCtx) on the model's device. */
     public LlamaKvCache(Llama model, int batch, int maxT) {
-        if (model == null) throw new IllegalArgumentException("model must not be null");
-        this.config = model.config();
-        if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
-        if (maxT < 1 || maxT > config.nCtx())
-            throw new IllegalArgumentException("maxT must be in [1, nCtx = " + config.nCtx() + "], got " + maxT);
+        super(requireModel(model).device(), model.config().nCtx(), model.config().vocabSize(), model.config().numLayers(),
+                model.config().numKvHeads(), model.config().headDim(), batch, maxT);
         this.model = model;
-        this.device = model.device();
-        this.b = batch;
-        this.maxT = maxT;
+        this.config = model.config();
         this.h = config.numHeads();
         this.kv = config.numKvHeads();
         this.d = config.headDim();
         this.c = config.hiddenSize();
         this.f = config.intermediateSize();
-        this.v = config.vocabSize();
         this.scale = (float) (1.0 / Math.sqrt(d));
         this.eps = (float) config.rmsNormEps();
         try {
-            kCache = new Tensor[config.numLayers()];
-            vCache = new Tensor[config.numLayers()];
-            for (int l = 0; l < kCache.length; l++) {
-                kCache[l] = scope.zeros(device, DType.F32, b, kv, maxT, d);
-                vCache[l] = scope.zeros(device, DType.F32, b, kv, maxT, d);
-            }
-            keyStart = scope.zeros(device, DType.I32, b);
             float[] id = new float[d * d];
             for (int i = 0; i < d; i++) id[i * d + i] = 1f;
             identity = scope.of(device, id, d, d);
             zeroPos = scope.zeros(device, DType.F32, maxT, c);
             lastHidden = scope.empty(device, DType.F32, b, 1, c);
             lastNorm = scope.empty(device, DType.F32, b, 1, c);
-            logits = scope.empty(device, DType.F32, b, v);
         } catch (RuntimeException | Error e) {
             scope.close();
             throw e;
         }
     }
 
+    private static Llama requireModel(Llama model) {
+        if (model == null) throw new IllegalArgumentException("model must not be null");
+        return model;
+    }
+
+    /** Every token is rotated by its slot index ({@code pos} is not used: see the class comment). */
     @Override
-    public int batch() {
-        return b;
-    }
-
-    @Override
-    public int maxT() {
-        return maxT;
-    }
-
-    @Override
-    public int length() {
-        return length;
-    }
-
-    @Override
-    public int[] padding() {
-        requirePrefill();
-        return pad.clone();
-    }
-
-    @Override
-    public Tensor prefill(int[][] prompts) {
-        if (prompts == null) throw new IllegalArgumentException("prompts must not be null");
-        if (prompts.length != b)
-            throw new IllegalArgumentException("prompts has " + prompts.length + " sequences, the cache holds " + b);
-        int p = KvCache.longestPrompt(prompts, maxT, "more than the cache's maxT", v);
-        pad = new int[b];
-        int[] tok = new int[b * p];
-        boolean anyPad = false;
-        for (int i = 0; i < b; i++) {
-            pad[i] = p - prompts[i].length;
-            anyPad |= pad[i] > 0;
-            System.arraycopy(prompts[i], 0, tok, i * p + pad[i], prompts[i].length);
-        }
-        keyStart.copyFrom(pad);
-        masked = anyPad;
-        length = 0;
-        return run(tok, p);
-    }
-
-    @Override
-    public Tensor step(int[] tokens) {
-        requirePrefill();
-        if (tokens == null || tokens.length != b)
-            throw new IllegalArgumentException("tokens must have " + b + " values, got "
-                    + (tokens == null ? "null" : tokens.length));
-        if (length >= maxT) throw new IllegalStateException("the cache is full (maxT = " + maxT + ")");
-        for (int i = 0; i < b; i++)
-            if (tokens[i] < 0 || tokens[i] >= v)
-                throw new IllegalArgumentException("tokens[" + i + "] = " + tokens[i] + " is outside the vocabulary [0, "
-                        + v + ")");
-        return run(tokens.clone(), 1);
-    }
-
-    private void requirePrefill() {
-        if (length < 0) throw new IllegalStateException("call prefill first");
-    }
-
-    /** Runs tq new tokens per sequence at slots [length, length + tq); returns the last slot's logits. */
-    private Tensor run(int[] tok, int tq) {
-        Work w = work(tq);
+    void run(int[] tok, int[] pos, int rows, int tq) {
+        Work w = (Work) scratch(rows, tq);
         int s = length, tk = s + tq;
-        long bkv = (long) b * kv, cacheStride = (long) maxT * d;
+        long bkv = (long) rows * kv, cacheStride = (long) maxT * d;
         w.tokens.copyFrom(tok);
         Embedding.forward(w.tokens, model.param("model.embed_tokens.weight"), zeroPos, w.x);
         for (int l = 0; l < kCache.length; l++) {
             String p = "model.layers." + l + ".";
+            Tensor kc = rows(kCache[l], rows), vc = rows(vCache[l], rows);
             RmsNorm.forward(w.x, model.param(p + "input_layernorm.weight"), eps, w.norm, null);
             linear(w.norm, p + "self_attn.q_proj", w.q);
             linear(w.norm, p + "self_attn.k_proj", w.k);
             linear(w.norm, p + "self_attn.v_proj", w.v);
             if (config.qkNorm()) {
-                Tensor q4 = w.q.view(0, b, tq, h, d), k4 = w.k.view(0, b, tq, kv, d);
+                Tensor q4 = w.q.view(0, rows, tq, h, d), k4 = w.k.view(0, rows, tq, kv, d);
                 RmsNorm.forward(q4, model.param(p + "self_attn.q_norm.weight"), eps, q4, null);
                 RmsNorm.forward(k4, model.param(p + "self_attn.k_norm.weight"), eps, k4, null);
             }
@@ -168,12 +92,12 @@ public final class LlamaKvCache implements Decoder {
             AttentionPermute.mergeBackward(w.v, w.vh);
             Rope.forward(w.qh, model.invFreq(), s, w.qh);  // slot positions (class comment)
             Rope.forward(w.kh, model.invFreq(), s, w.kh);
-            Tensor kAt = kCache[l].view((long) s * d, kCache[l].numel() - (long) s * d);
-            Tensor vAt = vCache[l].view((long) s * d, vCache[l].numel() - (long) s * d);
+            Tensor kAt = kc.view((long) s * d, kc.numel() - (long) s * d);
+            Tensor vAt = vc.view((long) s * d, vc.numel() - (long) s * d);
             // cache[b, kv, s .. s+tq) = k, v  (GEMM with the identity: a strided copy, exact for finite values)
             Blas.sgemm(w.kh, identity, kAt, false, false, tq, d, d, 1f, 0f, bkv, (long) tq * d, 0, cacheStride, false);
             Blas.sgemm(w.vh, identity, vAt, false, false, tq, d, d, 1f, 0f, bkv, (long) tq * d, 0, cacheStride, false);
-            FlashAttention.forward(w.qh, kCache[l], vCache[l], tk, masked ? keyStart : null, scale, w.y, w.lse);
+            FlashAttention.forward(w.qh, kc, vc, tk, masked ? rows(keyStart, rows) : null, scale, w.y, w.lse);
             AttentionPermute.merge(w.y, w.ym);
             linear(w.ym, p + "self_attn.o_proj", w.tmp);
             Bias.residual(w.x, w.tmp, w.x);
@@ -185,14 +109,13 @@ public final class LlamaKvCache implements Decoder {
         }
         Tensor last = w.x;
         if (tq > 1) {
-            for (int i = 0; i < b; i++)
+            for (int i = 0; i < rows; i++)
                 lastHidden.view((long) i * c, c).copyFrom(w.x.view(((long) i * tq + tq - 1) * c, c));
-            last = lastHidden;
+            last = rows(lastHidden, rows);
         }
-        RmsNorm.forward(last, model.param("model.norm.weight"), eps, lastNorm, null);
-        Matmul.matmul(lastNorm, model.headWeight(), logits, false, true, 1f, 0f);
+        RmsNorm.forward(last, model.param("model.norm.weight"), eps, rows(lastNorm, rows), null);
+        Matmul.matmul(rows(lastNorm, rows), model.headWeight(), rows(logits, rows), false, true, 1f, 0f);
         length = tk;
-        return logits;
     }
 
     /** gate_proj and up_proj as one {@code [2F, C]} matrix (they are adjacent in the model's layout). */
@@ -206,22 +129,18 @@ public final class LlamaKvCache implements Decoder {
         if (model.layout().has(name + ".bias")) Bias.add(out, model.param(name + ".bias"));
     }
 
-    private Work work(int tq) {
-        if (work != null && work.tq == tq) return work;
-        if (work != null) work.scope.close();
-        work = null;
-        work = new Work(tq);
-        return work;
+    @Override
+    Work newScratch(int rows, int tq) {
+        return new Work(rows, tq);
     }
 
-    /** Scratch for tq new tokens per sequence (the prefill's, then the steps' with tq = 1). */
-    private final class Work {
-        final Scope scope = new Scope();
-        final int tq;
+    /** Scratch for tq new tokens of each of {@code rows} sequences (the prefill's, then the steps' with tq = 1). */
+    private final class Work extends Scratch {
         final Tensor tokens, x, norm, tmp, q, k, v, qh, kh, vh, y, lse, ym, gu, act;
 
-        Work(int tq) {
-            this.tq = tq;
+        Work(int rows, int tq) {
+            super(rows, tq);
+            int b = rows;
             try {
                 tokens = scope.empty(device, DType.I32, b, tq);
                 x = f32(b, tq, c);
@@ -247,12 +166,5 @@ public final class LlamaKvCache implements Decoder {
         private Tensor f32(long... shape) {
             return scope.empty(device, DType.F32, shape);
         }
-    }
-
-    @Override
-    public void close() {
-        if (work != null) work.scope.close();
-        work = null;
-        scope.close();
     }
 }

@@ -5,9 +5,11 @@ import dev.align4j.kernels.LogProbs;
 import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import dev.align4j.tokenizer.Tokenizer;
+import dev.align4j.train.ProgressListener;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -58,6 +60,18 @@ public final class Responses {
      */
     public static List<Response> generate(CausalLm model, Encoder encoder, List<String> prompts, int batchSize,
                                           int maxNewTokens, double temperature, long seed, boolean withEntropy) {
+        return generate(model, encoder, prompts, batchSize, maxNewTokens, temperature, seed, withEntropy, ProgressListener.NONE);
+    }
+
+    /**
+     * As {@link #generate(CausalLm, Encoder, List, int, int, double, long, boolean)}; {@code progress} is told after
+     * each batch (step = batches done, total = batches; metrics {@code step} and {@code tokens}, the tokens of the
+     * batch's rows, prompts and responses).
+     */
+    public static List<Response> generate(CausalLm model, Encoder encoder, List<String> prompts, int batchSize,
+                                          int maxNewTokens, double temperature, long seed, boolean withEntropy,
+                                          ProgressListener progress) {
+        if (progress == null) throw new IllegalArgumentException("progress must not be null (ProgressListener.NONE for none)");
         if (model == null) throw new IllegalArgumentException("model must not be null");
         if (encoder == null) throw new IllegalArgumentException("encoder must not be null");
         if (prompts == null) throw new IllegalArgumentException("prompts must not be null");
@@ -67,6 +81,7 @@ public final class Responses {
         GenerationConfig base = new GenerationConfig(maxNewTokens, temperature, 0, 1, tok.eosId(), tok.padId(), seed);
         SplittableRandom seeds = new SplittableRandom(seed);
         List<Response> out = new ArrayList<>(prompts.size());
+        long batches = (prompts.size() + batchSize - 1) / batchSize;
         for (int from = 0; from < prompts.size(); from += batchSize) {
             int to = Math.min(prompts.size(), from + batchSize);
             int[][] ids = new int[to - from][];
@@ -85,6 +100,10 @@ public final class Responses {
                 int[] answer = eos ? Arrays.copyOf(resp, resp.length - 1) : resp;
                 out.add(new Response(resp, tok.decode(answer, true), eos, lp, ent));
             }
+            long tokens = 0;
+            for (int b = 0; b < g.batch(); b++) tokens += g.promptLengths()[b] + g.responseLengths()[b];
+            long step = from / batchSize + 1;
+            progress.onStep(step, batches, Map.of("step", step, "tokens", tokens));
         }
         return out;
     }

@@ -40,7 +40,8 @@ record RewardStage(String name, SampledPairs.Options pairs, RewardConfig rm, dou
         CausalLm sft = ctx.sft();
         long s = ctx.config.seed();
         int pad = ctx.padId();
-        SampledPairs.Result sampled = SampledPairs.build(sft, ctx.enc, ctx.pairTasks, pairs, s + 6);
+        // the sampling is minutes on a CPU: its own progress bar ("pairs", one step per generation batch)
+        SampledPairs.Result sampled = SampledPairs.build(sft, ctx.enc, ctx.pairTasks, pairs, s + 6, ctx.progress("pairs"));
         SampledPairs.Result heldOut = SampledPairs.build(sft, ctx.enc, ctx.heldOutTasks, pairs, s + 7);
         List<TokenizedPair> trainPairs = encode(ctx.enc, sampled.pairs()), heldOutPairs = encode(ctx.enc, heldOut.pairs());
         ctx.log.accept("pairs: " + sampled + " | held-out: " + heldOut);

@@ -5,6 +5,7 @@ import dev.align4j.data.PreferencePair;
 import dev.align4j.data.tasks.Task;
 import dev.align4j.model.CausalLm;
 import dev.align4j.model.Responses;
+import dev.align4j.train.ProgressListener;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashSet;
@@ -98,6 +99,12 @@ public final class SampledPairs {
 
     /** Samples, judges and pairs (see the class comment); deterministic for a seed. */
     public static Result build(CausalLm policy, Encoder encoder, List<Task> tasks, Options options, long seed) {
+        return build(policy, encoder, tasks, options, seed, ProgressListener.NONE);
+    }
+
+    /** As {@link #build(CausalLm, Encoder, List, Options, long)}, telling {@code progress} after each generation batch. */
+    public static Result build(CausalLm policy, Encoder encoder, List<Task> tasks, Options options, long seed,
+                               ProgressListener progress) {
         if (tasks == null) throw new IllegalArgumentException("tasks must not be null");
         if (options == null) throw new IllegalArgumentException("options must not be null");
         int k = options.samplesPerPrompt();
@@ -105,7 +112,7 @@ public final class SampledPairs {
         for (Task t : tasks)
             for (int j = 0; j < k; j++) prompts.add(t.prompt());
         List<Responses.Response> rs = Responses.generate(policy, encoder, prompts, options.batchSize(),
-                options.maxNewTokens(), options.temperature(), seed, false);
+                options.maxNewTokens(), options.temperature(), seed, false, progress);
         Random rnd = new Random(seed ^ 0x5DEECE66DL);
         List<PreferencePair> pairs = new ArrayList<>();
         int mixed = 0, allCorrect = 0, allWrong = 0, noRejected = 0, fallback = 0;

@@ -32,7 +32,8 @@ final class Backend {
             try {
                 Path lib = locateCudaLibrary();
                 if (lib == null) {
-                    cudaReason = "this build has no CUDA backend (nvcc was not on PATH when align4j was built)";
+                    cudaReason = "this build has no CUDA backend (nvcc was not on PATH when align4j was built, or it was built with "
+                            + "-Dalign4j.cuda=0, as ./align4j builds on a machine without a GPU)";
                 } else if (NativeLib.a4j_cuda_load(lib.toString()) != 0) {
                     cudaReason = NativeLib.a4j_last_error();
                 } else {

@@ -13,8 +13,10 @@ import org.bytedeco.javacpp.Pointer;
  * Row-major throughout.
  *
  * <p>OpenBLAS threads, set when OpenBLAS loads: the system property {@value #THREADS_PROPERTY}, else the
- * environment variable {@code OPENBLAS_NUM_THREADS}, else {@code OMP_NUM_THREADS}, else one per available
- * core ({@link Runtime#availableProcessors()}); {@link #setCpuThreads(int)} changes it later.
+ * environment variable {@code OPENBLAS_NUM_THREADS}, else ONE; {@link #setCpuThreads(int)} changes it later. The
+ * cores are used all the same: the native GEMM cuts a large product into one single-threaded OpenBLAS call per
+ * OpenMP thread ({@code OMP_NUM_THREADS}, default one per core; native/gemm_cpu.h says why), so its result does
+ * not depend on the thread count.
  */
 public final class Blas {
     /** System property: number of OpenBLAS threads, applied when OpenBLAS is first loaded. */
@@ -63,10 +65,9 @@ public final class Blas {
             }
         }
 
-        /** The property, else OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else one per available core. */
+        /** The property, else OPENBLAS_NUM_THREADS, else 1 (the native GEMM threads large products itself). */
         private static int defaultThreads() {
-            for (String v : new String[] {System.getProperty(THREADS_PROPERTY), System.getenv("OPENBLAS_NUM_THREADS"),
-                    System.getenv("OMP_NUM_THREADS")}) {
+            for (String v : new String[] {System.getProperty(THREADS_PROPERTY), System.getenv("OPENBLAS_NUM_THREADS")}) {
                 if (v == null || v.isBlank()) continue;
                 try {
                     int n = Integer.parseInt(v.trim().split(",")[0]);
@@ -75,7 +76,7 @@ public final class Blas {
                     // not a count: fall through to the next source
                 }
             }
-            return Runtime.getRuntime().availableProcessors();
+            return 1;
         }
 
         static void require() {

@@ -33,6 +33,7 @@ class KvCacheTest {
             GptTest.randomize(m, rnd);
             sameLengths(m, rnd, "seed " + seed);
             differentLengths(m, rnd, "seed " + seed);
+            repeatedPrompts(m, rnd, "seed " + seed);
             errors(m);
         }
     }
@@ -94,6 +95,45 @@ class KvCacheTest {
                 got = cache.step(next).toFloatArray();
             }
             assertThrows(IllegalStateException.class, () -> cache.step(new int[b]), "cache full");
+        }
+    }
+
+    /**
+     * A batch that holds some prompts several times (prefilled once each, then copied: see KvDecoder), each row then
+     * continued with tokens of its own, matches unpadded B = 1 forwards at every step.
+     */
+    static void repeatedPrompts(Gpt m, Random rnd, String tag) {
+        int[] lengths = {4, 2, 6};
+        int[] promptOf = {0, 1, 0, 2, 1, 0};   // rows 2 and 5 repeat row 0's prompt, row 4 row 1's
+        int b = promptOf.length, v = TINY.vocabSize(), steps = TINY.nCtx() - 6;
+        int[][] base = new int[lengths.length][];
+        for (int k = 0; k < lengths.length; k++) base[k] = GptTest.randomTokens(rnd, lengths[k], v);
+        int[][] seqs = new int[b][], prompts = new int[b][];
+        float[][] ref = new float[b][];
+        for (int i = 0; i < b; i++) {
+            prompts[i] = base[promptOf[i]].clone();
+            seqs[i] = Arrays.copyOf(prompts[i], prompts[i].length + steps);
+            int[] cont = GptTest.randomTokens(rnd, steps, v);
+            System.arraycopy(cont, 0, seqs[i], prompts[i].length, steps);
+            m.forward(seqs[i], null, null, 1, seqs[i].length);
+            ref[i] = m.logits().toFloatArray();
+        }
+        try (KvCache cache = new KvCache(m, b, 6 + steps)) {
+            float[] got = cache.prefill(prompts).toFloatArray();
+            for (int s = 0; ; s++) {
+                for (int i = 0; i < b; i++) {
+                    int pos = prompts[i].length - 1 + s;
+                    double[] r = new double[v];
+                    for (int j = 0; j < v; j++) r[j] = ref[i][pos * v + j];
+                    Close.assertClose(tag + " repeated-prompt row " + i + " step " + s, r,
+                            Arrays.copyOfRange(got, i * v, (i + 1) * v), ATOL, RTOL);
+                }
+                if (s == steps) break;
+                int[] next = new int[b];
+                for (int i = 0; i < b; i++) next[i] = seqs[i][prompts[i].length + s];
+                got = cache.step(next).toFloatArray();
+            }
+            assertTrue(Arrays.equals(new int[] {2, 4, 2, 0, 4, 2}, cache.padding()), Arrays.toString(cache.padding()));
         }
     }
 

@@ -89,14 +89,15 @@ class LlamaTest {
     /**
      * The KV-cache decoder's logits equal a full forward's at every step, for prompts of different lengths (left
      * padding, RoPE at slot positions: see LlamaKvCache) on each golden model: the prefill's last-token logits, then
-     * three steps.
+     * three steps. Rows 3 and 4 repeat the prompts of rows 1 and 0 (prefilled once, see KvDecoder) and continue
+     * with tokens of their own.
      */
     @DeviceTest
     void kvCacheMatchesTheFullForward(Device device) throws Exception {
         for (String name : new String[] {"llama", "qwen2", "qwen3"}) {
-            try (Llama m = Llama.load(golden(name), device); Decoder dec = m.decoder(3, 9)) {
+            try (Llama m = Llama.load(golden(name), device); Decoder dec = m.decoder(5, 9)) {
                 int v = m.config().vocabSize();
-                int[][] seqs = {{1, 5, 9, 2, 7}, {3}, {4, 4, 8}};
+                int[][] seqs = {{1, 5, 9, 2, 7}, {3}, {4, 4, 8}, {3}, {1, 5, 9, 2, 7}};
                 Tensor logits = dec.prefill(seqs);
                 for (int step = 0; step < 4; step++) {
                     float[] got = logits.toFloatArray();

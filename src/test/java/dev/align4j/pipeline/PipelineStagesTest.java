@@ -54,8 +54,8 @@ class PipelineStagesTest {
         PostTrainingPipeline.Summary s = PostTrainingPipeline.run(c, Device.cpu(), dir.resolve("a"), log::add,
                 stage -> (step, total, m) -> progress.merge(stage, 1L, Long::sum));
         String at = "seed " + seed;
-        assertEquals(Map.of("pretrain", 2L, "sft", 2L, "rm", 2L, "ppo", 1L, "ppo_overopt", 1L, "dpo", 2L, "simpo", 2L, "grpo", 2L),
-                progress, at);
+        assertEquals(Map.of("pretrain", 2L, "sft", 2L, "pairs", pairBatches(c), "rm", 2L, "ppo", 1L, "ppo_overopt", 1L, "dpo", 2L,
+                "simpo", 2L, "grpo", 2L), progress, at);
         List<String> evaluated = List.of("base", "pretrain", "sft", "ppo", "ppo_overopt", "dpo", "simpo", "grpo");
         assertEquals(evaluated, s.stages().stream().map(PostTrainingPipeline.StageEval::stage).toList(), at);
         for (PostTrainingPipeline.StageEval e : s.stages())
@@ -133,5 +133,11 @@ class PipelineStagesTest {
         if (n instanceof ObjectNode o) o.remove(List.of("seconds", "train_seconds", "time_s", "tokens_per_s"));
         n.forEach(PipelineStagesTest::withoutTimes);
         return n;
+    }
+
+    /** The generation batches of the reward stage's pair sampling (its progress bar's steps). */
+    static long pairBatches(PipelineConfig c) {
+        long rows = (long) c.tasks().pairTasks() * c.stages().pairs().samplesPerPrompt();
+        return (rows + c.stages().pairs().batchSize() - 1) / c.stages().pairs().batchSize();
     }
 }

@@ -44,7 +44,8 @@ class PostTrainingPipelineTest {
                     progressCalls.merge(stage, 1L, Long::sum);
                 });
         System.out.println(PostTrainMain.table(s));
-        assertEquals(Map.of("pretrain", 40L, "sft", stages.sft().steps(), "rm", 1000L, "ppo", 10L, "dpo", stages.dpo().steps(),
+        assertEquals(Map.of("pretrain", 40L, "sft", stages.sft().steps(), "pairs", PipelineStagesTest.pairBatches(c), "rm", 1000L,
+                "ppo", 10L, "dpo", stages.dpo().steps(),
                 "simpo", stages.simpo().steps()), progressCalls, "every step of every stage reaches the progress listener");
 
         double base = s.stage("base").gold().accuracy(), sft = s.stage("sft").gold().accuracy();

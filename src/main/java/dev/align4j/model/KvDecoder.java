@@ -1,0 +1,252 @@
+package dev.align4j.model;
+
+import dev.align4j.tensor.DType;
+import dev.align4j.tensor.Device;
+import dev.align4j.tensor.Scope;
+import dev.align4j.tensor.Tensor;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * What {@link KvCache} (GPT-2) and {@link LlamaKvCache} share: the cache tensors of every layer
+ * ({@code [B, heads, maxT, D]} for K and V), the bookkeeping of the left-padded layout (each sequence's padding and
+ * first real slot, {@code keyStart}, the slots filled), the checks of {@link #prefill} and {@link #step}, and the
+ * logits buffer {@code [B, V]}. A subclass runs its model on new tokens ({@link #run}).
+ *
+ * <p><b>Shared prompts are prefilled once.</b> Sampling several responses per prompt (preference pairs, best-of-n,
+ * PPO's and GRPO's groups) puts each prompt in the batch several times, and the prefill is most of a short
+ * generation's cost. The prefill runs on the distinct prompts only (in order of first appearance, so that each row's
+ * source row is at or before it), then copies each duplicate row's K and V slots and logits from its source row. A
+ * row's values are those of a batch of the distinct prompts: the same up to the float rounding of products of other
+ * shapes as a batch holding every row (the layout, P and each row's padding are the same).
+ */
+abstract class KvDecoder implements Decoder {
+    final Device device;
+    final int b, maxT, v;
+    /** Elements of one sequence's slots in a layer's K or V cache: heads · maxT · D. */
+    private final long rowElems;
+    final Scope scope = new Scope();
+    final Tensor[] kCache, vCache;
+    /** [B] int32: P − L_b, the first real slot of each sequence (during a deduplicated prefill: of each distinct prompt). */
+    final Tensor keyStart;
+    /** [B, V]: the logits of each sequence's last token. */
+    final Tensor logits;
+    /** Some sequence has padding: pass keyStart to the attention. */
+    boolean masked;
+    /** Slots filled; -1 before the prefill. */
+    int length = -1;
+    /** P − L_b per sequence. */
+    private int[] pad;
+
+    /**
+     * A cache for {@code batch} sequences of up to {@code maxT} slots (maxT ≤ nCtx) of {@code layers} layers, each K
+     * and V {@code [batch, heads, maxT, headDim]}, on {@code device}. A subclass allocates its own tensors in
+     * {@link #scope} and closes it if that fails.
+     */
+    KvDecoder(Device device, int nCtx, int vocab, int layers, int heads, int headDim, int batch, int maxT) {
+        if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
+        if (maxT < 1 || maxT > nCtx) throw new IllegalArgumentException("maxT must be in [1, nCtx = " + nCtx + "], got " + maxT);
+        this.device = device;
+        this.b = batch;
+        this.maxT = maxT;
+        this.v = vocab;
+        this.rowElems = (long) heads * maxT * headDim;
+        try {
+            kCache = new Tensor[layers];
+            vCache = new Tensor[layers];
+            for (int l = 0; l < layers; l++) {
+                kCache[l] = scope.zeros(device, DType.F32, b, heads, maxT, headDim);
+                vCache[l] = scope.zeros(device, DType.F32, b, heads, maxT, headDim);
+            }
+            keyStart = scope.zeros(device, DType.I32, b);
+            logits = scope.empty(device, DType.F32, b, vocab);
+        } catch (RuntimeException | Error e) {
+            scope.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Runs {@code tq} new tokens of each of the first {@code rows} sequences at slots {@code [length, length + tq)}
+     * ({@code tok}, {@code pos}: {@code [rows, tq]}; {@code pos} is each token's position in its own sequence) and
+     * writes the logits of each one's last new token to the first {@code rows} rows of {@link #logits}. Called with
+     * {@code rows < B} only by a deduplicated prefill.
+     */
+    abstract void run(int[] tok, int[] pos, int rows, int tq);
+
+    /** The first {@code rows} sequences of {@code t} ({@code [B, ...]}). */
+    static Tensor rows(Tensor t, int rows) {
+        if (rows == t.dim(0)) return t;
+        long[] shape = t.shape();
+        shape[0] = rows;
+        return t.view(0, shape);
+    }
+
+    @Override
+    public int batch() {
+        return b;
+    }
+
+    @Override
+    public int maxT() {
+        return maxT;
+    }
+
+    @Override
+    public int length() {
+        return length;
+    }
+
+    @Override
+    public int[] padding() {
+        requirePrefill();
+        return pad.clone();
+    }
+
+    @Override
+    public Tensor prefill(int[][] prompts) {
+        if (prompts == null) throw new IllegalArgumentException("prompts must not be null");
+        if (prompts.length != b)
+            throw new IllegalArgumentException("prompts has " + prompts.length + " sequences, the cache holds " + b);
+        int p = longestPrompt(prompts, maxT, "more than the cache's maxT", v);
+        // the distinct prompts, in order of first appearance; source[i]: the distinct index of row i (≤ i)
+        Map<PromptKey, Integer> index = new HashMap<>();
+        int[] source = new int[b], firstRow = new int[b];
+        int u = 0;
+        for (int i = 0; i < b; i++) {
+            Integer k = index.putIfAbsent(new PromptKey(prompts[i]), u);
+            if (k == null) {
+                firstRow[u] = i;
+                k = u++;
+            }
+            source[i] = k;
+        }
+        pad = new int[b];
+        boolean anyPad = false;
+        for (int i = 0; i < b; i++) {
+            pad[i] = p - prompts[i].length;
+            anyPad |= pad[i] > 0;
+        }
+        int[] tok = new int[u * p], pos = new int[u * p], distinctPad = new int[b];
+        for (int r = 0; r < u; r++) {
+            int[] pr = prompts[firstRow[r]];
+            int pd = p - pr.length;
+            distinctPad[r] = pd;
+            System.arraycopy(pr, 0, tok, r * p + pd, pr.length);
+            for (int j = 0; j < p; j++) pos[r * p + j] = Math.max(0, j - pd);   // padding: any valid index
+        }
+        masked = anyPad;
+        length = 0;
+        keyStart.copyFrom(distinctPad);
+        run(tok, pos, u, p);
+        if (u < b) {
+            keyStart.copyFrom(pad);
+            // rows from the last down: row source[i] ≤ i is still the distinct prompt's own when row i is written
+            for (int i = b - 1; i >= 0; i--) {
+                int s = source[i];
+                if (s == i) continue;
+                for (int l = 0; l < kCache.length; l++) {
+                    copyRow(kCache[l], s, i, rowElems);
+                    copyRow(vCache[l], s, i, rowElems);
+                }
+                copyRow(logits, s, i, v);
+            }
+        }
+        return logits;
+    }
+
+    private static void copyRow(Tensor t, int from, int to, long n) {
+        t.view(to * n, n).copyFrom(t.view(from * n, n));
+    }
+
+    /** A prompt as a hash key (by content). */
+    private record PromptKey(int[] ids) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof PromptKey k && Arrays.equals(ids, k.ids);
+        }
+
+        @Override
+        public int hashCode() {
+            return Arrays.hashCode(ids);
+        }
+    }
+
+    @Override
+    public Tensor step(int[] tokens) {
+        requirePrefill();
+        if (tokens == null || tokens.length != b)
+            throw new IllegalArgumentException("tokens must have " + b + " values, got "
+                    + (tokens == null ? "null" : tokens.length));
+        if (length >= maxT) throw new IllegalStateException("the cache is full (maxT = " + maxT + ")");
+        for (int i = 0; i < b; i++)
+            if (tokens[i] < 0 || tokens[i] >= v)
+                throw new IllegalArgumentException("tokens[" + i + "] = " + tokens[i] + " is outside the vocabulary [0, "
+                        + v + ")");
+        int[] pos = new int[b];
+        for (int i = 0; i < b; i++) pos[i] = length - pad[i];
+        run(tokens.clone(), pos, b, 1);
+        return logits;
+    }
+
+    void requirePrefill() {
+        if (length < 0) throw new IllegalStateException("call prefill first");
+    }
+
+    /**
+     * The length of the longest of {@code prompts}, after checking each: not null or empty, at most {@code limit}
+     * tokens (else "prompts[i] has N tokens, {@code overLimit} = limit"), every token in {@code [0, v)}.
+     */
+    static int longestPrompt(int[][] prompts, int limit, String overLimit, int v) {
+        int p = 0;
+        for (int i = 0; i < prompts.length; i++) {
+            if (prompts[i] == null || prompts[i].length == 0)
+                throw new IllegalArgumentException("prompts[" + i + "] must not be null or empty");
+            if (prompts[i].length > limit)
+                throw new IllegalArgumentException("prompts[" + i + "] has " + prompts[i].length + " tokens, " + overLimit
+                        + " = " + limit);
+            for (int j = 0; j < prompts[i].length; j++)
+                if (prompts[i][j] < 0 || prompts[i][j] >= v)
+                    throw new IllegalArgumentException("prompts[" + i + "][" + j + "] = " + prompts[i][j]
+                            + " is outside the vocabulary [0, " + v + ")");
+            p = Math.max(p, prompts[i].length);
+        }
+        return p;
+    }
+
+    /** A subclass's scratch tensors for tq new tokens of each of {@code rows} sequences, in their own scope. */
+    abstract static class Scratch {
+        final Scope scope = new Scope();
+        final int rows, tq;
+
+        Scratch(int rows, int tq) {
+            this.rows = rows;
+            this.tq = tq;
+        }
+    }
+
+    private Scratch scratch;
+
+    /** New scratch for (rows, tq): a prefill's, then the steps' (tq = 1). */
+    abstract Scratch newScratch(int rows, int tq);
+
+    /** The scratch for (rows, tq): the last one when it has that shape, else a new one (the last one is freed). */
+    Scratch scratch(int rows, int tq) {
+        if (scratch != null && scratch.rows == rows && scratch.tq == tq) return scratch;
+        if (scratch != null) scratch.scope.close();
+        scratch = null;
+        scratch = newScratch(rows, tq);
+        return scratch;
+    }
+
+    @Override
+    public void close() {
+        try {
+            if (scratch != null) scratch.scope.close();
+            scratch = null;
+        } finally {
+            scope.close();
+        }
+    }
+}
