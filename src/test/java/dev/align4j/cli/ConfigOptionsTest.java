@@ -45,7 +45,7 @@ class ConfigOptionsTest {
     @Test
     void everyKnobIsAnOptionShowingTheRecordsDefault() {
         List<Bound> cs = trainingCommands();
-        assertEquals(Set.of("pretrain", "sft", "rm", "ppo", "dpo", "train-lm", "generate"),
+        assertEquals(Set.of("pretrain", "sft", "rm", "ppo", "grpo", "dpo", "train-lm", "generate"),
                 Set.copyOf(cs.stream().map(b -> b.spec().name()).toList()));
         int checked = 0;
         for (Bound b : cs) {
