@@ -66,7 +66,10 @@ class FlashAttentionTest {
         long seed = System.nanoTime();
         Random r = new Random(seed);
         for (int[] s : new int[][] {{2, 4, 2, 70, 70, 70, 64}, {1, 2, 1, 3, 90, 90, 32}}) {
+            // a draw whose largest logit stays under 60 is drawn again (from the same seed: reproducible); one in a
+            // few hundred of the first draws of the smaller shape did (CI saw 57.4)
             Case c = Case.random(r, s, 4.5, r.nextBoolean());
+            for (int tries = 0; tries < 20 && c.maxLogit() <= 60; tries++) c = Case.random(r, s, 4.5, r.nextBoolean());
             double top = c.maxLogit();
             assertTrue(top > 60, "seed " + seed + ": the largest |logit| is only " + top);
             c.check(device, String.format(Locale.ROOT, "seed %d large logits (max |scale·q·k| %.0f) %s", seed, top,
