@@ -46,20 +46,10 @@ public final class GrpoCommand extends BaseCommand {
             + "rm=DIR (default: gold)")
     String reward = "gold";
 
-    @Option(names = "--tokenizer", paramLabel = "byte|gpt2", description = "default: inferred from the vocabulary")
-    String tokenizer;
-
     @Option(names = "--tasks", paramLabel = "N", description = "prompts: N tasks of the built-in suite, train split (default 1024)")
     int tasks = 1024;
 
-    @Option(names = "--level", paramLabel = "L", description = "task difficulty 1, 2 (default) or 3")
-    int level = 2;
-
-    @Option(names = "--families", paramLabel = "NAME", split = ",", description = "only these task families")
-    List<String> families;
-
-    @Option(names = "--eval-tasks", paramLabel = "N", description = "held-out tasks for eval/gold_accuracy (default 64; 0: none)")
-    int evalTasks = 64;
+    @Mixin TaskPromptOptions taskOptions = new TaskPromptOptions();
 
     @Mixin RunOptions runOptions = new RunOptions();
 
@@ -78,15 +68,14 @@ public final class GrpoCommand extends BaseCommand {
         boolean resume = runOptions.resume;
         GrpoConfig cfg = resume ? resumed(out, () -> GrpoTrainer.savedConfig(out)) : config();
         if (tasks < 1) throw CliException.usage("--tasks must be >= 1, got " + tasks);
-        TaskSuite suite = TaskSuite.level(level);
-        if (families != null && !families.isEmpty()) suite = suite.only(families.toArray(new String[0]));
+        TaskSuite suite = taskOptions.suite();
         List<Task> train = suite.generate(tasks, cfg.seed() + 1, Split.TRAIN);
-        List<Task> probe = evalTasks > 0 ? suite.generate(evalTasks, cfg.seed() + 2, Split.TEST) : List.of();
+        List<Task> probe = taskOptions.probe(suite, cfg.seed() + 2);
         boolean needsRef = cfg.loss().beta() > 0 || referencePath != null;
         try (CausalLm policy = ModelPaths.loadGpt(policyPath, "--policy", device());
              CausalLm ref = !needsRef ? null : referencePath == null ? policy.copy()
                      : ModelPaths.loadGpt(referencePath, "--reference", policy.device())) {
-            Tokenizer tok = ChatTokenizers.forModel(policyPath, "--policy", tokenizer, policy.config().vocabSize());
+            Tokenizer tok = ChatTokenizers.forModel(policyPath, "--policy", taskOptions.tokenizer, policy.config().vocabSize());
             Encoder enc = new Encoder(tok, policy.config().nCtx());
             List<GrpoTrainer.Prompt> prompts = new ArrayList<>(train.size());
             for (Task t : train) prompts.add(new GrpoTrainer.Prompt(enc.encodePrompt(t.prompt()), t));

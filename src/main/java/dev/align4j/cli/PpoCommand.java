@@ -47,20 +47,10 @@ public final class PpoCommand extends BaseCommand {
     @Option(names = "--reference", paramLabel = "MODEL", description = "reference model of the KL penalty (default: --policy)")
     Path referencePath;
 
-    @Option(names = "--tokenizer", paramLabel = "byte|gpt2", description = "default: inferred from the vocabulary")
-    String tokenizer;
-
     @Option(names = "--tasks", paramLabel = "N", description = "prompts: N tasks of the built-in suite, train split (default 256)")
     int tasks = 256;
 
-    @Option(names = "--level", paramLabel = "L", description = "task difficulty 1, 2 (default) or 3")
-    int level = 2;
-
-    @Option(names = "--families", paramLabel = "NAME", split = ",", description = "only these task families")
-    List<String> families;
-
-    @Option(names = "--eval-tasks", paramLabel = "N", description = "held-out tasks for eval/gold_accuracy (default 64; 0: none)")
-    int evalTasks = 64;
+    @Mixin TaskPromptOptions taskOptions = new TaskPromptOptions();
 
     @Mixin RunOptions runOptions = new RunOptions();
 
@@ -98,10 +88,9 @@ public final class PpoCommand extends BaseCommand {
         boolean resume = runOptions.resume;
         PpoConfig cfg = resume ? resumed(out, () -> PpoTrainer.savedConfig(out)) : config();
         if (tasks < 1) throw CliException.usage("--tasks must be >= 1, got " + tasks);
-        TaskSuite suite = TaskSuite.level(level);
-        if (families != null && !families.isEmpty()) suite = suite.only(families.toArray(new String[0]));
+        TaskSuite suite = taskOptions.suite();
         List<Task> train = suite.generate(tasks, cfg.seed() + 1, Split.TRAIN);
-        List<Task> probe = evalTasks > 0 ? suite.generate(evalTasks, cfg.seed() + 2, Split.TEST) : List.of();
+        List<Task> probe = taskOptions.probe(suite, cfg.seed() + 2);
         try (CausalLm policy = ModelPaths.loadGpt(policyPath, "--policy", device());
              CausalLm ref = referencePath == null ? policy.copy() : ModelPaths.loadGpt(referencePath, "--reference", policy.device());
              RewardModel rm = ModelPaths.loadRewardModel(rewardPath, "--reward-model", policy.device());
@@ -109,7 +98,7 @@ public final class PpoCommand extends BaseCommand {
             if (rm.config().vocabSize() != policy.config().vocabSize())
                 throw CliException.usage("--reward-model has a vocabulary of " + rm.config().vocabSize() + ", --policy "
                         + policy.config().vocabSize() + ": they must share the tokenizer");
-            Tokenizer tok = ChatTokenizers.forModel(policyPath, "--policy", tokenizer, policy.config().vocabSize());
+            Tokenizer tok = ChatTokenizers.forModel(policyPath, "--policy", taskOptions.tokenizer, policy.config().vocabSize());
             Encoder enc = new Encoder(tok, policy.config().nCtx());
             List<int[]> prompts = new ArrayList<>(train.size());
             for (Task t : train) prompts.add(enc.encodePrompt(t.prompt()));

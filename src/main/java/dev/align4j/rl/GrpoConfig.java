@@ -63,11 +63,6 @@ public record GrpoConfig(Schedule schedule, OptimConfig optim, Generation genera
             if (topK < 0) throw new IllegalArgumentException("topK must be >= 0, got " + topK);
             if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("topP must be in (0, 1], got " + topP);
         }
-
-        /** Completions sampled per step before dynamic sampling. */
-        public int completions() {
-            return prompts * numGenerations;
-        }
     }
 
     /** The policy loss. */

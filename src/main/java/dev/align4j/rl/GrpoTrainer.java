@@ -159,7 +159,7 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
 
     /** The completions of one step, grouped (G consecutive rows per prompt), with their rewards. */
     record Rollout(List<Prompt> prompts, List<int[]> completions, boolean[] truncated, float[] rewards,
-                   Map<String, float[]> columns, float[][] samplerLogp, int generationBatches, int groupsSeen) {
+                   Map<String, float[]> columns, float[][] samplerLogp, int generationBatches) {
         int rows() {
             return completions.size();
         }
@@ -179,7 +179,7 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
         List<float[]> keptLogp = new ArrayList<>();
         List<Float> keptRewards = new ArrayList<>();
         Map<String, List<Float>> keptColumns = new LinkedHashMap<>();
-        int round = 0, seen = 0;
+        int round = 0;
         while (keptPrompts.size() / g < want && round < (dynamic ? config.sampling().maxGenerationBatches() : 1)) {
             int[] drawn = sampler.next(want);
             int n = want * g;
@@ -204,10 +204,9 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
             }
             CombinedReward.Result scored = rewards.score(samples);
             float[] r = scored.total().clone();
-            overlongPunishment(r, completions, truncated);
+            overlongPunishment(r, completions);
             round++;
             for (int q = 0; q < want; q++) {
-                seen++;
                 boolean varies = false;
                 for (int i = q * g + 1; i < (q + 1) * g; i++) varies |= r[i] != r[q * g];
                 if (dynamic && !varies) continue;
@@ -236,7 +235,7 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
             for (int i = 0; i < n; i++) c[i] = e.getValue().get(i);
             cols.put(e.getKey(), c);
         }
-        return new Rollout(keptPrompts, keptCompletions, tr, rw, cols, keptLogp.toArray(new float[0][]), round, seen);
+        return new Rollout(keptPrompts, keptCompletions, tr, rw, cols, keptLogp.toArray(new float[0][]), round);
     }
 
     /** The sampler's log-probs of row {@code i}'s completion tokens. */
@@ -250,7 +249,7 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
      * −penalty at L_max (L_cache = {@code overlongBuffer}, L_max = the completion limit). A completion cut at the limit
      * gets the whole penalty.
      */
-    void overlongPunishment(float[] r, int[][] completions, boolean[] truncated) {
+    void overlongPunishment(float[] r, int[][] completions) {
         int buffer = config.loss().overlongBuffer();
         if (buffer == 0) return;
         int max = config.generation().maxCompletionLength(), free = max - buffer;

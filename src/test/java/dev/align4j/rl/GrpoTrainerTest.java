@@ -170,7 +170,7 @@ class GrpoTrainerTest {
             // L_max = 8, L_cache = 4: no penalty up to 4 tokens, then −(L − 4)/4
             float[] r = new float[6];
             int[][] c = {new int[3], new int[4], new int[5], new int[6], new int[8], new int[8]};
-            t.overlongPunishment(r, c, new boolean[6]);
+            t.overlongPunishment(r, c);
             assertArrayEquals(new float[] {0, 0, -0.25f, -0.5f, -1f, -1f}, r);
             t.step(); // runs with truncated completions masked out
         }
