@@ -69,6 +69,12 @@ for j in "$out"/lib/openblas-*-linux-x86_64.jar; do
   zip -q -d "$j" '*/libjniopenblas.so' '*/libjniopenblas_full.so' '*/include/*' >/dev/null
 done
 
+# JTokkit: align4j loads only GPT-2's r50k_base, through the lazy registry (tokenizer.Gpt2Tokenizer); the other
+# encodings' tables (~2.5 MB compressed) would never be read, and the bundle is at the 64 MiB limit.
+for j in "$out"/lib/jtokkit-*.jar; do
+  zip -q -d "$j" '*/o200k_base.tiktoken' '*/cl100k_base.tiktoken' '*/p50k_base.tiktoken' >/dev/null
+done
+
 # libgomp: the JNI library links it dynamically (OpenMP); a CUDA image need not have it.
 gomp=$(ldconfig -p | awk '/libgomp.so.1 .*x86-64/ {print $NF; exit}')
 [ -n "$gomp" ] || gomp=/usr/lib/x86_64-linux-gnu/libgomp.so.1
