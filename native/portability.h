@@ -63,7 +63,9 @@ inline thread_local a4j_dim3 blockIdx{0u, 0u, 0u};
 inline thread_local a4j_dim3 gridDim{1u, 1u, 1u};
 
 // Blocks are independent by the CUDA contract, so any order and any thread is correct. Dynamic
-// scheduling balances rows that are skipped by a mask against rows that are computed. Launches that touch
+// scheduling balances rows that are skipped by a mask against rows that are computed; it hands out blocks in
+// chunks of grid/128, since one atomic claim per block cost more than a small block's own work (a [B·T] grid
+// of 128-float rows). Launches that touch
 // fewer than A4J_PARALLEL_MIN_WORK elements (`work`) run on the calling thread: a parallel region costs
 // microseconds when the machine is idle, but on a loaded machine a descheduled worker stalls the whole
 // region for a scheduler tick (4–8 ms was measured on these 2-core machines), far more than such a
@@ -73,7 +75,8 @@ constexpr long long A4J_PARALLEL_MIN_WORK = 1LL << 20;
     do {                                                                              \
         const long long a4j_grid_ = (long long)(grid);                               \
         const bool a4j_par_ = a4j_grid_ > 1 && (long long)(work) >= A4J_PARALLEL_MIN_WORK; \
-        _Pragma("omp parallel for schedule(dynamic, 1) if (a4j_par_)")               \
+        const long long a4j_chunk_ = a4j_grid_ >= 256 ? a4j_grid_ / 128 : 1;           \
+        _Pragma("omp parallel for schedule(dynamic, a4j_chunk_) if (a4j_par_)")      \
         for (long long a4j_b_ = 0; a4j_b_ < a4j_grid_; ++a4j_b_) {                  \
             blockIdx = a4j_dim3{(unsigned)a4j_b_, 0u, 0u};                          \
             gridDim = a4j_dim3{(unsigned)a4j_grid_, 1u, 1u};                        \
