@@ -62,10 +62,27 @@ public final class GoldEvaluator {
      * @param meanConfidence     mean of exp(Σ response log-probs)
      * @param ece                expected calibration error of that confidence against correctness ({@value #ECE_BINS} bins)
      * @param samples            the first few judged responses, for a look
+     * @param scores             each task's gold score (0 for a response without EOS), in task order: what
+     *                           {@link WinRate#ofScores} compares, so a win rate needs no second generation
      */
     public record Report(int n, double accuracy, Map<String, Double> familyAccuracy, Map<String, Integer> familyCount,
                          double meanResponseTokens, double eosRate, double meanConfidence, double ece,
-                         List<Sample> samples) {
+                         List<Sample> samples, double[] scores) {
+        /** Equal reports have equal scores (a record compares arrays by reference). */
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Report r && n == r.n && Double.compare(accuracy, r.accuracy) == 0
+                    && familyAccuracy.equals(r.familyAccuracy) && familyCount.equals(r.familyCount)
+                    && Double.compare(meanResponseTokens, r.meanResponseTokens) == 0 && Double.compare(eosRate, r.eosRate) == 0
+                    && Double.compare(meanConfidence, r.meanConfidence) == 0 && Double.compare(ece, r.ece) == 0
+                    && samples.equals(r.samples) && java.util.Arrays.equals(scores, r.scores);
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Objects.hash(n, accuracy, familyAccuracy, samples) * 31 + java.util.Arrays.hashCode(scores);
+        }
+
         /** Flat metrics for JSONL: {@code <prefix>accuracy}, {@code <prefix>accuracy/<family>}, ... */
         public Map<String, Double> metrics(String prefix) {
             Map<String, Double> m = prefixed(prefix, List.of("accuracy"), accuracy);
@@ -124,7 +141,7 @@ public final class GoldEvaluator {
         if (tasks == null || tasks.isEmpty()) throw new IllegalArgumentException("tasks must not be null or empty");
         List<Responses.Response> rs = Responses.generate(model, encoder, prompts(tasks), batchSize, maxNewTokens, 0, 0, false);
         int n = tasks.size();
-        double[] conf = new double[n];
+        double[] conf = new double[n], scores = new double[n];
         boolean[] ok = new boolean[n];
         Map<String, int[]> fam = new TreeMap<>();   // family → {correct, count}
         List<Sample> samples = new ArrayList<>();
@@ -135,6 +152,7 @@ public final class GoldEvaluator {
             Responses.Response r = rs.get(i);
             ok[i] = r.endedWithEos() && t.check(r.text());
             conf[i] = r.confidence();
+            scores[i] = r.endedWithEos() ? t.score(r.text()) : 0;
             tokens += r.answerTokens();
             if (r.endedWithEos()) eos++;
             if (ok[i]) correct++;
@@ -150,7 +168,7 @@ public final class GoldEvaluator {
             famCount.put(f, c[1]);
         });
         return new Report(n, (double) correct / n, famAcc, famCount, (double) tokens / n, (double) eos / n,
-                Metrics.mean(conf), Metrics.expectedCalibrationError(conf, ok, ECE_BINS), List.copyOf(samples));
+                Metrics.mean(conf), Metrics.expectedCalibrationError(conf, ok, ECE_BINS), List.copyOf(samples), scores);
     }
 
     /** Sampling-mode evaluation: {@code m} samples per prompt at temperature 1 with {@code seed}. */

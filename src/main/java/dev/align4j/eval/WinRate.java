@@ -3,8 +3,6 @@ package dev.align4j.eval;
 import dev.align4j.data.Encoder;
 import dev.align4j.data.tasks.Task;
 import dev.align4j.model.CausalLm;
-import dev.align4j.model.Responses;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -53,18 +51,20 @@ public final class WinRate {
      */
     public static Result policies(CausalLm a, CausalLm b, Encoder encoder, List<Task> tasks, int batchSize, int maxNewTokens) {
         if (tasks == null) throw new IllegalArgumentException("tasks must not be null");
-        List<String> prompts = new ArrayList<>(tasks.size());
-        for (Task t : tasks) prompts.add(t.prompt());
-        List<Responses.Response> ra = Responses.generate(a, encoder, prompts, batchSize, maxNewTokens, 0, 0, false);
-        List<Responses.Response> rb = Responses.generate(b, encoder, prompts, batchSize, maxNewTokens, 0, 0, false);
+        GoldEvaluator gold = new GoldEvaluator(encoder, batchSize, maxNewTokens);
+        return ofScores(gold.evaluate(a, tasks).scores(), gold.evaluate(b, tasks).scores());
+    }
+
+    /** Wins, ties and losses of per-task scores {@code a} against {@code b} (same tasks, same order). */
+    public static Result ofScores(double[] a, double[] b) {
+        if (a == null || b == null) throw new IllegalArgumentException("a and b must not be null");
+        if (a.length != b.length) throw new IllegalArgumentException("a and b must have the same length, got " + a.length + " and " + b.length);
         int wins = 0, ties = 0, losses = 0;
-        for (int i = 0; i < tasks.size(); i++) {
-            double sa = ra.get(i).endedWithEos() ? tasks.get(i).score(ra.get(i).text()) : 0;
-            double sb = rb.get(i).endedWithEos() ? tasks.get(i).score(rb.get(i).text()) : 0;
-            if (sa > sb) wins++;
-            else if (sa == sb) ties++;
+        for (int i = 0; i < a.length; i++) {
+            if (a[i] > b[i]) wins++;
+            else if (a[i] == b[i]) ties++;
             else losses++;
         }
-        return new Result(tasks.size(), wins, ties, losses);
+        return new Result(a.length, wins, ties, losses);
     }
 }

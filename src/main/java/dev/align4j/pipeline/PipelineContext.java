@@ -72,6 +72,8 @@ final class PipelineContext implements AutoCloseable {
     /** Before the sft stage the model it trains (the pre-trained one when there is one); after it, the SFT policy. */
     private CausalLm sft;
     private boolean sftTrained;
+    /** The SFT policy's greedy gold scores on {@link #test}, from its evaluation: the other side of every win rate. */
+    private double[] sftScores;
     private RewardModel rm;
     private Preferences preferences;
 
@@ -196,8 +198,8 @@ final class PipelineContext implements AutoCloseable {
         GoldEvaluator.Report r = gold.evaluate(policy, test);
         GoldEvaluator.Diversity d = gold.sample(policy, test.subList(0, Math.min(64, test.size())), config.eval().diversitySamples(),
                 config.seed() + 11);
-        WinRate.Result w = !sftTrained || policy == sft ? null
-                : WinRate.policies(policy, sft, enc, test, BATCH, config.eval().maxNewTokens());
+        if (sftTrained && policy == sft) sftScores = r.scores();
+        WinRate.Result w = sftScores == null || policy == sft ? null : WinRate.ofScores(r.scores(), sftScores);
         PostTrainingPipeline.StageEval e = new PostTrainingPipeline.StageEval(stage, r, d, w, seconds);
         evals.add(e);
         if (rm != null) scoreHeldOut(stage, policy);

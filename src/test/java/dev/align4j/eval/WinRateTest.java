@@ -31,6 +31,13 @@ class WinRateTest {
     }
 
     @Test
+    void ofScores() {
+        assertEquals(new WinRate.Result(4, 1, 2, 1), WinRate.ofScores(new double[] {1, 0, 0.5, 0}, new double[] {0, 0, 0.5, 1}));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> WinRate.ofScores(new double[1], new double[2]))
+                .getMessage().contains("same length"));
+    }
+
+    @Test
     void goldJudge() {
         List<Task> tasks = TaskSuite.defaultSuite().generate(40, 3, Split.TEST);
         Judge gold = Judge.gold(tasks);
@@ -49,6 +56,9 @@ class WinRateTest {
         try (Gpt trained = TinyModels.overfit(tasks, 5, 600); Gpt random = TinyModels.random(6)) {
             WinRate.Result r = WinRate.policies(trained, random, TinyModels.encoder(), tasks, 3, 12);
             assertEquals(new WinRate.Result(4, 4, 0, 0), r);
+            // the gold evaluation's per-task scores are what the win rate compares
+            GoldEvaluator gold = new GoldEvaluator(TinyModels.encoder(), 3, 12);
+            assertEquals(r, WinRate.ofScores(gold.evaluate(trained, tasks).scores(), gold.evaluate(random, tasks).scores()));
             assertEquals(0.5, WinRate.policies(random, random, TinyModels.encoder(), tasks, 4, 12).winRate(), 1e-15);
         }
     }
