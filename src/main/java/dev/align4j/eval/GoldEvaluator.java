@@ -64,10 +64,11 @@ public final class GoldEvaluator {
      * @param samples            the first few judged responses, for a look
      * @param scores             each task's gold score (0 for a response without EOS), in task order: what
      *                           {@link WinRate#ofScores} compares, so a win rate needs no second generation
+     * @param responses          each task's greedy response text, in task order
      */
     public record Report(int n, double accuracy, Map<String, Double> familyAccuracy, Map<String, Integer> familyCount,
                          double meanResponseTokens, double eosRate, double meanConfidence, double ece,
-                         List<Sample> samples, double[] scores) {
+                         List<Sample> samples, double[] scores, List<String> responses) {
         /** Equal reports have equal scores (a record compares arrays by reference). */
         @Override
         public boolean equals(Object o) {
@@ -75,7 +76,7 @@ public final class GoldEvaluator {
                     && familyAccuracy.equals(r.familyAccuracy) && familyCount.equals(r.familyCount)
                     && Double.compare(meanResponseTokens, r.meanResponseTokens) == 0 && Double.compare(eosRate, r.eosRate) == 0
                     && Double.compare(meanConfidence, r.meanConfidence) == 0 && Double.compare(ece, r.ece) == 0
-                    && samples.equals(r.samples) && java.util.Arrays.equals(scores, r.scores);
+                    && samples.equals(r.samples) && java.util.Arrays.equals(scores, r.scores) && responses.equals(r.responses);
         }
 
         @Override
@@ -168,7 +169,8 @@ public final class GoldEvaluator {
             famCount.put(f, c[1]);
         });
         return new Report(n, (double) correct / n, famAcc, famCount, (double) tokens / n, (double) eos / n,
-                Metrics.mean(conf), Metrics.expectedCalibrationError(conf, ok, ECE_BINS), List.copyOf(samples), scores);
+                Metrics.mean(conf), Metrics.expectedCalibrationError(conf, ok, ECE_BINS), List.copyOf(samples), scores,
+                rs.stream().map(Responses.Response::text).toList());
     }
 
     /** Sampling-mode evaluation: {@code m} samples per prompt at temperature 1 with {@code seed}. */

@@ -74,6 +74,8 @@ final class PipelineContext implements AutoCloseable {
     private boolean sftTrained;
     /** The SFT policy's greedy gold scores on {@link #test}, from its evaluation: the other side of every win rate. */
     private double[] sftScores;
+    /** The greedy answers to {@link #test} of the stages the reward-hacking table sets side by side. */
+    private final Map<String, List<String>> answers = new HashMap<>();
     private RewardModel rm;
     private Preferences preferences;
 
@@ -199,6 +201,7 @@ final class PipelineContext implements AutoCloseable {
         GoldEvaluator.Diversity d = gold.sample(policy, test.subList(0, Math.min(64, test.size())), config.eval().diversitySamples(),
                 config.seed() + 11);
         if (sftTrained && policy == sft) sftScores = r.scores();
+        if (List.of("sft", "ppo", "grpo").contains(stage)) answers.put(stage, r.responses());
         WinRate.Result w = sftScores == null || policy == sft ? null : WinRate.ofScores(r.scores(), sftScores);
         PostTrainingPipeline.StageEval e = new PostTrainingPipeline.StageEval(stage, r, d, w, seconds);
         evals.add(e);
@@ -232,8 +235,13 @@ final class PipelineContext implements AutoCloseable {
             log.accept(String.format("held-out proxy and gold of %s's samples: raw reward %.3f, sampled gold %.3f (%d prompts × %d)",
                     e.getKey(), e.getValue().proxy()[0], e.getValue().gold()[0], e.getValue().prompts(), e.getValue().samples()));
         Preferences p = preferences();
+        RewardHacks hacks = answers.containsKey("ppo") ? RewardHacks.find(test, java.util.Set.copyOf(p.ppoFamilies()),
+                answers.get("sft"), answers.get("ppo"), answers.get("grpo"), rm(), enc) : null;
+        if (hacks != null)
+            log.accept(String.format("reward hacking: %d of PPO's %d wrong held-out answers score above the right answer%s",
+                    hacks.hacks(), hacks.ppoWrong(), hacks.grpoRight() < 0 ? "" : "; GRPO answered " + hacks.grpoRight() + " of those prompts right"));
         return new PostTrainingPipeline.Summary(evals, p.sampled(), p.rmHeldOut(), p.bestOfN(), p.rmByFamily(), p.ppoFamilies(),
-                heldOutProxy, lines("ppo"), lines("ppo_overopt"), lines("dpo"), lines("simpo"), lines("grpo"), seconds);
+                heldOutProxy, lines("ppo"), lines("ppo_overopt"), lines("dpo"), lines("simpo"), lines("grpo"), hacks, seconds);
     }
 
     private List<Map<String, Object>> lines(String stage) {

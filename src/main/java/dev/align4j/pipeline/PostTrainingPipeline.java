@@ -60,7 +60,8 @@ public final class PostTrainingPipeline {
     public record Summary(List<StageEval> stages, SampledPairs.Result pairs, RewardAccuracy rewardHeldOut, BestOfN bestOfN,
                           Map<String, RewardAccuracy> rewardByFamily, List<String> ppoFamilies, Map<String, BestOfN> heldOutProxy,
                           List<Map<String, Object>> ppo, List<Map<String, Object>> overOpt, List<Map<String, Object>> dpo,
-                          List<Map<String, Object>> simpo, List<Map<String, Object>> grpo, double seconds) {
+                          List<Map<String, Object>> simpo, List<Map<String, Object>> grpo, RewardHacks rewardHacks,
+                          double seconds) {
         public StageEval stage(String name) {
             return stages.stream().filter(s -> s.stage().equals(name)).findFirst()
                     .orElseThrow(() -> new IllegalArgumentException("no stage " + name));
@@ -167,6 +168,7 @@ public final class PostTrainingPipeline {
         root.put("ppo", s.ppo());
         root.put("ppo_overopt", s.overOpt());
         root.put("grpo", s.grpo());
+        if (s.rewardHacks() != null) root.put("reward_hacks", s.rewardHacks().json());
         root.put("seconds", s.seconds());
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         AtomicFiles.writeString(file, json.writeValueAsString(root) + "\n");

@@ -28,7 +28,8 @@ import java.util.function.Function;
  *
  * <p>Sections (their HTML ids): {@code run} (header and run info), {@code summary} (per-stage evaluation table),
  * {@code families} (gold accuracy per task family), {@code losses}, {@code reward-model}, {@code ppo},
- * {@code gold}, {@code overoptimisation}, {@code diversity} (mode collapse and calibration), {@code samples}.
+ * {@code gold}, {@code overoptimisation}, {@code diversity} (mode collapse and calibration), {@code hacks} (PPO's
+ * reward hacks beside GRPO's answers to the same prompts), {@code samples}.
  */
 public final class ReportWriter {
     public static final String REPORT = "report.html";
@@ -36,7 +37,7 @@ public final class ReportWriter {
 
     /** Section ids, in page order. */
     public static final List<String> SECTIONS = List.of("run", "summary", "families", "losses", "reward-model", "ppo", "gold",
-            "overoptimisation", "diversity", "samples");
+            "overoptimisation", "diversity", "hacks", "samples");
 
     /** Every plot name the report can contain (plots/<name>.png). */
     public static final List<String> PLOT_NAMES = List.of("loss_pretrain", "loss_sft", "loss_rm", "loss_ppo", "loss_ppo_overopt",
@@ -385,6 +386,7 @@ public final class ReportWriter {
             section(h, "gold", "Gold accuracy", plots, notes);
             section(h, "overoptimisation", "Over-optimisation", plots, notes);
             section(h, "diversity", "Mode collapse and calibration", plots, notes);
+            hacks(h, run);
             samples(h, run);
             h.append("</main></body></html>\n");
             return h.toString();
@@ -492,6 +494,31 @@ public final class ReportWriter {
                 h.append("</div>\n");
             }
             h.append("</section>\n");
+        }
+
+        private static void hacks(StringBuilder h, RunFolder run) {
+            Optional<RunFolder.Hacks> hs = run.hacks();
+            if (!open(h, "hacks", "Reward hacking against a verifier", hs.isEmpty(), "Reward hacking: not run (no PPO stage).")) return;
+            RunFolder.Hacks x = hs.get();
+            h.append("<p>Of the ").append(x.judged()).append(" held-out tasks in PPO's families, PPO (against the reward model) answered ")
+                    .append(x.ppoWrong()).append(" wrong; the reward model scores <b>").append(x.hacks())
+                    .append("</b> of those wrong answers above the right one (the proxy rewards them: hacks)");
+            if (x.grpoRight() >= 0)
+                h.append(". GRPO, rewarded by the gold checker instead, answered ").append(x.grpoRight()).append(" of those prompts right");
+            h.append(". The first ones, with every policy's greedy answer:</p>\n<table class=\"samples\"><thead><tr><th class=\"l\">family</th>"
+                    + "<th class=\"l\">prompt</th><th class=\"l\">gold</th><th class=\"l\">SFT</th><th class=\"l\">PPO</th>"
+                    + "<th>RM: PPO / gold</th><th class=\"l\">GRPO</th></tr></thead><tbody>\n");
+            for (RunFolder.Hack e : x.examples()) {
+                h.append("<tr><td class=\"l\">").append(esc(e.family())).append("</td><td class=\"l\"><pre>").append(esc(e.prompt()))
+                        .append("</pre></td><td class=\"l\"><pre>").append(esc(e.gold())).append("</pre></td><td class=\"l\"><pre>")
+                        .append(esc(e.sft())).append("</pre></td><td class=\"l\"><pre>").append(esc(e.ppo())).append("</pre> <span class=\"bad\">✗</span></td><td>")
+                        .append(String.format(Locale.ROOT, "%.2f / %.2f", e.rmPpo(), e.rmGold())).append("</td><td class=\"l\">");
+                if (e.grpo() == null) h.append("—");
+                else h.append("<pre>").append(esc(e.grpo())).append("</pre> ")
+                        .append(e.grpoCorrect() ? "<span class=\"ok\">✓</span>" : "<span class=\"bad\">✗</span>");
+                h.append("</td></tr>\n");
+            }
+            h.append("</tbody></table>\n</section>\n");
         }
 
         private static void samples(StringBuilder h, RunFolder run) {

@@ -70,6 +70,17 @@ public final class RunFolder {
         }
     }
 
+    /**
+     * summary.json's {@code reward_hacks}: of the held-out tasks PPO's families hold ({@code judged}), PPO's wrong
+     * greedy answers, those the reward model scores above the right answer ({@code hacks}), how many of those prompts
+     * GRPO answered right (−1 without GRPO), and the first hacks.
+     */
+    public record Hacks(int judged, int ppoWrong, int hacks, int grpoRight, List<Hack> examples) {}
+
+    /** One reward hack with every policy's answer to its prompt ({@code grpo} null without a GRPO stage). */
+    public record Hack(String family, String prompt, String gold, String sft, String ppo, double rmPpo, double rmGold,
+                       String grpo, boolean grpoCorrect) {}
+
     /** One line of samples.jsonl. */
     public record Sample(String stage, String prompt, String response, String gold, Boolean correct) {}
 
@@ -322,5 +333,25 @@ public final class RunFolder {
 
     public List<Sample> samples() {
         return samples;
+    }
+
+    /** summary.json's reward-hacking table, when the run had one. */
+    public Optional<Hacks> hacks() {
+        JsonNode h = summary.present() ? summary.root().path("reward_hacks") : null;
+        if (h == null || h.isMissingNode() || h.isNull()) return Optional.empty();
+        String where = dir.resolve(SUMMARY) + ": reward_hacks";
+        if (!h.isObject() || !h.path("examples").isArray()) throw new IllegalArgumentException(where + " must be an object with an examples array");
+        List<Hack> ex = new ArrayList<>();
+        for (JsonNode e : h.get("examples")) {
+            for (String k : List.of("family", "prompt", "gold", "sft", "ppo"))
+                if (!e.path(k).isTextual()) throw new IllegalArgumentException(where + ".examples[" + (ex.size() + 1) + "] has no text \"" + k + "\"");
+            for (String k : List.of("rm_ppo", "rm_gold"))
+                if (!e.path(k).isNumber()) throw new IllegalArgumentException(where + ".examples[" + (ex.size() + 1) + "] has no number \"" + k + "\"");
+            ex.add(new Hack(e.get("family").asText(), e.get("prompt").asText(), e.get("gold").asText(), e.get("sft").asText(),
+                    e.get("ppo").asText(), e.get("rm_ppo").asDouble(), e.get("rm_gold").asDouble(),
+                    e.path("grpo").isTextual() ? e.get("grpo").asText() : null, e.path("grpo_correct").asBoolean(false)));
+        }
+        return Optional.of(new Hacks(h.path("judged").asInt(), h.path("ppo_wrong").asInt(), h.path("hacks").asInt(),
+                h.path("grpo_right_on_hacks").asInt(-1), List.copyOf(ex)));
     }
 }

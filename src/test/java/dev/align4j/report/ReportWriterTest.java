@@ -117,6 +117,14 @@ class ReportWriterTest {
     }
 
     @Test
+    void rewardHacksSetBesideGrpo() {
+        assertTrue(fullHtml.contains("answered 77 wrong; the reward model scores <b>31</b>"), "hack counts");
+        assertTrue(fullHtml.contains("answered 12 of those prompts right"), "GRPO's count");
+        assertTrue(fullHtml.contains("1.25 / -0.50"), "the reward model's two scores");
+        assertFalse(fullHtml.contains("<script>alert"), "raw <script> from summary.json's hacks");
+    }
+
+    @Test
     void selfContained() {
         Matcher m = URL_ATTR.matcher(fullHtml);
         assertFalse(m.find(), () -> "external URL in an attribute: " + fullHtml.substring(m.start(), Math.min(fullHtml.length(), m.start() + 80)));

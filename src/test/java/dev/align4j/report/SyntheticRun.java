@@ -82,6 +82,22 @@ final class SyntheticRun {
         root.put("ppo", lines.getOrDefault("ppo", List.of()));
         root.put("ppo_overopt", lines.getOrDefault("ppo_overopt", List.of()));
         root.put("grpo", lines.getOrDefault("grpo", List.of()));
+        if (stages.contains("ppo")) {
+            Map<String, Object> hack = new LinkedHashMap<>();
+            hack.put("family", "sort");
+            hack.put("prompt", "Q: Sort 940 ascending.\nA:");
+            hack.put("gold", "049");
+            hack.put("sft", " 049");
+            hack.put("ppo", EVIL);
+            hack.put("rm_ppo", 1.25);
+            hack.put("rm_gold", -0.5);
+            if (stages.contains("grpo")) {
+                hack.put("grpo", " 049");
+                hack.put("grpo_correct", true);
+            }
+            root.put("reward_hacks", Map.of("judged", 210, "ppo_wrong", 77, "hacks", 31, "grpo_right_on_hacks",
+                    stages.contains("grpo") ? 12 : -1, "examples", List.of(hack)));
+        }
         root.put("seconds", 456.7);
         root.put("seed", 1234);
         Files.writeString(dir.resolve(RunFolder.SUMMARY), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root), StandardCharsets.UTF_8);
