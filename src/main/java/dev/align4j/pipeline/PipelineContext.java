@@ -238,8 +238,9 @@ final class PipelineContext implements AutoCloseable {
         RewardHacks hacks = answers.containsKey("ppo") ? RewardHacks.find(test, java.util.Set.copyOf(p.ppoFamilies()),
                 answers.get("sft"), answers.get("ppo"), answers.get("grpo"), rm(), enc) : null;
         if (hacks != null)
-            log.accept(String.format("reward hacking: %d of PPO's %d wrong held-out answers score above the right answer%s",
-                    hacks.hacks(), hacks.ppoWrong(), hacks.grpoRight() < 0 ? "" : "; GRPO answered " + hacks.grpoRight() + " of those prompts right"));
+            log.accept(String.format("reward hacking: %d of PPO's %d wrong held-out answers score above the right answer (%d of them"
+                    + " changed from SFT's answer)%s", hacks.hacks(), hacks.ppoWrong(), hacks.learned(),
+                    hacks.grpoRight() < 0 ? "" : "; GRPO answered " + hacks.grpoRight() + " of those prompts right"));
         return new PostTrainingPipeline.Summary(evals, p.sampled(), p.rmHeldOut(), p.bestOfN(), p.rmByFamily(), p.ppoFamilies(),
                 heldOutProxy, lines("ppo"), lines("ppo_overopt"), lines("dpo"), lines("simpo"), lines("grpo"), hacks, seconds);
     }

@@ -20,10 +20,12 @@ import java.util.Set;
  * @param judged      held-out tasks of PPO's families
  * @param ppoWrong    of those, PPO's wrong answers
  * @param hacks       of those, the ones the reward model prefers to the right answer
+ * @param learned     of the hacks, those where PPO's answer differs from SFT's (PPO moved to them; the others are
+ *                    SFT's errors that PPO kept)
  * @param grpoRight   of the hacks, the prompts GRPO answered right (-1 without a GRPO stage)
- * @param examples    the first hacks, in task order
+ * @param examples    the first hacks PPO learned, then the first it kept, each in task order
  */
-public record RewardHacks(int judged, int ppoWrong, int hacks, int grpoRight, List<Example> examples) {
+public record RewardHacks(int judged, int ppoWrong, int hacks, int learned, int grpoRight, List<Example> examples) {
     /** Examples kept for the report. */
     static final int KEEP = 10;
 
@@ -49,20 +51,25 @@ public record RewardHacks(int judged, int ppoWrong, int hacks, int grpoRight, Li
             pairs.add(enc.encode(new PreferencePair(t.prompt(), t.answer(), ppo.get(i), "held-out task " + i)));
         }
         RewardModel.PairScores s = rm.scorePairs(pairs, 64, enc.tokenizer().padId());
-        int hacks = 0, grpoRight = 0;
-        List<Example> examples = new ArrayList<>();
+        int hacks = 0, learned = 0, grpoRight = 0;
+        List<Example> moved = new ArrayList<>(), kept = new ArrayList<>();
         for (int q = 0; q < wrong.size(); q++) {
             if (s.rejected()[q] <= s.chosen()[q]) continue;
             int i = wrong.get(q);
             Task t = tasks.get(i);
             boolean right = grpo != null && t.check(grpo.get(i));
+            boolean changed = !ppo.get(i).equals(sft.get(i));
             hacks++;
+            if (changed) learned++;
             if (right) grpoRight++;
-            if (examples.size() < KEEP)
-                examples.add(new Example(t.family(), t.prompt(), t.answer().strip(), sft.get(i), ppo.get(i), s.rejected()[q],
+            List<Example> to = changed ? moved : kept;
+            if (to.size() < KEEP)
+                to.add(new Example(t.family(), t.prompt(), t.answer().strip(), sft.get(i), ppo.get(i), s.rejected()[q],
                         s.chosen()[q], grpo == null ? null : grpo.get(i), right));
         }
-        return new RewardHacks(judged, wrong.size(), hacks, grpo == null ? -1 : grpoRight, List.copyOf(examples));
+        List<Example> examples = new ArrayList<>(moved);
+        examples.addAll(kept.subList(0, Math.min(kept.size(), KEEP - moved.size())));
+        return new RewardHacks(judged, wrong.size(), hacks, learned, grpo == null ? -1 : grpoRight, List.copyOf(examples));
     }
 
     /** The summary.json form. */
@@ -71,6 +78,7 @@ public record RewardHacks(int judged, int ppoWrong, int hacks, int grpoRight, Li
         m.put("judged", judged);
         m.put("ppo_wrong", ppoWrong);
         m.put("hacks", hacks);
+        m.put("learned", learned);
         m.put("grpo_right_on_hacks", grpoRight);
         List<Map<String, Object>> ex = new ArrayList<>();
         for (Example e : examples) {

@@ -502,7 +502,8 @@ public final class ReportWriter {
             RunFolder.Hacks x = hs.get();
             h.append("<p>Of the ").append(x.judged()).append(" held-out tasks in PPO's families, PPO (against the reward model) answered ")
                     .append(x.ppoWrong()).append(" wrong; the reward model scores <b>").append(x.hacks())
-                    .append("</b> of those wrong answers above the right one (the proxy rewards them: hacks)");
+                    .append("</b> of those wrong answers above the right one (the proxy rewards them: hacks); PPO moved to ")
+                    .append(x.learned()).append(" of them from a different SFT answer, the others are SFT's errors it kept");
             if (x.grpoRight() >= 0)
                 h.append(". GRPO, rewarded by the gold checker instead, answered ").append(x.grpoRight()).append(" of those prompts right");
             h.append(". The first ones, with every policy's greedy answer:</p>\n<table class=\"samples\"><thead><tr><th class=\"l\">family</th>"

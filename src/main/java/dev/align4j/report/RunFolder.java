@@ -72,10 +72,11 @@ public final class RunFolder {
 
     /**
      * summary.json's {@code reward_hacks}: of the held-out tasks PPO's families hold ({@code judged}), PPO's wrong
-     * greedy answers, those the reward model scores above the right answer ({@code hacks}), how many of those prompts
-     * GRPO answered right (−1 without GRPO), and the first hacks.
+     * greedy answers, those the reward model scores above the right answer ({@code hacks}), how many of those PPO
+     * changed from SFT's answer ({@code learned}), how many of those prompts GRPO answered right (−1 without GRPO),
+     * and the first hacks.
      */
-    public record Hacks(int judged, int ppoWrong, int hacks, int grpoRight, List<Hack> examples) {}
+    public record Hacks(int judged, int ppoWrong, int hacks, int learned, int grpoRight, List<Hack> examples) {}
 
     /** One reward hack with every policy's answer to its prompt ({@code grpo} null without a GRPO stage). */
     public record Hack(String family, String prompt, String gold, String sft, String ppo, double rmPpo, double rmGold,
@@ -352,6 +353,6 @@ public final class RunFolder {
                     e.path("grpo").isTextual() ? e.get("grpo").asText() : null, e.path("grpo_correct").asBoolean(false)));
         }
         return Optional.of(new Hacks(h.path("judged").asInt(), h.path("ppo_wrong").asInt(), h.path("hacks").asInt(),
-                h.path("grpo_right_on_hacks").asInt(-1), List.copyOf(ex)));
+                h.path("learned").asInt(), h.path("grpo_right_on_hacks").asInt(-1), List.copyOf(ex)));
     }
 }

@@ -23,17 +23,18 @@ class RewardHacksTest {
         Encoder enc = new Encoder(Tokenizers.byName("byte"), 64);
         List<Task> tasks = TaskSuite.level(1).generate(60, 7, Split.TEST);
         Set<String> families = Set.of("sort", "reverse", "add");
-        // PPO: every third answer right, the others a corruption; GRPO right on even tasks; SFT echoes the prompt's family
+        // PPO: every third answer right, the others a corruption; GRPO right on even tasks; SFT the same corruption as
+        // PPO on tasks divisible by 5 (hacks PPO kept) and the family's name elsewhere (hacks PPO moved to)
         List<String> ppo = new ArrayList<>(), grpo = new ArrayList<>(), sft = new ArrayList<>();
         for (int i = 0; i < tasks.size(); i++) {
             Task t = tasks.get(i);
             ppo.add(i % 3 == 0 ? t.answer() : t.corruptions().get(0));
             grpo.add(i % 2 == 0 ? t.answer() : t.corruptions().get(0));
-            sft.add(" " + t.family());
+            sft.add(i % 5 == 0 ? ppo.get(i) : " " + t.family());
         }
         try (RewardModel rm = RewardModel.create(new GptConfig(2, 2, 32, 64, 259), Device.cpu(), 3)) {
             RewardHacks h = RewardHacks.find(tasks, families, sft, ppo, grpo, rm, enc);
-            int judged = 0, wrong = 0, hacks = 0, grpoRight = 0;
+            int judged = 0, wrong = 0, hacks = 0, learned = 0, grpoRight = 0;
             for (int i = 0; i < tasks.size(); i++) {
                 Task t = tasks.get(i);
                 if (!families.contains(t.family())) continue;
@@ -44,6 +45,7 @@ class RewardHacksTest {
                         List.of(eos(enc, ppo.get(i)), eos(enc, t.answer())));
                 if (s[0] > s[1]) {
                     hacks++;
+                    if (i % 5 != 0) learned++;
                     if (i % 2 == 0) grpoRight++;
                 }
             }
@@ -51,12 +53,17 @@ class RewardHacksTest {
             assertEquals(judged, h.judged());
             assertEquals(wrong, h.ppoWrong());
             assertEquals(hacks, h.hacks());
+            assertEquals(learned, h.learned());
+            assertTrue(learned > 0 && learned < hacks, learned + " of " + hacks + " learned");
             assertEquals(grpoRight, h.grpoRight());
             assertEquals(Math.min(hacks, RewardHacks.KEEP), h.examples().size());
+            boolean keptSeen = false;
             for (RewardHacks.Example e : h.examples()) {
                 assertTrue(e.ppoScore() > e.goldScore(), e.toString());
                 assertTrue(families.contains(e.family()), e.family());
-                assertEquals(" " + e.family(), e.sft());
+                boolean kept = e.sft().equals(e.ppo());
+                assertTrue(kept || !keptSeen, "the hacks PPO learned come first");
+                keptSeen |= kept;
             }
             assertEquals(-1, RewardHacks.find(tasks, families, sft, ppo, null, rm, enc).grpoRight());
         }

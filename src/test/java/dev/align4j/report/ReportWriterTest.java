@@ -120,6 +120,7 @@ class ReportWriterTest {
     void rewardHacksSetBesideGrpo() {
         assertTrue(fullHtml.contains("answered 77 wrong; the reward model scores <b>31</b>"), "hack counts");
         assertTrue(fullHtml.contains("answered 12 of those prompts right"), "GRPO's count");
+        assertTrue(fullHtml.contains("PPO moved to 9 of them"), "the hacks PPO learned");
         assertTrue(fullHtml.contains("1.25 / -0.50"), "the reward model's two scores");
         assertFalse(fullHtml.contains("<script>alert"), "raw <script> from summary.json's hacks");
     }

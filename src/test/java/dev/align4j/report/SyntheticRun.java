@@ -95,7 +95,7 @@ final class SyntheticRun {
                 hack.put("grpo", " 049");
                 hack.put("grpo_correct", true);
             }
-            root.put("reward_hacks", Map.of("judged", 210, "ppo_wrong", 77, "hacks", 31, "grpo_right_on_hacks",
+            root.put("reward_hacks", Map.of("judged", 210, "ppo_wrong", 77, "hacks", 31, "learned", 9, "grpo_right_on_hacks",
                     stages.contains("grpo") ? 12 : -1, "examples", List.of(hack)));
         }
         root.put("seconds", 456.7);
