@@ -4,6 +4,7 @@ import dev.align4j.data.SequenceBatch;
 import dev.align4j.kernels.Gae;
 import dev.align4j.kernels.KlShaping;
 import dev.align4j.kernels.PolicyLoss;
+import dev.align4j.kernels.SeqReduce;
 import dev.align4j.kernels.ValueLoss;
 import dev.align4j.kernels.Whiten;
 import dev.align4j.model.Generation;
@@ -38,12 +39,15 @@ import java.util.function.Function;
  *       (seed, step) so a resume replays them. One forward of the policy on the rows gives ℓ_old (and the entropy),
  *       one of the frozen reference ℓ_ref, the reward function the score R at each row's last token, and the critic
  *       (a GPT + value head) the values V at the positions that predict each response token.</li>
- *   <li><b>Rewards and advantages</b> through the kernels: {@link KlShaping} (−β·k(ℓ_old − ℓ_ref) per response
+ *   <li><b>Rewards and advantages</b> through the kernels, on the policy's device (the rollout's [B, T] tensors
+ *       stay there; the host sees the token ids, the B scores and the metrics' row sums): {@link KlShaping} (−β·k(ℓ_old − ℓ_ref) per response
  *       token, R at the last one, minus the missing-EOS penalty when the response did not end with EOS),
  *       {@link Gae} (γ, λ; V and A zero after the last response token), {@link Whiten} of the advantages over the
- *       mask. With {@link PpoConfig.Baseline#GROUP} (RLOO) there is no critic: scores are taken relative to the
+ *       mask (two host round trips remain: masking the critic's values, and the optional k3 KL-loss term, for which
+ *       there is no kernel). With {@link PpoConfig.Baseline#GROUP} (RLOO) there is no critic: scores are taken relative to the
  *       leave-one-out mean of their prompt's k responses and V = 0, so the advantage is the shaped return-to-go.</li>
- *   <li><b>Updates.</b> {@code ppoEpochs} passes over the rollout in shuffled minibatches: policy forward →
+ *   <li><b>Updates.</b> {@code ppoEpochs} passes over the rollout in shuffled minibatches (rows gathered on the
+ *       device): policy forward →
  *       {@link PolicyLoss} (clipped ratio, dual clip optional) − c_e·mean H (entropy bonus, through the fused
  *       log-prob kernel's entropy backward) + c_kl·mean k3(ℓ_new − ℓ_ref) (optional KL loss); critic forward →
  *       c_v·{@link ValueLoss} (clipped). One AdamW step over policy, critic and value head with one global
@@ -180,8 +184,19 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
     }
 
     /** The rollout of one step, with everything the updates need (host arrays, row-major [B, T]). */
-    record Rollout(SequenceBatch batch, int[] promptIndex, float[] logpOld, float[] logpRef, float[] values, float[] scores,
-                   float[] rewards, float[] kl, float[] advantages, float[] returns, float[] entropy) {}
+    /**
+     * One rollout. Its [B, T] tensors live on the policy's device in {@code scope} (closed with the rollout): the
+     * log-probs, KL shaping, GAE and whitening run there through the kernels; the host holds the token ids and the
+     * B scores.
+     */
+    record Rollout(Scope scope, SequenceBatch batch, int[] promptIndex, Tensor mask, Tensor logpOld, Tensor logpRef,
+                   Tensor values, float[] scores, Tensor rewards, Tensor kl, Tensor advantages, Tensor returns,
+                   Tensor entropy) implements AutoCloseable {
+        @Override
+        public void close() {
+            scope.close();
+        }
+    }
 
     Rollout rollout(long s) {
         int n = config.rollout().batch(), k = config.rollout().samplesPerPrompt();
@@ -199,27 +214,60 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         }
         SequenceBatch sb = SequenceBatch.ofResponses(pl, rl, ids.padId());
         int b = sb.b(), t = sb.t();
-        policy.setComputeEntropy(true);
-        float[] logpOld, entropy;
+        Device dev = policy.device();
+        Scope sc = new Scope();
         try {
-            policy.forward(sb.inputs(), sb.targets(), sb.mask(), b, t);
-            logpOld = policy.logProbs().toFloatArray();
-            entropy = policy.entropy().toFloatArray();
-        } finally {
-            policy.setComputeEntropy(false);
+            Tensor mask = sc.of(dev, sb.mask(), b, t);
+            Tensor logpOld, entropy;
+            policy.setComputeEntropy(true);
+            try {
+                policy.forward(sb.inputs(), sb.targets(), sb.mask(), b, t);
+                logpOld = copy(sc, dev, policy.logProbs());
+                entropy = copy(sc, dev, policy.entropy());
+            } finally {
+                policy.setComputeEntropy(false);
+            }
+            reference.forward(sb.inputs(), sb.targets(), sb.mask(), b, t);
+            Tensor logpRef = copy(sc, dev, reference.logProbs());
+            float[] scores = reward.score(sb);
+            if (scores == null || scores.length != b)
+                throw new IllegalStateException("the reward function returned " + (scores == null ? "null" : scores.length + " scores")
+                        + " for " + b + " rows");
+            Tensor values = critic == null ? sc.zeros(dev, DType.F32, b, t) : criticValues(sc, sb); // GROUP: V = 0, A = return-to-go
+            KlShaping.Config kc = new KlShaping.Config((float) beta, config.kl().estimator(), ids.eosId(), config.kl().missingEosPenalty());
+            KlShaping.Result shaped = KlShaping.compute(sc, logpOld, logpRef, mask, sc.of(dev, leaveOneOut(scores, k), b),
+                    sc.of(dev, sb.targets(), b, t), kc);
+            Gae.Result g = Gae.compute(sc, shaped.rewards(), values, mask, config.advantage().gamma(), config.advantage().lambda());
+            Tensor adv = config.advantage().whiten() ? Whiten.apply(sc, g.advantages(), mask, true).out() : g.advantages();
+            return new Rollout(sc, sb, idx, mask, logpOld, logpRef, values, scores, shaped.rewards(), shaped.kl(), adv,
+                    g.returns(), entropy);
+        } catch (RuntimeException | Error e) {
+            sc.close();
+            throw e;
         }
-        reference.forward(sb.inputs(), sb.targets(), sb.mask(), b, t);
-        float[] logpRef = reference.logProbs().toFloatArray();
-        float[] scores = reward.score(sb);
-        if (scores == null || scores.length != b)
-            throw new IllegalStateException("the reward function returned " + (scores == null ? "null" : scores.length + " scores")
-                    + " for " + b + " rows");
-        float[] values = critic == null ? new float[b * t] : criticValues(sb); // GROUP: V = 0, A = return-to-go
-        KlShaping.Config kc = new KlShaping.Config((float) beta, config.kl().estimator(), ids.eosId(), config.kl().missingEosPenalty());
-        KlShaping.Shaped shaped = KlShaping.compute(logpOld, logpRef, sb.mask(), leaveOneOut(scores, k), sb.targets(), b, kc);
-        float[][] g = Gae.compute(shaped.rewards(), values, sb.mask(), b, config.advantage().gamma(), config.advantage().lambda());
-        float[] adv = config.advantage().whiten() ? Whiten.apply(g[0], sb.mask(), b, true).out() : g[0];
-        return new Rollout(sb, idx, logpOld, logpRef, values, scores, shaped.rewards(), shaped.kl(), adv, g[1], entropy);
+    }
+
+    /** A copy of {@code src} on {@code dev} in {@code sc} (through the host only when src is on another device). */
+    private static Tensor copy(Scope sc, Device dev, Tensor src) {
+        Tensor out = sc.empty(dev, src.dtype(), src.shape());
+        return src.device().equals(dev) ? out.copyFrom(src) : out.copyFrom(src.toFloatArray());
+    }
+
+    /** Rows {@code rows} of the [B, T] tensor {@code src}, in that order, as a new [rows, T] tensor of {@code sc}. */
+    private static Tensor gatherRows(Scope sc, Tensor src, int[] rows) {
+        long t = src.dim(1);
+        Tensor out = sc.empty(src.device(), src.dtype(), rows.length, t);
+        for (int q = 0; q < rows.length; q++) out.view(q * t, t).copyFrom(src.view(rows[q] * t, t));
+        return out;
+    }
+
+    /** Σ over the mask of each row of {@code x} ([B, T] on the device; B sums reach the host), summed. */
+    private static double maskedSum(Tensor x, Tensor mask) {
+        try (Scope tmp = new Scope()) {
+            double sum = 0;
+            for (float v : SeqReduce.forward(tmp, x, mask).sums().toFloatArray()) sum += v;
+            return sum;
+        }
     }
 
     /**
@@ -237,34 +285,34 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         return out;
     }
 
-    /** Values of the critic at every position {@code [B, T]} (0 where the mask is 0). */
-    private float[] criticValues(SequenceBatch sb) {
+    /**
+     * Values of the critic at every position {@code [B, T]} (0 where the mask is 0). The masking makes one host round
+     * trip: there is no elementwise kernel for it, and the critic path is not the demo's.
+     */
+    private Tensor criticValues(Scope sc, SequenceBatch sb) {
         critic.forward(sb.inputs(), null, null, sb.b(), sb.t());
-        try (Scope tmp = new Scope()) {
-            Tensor v = tmp.empty(critic.device(), DType.F32, sb.b(), sb.t());
-            valueHead.forward(critic.hidden(), v);
-            float[] out = v.toFloatArray();
-            for (int i = 0; i < out.length; i++) out[i] *= sb.mask()[i];
-            return out;
-        }
+        Tensor v = sc.empty(critic.device(), DType.F32, sb.b(), sb.t());
+        valueHead.forward(critic.hidden(), v);
+        float[] out = v.toFloatArray();
+        for (int i = 0; i < out.length; i++) out[i] *= sb.mask()[i];
+        return copy(sc, policy.device(), v.copyFrom(out));
     }
 
     @Override
     protected void trainStep(long s, Map<String, Object> metrics) {
-        Rollout r = rollout(s);
+        try (Rollout r = rollout(s)) {
+            trainOn(s, r, metrics);
+        }
+    }
+
+    private void trainOn(long s, Rollout r, Map<String, Object> metrics) {
         SequenceBatch sb = r.batch();
         int b = sb.b(), t = sb.t();
         float[] mask = sb.mask();
-        // rollout metrics
-        double klSum = 0, entSum = 0, scoreSum = 0, lenSum = 0, eos = 0, goldSum = 0, tokens = 0;
+        // rollout metrics: the [B, T] sums by SeqReduce on the device, B scalars to the host
+        double klSum = maskedSum(r.kl(), r.mask()), entSum = maskedSum(r.entropy(), r.mask()), tokens = sb.maskedTokens();
+        double scoreSum = 0, lenSum = 0, eos = 0, goldSum = 0;
         for (int i = 0; i < b; i++) {
-            for (int j = 0; j < t; j++) {
-                int k = i * t + j;
-                if (mask[k] == 0f) continue;
-                klSum += r.kl()[k];
-                entSum += r.entropy()[k];
-                tokens++;
-            }
             scoreSum += r.scores()[i];
             lenSum += sb.lengths()[i];
             if (sb.lastIndex()[i] >= 0 && sb.targets()[i * t + sb.lastIndex()[i]] == ids.eosId()) eos++;
@@ -323,16 +371,9 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         if (critic != null) metrics.put("val/clipfrac", vclip / updates);
         metrics.put("grad_norm", norm / updates);
         metrics.put("lr", lr);
-        double vsum = 0, n = 0, gm = 0;
-        for (int k = 0; k < mask.length; k++)
-            if (mask[k] != 0f) {
-                vsum += r.values()[k];
-                gm += r.returns()[k];
-                n++;
-            }
         if (critic != null) {
-            metrics.put("val/vpred", n == 0 ? 0 : vsum / n);
-            metrics.put("val/var_explained", varExplained(r.values(), r.returns(), mask));
+            metrics.put("val/vpred", tokens == 0 ? 0 : maskedSum(r.values(), r.mask()) / tokens);
+            metrics.put("val/var_explained", varExplained(r.values().toFloatArray(), r.returns().toFloatArray(), mask));
         }
         if (config.kl().target() > 0) {
             double err = Math.max(-0.2, Math.min(0.2, meanKl / config.kl().target() - 1));
@@ -369,18 +410,12 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         SequenceBatch sb = r.batch();
         int t = sb.t(), m = sel.length;
         int[] in = new int[m * t], tg = new int[m * t];
-        float[] mask = new float[m * t], old = new float[m * t], ref = new float[m * t], adv = new float[m * t],
-                ret = new float[m * t], vold = new float[m * t];
+        float[] mask = new float[m * t];
         for (int q = 0; q < m; q++) {
             int src = sel[q] * t, dst = q * t;
             System.arraycopy(sb.inputs(), src, in, dst, t);
             System.arraycopy(sb.targets(), src, tg, dst, t);
             System.arraycopy(sb.mask(), src, mask, dst, t);
-            System.arraycopy(r.logpOld(), src, old, dst, t);
-            System.arraycopy(r.logpRef(), src, ref, dst, t);
-            System.arraycopy(r.advantages(), src, adv, dst, t);
-            System.arraycopy(r.returns(), src, ret, dst, t);
-            System.arraycopy(r.values(), src, vold, dst, t);
         }
         double tokens = 0;
         for (float x : mask) tokens += x;
@@ -388,6 +423,8 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         optimizer.zeroGrad();
         try (Scope sc = new Scope()) {
             Tensor maskT = sc.of(dev, mask, m, t);
+            // the minibatch's rows of the rollout's device tensors, gathered on the device
+            Tensor old = gatherRows(sc, r.logpOld(), sel), adv = gatherRows(sc, r.advantages(), sel);
             // policy: clipped surrogate, entropy bonus, optional KL loss
             boolean ent = config.objective().entCoef() > 0;
             policy.setComputeEntropy(ent);
@@ -396,8 +433,7 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
             try {
                 float loss = policy.forward(in, tg, mask, m, t);
                 requireFinite(s, "the policy's log-likelihood", loss);
-                PolicyLoss.Result pr = PolicyLoss.compute(sc, policy.logProbs(), sc.of(dev, old, m, t), sc.of(dev, adv, m, t), maskT,
-                        config.objective().policyLoss());
+                PolicyLoss.Result pr = PolicyLoss.compute(sc, policy.logProbs(), old, adv, maskT, config.objective().policyLoss());
                 ps = pr.stats();
                 requireFinite(s, "the policy loss", ps.loss());
                 Tensor dent = null;
@@ -407,8 +443,9 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
                     dent = sc.of(dev, d, m, t);
                 }
                 Tensor dlogp = pr.dlogpNew();
-                if (config.objective().klLossCoef() > 0 && tokens > 0) {
-                    float[] lnew = policy.logProbs().toFloatArray(), dl = dlogp.toFloatArray();
+                if (config.objective().klLossCoef() > 0 && tokens > 0) { // on the host (no kernel for the k3 loss term)
+                    float[] lnew = policy.logProbs().toFloatArray(), dl = dlogp.toFloatArray(),
+                            ref = gatherRows(sc, r.logpRef(), sel).toFloatArray();
                     for (int k = 0; k < dl.length; k++) {
                         if (mask[k] == 0f) continue;
                         double dd = (double) lnew[k] - ref[k];
@@ -422,7 +459,8 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
                 policy.setComputeEntropy(false);
             }
             // critic: clipped value loss (none with the GROUP baseline)
-            ValueLoss.Stats vs = critic == null ? null : criticBackward(sc, in, vold, ret, maskT, m, t, s);
+            ValueLoss.Stats vs = critic == null ? null
+                    : criticBackward(sc, in, gatherRows(sc, r.values(), sel), gatherRows(sc, r.returns(), sel), maskT, m, t, s);
             float norm = optimizer.clipNorm(config.optim().gradClip());
             requireFinite(s, "the gradient norm", norm);
             return new Update(ps.loss(), vs == null ? 0 : vs.loss(), klLoss, ps.clipFrac(), vs == null ? 0 : vs.clipFrac(),
@@ -431,12 +469,12 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
     }
 
     /** The critic's forward, clipped value loss (× vfCoef) and backward into the critic and value head. */
-    private ValueLoss.Stats criticBackward(Scope sc, int[] in, float[] vold, float[] ret, Tensor maskT, int m, int t, long s) {
+    private ValueLoss.Stats criticBackward(Scope sc, int[] in, Tensor vold, Tensor ret, Tensor maskT, int m, int t, long s) {
         Device dev = critic.device();
         critic.forward(in, null, null, m, t);
         Tensor values = sc.empty(dev, DType.F32, m, t);
         valueHead.forward(critic.hidden(), values);
-        ValueLoss.Result vr = ValueLoss.compute(sc, values, sc.of(dev, vold, m, t), sc.of(dev, ret, m, t), maskT, config.objective().valueLoss());
+        ValueLoss.Result vr = ValueLoss.compute(sc, values, copy(sc, dev, vold), copy(sc, dev, ret), maskT, config.objective().valueLoss());
         requireFinite(s, "the value loss", vr.stats().loss());
         float[] dv = vr.dvalues().toFloatArray();
         for (int k = 0; k < dv.length; k++) dv[k] *= (float) config.objective().vfCoef();

@@ -26,6 +26,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -94,6 +95,20 @@ class PpoTrainerTest {
         policy.params().copyFrom(p);
     }
 
+    /** Rollouts a test made, closed after it (their tensors outlive the trainer that made them). */
+    private final List<PpoTrainer.Rollout> rollouts = new ArrayList<>();
+
+    private PpoTrainer.Rollout closeLater(PpoTrainer.Rollout r) {
+        rollouts.add(r);
+        return r;
+    }
+
+    @AfterEach
+    void closeRollouts() {
+        rollouts.forEach(PpoTrainer.Rollout::close);
+        rollouts.clear();
+    }
+
     /** KL shaping (k1, β) of each score taken against the mean of the other k − 1 scores of its group, in double. */
     static KlShapingReference.Out leaveOneOutShaped(PpoTrainer.Rollout r, int k, double beta) {
         SequenceBatch sb = r.batch();
@@ -105,7 +120,7 @@ class PpoTrainerTest {
             for (int j = g; j < g + k; j++) if (j != i) others += r.scores()[j];
             loo[i] = (float) (r.scores()[i] - others / (k - 1));
         }
-        return KlShapingReference.compute(r.logpOld(), r.logpRef(), sb.mask(), loo, sb.targets(), b, sb.t(), beta, 1, TOK.eosId(), 0);
+        return KlShapingReference.compute(r.logpOld().toFloatArray(), r.logpRef().toFloatArray(), sb.mask(), loo, sb.targets(), b, sb.t(), beta, 1, TOK.eosId(), 0);
     }
 
     static PpoConfig config(long steps) {
@@ -118,25 +133,26 @@ class PpoTrainerTest {
         PpoConfig cfg = config(1).withKl(0.1f, KlShaping.Estimator.K3, 0).withMissingEosPenalty(0.5f);
         try (Models m = new Models(1); PpoTrainer t = m.trainer(cfg, dir)) {
             perturb(m.policy); // the policy differs from the reference: the KL terms are not all zero
-            PpoTrainer.Rollout r = t.rollout(1);
+            PpoTrainer.Rollout r = closeLater(t.rollout(1));
             SequenceBatch sb = r.batch();
             int b = sb.b(), tt = sb.t();
             // ℓ_old is a fresh forward's log-prob of the sampled tokens
             m.policy.forward(sb.inputs(), sb.targets(), sb.mask(), b, tt);
-            Close.assertClose("logpOld", toDouble(m.policy.logProbs().toFloatArray()), r.logpOld(), 1e-6, 1e-5);
-            KlShapingReference.Out ks = KlShapingReference.compute(r.logpOld(), r.logpRef(), sb.mask(), r.scores(), sb.targets(), b,
+            Close.assertClose("logpOld", toDouble(m.policy.logProbs().toFloatArray()), r.logpOld().toFloatArray(), 1e-6, 1e-5);
+            KlShapingReference.Out ks = KlShapingReference.compute(r.logpOld().toFloatArray(), r.logpRef().toFloatArray(), sb.mask(), r.scores(), sb.targets(), b,
                     tt, 0.1, 3, TOK.eosId(), 0.5);
-            Close.assertClose("rewards", ks.rewards(), r.rewards(), 1e-6, 1e-5);
-            Close.assertClose("kl", ks.kl(), r.kl(), 1e-6, 1e-5);
-            double[][] g = GaeReference.compute(r.rewards(), r.values(), sb.mask(), b, tt, 1.0, 0.95);
-            Close.assertClose("returns", g[1], r.returns(), 1e-5, 1e-4);
+            Close.assertClose("rewards", ks.rewards(), r.rewards().toFloatArray(), 1e-6, 1e-5);
+            Close.assertClose("kl", ks.kl(), r.kl().toFloatArray(), 1e-6, 1e-5);
+            double[][] g = GaeReference.compute(r.rewards().toFloatArray(), r.values().toFloatArray(), sb.mask(), b, tt, 1.0, 0.95);
+            Close.assertClose("returns", g[1], r.returns().toFloatArray(), 1e-5, 1e-4);
             float[] adv = new float[g[0].length];
             for (int i = 0; i < adv.length; i++) adv[i] = (float) g[0][i];
-            Close.assertClose("whitened advantages", WhitenReference.apply(adv, sb.mask(), true).out(), r.advantages(), 1e-4, 1e-4);
+            Close.assertClose("whitened advantages", WhitenReference.apply(adv, sb.mask(), true).out(), r.advantages().toFloatArray(), 1e-4, 1e-4);
             assertTrue(java.util.Arrays.stream(ks.kl()).anyMatch(x -> x > 0), "KL terms should be non-zero");
             // scores are read from the reward function, one per row; values are 0 off the mask
             Close.assertClose("scores", toDouble(shareOfA(sb)), r.scores(), 0, 0);
-            for (int k = 0; k < r.values().length; k++) if (sb.mask()[k] == 0f) assertTrue(r.values()[k] == 0f, "value off the mask at " + k);
+            float[] values = r.values().toFloatArray();
+            for (int k = 0; k < values.length; k++) if (sb.mask()[k] == 0f) assertTrue(values[k] == 0f, "value off the mask at " + k);
         }
     }
 
@@ -145,7 +161,7 @@ class PpoTrainerTest {
         int k = 4;
         PpoConfig cfg = config(1).withKl(0.1f, KlShaping.Estimator.K1, 0).withSamplesPerPrompt(k);
         try (Models m = new Models(3); PpoTrainer t = m.trainer(cfg, dir)) {
-            PpoTrainer.Rollout r = t.rollout(1);
+            PpoTrainer.Rollout r = closeLater(t.rollout(1));
             SequenceBatch sb = r.batch();
             int b = sb.b(), tt = sb.t();
             assertEquals(16, b);
@@ -158,7 +174,7 @@ class PpoTrainerTest {
             // the shaped rewards are those of the leave-one-out scores; the raw scores stay in the rollout (metrics)
             Close.assertClose("scores", toDouble(shareOfA(sb)), r.scores(), 0, 0);
             KlShapingReference.Out ks = leaveOneOutShaped(r, k, 0.1);
-            Close.assertClose("rewards", ks.rewards(), r.rewards(), 1e-6, 1e-5);
+            Close.assertClose("rewards", ks.rewards(), r.rewards().toFloatArray(), 1e-6, 1e-5);
         }
         assertThrows(IllegalArgumentException.class, () -> config(1).withSamplesPerPrompt(3)); // 3 does not divide 16
         assertThrows(IllegalArgumentException.class, () -> config(1).withSamplesPerPrompt(0));
@@ -175,27 +191,27 @@ class PpoTrainerTest {
         try (Models m = new Models(3); PpoTrainer t = m.groupTrainer(cfg, dir.resolve("probe"))) {
             assertEquals(null, t.critic());
             perturb(m.policy); // policy ≠ reference: non-zero KL terms
-            r = t.rollout(1);
+            r = closeLater(t.rollout(1));
             SequenceBatch sb = r.batch();
             int b = sb.b(), tt = sb.t();
-            for (float v : r.values()) assertEquals(0f, v, "no critic: V = 0");
+            for (float v : r.values().toFloatArray()) assertEquals(0f, v, "no critic: V = 0");
             KlShapingReference.Out ks = leaveOneOutShaped(r, k, 0.1);
-            Close.assertClose("rewards", ks.rewards(), r.rewards(), 1e-6, 1e-5);
+            Close.assertClose("rewards", ks.rewards(), r.rewards().toFloatArray(), 1e-6, 1e-5);
             // with V = 0, γ = λ = 1 the advantage is the shaped return-to-go, then whitened
-            double[][] g = GaeReference.compute(r.rewards(), new float[b * tt], sb.mask(), b, tt, 1.0, 1.0);
-            Close.assertClose("returns", g[1], r.returns(), 1e-5, 1e-4);
+            double[][] g = GaeReference.compute(r.rewards().toFloatArray(), new float[b * tt], sb.mask(), b, tt, 1.0, 1.0);
+            Close.assertClose("returns", g[1], r.returns().toFloatArray(), 1e-5, 1e-4);
             float[] adv = new float[g[0].length];
             for (int i = 0; i < adv.length; i++) adv[i] = (float) g[0][i];
-            Close.assertClose("whitened advantages", WhitenReference.apply(adv, sb.mask(), true).out(), r.advantages(), 1e-4, 1e-4);
+            Close.assertClose("whitened advantages", WhitenReference.apply(adv, sb.mask(), true).out(), r.advantages().toFloatArray(), 1e-4, 1e-4);
         }
         try (Models m = new Models(3); PpoTrainer t = m.groupTrainer(cfg, dir.resolve("run"))) {
             perturb(m.policy);
             Map<String, Object> line = t.step();
-            float[] mask = r.batch().mask();
+            float[] mask = r.batch().mask(), ra = r.advantages().toFloatArray();
             double sa = 0, n = 0;
             for (int q = 0; q < mask.length; q++)
                 if (mask[q] != 0f) {
-                    sa += r.advantages()[q];
+                    sa += ra[q];
                     n++;
                 }
             Close.assertClose("loss/policy", -sa / n, num(line, "loss/policy"), 1e-5, 1e-4);
@@ -266,16 +282,17 @@ class PpoTrainerTest {
         PpoConfig cfg = config(1).withBatches(12, 12, 1);
         PpoTrainer.Rollout r;
         try (Models m = new Models(2); PpoTrainer t = m.trainer(cfg, dir.resolve("probe"))) {
-            r = t.rollout(1);
+            r = closeLater(t.rollout(1));
         }
         try (Models m = new Models(2); PpoTrainer t = m.trainer(cfg, dir.resolve("run"))) {
             Map<String, Object> line = t.step();
-            float[] mask = r.batch().mask();
+            float[] mask = r.batch().mask(), ra = r.advantages().toFloatArray(), rv = r.values().toFloatArray(),
+                    rr = r.returns().toFloatArray();
             double sa = 0, sv = 0, n = 0;
             for (int k = 0; k < mask.length; k++) {
                 if (mask[k] == 0f) continue;
-                sa += r.advantages()[k];
-                double d = r.values()[k] - r.returns()[k];
+                sa += ra[k];
+                double d = rv[k] - rr[k];
                 sv += d * d;
                 n++;
             }
@@ -284,7 +301,8 @@ class PpoTrainerTest {
             assertEquals(0.0, num(line, "policy/clipfrac"));
             Close.assertClose("policy/approxkl", 0, num(line, "policy/approxkl"), 1e-6, 0);
             double kl = 0;
-            for (int k = 0; k < mask.length; k++) kl += r.kl()[k];
+            float[] rk = r.kl().toFloatArray();
+            for (int k = 0; k < mask.length; k++) kl += rk[k];
             Close.assertClose("objective/kl", kl / r.batch().b(), num(line, "objective/kl"), 1e-6, 1e-5);
             for (String key : new String[] {"objective/entropy", "objective/scores", "objective/rlhf_reward", "val/vpred",
                     "val/var_explained", "val/clipfrac", "objective/kl_coef", "response_length", "eos_rate", "grad_norm"})
