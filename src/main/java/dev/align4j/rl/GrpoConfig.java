@@ -170,6 +170,13 @@ public record GrpoConfig(Schedule schedule, OptimConfig optim, Generation genera
                 x.temperature(), x.topK(), x.topP()));
     }
 
+    /** Forwards/backwards of {@code microBatch} rows (gradients accumulate over each minibatch). */
+    public GrpoConfig withMicroBatch(int microBatch) {
+        Generation x = generation;
+        return withGeneration(new Generation(x.prompts(), x.numGenerations(), x.miniBatch(), microBatch, x.numIterations(),
+                x.maxCompletionLength(), x.temperature(), x.topK(), x.topP()));
+    }
+
     public GrpoConfig withDecoding(int maxCompletionLength, double temperature, int topK, double topP) {
         Generation x = generation;
         return withGeneration(new Generation(x.prompts(), x.numGenerations(), x.miniBatch(), x.microBatch(), x.numIterations(),

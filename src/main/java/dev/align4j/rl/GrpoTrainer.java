@@ -291,9 +291,19 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
             int mini = Math.min(gc.miniBatch(), n), micro = Math.min(gc.microBatch(), mini);
             List<List<Micro>> minis = new ArrayList<>();
             for (int m0 = 0; m0 < n; m0 += mini) {
+                int m1 = Math.min(m0 + mini, n);
+                // a minibatch's rows in order of length before they are cut into micro-batches: each micro-batch is
+                // padded to its own longest row, so rows of like length waste the least; the minibatch's gradient
+                // is the same sum
+                Integer[] rows = new Integer[m1 - m0];
+                for (int q = 0; q < rows.length; q++) rows[q] = perm[m0 + q];
+                if (micro < rows.length) Arrays.sort(rows, java.util.Comparator.comparingInt(i -> rowLength(r, i)));
                 List<Micro> ms = new ArrayList<>();
-                for (int u0 = m0; u0 < Math.min(m0 + mini, n); u0 += micro)
-                    ms.add(micro(step, r, adv, Arrays.copyOfRange(perm, u0, Math.min(u0 + micro, Math.min(m0 + mini, n)))));
+                for (int u0 = 0; u0 < rows.length; u0 += micro) {
+                    int[] sel = new int[Math.min(micro, rows.length - u0)];
+                    for (int q = 0; q < sel.length; q++) sel[q] = rows[u0 + q];
+                    ms.add(micro(step, r, adv, sel));
+                }
                 minis.add(ms);
             }
             boolean onPolicy = gc.numIterations() == 1 && minis.size() == 1;
@@ -403,6 +413,10 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
 
     private static GroupAdvantage.Scale scale(GrpoConfig.Scale s) {
         return GroupAdvantage.Scale.valueOf(s.name());
+    }
+
+    private static int rowLength(Rollout r, int i) {
+        return r.prompts().get(i).ids().length + r.completions().get(i).length;
     }
 
     /** Builds micro-batch {@code rows}: the padded rows, the mask, the advantages and the sampler's log-probs. */

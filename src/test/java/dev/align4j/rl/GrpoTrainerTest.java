@@ -93,6 +93,30 @@ class GrpoTrainerTest {
     }
 
     @Test
+    void microBatchesSortedByLengthGiveTheMinibatchsUpdate(@TempDir Path dir) throws Exception {
+        // DAPO's token mean over the minibatch: one forward of 16 rows and four of 4 rows (cut after sorting the rows
+        // by length, so padded differently) give the same loss and accumulated gradient, to float summation order.
+        // (The weights are not compared: AdamW's first step is ±lr wherever the gradient is not ~0, and its sign
+        // flips with summation order where the gradient is ~0.)
+        GrpoConfig[] cfgs = {config(1), config(1).withMicroBatch(4)};
+        double[][] got = new double[2][];
+        for (int c = 0; c < 2; c++)
+            try (Gpt policy = Gpt.create(CFG, Device.cpu(), 3); GrpoTrainer t = trainer(policy, LOWER, cfgs[c], dir.resolve("c" + c))) {
+                Map<String, Object> line = t.step();
+                got[c] = new double[] {num(line, "loss"), num(line, "grad_norm"), num(line, "entropy"), num(line, "tokens")};
+            }
+        assertTrue(got[0][1] > 0, "an update happened");
+        assertEquals(got[0][3], got[1][3], 0.0, "the same completions");
+        String[] names = {"loss", "grad_norm", "entropy"};
+        for (int k = 0; k < 3; k++)
+            assertEquals(got[0][k], got[1][k], 1e-5 * Math.max(1e-3, Math.abs(got[0][k])), names[k] + ": one micro-batch vs four");
+    }
+
+    private static double num(Map<String, Object> line, String key) {
+        return ((Number) line.get(key)).doubleValue();
+    }
+
+    @Test
     void dynamicSamplingRefillsWithGroupsThatVary(@TempDir Path dir) throws Exception {
         // prompts "pa:", "pc:", ... (even letters) always score 1: their groups teach nothing and are dropped
         RewardFunction halfConstant = RewardFunction.perSample("half", s -> {
