@@ -183,7 +183,6 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         return this;
     }
 
-    /** The rollout of one step, with everything the updates need (host arrays, row-major [B, T]). */
     /**
      * One rollout. Its [B, T] tensors live on the policy's device in {@code scope} (closed with the rollout): the
      * log-probs, KL shaping, GAE and whitening run there through the kernels; the host holds the token ids and the
@@ -247,10 +246,15 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         }
     }
 
-    /** A copy of {@code src} on {@code dev} in {@code sc} (through the host only when src is on another device). */
+    /** A copy of F32 {@code src} on {@code dev} in {@code sc} (through the host only when src is on another device). */
     private static Tensor copy(Scope sc, Device dev, Tensor src) {
         Tensor out = sc.empty(dev, src.dtype(), src.shape());
         return src.device().equals(dev) ? out.copyFrom(src) : out.copyFrom(src.toFloatArray());
+    }
+
+    /** {@code x} itself when it is on {@code dev}, else a copy there. */
+    private static Tensor on(Scope sc, Device dev, Tensor x) {
+        return x.device().equals(dev) ? x : copy(sc, dev, x);
     }
 
     /** Rows {@code rows} of the [B, T] tensor {@code src}, in that order, as a new [rows, T] tensor of {@code sc}. */
@@ -295,7 +299,7 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         valueHead.forward(critic.hidden(), v);
         float[] out = v.toFloatArray();
         for (int i = 0; i < out.length; i++) out[i] *= sb.mask()[i];
-        return copy(sc, policy.device(), v.copyFrom(out));
+        return on(sc, policy.device(), v.copyFrom(out));
     }
 
     @Override
@@ -474,7 +478,7 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         critic.forward(in, null, null, m, t);
         Tensor values = sc.empty(dev, DType.F32, m, t);
         valueHead.forward(critic.hidden(), values);
-        ValueLoss.Result vr = ValueLoss.compute(sc, values, copy(sc, dev, vold), copy(sc, dev, ret), maskT, config.objective().valueLoss());
+        ValueLoss.Result vr = ValueLoss.compute(sc, values, on(sc, dev, vold), on(sc, dev, ret), maskT, config.objective().valueLoss());
         requireFinite(s, "the value loss", vr.stats().loss());
         float[] dv = vr.dvalues().toFloatArray();
         for (int k = 0; k < dv.length; k++) dv[k] *= (float) config.objective().vfCoef();
