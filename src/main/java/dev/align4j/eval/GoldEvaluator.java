@@ -68,22 +68,7 @@ public final class GoldEvaluator {
      */
     public record Report(int n, double accuracy, Map<String, Double> familyAccuracy, Map<String, Integer> familyCount,
                          double meanResponseTokens, double eosRate, double meanConfidence, double ece,
-                         List<Sample> samples, double[] scores, List<String> responses) {
-        /** Equal reports have equal scores (a record compares arrays by reference). */
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Report r && n == r.n && Double.compare(accuracy, r.accuracy) == 0
-                    && familyAccuracy.equals(r.familyAccuracy) && familyCount.equals(r.familyCount)
-                    && Double.compare(meanResponseTokens, r.meanResponseTokens) == 0 && Double.compare(eosRate, r.eosRate) == 0
-                    && Double.compare(meanConfidence, r.meanConfidence) == 0 && Double.compare(ece, r.ece) == 0
-                    && samples.equals(r.samples) && java.util.Arrays.equals(scores, r.scores) && responses.equals(r.responses);
-        }
-
-        @Override
-        public int hashCode() {
-            return java.util.Objects.hash(n, accuracy, familyAccuracy, samples) * 31 + java.util.Arrays.hashCode(scores);
-        }
-
+                         List<Sample> samples, List<Double> scores, List<String> responses) {
         /** Flat metrics for JSONL: {@code <prefix>accuracy}, {@code <prefix>accuracy/<family>}, ... */
         public Map<String, Double> metrics(String prefix) {
             Map<String, Double> m = prefixed(prefix, List.of("accuracy"), accuracy);
@@ -169,7 +154,8 @@ public final class GoldEvaluator {
             famCount.put(f, c[1]);
         });
         return new Report(n, (double) correct / n, famAcc, famCount, (double) tokens / n, (double) eos / n,
-                Metrics.mean(conf), Metrics.expectedCalibrationError(conf, ok, ECE_BINS), List.copyOf(samples), scores,
+                Metrics.mean(conf), Metrics.expectedCalibrationError(conf, ok, ECE_BINS), List.copyOf(samples),
+                java.util.Arrays.stream(scores).boxed().toList(),
                 rs.stream().map(Responses.Response::text).toList());
     }
 

@@ -56,15 +56,16 @@ public final class WinRate {
     }
 
     /** Wins, ties and losses of per-task scores {@code a} against {@code b} (same tasks, same order). */
-    public static Result ofScores(double[] a, double[] b) {
+    public static Result ofScores(List<Double> a, List<Double> b) {
         if (a == null || b == null) throw new IllegalArgumentException("a and b must not be null");
-        if (a.length != b.length) throw new IllegalArgumentException("a and b must have the same length, got " + a.length + " and " + b.length);
+        if (a.size() != b.size()) throw new IllegalArgumentException("a and b must have the same length, got " + a.size() + " and " + b.size());
         int wins = 0, ties = 0, losses = 0;
-        for (int i = 0; i < a.length; i++) {
-            if (a[i] > b[i]) wins++;
-            else if (a[i] == b[i]) ties++;
+        for (int i = 0; i < a.size(); i++) {
+            double x = a.get(i), y = b.get(i);
+            if (x > y) wins++;
+            else if (x == y) ties++;
             else losses++;
         }
-        return new Result(a.length, wins, ties, losses);
+        return new Result(a.size(), wins, ties, losses);
     }
 }

@@ -41,6 +41,18 @@ public final class SeqReduce {
         });
     }
 
+    /**
+     * Σ over the mask of every row of {@code values} ({@code [B, T]} on any device): the B row sums reach the host
+     * and are added there in double; the trainers' token-summed metrics.
+     */
+    public static double maskedTotal(Tensor values, Tensor mask) {
+        try (Scope tmp = new Scope()) {
+            double total = 0;
+            for (float v : forward(tmp, values, mask).sums().toFloatArray()) total += v;
+            return total;
+        }
+    }
+
     /** Forward into caller-provided {@code sums [B]} and {@code counts [B]}. */
     public static void forward(Tensor values, Tensor mask, Tensor sums, Tensor counts) {
         Device device = Args.sameDevice(new String[] {"values", "mask", "sums", "counts"}, values, mask, sums, counts);

@@ -73,7 +73,7 @@ final class PipelineContext implements AutoCloseable {
     private CausalLm sft;
     private boolean sftTrained;
     /** The SFT policy's greedy gold scores on {@link #test}, from its evaluation: the other side of every win rate. */
-    private double[] sftScores;
+    private List<Double> sftScores;
     /** The greedy answers to {@link #test} of the stages the reward-hacking table sets side by side. */
     private final Map<String, List<String>> answers = new HashMap<>();
     private RewardModel rm;

@@ -320,17 +320,16 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                         try {
                             policy.forward(sb.inputs(), sb.targets(), sb.mask(), sb.b(), sb.t());
                             old = step.empty(dev, DType.F32, sb.b(), sb.t()).copyFrom(policy.logProbs());
-                            double[] e = rowSums(step, policy.entropy(), u.mask());
-                            for (double x : e) entSum += x;
+                            entSum += SeqReduce.maskedTotal(policy.entropy(), u.mask());
                         } finally {
                             policy.setComputeEntropy(false);
                         }
-                        gapSum += gap(step, u.samplerLogp(), old, u.mask());
+                        gapSum += gap(u.samplerLogp(), old, u.mask());
                     }
                     if (reference != null) {
                         reference.forward(sb.inputs(), sb.targets(), sb.mask(), sb.b(), sb.t());
                         ref = step.empty(dev, DType.F32, sb.b(), sb.t()).copyFrom(reference.logProbs());
-                        if (old != null) klSeq += gap(step, old, ref, u.mask());
+                        if (old != null) klSeq += gap(old, ref, u.mask());
                     }
                     tokSum += sb.maskedTokens();
                     f.add(new Micro(u.rows(), sb, u.mask(), u.adv(), u.samplerLogp(), old, ref));
@@ -356,9 +355,9 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                             policy.forward(sb.inputs(), sb.targets(), sb.mask(), sb.b(), sb.t());
                             Tensor lnew = policy.logProbs();
                             if (onPolicy) {
-                                for (double x : rowSums(sc, policy.entropy(), u.mask())) entSum += x;
-                                gapSum += gap(sc, u.samplerLogp(), lnew, u.mask());
-                                if (u.logpRef() != null) klSeq += gap(sc, lnew, u.logpRef(), u.mask());
+                                entSum += SeqReduce.maskedTotal(policy.entropy(), u.mask());
+                                gapSum += gap(u.samplerLogp(), lnew, u.mask());
+                                if (u.logpRef() != null) klSeq += gap(lnew, u.logpRef(), u.mask());
                             }
                             // on-policy: ℓ_old is ℓ_new itself (the same tensor), so every ratio is exactly 1
                             Tensor old = onPolicy ? lnew : u.logpOld();
@@ -452,20 +451,9 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                 null, null);
     }
 
-    /** Per-row masked sums of {@code values} (through {@link SeqReduce}; only B scalars reach the host). */
-    private static double[] rowSums(Scope sc, Tensor values, Tensor mask) {
-        float[] s = SeqReduce.forward(sc, values, mask).sums().toFloatArray();
-        double[] out = new double[s.length];
-        for (int i = 0; i < s.length; i++) out[i] = s[i];
-        return out;
-    }
-
     /** Σ over masked tokens of (a − b). */
-    private static double gap(Scope sc, Tensor a, Tensor b, Tensor mask) {
-        double d = 0;
-        double[] sa = rowSums(sc, a, mask), sb = rowSums(sc, b, mask);
-        for (int i = 0; i < sa.length; i++) d += sa[i] - sb[i];
-        return d;
+    private static double gap(Tensor a, Tensor b, Tensor mask) {
+        return SeqReduce.maskedTotal(a, mask) - SeqReduce.maskedTotal(b, mask);
     }
 
     private void putRolloutMetrics(Rollout r, Map<String, Object> metrics) {

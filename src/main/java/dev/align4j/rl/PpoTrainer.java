@@ -265,15 +265,6 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         return out;
     }
 
-    /** Σ over the mask of each row of {@code x} ([B, T] on the device; B sums reach the host), summed. */
-    private static double maskedSum(Tensor x, Tensor mask) {
-        try (Scope tmp = new Scope()) {
-            double sum = 0;
-            for (float v : SeqReduce.forward(tmp, x, mask).sums().toFloatArray()) sum += v;
-            return sum;
-        }
-    }
-
     /**
      * Scores relative to a leave-one-out baseline within each group of {@code k} consecutive rows (one prompt's
      * responses): {@code s_i − mean_{j ≠ i} s_j}; the scores themselves when {@code k = 1}.
@@ -314,7 +305,7 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         int b = sb.b(), t = sb.t();
         float[] mask = sb.mask();
         // rollout metrics: the [B, T] sums by SeqReduce on the device, B scalars to the host
-        double klSum = maskedSum(r.kl(), r.mask()), entSum = maskedSum(r.entropy(), r.mask()), tokens = sb.maskedTokens();
+        double klSum = SeqReduce.maskedTotal(r.kl(), r.mask()), entSum = SeqReduce.maskedTotal(r.entropy(), r.mask()), tokens = sb.maskedTokens();
         double scoreSum = 0, lenSum = 0, eos = 0, goldSum = 0;
         for (int i = 0; i < b; i++) {
             scoreSum += r.scores()[i];
@@ -376,7 +367,7 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         metrics.put("grad_norm", norm / updates);
         metrics.put("lr", lr);
         if (critic != null) {
-            metrics.put("val/vpred", tokens == 0 ? 0 : maskedSum(r.values(), r.mask()) / tokens);
+            metrics.put("val/vpred", tokens == 0 ? 0 : SeqReduce.maskedTotal(r.values(), r.mask()) / tokens);
             metrics.put("val/var_explained", varExplained(r.values().toFloatArray(), r.returns().toFloatArray(), mask));
         }
         if (config.kl().target() > 0) {

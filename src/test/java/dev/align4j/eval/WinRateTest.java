@@ -32,8 +32,8 @@ class WinRateTest {
 
     @Test
     void ofScores() {
-        assertEquals(new WinRate.Result(4, 1, 2, 1), WinRate.ofScores(new double[] {1, 0, 0.5, 0}, new double[] {0, 0, 0.5, 1}));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> WinRate.ofScores(new double[1], new double[2]))
+        assertEquals(new WinRate.Result(4, 1, 2, 1), WinRate.ofScores(List.of(1.0, 0.0, 0.5, 0.0), List.of(0.0, 0.0, 0.5, 1.0)));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> WinRate.ofScores(List.of(0.0), List.of(0.0, 0.0)))
                 .getMessage().contains("same length"));
     }
 

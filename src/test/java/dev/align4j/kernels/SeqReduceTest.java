@@ -72,6 +72,10 @@ class SeqReduceTest {
                 Close.assertClose(tag + " sums[" + r + "]", ref[0][r], got[r], 1e-6 * l1 + 1e-6, 1e-6);
             }
             Close.assertClose(tag + " counts", ref[1], counts.toFloatArray(), 0, 0);
+            double total = 0, l1All = 0;
+            for (int r = 0; r < b; r++) total += ref[0][r];
+            for (int i = 0; i < v.length; i++) if (m[i] != 0) l1All += Math.abs(v[i]);
+            Close.assertClose(tag + " maskedTotal", total, SeqReduce.maskedTotal(vt, mt), 1e-6 * l1All + 1e-6, 1e-6);
             Tensor dv = poisoned(s, device, b, t);
             SeqReduce.backward(s.of(device, ds, b), mt, dv);
             Close.assertClose(tag + " dvalues", refGrad, dv.toFloatArray(), 0, 0);
