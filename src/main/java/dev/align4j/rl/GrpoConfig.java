@@ -40,7 +40,7 @@ public record GrpoConfig(Schedule schedule, OptimConfig optim, Generation genera
                              @Knob(doc = "completions per prompt (G), the group of the relative advantage", label = "G")
                              int numGenerations,
                              @Knob(doc = "completions per optimizer step") int miniBatch,
-                             @Knob(doc = "rows per forward/backward (gradients accumulate over a minibatch)") int microBatch,
+                             @Knob(doc = "rows per forward/backward (gradients accumulate over a minibatch; at most the minibatch)") int microBatch,
                              @Knob(doc = "passes over each generation batch (PPO-style reuse; 1: on-policy)", label = "K")
                              int numIterations,
                              @Knob(name = "max-completion-length", aliases = "max-new", doc = "completion length limit")
@@ -53,8 +53,8 @@ public record GrpoConfig(Schedule schedule, OptimConfig optim, Generation genera
             if (numGenerations < 2)
                 throw new IllegalArgumentException("numGenerations must be >= 2 (the group is the baseline), got " + numGenerations);
             if (miniBatch < 1) throw new IllegalArgumentException("miniBatch must be >= 1, got " + miniBatch);
-            if (microBatch < 1 || microBatch > miniBatch)
-                throw new IllegalArgumentException("microBatch must be in [1, miniBatch = " + miniBatch + "], got " + microBatch);
+            // a minibatch smaller than microBatch is one forward, so --mini-batch alone never conflicts with the default
+            if (microBatch < 1) throw new IllegalArgumentException("microBatch must be >= 1, got " + microBatch);
             if (numIterations < 1) throw new IllegalArgumentException("numIterations must be >= 1, got " + numIterations);
             if (maxCompletionLength < 1)
                 throw new IllegalArgumentException("maxCompletionLength must be >= 1, got " + maxCompletionLength);

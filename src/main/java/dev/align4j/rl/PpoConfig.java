@@ -16,8 +16,9 @@ import dev.align4j.train.TrainerConfig;
  *   schedule   steps 100 (PPO iterations: one rollout batch, then K epochs of updates, each), evalEvery 10,
  *              checkpointEvery 0 (at the end), seed 42
  *   optim      lr 3e-5 constant after 0 warmup, no weight decay, clip 1.0 (one global norm over policy and critic)
- *   rollout    batch 32 responses, miniBatch 16, epochs 4 (K passes over the rollout in shuffled minibatches),
- *              samplesPerPrompt 1, maxNewTokens 16, temperature 1.0, topK 0 (off)
+ *   rollout    batch 32 responses, miniBatch 16, microBatch 64 (a minibatch is one forward up to 64 rows), epochs 4
+ *              (K passes over the rollout in shuffled minibatches), samplesPerPrompt 1, maxNewTokens 16,
+ *              temperature 1.0, topK 0 (off)
  *   objective  policy loss: clip ε 0.2 (ε_low = ε_high), no dual clip, token-mean; value loss: clip 0.2, token-mean;
  *              vfCoef 0.1 (TRL's vf_coef); entCoef 0 (L −= c_e·mean H); klLossCoef 0 (GRPO-style c_kl·mean k3 in the loss)
  *   kl         β 0.05, estimator k1, missing-EOS penalty 0; target 0 (fixed β; &gt; 0: adaptive, Ziegler et al.), horizon 10000
@@ -39,6 +40,9 @@ public record PpoConfig(Schedule schedule, OptimConfig optim, Rollout rollout, O
      *
      * @param batch            responses per rollout
      * @param miniBatch        responses per update, in [1, batch]
+     * @param microBatch       rows per forward/backward, &gt;= 1: a minibatch is sorted by length and cut into
+     *                         micro-batches, each padded only to its own longest row, whose gradients add up to the
+     *                         minibatch's (a minibatch smaller than it is one forward)
      * @param epochs           passes over the rollout
      * @param samplesPerPrompt k responses per prompt ({@code batch / k} prompts); k &gt; 1 takes each score relative to
      *                         the leave-one-out mean of the others (RLOO's baseline), see {@link #withSamplesPerPrompt}
@@ -48,6 +52,8 @@ public record PpoConfig(Schedule schedule, OptimConfig optim, Rollout rollout, O
      */
     public record Rollout(@Knob(name = "rollout", aliases = "batch", doc = "responses per rollout") int batch,
                           @Knob(doc = "rollout rows per update") int miniBatch,
+                          @Knob(doc = "rows per forward/backward (gradients accumulate over a minibatch; at most the minibatch)")
+                          int microBatch,
                           @Knob(doc = "PPO epochs over each rollout", label = "K") int epochs,
                           @Knob(doc = "K responses per prompt, each scored against the leave-one-out mean of the others (RLOO)",
                                   label = "K") int samplesPerPrompt,
@@ -58,6 +64,7 @@ public record PpoConfig(Schedule schedule, OptimConfig optim, Rollout rollout, O
             if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
             if (miniBatch < 1 || miniBatch > batch)
                 throw new IllegalArgumentException("miniBatch must be in [1, batch = " + batch + "], got " + miniBatch);
+            if (microBatch < 1) throw new IllegalArgumentException("microBatch must be >= 1, got " + microBatch);
             if (epochs < 1) throw new IllegalArgumentException("epochs must be >= 1, got " + epochs);
             if (samplesPerPrompt < 1 || batch % samplesPerPrompt != 0)
                 throw new IllegalArgumentException("samplesPerPrompt must be >= 1 and divide batch = " + batch + ", got "
@@ -144,7 +151,7 @@ public record PpoConfig(Schedule schedule, OptimConfig optim, Rollout rollout, O
     }
 
     public static PpoConfig defaults() {
-        return new PpoConfig(new Schedule(100, 10, 0, 42), OptimConfig.constant(3e-5, 0), new Rollout(32, 16, 4, 1, 16, 1.0, 0),
+        return new PpoConfig(new Schedule(100, 10, 0, 42), OptimConfig.constant(3e-5, 0), new Rollout(32, 16, 64, 4, 1, 16, 1.0, 0),
                 new Objective(PolicyLoss.Config.DEFAULT, ValueLoss.Config.DEFAULT, 0.1, 0.0, 0.0),
                 new KlControl(KlShaping.Config.DEFAULT_BETA, KlShaping.Estimator.K1, 0f, 0, 10000),
                 new Advantage(Baseline.CRITIC, Gae.DEFAULT_GAMMA, Gae.DEFAULT_LAMBDA, true));
@@ -180,12 +187,19 @@ public record PpoConfig(Schedule schedule, OptimConfig optim, Rollout rollout, O
 
     public PpoConfig withBatches(int rolloutBatch, int miniBatch, int epochs) {
         Rollout r = rollout;
-        return withRollout(new Rollout(rolloutBatch, miniBatch, epochs, r.samplesPerPrompt(), r.maxNewTokens(), r.temperature(), r.topK()));
+        return withRollout(new Rollout(rolloutBatch, miniBatch, r.microBatch(), epochs, r.samplesPerPrompt(), r.maxNewTokens(), r.temperature(), r.topK()));
+    }
+
+    /** Forwards/backwards of {@code microBatch} rows (gradients accumulate over each minibatch). */
+    public PpoConfig withMicroBatch(int microBatch) {
+        Rollout r = rollout;
+        return withRollout(new Rollout(r.batch(), r.miniBatch(), microBatch, r.epochs(), r.samplesPerPrompt(), r.maxNewTokens(),
+                r.temperature(), r.topK()));
     }
 
     public PpoConfig withGeneration(int maxNew, double temperature, int topK) {
         Rollout r = rollout;
-        return withRollout(new Rollout(r.batch(), r.miniBatch(), r.epochs(), r.samplesPerPrompt(), maxNew, temperature, topK));
+        return withRollout(new Rollout(r.batch(), r.miniBatch(), r.microBatch(), r.epochs(), r.samplesPerPrompt(), maxNew, temperature, topK));
     }
 
     /**
@@ -198,7 +212,7 @@ public record PpoConfig(Schedule schedule, OptimConfig optim, Rollout rollout, O
      */
     public PpoConfig withSamplesPerPrompt(int k) {
         Rollout r = rollout;
-        return withRollout(new Rollout(r.batch(), r.miniBatch(), r.epochs(), k, r.maxNewTokens(), r.temperature(), r.topK()));
+        return withRollout(new Rollout(r.batch(), r.miniBatch(), r.microBatch(), r.epochs(), k, r.maxNewTokens(), r.temperature(), r.topK()));
     }
 
     public PpoConfig withLosses(PolicyLoss.Config pl, ValueLoss.Config vl, double vf, double ent, double klLoss) {

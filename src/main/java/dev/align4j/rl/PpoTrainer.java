@@ -257,11 +257,12 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         return x.device().equals(dev) ? x : copy(sc, dev, x);
     }
 
-    /** Rows {@code rows} of the [B, T] tensor {@code src}, in that order, as a new [rows, T] tensor of {@code sc}. */
-    private static Tensor gatherRows(Scope sc, Tensor src, int[] rows) {
+    /** The first {@code cols} columns of rows {@code rows} of the [B, T] tensor {@code src}, in that order, as a new
+     *  [rows, cols] tensor of {@code sc}. */
+    private static Tensor gatherRows(Scope sc, Tensor src, int[] rows, int cols) {
         long t = src.dim(1);
-        Tensor out = sc.empty(src.device(), src.dtype(), rows.length, t);
-        for (int q = 0; q < rows.length; q++) out.view(q * t, t).copyFrom(src.view(rows[q] * t, t));
+        Tensor out = sc.empty(src.device(), src.dtype(), rows.length, cols);
+        for (int q = 0; q < rows.length; q++) out.view((long) q * cols, cols).copyFrom(src.view(rows[q] * t, cols));
         return out;
     }
 
@@ -400,52 +401,105 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
     private record Update(double policyLoss, double valueLoss, double klLoss, double clipFrac, double valueClipFrac,
                           double approxKl3, double approxKl1, double norm) {}
 
-    /** Gradients of one minibatch (rows {@code sel} of the rollout) and the global norm; the caller applies. */
+    /**
+     * Gradients of one minibatch (rows {@code sel} of the rollout) and the global norm; the caller applies. The rows
+     * are sorted by length and cut into micro-batches of at most {@code microBatch} rows, each padded only to its own
+     * longest row: causal attention never reads the padding after a row, so a row's log-probs do not depend on it,
+     * and rows of like length waste the least. Each micro-batch's loss is weighted by its share of the minibatch's
+     * tokens (token-mean) or sequences (sequence-mean), so the accumulated gradient is the minibatch's.
+     */
     private Update update(long s, Rollout r, int[] sel) {
         SequenceBatch sb = r.batch();
-        int t = sb.t(), m = sel.length;
-        int[] in = new int[m * t], tg = new int[m * t];
-        float[] mask = new float[m * t];
-        for (int q = 0; q < m; q++) {
-            int src = sel[q] * t, dst = q * t;
-            System.arraycopy(sb.inputs(), src, in, dst, t);
-            System.arraycopy(sb.targets(), src, tg, dst, t);
-            System.arraycopy(sb.mask(), src, mask, dst, t);
-        }
-        double tokens = 0;
-        for (float x : mask) tokens += x;
-        Device dev = policy.device();
+        int micro = Math.min(config.rollout().microBatch(), sel.length);
+        Integer[] sorted = new Integer[sel.length];
+        for (int q = 0; q < sel.length; q++) sorted[q] = sel[q];
+        if (micro < sel.length) Arrays.sort(sorted, java.util.Comparator.comparingInt(i -> sb.endIndex()[i]));
+        Share whole = Share.of(sb, sel);
         optimizer.zeroGrad();
+        double[] acc = new double[7]; // policy loss, value loss, KL loss, clipfrac, value clipfrac, approxkl k3, k1
+        for (int u0 = 0; u0 < sorted.length; u0 += micro) {
+            int[] rows = new int[Math.min(micro, sorted.length - u0)];
+            for (int q = 0; q < rows.length; q++) rows[q] = sorted[u0 + q];
+            microUpdate(s, r, rows, whole, acc);
+        }
+        float norm = optimizer.clipNorm(config.optim().gradClip());
+        requireFinite(s, "the gradient norm", norm);
+        return new Update(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], norm);
+    }
+
+    /** Masked tokens and rows with at least one of them: the divisors of the token-mean and sequence-mean. */
+    private record Share(double tokens, int sequences) {
+        static Share of(SequenceBatch sb, int[] rows) {
+            double tokens = 0;
+            int seqs = 0;
+            for (int i : rows) {
+                tokens += sb.lengths()[i];
+                if (sb.lengths()[i] > 0) seqs++;
+            }
+            return new Share(tokens, seqs);
+        }
+
+        /** This share of {@code whole}'s tokens, or of its sequences (0 when whole has none). */
+        double of(Share whole, boolean bySequence) {
+            return bySequence ? (whole.sequences == 0 ? 0 : (double) sequences / whole.sequences)
+                    : whole.tokens == 0 ? 0 : tokens / whole.tokens;
+        }
+    }
+
+    /** One micro-batch's forward, losses and backward (gradients accumulate); its weighted stats are added to acc. */
+    private void microUpdate(long s, Rollout r, int[] rows, Share whole, double[] acc) {
+        SequenceBatch sb = r.batch();
+        int t = sb.t(), m = rows.length, tm = 0;
+        for (int i : rows) tm = Math.max(tm, sb.endIndex()[i] + 1);
+        int[] in = new int[m * tm], tg = new int[m * tm];
+        float[] mask = new float[m * tm];
+        for (int q = 0; q < m; q++) {
+            int src = rows[q] * t, dst = q * tm;
+            System.arraycopy(sb.inputs(), src, in, dst, tm);
+            System.arraycopy(sb.targets(), src, tg, dst, tm);
+            System.arraycopy(sb.mask(), src, mask, dst, tm);
+        }
+        Share part = Share.of(sb, rows);
+        double tokens = whole.tokens(), wTok = part.of(whole, false);
+        PolicyLoss.Config pc = config.objective().policyLoss();
+        boolean seqMean = pc.aggregation() == PolicyLoss.Aggregation.SEQUENCE_MEAN;
+        // token-mean over the minibatch is DAPO's token sum over a given count; the sequence-mean is scaled below
+        if (!seqMean && tokens > 0) pc = pc.withLossType(PolicyLoss.LossType.DAPO);
+        double wLoss = seqMean ? part.of(whole, true) : 1;
+        Device dev = policy.device();
         try (Scope sc = new Scope()) {
-            Tensor maskT = sc.of(dev, mask, m, t);
-            // the minibatch's rows of the rollout's device tensors, gathered on the device
-            Tensor old = gatherRows(sc, r.logpOld(), sel), adv = gatherRows(sc, r.advantages(), sel);
+            Tensor maskT = sc.of(dev, mask, m, tm);
+            // the micro-batch's rows of the rollout's device tensors, gathered on the device
+            Tensor old = gatherRows(sc, r.logpOld(), rows, tm), adv = gatherRows(sc, r.advantages(), rows, tm);
             // policy: clipped surrogate, entropy bonus, optional KL loss
             boolean ent = config.objective().entCoef() > 0;
             policy.setComputeEntropy(ent);
             PolicyLoss.Stats ps;
-            double klLoss = 0;
             try {
-                float loss = policy.forward(in, tg, mask, m, t);
+                float loss = policy.forward(in, tg, mask, m, tm);
                 requireFinite(s, "the policy's log-likelihood", loss);
-                PolicyLoss.Result pr = PolicyLoss.compute(sc, policy.logProbs(), old, adv, maskT, config.objective().policyLoss());
+                PolicyLoss.Result pr = PolicyLoss.compute(sc, policy.logProbs(), old, null, adv, maskT, pc, tokens);
                 ps = pr.stats();
                 requireFinite(s, "the policy loss", ps.loss());
                 Tensor dent = null;
                 if (ent) {
-                    float[] d = new float[m * t];
+                    float[] d = new float[m * tm];
                     for (int k = 0; k < d.length; k++) d[k] = tokens == 0 ? 0f : (float) (-config.objective().entCoef() * mask[k] / tokens);
-                    dent = sc.of(dev, d, m, t);
+                    dent = sc.of(dev, d, m, tm);
                 }
                 Tensor dlogp = pr.dlogpNew();
-                if (config.objective().klLossCoef() > 0 && tokens > 0) { // on the host (no kernel for the k3 loss term)
-                    float[] lnew = policy.logProbs().toFloatArray(), dl = dlogp.toFloatArray(),
-                            ref = gatherRows(sc, r.logpRef(), sel).toFloatArray();
-                    for (int k = 0; k < dl.length; k++) {
-                        if (mask[k] == 0f) continue;
-                        double dd = (double) lnew[k] - ref[k];
-                        klLoss += (Math.exp(-dd) - 1 + dd) / tokens;
-                        dl[k] += (float) (config.objective().klLossCoef() * (1 - Math.exp(-dd)) / tokens);
+                boolean klLoss = config.objective().klLossCoef() > 0 && part.tokens() > 0;
+                if (klLoss || wLoss != 1) { // on the host: no kernel for the k3 loss term or for scaling
+                    float[] dl = dlogp.toFloatArray();
+                    for (int k = 0; k < dl.length; k++) dl[k] *= (float) wLoss;
+                    if (klLoss) {
+                        float[] lnew = policy.logProbs().toFloatArray(), ref = gatherRows(sc, r.logpRef(), rows, tm).toFloatArray();
+                        for (int k = 0; k < dl.length; k++) {
+                            if (mask[k] == 0f) continue;
+                            double dd = (double) lnew[k] - ref[k];
+                            acc[2] += (Math.exp(-dd) - 1 + dd) / tokens;
+                            dl[k] += (float) (config.objective().klLossCoef() * (1 - Math.exp(-dd)) / tokens);
+                        }
                     }
                     dlogp.copyFrom(dl);
                 }
@@ -453,18 +507,28 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
             } finally {
                 policy.setComputeEntropy(false);
             }
+            acc[0] += ps.loss() * wLoss;
+            acc[3] += ps.clipFrac() * wTok;
+            acc[5] += ps.approxKlK3() * wTok;
+            acc[6] += ps.approxKlK1() * wTok;
             // critic: clipped value loss (none with the GROUP baseline)
-            ValueLoss.Stats vs = critic == null ? null
-                    : criticBackward(sc, in, gatherRows(sc, r.values(), sel), gatherRows(sc, r.returns(), sel), maskT, m, t, s);
-            float norm = optimizer.clipNorm(config.optim().gradClip());
-            requireFinite(s, "the gradient norm", norm);
-            return new Update(ps.loss(), vs == null ? 0 : vs.loss(), klLoss, ps.clipFrac(), vs == null ? 0 : vs.clipFrac(),
-                    ps.approxKlK3(), ps.approxKlK1(), norm);
+            if (critic != null) {
+                boolean vSeq = config.objective().valueLoss().aggregation() == PolicyLoss.Aggregation.SEQUENCE_MEAN;
+                double wValue = part.of(whole, vSeq);
+                ValueLoss.Stats vs = criticBackward(sc, in, gatherRows(sc, r.values(), rows, tm),
+                        gatherRows(sc, r.returns(), rows, tm), maskT, m, tm, s, wValue);
+                acc[1] += vs.loss() * wValue;
+                acc[4] += vs.clipFrac() * wTok;
+            }
         }
     }
 
-    /** The critic's forward, clipped value loss (× vfCoef) and backward into the critic and value head. */
-    private ValueLoss.Stats criticBackward(Scope sc, int[] in, Tensor vold, Tensor ret, Tensor maskT, int m, int t, long s) {
+    /**
+     * The critic's forward, clipped value loss (× vfCoef × {@code weight}, the micro-batch's share of the minibatch)
+     * and backward into the critic and value head; the stats are the micro-batch's own.
+     */
+    private ValueLoss.Stats criticBackward(Scope sc, int[] in, Tensor vold, Tensor ret, Tensor maskT, int m, int t, long s,
+                                           double weight) {
         Device dev = critic.device();
         critic.forward(in, null, null, m, t);
         Tensor values = sc.empty(dev, DType.F32, m, t);
@@ -472,7 +536,7 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         ValueLoss.Result vr = ValueLoss.compute(sc, values, on(sc, dev, vold), on(sc, dev, ret), maskT, config.objective().valueLoss());
         requireFinite(s, "the value loss", vr.stats().loss());
         float[] dv = vr.dvalues().toFloatArray();
-        for (int k = 0; k < dv.length; k++) dv[k] *= (float) config.objective().vfCoef();
+        for (int k = 0; k < dv.length; k++) dv[k] *= (float) (config.objective().vfCoef() * weight);
         Tensor dhidden = sc.empty(dev, DType.F32, m, t, critic.config().hiddenSize());
         valueHead.backward(sc.of(dev, dv, m, t), critic.hidden(), dhidden);
         critic.backward(null, dhidden);

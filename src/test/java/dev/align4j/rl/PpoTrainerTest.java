@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.align4j.data.SequenceBatch;
 import dev.align4j.kernels.KlShaping;
+import dev.align4j.kernels.PolicyLoss;
+import dev.align4j.kernels.ValueLoss;
 import dev.align4j.model.Gpt;
 import dev.align4j.model.GptConfig;
 import dev.align4j.model.ScalarHead;
@@ -307,6 +309,32 @@ class PpoTrainerTest {
             for (String key : new String[] {"objective/entropy", "objective/scores", "objective/rlhf_reward", "val/vpred",
                     "val/var_explained", "val/clipfrac", "objective/kl_coef", "response_length", "eos_rate", "grad_norm"})
                 assertTrue(line.containsKey(key), key);
+        }
+    }
+
+    @Test
+    void microBatchesSortedByLengthGiveTheMinibatchsUpdate(@TempDir Path dir) throws Exception {
+        // one update of 16 rows as one forward and as micro-batches of 3 rows (cut after sorting by length, each
+        // padded to its own longest row): the same losses and gradient norm, to float summation order, for the
+        // token-mean and the sequence-mean, with a critic, an entropy bonus and the k3 KL loss all on
+        for (PolicyLoss.Aggregation agg : PolicyLoss.Aggregation.values()) {
+            PpoConfig base = config(1).withBatches(16, 16, 1).withLosses(PolicyLoss.Config.DEFAULT.withAggregation(agg),
+                    ValueLoss.Config.DEFAULT.withAggregation(agg), 0.1, 0.01, 0.05).withGae(1.0f, 0.95f, false); // whitened, the
+            // first update's policy loss (−mean advantage) would be ~0 and compared in its rounding
+            PpoConfig[] cfgs = {base.withMicroBatch(16), base.withMicroBatch(3)};
+            String[] keys = {"loss/policy", "loss/value", "loss/kl", "grad_norm", "objective/scores"};
+            double[][] got = new double[2][keys.length];
+            for (int c = 0; c < 2; c++)
+                try (Models m = new Models(4); PpoTrainer t = m.trainer(cfgs[c], dir.resolve(agg + "-" + c))) {
+                    perturb(m.policy); // policy ≠ reference: a non-zero KL loss
+                    Map<String, Object> line = t.step();
+                    for (int k = 0; k < keys.length; k++) got[c][k] = num(line, keys[k]);
+                }
+            assertEquals(got[0][4], got[1][4], 0.0, agg + ": the same rollout");
+            for (int k = 0; k < 4; k++) {
+                assertTrue(got[0][k] != 0, agg + " " + keys[k] + " is exercised");
+                assertEquals(got[0][k], got[1][k], 1e-5 * Math.abs(got[0][k]), agg + " " + keys[k] + ": one forward vs micro-batches of 3");
+            }
         }
     }
 
