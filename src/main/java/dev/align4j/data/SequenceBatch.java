@@ -101,6 +101,55 @@ public record SequenceBatch(int b, int t, int[] inputs, int[] targets, float[] m
         return new SequenceBatch(b, t, inputs, targets, mask, last, end, lengths);
     }
 
+    /**
+     * Rows {@code rows} of this batch, in that order, padded only to their own longest row (causal attention never
+     * reads the padding after a row, so a model gives each row the same outputs in either batch).
+     */
+    public SequenceBatch rows(int[] rows) {
+        if (rows == null || rows.length == 0) throw new IllegalArgumentException("rows must name at least one row");
+        int m = rows.length, tm = 0;
+        for (int i : rows) {
+            if (i < 0 || i >= b) throw new IllegalArgumentException("row " + i + " outside [0, " + b + ")");
+            tm = Math.max(tm, endIndex[i] + 1);
+        }
+        int[] in = new int[m * tm], tg = new int[m * tm], last = new int[m], end = new int[m];
+        float[] mk = new float[m * tm], len = new float[m];
+        for (int q = 0; q < m; q++) {
+            int i = rows[q];
+            System.arraycopy(inputs, i * t, in, q * tm, tm);
+            System.arraycopy(targets, i * t, tg, q * tm, tm);
+            System.arraycopy(mask, i * t, mk, q * tm, tm);
+            last[q] = lastIndex[i];
+            end[q] = endIndex[i];
+            len[q] = lengths[i];
+        }
+        return new SequenceBatch(m, tm, in, tg, mk, last, end, len);
+    }
+
+    /**
+     * The row indices of {@code subset} sorted by length and cut into chunks of at most {@code size} rows: batches of
+     * rows of like length, which {@link #rows} pads the least.
+     */
+    public int[][] lengthChunks(int[] subset, int size) {
+        if (size < 1) throw new IllegalArgumentException("size must be >= 1, got " + size);
+        Integer[] sorted = new Integer[subset.length];
+        for (int q = 0; q < subset.length; q++) sorted[q] = subset[q];
+        Arrays.sort(sorted, java.util.Comparator.comparingInt(i -> endIndex[i]));
+        int[][] out = new int[(subset.length + size - 1) / size][];
+        for (int c = 0; c < out.length; c++) {
+            out[c] = new int[Math.min(size, subset.length - c * size)];
+            for (int q = 0; q < out[c].length; q++) out[c][q] = sorted[c * size + q];
+        }
+        return out;
+    }
+
+    /** {@link #lengthChunks(int[], int)} of every row. */
+    public int[][] lengthChunks(int size) {
+        int[] all = new int[b];
+        for (int i = 0; i < b; i++) all[i] = i;
+        return lengthChunks(all, size);
+    }
+
     /** Masked targets in the whole batch. */
     public long maskedTokens() {
         long n = 0;

@@ -107,11 +107,22 @@ public final class RewardModel implements AutoCloseable {
         return gpt.device();
     }
 
-    /** Scores of the rows of {@code batch} (no state is kept for a backward). */
+    /** Rows per forward of {@link #score(SequenceBatch)}. */
+    static final int SCORE_ROWS = 64;
+
+    /**
+     * Scores of the rows of {@code batch} (no state is kept for a backward), in forwards of up to {@value #SCORE_ROWS}
+     * rows of like length: each padded only to its own longest row, so a long row does not pad the whole batch.
+     */
     public float[] score(SequenceBatch batch) {
-        float[] s = forwardScores(batch);
+        checkIds(batch);
+        float[] out = new float[batch.b()];
+        for (int[] rows : batch.lengthChunks(SCORE_ROWS)) {
+            float[] s = forwardScores(batch.rows(rows));
+            for (int q = 0; q < rows.length; q++) out[rows[q]] = s[q];
+        }
         pending = null;
-        return s;
+        return out;
     }
 
     /**
@@ -157,14 +168,7 @@ public final class RewardModel implements AutoCloseable {
      * The batch's ids must lie in [0, vocabSize) and T ≤ nCtx.
      */
     public float[] forwardScores(SequenceBatch batch) {
-        if (batch == null) throw new IllegalArgumentException("batch must not be null");
-        int v = gpt.config().vocabSize();
-        for (int i = 0; i < batch.inputs().length; i++) {
-            int id = batch.inputs()[i];
-            if (id < 0 || id >= v)
-                throw new IllegalArgumentException("batch row " + i / batch.t() + " column " + i % batch.t() + " holds id " + id
-                        + " outside the vocabulary [0, " + v + ")");
-        }
+        checkIds(batch);
         pending = null;
         gpt.forward(batch.inputs(), null, null, batch.b(), batch.t());
         ensureBuffers(batch.b(), batch.t());
@@ -174,6 +178,17 @@ public final class RewardModel implements AutoCloseable {
         for (int b = 0; b < s.length; b++) s[b] = all[b * batch.t() + batch.endIndex()[b]];
         pending = batch;
         return s;
+    }
+
+    private void checkIds(SequenceBatch batch) {
+        if (batch == null) throw new IllegalArgumentException("batch must not be null");
+        int v = gpt.config().vocabSize();
+        for (int i = 0; i < batch.inputs().length; i++) {
+            int id = batch.inputs()[i];
+            if (id < 0 || id >= v)
+                throw new IllegalArgumentException("batch row " + i / batch.t() + " column " + i % batch.t() + " holds id " + id
+                        + " outside the vocabulary [0, " + v + ")");
+        }
     }
 
     /**

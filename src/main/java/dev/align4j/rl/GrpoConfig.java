@@ -163,10 +163,10 @@ public record GrpoConfig(Schedule schedule, OptimConfig optim, Generation genera
         return new GrpoConfig(schedule, optim, generation, loss, s);
     }
 
-    /** {@code prompts} per step × {@code g} completions, optimizer steps of {@code miniBatch} (micro-batches as large). */
+    /** {@code prompts} per step × {@code g} completions, optimizer steps of {@code miniBatch}; the micro-batch is kept. */
     public GrpoConfig withBatches(int prompts, int g, int miniBatch, int numIterations) {
         Generation x = generation;
-        return withGeneration(new Generation(prompts, g, miniBatch, miniBatch, numIterations, x.maxCompletionLength(),
+        return withGeneration(new Generation(prompts, g, miniBatch, x.microBatch(), numIterations, x.maxCompletionLength(),
                 x.temperature(), x.topK(), x.topP()));
     }
 

@@ -217,17 +217,22 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         Scope sc = new Scope();
         try {
             Tensor mask = sc.of(dev, sb.mask(), b, t);
-            Tensor logpOld, entropy;
-            policy.setComputeEntropy(true);
-            try {
-                policy.forward(sb.inputs(), sb.targets(), sb.mask(), b, t);
-                logpOld = copy(sc, dev, policy.logProbs());
-                entropy = copy(sc, dev, policy.entropy());
-            } finally {
-                policy.setComputeEntropy(false);
+            Tensor logpOld = sc.zeros(dev, DType.F32, b, t), entropy = sc.zeros(dev, DType.F32, b, t),
+                    logpRef = sc.zeros(dev, DType.F32, b, t);
+            // the forwards in micro-batches of like length (as the updates run them), each row's outputs put back in place
+            for (int[] rows : sb.lengthChunks(config.rollout().microBatch())) {
+                SequenceBatch mb = sb.rows(rows);
+                policy.setComputeEntropy(true);
+                try {
+                    policy.forward(mb.inputs(), mb.targets(), mb.mask(), mb.b(), mb.t());
+                    scatterRows(sc, policy.logProbs(), logpOld, rows);
+                    scatterRows(sc, policy.entropy(), entropy, rows);
+                } finally {
+                    policy.setComputeEntropy(false);
+                }
+                reference.forward(mb.inputs(), mb.targets(), mb.mask(), mb.b(), mb.t());
+                scatterRows(sc, reference.logProbs(), logpRef, rows);
             }
-            reference.forward(sb.inputs(), sb.targets(), sb.mask(), b, t);
-            Tensor logpRef = copy(sc, dev, reference.logProbs());
             float[] scores = reward.score(sb);
             if (scores == null || scores.length != b)
                 throw new IllegalStateException("the reward function returned " + (scores == null ? "null" : scores.length + " scores")
@@ -255,6 +260,13 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
     /** {@code x} itself when it is on {@code dev}, else a copy there. */
     private static Tensor on(Scope sc, Device dev, Tensor x) {
         return x.device().equals(dev) ? x : copy(sc, dev, x);
+    }
+
+    /** Row q of {@code src} [rows, cols] into the first cols columns of row rows[q] of {@code dst} [B, T]. */
+    private static void scatterRows(Scope sc, Tensor src, Tensor dst, int[] rows) {
+        Tensor from = on(sc, dst.device(), src);
+        long t = dst.dim(1), cols = src.dim(1);
+        for (int q = 0; q < rows.length; q++) dst.view(rows[q] * t, cols).copyFrom(from.view(q * cols, cols));
     }
 
     /** The first {@code cols} columns of rows {@code rows} of the [B, T] tensor {@code src}, in that order, as a new
@@ -409,19 +421,10 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
      * tokens (token-mean) or sequences (sequence-mean), so the accumulated gradient is the minibatch's.
      */
     private Update update(long s, Rollout r, int[] sel) {
-        SequenceBatch sb = r.batch();
-        int micro = Math.min(config.rollout().microBatch(), sel.length);
-        Integer[] sorted = new Integer[sel.length];
-        for (int q = 0; q < sel.length; q++) sorted[q] = sel[q];
-        if (micro < sel.length) Arrays.sort(sorted, java.util.Comparator.comparingInt(i -> sb.endIndex()[i]));
-        Share whole = Share.of(sb, sel);
+        Share whole = Share.of(r.batch(), sel);
         optimizer.zeroGrad();
         double[] acc = new double[7]; // policy loss, value loss, KL loss, clipfrac, value clipfrac, approxkl k3, k1
-        for (int u0 = 0; u0 < sorted.length; u0 += micro) {
-            int[] rows = new int[Math.min(micro, sorted.length - u0)];
-            for (int q = 0; q < rows.length; q++) rows[q] = sorted[u0 + q];
-            microUpdate(s, r, rows, whole, acc);
-        }
+        for (int[] rows : r.batch().lengthChunks(sel, config.rollout().microBatch())) microUpdate(s, r, rows, whole, acc);
         float norm = optimizer.clipNorm(config.optim().gradClip());
         requireFinite(s, "the gradient norm", norm);
         return new Update(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], norm);
@@ -448,18 +451,11 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
 
     /** One micro-batch's forward, losses and backward (gradients accumulate); its weighted stats are added to acc. */
     private void microUpdate(long s, Rollout r, int[] rows, Share whole, double[] acc) {
-        SequenceBatch sb = r.batch();
-        int t = sb.t(), m = rows.length, tm = 0;
-        for (int i : rows) tm = Math.max(tm, sb.endIndex()[i] + 1);
-        int[] in = new int[m * tm], tg = new int[m * tm];
-        float[] mask = new float[m * tm];
-        for (int q = 0; q < m; q++) {
-            int src = rows[q] * t, dst = q * tm;
-            System.arraycopy(sb.inputs(), src, in, dst, tm);
-            System.arraycopy(sb.targets(), src, tg, dst, tm);
-            System.arraycopy(sb.mask(), src, mask, dst, tm);
-        }
-        Share part = Share.of(sb, rows);
+        SequenceBatch mb = r.batch().rows(rows);
+        int m = mb.b(), tm = mb.t();
+        int[] in = mb.inputs(), tg = mb.targets();
+        float[] mask = mb.mask();
+        Share part = Share.of(r.batch(), rows);
         double tokens = whole.tokens(), wTok = part.of(whole, false);
         PolicyLoss.Config pc = config.objective().policyLoss();
         boolean seqMean = pc.aggregation() == PolicyLoss.Aggregation.SEQUENCE_MEAN;

@@ -107,11 +107,37 @@ public final class RewardTrainer extends PostTrainer<RewardConfig> {
         return gradients(step + 1, pairs);
     }
 
+    /**
+     * Zeroes the gradients and accumulates those of the mean loss over {@code pairs}, in micro-batches of whole pairs
+     * (sorted by their longer row) each weighted by its share of the pairs; the stats are the step's.
+     */
     private RewardLoss.Stats gradients(long s, List<TokenizedPair> pairs) {
-        int n = pairs.size();
+        int n = pairs.size(), micro = config.microBatch();
         optimizer.zeroGrad();
+        Integer[] order = new Integer[n];
+        for (int i = 0; i < n; i++) order[i] = i;
+        if (micro < n) // a pair's rows share their prompt: its longer response sets its length
+            Arrays.sort(order, java.util.Comparator.comparingInt(i -> Math.max(pairs.get(i).chosen().length, pairs.get(i).rejected().length)
+                    + pairs.get(i).prompt().length));
+        double[] acc = new double[5];
+        for (int c0 = 0; c0 < n; c0 += micro) {
+            int[] idx = new int[Math.min(micro, n - c0)];
+            List<TokenizedPair> part = new ArrayList<>(idx.length);
+            for (int q = 0; q < idx.length; q++) part.add(pairs.get(idx[q] = order[c0 + q]));
+            double w = (double) idx.length / n;
+            RewardLoss.Stats st = microGradients(s, part, idx, w);
+            float[] v = {st.loss(), st.accuracy(), st.rewardsChosen(), st.rewardsRejected(), st.margin()};
+            for (int k = 0; k < v.length; k++) acc[k] += v[k] * w;
+        }
+        return new RewardLoss.Stats((float) acc[0], (float) acc[1], (float) acc[2], (float) acc[3], (float) acc[4]);
+    }
+
+    /** One micro-batch (pairs {@code idx} of the step): its stats, and its gradient × {@code weight} accumulated. */
+    private RewardLoss.Stats microGradients(long s, List<TokenizedPair> pairs, int[] idx, double weight) {
+        int n = pairs.size();
         float[] scores = model.forwardScores(SequenceBatch.ofPairs(pairs, padId));
-        for (int i = 0; i < scores.length; i++) requireFinite(s, "the score of " + (i < n ? "chosen" : "rejected") + " row " + (i % n), scores[i]);
+        for (int i = 0; i < scores.length; i++)
+            requireFinite(s, "the score of " + (i < n ? "chosen" : "rejected") + " row " + idx[i % n], scores[i]);
         float[] dscores = new float[2 * n];
         RewardLoss.Stats st;
         Device d = model.device();
@@ -125,6 +151,7 @@ public final class RewardTrainer extends PostTrainer<RewardConfig> {
             System.arraycopy(r.dchosen().toFloatArray(), 0, dscores, 0, n);
             System.arraycopy(r.drejected().toFloatArray(), 0, dscores, n, n);
         }
+        for (int i = 0; i < dscores.length; i++) dscores[i] *= (float) weight;
         model.backward(dscores);
         return st;
     }

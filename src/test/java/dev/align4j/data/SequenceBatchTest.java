@@ -32,6 +32,30 @@ class SequenceBatchTest {
     }
 
     @Test
+    void rowsArePaddedToTheirOwnLongestAndChunkedByLength() {
+        // lengths 5, 2, 4, 3 (prompt + response)
+        SequenceBatch sb = SequenceBatch.ofResponses(List.of(new int[] {1, 2}, new int[] {3}, new int[] {4, 5}, new int[] {6}),
+                List.of(new int[] {7, 8, 9}, new int[] {10}, new int[] {11, 12}, new int[] {13, 14}), PAD);
+        assertEquals(5, sb.t());
+        SequenceBatch sub = sb.rows(new int[] {3, 1});
+        assertEquals(2, sub.b());
+        assertEquals(3, sub.t(), "the longer of the two rows");
+        assertArrayEquals(new int[] {6, 13, 14, 3, 10, PAD}, sub.inputs());
+        assertArrayEquals(new int[] {13, 14, PAD, 10, PAD, PAD}, sub.targets());
+        assertArrayEquals(new float[] {1, 1, 0, 1, 0, 0}, sub.mask());
+        assertArrayEquals(new int[] {1, 0}, sub.lastIndex());
+        assertArrayEquals(new int[] {2, 1}, sub.endIndex());
+        assertArrayEquals(new float[] {2, 1}, sub.lengths());
+        int[][] chunks = sb.lengthChunks(3);
+        assertArrayEquals(new int[] {1, 3, 2}, chunks[0], "shortest first");
+        assertArrayEquals(new int[] {0}, chunks[1]);
+        assertArrayEquals(new int[][] {{3, 0}}, sb.lengthChunks(new int[] {0, 3}, 8));
+        assertThrows(IllegalArgumentException.class, () -> sb.rows(new int[] {4}));
+        assertThrows(IllegalArgumentException.class, () -> sb.rows(new int[0]));
+        assertThrows(IllegalArgumentException.class, () -> sb.lengthChunks(0));
+    }
+
+    @Test
     void pairsPutChosenRowsFirst() {
         TokenizedPair p = new TokenizedPair(new int[] {1}, new int[] {2, 3}, new int[] {4});
         TokenizedPair q = new TokenizedPair(new int[] {5, 6}, new int[] {7}, new int[] {8, 9});

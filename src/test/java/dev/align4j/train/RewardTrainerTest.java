@@ -158,6 +158,34 @@ class RewardTrainerTest {
         }
     }
 
+    @Test
+    void microBatchesOfWholePairsGiveTheStepsGradient(@TempDir Path dir) throws IOException {
+        // pairs of 5-8 letters: one forward of 11 pairs and micro-batches of 4 pairs (sorted by length, padded
+        // each to its own longest row) give the same stats and gradient, to float summation order
+        long seed = System.nanoTime();
+        List<TokenizedPair> pairs = sortingPairs(seed, 11);
+        double[][] stats = new double[2][];
+        float[][] grads = new float[2][];
+        int[] micros = {11, 4};
+        for (int c = 0; c < 2; c++) {
+            RewardConfig cfg = fast(1).withBatchSize(11).withMicroBatch(micros[c]).withMargin(0.2).withCenterRewardsCoef(0.05);
+            try (RewardModel rm = RewardModel.create(TINY, Device.cpu(), 7);
+                 RewardTrainer tr = RewardTrainer.create(rm, cfg, pairs, null, PAD, dir.resolve("m" + c))) {
+                RewardLoss.Stats st = tr.gradients(pairs);
+                stats[c] = new double[] {st.loss(), st.accuracy(), st.rewardsChosen(), st.rewardsRejected(), st.margin()};
+                float[] g = rm.backbone().grads().toFloatArray(), h = rm.head().grads().toFloatArray();
+                grads[c] = Arrays.copyOf(g, g.length + h.length);
+                System.arraycopy(h, 0, grads[c], g.length, h.length);
+            }
+        }
+        for (int k = 0; k < 5; k++) assertEquals(stats[0][k], stats[1][k], 1e-5 * (1 + Math.abs(stats[0][k])), "seed " + seed + " stat " + k);
+        double maxG = 0;
+        for (float g : grads[0]) maxG = Math.max(maxG, Math.abs(g));
+        assertTrue(maxG > 0);
+        for (int i = 0; i < grads[0].length; i++)
+            assertEquals(grads[0][i], grads[1][i], 1e-5 * maxG, "seed " + seed + " gradient " + i);
+    }
+
     /** Central differences at the 3 entries of [off, off + n) with the largest analytic gradient. */
     private static void checkFd(String what, Tensor params, float[] grad, RewardModel rm, List<TokenizedPair> pairs,
                                 double margin, double center, long seed, long off, long n) {
@@ -233,6 +261,19 @@ class RewardTrainerTest {
                     assertEquals(values.getFloat(row.length - 1), together[i], 1e-4 * (1 + Math.abs(together[i])), msg + ": single row");
                 }
             }
+        }
+    }
+
+    @Test
+    void scoringManyRowsInChunksOfLikeLengthEqualsOneForward() {
+        // 150 rows (more than one scoring chunk) of 5 to 15 tokens in random order
+        long seed = System.nanoTime();
+        List<TokenizedPair> pairs = sortingPairs(seed, 75);
+        try (RewardModel rm = RewardModel.create(TINY, Device.cpu(), seed)) {
+            SequenceBatch batch = SequenceBatch.ofPairs(pairs, PAD);
+            float[] chunked = rm.score(batch), whole = rm.forwardScores(batch);
+            for (int i = 0; i < whole.length; i++)
+                assertEquals(whole[i], chunked[i], 1e-5 * (1 + Math.abs(whole[i])), "seed " + seed + " row " + i);
         }
     }
 
