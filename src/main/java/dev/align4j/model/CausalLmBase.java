@@ -33,6 +33,8 @@ abstract class CausalLmBase<S> implements CausalLm {
     protected final Scope scope = new Scope();
     private final Tensor params, grads;
     private Activations<S> acts;
+    /** The memory of the last closed decoder, lent to the next one ({@link KvDecoder.Memory}). */
+    private KvDecoder.Memory decoderMemory;
     /** Rows of logits per LM-head chunk; 0 = all B·T rows at once into a [B, T, V] buffer. */
     private int logitsChunkRows;
     private boolean entropyOn;
@@ -504,6 +506,13 @@ abstract class CausalLmBase<S> implements CausalLm {
             return alloc(DType.F32, shape);
         }
 
+        /** Bytes allocated. */
+        long bytes() {
+            long n = 0;
+            for (Tensor x : storage) n += x.byteSize();
+            return n;
+        }
+
         Tensor alloc(DType dtype, long... shape) {
             int i = all.size();
             long n = 1;
@@ -562,6 +571,24 @@ abstract class CausalLmBase<S> implements CausalLm {
     @Override
     public void close() {
         dropActivations();
+        synchronized (this) {
+            if (decoderMemory != null) decoderMemory.close();
+            decoderMemory = null;
+        }
         scope.close();
+    }
+
+    /** Memory for a new decoder: the last closed decoder's when there is one (it is lent to one decoder at a time). */
+    synchronized KvDecoder.Memory takeDecoderMemory() {
+        if (scope.isClosed()) throw new IllegalStateException("the model is closed");
+        KvDecoder.Memory m = decoderMemory;
+        decoderMemory = null;
+        return m != null ? m : new KvDecoder.Memory(device);
+    }
+
+    /** Keeps a closed decoder's memory for the next one, or frees it (the model is closed, or holds another's). */
+    synchronized void keepDecoderMemory(KvDecoder.Memory m) {
+        if (scope.isClosed() || decoderMemory != null) m.close();
+        else decoderMemory = m;
     }
 }

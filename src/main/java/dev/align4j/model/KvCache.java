@@ -49,7 +49,7 @@ public final class KvCache extends KvDecoder {
 
     /** A cache for {@code batch} sequences of up to {@code maxT} slots (maxT ≤ nCtx) on the model's device. */
     public KvCache(Gpt model, int batch, int maxT) {
-        super(requireModel(model).device(), model.config().nCtx(), model.config().vocabSize(), model.config().nLayer(),
+        super(requireModel(model), model.config().nCtx(), model.config().vocabSize(), model.config().nLayer(),
                 model.config().nHead(), model.config().headSize(), batch, maxT);
         this.model = model;
         this.config = model.config();
@@ -68,7 +68,7 @@ public final class KvCache extends KvDecoder {
             lastMean = scope.empty(device, DType.F32, b, 1);
             lastRstd = scope.empty(device, DType.F32, b, 1);
         } catch (RuntimeException | Error e) {
-            scope.close();
+            close();
             throw e;
         }
     }
@@ -139,41 +139,36 @@ public final class KvCache extends KvDecoder {
     }
 
     @Override
-    Work newScratch(int rows, int tq) {
-        return new Work(rows, tq);
+    Work newScratch(CausalLmBase.Buffers buf, int rows, int tq) {
+        return new Work(buf, rows, tq);
     }
 
     /** Scratch for tq new tokens of each of {@code rows} sequences (the prefill's, then the steps' with tq = 1). */
     private final class Work extends Scratch {
         final Tensor tokens, pos, x, tmp, ln, mean, rstd, qkv, q, k, v, lse, y, merged, fc;
 
-        Work(int rows, int tq) {
-            super(rows, tq);
+        Work(CausalLmBase.Buffers buf, int rows, int tq) {
+            super(buf, rows, tq);
             int b = rows;
-            try {
-                tokens = scope.empty(device, DType.I32, b, tq);
-                pos = scope.empty(device, DType.I32, b, tq);
-                x = f32(b, tq, c);
-                tmp = f32(b, tq, c);
-                ln = f32(b, tq, c);
-                mean = f32(b, tq);
-                rstd = f32(b, tq);
-                qkv = f32(b, tq, 3L * c);
-                q = f32(b, nh, tq, hs);
-                k = f32(b, nh, tq, hs);
-                v = f32(b, nh, tq, hs);
-                lse = f32(b, nh, tq);
-                y = f32(b, nh, tq, hs);
-                merged = f32(b, tq, c);
-                fc = f32(b, tq, 4L * c);
-            } catch (RuntimeException | Error e) {
-                scope.close();
-                throw e;
-            }
+            tokens = buf.alloc(DType.I32, b, tq);
+            pos = buf.alloc(DType.I32, b, tq);
+            x = f32(b, tq, c);
+            tmp = f32(b, tq, c);
+            ln = f32(b, tq, c);
+            mean = f32(b, tq);
+            rstd = f32(b, tq);
+            qkv = f32(b, tq, 3L * c);
+            q = f32(b, nh, tq, hs);
+            k = f32(b, nh, tq, hs);
+            v = f32(b, nh, tq, hs);
+            lse = f32(b, nh, tq);
+            y = f32(b, nh, tq, hs);
+            merged = f32(b, tq, c);
+            fc = f32(b, tq, 4L * c);
         }
 
         private Tensor f32(long... shape) {
-            return scope.empty(device, DType.F32, shape);
+            return buf.f32(shape);
         }
     }
 }

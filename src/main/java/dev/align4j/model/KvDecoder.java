@@ -22,6 +22,8 @@ import java.util.Map;
  * shapes as a batch holding every row (the layout, P and each row's padding are the same).
  */
 abstract class KvDecoder implements Decoder {
+    private final CausalLmBase<?> owner;
+    private final Memory memory;
     final Device device;
     final int b, maxT, v;
     /** Elements of one sequence's slots in a layer's K or V cache: heads · maxT · D. */
@@ -41,29 +43,61 @@ abstract class KvDecoder implements Decoder {
 
     /**
      * A cache for {@code batch} sequences of up to {@code maxT} slots (maxT ≤ nCtx) of {@code layers} layers, each K
-     * and V {@code [batch, heads, maxT, headDim]}, on {@code device}. A subclass allocates its own tensors in
-     * {@link #scope} and closes it if that fails.
+     * and V {@code [batch, heads, maxT, headDim]}, on {@code owner}'s device, in memory the owner lends. A subclass
+     * allocates its own tensors in {@link #scope} and closes the decoder if that fails.
      */
-    KvDecoder(Device device, int nCtx, int vocab, int layers, int heads, int headDim, int batch, int maxT) {
+    KvDecoder(CausalLmBase<?> owner, int nCtx, int vocab, int layers, int heads, int headDim, int batch, int maxT) {
         if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
         if (maxT < 1 || maxT > nCtx) throw new IllegalArgumentException("maxT must be in [1, nCtx = " + nCtx + "], got " + maxT);
-        this.device = device;
+        this.owner = owner;
+        this.device = owner.device();
         this.b = batch;
         this.maxT = maxT;
         this.v = vocab;
         this.rowElems = (long) heads * maxT * headDim;
+        this.memory = owner.takeDecoderMemory();
         try {
+            CausalLmBase.Buffers buf = memory.cache.reset();
             kCache = new Tensor[layers];
             vCache = new Tensor[layers];
+            // not zeroed: the attention reads only slots in [keyStart_b, length), each written before it is read
             for (int l = 0; l < layers; l++) {
-                kCache[l] = scope.zeros(device, DType.F32, b, heads, maxT, headDim);
-                vCache[l] = scope.zeros(device, DType.F32, b, heads, maxT, headDim);
+                kCache[l] = buf.f32(b, heads, maxT, headDim);
+                vCache[l] = buf.f32(b, heads, maxT, headDim);
             }
-            keyStart = scope.zeros(device, DType.I32, b);
-            logits = scope.empty(device, DType.F32, b, vocab);
+            keyStart = buf.alloc(DType.I32, b);
+            logits = buf.f32(b, vocab);
         } catch (RuntimeException | Error e) {
-            scope.close();
+            close();
             throw e;
+        }
+    }
+
+    /**
+     * A decoder's large buffers — the caches, the logits, the prefill's and the steps' scratch — which a model hands
+     * from each closed decoder to its next one ({@link CausalLmBase#takeDecoderMemory}), each allocation re-used where
+     * it is large enough: generating in many calls (sampling, evaluation, every RL step) would otherwise map and
+     * fault in fresh memory for them every call (a sixth of a GRPO step on the CPU).
+     */
+    static final class Memory implements AutoCloseable {
+        final CausalLmBase.Buffers cache, prefill, step;
+
+        Memory(Device device) {
+            cache = new CausalLmBase.Buffers(device);
+            prefill = new CausalLmBase.Buffers(device);
+            step = new CausalLmBase.Buffers(device);
+        }
+
+        /** Bytes held. */
+        long bytes() {
+            return cache.bytes() + prefill.bytes() + step.bytes();
+        }
+
+        @Override
+        public void close() {
+            cache.scope.close();
+            prefill.scope.close();
+            step.scope.close();
         }
     }
 
@@ -215,36 +249,42 @@ abstract class KvDecoder implements Decoder {
         return p;
     }
 
-    /** A subclass's scratch tensors for tq new tokens of each of {@code rows} sequences, in their own scope. */
+    /** A subclass's scratch tensors for tq new tokens of each of {@code rows} sequences, allocated from {@code buf}. */
     abstract static class Scratch {
-        final Scope scope = new Scope();
+        final CausalLmBase.Buffers buf;
         final int rows, tq;
 
-        Scratch(int rows, int tq) {
+        Scratch(CausalLmBase.Buffers buf, int rows, int tq) {
+            this.buf = buf;
             this.rows = rows;
             this.tq = tq;
         }
     }
 
     private Scratch scratch;
+    private boolean closed;
 
-    /** New scratch for (rows, tq): a prefill's, then the steps' (tq = 1). */
-    abstract Scratch newScratch(int rows, int tq);
+    /** New scratch for (rows, tq) from {@code buf}: a prefill's, then the steps' (tq = 1). */
+    abstract Scratch newScratch(CausalLmBase.Buffers buf, int rows, int tq);
 
-    /** The scratch for (rows, tq): the last one when it has that shape, else a new one (the last one is freed). */
+    /**
+     * The scratch for (rows, tq): the last one when it has that shape, else a new one in the prefill's or the steps'
+     * buffers (the last one of that kind is no longer used).
+     */
     Scratch scratch(int rows, int tq) {
         if (scratch != null && scratch.rows == rows && scratch.tq == tq) return scratch;
-        if (scratch != null) scratch.scope.close();
         scratch = null;
-        scratch = newScratch(rows, tq);
+        scratch = newScratch((tq == 1 ? memory.step : memory.prefill).reset(), rows, tq);
         return scratch;
     }
 
     @Override
     public void close() {
+        if (closed) return;
+        closed = true;
+        scratch = null;
         try {
-            if (scratch != null) scratch.scope.close();
-            scratch = null;
+            owner.keepDecoderMemory(memory);
         } finally {
             scope.close();
         }

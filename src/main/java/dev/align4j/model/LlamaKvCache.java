@@ -38,7 +38,7 @@ public final class LlamaKvCache extends KvDecoder {
 
     /** A cache for {@code batch} sequences of up to {@code maxT} slots (maxT ≤ nCtx) on the model's device. */
     public LlamaKvCache(Llama model, int batch, int maxT) {
-        super(requireModel(model).device(), model.config().nCtx(), model.config().vocabSize(), model.config().numLayers(),
+        super(requireModel(model), model.config().nCtx(), model.config().vocabSize(), model.config().numLayers(),
                 model.config().numKvHeads(), model.config().headDim(), batch, maxT);
         this.model = model;
         this.config = model.config();
@@ -57,7 +57,7 @@ public final class LlamaKvCache extends KvDecoder {
             lastHidden = scope.empty(device, DType.F32, b, 1, c);
             lastNorm = scope.empty(device, DType.F32, b, 1, c);
         } catch (RuntimeException | Error e) {
-            scope.close();
+            close();
             throw e;
         }
     }
@@ -130,41 +130,36 @@ public final class LlamaKvCache extends KvDecoder {
     }
 
     @Override
-    Work newScratch(int rows, int tq) {
-        return new Work(rows, tq);
+    Work newScratch(CausalLmBase.Buffers buf, int rows, int tq) {
+        return new Work(buf, rows, tq);
     }
 
     /** Scratch for tq new tokens of each of {@code rows} sequences (the prefill's, then the steps' with tq = 1). */
     private final class Work extends Scratch {
         final Tensor tokens, x, norm, tmp, q, k, v, qh, kh, vh, y, lse, ym, gu, act;
 
-        Work(int rows, int tq) {
-            super(rows, tq);
+        Work(CausalLmBase.Buffers buf, int rows, int tq) {
+            super(buf, rows, tq);
             int b = rows;
-            try {
-                tokens = scope.empty(device, DType.I32, b, tq);
-                x = f32(b, tq, c);
-                norm = f32(b, tq, c);
-                tmp = f32(b, tq, c);
-                q = f32(b, tq, (long) h * d);
-                k = f32(b, tq, (long) kv * d);
-                v = f32(b, tq, (long) kv * d);
-                qh = f32(b, h, tq, d);
-                kh = f32(b, kv, tq, d);
-                vh = f32(b, kv, tq, d);
-                y = f32(b, h, tq, d);
-                lse = f32(b, h, tq);
-                ym = f32(b, tq, (long) h * d);
-                gu = f32(b, tq, 2L * f);
-                act = f32(b, tq, f);
-            } catch (RuntimeException | Error e) {
-                scope.close();
-                throw e;
-            }
+            tokens = buf.alloc(DType.I32, b, tq);
+            x = f32(b, tq, c);
+            norm = f32(b, tq, c);
+            tmp = f32(b, tq, c);
+            q = f32(b, tq, (long) h * d);
+            k = f32(b, tq, (long) kv * d);
+            v = f32(b, tq, (long) kv * d);
+            qh = f32(b, h, tq, d);
+            kh = f32(b, kv, tq, d);
+            vh = f32(b, kv, tq, d);
+            y = f32(b, h, tq, d);
+            lse = f32(b, h, tq);
+            ym = f32(b, tq, (long) h * d);
+            gu = f32(b, tq, 2L * f);
+            act = f32(b, tq, f);
         }
 
         private Tensor f32(long... shape) {
-            return scope.empty(device, DType.F32, shape);
+            return buf.f32(shape);
         }
     }
 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.align4j.tensor.Device;
+import dev.align4j.tensor.Tensor;
 import dev.align4j.testing.Close;
 import dev.align4j.testing.GpuTest;
 import java.util.Arrays;
@@ -32,10 +33,30 @@ class KvCacheTest {
         try (Gpt m = new Gpt(TINY, device)) {
             GptTest.randomize(m, rnd);
             sameLengths(m, rnd, "seed " + seed);
+            poisonDecoderMemory(m, 8, TINY.nCtx());
             differentLengths(m, rnd, "seed " + seed);
+            poisonDecoderMemory(m, 8, TINY.nCtx());
             repeatedPrompts(m, rnd, "seed " + seed);
             errors(m);
         }
+    }
+
+    /**
+     * Closes a decoder of (b, maxT) after filling its caches and logits with NaN. The model lends that memory to its
+     * next decoder, which must never read a slot it has not written (the padding slots included).
+     */
+    static void poisonDecoderMemory(CausalLm m, int b, int maxT) {
+        try (KvDecoder d = (KvDecoder) m.decoder(b, maxT)) {
+            for (Tensor[] caches : new Tensor[][] {d.kCache, d.vCache})
+                for (Tensor c : caches) c.copyFrom(nans(c.numel()));
+            d.logits.copyFrom(nans(d.logits.numel()));
+        }
+    }
+
+    private static float[] nans(long n) {
+        float[] a = new float[(int) n];
+        Arrays.fill(a, Float.NaN);
+        return a;
     }
 
     /** Prefill p0 tokens of B equal-length prompts, then teacher-force the rest one token at a time. */

@@ -95,7 +95,9 @@ class LlamaTest {
     @DeviceTest
     void kvCacheMatchesTheFullForward(Device device) throws Exception {
         for (String name : new String[] {"llama", "qwen2", "qwen3"}) {
-            try (Llama m = Llama.load(golden(name), device); Decoder dec = m.decoder(5, 9)) {
+            try (Llama m = Llama.load(golden(name), device)) {
+                KvCacheTest.poisonDecoderMemory(m, 5, 9); // the decoder below re-uses this memory
+                Decoder dec = m.decoder(5, 9);
                 int v = m.config().vocabSize();
                 int[][] seqs = {{1, 5, 9, 2, 7}, {3}, {4, 4, 8}, {3}, {1, 5, 9, 2, 7}};
                 Tensor logits = dec.prefill(seqs);
@@ -117,6 +119,7 @@ class LlamaTest {
                     if (step < 3) logits = dec.step(next);
                 }
                 assertEquals(8, dec.length());
+                dec.close();
             }
         }
     }
