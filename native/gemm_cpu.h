@@ -86,16 +86,19 @@ inline int gemm(int32_t trans_a, int32_t trans_b, int64_t M, int64_t N, int64_t 
                       (int)ldb, beta, C + i * stride_c, (int)ldc);
             return 0;
         }
-        // One product: slabs of C's longer side, as many as its size says (never the thread count: see the top).
+        // One product: slabs of C's longer side, as many as its size says (never the thread count: see the top),
+        // each a whole number of SPLIT_ALIGN units and the units spread evenly (384 rows in 4 slabs: 64, 128, 64, 128,
+        // so that two threads' halves are equal; equal-width slabs of 128 made three, one thread doing two).
         const bool rows = M >= N;
         const int64_t len = rows ? M : N;
+        const int64_t units = (len + SPLIT_ALIGN - 1) / SPLIT_ALIGN;
         const int64_t want = flop >= 8 * SPLIT_MIN_FLOP ? 4 : 2;
-        const int64_t per = ((len + want - 1) / want + SPLIT_ALIGN - 1) / SPLIT_ALIGN * SPLIT_ALIGN;
-        const int slabs = (int)((len + per - 1) / per);
+        const int slabs = (int)(units < want ? units : want);
         if (slabs > 1) {
 #pragma omp parallel for schedule(static)
             for (int s = 0; s < slabs; s++) {
-                const int64_t lo = s * per, n = (lo + per < len ? per : len - lo);
+                const int64_t lo = s * units / slabs * SPLIT_ALIGN, hi = (s + 1) * units / slabs * SPLIT_ALIGN;
+                const int64_t n = (hi < len ? hi : len) - lo;
                 if (rows)  // C[lo:lo+n, :] = op(A)[lo:lo+n, :]·op(B): A is M×K row-major (K×M with trans_a)
                     sgemm(ROW_MAJOR, ta, tb, (int)n, (int)N, (int)K, alpha, A + (trans_a ? lo : lo * lda), (int)lda, B,
                           (int)ldb, beta, C + lo * ldc, (int)ldc);

@@ -57,6 +57,9 @@ class MatmulTest {
         runCase(rnd, device, new long[0], 300, 257, 129, false, true, 1f, 0f, "seed " + seed);
         runCase(rnd, device, new long[0], 129, 300, 257, true, false, 0.5f, 2f, "seed " + seed);
         runCase(rnd, device, new long[] {4}, 130, 64, 130, false, false, 1f, 0f, "seed " + seed);
+        // Over 64 MFLOP: four slabs of C's rows (384 = 6 units of 64 spread 1, 2, 1, 2), then of its columns.
+        runCase(rnd, device, new long[0], 384, 200, 450, false, true, 1f, 0f, "seed " + seed);
+        runCase(rnd, device, new long[0], 100, 390, 900, true, false, 0.5f, 2f, "seed " + seed);
         leadingDimsFlatten(rnd, device, "seed " + seed);
     }
 
