@@ -506,13 +506,6 @@ abstract class CausalLmBase<S> implements CausalLm {
             return alloc(DType.F32, shape);
         }
 
-        /** Bytes allocated. */
-        long bytes() {
-            long n = 0;
-            for (Tensor x : storage) n += x.byteSize();
-            return n;
-        }
-
         Tensor alloc(DType dtype, long... shape) {
             int i = all.size();
             long n = 1;

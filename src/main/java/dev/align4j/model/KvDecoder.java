@@ -77,7 +77,7 @@ abstract class KvDecoder implements Decoder {
      * A decoder's large buffers — the caches, the logits, the prefill's and the steps' scratch — which a model hands
      * from each closed decoder to its next one ({@link CausalLmBase#takeDecoderMemory}), each allocation re-used where
      * it is large enough: generating in many calls (sampling, evaluation, every RL step) would otherwise map and
-     * fault in fresh memory for them every call (a sixth of a GRPO step on the CPU).
+     * fault in fresh memory for them every call (a quarter of a demo-shaped GRPO step on the CPU).
      */
     static final class Memory implements AutoCloseable {
         final CausalLmBase.Buffers cache, prefill, step;
@@ -86,11 +86,6 @@ abstract class KvDecoder implements Decoder {
             cache = new CausalLmBase.Buffers(device);
             prefill = new CausalLmBase.Buffers(device);
             step = new CausalLmBase.Buffers(device);
-        }
-
-        /** Bytes held. */
-        long bytes() {
-            return cache.bytes() + prefill.bytes() + step.bytes();
         }
 
         @Override
