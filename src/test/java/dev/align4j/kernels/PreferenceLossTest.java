@@ -160,9 +160,13 @@ class PreferenceLossTest {
         return a.length == 0 ? 0 : s / a.length;
     }
 
+    /** The finite differences' step in each log-prob. */
+    static final double FD_STEP = 1e-3;
+
+    /** Pair i's hinge argument z is within the finite differences' reach of the kink z = 1 (a step moves z by β·h). */
     private static boolean nearKink(Config cfg, Inputs in, int i) {
         double z = cfg.beta() * (((double) in.c[i] - in.r[i]) - ((double) in.rc[i] - in.rr[i]));
-        return Math.abs(1 - z) < 1e-3;
+        return Math.abs(1 - z) < 2 * cfg.beta() * FD_STEP;
     }
 
     /**
@@ -176,7 +180,7 @@ class PreferenceLossTest {
         double[] c = dbl(in.c), r = dbl(in.r), rc = dbl(in.rc), rr = dbl(in.rr);
         double[] lc = type.needsLengths() ? dbl(in.lc) : null, lr = type.needsLengths() ? dbl(in.lr) : null;
         double[][] g = new double[2][b];
-        double h = 1e-3;
+        double h = FD_STEP;
         for (int side = 0; side < 2; side++) {
             double[] x = side == 0 ? c : r;
             for (int i = 0; i < b; i++) {
