@@ -261,19 +261,11 @@ class RewardTrainerTest {
                     assertEquals(values.getFloat(row.length - 1), together[i], 1e-4 * (1 + Math.abs(together[i])), msg + ": single row");
                 }
             }
-        }
-    }
-
-    @Test
-    void scoringManyRowsInChunksOfLikeLengthEqualsOneForward() {
-        // 150 rows (more than one scoring chunk) of 5 to 15 tokens in random order
-        long seed = System.nanoTime();
-        List<TokenizedPair> pairs = sortingPairs(seed, 75);
-        try (RewardModel rm = RewardModel.create(TINY, Device.cpu(), seed)) {
-            SequenceBatch batch = SequenceBatch.ofPairs(pairs, PAD);
-            float[] chunked = rm.score(batch), whole = rm.forwardScores(batch);
+            // 150 rows of 5 to 15 tokens, more than one scoring forward: length-sorted chunks, each row scored as in one
+            SequenceBatch many = SequenceBatch.ofPairs(sortingPairs(seed + 1, 75), PAD);
+            float[] chunked = rm.score(many), whole = rm.forwardScores(many);
             for (int i = 0; i < whole.length; i++)
-                assertEquals(whole[i], chunked[i], 1e-5 * (1 + Math.abs(whole[i])), "seed " + seed + " row " + i);
+                assertEquals(whole[i], chunked[i], 1e-5 * (1 + Math.abs(whole[i])), "seed " + seed + " row " + i + " of 150");
         }
     }
 
