@@ -3,6 +3,7 @@ package dev.align4j.data;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.IntUnaryOperator;
 
 /**
  * A right-padded batch of token sequences as a {@link dev.align4j.model.CausalLm} consumes them: row b's sequence s
@@ -126,18 +127,23 @@ public record SequenceBatch(int b, int t, int[] inputs, int[] targets, float[] m
         return new SequenceBatch(m, tm, in, tg, mk, last, end, len);
     }
 
-    /**
-     * The row indices of {@code subset} sorted by length and cut into chunks of at most {@code size} rows: batches of
-     * rows of like length, which {@link #rows} pads the least.
-     */
+    /** {@link #lengthChunks(int[], IntUnaryOperator, int)} of rows {@code subset} of this batch, by their length. */
     public int[][] lengthChunks(int[] subset, int size) {
+        return lengthChunks(subset, i -> endIndex[i], size);
+    }
+
+    /**
+     * {@code rows} sorted by {@code length} (stably) and cut into chunks of at most {@code size}: micro-batches of
+     * rows of like length, each padded the least; in the given order when they make one chunk.
+     */
+    public static int[][] lengthChunks(int[] rows, IntUnaryOperator length, int size) {
         if (size < 1) throw new IllegalArgumentException("size must be >= 1, got " + size);
-        Integer[] sorted = new Integer[subset.length];
-        for (int q = 0; q < subset.length; q++) sorted[q] = subset[q];
-        Arrays.sort(sorted, java.util.Comparator.comparingInt(i -> endIndex[i]));
-        int[][] out = new int[(subset.length + size - 1) / size][];
+        Integer[] sorted = new Integer[rows.length];
+        for (int q = 0; q < rows.length; q++) sorted[q] = rows[q];
+        if (size < rows.length) Arrays.sort(sorted, java.util.Comparator.comparingInt(length::applyAsInt));
+        int[][] out = new int[(rows.length + size - 1) / size][];
         for (int c = 0; c < out.length; c++) {
-            out[c] = new int[Math.min(size, subset.length - c * size)];
+            out[c] = new int[Math.min(size, rows.length - c * size)];
             for (int q = 0; q < out[c].length; q++) out[c][q] = sorted[c * size + q];
         }
         return out;

@@ -118,7 +118,7 @@ public final class RewardModel implements AutoCloseable {
         checkIds(batch);
         float[] out = new float[batch.b()];
         for (int[] rows : batch.lengthChunks(SCORE_ROWS)) {
-            float[] s = forwardScores(batch.rows(rows));
+            float[] s = forwardChecked(batch.rows(rows));
             for (int q = 0; q < rows.length; q++) out[rows[q]] = s[q];
         }
         pending = null;
@@ -169,6 +169,11 @@ public final class RewardModel implements AutoCloseable {
      */
     public float[] forwardScores(SequenceBatch batch) {
         checkIds(batch);
+        return forwardChecked(batch);
+    }
+
+    /** {@link #forwardScores} of a batch whose ids are already checked. */
+    private float[] forwardChecked(SequenceBatch batch) {
         pending = null;
         gpt.forward(batch.inputs(), null, null, batch.b(), batch.t());
         ensureBuffers(batch.b(), batch.t());

@@ -295,15 +295,9 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                 // a minibatch's rows in order of length before they are cut into micro-batches: each micro-batch is
                 // padded to its own longest row, so rows of like length waste the least; the minibatch's gradient
                 // is the same sum
-                Integer[] rows = new Integer[m1 - m0];
-                for (int q = 0; q < rows.length; q++) rows[q] = perm[m0 + q];
-                if (micro < rows.length) Arrays.sort(rows, java.util.Comparator.comparingInt(i -> rowLength(r, i)));
                 List<Micro> ms = new ArrayList<>();
-                for (int u0 = 0; u0 < rows.length; u0 += micro) {
-                    int[] sel = new int[Math.min(micro, rows.length - u0)];
-                    for (int q = 0; q < sel.length; q++) sel[q] = rows[u0 + q];
+                for (int[] sel : SequenceBatch.lengthChunks(Arrays.copyOfRange(perm, m0, m1), i -> rowLength(r, i), micro))
                     ms.add(micro(step, r, adv, sel));
-                }
                 minis.add(ms);
             }
             boolean onPolicy = gc.numIterations() == 1 && minis.size() == 1;

@@ -114,16 +114,14 @@ public final class RewardTrainer extends PostTrainer<RewardConfig> {
     private RewardLoss.Stats gradients(long s, List<TokenizedPair> pairs) {
         int n = pairs.size(), micro = config.microBatch();
         optimizer.zeroGrad();
-        Integer[] order = new Integer[n];
-        for (int i = 0; i < n; i++) order[i] = i;
-        if (micro < n) // a pair's rows share their prompt: its longer response sets its length
-            Arrays.sort(order, java.util.Comparator.comparingInt(i -> Math.max(pairs.get(i).chosen().length, pairs.get(i).rejected().length)
-                    + pairs.get(i).prompt().length));
+        int[] all = new int[n];
+        for (int i = 0; i < n; i++) all[i] = i;
         double[] acc = new double[5];
-        for (int c0 = 0; c0 < n; c0 += micro) {
-            int[] idx = new int[Math.min(micro, n - c0)];
+        // a pair's rows share their prompt: its longer response sets its length
+        for (int[] idx : SequenceBatch.lengthChunks(all, i -> pairs.get(i).prompt().length
+                + Math.max(pairs.get(i).chosen().length, pairs.get(i).rejected().length), micro)) {
             List<TokenizedPair> part = new ArrayList<>(idx.length);
-            for (int q = 0; q < idx.length; q++) part.add(pairs.get(idx[q] = order[c0 + q]));
+            for (int q : idx) part.add(pairs.get(q));
             double w = (double) idx.length / n;
             RewardLoss.Stats st = microGradients(s, part, idx, w);
             float[] v = {st.loss(), st.accuracy(), st.rewardsChosen(), st.rewardsRejected(), st.margin()};

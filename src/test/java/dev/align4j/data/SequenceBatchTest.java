@@ -49,7 +49,8 @@ class SequenceBatchTest {
         int[][] chunks = sb.lengthChunks(3);
         assertArrayEquals(new int[] {1, 3, 2}, chunks[0], "shortest first");
         assertArrayEquals(new int[] {0}, chunks[1]);
-        assertArrayEquals(new int[][] {{3, 0}}, sb.lengthChunks(new int[] {0, 3}, 8));
+        assertArrayEquals(new int[][] {{0, 3}}, sb.lengthChunks(new int[] {0, 3}, 8), "one chunk: the given order");
+        assertArrayEquals(new int[][] {{3}, {0}}, sb.lengthChunks(new int[] {0, 3}, 1));
         assertThrows(IllegalArgumentException.class, () -> sb.rows(new int[] {4}));
         assertThrows(IllegalArgumentException.class, () -> sb.rows(new int[0]));
         assertThrows(IllegalArgumentException.class, () -> sb.lengthChunks(0));
