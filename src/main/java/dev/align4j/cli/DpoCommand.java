@@ -31,6 +31,7 @@ public final class DpoCommand extends BaseCommand {
     @Mixin DataOptions data = new DataOptions();
     @Mixin PairOptions pairOptions = new PairOptions();
     @Mixin RunOptions runOptions = new RunOptions();
+    @Mixin LoraOptions lora = new LoraOptions();
 
     public DpoCommand() {
         super(DpoConfig.defaults());
@@ -53,6 +54,8 @@ public final class DpoCommand extends BaseCommand {
         if (resume) cfg = resumed(out, () -> DpoTrainer.savedConfig(out)); // its seed splits the data as the run did
         try (CausalLm policy = ModelPaths.loadGpt(pairOptions.init, "--init", device());
              CausalLm ref = reference == null ? null : ModelPaths.loadGpt(reference, "--reference", policy.device())) {
+            if (resume) lora.refuseOnResume();
+            else lora.apply(policy, "--init", cfg.seed(), this); // the reference is then the model with its adapters off
             Tokenizer tok = ChatTokenizers.forModel(pairOptions.init, "--init", pairOptions.tokenizer, policy.config().vocabSize());
             Encoder enc = pairOptions.encoder(tok, policy);
             Data.Split2<TokenizedPair> pairs = pairOptions.read(this, data, holdout, cfg.seed(), policy, enc);

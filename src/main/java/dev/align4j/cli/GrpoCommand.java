@@ -52,6 +52,7 @@ public final class GrpoCommand extends BaseCommand {
     @Mixin TaskPromptOptions taskOptions = new TaskPromptOptions();
 
     @Mixin RunOptions runOptions = new RunOptions();
+    @Mixin LoraOptions lora = new LoraOptions();
 
     public GrpoCommand() {
         super(GrpoConfig.defaults());
@@ -73,8 +74,9 @@ public final class GrpoCommand extends BaseCommand {
         List<Task> probe = taskOptions.probe(suite, cfg.seed() + 2);
         boolean needsRef = cfg.loss().beta() > 0 || referencePath != null;
         try (CausalLm policy = ModelPaths.loadGpt(policyPath, "--policy", device());
-             CausalLm ref = !needsRef ? null : referencePath == null ? policy.copy()
-                     : ModelPaths.loadGpt(referencePath, "--reference", policy.device())) {
+             // with LoRA the trainer's reference is the policy with its adapters off: no second model
+             CausalLm ref = lora.trainsAdapters(policy, resume, out, cfg.seed(), this) && referencePath == null || !needsRef ? null
+                     : referencePath == null ? policy.copy() : ModelPaths.loadGpt(referencePath, "--reference", policy.device())) {
             Tokenizer tok = ChatTokenizers.forModel(policyPath, "--policy", taskOptions.tokenizer, policy.config().vocabSize());
             Encoder enc = new Encoder(tok, policy.config().nCtx());
             List<GrpoTrainer.Prompt> prompts = new ArrayList<>(train.size());

@@ -3,6 +3,7 @@ package dev.align4j.cli;
 import dev.align4j.model.CausalLm;
 import dev.align4j.model.HfGpt2Layout;
 import dev.align4j.model.LmConfig;
+import dev.align4j.model.PeftAdapter;
 import dev.align4j.model.SafeTensorsCheckpoint;
 import dev.align4j.model.RewardModel;
 import dev.align4j.tensor.Device;
@@ -19,7 +20,8 @@ import java.nio.file.Path;
  * directory ({@code config.json} + {@code model.safetensors} or a sharded {@code model.safetensors.index.json}, in
  * Hugging Face's layout for its {@code model_type}: gpt2, llama, mistral, qwen2 or qwen3; what
  * {@link CausalLm#save} writes, a {@code DIR/model/} of a training command, or a downloaded HF model; a reward model also has
- * {@value RewardModel#HEAD_FILE}), or a run folder, whose {@code latest} checkpoint is used. And which tokenizer
+ * {@value RewardModel#HEAD_FILE}; or a LoRA adapter folder in PEFT's format, loaded on the base it points at), or a run
+ * folder, whose {@code latest} checkpoint is used. And which tokenizer
  * goes with a model: {@code --tokenizer byte|gpt2}, or inferred from the vocabulary (259 or 320: byte, 50257: gpt2).
  */
 public final class ModelPaths {
@@ -53,6 +55,7 @@ public final class ModelPaths {
     }
 
     static boolean isModelDir(Path p) {
+        if (PeftAdapter.isAdapterFolder(p)) return true;
         return Files.isRegularFile(p.resolve(HfGpt2Layout.CONFIG_FILE))
                 && (Files.isRegularFile(p.resolve(SafeTensorsCheckpoint.SINGLE_FILE))
                     || Files.isRegularFile(p.resolve(SafeTensorsCheckpoint.INDEX_FILE)));
@@ -60,7 +63,12 @@ public final class ModelPaths {
 
     /** The shape of the model {@code path} names: its config.json (any supported model_type), read without the weights. */
     static LmConfig readConfig(Path path, String option) throws IOException {
-        return LmConfig.read(modelDir(path, option).resolve(HfGpt2Layout.CONFIG_FILE));
+        return LmConfig.read(configDir(modelDir(path, option)).resolve(HfGpt2Layout.CONFIG_FILE));
+    }
+
+    /** The folder of a model directory's config.json: itself, or for a LoRA adapter folder the base it points at. */
+    static Path configDir(Path dir) throws IOException {
+        return PeftAdapter.isAdapterFolder(dir) ? PeftAdapter.basePath(dir) : dir;
     }
 
     /** Loads the GPT {@code path} names onto {@code device}; a model too large to fit is refused before its weights are read. */
@@ -142,6 +150,6 @@ public final class ModelPaths {
     /** The model config of the latest checkpoint of the run folder {@code out} (for --resume). */
     static LmConfig checkpointConfig(Path out) {
         return BaseCommand.resumed(out, () -> LmConfig.read(
-                dev.align4j.train.RunDirectory.latest(out).resolve(HfGpt2Layout.CONFIG_FILE)));
+                configDir(dev.align4j.train.RunDirectory.latest(out)).resolve(HfGpt2Layout.CONFIG_FILE)));
     }
 }

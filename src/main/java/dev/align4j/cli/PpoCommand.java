@@ -53,6 +53,7 @@ public final class PpoCommand extends BaseCommand {
     @Mixin TaskPromptOptions taskOptions = new TaskPromptOptions();
 
     @Mixin RunOptions runOptions = new RunOptions();
+    @Mixin LoraOptions lora = new LoraOptions();
 
     @Option(names = "--clip-range", paramLabel = "EPS", description = "policy ratio clip epsilon: both --clip-low and --clip-high")
     Float clipRange;
@@ -92,7 +93,9 @@ public final class PpoCommand extends BaseCommand {
         List<Task> train = suite.generate(tasks, cfg.seed() + 1, Split.TRAIN);
         List<Task> probe = taskOptions.probe(suite, cfg.seed() + 2);
         try (CausalLm policy = ModelPaths.loadGpt(policyPath, "--policy", device());
-             CausalLm ref = referencePath == null ? policy.copy() : ModelPaths.loadGpt(referencePath, "--reference", policy.device());
+             // with LoRA the trainer's reference is the policy with its adapters off: no second model
+             CausalLm ref = lora.trainsAdapters(policy, resume, out, cfg.seed(), this) && referencePath == null ? null
+                     : referencePath == null ? policy.copy() : ModelPaths.loadGpt(referencePath, "--reference", policy.device());
              RewardModel rm = ModelPaths.loadRewardModel(rewardPath, "--reward-model", policy.device());
 ) {
             if (rm.config().vocabSize() != policy.config().vocabSize())

@@ -25,6 +25,7 @@ public final class RmCommand extends BaseCommand {
     @Mixin DataOptions data = new DataOptions();
     @Mixin PairOptions pairOptions = new PairOptions();
     @Mixin RunOptions runOptions = new RunOptions();
+    @Mixin LoraOptions lora = new LoraOptions();
 
     public RmCommand() {
         super(RewardConfig.defaults());
@@ -48,7 +49,11 @@ public final class RmCommand extends BaseCommand {
             pairs = pairOptions.read(this, data, holdout, cfg.seed(), policy, enc);
             info("%d train / %d held-out pairs (%d truncated to %d tokens), model %s", pairs.train().size(), pairs.eval().size(),
                     enc.truncated(), enc.maxTokens(), ModelPaths.describe(policy.config()));
-            if (!resume) rm = RewardModel.fromPolicy(policy, cfg.seed());
+            if (resume) lora.refuseOnResume();
+            else {
+                rm = RewardModel.fromPolicy(policy, cfg.seed());
+                lora.apply(rm.backbone(), "--init", cfg.seed(), this); // the score head trains in full beside the adapters
+            }
         }
         runOptions.ready();
         try (RewardModel owned = rm;

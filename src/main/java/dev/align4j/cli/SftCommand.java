@@ -26,6 +26,7 @@ public final class SftCommand extends BaseCommand {
     @Mixin DataOptions data = new DataOptions();
     @Mixin ModelOptions model = new ModelOptions();
     @Mixin RunOptions runOptions = new RunOptions();
+    @Mixin LoraOptions lora = new LoraOptions();
 
     @Option(names = "--max-tokens", paramLabel = "N", description = "truncate examples to N tokens (default: the model's context)")
     Integer maxTokens;
@@ -48,6 +49,7 @@ public final class SftCommand extends BaseCommand {
             LmConfig gc;
             Tokenizer tok;
             if (resume) { // the run's own settings and model; only the data options come from this command line
+                lora.refuseOnResume();
                 cfg = resumed(out, () -> SftTrainer.savedConfig(out));
                 gc = ModelPaths.checkpointConfig(out);
                 tok = ChatTokenizers.forModel(out, "--out", model.tokenizer, gc.vocabSize());
@@ -59,6 +61,7 @@ public final class SftCommand extends BaseCommand {
                 MemoryBudget.requireTraining(gc, cfg.batchSize(), t, device, model.flags(gc),
                         "--batch " + cfg.batchSize() + " --max-tokens " + t);
                 gpt = model.model(device, cfg.seed());
+                lora.apply(gpt, "--init", cfg.seed(), this);
             }
             Encoder enc = new Encoder(tok, Data.maxTokens(maxTokens, gc.nCtx()));
             dev.align4j.tokenizer.ChatFormatter chat = ChatTokenizers.formatter(tok, resume ? "--out" : "--init");

@@ -30,7 +30,10 @@ public interface CausalLm extends AutoCloseable {
     /** The flat parameter buffer (every parameter, in {@link #layout()} order). */
     Tensor params();
 
-    /** The flat gradient buffer, same offsets as {@link #params()}. */
+    /**
+     * The flat gradient buffer, same offsets as {@link #params()}; allocated on first use (a model whose base is frozen
+     * by LoRA adapters never computes into it: its trainable gradients are {@link LoraAdapters#grads()}).
+     */
     Tensor grads();
 
     /** The named parameter view (Hugging Face names; linear weights {@code [out, in]}). */
@@ -47,8 +50,31 @@ public interface CausalLm extends AutoCloseable {
     /** The family's own initialisation from {@code seed} (GPT-2's, or Hugging Face's Llama init). */
     void initialize(long seed);
 
-    /** A new model with a copy of these weights (same config and device); gradients zero, no activations. */
+    /** A new model with a copy of these weights and adapters (same config and device); gradients zero, no activations. */
     CausalLm copy();
+
+    /**
+     * Attaches LoRA adapters (A from {@code seed}, B zero: the model computes what it did) to the linear modules that
+     * {@code config} targets (its family's defaults when it names none) and freezes the base: from now on backwards
+     * accumulate into the adapters' gradients only, {@link #save} writes the adapters in PEFT's format, and
+     * {@link #copy} copies them. At most one set per model.
+     */
+    LoraAdapters attachLora(LoraConfig config, long seed);
+
+    /** The attached LoRA adapters, or null. */
+    LoraAdapters lora();
+
+    /**
+     * This model computing its base alone: every forward with the adapters switched off (the same kernels, bit for bit
+     * the base's), sharing this model's weights and buffers (a forward on either overwrites the other's activations);
+     * no backward. The reference policy of DPO, PPO and GRPO without a second model. Closing it closes nothing.
+     */
+    default CausalLm adaptersOff() {
+        return new AdaptersOff(this);
+    }
+
+    /** The folder the base weights were loaded from (absolute), or null for a model made in memory. */
+    java.nio.file.Path source();
 
     /** LM head in chunks of {@code rows} rows (0 = the full logits); see {@link Gpt#setLogitsChunkRows}. */
     void setLogitsChunkRows(int rows);
@@ -91,6 +117,8 @@ public interface CausalLm extends AutoCloseable {
     /**
      * Writes {@code dir} in Hugging Face's layout for this family (config.json, the safetensors weights, sharded
      * above 5 GB, and {@link #carriedFiles()}), as a whole: an interrupted save leaves the previous folder intact.
+     * With LoRA adapters attached, the adapters in PEFT's format instead ({@link PeftAdapter#save}), pointing at
+     * the base's folder.
      */
     default void save(Path dir) throws IOException {
         save(dir, SaveOptions.DEFAULT);
@@ -98,6 +126,9 @@ public interface CausalLm extends AutoCloseable {
 
     /** As {@link #save(Path)}, with a dtype, metadata and extra files ({@link SaveOptions}). */
     void save(Path dir, SaveOptions options) throws IOException;
+
+    /** Writes the base model's folder (its weights without any adapter), as {@link #save} does without adapters. */
+    void saveBase(Path dir, SaveOptions options) throws IOException;
 
     /**
      * The small files of the folder this model was loaded from that describe its tokens (tokenizer.json,
@@ -109,8 +140,13 @@ public interface CausalLm extends AutoCloseable {
     @Override
     void close();
 
-    /** A Hugging Face model folder of any supported family ({@code config.json}'s model_type). */
+    /**
+     * A Hugging Face model folder of any supported family ({@code config.json}'s model_type), or a PEFT LoRA adapter
+     * folder ({@code adapter_config.json}): its base loaded from {@code base_model_name_or_path} with the adapters
+     * attached ({@link PeftAdapter#load}).
+     */
     static CausalLm load(Path dir, Device device) throws IOException {
+        if (PeftAdapter.isAdapterFolder(dir)) return PeftAdapter.load(dir, null, device);
         Path config = dir.resolve("config.json");
         if (!Files.isRegularFile(config)) throw new IOException(dir + ": no config.json (not a Hugging Face model folder)");
         LmConfig c = LmConfig.read(config);

@@ -31,7 +31,12 @@ abstract class CausalLmBase<S> implements CausalLm {
     private final Device device;
     private final ParamLayout layout;
     protected final Scope scope = new Scope();
-    private final Tensor params, grads;
+    private final Tensor params;
+    /** Allocated on first use: a model whose base is frozen (LoRA) never has one. */
+    private Tensor grads;
+    private LoraAdapters lora;
+    /** The folder this model's weights were loaded from (absolute), or null: what LoRA adapters point at. */
+    private Path source;
     private Activations<S> acts;
     /** The memory of the last closed decoder, lent to the next one ({@link KvDecoder.Memory}). */
     private KvDecoder.Memory decoderMemory;
@@ -56,7 +61,6 @@ abstract class CausalLmBase<S> implements CausalLm {
         this.layout = layout;
         try {
             this.params = scope.zeros(device, DType.F32, layout.size());
-            this.grads = scope.zeros(device, DType.F32, layout.size());
         } catch (RuntimeException | Error e) {
             scope.close();
             throw e;
@@ -76,6 +80,65 @@ abstract class CausalLmBase<S> implements CausalLm {
     abstract Tensor headWeight();
 
     abstract Tensor headGrad();
+
+    /** Every linear module of the trunk, in order (its weight's name without {@code .weight}): what LoRA can target. */
+    abstract List<LoraAdapters.Site> linearModules();
+
+    /** The family's name in messages ("GPT-2", "Llama"). */
+    abstract String family();
+
+    @Override
+    public LoraAdapters attachLora(LoraConfig config, long seed) {
+        if (lora != null) throw new IllegalStateException("the model already has LoRA adapters (merge them first to add others)");
+        LoraConfig c = config.targets().isEmpty() ? config.withTargets(LoraConfig.defaultTargets(config())) : config;
+        lora = new LoraAdapters(c, linearModules(), family(), device, seed);
+        dropActivations();
+        return lora;
+    }
+
+    @Override
+    public LoraAdapters lora() {
+        return lora;
+    }
+
+    /** Whether backwards compute the base's gradients (false while LoRA adapters are attached: the base is frozen). */
+    boolean trainsBase() {
+        return lora == null;
+    }
+
+    @Override
+    public Path source() {
+        return source;
+    }
+
+    void setSource(Path dir) {
+        source = dir == null ? null : dir.toAbsolutePath().normalize();
+    }
+
+    @Override
+    public void save(Path dir, SaveOptions options) throws IOException {
+        if (lora != null) PeftAdapter.save(this, dir, options);
+        else saveBase(dir, options);
+    }
+
+    @Override
+    public CausalLm copy() {
+        CausalLmBase<?> c = copyBase();
+        try {
+            c.source = source;
+            if (lora != null) {
+                c.attachLora(lora.config(), 0).params().copyFrom(lora.params());
+                c.lora.setEnabled(lora.enabled());
+            }
+            return c;
+        } catch (RuntimeException | Error e) {
+            c.close();
+            throw e;
+        }
+    }
+
+    /** A new model with a copy of the base's weights and carried files (no adapters). */
+    abstract CausalLmBase<?> copyBase();
 
     @Override
     public Device device() {
@@ -100,6 +163,23 @@ abstract class CausalLmBase<S> implements CausalLm {
         carried = Collections.unmodifiableMap(m);
     }
 
+    /** The carried files of an adapter folder, over the base's (an adapter trained here carries its tokenizer). */
+    void carryAdapterFiles(Path dir) throws IOException {
+        Map<String, byte[]> base = carried;
+        carryFiles(dir);
+        Map<String, byte[]> m = new LinkedHashMap<>(base);
+        m.putAll(carried);
+        carried = Collections.unmodifiableMap(m);
+    }
+
+    /** Removes and frees the adapters (the base trains again). */
+    void detachLora() {
+        if (lora == null) return;
+        lora.close();
+        lora = null;
+        dropActivations();
+    }
+
     /** Shares {@code other}'s carried files (a copy of a model keeps its tokenizer). */
     void carryFiles(CausalLm other) {
         carried = other.carriedFiles();
@@ -117,6 +197,10 @@ abstract class CausalLmBase<S> implements CausalLm {
 
     @Override
     public Tensor grads() {
+        if (grads == null) {
+            if (scope.isClosed()) throw new IllegalStateException("the model is closed");
+            grads = scope.zeros(device, DType.F32, layout.size());
+        }
         return grads;
     }
 
@@ -127,7 +211,7 @@ abstract class CausalLmBase<S> implements CausalLm {
 
     @Override
     public Tensor grad(String name) {
-        return layout.view(grads, name);
+        return layout.view(grads(), name);
     }
 
     @Override
@@ -137,7 +221,8 @@ abstract class CausalLmBase<S> implements CausalLm {
 
     @Override
     public void zeroGrad() {
-        grads.zero();
+        if (grads != null) grads.zero();
+        if (lora != null) lora.grads().zero();
     }
 
     /**
@@ -162,6 +247,10 @@ abstract class CausalLmBase<S> implements CausalLm {
     @Override
     public void setComputeEntropy(boolean on) {
         entropyOn = on;
+    }
+
+    boolean computesEntropy() {
+        return entropyOn;
     }
 
     @Override
@@ -230,6 +319,7 @@ abstract class CausalLmBase<S> implements CausalLm {
         a.logitsValid = false;
         a.hasEntropy = false;
 
+        if (lora != null) lora.beginForward((long) b * t);
         trunkForward(a.state, tokens, a.hidden);
         if (a.chunkRows == 0) {
             Matmul.matmul(a.hidden, headWeight(), a.logits, false, true, 1f, 0f);
@@ -412,7 +502,7 @@ abstract class CausalLmBase<S> implements CausalLm {
                 a.logitsValid = false;
                 Tensor dlogits = a.logits;
                 Matmul.matmul(dlogits, headWeight(), a.dhidden, false, false, 1f, 0f);
-                Matmul.matmul(dlogits, a.hidden, headGrad(), true, false, 1f, 1f);
+                if (trainsBase()) Matmul.matmul(dlogits, a.hidden, headGrad(), true, false, 1f, 1f);
             } else {
                 // per chunk: recompute the logits (the parameters have not changed), dlogits in their place
                 long[] want = {a.b, a.t};
@@ -426,7 +516,7 @@ abstract class CausalLmBase<S> implements CausalLm {
                             dentropy == null ? null : a.entropy.view(r0, r), dlogp.view(r0, r),
                             dentropy == null ? null : dentropy.view(r0, r), dlogits);
                     Matmul.matmul(dlogits, headWeight(), a.dhidden.view(r0 * C, r, C), false, false, 1f, 0f);
-                    Matmul.matmul(dlogits, a.hidden.view(r0 * C, r, C), headGrad(), true, false, 1f, 1f);
+                    if (trainsBase()) Matmul.matmul(dlogits, a.hidden.view(r0 * C, r, C), headGrad(), true, false, 1f, 1f);
                 }
             }
             if (dhidden != null) Bias.residual(a.dhidden, dhidden, a.dhidden);
@@ -564,6 +654,7 @@ abstract class CausalLmBase<S> implements CausalLm {
     @Override
     public void close() {
         dropActivations();
+        if (lora != null) lora.close();
         synchronized (this) {
             if (decoderMemory != null) decoderMemory.close();
             decoderMemory = null;

@@ -15,8 +15,10 @@ import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Consumer;
@@ -60,9 +62,10 @@ import java.util.function.Consumer;
 public final class Gpt extends CausalLmBase<Gpt.State> {
     private final GptConfig config;
     private final Block[] p;
-    private final Block[] g;
     private final Top pt;
-    private final Top gt;
+    /** Gradient views, made on the first backward that trains the base (a frozen base has no gradient buffer). */
+    private Block[] g;
+    private Top gt;
 
     /** Views of one block's parameters (or gradients). */
     private record Block(Tensor ln1w, Tensor ln1b, Tensor qkvw, Tensor qkvb, Tensor projw, Tensor projb, Tensor ln2w,
@@ -91,15 +94,17 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
         super(device, ParamLayout.gpt2(requireConfig(config)));
         this.config = config;
         ParamLayout layout = layout();
-        Tensor params = params(), grads = grads();
         p = new Block[config.nLayer()];
-        g = new Block[config.nLayer()];
-        for (int i = 0; i < p.length; i++) {
-            p[i] = Block.of(layout, params, i);
-            g[i] = Block.of(layout, grads, i);
-        }
-        pt = Top.of(layout, params);
-        gt = Top.of(layout, grads);
+        for (int i = 0; i < p.length; i++) p[i] = Block.of(layout, params(), i);
+        pt = Top.of(layout, params());
+    }
+
+    private void gradViews() {
+        if (g != null) return;
+        Block[] v = new Block[p.length];
+        for (int i = 0; i < v.length; i++) v[i] = Block.of(layout(), grads(), i);
+        gt = Top.of(layout(), grads());
+        g = v;
     }
 
     private static GptConfig requireConfig(GptConfig config) {
@@ -147,9 +152,8 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
         params().copyFrom(all);
     }
 
-    /** A new model with a copy of these weights (same config and device); gradients zero, no activations. */
     @Override
-    public Gpt copy() {
+    Gpt copyBase() {
         return newModel(config, device(), c -> {
             c.params().copyFrom(params());
             c.carryFiles(this);
@@ -168,7 +172,28 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
 
     @Override
     Tensor headGrad() {
+        gradViews();
         return gt.wte();
+    }
+
+    @Override
+    String family() {
+        return "GPT-2";
+    }
+
+    /** c_attn, attn.c_proj, c_fc and mlp.c_proj of each block (HF's Conv1D modules, here [out, in]). */
+    @Override
+    List<LoraAdapters.Site> linearModules() {
+        List<LoraAdapters.Site> out = new ArrayList<>();
+        long c = config.nEmbd();
+        for (int i = 0; i < p.length; i++) {
+            String h = "h." + i + ".";
+            out.add(new LoraAdapters.Site(h + "attn.c_attn", c, 3 * c));
+            out.add(new LoraAdapters.Site(h + "attn.c_proj", c, c));
+            out.add(new LoraAdapters.Site(h + "mlp.c_fc", c, 4 * c));
+            out.add(new LoraAdapters.Site(h + "mlp.c_proj", 4 * c, c));
+        }
+        return out;
     }
 
     /** A {@link KvCache} on this model. */
@@ -211,16 +236,16 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             Block w = p[l];
             Layer o = a.layers[l];
             LayerNorm.forward(x, w.ln1w(), w.ln1b(), eps, o.ln1, o.ln1Mean, o.ln1Rstd);
-            linear(o.ln1, w.qkvw(), w.qkvb(), o.qkv);
+            linear(l, "attn.c_attn", o.ln1, w.qkvw(), w.qkvb(), o.qkv);
             AttentionPermute.split(o.qkv, NH, o.q, o.k, o.v);
             FlashAttention.forward(o.q, o.k, o.v, tokens.dim(1), null, scale, a.atty, o.lse);  // fused: no [B, NH, T, T]
             AttentionPermute.merge(a.atty, o.attMerged);
-            linear(o.attMerged, w.projw(), w.projb(), a.tmpC);
+            linear(l, "attn.c_proj", o.attMerged, w.projw(), w.projb(), a.tmpC);
             Bias.residual(x, a.tmpC, o.res2);
             LayerNorm.forward(o.res2, w.ln2w(), w.ln2b(), eps, o.ln2, o.ln2Mean, o.ln2Rstd);
-            linear(o.ln2, w.fcw(), w.fcb(), o.fch);
+            linear(l, "mlp.c_fc", o.ln2, w.fcw(), w.fcb(), o.fch);
             Gelu.forward(o.fch, o.fchGelu);
-            linear(o.fchGelu, w.fcprojw(), w.fcprojb(), a.tmpC);
+            linear(l, "mlp.c_proj", o.fchGelu, w.fcprojw(), w.fcprojb(), a.tmpC);
             Bias.residual(o.res2, a.tmpC, o.res3);
             x = o.res3;
         }
@@ -233,39 +258,53 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
         float scale = (float) (1.0 / Math.sqrt(config.headSize()));
         Tensor xLast = p.length == 0 ? a.encoded : a.layers[p.length - 1].res3;
         Tensor dres = a.dres;
-        LayerNorm.backward(dln, xLast, pt.lnfw(), a.lnfMean, a.lnfRstd, dres, false, gt.lnfw(), gt.lnfb());
+        boolean base = trainsBase();
+        if (base) gradViews();
+        LayerNorm.backward(dln, xLast, pt.lnfw(), a.lnfMean, a.lnfRstd, dres, false, base ? gt.lnfw() : null,
+                base ? gt.lnfb() : null);
         for (int l = p.length - 1; l >= 0; l--) {
-            Block w = p[l], dw = g[l];
+            Block w = p[l], dw = base ? g[l] : FROZEN;
             Layer o = a.layers[l];
             Tensor xIn = l == 0 ? a.encoded : a.layers[l - 1].res3;
             // MLP branch: res3 = res2 + c_proj(gelu(c_fc(ln_2(res2))))
-            linearBackward(dres, o.fchGelu, w.fcprojw(), dw.fcprojw(), dw.fcprojb(), a.dfch, a);
+            linearBackward(l, "mlp.c_proj", dres, o.fchGelu, w.fcprojw(), dw.fcprojw(), dw.fcprojb(), a.dfch, a);
             Gelu.backward(o.fch, a.dfch, a.dfch);
-            linearBackward(a.dfch, o.ln2, w.fcw(), dw.fcw(), dw.fcb(), dln, a);
+            linearBackward(l, "mlp.c_fc", a.dfch, o.ln2, w.fcw(), dw.fcw(), dw.fcb(), dln, a);
             LayerNorm.backward(dln, o.res2, w.ln2w(), o.ln2Mean, o.ln2Rstd, dres, true, dw.ln2w(), dw.ln2b());
             // attention branch: res2 = xIn + c_proj(merge(softmax(q·kᵀ)·v))
-            linearBackward(dres, o.attMerged, w.projw(), dw.projw(), dw.projb(), dln, a);
+            linearBackward(l, "attn.c_proj", dres, o.attMerged, w.projw(), dw.projw(), dw.projb(), dln, a);
             AttentionPermute.mergeBackward(dln, a.datty);                   // dY [B, NH, T, HS]
             AttentionPermute.mergeBackward(o.attMerged, a.atty);            // Y again, from the saved merged copy
             FlashAttention.backward(o.q, o.k, o.v, tokens.dim(1), null, scale, a.atty, o.lse, a.datty, a.dq, a.dk, a.dv, null);
             AttentionPermute.splitBackward(a.dq, a.dk, a.dv, NH, a.dqkv);
-            linearBackward(a.dqkv, o.ln1, w.qkvw(), dw.qkvw(), dw.qkvb(), dln, a);
+            linearBackward(l, "attn.c_attn", a.dqkv, o.ln1, w.qkvw(), dw.qkvw(), dw.qkvb(), dln, a);
             LayerNorm.backward(dln, xIn, w.ln1w(), o.ln1Mean, o.ln1Rstd, dres, true, dw.ln1w(), dw.ln1b());
         }
-        Embedding.backward(dres, tokens, gt.wte(), gt.wpe());
+        if (base) Embedding.backward(dres, tokens, gt.wte(), gt.wpe());
     }
 
-    /** out = x·Wᵀ + bias, W [out, in]. */
-    private static void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
+    /** The gradient views of a frozen base: none (the LayerNorm backward skips null ones, linearBackward all). */
+    private static final Block FROZEN = new Block(null, null, null, null, null, null, null, null, null, null, null, null);
+
+    /** out = x·Wᵀ + bias, W [out, in], plus block l's LoRA update of {@code module} when it has one. */
+    private void linear(int l, String module, Tensor x, Tensor w, Tensor bias, Tensor out) {
         Matmul.matmul(x, w, out, false, true, 1f, 0f);
         Bias.add(out, bias);
+        if (lora() != null) lora().forward("h." + l + "." + module, x, out, true);
     }
 
-    /** For out = x·Wᵀ + b: dW += doutᵀ·x, db += Σ dout, dx = dout·W (overwritten). */
-    private static void linearBackward(Tensor dout, Tensor x, Tensor w, Tensor dw, Tensor db, Tensor dx, State a) {
-        Bias.backward(dout, db, a.biasWork);
-        Matmul.matmul(dout, x, dw, true, false, 1f, 1f);
+    /**
+     * For out = x·Wᵀ + b: dW += doutᵀ·x, db += Σ dout (not when the base is frozen: dw null), dx = dout·W
+     * (overwritten), then the LoRA backward of {@code module} (its A, B gradients and its share of dx).
+     */
+    private void linearBackward(int l, String module, Tensor dout, Tensor x, Tensor w, Tensor dw, Tensor db, Tensor dx,
+                                State a) {
+        if (dw != null) {
+            Bias.backward(dout, db, a.biasWork);
+            Matmul.matmul(dout, x, dw, true, false, 1f, 1f);
+        }
         Matmul.matmul(dout, w, dx, false, false, 1f, 0f);
+        if (lora() != null) lora().backward("h." + l + "." + module, dout, x, dx);
     }
 
     @Override
@@ -341,7 +380,7 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
 
     /** Writes {@code dir/model.safetensors} + {@code dir/config.json} in Hugging Face's GPT-2 layout. */
     @Override
-    public void save(Path dir, SaveOptions options) throws IOException {
+    public void saveBase(Path dir, SaveOptions options) throws IOException {
         HfGpt2Layout.save(dir, config, toHf(), options.writer(config.toJson(), carriedFiles()));
     }
 
@@ -351,6 +390,7 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
         Gpt m = newModel(ck.config(), device, g -> g.loadHf(ck.params()));
         try {
             m.carryFiles(dir);
+            m.setSource(dir);
             return m;
         } catch (IOException | RuntimeException e) {
             m.close();

@@ -136,6 +136,7 @@ public final class KvCache extends KvDecoder {
     private void linear(Tensor x, String name, Tensor out) {
         Matmul.matmul(x, model.param(name + ".weight"), out, false, true, 1f, 0f);
         Bias.add(out, model.param(name + ".bias"));
+        if (model.lora() != null) model.lora().forward(name, x, out, false);
     }
 
     @Override

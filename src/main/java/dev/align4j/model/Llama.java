@@ -16,9 +16,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
@@ -66,8 +68,11 @@ public final class Llama extends CausalLmBase<Llama.State> {
     /** Keys of the source config.json that {@link LlamaConfig#toJson} does not write (token ids, ...), kept on save. */
     private final Map<String, JsonNode> extraConfig;
     private final Tensor invFreq;
-    private final Layer[] p, g;
-    private final Tensor embed, dEmbed, lmHead, dLmHead, finalNorm, dFinalNorm;
+    private final Layer[] p;
+    private final Tensor embed, lmHead, finalNorm;
+    /** Gradient views, made on the first backward that trains the base (a frozen base has no gradient buffer). */
+    private Layer[] g;
+    private Tensor dEmbed, dLmHead, dFinalNorm;
 
     /** One decoder layer's parameter (or gradient) views; biases and q/k norms null when the model has none. */
     private record Layer(Tensor inNorm, Tensor q, Tensor k, Tensor v, Tensor qBias, Tensor kBias, Tensor vBias,
@@ -110,17 +115,20 @@ public final class Llama extends CausalLmBase<Llama.State> {
         }
         ParamLayout layout = layout();
         p = new Layer[config.numLayers()];
-        g = new Layer[config.numLayers()];
-        for (int l = 0; l < p.length; l++) {
-            p[l] = Layer.of(config, layout, params(), l);
-            g[l] = Layer.of(config, layout, grads(), l);
-        }
+        for (int l = 0; l < p.length; l++) p[l] = Layer.of(config, layout, params(), l);
         embed = param("model.embed_tokens.weight");
-        dEmbed = grad("model.embed_tokens.weight");
         lmHead = config.tieWordEmbeddings() ? embed : param("lm_head.weight");
-        dLmHead = config.tieWordEmbeddings() ? dEmbed : grad("lm_head.weight");
         finalNorm = param("model.norm.weight");
+    }
+
+    private void gradViews() {
+        if (g != null) return;
+        Layer[] v = new Layer[p.length];
+        for (int l = 0; l < v.length; l++) v[l] = Layer.of(config, layout(), grads(), l);
+        dEmbed = grad("model.embed_tokens.weight");
+        dLmHead = config.tieWordEmbeddings() ? dEmbed : grad("lm_head.weight");
         dFinalNorm = grad("model.norm.weight");
+        g = v;
     }
 
     private static LlamaConfig requireConfig(LlamaConfig config) {
@@ -162,7 +170,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
     }
 
     @Override
-    public Llama copy() {
+    Llama copyBase() {
         Llama c = new Llama(config, device(), extraConfig);
         try {
             c.params().copyFrom(params());
@@ -191,7 +199,32 @@ public final class Llama extends CausalLmBase<Llama.State> {
 
     @Override
     Tensor headGrad() {
+        gradViews();
         return dLmHead;
+    }
+
+    @Override
+    String family() {
+        return config.modelType();
+    }
+
+    /** q, k, v, o and gate, up, down of each layer. */
+    @Override
+    List<LoraAdapters.Site> linearModules() {
+        List<LoraAdapters.Site> out = new ArrayList<>();
+        long c = config.hiddenSize(), f = config.intermediateSize();
+        long qd = (long) config.numHeads() * config.headDim(), kvd = (long) config.numKvHeads() * config.headDim();
+        for (int l = 0; l < p.length; l++) {
+            String a = "model.layers." + l + ".self_attn.", m = "model.layers." + l + ".mlp.";
+            out.add(new LoraAdapters.Site(a + "q_proj", c, qd));
+            out.add(new LoraAdapters.Site(a + "k_proj", c, kvd));
+            out.add(new LoraAdapters.Site(a + "v_proj", c, kvd));
+            out.add(new LoraAdapters.Site(a + "o_proj", qd, c));
+            out.add(new LoraAdapters.Site(m + "gate_proj", c, f));
+            out.add(new LoraAdapters.Site(m + "up_proj", c, f));
+            out.add(new LoraAdapters.Site(m + "down_proj", f, c));
+        }
+        return out;
     }
 
     @Override
@@ -240,6 +273,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
                 for (Map.Entry<String, long[]> e : expected.entrySet())
                     m.setParam(e.getKey(), ck.floats(e.getKey(), e.getValue()));
                 m.carryFiles(hfFolder);
+                m.setSource(hfFolder);
                 return m;
             } catch (IOException | RuntimeException | Error e) {
                 m.close();
@@ -264,7 +298,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
      * dtype, config.json (this config plus the source config's other keys), the carried tokenizer files.
      */
     @Override
-    public void save(Path dir, SaveOptions options) throws IOException {
+    public void saveBase(Path dir, SaveOptions options) throws IOException {
         HfCheckpointWriter w = options.writer(config.toJson(extraConfig), carriedFiles());
         for (ParamLayout.Entry e : layout().entries()) w.tensor(e.name(), param(e.name()).toFloatArray(), e.shape());
         w.write(dir);
@@ -342,9 +376,10 @@ public final class Llama extends CausalLmBase<Llama.State> {
             Tensor h = a.resid[l];
             RmsNorm.forward(h, w.inNorm(), eps, o.x1, o.rstd1);
             Tensor q = o.qPre != null ? o.qPre : a.q, k = o.kPre != null ? o.kPre : a.k;
-            linear(o.x1, w.q(), w.qBias(), q);
-            linear(o.x1, w.k(), w.kBias(), k);
-            linear(o.x1, w.v(), w.vBias(), a.v);
+            String at = "model.layers." + l + ".self_attn.", mlp = "model.layers." + l + ".mlp.";
+            linear(at + "q_proj", o.x1, w.q(), w.qBias(), q);
+            linear(at + "k_proj", o.x1, w.k(), w.kBias(), k);
+            linear(at + "v_proj", o.x1, w.v(), w.vBias(), a.v);
             if (w.qNorm() != null) {
                 RmsNorm.forward(heads(q, a), w.qNorm(), eps, heads(a.q, a), o.qRstd);
                 RmsNorm.forward(kvHeads(k, a), w.kNorm(), eps, kvHeads(a.k, a), o.kRstd);
@@ -357,12 +392,13 @@ public final class Llama extends CausalLmBase<Llama.State> {
             // GQA views (class comment): q as [B·KV, g·T, D], scores [B·KV, g·T, T], y likewise
             FlashAttention.forward(o.qh, o.kh, o.vh, T, null, scale, a.y, o.lse);  // fused: no [B, H, T, T], GQA in place
             AttentionPermute.merge(a.y, o.ym);          // [B, H, T, D] -> [B, T, H·D]
-            linear(o.ym, w.o(), null, a.tmp);
+            linear(at + "o_proj", o.ym, w.o(), null, a.tmp);
             Bias.residual(h, a.tmp, o.hmid);
             RmsNorm.forward(o.hmid, w.postNorm(), eps, o.x2, o.rstd2);
-            linear(o.x2, w.gateUp(), null, o.gu);
+            Matmul.matmul(o.x2, w.gateUp(), o.gu, false, true, 1f, 0f);
+            if (lora() != null) lora().forwardPair(mlp + "gate_proj", mlp + "up_proj", o.x2, o.gu, true);
             SwiGlu.forward(o.gu, o.act);
-            linear(o.act, w.down(), null, a.tmp);
+            linear(mlp + "down_proj", o.act, w.down(), null, a.tmp);
             Bias.residual(o.hmid, a.tmp, a.resid[l + 1]);
         }
         RmsNorm.forward(a.resid[p.length], finalNorm, eps, hidden, a.rstdF);
@@ -373,20 +409,22 @@ public final class Llama extends CausalLmBase<Llama.State> {
         long T = a.t, D = config.headDim();
         float scale = (float) (1.0 / Math.sqrt(D));
         Tensor dres = a.dres;
-        RmsNorm.backward(dhidden, a.resid[p.length], finalNorm, a.rstdF, dres, false, dFinalNorm);
+        boolean base = trainsBase();
+        if (base) gradViews();
+        RmsNorm.backward(dhidden, a.resid[p.length], finalNorm, a.rstdF, dres, false, base ? dFinalNorm : null);
         for (int l = p.length - 1; l >= 0; l--) {
-            Layer w = p[l], dw = g[l];
+            Layer w = p[l], dw = base ? g[l] : FROZEN;
             Saved o = a.layers[l];
+            String at = "model.layers." + l + ".self_attn.", mlp = "model.layers." + l + ".mlp.";
             // MLP: resid[l+1] = hmid + down(swiglu(gate|up(x2)))
-            Matmul.matmul(dres, o.act, dw.down(), true, false, 1f, 1f);
-            Matmul.matmul(dres, w.down(), a.dact, false, false, 1f, 0f);
+            linearBackward(mlp + "down_proj", dres, o.act, w.down(), dw.down(), null, a.dact, 0f, a);
             SwiGlu.backward(o.gu, a.dact, a.dgu);
-            Matmul.matmul(a.dgu, o.x2, dw.gateUp(), true, false, 1f, 1f);
+            if (base) Matmul.matmul(a.dgu, o.x2, dw.gateUp(), true, false, 1f, 1f);
             Matmul.matmul(a.dgu, w.gateUp(), a.dx, false, false, 1f, 0f);
+            if (lora() != null) lora().backwardPair(mlp + "gate_proj", mlp + "up_proj", a.dgu, o.x2, a.dx);
             RmsNorm.backward(a.dx, o.hmid, w.postNorm(), o.rstd2, dres, true, dw.postNorm());
             // attention: hmid = resid[l] + o_proj(merge(softmax(q·kᵀ)·v))
-            Matmul.matmul(dres, o.ym, dw.o(), true, false, 1f, 1f);
-            Matmul.matmul(dres, w.o(), a.dym, false, false, 1f, 0f);
+            linearBackward(at + "o_proj", dres, o.ym, w.o(), dw.o(), null, a.dym, 0f, a);
             AttentionPermute.mergeBackward(a.dym, a.dy);  // dY [B, H, T, D]
             AttentionPermute.mergeBackward(o.ym, a.y);    // Y again, from the saved merged copy
             FlashAttention.backward(o.qh, o.kh, o.vh, T, null, scale, a.y, o.lse, a.dy, a.dqh, a.dkh, a.dvh, a.flashWork);
@@ -400,13 +438,16 @@ public final class Llama extends CausalLmBase<Llama.State> {
                 RmsNorm.backward(kvHeads(a.dk, a), kvHeads(o.kPre, a), w.kNorm(), o.kRstd, kvHeads(a.dk, a), false,
                         dw.kNorm());
             }
-            linearBackward(a.dq, o.x1, w.q(), dw.q(), dw.qBias(), a.dx, 0f, a);
-            linearBackward(a.dk, o.x1, w.k(), dw.k(), dw.kBias(), a.dx, 1f, a);
-            linearBackward(a.dv, o.x1, w.v(), dw.v(), dw.vBias(), a.dx, 1f, a);
+            linearBackward(at + "q_proj", a.dq, o.x1, w.q(), dw.q(), dw.qBias(), a.dx, 0f, a);
+            linearBackward(at + "k_proj", a.dk, o.x1, w.k(), dw.k(), dw.kBias(), a.dx, 1f, a);
+            linearBackward(at + "v_proj", a.dv, o.x1, w.v(), dw.v(), dw.vBias(), a.dx, 1f, a);
             RmsNorm.backward(a.dx, a.resid[l], w.inNorm(), o.rstd1, dres, true, dw.inNorm());
         }
-        Embedding.backward(dres, tokens, dEmbed, null);
+        if (base) Embedding.backward(dres, tokens, dEmbed, null);
     }
+
+    /** The gradient views of a frozen base: none (the norms' backwards skip null ones, linearBackward all). */
+    private static final Layer FROZEN = new Layer(null, null, null, null, null, null, null, null, null, null, null, null, null);
 
     /** {@code [B, T, H·D]} viewed as {@code [B, T, H, D]} (rows of one head, for the q norm). */
     private Tensor heads(Tensor x, State a) {
@@ -417,18 +458,25 @@ public final class Llama extends CausalLmBase<Llama.State> {
         return x.view(0, a.b, a.t, config.numKvHeads(), config.headDim());
     }
 
-    /** {@code out = x·Wᵀ (+ bias)} with {@code W [out, in]}. */
-    private static void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
+    /** {@code out = x·Wᵀ (+ bias)} with {@code W [out, in]}, plus the LoRA update of {@code module} when it has one. */
+    private void linear(String module, Tensor x, Tensor w, Tensor bias, Tensor out) {
         Matmul.matmul(x, w, out, false, true, 1f, 0f);
         if (bias != null) Bias.add(out, bias);
+        if (lora() != null) lora().forward(module, x, out, true);
     }
 
-    /** For out = x·Wᵀ (+ b): dW += doutᵀ·x, db += Σ dout, dx = dout·W + beta·dx. */
-    private static void linearBackward(Tensor dout, Tensor x, Tensor w, Tensor dw, Tensor db, Tensor dx, float beta,
-                                       State a) {
-        if (db != null) Bias.backward(dout, db, a.biasWork.view(0, Bias.workSize((long) a.b * a.t, dout.dim(-1))));
-        Matmul.matmul(dout, x, dw, true, false, 1f, 1f);
+    /**
+     * For out = x·Wᵀ (+ b): dW += doutᵀ·x, db += Σ dout (not when the base is frozen: dw null), dx = dout·W + beta·dx,
+     * then the LoRA backward of {@code module} (its A, B gradients and its share of dx).
+     */
+    private void linearBackward(String module, Tensor dout, Tensor x, Tensor w, Tensor dw, Tensor db, Tensor dx, float beta,
+                                State a) {
+        if (dw != null) {
+            if (db != null) Bias.backward(dout, db, a.biasWork.view(0, Bias.workSize((long) a.b * a.t, dout.dim(-1))));
+            Matmul.matmul(dout, x, dw, true, false, 1f, 1f);
+        }
         Matmul.matmul(dout, w, dx, false, false, 1f, beta);
+        if (lora() != null) lora().backward(module, dout, x, dx);
     }
 
     /** The trunk's buffers of one (B, T): per-layer saved state, plus scratch shared by the layers. */

@@ -103,6 +103,7 @@ public final class LlamaKvCache extends KvDecoder {
             Bias.residual(w.x, w.tmp, w.x);
             RmsNorm.forward(w.x, model.param(p + "post_attention_layernorm.weight"), eps, w.norm, null);
             Matmul.matmul(w.norm, gateUp(p), w.gu, false, true, 1f, 0f);
+            if (model.lora() != null) model.lora().forwardPair(p + "mlp.gate_proj", p + "mlp.up_proj", w.norm, w.gu, false);
             SwiGlu.forward(w.gu, w.act);
             linear(w.act, p + "mlp.down_proj", w.tmp);
             Bias.residual(w.x, w.tmp, w.x);
@@ -127,6 +128,7 @@ public final class LlamaKvCache extends KvDecoder {
     private void linear(Tensor x, String name, Tensor out) {
         Matmul.matmul(x, model.param(name + ".weight"), out, false, true, 1f, 0f);
         if (model.layout().has(name + ".bias")) Bias.add(out, model.param(name + ".bias"));
+        if (model.lora() != null) model.lora().forward(name, x, out, false);
     }
 
     @Override

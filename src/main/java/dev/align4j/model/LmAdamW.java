@@ -11,10 +11,11 @@ import java.util.List;
  * AdamW for a {@link CausalLm}: one step over the flat parameter buffer (PyTorch's {@code torch.optim.AdamW}
  * arithmetic, see {@link AdamW}), weight decay only on the 2-D tensors ({@link ParamLayout#decayRanges()}),
  * and optional global-norm clipping ({@code clip_grad_norm_}) whose factor stays on the device. The moments
- * are two more flat buffers owned by this object.
+ * are two more flat buffers owned by this object. With LoRA adapters attached (before this is made) it steps the
+ * adapters only (all decayed), as {@link dev.align4j.train.Optimizer#group}.
  */
 public final class LmAdamW implements AutoCloseable {
-    private final CausalLm model;
+    private final Tensor params, grads;
     private final Scope scope = new Scope();
     private final Tensor m, v, normOut, normWork;
     private final List<AdamW.Range> decay;
@@ -22,8 +23,11 @@ public final class LmAdamW implements AutoCloseable {
 
     public LmAdamW(CausalLm model) {
         if (model == null) throw new IllegalArgumentException("model must not be null");
-        this.model = model;
-        long n = model.params().numel();
+        LoraAdapters lora = model.lora();
+        if (lora != null) lora.config().requireNoDropout();
+        params = lora != null ? lora.params() : model.params();
+        grads = lora != null ? lora.grads() : model.grads();
+        long n = params.numel();
         try {
             m = scope.zeros(model.device(), DType.F32, n);
             v = scope.zeros(model.device(), DType.F32, n);
@@ -33,7 +37,7 @@ public final class LmAdamW implements AutoCloseable {
             scope.close();
             throw e;
         }
-        decay = model.layout().decayRanges();
+        decay = (lora != null ? lora.layout() : model.layout()).decayRanges();
     }
 
     /**
@@ -45,11 +49,11 @@ public final class LmAdamW implements AutoCloseable {
         boolean clip = maxGradNorm > 0 && !Float.isInfinite(maxGradNorm);
         float norm = Float.NaN;
         if (clip) {
-            GradNorm.compute(model.grads(), maxGradNorm, normWork, normOut);
+            GradNorm.compute(grads, maxGradNorm, normWork, normOut);
             norm = normOut.getFloat(0);
         }
         step++;
-        AdamW.step(model.params(), model.grads(), m, v, config, step, 1f, clip ? normOut : null, decay);
+        AdamW.step(params, grads, m, v, config, step, 1f, clip ? normOut : null, decay);
         return norm;
     }
 

@@ -91,6 +91,8 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
         super(NAME, dir, config, resumed, owns);
         if (policy == null || rewards == null || tokenizer == null)
             throw new IllegalArgumentException("policy, rewards and tokenizer must not be null");
+        // LoRA: the reference is the policy with its adapters off (TRL's disable_adapter), no second model
+        if (reference == null && config.loss().beta() > 0 && policy.lora() != null) reference = policy.adaptersOff();
         if (config.loss().beta() > 0 && reference == null)
             throw new IllegalArgumentException("beta = " + config.loss().beta() + " needs a reference model (or beta 0)");
         if (reference != null && reference == policy)

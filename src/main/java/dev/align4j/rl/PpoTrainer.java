@@ -90,8 +90,11 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
     private PpoTrainer(CausalLm policy, CausalLm reference, CausalLm critic, ScalarHead valueHead, RewardFunction reward, List<int[]> prompts,
                        PpoConfig config, Ids ids, Path dir, boolean owns) throws IOException {
         super(NAME, dir, config, owns, owns);
+        // LoRA: the reference is the policy with its adapters off (TRL's disable_adapter), no second model
+        if (reference == null && policy != null && policy.lora() != null) reference = policy.adaptersOff();
         if (policy == null || reference == null || reward == null)
-            throw new IllegalArgumentException("policy, reference and reward must not be null");
+            throw new IllegalArgumentException("policy, reference and reward must not be null (the reference may be null when the"
+                    + " policy has LoRA adapters)");
         boolean group = config.advantage().baseline() == PpoConfig.Baseline.GROUP;
         if (group && (critic != null || valueHead != null))
             throw new IllegalArgumentException("baseline GROUP trains no critic: pass null for critic and valueHead");

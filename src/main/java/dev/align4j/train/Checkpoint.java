@@ -3,6 +3,7 @@ package dev.align4j.train;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.align4j.model.CausalLm;
 import dev.align4j.model.HfGpt2Layout;
+import dev.align4j.model.PeftAdapter;
 import dev.align4j.model.SafeTensorsFile;
 import dev.align4j.tensor.Device;
 import java.io.IOException;
@@ -92,17 +93,29 @@ public final class Checkpoint implements AutoCloseable {
     /** The GPT saved in {@code dir()/sub} ("" for the trained model itself), checked to be from this step. */
     public CausalLm loadModel(String sub, Device device) throws IOException {
         Path d = sub.isEmpty() ? dir : dir.resolve(sub);
-        try (dev.align4j.model.SafeTensorsCheckpoint ck = dev.align4j.model.SafeTensorsCheckpoint.open(d)) {
-            for (SafeTensorsFile w : ck.files()) {
-                String ws = w.metadata().get(STEP);
-                if (!Long.toString(step).equals(ws))
-                    throw new IOException(w.path() + " is from step " + ws + " but " + state.path() + " from step " + step);
+        if (PeftAdapter.isAdapterFolder(d)) {
+            // LoRA: the adapters (from this step) on the base they point at
+            try (SafeTensorsFile w = SafeTensorsFile.open(d.resolve(PeftAdapter.WEIGHTS))) {
+                checkStep(w);
+            }
+        } else {
+            try (dev.align4j.model.SafeTensorsCheckpoint ck = dev.align4j.model.SafeTensorsCheckpoint.open(d)) {
+                for (SafeTensorsFile w : ck.files()) checkStep(w);
             }
         }
         return CausalLm.load(d, device);
     }
 
-    /** Saves {@code model} into {@code dir} in its family's Hugging Face layout with {@code step} in its metadata. */
+    private void checkStep(SafeTensorsFile w) throws IOException {
+        String ws = w.metadata().get(STEP);
+        if (!Long.toString(step).equals(ws))
+            throw new IOException(w.path() + " is from step " + ws + " but " + state.path() + " from step " + step);
+    }
+
+    /**
+     * Saves {@code model} into {@code dir} in its family's Hugging Face layout with {@code step} in its metadata; with
+     * LoRA adapters, the adapters only, in PEFT's format, pointing at the base's folder.
+     */
     public static void saveModel(Path dir, CausalLm model, long step) throws IOException {
         model.save(dir, dev.align4j.model.SaveOptions.DEFAULT.withMetadata(STEP, Long.toString(step)));
     }

@@ -83,7 +83,8 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
         boolean useRef = config.loss().type().needsReference();
         float[][] refTrain = null, refEval = null;
         if (useRef) {
-            CausalLm ref = reference != null ? reference : policy;
+            // LoRA: the reference is the policy with its adapters off (TRL's disable_adapter), no second model
+            CausalLm ref = reference != null ? reference : policy.lora() != null ? policy.adaptersOff() : policy;
             if (reference != null) {
                 if (reference.config().vocabSize() != policy.config().vocabSize())
                     throw new IllegalArgumentException("reference has vocabulary " + reference.config().vocabSize()

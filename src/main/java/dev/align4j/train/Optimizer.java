@@ -3,6 +3,7 @@ package dev.align4j.train;
 import dev.align4j.kernels.AdamW;
 import dev.align4j.kernels.GradNorm;
 import dev.align4j.model.CausalLm;
+import dev.align4j.model.LoraAdapters;
 import dev.align4j.model.SafeTensorsFile;
 import dev.align4j.model.SafeTensorsWriter;
 import dev.align4j.model.ScalarHead;
@@ -54,8 +55,17 @@ public final class Optimizer implements AutoCloseable {
         }
     }
 
-    /** The GPT's parameters, weight decay on its 2-D weights. */
+    /**
+     * The model's trainable parameters: all of them, weight decay on the 2-D weights; or, with LoRA adapters attached,
+     * the adapters' A and B ("lora", all decayed, as transformers' Trainer decays every weight that is not a bias or
+     * a norm).
+     */
     public static Group group(CausalLm model) {
+        LoraAdapters lora = model.lora();
+        if (lora != null) {
+            lora.config().requireNoDropout();
+            return new Group("lora", lora.params(), lora.grads(), lora.layout().decayRanges());
+        }
         return new Group("model", model.params(), model.grads(), model.layout().decayRanges());
     }
 
