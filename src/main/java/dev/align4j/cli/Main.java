@@ -41,6 +41,7 @@ public final class Main implements Runnable {
             PpoCommand::new,
             GrpoCommand::new,
             DpoCommand::new,
+            MergeCommand::new,
             GenerateCommand::new,
             ScoreCommand::new,
             EvalCommand::new,
