@@ -6,12 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.align4j.data.tasks.Split;
+import dev.align4j.data.tasks.Task;
+import dev.align4j.data.tasks.TaskSuite;
 import dev.align4j.model.Gpt;
+import dev.align4j.model.LoraConfig;
 import dev.align4j.model.GptConfig;
 import dev.align4j.rl.reward.CombinedReward;
 import dev.align4j.rl.reward.RewardException;
 import dev.align4j.rl.reward.RewardFunction;
 import dev.align4j.tensor.Device;
+import dev.align4j.testing.TaskBase;
 import dev.align4j.tokenizer.Tokenizer;
 import dev.align4j.tokenizer.Tokenizers;
 import dev.align4j.train.OptimConfig;
@@ -75,6 +80,42 @@ class GrpoTrainerTest {
             assertTrue(lines.get(0).containsKey(k), k);
         // one optimizer step per generation batch: on-policy, so the ratio is 1 and nothing is clipped
         assertEquals(0.0, ((Number) lines.get(3).get("clip_ratio/region_mean")).doubleValue(), 0.0);
+    }
+
+    /**
+     * LoRA (all linear modules) on the task suite's prompts: the adapters alone raise the reward, the base's weights stay
+     * bit for bit, and with β &gt; 0 the reference is the policy with its adapters off (no second model): its KL
+     * starts at 0 (B = 0) and grows.
+     */
+    @Test
+    void loraRaisesTheRewardOnTaskPromptsWithTheAdaptersOffAsReference(@TempDir Path dir) throws Exception {
+        List<GrpoTrainer.Prompt> prompts = new ArrayList<>();
+        for (Task t : TaskSuite.level(1).generate(40, 3, Split.TRAIN)) prompts.add(new GrpoTrainer.Prompt(TOK.encode(t.prompt()), t));
+        GrpoConfig base = config(30).withBatches(8, 4, 8, 1);
+        GrpoConfig cfg = base.withLoss(withBeta(base.loss(), 0.02f)).withOptim(OptimConfig.constant(5e-3, 0));
+        List<Map<String, Object>> lines;
+        try (Gpt policy = Gpt.load(TaskBase.sft(dir, new GptConfig(2, 2, 32, 64, TOK.vocabSize()), 1, 150), Device.cpu())) {
+            float[] start = policy.params().toFloatArray();
+            policy.attachLora(LoraConfig.defaults(8).withAlpha(16).withTargets(List.of(LoraConfig.ALL_LINEAR)), 4);
+            try (GrpoTrainer t = GrpoTrainer.create(policy, null, CombinedReward.of(LOWER), prompts, TOK, cfg, dir.resolve("run"))) {
+                lines = t.train();
+            }
+            assertArrayEquals(start, policy.params().toFloatArray(), "the frozen base");
+        }
+        double first = 0, last = 0;
+        for (int i = 0; i < 5; i++) {
+            first += ((Number) lines.get(i).get("reward")).doubleValue() / 5;
+            last += ((Number) lines.get(lines.size() - 1 - i).get("reward")).doubleValue() / 5;
+        }
+        assertTrue(last > first + 0.1, "reward " + first + " -> " + last);
+        // objective/kl: Σ_t ℓ_old − ℓ_ref of the step's samples before its updates
+        assertEquals(0.0, ((Number) lines.get(0).get("objective/kl")).doubleValue(), 0.0, "a fresh adapter is the reference");
+        assertTrue(((Number) lines.get(lines.size() - 1).get("objective/kl")).doubleValue() > 0, "the KL to the adapters-off policy grows");
+    }
+
+    static GrpoConfig.Loss withBeta(GrpoConfig.Loss l, float beta) {
+        return new GrpoConfig.Loss(l.lossType(), l.importanceSamplingLevel(), l.epsilon(), l.epsilonHigh(), l.sequenceEpsilon(),
+                l.sequenceEpsilonHigh(), beta, l.scaleRewards(), l.maskTruncatedCompletions(), l.overlongBuffer(), l.overlongPenalty());
     }
 
     @Test
