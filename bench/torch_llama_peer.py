@@ -154,14 +154,40 @@ def matmul_gflops(m, n, k, reps=5):
     return f / best, f / max(best_cpu, 1e-9)
 
 
+class LoraLinear(nn.Module):
+    """PEFT's LoRA on a frozen nn.Linear, re-typed (no peft here): y = base(x) + s·(x·Aᵀ)·Bᵀ, A Kaiming-uniform, B zero."""
+
+    def __init__(self, base, r, alpha):
+        super().__init__()
+        self.base, self.s = base, alpha / r
+        self.lora_A = nn.Linear(base.in_features, r, bias=False)
+        self.lora_B = nn.Linear(r, base.out_features, bias=False)
+        nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
+        nn.init.zeros_(self.lora_B.weight)
+
+    def forward(self, x):
+        return self.base(x) + self.lora_B(self.lora_A(x)) * self.s
+
+
+def add_lora(model, r):
+    """Freezes every weight and wraps every linear module of the layers (all-linear; not the head), alpha 2r."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for layer in model.layers:
+        for name in ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"):
+            setattr(layer, name, LoraLinear(getattr(layer, name), r, 2 * r))
+
+
 def emit(d):
     print("RESULT " + json.dumps(d), flush=True)
 
 
 def train(a, model):
     n_params = sum(p.numel() for p in model.parameters())
-    decay = [p for p in model.parameters() if p.dim() == 2]
-    other = [p for p in model.parameters() if p.dim() != 2]
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    n_train = sum(p.numel() for p in trainable)
+    decay = [p for p in trainable if p.dim() == 2]
+    other = [p for p in trainable if p.dim() != 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": other, "weight_decay": 0.0}],
                             lr=3e-4, betas=(0.9, 0.95), eps=1e-8)
     g = torch.Generator().manual_seed(1)
@@ -176,7 +202,7 @@ def train(a, model):
         t1, c1 = time.perf_counter(), time.process_time()
         loss.backward()
         t2, c2 = time.perf_counter(), time.process_time()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         opt.step()
         t3, c3 = time.perf_counter(), time.process_time()
         c = c3 - c0  # the whole process: every thread's CPU time
@@ -194,13 +220,13 @@ def train(a, model):
             opt.step()
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25), flush=True)
     med = statistics.median(times)
-    emit(dict(bench="train", impl="pytorch", B=a.B, T=a.T, threads=torch.get_num_threads(), params=n_params,
+    emit(dict(bench="train", impl="pytorch" + (f"-lora{a.lora_r}" if a.lora_r else ""), trainable_params=n_train, B=a.B, T=a.T, threads=torch.get_num_threads(), params=n_params,
               step_ms=[x * 1e3 for x in times], median_ms=med * 1e3, tokens_per_s=a.B * a.T / med,
               forward_ms=statistics.median(fwd) * 1e3, backward_ms=statistics.median(bwd) * 1e3,
               update_ms=statistics.median(upd) * 1e3, cpu_ms=[x * 1e3 for x in cpu],
               median_cpu_ms=statistics.median(cpu) * 1e3, cpu_forward_ms=statistics.median(cf) * 1e3,
               cpu_backward_ms=statistics.median(cb) * 1e3, cpu_update_ms=statistics.median(cu) * 1e3,
-              state_bytes=4 * n_params * 4, rss_before_mb=a.rss_before_mb, peak_rss_mb=peak_rss_mb()))
+              state_bytes=4 * n_params + 12 * n_train, rss_before_mb=a.rss_before_mb, peak_rss_mb=peak_rss_mb()))
 
 
 @torch.inference_mode()
@@ -248,6 +274,8 @@ def main():
     ap.add_argument("--eps", type=float, default=1e-5)
     ap.add_argument("--rope-theta", type=float, default=10000.0)
     ap.add_argument("--untied", dest="tied", action="store_false")
+    ap.add_argument("--lora-r", type=int, default=0, help="train: LoRA adapters of rank r (alpha 2r) on every linear module of "
+                    "the layers, the base frozen (as LlamaTrainBench --lora-r)")
     ap.add_argument("--profile", action="store_true", help="train: one more step under torch.profiler, ops by self CPU time")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -263,6 +291,8 @@ def main():
     torch.manual_seed(1)
     model = Llama(a)
     if a.mode == "train":
+        if a.lora_r:
+            add_lora(model, a.lora_r)
         train(a, model)
     else:
         generate(a, model)

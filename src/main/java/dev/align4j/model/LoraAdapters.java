@@ -169,12 +169,7 @@ public final class LoraAdapters implements AutoCloseable {
     boolean beginForward(long rows) {
         forwardEnabled = enabled;
         if (!enabled) return false;
-        long need = Math.multiplyExact(Math.multiplyExact(rows, (long) config.r()), sites.size());
-        if (saved == null || saved.numel() < need) {
-            if (saved != null) saved.close();
-            saved = null;
-            saved = scope.empty(params.device(), DType.F32, need);
-        }
+        saved = atLeast(saved, Math.multiplyExact(Math.multiplyExact(rows, (long) config.r()), sites.size()));
         savedRows = rows;
         return true;
     }
@@ -246,11 +241,7 @@ public final class LoraAdapters implements AutoCloseable {
         long rows = rows(x);
         if (rows != savedRows) throw new IllegalStateException("LoRA backward over " + rows + " rows after a forward over " + savedRows);
         Tensor xa = saved.view((long) i * rows * config.r(), rows, config.r());
-        if (dxa == null || dxa.numel() < rows * config.r()) {
-            if (dxa != null) dxa.close();
-            dxa = null;
-            dxa = scope.empty(params.device(), DType.F32, rows * config.r());
-        }
+        dxa = atLeast(dxa, rows * config.r());
         Tensor d = dxa.view(0, rows, config.r());
         Matmul.matmul(dout, xa, db[i], true, false, scaling, 1f);
         Matmul.matmul(dout, b[i], d, false, false, scaling, 0f);
@@ -279,25 +270,22 @@ public final class LoraAdapters implements AutoCloseable {
             if (rows != savedRows) throw new IllegalStateException("LoRA forward over " + rows + " rows in a forward begun for " + savedRows);
             return saved.view(i * rows * r, rows, r);
         }
-        if (xaScratch == null || xaScratch.numel() < rows * r) {
-            if (xaScratch != null) xaScratch.close();
-            xaScratch = null;
-            xaScratch = scope.empty(params.device(), DType.F32, rows * r);
-        }
+        xaScratch = atLeast(xaScratch, rows * r);
         return xaScratch.view(0, rows, r);
     }
 
     /** Two scratch buffers of {@code 2·rows·f}: the separated halves, and their interleaved rows. */
     private Tensor[] halves(long rows, long f) {
-        long need = 2 * rows * f;
-        if (halves == null || halves.numel() < need) {
-            if (halves != null) halves.close();
-            if (merged != null) merged.close();
-            halves = merged = null;
-            halves = scope.empty(params.device(), DType.F32, need);
-            merged = scope.empty(params.device(), DType.F32, need);
-        }
+        halves = atLeast(halves, 2 * rows * f);
+        merged = atLeast(merged, 2 * rows * f);
         return new Tensor[] {halves, merged};
+    }
+
+    /** {@code t} when it holds at least {@code n} floats, else a new buffer of n ({@code t} freed). */
+    private Tensor atLeast(Tensor t, long n) {
+        if (t != null && t.numel() >= n) return t;
+        if (t != null) t.close();
+        return scope.empty(params.device(), DType.F32, n);
     }
 
     /** Frees the adapters and their scratch. */

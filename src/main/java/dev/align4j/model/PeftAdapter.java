@@ -80,11 +80,11 @@ public final class PeftAdapter {
                     + " save the base first (saveBase) and load it from there");
         String configText = configJson(model, lora, base);
         String prefix = keyPrefix(model);
-        dev.align4j.model.SafeTensorsWriter w = new dev.align4j.model.SafeTensorsWriter();
+        SafeTensorsWriter w = new SafeTensorsWriter();
         w.metadata("format", "pt");
         for (Map.Entry<String, String> m : options.metadata().entrySet()) w.metadata(m.getKey(), m.getValue());
         for (ParamLayout.Entry e : lora.layout().entries())
-            w.putFloats(prefix + e.name(), layoutView(lora, e).toFloatArray(), options.dtype(), e.shape());
+            w.putFloats(prefix + e.name(), lora.layout().view(lora.params(), e.name()).toFloatArray(), options.dtype(), e.shape());
         Map<String, byte[]> files = new java.util.LinkedHashMap<>(model.carriedFiles());
         files.putAll(options.files());
         AtomicFiles.replaceDirectory(dir, name -> name.equals(CONFIG) || name.equals(WEIGHTS) || files.containsKey(name), tmp -> {
@@ -93,10 +93,6 @@ public final class PeftAdapter {
             for (Map.Entry<String, byte[]> f : files.entrySet())
                 write(tmp.resolve(f.getKey()), ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(f.getValue())));
         });
-    }
-
-    private static dev.align4j.tensor.Tensor layoutView(LoraAdapters lora, ParamLayout.Entry e) {
-        return lora.layout().view(lora.params(), e.name());
     }
 
     private static void write(Path path, AtomicFiles.Body body) throws IOException {

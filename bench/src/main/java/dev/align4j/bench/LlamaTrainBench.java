@@ -5,6 +5,7 @@ import dev.align4j.kernels.Matmul;
 import dev.align4j.model.Llama;
 import dev.align4j.model.LlamaConfig;
 import dev.align4j.model.LmAdamW;
+import dev.align4j.model.LoraConfig;
 import dev.align4j.tensor.BenchAccess;
 import dev.align4j.tensor.Device;
 import java.util.LinkedHashMap;
@@ -18,7 +19,8 @@ import java.util.Random;
  * {@code train}. Prints each step, then one {@code RESULT} line (bench/llama_summary.py reads it).
  *
  * <pre>java -Xmx1g -cp bench/target/benchmarks.jar dev.align4j.bench.LlamaTrainBench [--B 4] [--T 512]
- *      [--chunk 0] [--steps 3] [--warmup 1] [--layers 30 --hidden 576 --heads 9 --kv-heads 3 --ffn 1536 --vocab 49152]</pre>
+ *      [--chunk 0] [--steps 3] [--warmup 1] [--lora-r 0] [--lora-targets all-linear] [--layers 30 --hidden 576 --heads 9 --kv-heads 3 --ffn 1536 --vocab 49152]</pre>
+ * {@code --lora-r R} freezes the base and trains LoRA adapters of rank R (alpha 2R) on {@code --lora-targets}.
  * {@code --chunk R} runs the LM head on R rows of the B·T at a time ({@code setLogitsChunkRows}; 0: the full
  * [B, T, V] logits). Set {@code OMP_WAIT_POLICY=PASSIVE} (bench/run-llama.sh does): idle OpenMP threads otherwise
  * spin against OpenBLAS's.
@@ -30,7 +32,9 @@ import java.util.Random;
 public final class LlamaTrainBench {
     public static void main(String[] args) {
         Map<String, String> o = LlamaBenchSupport.options(args, LlamaBenchSupport.withModelDefaults(Map.of(
-                "B", "4", "T", "512", "chunk", "0", "steps", "3", "warmup", "1", "device", "cpu")));
+                "B", "4", "T", "512", "chunk", "0", "steps", "3", "warmup", "1", "device", "cpu", "lora-r", "0",
+                "lora-targets", LoraConfig.ALL_LINEAR)));
+        int loraR = Integer.parseInt(o.get("lora-r"));
         int b = Integer.parseInt(o.get("B")), t = Integer.parseInt(o.get("T")), chunk = Integer.parseInt(o.get("chunk"));
         int steps = Integer.parseInt(o.get("steps")), warmup = Integer.parseInt(o.get("warmup"));
         Device dev = Device.parse(o.get("device"));
@@ -47,7 +51,11 @@ public final class LlamaTrainBench {
         AdamW.Config opt = AdamW.Config.gpt2(3e-4f);
         System.gc();
         long rssBefore = Memory.rssBytes();
-        try (Llama m = Llama.create(config, dev, 1); LmAdamW adam = new LmAdamW(m)) {
+        try (Llama m = Llama.create(config, dev, 1)) {
+          // LoRA: the base frozen (no gradient buffer, no moments), adapters of rank r on --lora-targets
+          if (loraR > 0) m.attachLora(LoraConfig.defaults(loraR).withAlpha(2 * loraR)
+                  .withTargets(java.util.List.of(o.get("lora-targets").split(","))), 2);
+          try (LmAdamW adam = new LmAdamW(m)) {
             m.setLogitsChunkRows(chunk);
             long n = m.params().numel();
             double[] ms = new double[steps], fwd = new double[steps], bwd = new double[steps], upd = new double[steps];
@@ -83,7 +91,7 @@ public final class LlamaTrainBench {
             long acts = m.activationBytes();
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("bench", "train");
-            r.put("impl", chunk == 0 ? "align4j" : "align4j-chunk" + chunk);
+            r.put("impl", (chunk == 0 ? "align4j" : "align4j-chunk" + chunk) + (loraR > 0 ? "-lora" + loraR : ""));
             r.put("B", b);
             r.put("T", t);
             r.put("chunk", chunk);
@@ -102,10 +110,18 @@ public final class LlamaTrainBench {
             r.put("cpu_update_ms", LlamaBenchSupport.median(cpuUpd));
             r.put("activation_bytes", acts);
             r.put("activation_bytes_predicted", Llama.activationBytes(config, b, t, chunk));
-            r.put("state_bytes", 16 * n);
+            // parameters 4 B each; gradients and the two AdamW moments 4 B each per trainable parameter
+            long trainable = m.lora() != null ? m.lora().size() : n;
+            r.put("trainable_params", trainable);
+            long paramBytes = 4 * (n + (m.lora() != null ? trainable : 0));
+            r.put("param_bytes", paramBytes);
+            r.put("grad_bytes", 4 * trainable);
+            r.put("optimizer_bytes", 8 * trainable);
+            r.put("state_bytes", paramBytes + 12 * trainable);
             r.put("rss_before_mb", rssBefore / 1048576.0);
             r.put("peak_rss_mb", Memory.peakBytes() / 1048576.0);
             LlamaBenchSupport.emit(r);
+          }
         }
     }
 }
