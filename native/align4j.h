@@ -38,6 +38,17 @@ int a4j_gemm(int32_t device, int32_t trans_a, int32_t trans_b, int64_t M, int64_
 int a4j_cpu_blas_register(int64_t sgemm);
 // The address of cblas_sgemv (0: none): products with one row (M = 1) then use it (native/gemm_cpu.h).
 int a4j_cpu_blas_register_gemv(int64_t sgemv);
+// MPI (native/mpi_shim.h): loads Open MPI's libmpi from path (RTLD_GLOBAL) and initialises it (MPI_THREAD_SERIALIZED,
+// errors returned); then rank and size of MPI_COMM_WORLD, in-place all-reduce (dtype 0 F32, 1 F64; op 0 sum, 1 max)
+// and broadcast of host memory, barrier, abort (ends every rank), finalize (only when this library initialised MPI).
+int a4j_mpi_load(const char* path);
+int32_t a4j_mpi_rank(void);
+int32_t a4j_mpi_size(void);
+int a4j_mpi_allreduce(int64_t ptr, int64_t n, int32_t dtype, int32_t op);
+int a4j_mpi_bcast(int64_t ptr, int64_t n, int32_t root);
+int a4j_mpi_barrier(void);
+int a4j_mpi_abort(int32_t code);
+int a4j_mpi_finalize(void);
 // The i-th line of constants.def as compiled into this library: its name without A4J_ (NULL past the last
 // line) and its value (0 past the last line). For the test that holds the generated Java constants against it.
 const char* a4j_constant_name(int32_t i);

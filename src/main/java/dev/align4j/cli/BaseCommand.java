@@ -89,12 +89,12 @@ public abstract class BaseCommand implements Callable<Integer> {
 
     /** An informational line on stdout (suppressed by --quiet). */
     protected void info(String format, Object... args) {
-        if (!common.quiet) out.println(name() + ": " + String.format(Locale.ROOT, format, args));
+        if (!common.quiet && Launch.primary()) out.println(name() + ": " + String.format(Locale.ROOT, format, args));
     }
 
     /** A result line on stdout (always printed). */
     protected void result(String format, Object... args) {
-        out.println(String.format(Locale.ROOT, format, args));
+        if (Launch.primary()) out.println(String.format(Locale.ROOT, format, args));
     }
 
     /** The device of --device; CUDA without a usable GPU is a usage error with the reason. */
@@ -117,7 +117,7 @@ public abstract class BaseCommand implements Callable<Integer> {
 
     /** A progress bar for one training stage on stderr (nothing with --quiet). */
     protected ProgressListener progress(String stage) {
-        return ProgressBar.create(stage, err, common.quiet, System.console() != null);
+        return ProgressBar.create(stage, err, common.quiet || !Launch.primary(), System.console() != null);
     }
 
     /** Reads what a resumed run needs from its folder; no checkpoint there is a usage error naming --out. */

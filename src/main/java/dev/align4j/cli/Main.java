@@ -59,7 +59,16 @@ public final class Main implements Runnable {
     private PrintStream out = System.out;
 
     public static void main(String[] args) {
-        System.exit(execute(args, System.out, System.err));
+        int code = execute(args, System.out, System.err);
+        if (code != 0 && Launch.size() > 1) {
+            // one rank's failure ends the job: the others would otherwise wait in their next collective forever
+            try {
+                dev.align4j.tensor.Collectives.world().abort(code);
+            } catch (RuntimeException | Error e) {
+                System.err.println("align4j" + Launch.label() + ": could not abort the MPI job: " + e.getMessage());
+            }
+        }
+        System.exit(code);
     }
 
     @Override
@@ -131,7 +140,7 @@ public final class Main implements Runnable {
 
     /** One line on {@code err} (plus the trace with --stacktrace); returns {@code code}. */
     static int report(PrintStream err, String label, Throwable e, int code, boolean trace) {
-        err.println(label + ": " + message(e));
+        err.println(label + Launch.label() + ": " + message(e));
         if (trace) e.printStackTrace(err);
         err.flush();
         return code;

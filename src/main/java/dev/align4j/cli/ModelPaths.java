@@ -133,17 +133,17 @@ public final class ModelPaths {
         return c.describe();
     }
 
-    /** Saves {@code model} as {@code out/model/} in --save-dtype; returns that folder. */
+    /** Saves {@code model} as {@code out/model/} in --save-dtype (rank 0 of a data-parallel job); returns that folder. */
     public static Path saveFinal(CausalLm model, RunOptions run) throws IOException {
         Path dir = run.out.resolve(FINAL_MODEL);
-        model.save(dir, dev.align4j.model.SaveOptions.DEFAULT.withDtype(run.saveDtype()));
+        if (Launch.primary()) model.save(dir, dev.align4j.model.SaveOptions.DEFAULT.withDtype(run.saveDtype()));
         return dir;
     }
 
-    /** Saves {@code rm} as {@code out/model/} (backbone + score head); returns that folder. */
+    /** Saves {@code rm} as {@code out/model/} (backbone + score head; rank 0); returns that folder. */
     public static Path saveFinal(RewardModel rm, RunOptions run) throws IOException {
         Path dir = run.out.resolve(FINAL_MODEL);
-        rm.save(dir, run.saveDtype());
+        if (Launch.primary()) rm.save(dir, run.saveDtype());
         return dir;
     }
 

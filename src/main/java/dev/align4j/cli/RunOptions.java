@@ -44,13 +44,14 @@ public final class RunOptions {
     void check() {
         saveDtype();
         if (resume && overwrite) throw CliException.usage("--resume and --overwrite exclude each other");
-        if (!resume && !overwrite && RunDirectory.holdsRun(out))
+        // rank 0 alone: another rank starting later would find rank 0's first lines
+        if (!resume && !overwrite && Launch.primary() && RunDirectory.holdsRun(out))
             throw CliException.usage("--out " + out + " already holds a run: add --resume to continue it, or --overwrite to replace it");
     }
 
     /** Right before training: clears the old run (--overwrite) and creates the folder; returns it. */
     Path ready() throws IOException {
-        if (overwrite) RunDirectory.clear(out);
+        if (overwrite && Launch.primary()) RunDirectory.clear(out);
         return BaseCommand.createFolder(out, "--out");
     }
 

@@ -81,7 +81,7 @@ public final class SftCommand extends BaseCommand {
                     enc.split() > 0 ? ", " + enc.split() + " conversations split into one example per reply" : "",
                     ModelPaths.describe(gc), tok.name(), device);
             runOptions.ready();
-            if (!resume) ChatTokenizers.copyFiles(tok, out);
+            if (!resume && Launch.primary()) ChatTokenizers.copyFiles(tok, out);
             try (SftTrainer t = resume ? SftTrainer.resume(out, trainSet, evalSet, tok.padId(), device)
                     : SftTrainer.create(gpt, cfg, trainSet, evalSet, tok.padId(), out)) {
                 if (resume) info("resuming at step %d of %d", t.steps(), t.totalSteps());

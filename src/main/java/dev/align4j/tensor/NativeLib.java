@@ -56,6 +56,16 @@ final class NativeLib {
 
     static native int a4j_constant_value(int i);
 
+    // ---- MPI (native/mpi_shim.h), used by Collectives
+    static native int a4j_mpi_load(String path);
+    static native int a4j_mpi_rank();
+    static native int a4j_mpi_size();
+    static native int a4j_mpi_allreduce(long ptr, long n, int dtype, int op);
+    static native int a4j_mpi_bcast(long ptr, long n, int root);
+    static native int a4j_mpi_barrier();
+    static native int a4j_mpi_abort(int code);
+    static native int a4j_mpi_finalize();
+
     // ---- GEMM: OpenBLAS on the CPU (native/gemm_cpu.h, registered by Blas.java), cuBLAS on CUDA (cuda/gemm_cublas.cuh)
     static native int a4j_cpu_blas_register(long sgemm);
     static native int a4j_cpu_blas_register_gemv(long sgemv);

@@ -137,6 +137,11 @@ public final class Tensor implements AutoCloseable {
         return copyIn(DType.I32, data, data.length, NativeLib::a4j_copy_in);
     }
 
+    /** Copies {@code data} (exactly numel() values) into this F64 tensor. */
+    public Tensor copyFrom(double[] data) {
+        return copyIn(DType.F64, data, data.length, NativeLib::a4j_copy_in);
+    }
+
     /** Copies another tensor of the same dtype, element count and device into this one. */
     public Tensor copyFrom(Tensor src) {
         if (src.dtype != dtype || src.numel != numel || !src.device.equals(device))

@@ -74,6 +74,12 @@ public final class Optimizer implements AutoCloseable {
         return new Group(name, head.params(), head.grads(), List.of());
     }
 
+    /** Sums every group's gradients over the ranks of {@code comm} (nothing in a job of one). */
+    public void allReduce(dev.align4j.tensor.Collectives comm) {
+        if (!comm.distributed()) return;
+        for (Group g : groups) comm.allReduceSum(g.grads());
+    }
+
     public void zeroGrad() {
         for (Group g : groups) g.grads().zero();
     }

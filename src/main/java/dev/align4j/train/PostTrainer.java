@@ -2,6 +2,7 @@ package dev.align4j.train;
 
 import dev.align4j.data.DataPosition;
 import dev.align4j.model.SafeTensorsWriter;
+import dev.align4j.tensor.Collectives;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -62,6 +63,12 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
     protected Path lastCheckpoint;
     private final boolean ownsModels;
     private ProgressListener progress = ProgressListener.NONE;
+    /**
+     * The data-parallel job this trainer runs in ({@link Collectives#world()}: one process unless launched by mpirun).
+     * Every rank takes its share of each global batch and the gradients are summed over the ranks before the update;
+     * rank 0 alone writes metrics and checkpoints, which every rank reads on a resume.
+     */
+    protected final Collectives comm = Collectives.world();
 
     /**
      * {@code name}: the trainer's name in its checkpoints ("sft", "reward", "dpo", "ppo", "lm"). {@code resumed}: built
@@ -72,7 +79,7 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
         if (config == null) throw new IllegalArgumentException("config must not be null");
         this.name = name;
         if (dir == null) throw new IllegalArgumentException("dir must not be null");
-        if (!resumed) RunDirectory.requireNoRun(dir);
+        if (!resumed && Collectives.world().rank() == 0) RunDirectory.requireNoRun(dir);
         this.run = new RunDirectory(dir);
         this.config = config;
         this.schedule = config.optim().schedule(config.steps());
@@ -116,7 +123,7 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
         step = s;
         m.put("time_s", (System.nanoTime() - t0) * 1e-9);
         if (config.schedule().evaluatesAt(s)) evaluate(m);
-        run.appendMetrics(m);
+        if (comm.rank() == 0) run.appendMetrics(m);
         if (config.schedule().checkpointsAt(s)) checkpoint();
         progress.onStep(s, total, m);
         return m;
@@ -129,8 +136,19 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
         return this;
     }
 
-    /** Writes {@code step-N/} (models, then the state file), then points {@code latest} at it. */
+    /**
+     * Writes {@code step-N/} (models, then the state file), then points {@code latest} at it; in a data-parallel job
+     * rank 0 writes and every rank waits for it (the ranks hold the same weights).
+     */
     public Path checkpoint() throws IOException {
+        Path ck = run.path().resolve("step-" + step);
+        if (comm.rank() == 0) writeCheckpoint();
+        comm.barrier();
+        lastCheckpoint = ck;
+        return ck;
+    }
+
+    private void writeCheckpoint() throws IOException {
         Path ck = run.checkpointDir(step);
         saveModels(ck);
         SafeTensorsWriter w = new SafeTensorsWriter()
@@ -143,8 +161,11 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
         optimizer.save(w, "adamw");
         w.write(ck.resolve(Checkpoint.STATE_FILE));
         run.commit(ck);
-        lastCheckpoint = ck;
-        return ck;
+    }
+
+    /** Sums the gradients over the ranks of a data-parallel job (nothing in a single process): before clipping. */
+    protected void allReduceGradients() {
+        optimizer.allReduce(comm);
     }
 
     /**
@@ -168,7 +189,7 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
                 t.loadExtras(c);
                 t.step = c.step();
                 t.lastCheckpoint = c.dir();
-                t.run.truncateMetrics(c.step());
+                if (t.comm.rank() == 0) t.run.truncateMetrics(c.step());
                 return t;
             } catch (RuntimeException | IOException | Error e) {
                 t.close();

@@ -76,13 +76,22 @@ public final class SftTrainer extends PostTrainer<SftConfig> {
     @Override
     protected void trainStep(long s, Map<String, Object> metrics) {
         int b = config.batchSize();
-        SequenceBatch[] micro = new SequenceBatch[config.gradAccum()];
+        // Every rank draws the same global batch; rank k takes rows k, k + N, ... of each micro-batch. The normaliser
+        // is the global batch's token count, so the sum of the ranks' gradients is the single process's.
+        List<SequenceBatch> micro = new ArrayList<>(config.gradAccum());
         long total = 0;
-        for (int i = 0; i < micro.length; i++) {
-            List<TokenizedSft> rows = new ArrayList<>(b);
-            for (int idx : sampler.next(b)) rows.add(train.get(idx));
-            micro[i] = SequenceBatch.ofSft(rows, padId);
-            total += micro[i].maskedTokens();
+        for (int i = 0; i < config.gradAccum(); i++) {
+            List<TokenizedSft> rows = new ArrayList<>(b), mine = new ArrayList<>(b);
+            int[] idx = sampler.next(b);
+            for (int j = 0; j < idx.length; j++) {
+                TokenizedSft e = train.get(idx[j]);
+                rows.add(e);
+                if (j % comm.size() == comm.rank()) mine.add(e);
+            }
+            SequenceBatch all = SequenceBatch.ofSft(rows, padId);
+            total += all.maskedTokens();
+            if (!comm.distributed()) micro.add(all);
+            else if (!mine.isEmpty()) micro.add(SequenceBatch.ofSft(mine, padId));
         }
         double normalizer = Math.max(1, total);
         double lossSum = 0;
@@ -93,6 +102,8 @@ public final class SftTrainer extends PostTrainer<SftConfig> {
             lossSum += (double) loss * mb.maskedTokens();
             model.backward(normalizer);
         }
+        lossSum = comm.allReduceSum(lossSum)[0];
+        allReduceGradients();
         float norm = optimizer.clipNorm(config.optim().gradClip());
         requireFinite(s, "the gradient norm", norm);
         double lr = schedule.lr(s - 1);

@@ -1,0 +1,130 @@
+package dev.align4j.tensor;
+
+import java.util.Map;
+
+/**
+ * Collective operations over the processes of a data-parallel job: Open MPI on the CPU (native/mpi_shim.h; its C API
+ * loaded at run time, so a single process needs no MPI at all). {@link #world()} is this process's: the MPI job's
+ * {@code MPI_COMM_WORLD} when Open MPI's {@code mpirun} launched it (it sets {@code OMPI_COMM_WORLD_SIZE}), else a
+ * job of one, on which every operation is the identity. Every rank must call the same operations in the same order
+ * with the same sizes, as MPI requires. A failed call throws naming the rank; {@link #abort} ends every rank.
+ *
+ * <p>Tensors on the CPU are reduced in place at their own memory; tensors on a GPU go through a host copy (NCCL is
+ * not wired yet). Sums are MPI's: the order in which ranks' values are added is the library's (for two ranks one
+ * addition, the same on both).
+ */
+public final class Collectives {
+    /** The shared library loaded for MPI; Open MPI 3 to 5 all install it under this soname. */
+    public static final String LIBRARY_PROPERTY = "align4j.mpi.library";
+    static final String DEFAULT_LIBRARY = "libmpi.so.40";
+
+    private static final Collectives SINGLE = new Collectives(0, 1, false);
+    private static Collectives world;
+
+    private final int rank, size;
+    private final boolean mpi;
+
+    private Collectives(int rank, int size, boolean mpi) {
+        this.rank = rank;
+        this.size = size;
+        this.mpi = mpi;
+    }
+
+    /** A job of one process: rank 0 of 1, every operation the identity. */
+    public static Collectives single() {
+        return SINGLE;
+    }
+
+    /**
+     * This process's job: MPI's world when launched by Open MPI's mpirun (loaded and initialised on the first call;
+     * a library that cannot be loaded throws naming it and {@value #LIBRARY_PROPERTY}), else {@link #single()}.
+     */
+    public static synchronized Collectives world() {
+        if (world == null) world = launchedByMpirun(System.getenv()) ? mpi() : SINGLE;
+        return world;
+    }
+
+    static boolean launchedByMpirun(Map<String, String> env) {
+        return env.containsKey("OMPI_COMM_WORLD_SIZE");
+    }
+
+    private static Collectives mpi() {
+        String lib = System.getProperty(LIBRARY_PROPERTY, DEFAULT_LIBRARY);
+        Backend.check(NativeLib.a4j_mpi_load(lib), "loading Open MPI (" + lib + "; set -D" + LIBRARY_PROPERTY + "=PATH for another)");
+        Collectives c = new Collectives(NativeLib.a4j_mpi_rank(), NativeLib.a4j_mpi_size(), true);
+        Runtime.getRuntime().addShutdownHook(new Thread(NativeLib::a4j_mpi_finalize, "mpi-finalize"));
+        return c;
+    }
+
+    public int rank() {
+        return rank;
+    }
+
+    public int size() {
+        return size;
+    }
+
+    /** More than one process. */
+    public boolean distributed() {
+        return size > 1;
+    }
+
+    /** {@code t} (F32 or F64) becomes the sum of every rank's {@code t} (same shape on every rank). */
+    public synchronized void allReduceSum(Tensor t) {
+        if (t == null) throw new IllegalArgumentException("t must not be null");
+        if (t.dtype() != DType.F32 && t.dtype() != DType.F64)
+            throw new IllegalArgumentException("allReduceSum: F32 or F64 tensors, got " + t.describe());
+        if (!mpi) return;
+        int dtype = t.dtype() == DType.F32 ? 0 : 1;
+        if (t.device().isCpu()) {
+            Backend.check(NativeLib.a4j_mpi_allreduce(t.address(), t.numel(), dtype, 0), "allReduceSum of " + t.describe() + " on rank " + rank);
+            return;
+        }
+        try (Scope s = new Scope()) { // through the host (NCCL is not wired yet)
+            Tensor host = s.empty(Device.cpu(), t.dtype(), t.numel());
+            if (dtype == 0) host.copyFrom(t.toFloatArray());
+            else host.copyFrom(t.toDoubleArray());
+            Backend.check(NativeLib.a4j_mpi_allreduce(host.address(), host.numel(), dtype, 0), "allReduceSum of " + t.describe() + " on rank " + rank);
+            if (dtype == 0) t.copyFrom(host.toFloatArray());
+            else t.copyFrom(host.toDoubleArray());
+        }
+    }
+
+    /** The element-wise sum of every rank's {@code x} (a new array; {@code x} unchanged). */
+    public double[] allReduceSum(double... x) {
+        return reduce(x, 0);
+    }
+
+    /** The element-wise maximum of every rank's {@code x}. */
+    public double[] allReduceMax(double... x) {
+        return reduce(x, 1);
+    }
+
+    private synchronized double[] reduce(double[] x, int op) {
+        if (x == null) throw new IllegalArgumentException("x must not be null");
+        if (!mpi || x.length == 0) return x.clone();
+        try (Scope s = new Scope()) {
+            Tensor host = s.empty(Device.cpu(), DType.F64, x.length).copyFrom(x);
+            Backend.check(NativeLib.a4j_mpi_allreduce(host.address(), x.length, 1, op), "all-reduce of " + x.length + " values on rank " + rank);
+            return host.toDoubleArray();
+        }
+    }
+
+    /** Waits until every rank has called it. */
+    public synchronized void barrier() {
+        if (mpi) Backend.check(NativeLib.a4j_mpi_barrier(), "barrier on rank " + rank);
+    }
+
+    /**
+     * Ends every rank of the job with {@code code} (MPI_Abort; Open MPI's mpirun then stops the others): what a rank
+     * that fails must do, so that the others do not wait for it forever. In a job of one it returns.
+     */
+    public void abort(int code) {
+        if (mpi) NativeLib.a4j_mpi_abort(code);
+    }
+
+    @Override
+    public String toString() {
+        return mpi ? "MPI rank " + rank + " of " + size : "single process";
+    }
+}

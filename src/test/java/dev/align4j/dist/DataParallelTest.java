@@ -1,0 +1,174 @@
+package dev.align4j.dist;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.align4j.model.CausalLm;
+import dev.align4j.tensor.Device;
+import dev.align4j.train.RunDirectory;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Data parallelism over Open MPI, as a user runs it: {@code mpirun -np 2 java ... dev.align4j.cli.Main <command>}, over
+ * shared memory and over TCP on loopback. Skipped (with the reason) where {@code mpirun} is not on PATH; CI installs
+ * Open MPI from Debian's packages. Each rank runs with one OpenMP thread (two ranks on two cores).
+ */
+class DataParallelTest {
+    @TempDir
+    static Path tmp;
+    static final ObjectMapper JSON = new ObjectMapper();
+    /** Open MPI's shared-memory transport (vader in 4.1) and TCP on the loopback interface. */
+    static final List<List<String>> TRANSPORTS = List.of(List.of("--mca", "btl", "self,vader"),
+            List.of("--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo"));
+
+    @BeforeAll
+    static void needsMpirun() {
+        Assumptions.assumeTrue(onPath("mpirun"), "mpirun is not on PATH (install openmpi-bin; .ci/run does)");
+    }
+
+    static boolean onPath(String exe) {
+        for (String d : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator))
+            if (!d.isEmpty() && Files.isExecutable(Path.of(d, exe))) return true;
+        return false;
+    }
+
+    record Result(int code, String out, long millis) {}
+
+    /** {@code java -cp <this test's class path> main args}, under {@code mpirun -np n} with {@code transport} when n > 0. */
+    static Result run(int n, List<String> transport, String main, Object... args) throws Exception {
+        List<String> cmd = new ArrayList<>();
+        if (n > 0) {
+            cmd.addAll(List.of("mpirun", "-np", Integer.toString(n), "--oversubscribe", "--allow-run-as-root", "-x", "OMP_NUM_THREADS"));
+            cmd.addAll(transport);
+        }
+        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-cp",
+                System.getProperty("java.class.path"), main));
+        for (Object a : args) cmd.add(a.toString());
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("OMP_NUM_THREADS", "1");
+        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT", "1");
+        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        long t0 = System.nanoTime();
+        Process p = pb.start();
+        byte[] out = p.getInputStream().readAllBytes();
+        if (!p.waitFor(300, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("timed out: " + cmd);
+        }
+        return new Result(p.exitValue(), new String(out), (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    @Test
+    void collectivesOverSharedMemoryAndTcp() throws Exception {
+        for (List<String> transport : TRANSPORTS) {
+            Result r = run(2, transport, CollectivesCheck.class.getName());
+            assertEquals(0, r.code(), transport + ":\n" + r.out());
+            assertTrue(r.out().contains("collectives ok rank 0 of 2") && r.out().contains("collectives ok rank 1 of 2"), r.out());
+        }
+    }
+
+    static final Object[] SFT = {"sft", "--layers", 2, "--heads", 2, "--embd", 32, "--ctx", 64, "--tasks", 64, "--level", 1,
+            "--batch", 8, "--eval-every", 0, "--checkpoint-every", 2, "--seed", 3, "--quiet"};
+
+    /**
+     * SFT on two ranks (each half of every batch) against one process with the same global batch: the same metric lines
+     * to within fp32 reduction order (measured: see the README's data-parallel section), and the same model.
+     */
+    @Test
+    void sftOnTwoRanksIsTheSingleProcessRun() throws Exception {
+        Path one = tmp.resolve("sft-1");
+        Result r1 = run(0, List.of(), "dev.align4j.cli.Main", with(SFT, "--steps", 4, "--out", one));
+        assertEquals(0, r1.code(), r1.out());
+        List<JsonNode> a = RunDirectory.readMetrics(one.resolve(RunDirectory.METRICS));
+        for (List<String> transport : TRANSPORTS) {
+            Path two = tmp.resolve("sft-2-" + transport.get(2).replace(',', '-'));
+            Result r2 = run(2, transport, "dev.align4j.cli.Main", with(SFT, "--steps", 4, "--out", two));
+            assertEquals(0, r2.code(), r2.out());
+            List<JsonNode> b = RunDirectory.readMetrics(two.resolve(RunDirectory.METRICS));
+            assertEquals(a.size(), b.size(), "one metrics line per step, written by rank 0 only");
+            for (int i = 0; i < a.size(); i++)
+                for (String k : new String[] {"loss", "grad_norm", "tokens"})
+                    assertEquals(a.get(i).get(k).asDouble(), b.get(i).get(k).asDouble(), 1e-5 * Math.max(1, Math.abs(a.get(i).get(k).asDouble())),
+                            transport + " step " + (i + 1) + " " + k);
+            try (CausalLm m1 = CausalLm.load(one.resolve("model"), Device.cpu()); CausalLm m2 = CausalLm.load(two.resolve("model"), Device.cpu())) {
+                float[] x = m1.params().toFloatArray(), y = m2.params().toFloatArray();
+                double max = 0;
+                for (int i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i] - y[i]));
+                assertTrue(max < 1e-5, transport + ": final weights differ by " + max);
+            }
+        }
+    }
+
+    static Object[] with(Object[] base, Object... more) {
+        Object[] out = Arrays.copyOf(base, base.length + more.length);
+        System.arraycopy(more, 0, out, base.length, more.length);
+        return out;
+    }
+
+    /**
+     * A rank killed mid-run ends the job within a bounded time (mpirun stops the others and names the rank), the last
+     * checkpoint stays intact, and {@code --resume} continues from it with another number of processes (one).
+     */
+    @Test
+    void aKilledRankEndsTheJobAndTheRunResumes() throws Exception {
+        Path out = tmp.resolve("killed");
+        List<String> cmd = new ArrayList<>(List.of("mpirun", "-np", "2", "--oversubscribe", "--allow-run-as-root", "-x", "OMP_NUM_THREADS"));
+        cmd.addAll(TRANSPORTS.get(0));
+        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-cp",
+                System.getProperty("java.class.path"), "dev.align4j.cli.Main"));
+        for (Object a : with(SFT, "--steps", 400, "--out", out)) cmd.add(a.toString());
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("killed.log").toFile());
+        pb.environment().put("OMP_NUM_THREADS", "1");
+        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT", "1");
+        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        Process p = pb.start();
+        try {
+            Path latest = out.resolve(RunDirectory.LATEST);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (!Files.exists(latest) && System.nanoTime() < deadline && p.isAlive()) Thread.sleep(100);
+            assertTrue(Files.exists(latest), "a first checkpoint: " + Files.readString(tmp.resolve("killed.log")));
+            ProcessHandle rank1 = p.descendants().filter(h -> environ(h).contains("OMPI_COMM_WORLD_RANK=1")).findFirst()
+                    .orElseThrow(() -> new AssertionError("rank 1's process not found"));
+            long t0 = System.nanoTime();
+            rank1.destroyForcibly();
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the job ends after a rank is killed");
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            String log = Files.readString(tmp.resolve("killed.log"));
+            assertTrue(p.exitValue() != 0, log);
+            assertTrue(log.contains("rank 1"), "mpirun names the rank: " + log);
+            System.out.printf("DataParallelTest: the job ended %d ms after rank 1 was killed%n", ms);
+        } finally {
+            p.destroyForcibly();
+        }
+        // the checkpoint latest names loads, and the run resumes from it on one process
+        Path ck = RunDirectory.latest(out);
+        try (CausalLm m = CausalLm.load(ck, Device.cpu())) {
+            assertTrue(m.params().numel() > 0);
+        }
+        long done = Long.parseLong(ck.getFileName().toString().substring("step-".length()));
+        Result r = run(0, List.of(), "dev.align4j.cli.Main", "sft", "--tasks", 64, "--level", 1, "--resume", "--out", out);
+        assertEquals(0, r.code(), r.out());
+        assertTrue(r.out().contains("resuming at step " + done + " of 400"), r.out());
+    }
+
+    private static String environ(ProcessHandle h) {
+        try {
+            return new String(Files.readAllBytes(Path.of("/proc", Long.toString(h.pid()), "environ"))).replace('\0', '\n');
+        } catch (IOException e) {
+            return "";
+        }
+    }
+}
