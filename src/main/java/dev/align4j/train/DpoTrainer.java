@@ -6,6 +6,7 @@ import dev.align4j.kernels.PreferenceLoss;
 import dev.align4j.kernels.SeqReduce;
 import dev.align4j.model.CausalLm;
 import dev.align4j.model.SafeTensorsWriter;
+import dev.align4j.tensor.Collectives;
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Scope;
@@ -244,6 +245,11 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
     // ------------------------------------------------------------------------------------------ step and eval
 
     @Override
+    protected boolean dataParallel() {
+        return true;
+    }
+
+    @Override
     protected void trainStep(long s, Map<String, Object> metrics) {
         int[][] micro = new int[config.gradAccum()][];
         double tokens = 0;
@@ -254,12 +260,18 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
         double nllPerToken = config.nllCoef() / tokens;
         optimizer.zeroGrad();
         List<Out> outs = new ArrayList<>(micro.length);
-        for (int[] idx : micro) outs.add(run(train, refTrain, idx, 1.0 / micro.length, nllPerToken, s));
+        for (int[] idx : micro) {
+            // data parallel: rank k takes pairs k, k + N, ... of the micro-batch, its loss's mean scaled to the batch's
+            int[] mine = comm.distributed() ? shard(idx) : idx;
+            if (mine.length > 0)
+                outs.add(run(train, refTrain, mine, (double) mine.length / idx.length / micro.length, nllPerToken, s));
+        }
+        allReduceGradients();
         float norm = optimizer.clipNorm(config.optim().gradClip());
         requireFinite(s, "the gradient norm", norm);
         double lr = schedule.lr(s - 1);
         optimizer.apply(config.optim().adamW(lr));
-        put(metrics, "", outs);
+        put(metrics, "", outs, comm);
         metrics.put("grad_norm", (double) norm);
         metrics.put("lr", lr);
         metrics.put("epoch", sampler.epochs());
@@ -269,7 +281,7 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
     @Override
     protected void evaluate(Map<String, Object> metrics) {
         if (eval.isEmpty()) return;
-        put(metrics, "eval/", measure(eval, refEval, step));
+        put(metrics, "eval/", measure(eval, refEval, step), Collectives.single()); // every rank measures every eval pair
     }
 
     /** Forwards over {@code pairs} in order, in batches of {@code batchSize}; no gradients. */
@@ -283,20 +295,29 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
         return outs;
     }
 
-    /** Means over all pairs of {@code outs} under TRL's names; loss = preference loss + α·NLL. */
-    private void put(Map<String, Object> m, String prefix, List<Out> outs) {
-        double n = 0, loss = 0, rc = 0, rr = 0, acc = 0, margin = 0, lc = 0, lr = 0, tokens = 0;
+    /** The indices of {@code idx} at positions k, k + N, ... (rank k of N). */
+    private int[] shard(int[] idx) {
+        int[] out = new int[(idx.length - comm.rank() + comm.size() - 1) / comm.size()];
+        for (int j = comm.rank(), i = 0; j < idx.length; j += comm.size()) out[i++] = idx[j];
+        return out;
+    }
+
+    /** Means over all pairs of {@code outs} (summed over the ranks of {@code over}) under TRL's names; loss = preference loss + α·NLL. */
+    private void put(Map<String, Object> m, String prefix, List<Out> outs, Collectives over) {
+        double[] a = new double[9];
         for (Out o : outs) {
-            n += o.n();
-            loss += (double) o.stats().loss() * o.n();
-            rc += (double) o.stats().rewardsChosen() * o.n();
-            rr += (double) o.stats().rewardsRejected() * o.n();
-            acc += (double) o.stats().accuracy() * o.n();
-            margin += (double) o.stats().margin() * o.n();
-            lc += o.logpsChosen();
-            lr += o.logpsRejected();
-            tokens += o.chosenTokens();
+            a[0] += o.n();
+            a[1] += (double) o.stats().loss() * o.n();
+            a[2] += (double) o.stats().rewardsChosen() * o.n();
+            a[3] += (double) o.stats().rewardsRejected() * o.n();
+            a[4] += (double) o.stats().accuracy() * o.n();
+            a[5] += (double) o.stats().margin() * o.n();
+            a[6] += o.logpsChosen();
+            a[7] += o.logpsRejected();
+            a[8] += o.chosenTokens();
         }
+        a = over.allReduceSum(a);
+        double n = a[0], loss = a[1], rc = a[2], rr = a[3], acc = a[4], margin = a[5], lc = a[6], lr = a[7], tokens = a[8];
         double nll = -lc / tokens;
         m.put(prefix + "loss", loss / n + config.nllCoef() * nll);
         m.put(prefix + "rewards/chosen", rc / n);
@@ -318,7 +339,7 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
             if (i < 0 || i >= train.size()) throw new IllegalArgumentException("train index " + i + " outside [0, " + train.size() + ")");
         Map<String, Object> m = new LinkedHashMap<>();
         double nllPerToken = config.nllCoef() / chosenTokens(train, trainIndices);
-        put(m, "", List.of(run(train, refTrain, trainIndices, backward ? 1 : 0, nllPerToken, step + 1)));
+        put(m, "", List.of(run(train, refTrain, trainIndices, backward ? 1 : 0, nllPerToken, step + 1)), Collectives.single());
         return m;
     }
 

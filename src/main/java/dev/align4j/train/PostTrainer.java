@@ -79,11 +79,19 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
         if (config == null) throw new IllegalArgumentException("config must not be null");
         this.name = name;
         if (dir == null) throw new IllegalArgumentException("dir must not be null");
-        if (!resumed && Collectives.world().rank() == 0) RunDirectory.requireNoRun(dir);
+        if (comm.distributed() && !dataParallel())
+            throw new IllegalStateException(name + " does not shard its batches over the ranks of a data-parallel job yet"
+                    + " (sft and dpo do): run it as one process, not under mpirun -np " + comm.size());
+        if (!resumed && comm.rank() == 0) RunDirectory.requireNoRun(dir);
         this.run = new RunDirectory(dir);
         this.config = config;
         this.schedule = config.optim().schedule(config.steps());
         this.ownsModels = ownsModels;
+    }
+
+    /** Whether {@link #trainStep} shares each batch among the ranks of a data-parallel job (false: it refuses one). */
+    protected boolean dataParallel() {
+        return false;
     }
 
     /** Gradients and the update of step {@code s} (1-based); puts its metrics into {@code metrics}. */

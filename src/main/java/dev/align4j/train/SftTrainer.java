@@ -74,6 +74,11 @@ public final class SftTrainer extends PostTrainer<SftConfig> {
     }
 
     @Override
+    protected boolean dataParallel() {
+        return true;
+    }
+
+    @Override
     protected void trainStep(long s, Map<String, Object> metrics) {
         int b = config.batchSize();
         // Every rank draws the same global batch; rank k takes rows k, k + N, ... of each micro-batch. The normaliser

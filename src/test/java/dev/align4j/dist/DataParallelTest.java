@@ -112,6 +112,31 @@ class DataParallelTest {
         }
     }
 
+    /** DPO on two ranks (each half of every batch of pairs) against one process: the same metric lines. */
+    @Test
+    void dpoOnTwoRanksIsTheSingleProcessRun() throws Exception {
+        Path sft = tmp.resolve("dpo-init");
+        assertEquals(0, run(0, List.of(), "dev.align4j.cli.Main", with(SFT, "--steps", 2, "--out", sft)).code());
+        Object[] dpo = {"dpo", "--init", sft.resolve("model"), "--tasks", 32, "--level", 1, "--steps", 3, "--batch", 4, "--nll", 0.5,
+                "--eval-every", 0, "--seed", 5, "--quiet"};
+        Path one = tmp.resolve("dpo-1"), two = tmp.resolve("dpo-2");
+        Result r1 = run(0, List.of(), "dev.align4j.cli.Main", with(dpo, "--out", one));
+        assertEquals(0, r1.code(), r1.out());
+        Result r2 = run(2, TRANSPORTS.get(0), "dev.align4j.cli.Main", with(dpo, "--out", two));
+        assertEquals(0, r2.code(), r2.out());
+        List<JsonNode> a = RunDirectory.readMetrics(one.resolve(RunDirectory.METRICS)), b = RunDirectory.readMetrics(two.resolve(RunDirectory.METRICS));
+        assertEquals(a.size(), b.size());
+        for (int i = 0; i < a.size(); i++)
+            // (not rewards/accuracies: the sign of a margin near 0, as at step 1 where it is ~1e-7, flips with the summation order)
+            for (String k : new String[] {"loss", "rewards/margins", "logps/chosen", "nll_loss", "grad_norm"})
+                assertEquals(a.get(i).get(k).asDouble(), b.get(i).get(k).asDouble(), 1e-5 * Math.max(1, Math.abs(a.get(i).get(k).asDouble())),
+                        "step " + (i + 1) + " " + k);
+        // a trainer that does not shard yet refuses the job rather than repeat the whole batch on every rank
+        Result grpo = run(2, TRANSPORTS.get(0), "dev.align4j.cli.Main", "grpo", "--policy", sft.resolve("model"), "--tasks", 4, "--steps", 1,
+                "--out", tmp.resolve("grpo-2"));
+        assertTrue(grpo.code() != 0 && grpo.out().contains("does not shard") && grpo.out().contains("rank"), grpo.out());
+    }
+
     static Object[] with(Object[] base, Object... more) {
         Object[] out = Arrays.copyOf(base, base.length + more.length);
         System.arraycopy(more, 0, out, base.length, more.length);
