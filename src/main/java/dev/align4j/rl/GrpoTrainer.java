@@ -308,8 +308,14 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
             List<List<Micro>> filled = new ArrayList<>();
             for (List<Micro> ms : minis) {
                 List<Micro> f = new ArrayList<>();
-                for (Micro u : ms) {
+                for (int k = 0; k < ms.size(); k++) {
+                    Micro u = ms.get(k);
                     SequenceBatch sb = u.batch();
+                    tokSum += sb.maskedTokens();
+                    if (!mine(k)) { // another rank's micro-batch: it runs its forwards
+                        f.add(u);
+                        continue;
+                    }
                     Tensor old = null, ref = null;
                     if (!onPolicy) {
                         policy.setComputeEntropy(true);
@@ -327,7 +333,6 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                         ref = step.empty(dev, DType.F32, sb.b(), sb.t()).copyFrom(reference.logProbs());
                         if (old != null) klSeq += gap(old, ref, u.mask());
                     }
-                    tokSum += sb.maskedTokens();
                     f.add(new Micro(u.rows(), sb, u.mask(), u.adv(), u.samplerLogp(), old, ref));
                 }
                 filled.add(f);
@@ -343,7 +348,9 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                     // grpo, bnpo and dr_grpo average over the accumulated micro-batches (TRL divides by its
                     // accumulation steps); dapo's micro-batch losses already sum to the minibatch's token mean
                     double accScale = lc.lossType() == GrpoConfig.LossType.DAPO ? 1.0 : 1.0 / ms.size();
-                    for (Micro u : ms) {
+                    for (int k = 0; k < ms.size(); k++) {
+                        if (!mine(k)) continue;
+                        Micro u = ms.get(k);
                         SequenceBatch sb = u.batch();
                         policy.setComputeEntropy(onPolicy);
                         PolicyLoss.Stats ps;
@@ -374,6 +381,7 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                         region += ps.clipRatioRegionMean();
                         micros++;
                     }
+                    allReduceGradients();
                     float gn = optimizer.clipNorm(config.optim().gradClip(), accScale);
                     requireFinite(s, "the gradient norm", gn);
                     norm += gn;
@@ -381,6 +389,17 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                     optimizer.apply(config.optim().adamW(lr));
                 }
             }
+            // the micro-batches' sums over the ranks (each rank ran its own; tokSum counts every rank's already)
+            double[] sums = comm.allReduceSum(lossSum, kl, low, high, region, micros, entSum, gapSum, klSeq);
+            lossSum = sums[0];
+            kl = sums[1];
+            low = sums[2];
+            high = sums[3];
+            region = sums[4];
+            micros = (long) sums[5];
+            entSum = sums[6];
+            gapSum = sums[7];
+            klSeq = sums[8];
             // the losses are per micro-batch, already divided by the accumulation count: sum per update, mean over updates
             metrics.put("loss", lossSum / updates);
             if (lc.beta() > 0) metrics.put("kl", kl / micros);
@@ -395,6 +414,19 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
             metrics.put("grad_norm", norm / updates);
             metrics.put("tokens", tokSum);
         }
+    }
+
+    /**
+     * Whether micro-batch {@code k} of a minibatch is this rank's: a data-parallel job deals out whole micro-batches
+     * (so each one's loss and normaliser are the single process's), the rollout itself is the same on every rank.
+     */
+    private boolean mine(int k) {
+        return k % comm.size() == comm.rank();
+    }
+
+    @Override
+    protected boolean dataParallel() {
+        return true;
     }
 
     /** The policy loss of {@link GrpoConfig.Loss} (the kernel's names are TRL's too). */

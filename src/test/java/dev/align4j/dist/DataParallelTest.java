@@ -132,9 +132,36 @@ class DataParallelTest {
                 assertEquals(a.get(i).get(k).asDouble(), b.get(i).get(k).asDouble(), 1e-5 * Math.max(1, Math.abs(a.get(i).get(k).asDouble())),
                         "step " + (i + 1) + " " + k);
         // a trainer that does not shard yet refuses the job rather than repeat the whole batch on every rank
-        Result grpo = run(2, TRANSPORTS.get(0), "dev.align4j.cli.Main", "grpo", "--policy", sft.resolve("model"), "--tasks", 4, "--steps", 1,
-                "--out", tmp.resolve("grpo-2"));
-        assertTrue(grpo.code() != 0 && grpo.out().contains("does not shard") && grpo.out().contains("rank"), grpo.out());
+        Result rm = run(2, TRANSPORTS.get(0), "dev.align4j.cli.Main", "rm", "--init", sft.resolve("model"), "--tasks", 8, "--level", 1,
+                "--steps", 1, "--out", tmp.resolve("rm-2"));
+        assertTrue(rm.code() != 0 && rm.out().contains("does not shard") && rm.out().contains("rank"), rm.out());
+    }
+
+    /**
+     * GRPO on two ranks (whole micro-batches dealt out, gradients summed; the rollout the same on every rank) against
+     * one process: the same metric lines, with a KL to the reference and DAPO's minibatch-token normaliser.
+     */
+    @Test
+    void grpoOnTwoRanksIsTheSingleProcessRun() throws Exception {
+        Path sft = tmp.resolve("grpo-init");
+        assertEquals(0, run(0, List.of(), "dev.align4j.cli.Main", with(SFT, "--steps", 2, "--out", sft)).code());
+        Object[] grpo = {"grpo", "--policy", sft.resolve("model"), "--tasks", 16, "--level", 1, "--reward", "gold,length:-0.2", "--lr", 1e-3, "--steps", 3,
+                "--prompts", 4, "--num-generations", 4, "--mini-batch", 8, "--micro-batch", 2, "--num-iterations", 2, "--beta", 0.05,
+                "--max-new", 6, "--eval-tasks", 0, "--seed", 7, "--quiet"};
+        Path one = tmp.resolve("grpo-1"), two = tmp.resolve("grpo-2");
+        Result r1 = run(0, List.of(), "dev.align4j.cli.Main", with(grpo, "--out", one));
+        assertEquals(0, r1.code(), r1.out());
+        Result r2 = run(2, TRANSPORTS.get(1), "dev.align4j.cli.Main", with(grpo, "--out", two));
+        assertEquals(0, r2.code(), r2.out());
+        List<JsonNode> a = RunDirectory.readMetrics(one.resolve(RunDirectory.METRICS)), b = RunDirectory.readMetrics(two.resolve(RunDirectory.METRICS));
+        assertEquals(a.size(), b.size());
+        // the completions' lengths vary, so do the rewards: the updates are real (a rank that skipped the all-reduce fails)
+        assertTrue(a.get(0).get("reward_std").asDouble() > 0 && a.get(0).get("grad_norm").asDouble() > 0, a.get(0).toString());
+        for (int i = 0; i < a.size(); i++)
+            for (String k : new String[] {"reward", "reward_std", "loss", "kl", "objective/kl", "entropy", "grad_norm", "tokens",
+                    "clip_ratio/region_mean"})
+                assertEquals(a.get(i).get(k).asDouble(), b.get(i).get(k).asDouble(), 1e-5 * Math.max(1, Math.abs(a.get(i).get(k).asDouble())),
+                        "step " + (i + 1) + " " + k + "\n" + a.get(i) + "\n" + b.get(i));
     }
 
     static Object[] with(Object[] base, Object... more) {
