@@ -65,7 +65,7 @@ public final class DpoCommand extends BaseCommand {
             runOptions.ready();
             try (DpoTrainer t = resume ? DpoTrainer.resume(out, pairs.train(), pairs.eval(), tok.padId(), policy.device())
                     : DpoTrainer.create(policy, ref, cfg, pairs.train(), pairs.eval(), tok.padId(), out)) {
-                if (resume) info("resuming at step %d of %d", t.steps(), t.totalSteps());
+                if (resume) info("resuming at step %d of %d%s", t.steps(), t.totalSteps(), t.topologyNote());
                 t.withProgress(progress(name));
                 beginTraining();
                 t.train();

@@ -88,7 +88,7 @@ public final class GrpoCommand extends BaseCommand {
                 runOptions.ready();
                 try (GrpoTrainer t = resume ? GrpoTrainer.resume(out, ref, rewards, prompts, tok, policy.device())
                         : GrpoTrainer.create(policy, ref, rewards, prompts, tok, cfg, out)) {
-                    if (resume) info("resuming at step %d of %d", t.steps(), t.totalSteps());
+                    if (resume) info("resuming at step %d of %d%s", t.steps(), t.totalSteps(), t.topologyNote());
                     if (!probe.isEmpty()) t.withEvalHook(p -> Map.of("gold_accuracy", gold.evaluate(p, probe).accuracy()));
                     t.withProgress(progress("grpo"));
                     beginTraining();

@@ -122,7 +122,7 @@ public final class PpoCommand extends BaseCommand {
                  ScalarHead head = noCritic ? null : scale != null ? scale.criticHead() : rm.head().copy();
                  PpoTrainer t = resume ? PpoTrainer.resume(out, ref, reward, prompts, ids, policy.device())
                          : PpoTrainer.create(policy, ref, critic, head, reward, prompts, cfg, ids, out)) {
-                if (resume) info("resuming at step %d of %d", t.steps(), t.totalSteps());
+                if (resume) info("resuming at step %d of %d%s", t.steps(), t.totalSteps(), t.topologyNote());
                 t.withGoldJudge(GoldScore.judge(train, tok));
                 if (!probe.isEmpty()) t.withEvalHook(p -> Map.of("gold_accuracy", gold.evaluate(p, probe).accuracy()));
                 t.withProgress(progress("ppo"));

@@ -59,7 +59,7 @@ public final class RmCommand extends BaseCommand {
         try (RewardModel owned = rm;
              RewardTrainer t = resume ? RewardTrainer.resume(out, pairs.train(), pairs.eval(), tok.padId(), device())
                      : RewardTrainer.create(rm, cfg, pairs.train(), pairs.eval(), tok.padId(), out)) {
-            if (resume) info("resuming at step %d of %d", t.steps(), t.totalSteps());
+            if (resume) info("resuming at step %d of %d%s", t.steps(), t.totalSteps(), t.topologyNote());
             t.withProgress(progress("rm"));
             beginTraining();
             t.train();

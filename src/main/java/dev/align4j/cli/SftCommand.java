@@ -84,7 +84,7 @@ public final class SftCommand extends BaseCommand {
             if (!resume && Launch.primary()) ChatTokenizers.copyFiles(tok, out);
             try (SftTrainer t = resume ? SftTrainer.resume(out, trainSet, evalSet, tok.padId(), device)
                     : SftTrainer.create(gpt, cfg, trainSet, evalSet, tok.padId(), out)) {
-                if (resume) info("resuming at step %d of %d", t.steps(), t.totalSteps());
+                if (resume) info("resuming at step %d of %d%s", t.steps(), t.totalSteps(), t.topologyNote());
                 t.withProgress(progress("sft"));
                 beginTraining();
                 t.train();

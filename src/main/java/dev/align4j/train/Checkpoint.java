@@ -22,6 +22,8 @@ public final class Checkpoint implements AutoCloseable {
     public static final String STATE_FILE = "train_state.safetensors";
     static final String FORMAT = "align4j-train-state-v2";
     static final String TRAINER = "trainer", STEP = "step", DATA_POSITION = "data_position", CONFIG = "config";
+    /** The ranks of the data-parallel job that wrote it (absent before: one). */
+    static final String WORLD_SIZE = "world_size";
     static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path dir;

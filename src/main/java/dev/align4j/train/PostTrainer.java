@@ -61,6 +61,8 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
     private final String name;
     protected long step;
     protected Path lastCheckpoint;
+    /** The number of ranks that wrote the checkpoint this trainer resumed from (0: not resumed). */
+    private int resumedWorldSize;
     private final boolean ownsModels;
     private ProgressListener progress = ProgressListener.NONE;
     /**
@@ -164,7 +166,8 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
                 .metadata(Checkpoint.TRAINER, name)
                 .metadata(Checkpoint.STEP, Long.toString(step))
                 .metadata(Checkpoint.DATA_POSITION, Long.toString(data.position()))
-                .metadata(Checkpoint.CONFIG, Checkpoint.JSON.writeValueAsString(config));
+                .metadata(Checkpoint.CONFIG, Checkpoint.JSON.writeValueAsString(config))
+                .metadata(Checkpoint.WORLD_SIZE, Integer.toString(comm.size()));
         saveExtras(w);
         optimizer.save(w, "adamw");
         w.write(ck.resolve(Checkpoint.STATE_FILE));
@@ -196,6 +199,8 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
                 t.data.seek(c.dataPosition());
                 t.loadExtras(c);
                 t.step = c.step();
+                String ws = c.state().metadata().get(Checkpoint.WORLD_SIZE);
+                ((PostTrainer<?>) t).resumedWorldSize = ws == null ? 1 : Integer.parseInt(ws);
                 t.lastCheckpoint = c.dir();
                 if (t.comm.rank() == 0) t.run.truncateMetrics(c.step());
                 return t;
@@ -214,6 +219,16 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
     /** Steps completed. */
     public long steps() {
         return step;
+    }
+
+    /**
+     * After a resume whose checkpoint was written by a job of another size: what that means (the same global batch;
+     * sums over other shares, so equal to within fp32 reduction order); else "".
+     */
+    public String topologyNote() {
+        if (resumedWorldSize == 0 || resumedWorldSize == comm.size()) return "";
+        return " (the checkpoint is from a job of " + resumedWorldSize + (resumedWorldSize == 1 ? " process" : " ranks") + ", this one has "
+                + comm.size() + ": the same global batches, summed over other shares, equal to within fp32 reduction order)";
     }
 
     public long totalSteps() {
