@@ -103,4 +103,6 @@ final class AdaptersOff implements CausalLm {
     @Override public void backward(Tensor dlogp, Tensor dhidden) { throw frozen("backward"); }
     @Override public void backward(Tensor dlogp, Tensor dentropy, Tensor dhidden) { throw frozen("backward"); }
     @Override public Decoder decoder(int batch, int maxT) { throw frozen("decoder (generate with the model itself)"); }
+    @Override public void onLayerGradients(java.util.function.IntConsumer listener) { throw frozen("onLayerGradients"); }
+    @Override public long[] layerGradRange(int layer) { throw frozen("layerGradRange"); }
 }

@@ -73,6 +73,19 @@ public interface CausalLm extends AutoCloseable {
         return new AdaptersOff(this);
     }
 
+    /**
+     * Calls {@code listener} with a layer's index as soon as a backward has completed that layer's trainable gradients
+     * (the last layer first): what lets a data-parallel job all-reduce them while the earlier layers' backward runs.
+     * Null removes it.
+     */
+    void onLayerGradients(java.util.function.IntConsumer listener);
+
+    /**
+     * The elements {@code [start, end)} of the trainable gradient buffer ({@link #grads()}, or with LoRA the adapters'
+     * {@link LoraAdapters#grads()}) that hold layer {@code layer}'s gradients.
+     */
+    long[] layerGradRange(int layer);
+
     /** The folder the base weights were loaded from (absolute), or null for a model made in memory. */
     java.nio.file.Path source();
 

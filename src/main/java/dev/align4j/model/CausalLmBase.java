@@ -87,6 +87,35 @@ abstract class CausalLmBase<S> implements CausalLm {
     /** The family's name in messages ("GPT-2", "Llama"). */
     abstract String family();
 
+    /** The name prefix of layer {@code layer}'s parameters ("h.3.", "model.layers.3."): one contiguous range. */
+    abstract String layerPrefix(int layer);
+
+    /** Told after each layer's backward that its trainable gradients are complete (last layer first), or null. */
+    private java.util.function.IntConsumer layerListener;
+
+    @Override
+    public void onLayerGradients(java.util.function.IntConsumer listener) {
+        layerListener = listener;
+    }
+
+    void layerGradsDone(int layer) {
+        if (layerListener != null) layerListener.accept(layer);
+    }
+
+    @Override
+    public long[] layerGradRange(int layer) {
+        String prefix = layerPrefix(layer);
+        ParamLayout l = lora != null ? lora.layout() : layout;
+        long start = -1, end = -1;
+        for (ParamLayout.Entry e : l.entries()) {
+            if (!e.name().startsWith(prefix)) continue;
+            if (start < 0) start = e.offset();
+            else if (e.offset() != end) throw new IllegalStateException("layer " + layer + "'s parameters are not contiguous");
+            end = e.offset() + e.numel();
+        }
+        return start < 0 ? new long[] {0, 0} : new long[] {start, end};
+    }
+
     @Override
     public LoraAdapters attachLora(LoraConfig config, long seed) {
         if (lora != null) throw new IllegalStateException("the model already has LoRA adapters (merge them first to add others)");

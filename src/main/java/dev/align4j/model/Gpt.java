@@ -181,6 +181,11 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
         return "GPT-2";
     }
 
+    @Override
+    String layerPrefix(int layer) {
+        return "h." + layer + ".";
+    }
+
     /** c_attn, attn.c_proj, c_fc and mlp.c_proj of each block (HF's Conv1D modules, here [out, in]). */
     @Override
     List<LoraAdapters.Site> linearModules() {
@@ -279,6 +284,7 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             AttentionPermute.splitBackward(a.dq, a.dk, a.dv, NH, a.dqkv);
             linearBackward(l, "attn.c_attn", a.dqkv, o.ln1, w.qkvw(), dw.qkvw(), dw.qkvb(), dln, a);
             LayerNorm.backward(dln, xIn, w.ln1w(), o.ln1Mean, o.ln1Rstd, dres, true, dw.ln1w(), dw.ln1b());
+            layerGradsDone(l);
         }
         if (base) Embedding.backward(dres, tokens, gt.wte(), gt.wpe());
     }

@@ -208,6 +208,11 @@ public final class Llama extends CausalLmBase<Llama.State> {
         return config.modelType();
     }
 
+    @Override
+    String layerPrefix(int layer) {
+        return "model.layers." + layer + ".";
+    }
+
     /** q, k, v, o and gate, up, down of each layer. */
     @Override
     List<LoraAdapters.Site> linearModules() {
@@ -442,6 +447,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
             linearBackward(at + "k_proj", a.dk, o.x1, w.k(), dw.k(), dw.kBias(), a.dx, 1f, a);
             linearBackward(at + "v_proj", a.dv, o.x1, w.v(), dw.v(), dw.vBias(), a.dx, 1f, a);
             RmsNorm.backward(a.dx, a.resid[l], w.inNorm(), o.rstd1, dres, true, dw.inNorm());
+            layerGradsDone(l);
         }
         if (base) Embedding.backward(dres, tokens, dEmbed, null);
     }

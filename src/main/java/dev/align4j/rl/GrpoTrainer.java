@@ -348,8 +348,11 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                     // grpo, bnpo and dr_grpo average over the accumulated micro-batches (TRL divides by its
                     // accumulation steps); dapo's micro-batch losses already sum to the minibatch's token mean
                     double accScale = lc.lossType() == GrpoConfig.LossType.DAPO ? 1.0 : 1.0 / ms.size();
+                    int lastMine = -1;
+                    for (int k = 0; k < ms.size(); k++) if (mine(k)) lastMine = k;
                     for (int k = 0; k < ms.size(); k++) {
                         if (!mine(k)) continue;
+                        if (k == lastMine) beforeLastBackward(policy);
                         Micro u = ms.get(k);
                         SequenceBatch sb = u.batch();
                         policy.setComputeEntropy(onPolicy);
@@ -381,7 +384,7 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                         region += ps.clipRatioRegionMean();
                         micros++;
                     }
-                    allReduceGradients();
+                    allReduceGradients(policy);
                     float gn = optimizer.clipNorm(config.optim().gradClip(), accScale);
                     requireFinite(s, "the gradient norm", gn);
                     norm += gn;

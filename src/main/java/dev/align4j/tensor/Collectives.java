@@ -23,6 +23,10 @@ public final class Collectives {
 
     private final int rank, size;
     private final boolean mpi;
+    /** The thread of the asynchronous operations (made on first use), and what it has not finished. */
+    private java.util.concurrent.ExecutorService async;
+    private final java.util.ArrayDeque<java.util.concurrent.Future<?>> pending = new java.util.ArrayDeque<>();
+    private long asyncNanos;
 
     private Collectives(int rank, int size, boolean mpi) {
         this.rank = rank;
@@ -69,8 +73,68 @@ public final class Collectives {
         return size > 1;
     }
 
+    /**
+     * {@link #allReduceSum(Tensor)} on this job's communication thread: returns at once. Asynchronous operations run in
+     * the order issued, and every later synchronous operation first waits for them ({@link #drain}), so the ranks, which
+     * issue the same operations in the same order, always meet in the same collective. {@code t} must not be touched
+     * until then. A job of one does nothing.
+     */
+    public void allReduceSumAsync(Tensor t) {
+        if (!mpi) return;
+        synchronized (pending) {
+            if (async == null) {
+                async = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                    Thread th = new Thread(r, "mpi-comm");
+                    th.setDaemon(true);
+                    return th;
+                });
+            }
+            pending.add(async.submit(() -> {
+                long t0 = System.nanoTime();
+                reduceTensor(t);
+                synchronized (pending) {
+                    asyncNanos += System.nanoTime() - t0;
+                }
+            }));
+        }
+    }
+
+    /** Waits for every asynchronous operation issued so far; a failed one throws here. */
+    public void drain() {
+        while (true) {
+            java.util.concurrent.Future<?> f;
+            synchronized (pending) {
+                f = pending.poll();
+            }
+            if (f == null) return;
+            try {
+                f.get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                Throwable c = e.getCause();
+                if (c instanceof RuntimeException r) throw r;
+                if (c instanceof Error er) throw er;
+                throw new IllegalStateException(c);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for an all-reduce", e);
+            }
+        }
+    }
+
+    /** Nanoseconds the asynchronous operations have spent, in total (for the overlap's measurement). */
+    public long asyncNanos() {
+        synchronized (pending) {
+            return asyncNanos;
+        }
+    }
+
     /** {@code t} (F32 or F64) becomes the sum of every rank's {@code t} (same shape on every rank). */
-    public synchronized void allReduceSum(Tensor t) {
+    public void allReduceSum(Tensor t) {
+        drain();
+        reduceTensor(t);
+    }
+
+    private synchronized void reduceTensor(Tensor t) {
         if (t == null) throw new IllegalArgumentException("t must not be null");
         if (t.dtype() != DType.F32 && t.dtype() != DType.F64)
             throw new IllegalArgumentException("allReduceSum: F32 or F64 tensors, got " + t.describe());
@@ -100,7 +164,12 @@ public final class Collectives {
         return reduce(x, 1);
     }
 
-    private synchronized double[] reduce(double[] x, int op) {
+    private double[] reduce(double[] x, int op) {
+        drain();
+        return reduceNow(x, op);
+    }
+
+    private synchronized double[] reduceNow(double[] x, int op) {
         if (x == null) throw new IllegalArgumentException("x must not be null");
         if (!mpi || x.length == 0) return x.clone();
         try (Scope s = new Scope()) {
@@ -111,8 +180,11 @@ public final class Collectives {
     }
 
     /** Waits until every rank has called it. */
-    public synchronized void barrier() {
-        if (mpi) Backend.check(NativeLib.a4j_mpi_barrier(), "barrier on rank " + rank);
+    public void barrier() {
+        drain();
+        synchronized (this) {
+            if (mpi) Backend.check(NativeLib.a4j_mpi_barrier(), "barrier on rank " + rank);
+        }
     }
 
     /**

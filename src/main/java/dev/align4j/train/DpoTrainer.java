@@ -260,13 +260,17 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
         double nllPerToken = config.nllCoef() / tokens;
         optimizer.zeroGrad();
         List<Out> outs = new ArrayList<>(micro.length);
-        for (int[] idx : micro) {
+        int last = -1; // the last micro-batch with pairs on this rank: its backward overlaps the all-reduce
+        for (int i = 0; i < micro.length; i++) if ((comm.distributed() ? shard(micro[i]) : micro[i]).length > 0) last = i;
+        for (int i = 0; i < micro.length; i++) {
+            int[] idx = micro[i];
             // data parallel: rank k takes pairs k, k + N, ... of the micro-batch, its loss's mean scaled to the batch's
             int[] mine = comm.distributed() ? shard(idx) : idx;
+            if (i == last) beforeLastBackward(model);
             if (mine.length > 0)
                 outs.add(run(train, refTrain, mine, (double) mine.length / idx.length / micro.length, nllPerToken, s));
         }
-        allReduceGradients();
+        allReduceGradients(model);
         float norm = optimizer.clipNorm(config.optim().gradClip());
         requireFinite(s, "the gradient norm", norm);
         double lr = schedule.lr(s - 1);

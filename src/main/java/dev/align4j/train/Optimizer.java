@@ -74,10 +74,9 @@ public final class Optimizer implements AutoCloseable {
         return new Group(name, head.params(), head.grads(), List.of());
     }
 
-    /** Sums every group's gradients over the ranks of {@code comm} (nothing in a job of one). */
-    public void allReduce(dev.align4j.tensor.Collectives comm) {
-        if (!comm.distributed()) return;
-        for (Group g : groups) comm.allReduceSum(g.grads());
+    /** The parameter groups, in order. */
+    public List<Group> groups() {
+        return groups;
     }
 
     public void zeroGrad() {

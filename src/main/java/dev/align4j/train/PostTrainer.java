@@ -1,6 +1,7 @@
 package dev.align4j.train;
 
 import dev.align4j.data.DataPosition;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.SafeTensorsWriter;
 import dev.align4j.tensor.Collectives;
 import java.io.IOException;
@@ -71,6 +72,7 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
      * rank 0 alone writes metrics and checkpoints, which every rank reads on a resume.
      */
     protected final Collectives comm = Collectives.world();
+    private final GradientSync sync = new GradientSync(comm);
 
     /**
      * {@code name}: the trainer's name in its checkpoints ("sft", "reward", "dpo", "ppo", "lm"). {@code resumed}: built
@@ -130,6 +132,10 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("step", s);
         trainStep(s, m);
+        if (comm.distributed()) { // the gradient exchange: its time on the communication thread, and what the step waited
+            m.put("dp/allreduce_s", sync.commSeconds());
+            m.put("dp/wait_s", sync.waitSeconds());
+        }
         step = s;
         m.put("time_s", (System.nanoTime() - t0) * 1e-9);
         if (config.schedule().evaluatesAt(s)) evaluate(m);
@@ -174,9 +180,20 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
         run.commit(ck);
     }
 
-    /** Sums the gradients over the ranks of a data-parallel job (nothing in a single process): before clipping. */
-    protected void allReduceGradients() {
-        optimizer.allReduce(comm);
+    /**
+     * Before the step's last backward through {@code model} on this rank: in a data-parallel job its layers' gradients
+     * are all-reduced while the rest of that backward runs ({@link GradientSync}). Nothing in a single process.
+     */
+    protected void beforeLastBackward(CausalLm model) {
+        sync.arm(model);
+    }
+
+    /**
+     * Sums the gradients of every optimizer group over the ranks of a data-parallel job (nothing in a single process),
+     * before clipping; {@code model} is the one whose trainable buffer is a group (reduced layer by layer).
+     */
+    protected void allReduceGradients(CausalLm model) {
+        sync.finish(model, optimizer.groups());
     }
 
     /**

@@ -101,14 +101,16 @@ public final class SftTrainer extends PostTrainer<SftConfig> {
         double normalizer = Math.max(1, total);
         double lossSum = 0;
         optimizer.zeroGrad();
-        for (SequenceBatch mb : micro) {
+        for (int i = 0; i < micro.size(); i++) {
+            SequenceBatch mb = micro.get(i);
             float loss = model.forward(mb.inputs(), mb.targets(), mb.mask(), mb.b(), mb.t());
             requireFinite(s, "the loss", loss);
             lossSum += (double) loss * mb.maskedTokens();
+            if (i == micro.size() - 1) beforeLastBackward(model);
             model.backward(normalizer);
         }
+        allReduceGradients(model);
         lossSum = comm.allReduceSum(lossSum)[0];
-        allReduceGradients();
         float norm = optimizer.clipNorm(config.optim().gradClip());
         requireFinite(s, "the gradient norm", norm);
         double lr = schedule.lr(s - 1);

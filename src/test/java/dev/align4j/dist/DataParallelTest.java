@@ -49,13 +49,18 @@ class DataParallelTest {
 
     /** {@code java -cp <this test's class path> main args}, under {@code mpirun -np n} with {@code transport} when n > 0. */
     static Result run(int n, List<String> transport, String main, Object... args) throws Exception {
+        return run(n, transport, false, main, args);
+    }
+
+    /** As {@link #run(int, List, String, Object...)}; {@code overlap}: the gradient all-reduce overlapped with the backward. */
+    static Result run(int n, List<String> transport, boolean overlap, String main, Object... args) throws Exception {
         List<String> cmd = new ArrayList<>();
         if (n > 0) {
             cmd.addAll(List.of("mpirun", "-np", Integer.toString(n), "--oversubscribe", "--allow-run-as-root", "-x", "OMP_NUM_THREADS"));
             cmd.addAll(transport);
         }
-        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-cp",
-                System.getProperty("java.class.path"), main));
+        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
+                "-Dalign4j.dp.overlap=" + overlap, "-cp", System.getProperty("java.class.path"), main));
         for (Object a : args) cmd.add(a.toString());
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().put("OMP_NUM_THREADS", "1");
@@ -93,16 +98,20 @@ class DataParallelTest {
         Result r1 = run(0, List.of(), "dev.align4j.cli.Main", with(SFT, "--steps", 4, "--out", one));
         assertEquals(0, r1.code(), r1.out());
         List<JsonNode> a = RunDirectory.readMetrics(one.resolve(RunDirectory.METRICS));
-        for (List<String> transport : TRANSPORTS) {
-            Path two = tmp.resolve("sft-2-" + transport.get(2).replace(',', '-'));
-            Result r2 = run(2, transport, "dev.align4j.cli.Main", with(SFT, "--steps", 4, "--out", two));
+        // shared memory with the all-reduce after the backward and overlapped with it; TCP overlapped
+        int[][] cases = {{0, 0}, {0, 1}, {1, 1}};
+        for (int[] c : cases) {
+            List<String> transport = TRANSPORTS.get(c[0]);
+            boolean overlap = c[1] == 1;
+            Path two = tmp.resolve("sft-2-" + transport.get(2).replace(',', '-') + (overlap ? "-overlap" : ""));
+            Result r2 = run(2, transport, overlap, "dev.align4j.cli.Main", with(SFT, "--steps", 4, "--out", two));
             assertEquals(0, r2.code(), r2.out());
             List<JsonNode> b = RunDirectory.readMetrics(two.resolve(RunDirectory.METRICS));
             assertEquals(a.size(), b.size(), "one metrics line per step, written by rank 0 only");
             for (int i = 0; i < a.size(); i++)
                 for (String k : new String[] {"loss", "grad_norm", "tokens"})
                     assertEquals(a.get(i).get(k).asDouble(), b.get(i).get(k).asDouble(), 1e-5 * Math.max(1, Math.abs(a.get(i).get(k).asDouble())),
-                            transport + " step " + (i + 1) + " " + k);
+                            transport + (overlap ? " overlapped" : "") + " step " + (i + 1) + " " + k);
             try (CausalLm m1 = CausalLm.load(one.resolve("model"), Device.cpu()); CausalLm m2 = CausalLm.load(two.resolve("model"), Device.cpu())) {
                 float[] x = m1.params().toFloatArray(), y = m2.params().toFloatArray();
                 double max = 0;
@@ -151,7 +160,7 @@ class DataParallelTest {
         Path one = tmp.resolve("grpo-1"), two = tmp.resolve("grpo-2");
         Result r1 = run(0, List.of(), "dev.align4j.cli.Main", with(grpo, "--out", one));
         assertEquals(0, r1.code(), r1.out());
-        Result r2 = run(2, TRANSPORTS.get(1), "dev.align4j.cli.Main", with(grpo, "--out", two));
+        Result r2 = run(2, TRANSPORTS.get(1), true, "dev.align4j.cli.Main", with(grpo, "--out", two));
         assertEquals(0, r2.code(), r2.out());
         List<JsonNode> a = RunDirectory.readMetrics(one.resolve(RunDirectory.METRICS)), b = RunDirectory.readMetrics(two.resolve(RunDirectory.METRICS));
         assertEquals(a.size(), b.size());
