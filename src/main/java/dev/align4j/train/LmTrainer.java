@@ -98,6 +98,11 @@ public final class LmTrainer extends PostTrainer<LmTrainConfig> {
      * (forward, backward, update), {@code mix_share} and {@code eval_loss} (null when not evaluated), as {@link StepMetrics}.
      */
     @Override
+    protected boolean dataParallel() {
+        return true;
+    }
+
+    @Override
     protected void trainStep(long s, Map<String, Object> metrics) {
         long t0 = System.nanoTime();
         int b = config.batchSize(), t = config.seqLen();
@@ -111,12 +116,22 @@ public final class LmTrainer extends PostTrainer<LmTrainConfig> {
         double normalizer = Math.max(1, total);
         double lossSum = 0;
         optimizer.zeroGrad();
+        // data parallel: rank k takes rows k, k + N, ... of each micro-batch; the normaliser is the whole batch's
+        List<Batch> mine = new ArrayList<>(micro.length);
         for (Batch mb : micro) {
-            float loss = model.forward(mb.inputs(), mb.targets(), mb.mask(), b, t);
+            Batch r = comm.distributed() ? mb.rows(comm.rank(), comm.size()) : mb;
+            if (r != null) mine.add(r);
+        }
+        for (int i = 0; i < mine.size(); i++) {
+            Batch mb = mine.get(i);
+            float loss = model.forward(mb.inputs(), mb.targets(), mb.mask(), mb.b(), t);
             requireFinite(s, "the loss", loss);
             lossSum += (double) loss * mb.maskedTokens();
+            if (i == mine.size() - 1) beforeLastBackward(model);
             model.backward(normalizer);
         }
+        allReduceGradients(model);
+        lossSum = comm.allReduceSum(lossSum)[0];
         float norm = optimizer.clipNormInKernel(config.optim().gradClip());
         requireFinite(s, "the gradient norm", norm);
         double lr = schedule.lr(step);

@@ -80,7 +80,7 @@ public final class RewardTrainer extends PostTrainer<RewardConfig> {
     protected void trainStep(long s, Map<String, Object> metrics) {
         List<TokenizedPair> pairs = new ArrayList<>(config.batchSize());
         for (int idx : sampler.next(config.batchSize())) pairs.add(train.get(idx));
-        RewardLoss.Stats st = gradients(s, pairs);
+        RewardLoss.Stats st = gradients(s, pairs, true);
         float norm = optimizer.clipNorm(config.optim().gradClip());
         requireFinite(s, "the gradient norm", norm);
         double lr = schedule.lr(s - 1);
@@ -104,28 +104,46 @@ public final class RewardTrainer extends PostTrainer<RewardConfig> {
      */
     public RewardLoss.Stats gradients(List<TokenizedPair> pairs) {
         TrainInputs.pairs("pairs", pairs, false, model.config());
-        return gradients(step + 1, pairs);
+        return gradients(step + 1, pairs, false);
+    }
+
+    @Override
+    protected boolean dataParallel() {
+        return true;
     }
 
     /**
      * Zeroes the gradients and accumulates those of the mean loss over {@code pairs}, in micro-batches of whole pairs
-     * (sorted by their longer row) each weighted by its share of the pairs; the stats are the step's.
+     * (sorted by their longer row) each weighted by its share of the pairs; the stats are the step's. With {@code share},
+     * in a data-parallel job, rank k runs micro-batches k, k + N, ... and the gradients and stats are summed over the
+     * ranks (the single process's, each micro-batch keeping its weight).
      */
-    private RewardLoss.Stats gradients(long s, List<TokenizedPair> pairs) {
+    private RewardLoss.Stats gradients(long s, List<TokenizedPair> pairs, boolean share) {
         int n = pairs.size(), micro = config.microBatch();
         optimizer.zeroGrad();
         int[] all = new int[n];
         for (int i = 0; i < n; i++) all[i] = i;
         double[] acc = new double[5];
         // a pair's rows share their prompt: its longer response sets its length
-        for (int[] idx : SequenceBatch.lengthChunks(all, i -> pairs.get(i).prompt().length
-                + Math.max(pairs.get(i).chosen().length, pairs.get(i).rejected().length), micro)) {
+        int[][] chunks = SequenceBatch.lengthChunks(all, i -> pairs.get(i).prompt().length
+                + Math.max(pairs.get(i).chosen().length, pairs.get(i).rejected().length), micro);
+        boolean dp = share && comm.distributed();
+        int last = -1;
+        for (int c = 0; c < chunks.length; c++) if (!dp || c % comm.size() == comm.rank()) last = c;
+        for (int c = 0; c < chunks.length; c++) {
+            if (dp && c % comm.size() != comm.rank()) continue;
+            if (share && c == last) beforeLastBackward(model.backbone());
+            int[] idx = chunks[c];
             List<TokenizedPair> part = new ArrayList<>(idx.length);
             for (int q : idx) part.add(pairs.get(q));
             double w = (double) idx.length / n;
             RewardLoss.Stats st = microGradients(s, part, idx, w);
             float[] v = {st.loss(), st.accuracy(), st.rewardsChosen(), st.rewardsRejected(), st.margin()};
             for (int k = 0; k < v.length; k++) acc[k] += v[k] * w;
+        }
+        if (share) {
+            allReduceGradients(model.backbone());
+            acc = comm.allReduceSum(acc);
         }
         return new RewardLoss.Stats((float) acc[0], (float) acc[1], (float) acc[2], (float) acc[3], (float) acc[4]);
     }

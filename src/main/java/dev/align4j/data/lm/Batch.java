@@ -12,6 +12,22 @@ public record Batch(int b, int t, int[] inputs, int[] targets, float[] mask) {
             throw new IllegalArgumentException("inputs/targets/mask must have b·t = " + n + " values");
     }
 
+    /** Rows {@code first}, {@code first + step}, ... of this batch (a rank's share of a data-parallel batch); null when none. */
+    public Batch rows(int first, int step) {
+        if (first < 0 || step < 1) throw new IllegalArgumentException("first must be >= 0 and step >= 1, got " + first + ", " + step);
+        int n = first >= b ? 0 : (b - first + step - 1) / step;
+        if (n == 0) return null;
+        int[] in = new int[n * t], tg = new int[n * t];
+        float[] m = new float[n * t];
+        for (int i = 0; i < n; i++) {
+            int r = first + i * step;
+            System.arraycopy(inputs, r * t, in, i * t, t);
+            System.arraycopy(targets, r * t, tg, i * t, t);
+            System.arraycopy(mask, r * t, m, i * t, t);
+        }
+        return new Batch(n, t, in, tg, m);
+    }
+
     /** Number of targets under the mask. */
     public long maskedTokens() {
         long c = 0;
