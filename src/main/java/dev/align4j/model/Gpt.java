@@ -192,7 +192,7 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
         List<LoraAdapters.Site> out = new ArrayList<>();
         long c = config.nEmbd();
         for (int i = 0; i < p.length; i++) {
-            String h = "h." + i + ".";
+            String h = layerPrefix(i);
             out.add(new LoraAdapters.Site(h + "attn.c_attn", c, 3 * c));
             out.add(new LoraAdapters.Site(h + "attn.c_proj", c, c));
             out.add(new LoraAdapters.Site(h + "mlp.c_fc", c, 4 * c));
@@ -296,7 +296,7 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
     private void linear(int l, String module, Tensor x, Tensor w, Tensor bias, Tensor out) {
         Matmul.matmul(x, w, out, false, true, 1f, 0f);
         Bias.add(out, bias);
-        if (lora() != null) lora().forward("h." + l + "." + module, x, out, true);
+        if (lora() != null) lora().forward(layerPrefix(l) + module, x, out, true);
     }
 
     /**
@@ -310,7 +310,7 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             Matmul.matmul(dout, x, dw, true, false, 1f, 1f);
         }
         Matmul.matmul(dout, w, dx, false, false, 1f, 0f);
-        if (lora() != null) lora().backward("h." + l + "." + module, dout, x, dx);
+        if (lora() != null) lora().backward(layerPrefix(l) + module, dout, x, dx);
     }
 
     @Override

@@ -220,7 +220,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
         long c = config.hiddenSize(), f = config.intermediateSize();
         long qd = (long) config.numHeads() * config.headDim(), kvd = (long) config.numKvHeads() * config.headDim();
         for (int l = 0; l < p.length; l++) {
-            String a = "model.layers." + l + ".self_attn.", m = "model.layers." + l + ".mlp.";
+            String a = layerPrefix(l) + "self_attn.", m = layerPrefix(l) + "mlp.";
             out.add(new LoraAdapters.Site(a + "q_proj", c, qd));
             out.add(new LoraAdapters.Site(a + "k_proj", c, kvd));
             out.add(new LoraAdapters.Site(a + "v_proj", c, kvd));
@@ -381,7 +381,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
             Tensor h = a.resid[l];
             RmsNorm.forward(h, w.inNorm(), eps, o.x1, o.rstd1);
             Tensor q = o.qPre != null ? o.qPre : a.q, k = o.kPre != null ? o.kPre : a.k;
-            String at = "model.layers." + l + ".self_attn.", mlp = "model.layers." + l + ".mlp.";
+            String at = layerPrefix(l) + "self_attn.", mlp = layerPrefix(l) + "mlp.";
             linear(at + "q_proj", o.x1, w.q(), w.qBias(), q);
             linear(at + "k_proj", o.x1, w.k(), w.kBias(), k);
             linear(at + "v_proj", o.x1, w.v(), w.vBias(), a.v);
@@ -420,7 +420,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
         for (int l = p.length - 1; l >= 0; l--) {
             Layer w = p[l], dw = base ? g[l] : FROZEN;
             Saved o = a.layers[l];
-            String at = "model.layers." + l + ".self_attn.", mlp = "model.layers." + l + ".mlp.";
+            String at = layerPrefix(l) + "self_attn.", mlp = layerPrefix(l) + "mlp.";
             // MLP: resid[l+1] = hmid + down(swiglu(gate|up(x2)))
             linearBackward(mlp + "down_proj", dres, o.act, w.down(), dw.down(), null, a.dact, 0f, a);
             SwiGlu.backward(o.gu, a.dact, a.dgu);
