@@ -427,10 +427,26 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         Share whole = Share.of(r.batch(), sel);
         optimizer.zeroGrad();
         double[] acc = new double[7]; // policy loss, value loss, KL loss, clipfrac, value clipfrac, approxkl k3, k1
-        for (int[] rows : r.batch().lengthChunks(sel, config.rollout().microBatch())) microUpdate(s, r, rows, whole, acc);
+        // data parallel: rank k runs micro-batches k, k + N, ... (each keeps its share of the minibatch); the rollout is
+        // the same on every rank
+        int[][] chunks = r.batch().lengthChunks(sel, config.rollout().microBatch());
+        int last = -1;
+        for (int c = 0; c < chunks.length; c++) if (c % comm.size() == comm.rank()) last = c;
+        for (int c = 0; c < chunks.length; c++) {
+            if (c % comm.size() != comm.rank()) continue;
+            if (c == last) beforeLastBackward(policy);
+            microUpdate(s, r, chunks[c], whole, acc);
+        }
+        allReduceGradients(policy);
+        acc = comm.allReduceSum(acc);
         float norm = optimizer.clipNorm(config.optim().gradClip());
         requireFinite(s, "the gradient norm", norm);
         return new Update(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], norm);
+    }
+
+    @Override
+    protected boolean dataParallel() {
+        return true;
     }
 
     /** Masked tokens and rows with at least one of them: the divisors of the token-mean and sequence-mean. */

@@ -146,10 +146,12 @@ class DataParallelTest {
         // (AdamW's steps amplify the order of the sums in small gradient components: the scores' mean, near 0 here, moved
         // 2.4e-5 apart after two updates; 1e-4 absolute)
         assertSameLines(rm, tmp.resolve("rm-1"), tmp.resolve("rm-2"), true, 1e-4, "loss", "margin", "rewards/chosen", "grad_norm");
-        // a trainer that does not shard yet refuses the job rather than repeat the whole batch on every rank
-        Result ppo = run(2, TRANSPORTS.get(0), "dev.align4j.cli.Main", "ppo", "--policy", sft.resolve("model"), "--reward-model",
-                tmp.resolve("rm-1").resolve("model"), "--tasks", 8, "--level", 1, "--steps", 1, "--out", tmp.resolve("ppo-2"));
-        assertTrue(ppo.code() != 0 && ppo.out().contains("does not shard") && ppo.out().contains("rank"), ppo.out());
+        // PPO with a critic: micro-batches dealt out, the policy's, critic's and value head's gradients summed
+        Object[] ppo = {"ppo", "--policy", sft.resolve("model"), "--reward-model", tmp.resolve("rm-1").resolve("model"), "--tasks", 8,
+                "--level", 1, "--steps", 2, "--rollout", 8, "--mini-batch", 4, "--micro-batch", 1, "--epochs", 2, "--max-new", 4,
+                "--baseline", "critic", "--lr", 1e-3, "--eval-tasks", 0, "--seed", 6, "--quiet"};
+        assertSameLines(ppo, tmp.resolve("ppo-1"), tmp.resolve("ppo-2"), true, 1e-4, "objective/scores", "loss/policy", "loss/value",
+                "policy/approxkl", "grad_norm");
     }
 
     /** Pre-training on two ranks (rows of each batch dealt out) against one process. */
