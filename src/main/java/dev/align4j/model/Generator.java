@@ -29,6 +29,16 @@ public final class Generator {
      * stop id is the response's last token.
      */
     public static Generation generate(CausalLm model, int[][] prompts, GenerationConfig config, int[] stopIds) {
+        return generate(model, prompts, config, stopIds, null);
+    }
+
+    /**
+     * As {@link #generate(CausalLm, int[][], GenerationConfig, int[])} for rows {@code rows} (ascending) of a larger
+     * batch: prompt j draws with the random stream of sequence {@code rows[j]} of that batch, so that ranks of a
+     * data-parallel job, each generating its share, sample what one process generating the whole batch samples. Null:
+     * rows 0, 1, ...
+     */
+    public static Generation generate(CausalLm model, int[][] prompts, GenerationConfig config, int[] stopIds, int[] rows) {
         if (stopIds == null) throw new IllegalArgumentException("stopIds must not be null");
         if (model == null) throw new IllegalArgumentException("model must not be null");
         if (config == null) throw new IllegalArgumentException("config must not be null");
@@ -52,9 +62,17 @@ public final class Generator {
         }
         if (config.eosId() >= 0) stop[config.eosId()] = true;
         Sampler sampler = new Sampler(config.temperature(), config.topK(), config.topP());
+        if (rows != null && rows.length != b) throw new IllegalArgumentException("rows has " + rows.length + " entries for " + b + " prompts");
         SplittableRandom root = new SplittableRandom(config.seed());
         SplittableRandom[] rngs = new SplittableRandom[b];
-        for (int i = 0; i < b; i++) rngs[i] = root.split();
+        for (int i = 0, k = 0; i < b; i++) {
+            int row = rows == null ? i : rows[i];
+            if (row < k) throw new IllegalArgumentException("rows must be ascending and distinct, got " + Arrays.toString(rows));
+            SplittableRandom r = root.split();
+            for (; k < row; k++) r = root.split(); // the streams of the rows not generated here
+            rngs[i] = r;
+            k++;
+        }
 
         int width = p + maxNew;
         int[] tokens = new int[b * width];

@@ -194,18 +194,10 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
             }
             GenerationConfig gen = new GenerationConfig(gc.maxCompletionLength(), gc.temperature(), gc.topK(), gc.topP(),
                     tokenizer.eosId(), tokenizer.padId(), Seeds.mix(config.seed(), s, 0x6F + 0x100L * round));
-            Generation out = Generator.generate(policy, ps, gen, tokenizer.stopIds());
-            List<RewardSample> samples = new ArrayList<>(n);
-            boolean[] truncated = new boolean[n];
-            int[][] completions = new int[n][];
-            for (int i = 0; i < n; i++) {
-                completions[i] = out.response(i);
-                // the text rewards see the completion decoded without its stop token
-                samples.add(RewardSample.of(i, rowPrompts.get(i).ids(), completions[i], tokenizer, rowPrompts.get(i).task()));
-                truncated[i] = !samples.get(i).endedWithEos();
-            }
-            CombinedReward.Result scored = rewards.score(samples);
-            float[] r = scored.total().clone();
+            Sampled sampled = sample(ps, rowPrompts, gen, g);
+            int[][] completions = sampled.completions();
+            boolean[] truncated = sampled.truncated();
+            float[] r = sampled.rewards().clone();
             overlongPunishment(r, completions);
             round++;
             for (int q = 0; q < want; q++) {
@@ -218,9 +210,9 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                     keptCompletions.add(completions[i]);
                     keptTruncated.add(truncated[i]);
                     keptRewards.add(r[i]);
-                    keptLogp.add(rowLogp(out.sampleLogProbs(), out, i));
-                    for (int f = 0; f < scored.names().size(); f++)
-                        keptColumns.computeIfAbsent(scored.names().get(f), k -> new ArrayList<>()).add(scored.columns()[f][i]);
+                    keptLogp.add(sampled.samplerLogp()[i]);
+                    for (int f = 0; f < sampled.names().size(); f++)
+                        keptColumns.computeIfAbsent(sampled.names().get(f), k -> new ArrayList<>()).add(sampled.columns()[f][i]);
                 }
             }
         }
@@ -238,6 +230,88 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
             cols.put(e.getKey(), c);
         }
         return new Rollout(keptPrompts, keptCompletions, tr, rw, cols, keptLogp.toArray(new float[0][]), round);
+    }
+
+    /** One generation batch: per row, its completion, whether it was cut, its reward and each function's, the sampler's log-probs. */
+    private record Sampled(int[][] completions, boolean[] truncated, float[] rewards, List<String> names, float[][] columns,
+                           float[][] samplerLogp) {}
+
+    /**
+     * Generates and scores the rows of {@code ps} (G consecutive rows per prompt). In a data-parallel job rank k takes
+     * the prompts k, k + N, ... (whole groups; each row with its own random stream of the whole batch, so the samples
+     * are the single process's) and the ranks then exchange their rows: every rank ends with the whole batch.
+     */
+    private Sampled sample(int[][] ps, List<Prompt> rowPrompts, GenerationConfig gen, int g) {
+        int n = ps.length;
+        List<Integer> mine = new ArrayList<>();
+        for (int i = 0; i < n; i++) if ((i / g) % comm.size() == comm.rank()) mine.add(i);
+        int[] rows = mine.stream().mapToInt(Integer::intValue).toArray();
+        int[][] myPrompts = new int[rows.length][];
+        for (int j = 0; j < rows.length; j++) myPrompts[j] = ps[rows[j]];
+        int[][] completions = new int[n][];
+        boolean[] truncated = new boolean[n];
+        float[] total = new float[n];
+        float[][] logp = new float[n][];
+        List<String> names = rewards.names();
+        float[][] columns = new float[names.size()][n];
+        if (rows.length > 0) {
+            Generation out = Generator.generate(policy, myPrompts, gen, tokenizer.stopIds(), comm.distributed() ? rows : null);
+            List<RewardSample> samples = new ArrayList<>(rows.length);
+            for (int j = 0; j < rows.length; j++) {
+                int i = rows[j];
+                completions[i] = out.response(j);
+                // the text rewards see the completion decoded without its stop token
+                samples.add(RewardSample.of(i, rowPrompts.get(i).ids(), completions[i], tokenizer, rowPrompts.get(i).task()));
+                truncated[i] = !samples.get(j).endedWithEos();
+                logp[i] = rowLogp(out.sampleLogProbs(), out, j);
+            }
+            CombinedReward.Result scored = rewards.score(samples);
+            for (int j = 0; j < rows.length; j++) {
+                total[rows[j]] = scored.total()[j];
+                for (int f = 0; f < names.size(); f++) columns[f][rows[j]] = scored.columns()[f][j];
+            }
+        }
+        if (comm.distributed()) exchange(rows, completions, truncated, total, columns, logp);
+        return new Sampled(completions, truncated, total, names, columns, logp);
+    }
+
+    /** Sends this rank's rows to every rank and fills in the others' (every array indexed by the batch's row). */
+    private void exchange(int[] rows, int[][] completions, boolean[] truncated, float[] total, float[][] columns, float[][] logp) {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.DataOutputStream o = new java.io.DataOutputStream(bytes)) {
+            o.writeInt(rows.length);
+            for (int i : rows) {
+                o.writeInt(i);
+                o.writeBoolean(truncated[i]);
+                o.writeFloat(total[i]);
+                for (float[] c : columns) o.writeFloat(c[i]);
+                o.writeInt(completions[i].length);
+                for (int t : completions[i]) o.writeInt(t);
+                o.writeInt(logp[i].length);
+                for (float x : logp[i]) o.writeFloat(x);
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        for (byte[] part : comm.allGather(bytes.toByteArray())) {
+            try (java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(part))) {
+                int count = in.readInt();
+                for (int k = 0; k < count; k++) {
+                    int i = in.readInt();
+                    truncated[i] = in.readBoolean();
+                    total[i] = in.readFloat();
+                    for (float[] c : columns) c[i] = in.readFloat();
+                    int[] comp = new int[in.readInt()];
+                    for (int q = 0; q < comp.length; q++) comp[q] = in.readInt();
+                    completions[i] = comp;
+                    float[] lp = new float[in.readInt()];
+                    for (int q = 0; q < lp.length; q++) lp[q] = in.readFloat();
+                    logp[i] = lp;
+                }
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
     }
 
     /** The sampler's log-probs of row {@code i}'s completion tokens. */

@@ -179,6 +179,44 @@ public final class Collectives {
         }
     }
 
+    /**
+     * Every rank's {@code mine}, by rank (a job of one: a copy of it): how the ranks share what each computed for its
+     * own rows. One length exchange, then one broadcast per rank.
+     */
+    public byte[][] allGather(byte[] mine) {
+        if (mine == null) throw new IllegalArgumentException("mine must not be null");
+        if (!mpi) return new byte[][] {mine.clone()};
+        double[] lengths = new double[size];
+        lengths[rank] = mine.length;
+        lengths = allReduceSum(lengths);
+        byte[][] out = new byte[size][];
+        for (int r = 0; r < size; r++) {
+            out[r] = r == rank ? mine.clone() : new byte[(int) lengths[r]];
+            broadcast(out[r], r);
+        }
+        return out;
+    }
+
+    /** {@code buf} of rank {@code root}, on every rank (same length everywhere). */
+    private void broadcast(byte[] buf, int root) {
+        if (buf.length == 0) return;
+        drain();
+        int[] packed = new int[(buf.length + 3) / 4];
+        java.nio.ByteBuffer bb = java.nio.ByteBuffer.allocate(packed.length * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        bb.put(buf).rewind();
+        bb.asIntBuffer().get(packed);
+        try (Scope s = new Scope()) {
+            Tensor t = s.empty(Device.cpu(), DType.I32, packed.length).copyFrom(packed);
+            synchronized (this) {
+                Backend.check(NativeLib.a4j_mpi_bcast(t.address(), buf.length, root), "broadcast from rank " + root + " on rank " + rank);
+            }
+            int[] back = t.toIntArray();
+            java.nio.ByteBuffer ob = java.nio.ByteBuffer.allocate(back.length * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ob.asIntBuffer().put(back);
+            ob.get(buf);
+        }
+    }
+
     /** Waits until every rank has called it. */
     public void barrier() {
         drain();

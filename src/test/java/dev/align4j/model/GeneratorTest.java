@@ -34,6 +34,11 @@ class GeneratorTest {
                     sampling.withTopP(1e-9)})
                 assertArrayEquals(greedy.tokens(), Generator.generate(m, prompts, c).tokens(), tag + " " + c);
             checkLogProbs(m, greedy, tag + " greedy");
+            // a share of the batch (a data-parallel rank's rows) samples what those rows sample in the whole batch
+            Generation whole = Generator.generate(m, prompts, sampling, new int[0]);
+            Generation share = Generator.generate(m, new int[][] {prompts[1], prompts[3]}, sampling, new int[0], new int[] {1, 3});
+            assertArrayEquals(whole.response(1), share.response(0), tag + " row 1 of the batch");
+            assertArrayEquals(whole.response(3), share.response(1), tag + " row 3 of the batch");
             // B = 1, one new token, a prompt filling the context but one slot
             int[] longPrompt = GptTest.randomTokens(rnd, TINY.nCtx() - 1, v);
             Generation one = Generator.generate(m, new int[][] {longPrompt}, GenerationConfig.greedy(1, -1, PAD));
