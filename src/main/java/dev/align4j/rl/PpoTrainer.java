@@ -208,11 +208,27 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         for (int i = 0; i < n; i++) ps[i] = prompts.get(idx[i]);
         GenerationConfig gc = new GenerationConfig(config.rollout().maxNewTokens(), config.rollout().temperature(), config.rollout().topK(), 1.0, ids.eosId(),
                 ids.padId(), Seeds.mix(config.seed(), s, 0x6E));
-        Generation gen = Generator.generate(policy, ps, gc);
+        // data parallel: rank k generates the prompts k, k + N, ... (their k samples each, with the whole batch's
+        // per-row random streams), then the ranks exchange the responses; below, each runs its share of the forwards
+        // and the scoring, and the [B, T] results are summed over the ranks (each row is non-zero on one rank only)
+        int[] mine = comm.distributed() ? shareOf(n, k) : null;
+        int[][] responses = new int[n][];
+        if (mine == null) {
+            Generation gen = Generator.generate(policy, ps, gc);
+            for (int i = 0; i < n; i++) responses[i] = gen.response(i);
+        } else {
+            int[][] myPrompts = new int[mine.length][];
+            for (int j = 0; j < mine.length; j++) myPrompts[j] = ps[mine[j]];
+            if (mine.length > 0) {
+                Generation gen = Generator.generate(policy, myPrompts, gc, new int[0], mine);
+                for (int j = 0; j < mine.length; j++) responses[mine[j]] = gen.response(j);
+            }
+            exchangeRows(mine, responses);
+        }
         List<int[]> pl = new ArrayList<>(n), rl = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             pl.add(ps[i]);
-            rl.add(gen.response(i));
+            rl.add(responses[i]);
         }
         SequenceBatch sb = SequenceBatch.ofResponses(pl, rl, ids.padId());
         int b = sb.b(), t = sb.t();
@@ -223,7 +239,10 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
             Tensor logpOld = sc.zeros(dev, DType.F32, b, t), entropy = sc.zeros(dev, DType.F32, b, t),
                     logpRef = sc.zeros(dev, DType.F32, b, t);
             // the forwards in micro-batches of like length (as the updates run them), each row's outputs put back in place
-            for (int[] rows : sb.lengthChunks(config.rollout().microBatch())) {
+            int[][] chunks = sb.lengthChunks(config.rollout().microBatch());
+            for (int c = 0; c < chunks.length; c++) {
+                if (c % comm.size() != comm.rank()) continue;
+                int[] rows = chunks[c];
                 SequenceBatch mb = sb.rows(rows);
                 policy.setComputeEntropy(true);
                 try {
@@ -236,7 +255,24 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
                 reference.forward(mb.inputs(), mb.targets(), mb.mask(), mb.b(), mb.t());
                 scatterRows(sc, reference.logProbs(), logpRef, rows);
             }
-            float[] scores = reward.score(sb);
+            float[] scores;
+            if (mine == null) scores = reward.score(sb);
+            else {
+                comm.allReduceSum(logpOld);
+                comm.allReduceSum(entropy);
+                comm.allReduceSum(logpRef);
+                double[] all = new double[b];
+                if (mine.length > 0) {
+                    float[] part = reward.score(sb.rows(mine));
+                    if (part == null || part.length != mine.length)
+                        throw new IllegalStateException("the reward function returned " + (part == null ? "null" : part.length + " scores")
+                                + " for " + mine.length + " rows");
+                    for (int j = 0; j < mine.length; j++) all[mine[j]] = part[j];
+                }
+                all = comm.allReduceSum(all);
+                scores = new float[b];
+                for (int i = 0; i < b; i++) scores[i] = (float) all[i];
+            }
             if (scores == null || scores.length != b)
                 throw new IllegalStateException("the reward function returned " + (scores == null ? "null" : scores.length + " scores")
                         + " for " + b + " rows");
@@ -251,6 +287,40 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         } catch (RuntimeException | Error e) {
             sc.close();
             throw e;
+        }
+    }
+
+    /** The rows of this rank in a data-parallel job: those of prompts k, k + N, ... ({@code perPrompt} consecutive rows each). */
+    private int[] shareOf(int n, int perPrompt) {
+        List<Integer> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) if ((i / perPrompt) % comm.size() == comm.rank()) out.add(i);
+        return out.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** Sends this rank's rows of {@code rows} to every rank and fills in the others'. */
+    private void exchangeRows(int[] mine, int[][] rows) {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.DataOutputStream o = new java.io.DataOutputStream(bytes)) {
+            o.writeInt(mine.length);
+            for (int i : mine) {
+                o.writeInt(i);
+                o.writeInt(rows[i].length);
+                for (int t : rows[i]) o.writeInt(t);
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        for (byte[] part : comm.allGather(bytes.toByteArray())) {
+            try (java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(part))) {
+                for (int c = in.readInt(); c > 0; c--) {
+                    int i = in.readInt();
+                    int[] r = new int[in.readInt()];
+                    for (int q = 0; q < r.length; q++) r[q] = in.readInt();
+                    rows[i] = r;
+                }
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
         }
     }
 
