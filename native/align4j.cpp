@@ -40,6 +40,12 @@ struct CudaApi {
 #define A4J_FN(name, params, args) int(*name) A4J_WITH_DEVICE params = nullptr;
 #include "kernels.def"
 #undef A4J_FN
+    // optional (the emulated GPU has none): NCCL, cuda/nccl_shim.cuh
+    int (*nccl_load)(const char*) = nullptr;
+    int (*nccl_unique_id)(char*) = nullptr;
+    int (*nccl_init)(int32_t, int32_t, int32_t, const char*) = nullptr;
+    int (*nccl_allreduce)(int32_t, int64_t, int64_t, int32_t) = nullptr;
+    int (*nccl_destroy)() = nullptr;
 };
 
 CudaApi g_cuda;
@@ -120,6 +126,13 @@ int a4j_cuda_load(const char* path) {
         dlclose(h);
         return fail(A4J_ERR_NO_CUDA, std::string(path) + " lacks " + missing + " (built from other sources?)");
     }
+    std::string no_nccl;  // optional: a backend without NCCL (the emulated GPU) only loses the GPU all-reduce
+    resolve(h, "a4j_cuda_nccl_load", api.nccl_load, no_nccl);
+    resolve(h, "a4j_cuda_nccl_unique_id", api.nccl_unique_id, no_nccl);
+    resolve(h, "a4j_cuda_nccl_init", api.nccl_init, no_nccl);
+    resolve(h, "a4j_cuda_nccl_allreduce", api.nccl_allreduce, no_nccl);
+    resolve(h, "a4j_cuda_nccl_destroy", api.nccl_destroy, no_nccl);
+    if (!no_nccl.empty()) api.nccl_load = nullptr;
     // Optional: a backend without cuBLAS asks for the host GEMM.
     if (auto use_host_gemm = reinterpret_cast<void (*)(decltype(&host_gemm))>(dlsym(h, "a4j_cuda_use_host_gemm")))
         use_host_gemm(&host_gemm);
@@ -221,6 +234,42 @@ int a4j_gemm(int32_t device, int32_t trans_a, int32_t trans_b, int64_t M, int64_
     if (g_cuda.handle == nullptr) return no_cuda();
     return cuda_failed(g_cuda.gemm(device, trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta,
                                    C, ldc, stride_c, batch, flags));
+}
+
+// ---- NCCL, through the CUDA backend (cuda/nccl_shim.cuh)
+
+namespace {
+int no_nccl() {
+    if (g_cuda.handle == nullptr) return no_cuda();
+    if (g_cuda.nccl_load == nullptr) return fail(A4J_ERR_NO_CUDA, "this CUDA backend has no NCCL support (the emulated GPU?)");
+    return 0;
+}
+}  // namespace
+
+int a4j_nccl_load(const char* path) {
+    if (int rc = no_nccl()) return rc;
+    return cuda_failed(g_cuda.nccl_load(path));
+}
+
+int a4j_nccl_unique_id(signed char* out) {
+    if (int rc = no_nccl()) return rc;
+    return cuda_failed(g_cuda.nccl_unique_id(reinterpret_cast<char*>(out)));
+}
+
+int a4j_nccl_init(int32_t device, int32_t nranks, int32_t rank, const signed char* id) {
+    if (int rc = no_nccl()) return rc;
+    return cuda_failed(g_cuda.nccl_init(device, nranks, rank, reinterpret_cast<const char*>(id)));
+}
+
+int a4j_nccl_allreduce(int32_t device, int64_t ptr, int64_t n, int32_t dtype) {
+    if (int rc = no_nccl()) return rc;
+    if (n < 0 || (dtype != 0 && dtype != 1)) return fail(A4J_ERR_ARGUMENT, "a4j_nccl_allreduce: bad arguments");
+    return cuda_failed(g_cuda.nccl_allreduce(device, ptr, n, dtype));
+}
+
+int a4j_nccl_destroy(void) {
+    if (g_cuda.handle == nullptr || g_cuda.nccl_destroy == nullptr) return 0;
+    return cuda_failed(g_cuda.nccl_destroy());
 }
 
 // ---- MPI (native/mpi_shim.h)

@@ -38,6 +38,14 @@ int a4j_gemm(int32_t device, int32_t trans_a, int32_t trans_b, int64_t M, int64_
 int a4j_cpu_blas_register(int64_t sgemm);
 // The address of cblas_sgemv (0: none): products with one row (M = 1) then use it (native/gemm_cpu.h).
 int a4j_cpu_blas_register_gemv(int64_t sgemv);
+// NCCL through the CUDA backend (cuda/nccl_shim.cuh; loaded from path, e.g. libnccl.so.2): the 128 bytes of a new
+// ncclUniqueId (rank 0), this process's communicator (rank of nranks on a CUDA device), in-place sum of n F32 (0) or
+// F64 (1) elements of device memory, and the communicator's end. A backend without NCCL returns A4J_ERR_NO_CUDA.
+int a4j_nccl_load(const char* path);
+int a4j_nccl_unique_id(signed char* out);
+int a4j_nccl_init(int32_t device, int32_t nranks, int32_t rank, const signed char* id);
+int a4j_nccl_allreduce(int32_t device, int64_t ptr, int64_t n, int32_t dtype);
+int a4j_nccl_destroy(void);
 // MPI (native/mpi_shim.h): loads Open MPI's libmpi from path (RTLD_GLOBAL) and initialises it (MPI_THREAD_SERIALIZED,
 // errors returned); then rank and size of MPI_COMM_WORLD, in-place all-reduce (dtype 0 F32, 1 F64; op 0 sum, 1 max)
 // and broadcast of host memory, barrier, abort (ends every rank), finalize (only when this library initialised MPI).

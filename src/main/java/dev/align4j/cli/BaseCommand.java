@@ -100,6 +100,11 @@ public abstract class BaseCommand implements Callable<Integer> {
     /** The device of --device; CUDA without a usable GPU is a usage error with the reason. */
     protected Device device() {
         try {
+            // one GPU per rank: under mpirun a plain "cuda" is the rank's GPU among its machine's (its local rank; modulo
+            // the GPUs there, so that more ranks than GPUs share them, which NCCL refuses and the host path allows)
+            String spec = common.device.trim();
+            if (Launch.size() > 1 && (spec.equalsIgnoreCase("cuda") || spec.equalsIgnoreCase("gpu")) && Device.cudaDeviceCount() > 0)
+                return Device.parse("cuda:" + Launch.localRank() % Device.cudaDeviceCount());
             return Device.parse(common.device);
         } catch (IllegalStateException e) {
             throw CliException.usage("--device " + common.device + ": " + e.getMessage());

@@ -17,6 +17,11 @@ final class Launch {
         return number("OMPI_COMM_WORLD_SIZE", 1);
     }
 
+    /** The rank among the job's processes on this machine (OMPI_COMM_WORLD_LOCAL_RANK): which GPU is this rank's. */
+    static int localRank() {
+        return number("OMPI_COMM_WORLD_LOCAL_RANK", 0);
+    }
+
     /** Rank 0: the one that prints and writes. */
     static boolean primary() {
         return rank() == 0;

@@ -9,14 +9,20 @@ import java.util.Map;
  * job of one, on which every operation is the identity. Every rank must call the same operations in the same order
  * with the same sizes, as MPI requires. A failed call throws naming the rank; {@link #abort} ends every rank.
  *
- * <p>Tensors on the CPU are reduced in place at their own memory; tensors on a GPU go through a host copy (NCCL is
- * not wired yet). Sums are MPI's: the order in which ranks' values are added is the library's (for two ranks one
- * addition, the same on both).
+ * <p>Tensors on the CPU are reduced in place at their own memory. Tensors on a GPU are reduced by NCCL (cuda/nccl_shim.cuh,
+ * {@code libnccl.so.2} from the user's CUDA installation, {@code -D}{@value #NCCL_PROPERTY}{@code =PATH} for another): on
+ * the first such call every rank loads it, rank 0 makes the ncclUniqueId, MPI carries it to the others, and each rank
+ * makes its communicator on its tensor's GPU (one GPU per rank). Where any rank cannot (no NCCL, the emulated GPU),
+ * every rank falls back to a host copy and MPI, and {@link #ncclUnavailableReason()} says why. Sums are MPI's or NCCL's:
+ * the order in which ranks' values are added is the library's (for two ranks one addition, the same on both).
  */
 public final class Collectives {
     /** The shared library loaded for MPI; Open MPI 3 to 5 all install it under this soname. */
     public static final String LIBRARY_PROPERTY = "align4j.mpi.library";
     static final String DEFAULT_LIBRARY = "libmpi.so.40";
+    /** The NCCL library loaded for GPU tensors. */
+    public static final String NCCL_PROPERTY = "align4j.nccl.library";
+    static final int NCCL_ID_BYTES = 128;
 
     private static final Collectives SINGLE = new Collectives(0, 1, false);
     private static Collectives world;
@@ -27,6 +33,10 @@ public final class Collectives {
     private java.util.concurrent.ExecutorService async;
     private final java.util.ArrayDeque<java.util.concurrent.Future<?>> pending = new java.util.ArrayDeque<>();
     private long asyncNanos;
+    private volatile Thread commThread;
+    /** NCCL's state: the native id of the device its communicator is on (-1: none), and why it is not used. */
+    private int ncclDevice = -1;
+    private String ncclWhy;
 
     private Collectives(int rank, int size, boolean mpi) {
         this.rank = rank;
@@ -86,6 +96,7 @@ public final class Collectives {
                 async = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
                     Thread th = new Thread(r, "mpi-comm");
                     th.setDaemon(true);
+                    commThread = th;
                     return th;
                 });
             }
@@ -99,8 +110,44 @@ public final class Collectives {
         }
     }
 
+    /**
+     * Whether GPU tensors on {@code device} go through NCCL, setting it up on the first call (every rank calls it at the
+     * same point: the first all-reduce of a GPU tensor). Every rank agrees: one rank's failure makes all use the host.
+     */
+    private synchronized boolean nccl(Device device) {
+        if (ncclDevice == device.nativeId()) return true;
+        if (ncclWhy != null) return false;
+        String lib = System.getProperty(NCCL_PROPERTY, "libnccl.so.2");
+        String why = null;
+        byte[] id = new byte[NCCL_ID_BYTES];
+        if (NativeLib.a4j_nccl_load(lib) != NativeConstants.OK) why = "loading " + lib + ": " + NativeLib.a4j_last_error();
+        else if (rank == 0 && NativeLib.a4j_nccl_unique_id(id) != NativeConstants.OK) why = "ncclGetUniqueId: " + NativeLib.a4j_last_error();
+        if (!agree(why)) return false;
+        id = allGather(rank == 0 ? id : new byte[0])[0];
+        if (NativeLib.a4j_nccl_init(device.nativeId(), size, rank, id) != NativeConstants.OK)
+            why = "ncclCommInitRank on " + device + ": " + NativeLib.a4j_last_error();
+        if (!agree(why)) return false;
+        ncclDevice = device.nativeId();
+        Runtime.getRuntime().addShutdownHook(new Thread(NativeLib::a4j_nccl_destroy, "nccl-destroy"));
+        return true;
+    }
+
+    /** True when no rank has a reason not to; else records the first reason (this rank's, or that another failed). */
+    private boolean agree(String why) {
+        double failed = reduceNow(new double[] {why == null ? 0 : 1}, 1)[0];
+        if (failed == 0) return true;
+        ncclWhy = why != null ? why : "another rank could not set up NCCL";
+        return false;
+    }
+
+    /** Why GPU tensors go through the host rather than NCCL (null: NCCL is used, or was not needed yet). */
+    public synchronized String ncclUnavailableReason() {
+        return ncclWhy;
+    }
+
     /** Waits for every asynchronous operation issued so far; a failed one throws here. */
     public void drain() {
+        if (Thread.currentThread() == commThread) return; // an asynchronous operation's own collectives: in order already
         while (true) {
             java.util.concurrent.Future<?> f;
             synchronized (pending) {
@@ -144,7 +191,12 @@ public final class Collectives {
             Backend.check(NativeLib.a4j_mpi_allreduce(t.address(), t.numel(), dtype, 0), "allReduceSum of " + t.describe() + " on rank " + rank);
             return;
         }
-        try (Scope s = new Scope()) { // through the host (NCCL is not wired yet)
+        if (nccl(t.device())) {
+            Backend.check(NativeLib.a4j_nccl_allreduce(t.device().nativeId(), t.address(), t.numel(), dtype),
+                    "NCCL allReduceSum of " + t.describe() + " on rank " + rank);
+            return;
+        }
+        try (Scope s = new Scope()) { // through the host (no NCCL: ncclUnavailableReason)
             Tensor host = s.empty(Device.cpu(), t.dtype(), t.numel());
             if (dtype == 0) host.copyFrom(t.toFloatArray());
             else host.copyFrom(t.toDoubleArray());

@@ -40,6 +40,11 @@ public final class Device {
         return new Device(index);
     }
 
+    /** The number of usable CUDA devices (0 without the backend, a driver or a GPU). */
+    public static int cudaDeviceCount() {
+        return Backend.cudaDeviceCount();
+    }
+
     /** True when at least one CUDA device can be used. */
     public static boolean cudaAvailable() {
         return Backend.cudaDeviceCount() > 0;

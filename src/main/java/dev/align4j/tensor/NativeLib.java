@@ -56,6 +56,13 @@ final class NativeLib {
 
     static native int a4j_constant_value(int i);
 
+    // ---- NCCL through the CUDA backend (cuda/nccl_shim.cuh), used by Collectives
+    static native int a4j_nccl_load(String path);
+    static native int a4j_nccl_unique_id(byte[] out);
+    static native int a4j_nccl_init(int device, int nranks, int rank, byte[] id);
+    static native int a4j_nccl_allreduce(int device, long ptr, long n, int dtype);
+    static native int a4j_nccl_destroy();
+
     // ---- MPI (native/mpi_shim.h), used by Collectives
     static native int a4j_mpi_load(String path);
     static native int a4j_mpi_rank();

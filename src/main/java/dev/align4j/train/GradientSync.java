@@ -51,6 +51,13 @@ final class GradientSync {
      */
     void finish(CausalLm model, List<Optimizer.Group> groups) {
         if (!comm.distributed()) return;
+        if (!model.device().isCpu()) { // a GPU's gradients: NCCL (or the host), after the backward
+            long t0 = System.nanoTime();
+            commNanosAtStart = comm.asyncNanos();
+            for (Optimizer.Group g : groups) comm.allReduceSum(g.grads());
+            waitNanos = System.nanoTime() - t0;
+            return;
+        }
         long t0 = System.nanoTime();
         Tensor buf = trainable(model);
         int layers = layerCount(model);

@@ -54,13 +54,19 @@ class DataParallelTest {
 
     /** As {@link #run(int, List, String, Object...)}; {@code overlap}: the gradient all-reduce overlapped with the backward. */
     static Result run(int n, List<String> transport, boolean overlap, String main, Object... args) throws Exception {
+        return run(n, transport, List.of("-Dalign4j.dp.overlap=" + overlap), main, args);
+    }
+
+    /** As {@link #run(int, List, String, Object...)} with JVM options {@code jvm}. */
+    static Result run(int n, List<String> transport, List<String> jvm, String main, Object... args) throws Exception {
         List<String> cmd = new ArrayList<>();
         if (n > 0) {
             cmd.addAll(List.of("mpirun", "-np", Integer.toString(n), "--oversubscribe", "--allow-run-as-root", "-x", "OMP_NUM_THREADS"));
             cmd.addAll(transport);
         }
-        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
-                "-Dalign4j.dp.overlap=" + overlap, "-cp", System.getProperty("java.class.path"), main));
+        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m"));
+        cmd.addAll(jvm);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), main));
         for (Object a : args) cmd.add(a.toString());
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().put("OMP_NUM_THREADS", "1");
@@ -204,6 +210,29 @@ class DataParallelTest {
                     "clip_ratio/region_mean"})
                 assertEquals(a.get(i).get(k).asDouble(), b.get(i).get(k).asDouble(), 1e-5 * Math.max(1, Math.abs(a.get(i).get(k).asDouble())),
                         "step " + (i + 1) + " " + k + "\n" + a.get(i) + "\n" + b.get(i));
+    }
+
+    /**
+     * SFT on the emulated GPU ({@code --device cuda}: each rank's "cuda" is its local rank's GPU, here the one emulated
+     * GPU): the emulated GPU has no NCCL, so the gradients go through the host, and the run equals one process's.
+     */
+    @Test
+    void sftOnTwoEmulatedGpusGoesThroughTheHost() throws Exception {
+        Path emu = Path.of("target/native/libalign4j_cuda_emu.so").toAbsolutePath();
+        Assumptions.assumeTrue(Files.isRegularFile(emu), "no emulated GPU built (" + emu + ")");
+        List<String> jvm = List.of("-Dalign4j.cudaLibrary=" + emu);
+        Object[] sft = with(SFT, "--steps", 2, "--device", "cuda");
+        Path one = tmp.resolve("emu-1"), two = tmp.resolve("emu-2");
+        Result r1 = run(0, List.of(), jvm, "dev.align4j.cli.Main", with(sft, "--out", one));
+        assertEquals(0, r1.code(), r1.out());
+        Result r2 = run(2, TRANSPORTS.get(0), jvm, "dev.align4j.cli.Main", with(sft, "--out", two));
+        assertEquals(0, r2.code(), r2.out());
+        List<JsonNode> a = RunDirectory.readMetrics(one.resolve(RunDirectory.METRICS)), b = RunDirectory.readMetrics(two.resolve(RunDirectory.METRICS));
+        assertEquals(a.size(), b.size());
+        for (int i = 0; i < a.size(); i++)
+            for (String k : new String[] {"loss", "grad_norm"})
+                assertEquals(a.get(i).get(k).asDouble(), b.get(i).get(k).asDouble(), 1e-5 * Math.max(1, Math.abs(a.get(i).get(k).asDouble())),
+                        "emulated GPU step " + (i + 1) + " " + k);
     }
 
     static Object[] with(Object[] base, Object... more) {
