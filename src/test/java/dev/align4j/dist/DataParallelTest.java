@@ -235,6 +235,37 @@ class DataParallelTest {
                         "emulated GPU step " + (i + 1) + " " + k);
     }
 
+    /**
+     * A rank that gets bad data (Open MPI's MPMD launch: rank 1 runs with another data file) fails the whole job with
+     * its own message, naming its rank, the file and the line, and no rank hangs.
+     */
+    @Test
+    void badDataOnOneRankFailsTheJobWithThatRanksMessage() throws Exception {
+        Path good = Files.writeString(tmp.resolve("good.jsonl"), "{\"prompt\": \"Q: a\", \"completion\": \" b\"}\n".repeat(8));
+        Path bad = Files.writeString(tmp.resolve("bad.jsonl"), "{\"prompt\": \"Q: a\", \"completion\": \" b\"}\n{\"prompt\": 3\n");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString(), cp = System.getProperty("java.class.path");
+        List<String> cmd = new ArrayList<>(List.of("mpirun", "--oversubscribe", "--allow-run-as-root", "-x", "OMP_NUM_THREADS"));
+        cmd.addAll(TRANSPORTS.get(0));
+        for (Path data : new Path[] {good, bad}) {
+            if (data == bad) cmd.add(":");
+            cmd.addAll(List.of("-np", "1", java, "-Xmx512m", "-cp", cp, "dev.align4j.cli.Main", "sft", "--data", data.toString(),
+                    "--format", "prompt-completion", "--layers", "2", "--heads", "2", "--embd", "32", "--ctx", "64", "--steps", "3",
+                    "--batch", "4", "--out", tmp.resolve("bad-data").toString()));
+        }
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("OMP_NUM_THREADS", "1");
+        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT", "1");
+        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        long t0 = System.nanoTime();
+        Process p = pb.start();
+        byte[] out = p.getInputStream().readAllBytes();
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the job ends");
+        String log = new String(out);
+        assertTrue(p.exitValue() != 0, log);
+        assertTrue(log.contains("(rank 1 of 2)") && log.contains("bad.jsonl") && log.contains(":2"), "rank 1's own message: " + log);
+        System.out.printf("DataParallelTest: bad data on rank 1 ended the job in %d ms%n", (System.nanoTime() - t0) / 1_000_000);
+    }
+
     static Object[] with(Object[] base, Object... more) {
         Object[] out = Arrays.copyOf(base, base.length + more.length);
         System.arraycopy(more, 0, out, base.length, more.length);
