@@ -277,41 +277,19 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
 
     /** Sends this rank's rows to every rank and fills in the others' (every array indexed by the batch's row). */
     private void exchange(int[] rows, int[][] completions, boolean[] truncated, float[] total, float[][] columns, float[][] logp) {
-        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-        try (java.io.DataOutputStream o = new java.io.DataOutputStream(bytes)) {
-            o.writeInt(rows.length);
-            for (int i : rows) {
-                o.writeInt(i);
-                o.writeBoolean(truncated[i]);
-                o.writeFloat(total[i]);
-                for (float[] c : columns) o.writeFloat(c[i]);
-                o.writeInt(completions[i].length);
-                for (int t : completions[i]) o.writeInt(t);
-                o.writeInt(logp[i].length);
-                for (float x : logp[i]) o.writeFloat(x);
-            }
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-        for (byte[] part : comm.allGather(bytes.toByteArray())) {
-            try (java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(part))) {
-                int count = in.readInt();
-                for (int k = 0; k < count; k++) {
-                    int i = in.readInt();
-                    truncated[i] = in.readBoolean();
-                    total[i] = in.readFloat();
-                    for (float[] c : columns) c[i] = in.readFloat();
-                    int[] comp = new int[in.readInt()];
-                    for (int q = 0; q < comp.length; q++) comp[q] = in.readInt();
-                    completions[i] = comp;
-                    float[] lp = new float[in.readInt()];
-                    for (int q = 0; q < lp.length; q++) lp[q] = in.readFloat();
-                    logp[i] = lp;
-                }
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        }
+        RowExchange.allGather(comm, rows, (i, o) -> {
+            o.writeBoolean(truncated[i]);
+            o.writeFloat(total[i]);
+            for (float[] c : columns) o.writeFloat(c[i]);
+            RowExchange.writeInts(o, completions[i]);
+            RowExchange.writeFloats(o, logp[i]);
+        }, (i, in) -> {
+            truncated[i] = in.readBoolean();
+            total[i] = in.readFloat();
+            for (float[] c : columns) c[i] = in.readFloat();
+            completions[i] = RowExchange.readInts(in);
+            logp[i] = RowExchange.readFloats(in);
+        });
     }
 
     /** The sampler's log-probs of row {@code i}'s completion tokens. */

@@ -223,7 +223,8 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
                 Generation gen = Generator.generate(policy, myPrompts, gc, new int[0], mine);
                 for (int j = 0; j < mine.length; j++) responses[mine[j]] = gen.response(j);
             }
-            exchangeRows(mine, responses);
+            RowExchange.allGather(comm, mine, (i, o) -> RowExchange.writeInts(o, responses[i]),
+                    (i, in) -> responses[i] = RowExchange.readInts(in));
         }
         List<int[]> pl = new ArrayList<>(n), rl = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
@@ -295,33 +296,6 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         List<Integer> out = new ArrayList<>();
         for (int i = 0; i < n; i++) if ((i / perPrompt) % comm.size() == comm.rank()) out.add(i);
         return out.stream().mapToInt(Integer::intValue).toArray();
-    }
-
-    /** Sends this rank's rows of {@code rows} to every rank and fills in the others'. */
-    private void exchangeRows(int[] mine, int[][] rows) {
-        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-        try (java.io.DataOutputStream o = new java.io.DataOutputStream(bytes)) {
-            o.writeInt(mine.length);
-            for (int i : mine) {
-                o.writeInt(i);
-                o.writeInt(rows[i].length);
-                for (int t : rows[i]) o.writeInt(t);
-            }
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-        for (byte[] part : comm.allGather(bytes.toByteArray())) {
-            try (java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(part))) {
-                for (int c = in.readInt(); c > 0; c--) {
-                    int i = in.readInt();
-                    int[] r = new int[in.readInt()];
-                    for (int q = 0; q < r.length; q++) r[q] = in.readInt();
-                    rows[i] = r;
-                }
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        }
     }
 
     /** A copy of F32 {@code src} on {@code dev} in {@code sc} (through the host only when src is on another device). */
