@@ -84,8 +84,8 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
         this.name = name;
         if (dir == null) throw new IllegalArgumentException("dir must not be null");
         if (comm.distributed() && !dataParallel())
-            throw new IllegalStateException(name + " does not shard its batches over the ranks of a data-parallel job yet"
-                    + " (sft and dpo do): run it as one process, not under mpirun -np " + comm.size());
+            throw new IllegalStateException(name + " does not shard its batches over the ranks of a data-parallel job"
+                    + " (dataParallel()): run it as one process, not under mpirun -np " + comm.size());
         if (!resumed && comm.rank() == 0) RunDirectory.requireNoRun(dir);
         this.run = new RunDirectory(dir);
         this.config = config;
