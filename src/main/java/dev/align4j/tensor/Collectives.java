@@ -90,6 +90,7 @@ public final class Collectives {
      * until then. A job of one does nothing.
      */
     public void allReduceSumAsync(Tensor t) {
+        requireFloat(t);
         if (!mpi) return;
         synchronized (pending) {
             if (async == null) {
@@ -181,10 +182,14 @@ public final class Collectives {
         reduceTensor(t);
     }
 
-    private synchronized void reduceTensor(Tensor t) {
+    private static void requireFloat(Tensor t) {
         if (t == null) throw new IllegalArgumentException("t must not be null");
         if (t.dtype() != DType.F32 && t.dtype() != DType.F64)
             throw new IllegalArgumentException("allReduceSum: F32 or F64 tensors, got " + t.describe());
+    }
+
+    private synchronized void reduceTensor(Tensor t) {
+        requireFloat(t);
         if (!mpi) return;
         int dtype = t.dtype() == DType.F32 ? 0 : 1;
         if (t.device().isCpu()) {
