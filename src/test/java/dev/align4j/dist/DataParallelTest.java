@@ -160,6 +160,16 @@ class DataParallelTest {
                 "policy/approxkl", "grad_norm");
     }
 
+    /** SFT with LoRA adapters on two ranks, the adapters' layer ranges all-reduced during the backward: one process's run. */
+    @Test
+    void loraOnTwoRanksIsTheSingleProcessRun() throws Exception {
+        Path base = tmp.resolve("lora-base");
+        assertEquals(0, run(0, List.of(), "dev.align4j.cli.Main", with(SFT, "--steps", 2, "--out", base)).code());
+        Object[] lora = {"sft", "--init", base.resolve("model"), "--lora-r", 4, "--lora-targets", "all-linear", "--tasks", 64, "--level", 1,
+                "--steps", 4, "--batch", 8, "--eval-every", 0, "--seed", 3, "--quiet"};
+        assertSameLines(lora, tmp.resolve("lora-1"), tmp.resolve("lora-2"), true, 1e-5, "loss", "grad_norm");
+    }
+
     /** Pre-training on two ranks (rows of each batch dealt out) against one process. */
     @Test
     void pretrainOnTwoRanksIsTheSingleProcessRun() throws Exception {
