@@ -70,6 +70,8 @@ public final class Llama extends CausalLmBase<Llama.State> {
     private final Tensor invFreq;
     private final Layer[] p;
     private final Tensor embed, lmHead, finalNorm;
+    /** Each layer's module-name prefixes ("model.layers.3.self_attn.", "...mlp."), made once: LoRA looks modules up by name. */
+    private final String[] attnPrefix, mlpPrefix;
     /** Gradient views, made on the first backward that trains the base (a frozen base has no gradient buffer). */
     private Layer[] g;
     private Tensor dEmbed, dLmHead, dFinalNorm;
@@ -116,6 +118,12 @@ public final class Llama extends CausalLmBase<Llama.State> {
         ParamLayout layout = layout();
         p = new Layer[config.numLayers()];
         for (int l = 0; l < p.length; l++) p[l] = Layer.of(config, layout, params(), l);
+        attnPrefix = new String[p.length];
+        mlpPrefix = new String[p.length];
+        for (int l = 0; l < p.length; l++) {
+            attnPrefix[l] = layerPrefix(l) + "self_attn.";
+            mlpPrefix[l] = layerPrefix(l) + "mlp.";
+        }
         embed = param("model.embed_tokens.weight");
         lmHead = config.tieWordEmbeddings() ? embed : param("lm_head.weight");
         finalNorm = param("model.norm.weight");
@@ -220,7 +228,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
         long c = config.hiddenSize(), f = config.intermediateSize();
         long qd = (long) config.numHeads() * config.headDim(), kvd = (long) config.numKvHeads() * config.headDim();
         for (int l = 0; l < p.length; l++) {
-            String a = layerPrefix(l) + "self_attn.", m = layerPrefix(l) + "mlp.";
+            String a = attnPrefix[l], m = mlpPrefix[l];
             out.add(new LoraAdapters.Site(a + "q_proj", c, qd));
             out.add(new LoraAdapters.Site(a + "k_proj", c, kvd));
             out.add(new LoraAdapters.Site(a + "v_proj", c, kvd));
@@ -381,7 +389,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
             Tensor h = a.resid[l];
             RmsNorm.forward(h, w.inNorm(), eps, o.x1, o.rstd1);
             Tensor q = o.qPre != null ? o.qPre : a.q, k = o.kPre != null ? o.kPre : a.k;
-            String at = layerPrefix(l) + "self_attn.", mlp = layerPrefix(l) + "mlp.";
+            String at = attnPrefix[l], mlp = mlpPrefix[l];
             linear(at + "q_proj", o.x1, w.q(), w.qBias(), q);
             linear(at + "k_proj", o.x1, w.k(), w.kBias(), k);
             linear(at + "v_proj", o.x1, w.v(), w.vBias(), a.v);
@@ -420,7 +428,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
         for (int l = p.length - 1; l >= 0; l--) {
             Layer w = p[l], dw = base ? g[l] : FROZEN;
             Saved o = a.layers[l];
-            String at = layerPrefix(l) + "self_attn.", mlp = layerPrefix(l) + "mlp.";
+            String at = attnPrefix[l], mlp = mlpPrefix[l];
             // MLP: resid[l+1] = hmid + down(swiglu(gate|up(x2)))
             linearBackward(mlp + "down_proj", dres, o.act, w.down(), dw.down(), null, a.dact, 0f, a);
             SwiGlu.backward(o.gu, a.dact, a.dgu);

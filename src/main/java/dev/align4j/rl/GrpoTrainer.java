@@ -243,9 +243,7 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
      */
     private Sampled sample(int[][] ps, List<Prompt> rowPrompts, GenerationConfig gen, int g) {
         int n = ps.length;
-        List<Integer> mine = new ArrayList<>();
-        for (int i = 0; i < n; i++) if ((i / g) % comm.size() == comm.rank()) mine.add(i);
-        int[] rows = mine.stream().mapToInt(Integer::intValue).toArray();
+        int[] rows = comm.ownedGroupRows(n, g);
         int[][] myPrompts = new int[rows.length][];
         for (int j = 0; j < rows.length; j++) myPrompts[j] = ps[rows[j]];
         int[][] completions = new int[n][];
@@ -364,7 +362,7 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                     Micro u = ms.get(k);
                     SequenceBatch sb = u.batch();
                     tokSum += sb.maskedTokens();
-                    if (!mine(k)) { // another rank's micro-batch: it runs its forwards
+                    if (!comm.owns(k)) { // another rank's micro-batch: it runs its forwards
                         f.add(u);
                         continue;
                     }
@@ -400,10 +398,11 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                     // grpo, bnpo and dr_grpo average over the accumulated micro-batches (TRL divides by its
                     // accumulation steps); dapo's micro-batch losses already sum to the minibatch's token mean
                     double accScale = lc.lossType() == GrpoConfig.LossType.DAPO ? 1.0 : 1.0 / ms.size();
-                    int lastMine = -1;
-                    for (int k = 0; k < ms.size(); k++) if (mine(k)) lastMine = k;
+                    // data parallel: whole micro-batches dealt out (each keeps its loss and normaliser); the rollout is
+                    // the same on every rank
+                    int lastMine = comm.lastOwned(ms.size());
                     for (int k = 0; k < ms.size(); k++) {
-                        if (!mine(k)) continue;
+                        if (!comm.owns(k)) continue;
                         if (k == lastMine) beforeLastBackward(policy);
                         Micro u = ms.get(k);
                         SequenceBatch sb = u.batch();
@@ -469,19 +468,6 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
             metrics.put("grad_norm", norm / updates);
             metrics.put("tokens", tokSum);
         }
-    }
-
-    /**
-     * Whether micro-batch {@code k} of a minibatch is this rank's: a data-parallel job deals out whole micro-batches
-     * (so each one's loss and normaliser are the single process's), the rollout itself is the same on every rank.
-     */
-    private boolean mine(int k) {
-        return k % comm.size() == comm.rank();
-    }
-
-    @Override
-    protected boolean dataParallel() {
-        return true;
     }
 
     /** The policy loss of {@link GrpoConfig.Loss} (the kernel's names are TRL's too). */

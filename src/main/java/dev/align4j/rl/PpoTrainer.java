@@ -211,7 +211,7 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         // data parallel: rank k generates the prompts k, k + N, ... (their k samples each, with the whole batch's
         // per-row random streams), then the ranks exchange the responses; below, each runs its share of the forwards
         // and the scoring, and the [B, T] results are summed over the ranks (each row is non-zero on one rank only)
-        int[] mine = comm.distributed() ? shareOf(n, k) : null;
+        int[] mine = comm.distributed() ? comm.ownedGroupRows(n, k) : null;
         int[][] responses = new int[n][];
         if (mine == null) {
             Generation gen = Generator.generate(policy, ps, gc);
@@ -242,7 +242,7 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
             // the forwards in micro-batches of like length (as the updates run them), each row's outputs put back in place
             int[][] chunks = sb.lengthChunks(config.rollout().microBatch());
             for (int c = 0; c < chunks.length; c++) {
-                if (c % comm.size() != comm.rank()) continue;
+                if (!comm.owns(c)) continue;
                 int[] rows = chunks[c];
                 SequenceBatch mb = sb.rows(rows);
                 policy.setComputeEntropy(true);
@@ -289,13 +289,6 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
             sc.close();
             throw e;
         }
-    }
-
-    /** The rows of this rank in a data-parallel job: those of prompts k, k + N, ... ({@code perPrompt} consecutive rows each). */
-    private int[] shareOf(int n, int perPrompt) {
-        List<Integer> out = new ArrayList<>();
-        for (int i = 0; i < n; i++) if ((i / perPrompt) % comm.size() == comm.rank()) out.add(i);
-        return out.stream().mapToInt(Integer::intValue).toArray();
     }
 
     /** A copy of F32 {@code src} on {@code dev} in {@code sc} (through the host only when src is on another device). */
@@ -474,10 +467,9 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         // data parallel: rank k runs micro-batches k, k + N, ... (each keeps its share of the minibatch); the rollout is
         // the same on every rank
         int[][] chunks = r.batch().lengthChunks(sel, config.rollout().microBatch());
-        int last = -1;
-        for (int c = 0; c < chunks.length; c++) if (c % comm.size() == comm.rank()) last = c;
+        int last = comm.lastOwned(chunks.length);
         for (int c = 0; c < chunks.length; c++) {
-            if (c % comm.size() != comm.rank()) continue;
+            if (!comm.owns(c)) continue;
             if (c == last) beforeLastBackward(policy);
             microUpdate(s, r, chunks[c], whole, acc);
         }
@@ -488,10 +480,6 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         return new Update(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], norm);
     }
 
-    @Override
-    protected boolean dataParallel() {
-        return true;
-    }
 
     /** Masked tokens and rows with at least one of them: the divisors of the token-mean and sequence-mean. */
     private record Share(double tokens, int sequences) {

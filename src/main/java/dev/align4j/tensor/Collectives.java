@@ -83,6 +83,25 @@ public final class Collectives {
         return size > 1;
     }
 
+    /** Whether item {@code k} of a list dealt out round-robin (k, k + N, ... to rank k) is this rank's. */
+    public boolean owns(long k) {
+        return k % size == rank;
+    }
+
+    /** The last of {@code n} items dealt out round-robin that is this rank's, or −1: where its last backward runs. */
+    public int lastOwned(int n) {
+        for (int k = n - 1; k >= 0; k--) if (owns(k)) return k;
+        return -1;
+    }
+
+    /** The rows {@code 0..n-1} of this rank when whole groups of {@code groupSize} consecutive rows are dealt out. */
+    public int[] ownedGroupRows(int n, int groupSize) {
+        int[] out = new int[n];
+        int m = 0;
+        for (int i = 0; i < n; i++) if (owns(i / groupSize)) out[m++] = i;
+        return java.util.Arrays.copyOf(out, m);
+    }
+
     /**
      * {@link #allReduceSum(Tensor)} on this job's communication thread: returns at once. Asynchronous operations run in
      * the order issued, and every later synchronous operation first waits for them ({@link #drain}), so the ranks, which

@@ -244,10 +244,6 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
 
     // ------------------------------------------------------------------------------------------ step and eval
 
-    @Override
-    protected boolean dataParallel() {
-        return true;
-    }
 
     @Override
     protected void trainStep(long s, Map<String, Object> metrics) {

@@ -97,10 +97,6 @@ public final class LmTrainer extends PostTrainer<LmTrainConfig> {
      * Metrics: {@code lr}, {@code loss}, {@code grad_norm}, {@code tokens}, {@code masked_tokens}, {@code tokens_per_s}
      * (forward, backward, update), {@code mix_share} and {@code eval_loss} (null when not evaluated), as {@link StepMetrics}.
      */
-    @Override
-    protected boolean dataParallel() {
-        return true;
-    }
 
     @Override
     protected void trainStep(long s, Map<String, Object> metrics) {

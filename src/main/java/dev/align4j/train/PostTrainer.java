@@ -83,9 +83,6 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
         if (config == null) throw new IllegalArgumentException("config must not be null");
         this.name = name;
         if (dir == null) throw new IllegalArgumentException("dir must not be null");
-        if (comm.distributed() && !dataParallel())
-            throw new IllegalStateException(name + " does not shard its batches over the ranks of a data-parallel job"
-                    + " (dataParallel()): run it as one process, not under mpirun -np " + comm.size());
         if (!resumed && comm.rank() == 0) RunDirectory.requireNoRun(dir);
         this.run = new RunDirectory(dir);
         this.config = config;
@@ -93,12 +90,11 @@ public abstract class PostTrainer<C extends TrainerConfig<C>> implements AutoClo
         this.ownsModels = ownsModels;
     }
 
-    /** Whether {@link #trainStep} shares each batch among the ranks of a data-parallel job (false: it refuses one). */
-    protected boolean dataParallel() {
-        return false;
-    }
-
-    /** Gradients and the update of step {@code s} (1-based); puts its metrics into {@code metrics}. */
+    /**
+     * Gradients and the update of step {@code s} (1-based); puts its metrics into {@code metrics}. In a data-parallel
+     * job it runs this rank's share of the global batch ({@link #comm}) and sums the gradients with
+     * {@link #allReduceGradients} before clipping.
+     */
     protected abstract void trainStep(long s, Map<String, Object> metrics);
 
     /** Writes the trained model(s) into the checkpoint folder {@code ck} (each file atomically). */

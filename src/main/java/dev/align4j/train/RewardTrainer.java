@@ -107,10 +107,6 @@ public final class RewardTrainer extends PostTrainer<RewardConfig> {
         return gradients(step + 1, pairs, false);
     }
 
-    @Override
-    protected boolean dataParallel() {
-        return true;
-    }
 
     /**
      * Zeroes the gradients and accumulates those of the mean loss over {@code pairs}, in micro-batches of whole pairs
@@ -128,10 +124,9 @@ public final class RewardTrainer extends PostTrainer<RewardConfig> {
         int[][] chunks = SequenceBatch.lengthChunks(all, i -> pairs.get(i).prompt().length
                 + Math.max(pairs.get(i).chosen().length, pairs.get(i).rejected().length), micro);
         boolean dp = share && comm.distributed();
-        int last = -1;
-        for (int c = 0; c < chunks.length; c++) if (!dp || c % comm.size() == comm.rank()) last = c;
+        int last = dp ? comm.lastOwned(chunks.length) : chunks.length - 1;
         for (int c = 0; c < chunks.length; c++) {
-            if (dp && c % comm.size() != comm.rank()) continue;
+            if (dp && !comm.owns(c)) continue;
             if (share && c == last) beforeLastBackward(model.backbone());
             int[] idx = chunks[c];
             List<TokenizedPair> part = new ArrayList<>(idx.length);

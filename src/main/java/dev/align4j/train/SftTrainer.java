@@ -73,10 +73,6 @@ public final class SftTrainer extends PostTrainer<SftConfig> {
         return out;
     }
 
-    @Override
-    protected boolean dataParallel() {
-        return true;
-    }
 
     @Override
     protected void trainStep(long s, Map<String, Object> metrics) {
@@ -91,7 +87,7 @@ public final class SftTrainer extends PostTrainer<SftConfig> {
             for (int j = 0; j < idx.length; j++) {
                 TokenizedSft e = train.get(idx[j]);
                 rows.add(e);
-                if (j % comm.size() == comm.rank()) mine.add(e);
+                if (comm.owns(j)) mine.add(e);
             }
             SequenceBatch all = SequenceBatch.ofSft(rows, padId);
             total += all.maskedTokens();

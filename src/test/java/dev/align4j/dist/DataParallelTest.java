@@ -60,18 +60,10 @@ class DataParallelTest {
     /** As {@link #run(int, List, String, Object...)} with JVM options {@code jvm}. */
     static Result run(int n, List<String> transport, List<String> jvm, String main, Object... args) throws Exception {
         List<String> cmd = new ArrayList<>();
-        if (n > 0) {
-            cmd.addAll(List.of("mpirun", "-np", Integer.toString(n), "--oversubscribe", "--allow-run-as-root", "-x", "OMP_NUM_THREADS"));
-            cmd.addAll(transport);
-        }
-        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m"));
-        cmd.addAll(jvm);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), main));
+        if (n > 0) cmd.addAll(mpirun(transport, "-np", Integer.toString(n)));
+        cmd.addAll(java(jvm, main));
         for (Object a : args) cmd.add(a.toString());
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().put("OMP_NUM_THREADS", "1");
-        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT", "1");
-        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        ProcessBuilder pb = process(cmd);
         long t0 = System.nanoTime();
         Process p = pb.start();
         byte[] out = p.getInputStream().readAllBytes();
@@ -80,6 +72,31 @@ class DataParallelTest {
             throw new AssertionError("timed out: " + cmd);
         }
         return new Result(p.exitValue(), new String(out), (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    /** mpirun with one OpenMP thread per rank, as root where CI runs, over {@code transport}, then {@code more}. */
+    static List<String> mpirun(List<String> transport, String... more) {
+        List<String> cmd = new ArrayList<>(List.of("mpirun", "--oversubscribe", "--allow-run-as-root", "-x", "OMP_NUM_THREADS"));
+        cmd.addAll(transport);
+        cmd.addAll(List.of(more));
+        return cmd;
+    }
+
+    /** This JVM's java with the test class path and {@code jvm} options, running {@code main}. */
+    static List<String> java(List<String> jvm, String main) {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m"));
+        cmd.addAll(jvm);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), main));
+        return cmd;
+    }
+
+    /** {@code cmd} with stderr in stdout and the environment mpirun needs here. */
+    static ProcessBuilder process(List<String> cmd) {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("OMP_NUM_THREADS", "1");
+        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT", "1");
+        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        return pb;
     }
 
     @Test
@@ -253,19 +270,15 @@ class DataParallelTest {
     void badDataOnOneRankFailsTheJobWithThatRanksMessage() throws Exception {
         Path good = Files.writeString(tmp.resolve("good.jsonl"), "{\"prompt\": \"Q: a\", \"completion\": \" b\"}\n".repeat(8));
         Path bad = Files.writeString(tmp.resolve("bad.jsonl"), "{\"prompt\": \"Q: a\", \"completion\": \" b\"}\n{\"prompt\": 3\n");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString(), cp = System.getProperty("java.class.path");
-        List<String> cmd = new ArrayList<>(List.of("mpirun", "--oversubscribe", "--allow-run-as-root", "-x", "OMP_NUM_THREADS"));
-        cmd.addAll(TRANSPORTS.get(0));
+        List<String> cmd = mpirun(TRANSPORTS.get(0));
         for (Path data : new Path[] {good, bad}) {
             if (data == bad) cmd.add(":");
-            cmd.addAll(List.of("-np", "1", java, "-Xmx512m", "-cp", cp, "dev.align4j.cli.Main", "sft", "--data", data.toString(),
-                    "--format", "prompt-completion", "--layers", "2", "--heads", "2", "--embd", "32", "--ctx", "64", "--steps", "3",
-                    "--batch", "4", "--out", tmp.resolve("bad-data").toString()));
+            cmd.addAll(List.of("-np", "1"));
+            cmd.addAll(java(List.of(), "dev.align4j.cli.Main"));
+            cmd.addAll(List.of("sft", "--data", data.toString(), "--format", "prompt-completion", "--layers", "2", "--heads", "2",
+                    "--embd", "32", "--ctx", "64", "--steps", "3", "--batch", "4", "--out", tmp.resolve("bad-data").toString()));
         }
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().put("OMP_NUM_THREADS", "1");
-        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT", "1");
-        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        ProcessBuilder pb = process(cmd);
         long t0 = System.nanoTime();
         Process p = pb.start();
         byte[] out = p.getInputStream().readAllBytes();
@@ -289,15 +302,10 @@ class DataParallelTest {
     @Test
     void aKilledRankEndsTheJobAndTheRunResumes() throws Exception {
         Path out = tmp.resolve("killed");
-        List<String> cmd = new ArrayList<>(List.of("mpirun", "-np", "2", "--oversubscribe", "--allow-run-as-root", "-x", "OMP_NUM_THREADS"));
-        cmd.addAll(TRANSPORTS.get(0));
-        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-cp",
-                System.getProperty("java.class.path"), "dev.align4j.cli.Main"));
+        List<String> cmd = mpirun(TRANSPORTS.get(0), "-np", "2");
+        cmd.addAll(java(List.of(), "dev.align4j.cli.Main"));
         for (Object a : with(SFT, "--steps", 400, "--out", out)) cmd.add(a.toString());
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("killed.log").toFile());
-        pb.environment().put("OMP_NUM_THREADS", "1");
-        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT", "1");
-        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        ProcessBuilder pb = process(cmd).redirectOutput(tmp.resolve("killed.log").toFile());
         Process p = pb.start();
         try {
             Path latest = out.resolve(RunDirectory.LATEST);
