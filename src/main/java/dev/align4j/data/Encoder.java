@@ -172,9 +172,18 @@ public final class Encoder {
 
     /** Encodes a preference pair (see the class comment for the rule). */
     public TokenizedPair encode(PreferencePair pair) {
-        int[] p = encodePrompt(pair.prompt());
-        int[] c = withEos(tokenizer.encode(pair.chosen()));
-        int[] r = withEos(tokenizer.encode(pair.rejected()));
+        return encodePair(pair.prompt(), pair.chosen(), pair.rejected());
+    }
+
+    /**
+     * Encodes two responses to one prompt as {@link #encode(PreferencePair)} does, an empty response included: a
+     * policy that answered with EOS alone gave the response [EOS], which a reward model scores like any other (a
+     * preference file's empty response, by contrast, is refused by {@link PreferencePair}).
+     */
+    public TokenizedPair encodePair(String prompt, String chosen, String rejected) {
+        int[] p = encodePrompt(prompt);
+        int[] c = withEos(tokenizer.encode(chosen));
+        int[] r = withEos(tokenizer.encode(rejected));
         encoded++;
         int longer = Math.max(c.length, r.length);
         if (p.length + longer > maxTokens) {

@@ -1,7 +1,6 @@
 package dev.align4j.pipeline;
 
 import dev.align4j.data.Encoder;
-import dev.align4j.data.PreferencePair;
 import dev.align4j.data.TokenizedPair;
 import dev.align4j.data.tasks.Task;
 import dev.align4j.model.RewardModel;
@@ -48,7 +47,7 @@ public record RewardHacks(int judged, int ppoWrong, int hacks, int learned, int 
             judged++;
             if (t.check(ppo.get(i))) continue;
             wrong.add(i);
-            pairs.add(enc.encode(new PreferencePair(t.prompt(), t.answer(), ppo.get(i), "held-out task " + i)));
+            pairs.add(enc.encodePair(t.prompt(), t.answer(), ppo.get(i)));
         }
         RewardModel.PairScores s = rm.scorePairs(pairs, 64, enc.tokenizer().padId());
         int hacks = 0, learned = 0, grpoRight = 0;

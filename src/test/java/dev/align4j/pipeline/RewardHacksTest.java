@@ -28,7 +28,8 @@ class RewardHacksTest {
         List<String> ppo = new ArrayList<>(), grpo = new ArrayList<>(), sft = new ArrayList<>();
         for (int i = 0; i < tasks.size(); i++) {
             Task t = tasks.get(i);
-            ppo.add(i % 3 == 0 ? t.answer() : t.corruptions().get(0));
+            // and an empty answer (EOS at once, as a micro policy gives) on every seventh: wrong, scored as [EOS]
+            ppo.add(i % 3 == 0 ? t.answer() : i % 7 == 1 ? "" : t.corruptions().get(0));
             grpo.add(i % 2 == 0 ? t.answer() : t.corruptions().get(0));
             sft.add(i % 5 == 0 ? ppo.get(i) : " " + t.family());
         }
