@@ -47,6 +47,16 @@ final class AdaptersOff implements CausalLm {
     }
 
     @Override
+    public boolean sharesPrefixes() {
+        return ((CausalLmBase<?>) model).sharesPrefixesWithAdaptersOff();
+    }
+
+    @Override
+    public float forward(dev.align4j.data.SharedPrefixBatch batch) {
+        return offForward(() -> ((CausalLmBase<?>) model).forwardShared(batch, true));
+    }
+
+    @Override
     public void setComputeEntropy(boolean on) {
         entropy = on;
     }

@@ -1,5 +1,7 @@
 package dev.align4j.model;
 
+import dev.align4j.data.SharedPrefixBatch;
+
 import dev.align4j.tensor.Device;
 import dev.align4j.tensor.Tensor;
 import java.io.IOException;
@@ -105,6 +107,20 @@ public interface CausalLm extends AutoCloseable {
 
     /** Forward on Java arrays (row-major [B, T]); {@code targets} and {@code lossMask} may be null. */
     float forward(int[] tokens, int[] targets, float[] lossMask, int b, int t);
+
+    /**
+     * Whether {@link #forward(SharedPrefixBatch)} runs: GPT-2 without LoRA adapters (their saved state holds one
+     * pass; Llama's RoPE positions are not done yet). Otherwise a caller forwards the full rows.
+     */
+    boolean sharesPrefixes();
+
+    /**
+     * Forward on rows that share prompt prefixes, each prefix run once (see {@link SharedPrefixBatch}): the loss,
+     * log-probs, entropies, hidden states and backward are those of {@code batch.rows()}'s layout, with the values
+     * the full rows give (to float rounding: the attention sums the same keys in another layout). Throws
+     * UnsupportedOperationException where {@link #sharesPrefixes()} is false.
+     */
+    float forward(SharedPrefixBatch batch);
 
     Tensor logits();
 

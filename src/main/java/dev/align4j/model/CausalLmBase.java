@@ -1,5 +1,7 @@
 package dev.align4j.model;
 
+import dev.align4j.data.SequenceBatch;
+import dev.align4j.data.SharedPrefixBatch;
 import dev.align4j.kernels.Bias;
 import dev.align4j.kernels.LogProbs;
 import dev.align4j.kernels.Matmul;
@@ -44,6 +46,10 @@ abstract class CausalLmBase<S> implements CausalLm {
     private int logitsChunkRows;
     private boolean entropyOn;
     private Map<String, byte[]> carried = Map.of();
+    /** The shared-prefix batch of the forward being set up ({@link #forward(SharedPrefixBatch)}), else null. */
+    private SharedPrefixBatch pendingShared;
+    /** The prefix pass's buffers (a family's own), reused across calls as the activations are. */
+    private Buffers prefixBuf;
 
     /**
      * The files {@link #carriedFiles()} keeps from a model folder, when present: what transformers' tokenizer and
@@ -83,6 +89,11 @@ abstract class CausalLmBase<S> implements CausalLm {
 
     /** Every linear module of the trunk, in order (its weight's name without {@code .weight}): what LoRA can target. */
     abstract List<LoraAdapters.Site> linearModules();
+
+    /** Whether the family's trunk runs {@link SharedPrefixBatch}es (a shared forward reads {@link #sharedPrefix()}). */
+    boolean familySharesPrefixes() {
+        return false;
+    }
 
     /** The family's name in messages ("GPT-2", "Llama"). */
     abstract String family();
@@ -292,6 +303,7 @@ abstract class CausalLmBase<S> implements CausalLm {
         if (acts == null) return 0;
         long n = 0;
         for (Tensor x : acts.buf.all) n += x.byteSize();
+        if (prefixBuf != null) for (Tensor x : prefixBuf.all) n += x.byteSize();
         return n;
     }
 
@@ -339,6 +351,8 @@ abstract class CausalLmBase<S> implements CausalLm {
             throw new IllegalArgumentException("lossMask must have the shape of tokens " + Arrays.toString(tokens.shape())
                     + ", got " + lossMask.describe());
         Activations<S> a = activations(b, t);
+        a.shared = pendingShared;
+        pendingShared = null;
         a.tokens = tokens;
         a.targets = targets;
         a.mask = lossMask;
@@ -396,6 +410,54 @@ abstract class CausalLmBase<S> implements CausalLm {
         if (targets != null) a.hostTargets.copyFrom(targets);
         if (lossMask != null) a.hostMask.copyFrom(lossMask);
         return forward(a.hostTokens, targets == null ? null : a.hostTargets, lossMask == null ? null : a.hostMask);
+    }
+
+    @Override
+    public boolean sharesPrefixes() {
+        return familySharesPrefixes() && lora == null;
+    }
+
+    /** Whether a forward with the adapters switched off ({@link AdaptersOff}) may share prefixes. */
+    boolean sharesPrefixesWithAdaptersOff() {
+        return familySharesPrefixes();
+    }
+
+    @Override
+    public float forward(SharedPrefixBatch batch) {
+        return forwardShared(batch, false);
+    }
+
+    /** {@link #forward(SharedPrefixBatch)}; {@code adaptersOff}: called with the adapters switched off (no backward). */
+    float forwardShared(SharedPrefixBatch batch, boolean adaptersOff) {
+        if (batch == null) throw new IllegalArgumentException("batch must not be null");
+        boolean can = adaptersOff ? sharesPrefixesWithAdaptersOff() && (lora == null || !lora.enabled()) : sharesPrefixes();
+        if (!can)
+            throw new UnsupportedOperationException(family() + (lora != null ? " with LoRA adapters" : "")
+                    + " does not run shared-prefix batches (sharesPrefixes() is false): forward the full rows");
+        SequenceBatch r = batch.rows();
+        int nCtx = config().nCtx();
+        for (int q = 0; q < r.b(); q++)
+            if (batch.fullLength(q) > nCtx)
+                throw new IllegalArgumentException("row " + q + " of the shared-prefix batch has " + batch.fullLength(q)
+                        + " tokens, more than the context nCtx = " + nCtx);
+        pendingShared = batch;
+        try {
+            return forward(r.inputs(), r.targets(), r.mask(), r.b(), r.t());
+        } finally {
+            pendingShared = null;
+        }
+    }
+
+    /** The shared-prefix batch of the last forward, or null (a plain one): what a family's trunk reads. */
+    SharedPrefixBatch sharedPrefix() {
+        return acts == null ? null : acts.shared;
+    }
+
+    /** The prefix pass's buffers, reset for a new request sequence (see {@link Buffers}). */
+    Buffers prefixBuffers() {
+        if (scope.isClosed()) throw new IllegalStateException("the model is closed");
+        if (prefixBuf == null) prefixBuf = new Buffers(device);
+        return prefixBuf.reset();
     }
 
     /**
@@ -577,6 +639,8 @@ abstract class CausalLmBase<S> implements CausalLm {
     void dropActivations() {
         if (acts != null) acts.buf.scope.close();
         acts = null;
+        if (prefixBuf != null) prefixBuf.scope.close();
+        prefixBuf = null;
     }
 
     private Activations<S> activations(int b, int t) {
@@ -653,6 +717,8 @@ abstract class CausalLmBase<S> implements CausalLm {
         final Tensor hidden, dhidden, logp, lse, entropy, sums, counts, ones;
         final Tensor hostTokens, hostTargets, hostMask;
         S state;
+        /** The last forward's shared-prefix batch, or null. */
+        SharedPrefixBatch shared;
         Tensor tokens, targets, mask;
         boolean hasLoss, hasForward, hiddenValid, logitsValid, hasEntropy;
         double count;

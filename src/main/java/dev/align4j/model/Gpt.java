@@ -1,5 +1,6 @@
 package dev.align4j.model;
 
+import dev.align4j.data.SharedPrefixBatch;
 import dev.align4j.kernels.AttentionPermute;
 import dev.align4j.kernels.Bias;
 import dev.align4j.kernels.Embedding;
@@ -231,7 +232,17 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
     // ------------------------------------------------------------------------------------------ trunk
 
     @Override
+    boolean familySharesPrefixes() {
+        return true;
+    }
+
+    @Override
     void trunkForward(State a, Tensor tokens, Tensor hidden) {
+        SharedPrefixBatch sp = sharedPrefix();
+        if (sp != null) {
+            sharedForward(a, tokens, hidden, sp);
+            return;
+        }
         int NH = config.nHead();
         float scale = (float) (1.0 / Math.sqrt(config.headSize()));
         float eps = (float) config.layerNormEps();
@@ -243,15 +254,7 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             LayerNorm.forward(x, w.ln1w(), w.ln1b(), eps, o.ln1, o.ln1Mean, o.ln1Rstd);
             linear(l, "attn.c_attn", o.ln1, w.qkvw(), w.qkvb(), o.qkv);
             AttentionPermute.split(o.qkv, NH, o.q, o.k, o.v);
-            FlashAttention.forward(o.q, o.k, o.v, tokens.dim(1), null, scale, a.atty, o.lse);  // fused: no [B, NH, T, T]
-            AttentionPermute.merge(a.atty, o.attMerged);
-            linear(l, "attn.c_proj", o.attMerged, w.projw(), w.projb(), a.tmpC);
-            Bias.residual(x, a.tmpC, o.res2);
-            LayerNorm.forward(o.res2, w.ln2w(), w.ln2b(), eps, o.ln2, o.ln2Mean, o.ln2Rstd);
-            linear(l, "mlp.c_fc", o.ln2, w.fcw(), w.fcb(), o.fch);
-            Gelu.forward(o.fch, o.fchGelu);
-            linear(l, "mlp.c_proj", o.fchGelu, w.fcprojw(), w.fcprojb(), a.tmpC);
-            Bias.residual(o.res2, a.tmpC, o.res3);
+            attentionBlockRest(l, w, o, a, o.k, o.v, tokens.dim(1), null, scale, eps, x);
             x = o.res3;
         }
         LayerNorm.forward(x, pt.lnfw(), pt.lnfb(), eps, hidden, a.lnfMean, a.lnfRstd);
@@ -259,6 +262,10 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
 
     @Override
     void trunkBackward(State a, Tensor tokens, Tensor dln) {
+        if (sharedPrefix() != null) {
+            sharedBackward(a, tokens, dln);
+            return;
+        }
         int NH = config.nHead();
         float scale = (float) (1.0 / Math.sqrt(config.headSize()));
         Tensor xLast = p.length == 0 ? a.encoded : a.layers[p.length - 1].res3;
@@ -271,15 +278,7 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             Block w = p[l], dw = base ? g[l] : FROZEN;
             Layer o = a.layers[l];
             Tensor xIn = l == 0 ? a.encoded : a.layers[l - 1].res3;
-            // MLP branch: res3 = res2 + c_proj(gelu(c_fc(ln_2(res2))))
-            linearBackward(l, "mlp.c_proj", dres, o.fchGelu, w.fcprojw(), dw.fcprojw(), dw.fcprojb(), a.dfch, a);
-            Gelu.backward(o.fch, a.dfch, a.dfch);
-            linearBackward(l, "mlp.c_fc", a.dfch, o.ln2, w.fcw(), dw.fcw(), dw.fcb(), dln, a);
-            LayerNorm.backward(dln, o.res2, w.ln2w(), o.ln2Mean, o.ln2Rstd, dres, true, dw.ln2w(), dw.ln2b());
-            // attention branch: res2 = xIn + c_proj(merge(softmax(q·kᵀ)·v))
-            linearBackward(l, "attn.c_proj", dres, o.attMerged, w.projw(), dw.projw(), dw.projb(), dln, a);
-            AttentionPermute.mergeBackward(dln, a.datty);                   // dY [B, NH, T, HS]
-            AttentionPermute.mergeBackward(o.attMerged, a.atty);            // Y again, from the saved merged copy
+            attentionOutputBackward(l, w, dw, o, a, dres, dln);
             FlashAttention.backward(o.q, o.k, o.v, tokens.dim(1), null, scale, a.atty, o.lse, a.datty, a.dq, a.dk, a.dv, null);
             AttentionPermute.splitBackward(a.dq, a.dk, a.dv, NH, a.dqkv);
             linearBackward(l, "attn.c_attn", a.dqkv, o.ln1, w.qkvw(), dw.qkvw(), dw.qkvb(), dln, a);
@@ -287,6 +286,240 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             layerGradsDone(l);
         }
         if (base) Embedding.backward(dres, tokens, gt.wte(), gt.wpe());
+    }
+
+    // ------------------------------------------------------------------------------------------ shared prefixes
+
+    /** The prefix pass of the last shared forward (see {@link #sharedForward}). */
+    private PrefixPass prefix;
+
+    /**
+     * A {@link SharedPrefixBatch} in two passes of the same kernels. Pass 1 runs the NG prefixes {@code [NG, Tp]}
+     * (right-padded, positions from 0) through every block, its keys and values written into one table per layer
+     * and kind, {@code [NG·H·Tp + B·H·Tc, D]} rows, ahead of pass 2's. Pass 2 runs the own rows {@code [B, Tc]} at
+     * positions from their prefix's length (wpe gathered per token, as the KV cache does) and, per layer, gathers
+     * each row's keys and values {@code [B, H, Tp + Tc, D]} from the table — its prefix's left-padded to Tp, then
+     * its own — with the embedding kernel as the gather, so the attention (key_start = Tp − prefix length, queries at
+     * slots Tp..) sees exactly the full row's keys. Backward: pass 2 first (the gather's backward scatters the keys'
+     * and values' gradients back into a table per layer, summing a group's rows in order), then pass 1, each layer's
+     * attention gradient plus its prefix's share of the table. No kernel is new, and pass 1 has no LM head.
+     */
+    private void sharedForward(State a, Tensor tokens, Tensor hidden, SharedPrefixBatch sp) {
+        int NH = config.nHead();
+        float scale = (float) (1.0 / Math.sqrt(config.headSize()));
+        float eps = (float) config.layerNormEps();
+        PrefixPass pp = new PrefixPass(prefixBuffers(), config, sp, tokens.dim(0), tokens.dim(1), device());
+        prefix = pp;
+        State a1 = pp.state;
+        if (a1 != null) {
+            Embedding.forward(pp.tokens, pt.wte(), pt.wpe(), a1.encoded);
+            Tensor x = a1.encoded;
+            for (int l = 0; l < p.length; l++) {
+                Block w = p[l];
+                Layer o = a1.layers[l];
+                LayerNorm.forward(x, w.ln1w(), w.ln1b(), eps, o.ln1, o.ln1Mean, o.ln1Rstd);
+                linear(l, "attn.c_attn", o.ln1, w.qkvw(), w.qkvb(), o.qkv);
+                AttentionPermute.split(o.qkv, NH, o.q, pp.prefixRows(pp.kTable[l]), pp.prefixRows(pp.vTable[l]));
+                if (l == p.length - 1) break;  // pass 2 reads the prefix's keys and values only: the rest is unused
+                attentionBlockRest(l, w, o, a1, pp.prefixRows(pp.kTable[l]), pp.prefixRows(pp.vTable[l]), pp.tp, null, scale,
+                        eps, x);
+                x = o.res3;
+            }
+        }
+        // x = wte[tok] + wpe[pos]: two gathers against a zero table, one add (the same float sum as Embedding's)
+        Embedding.forward(tokens, pt.wte(), pp.zeroC, a.encoded);
+        Embedding.forward(pp.pos, pt.wpe(), pp.zeroC, a.tmpC);
+        Bias.residual(a.encoded, a.tmpC, a.encoded);
+        Tensor x = a.encoded;
+        for (int l = 0; l < p.length; l++) {
+            Block w = p[l];
+            Layer o = a.layers[l];
+            LayerNorm.forward(x, w.ln1w(), w.ln1b(), eps, o.ln1, o.ln1Mean, o.ln1Rstd);
+            linear(l, "attn.c_attn", o.ln1, w.qkvw(), w.qkvb(), o.qkv);
+            AttentionPermute.split(o.qkv, NH, o.q, pp.ownRows(pp.kTable[l]), pp.ownRows(pp.vTable[l]));
+            Embedding.forward(pp.ids, pp.kTable[l], pp.zeroD, pp.gatherView(pp.k[l]));
+            Embedding.forward(pp.ids, pp.vTable[l], pp.zeroD, pp.gatherView(pp.v[l]));
+            attentionBlockRest(l, w, o, a, pp.k[l], pp.v[l], pp.s, pp.keyStart, scale, eps, x);
+            x = o.res3;
+        }
+        LayerNorm.forward(x, pt.lnfw(), pt.lnfb(), eps, hidden, a.lnfMean, a.lnfRstd);
+    }
+
+    /**
+     * A block after its q, k, v: attention over k, v (tk slots, keyStart; fused, no [B, NH, T, T]), c_proj,
+     * residual, MLP, residual.
+     */
+    private void attentionBlockRest(int l, Block w, Layer o, State a, Tensor k, Tensor v, long tk, Tensor keyStart, float scale,
+                                    float eps, Tensor x) {
+        FlashAttention.forward(o.q, k, v, tk, keyStart, scale, a.atty, o.lse);
+        AttentionPermute.merge(a.atty, o.attMerged);
+        linear(l, "attn.c_proj", o.attMerged, w.projw(), w.projb(), a.tmpC);
+        Bias.residual(x, a.tmpC, o.res2);
+        LayerNorm.forward(o.res2, w.ln2w(), w.ln2b(), eps, o.ln2, o.ln2Mean, o.ln2Rstd);
+        linear(l, "mlp.c_fc", o.ln2, w.fcw(), w.fcb(), o.fch);
+        Gelu.forward(o.fch, o.fchGelu);
+        linear(l, "mlp.c_proj", o.fchGelu, w.fcprojw(), w.fcprojb(), a.tmpC);
+        Bias.residual(o.res2, a.tmpC, o.res3);
+    }
+
+    private void sharedBackward(State a, Tensor tokens, Tensor dln) {
+        PrefixPass pp = prefix;
+        int NH = config.nHead();
+        float scale = (float) (1.0 / Math.sqrt(config.headSize()));
+        boolean base = trainsBase();
+        if (base) gradViews();
+        // pass 2: as the plain backward, the attention's k, v gradients scattered into the tables
+        Tensor dres = a.dres;
+        Tensor xLast = p.length == 0 ? a.encoded : a.layers[p.length - 1].res3;
+        LayerNorm.backward(dln, xLast, pt.lnfw(), a.lnfMean, a.lnfRstd, dres, false, base ? gt.lnfw() : null,
+                base ? gt.lnfb() : null);
+        for (int l = p.length - 1; l >= 0; l--) {
+            Block w = p[l], dw = base ? g[l] : FROZEN;
+            Layer o = a.layers[l];
+            Tensor xIn = l == 0 ? a.encoded : a.layers[l - 1].res3;
+            attentionOutputBackward(l, w, dw, o, a, dres, dln);
+            FlashAttention.backward(o.q, pp.k[l], pp.v[l], pp.s, pp.keyStart, scale, a.atty, o.lse, a.datty, a.dq, pp.dk, pp.dv, null);
+            pp.dkTable[l].zero();
+            pp.dvTable[l].zero();
+            Embedding.backward(pp.gatherView(pp.dk), pp.ids, pp.dkTable[l], null);
+            Embedding.backward(pp.gatherView(pp.dv), pp.ids, pp.dvTable[l], null);
+            AttentionPermute.splitBackward(a.dq, pp.ownRows(pp.dkTable[l]), pp.ownRows(pp.dvTable[l]), NH, a.dqkv);
+            linearBackward(l, "attn.c_attn", a.dqkv, o.ln1, w.qkvw(), dw.qkvw(), dw.qkvb(), dln, a);
+            LayerNorm.backward(dln, xIn, w.ln1w(), o.ln1Mean, o.ln1Rstd, dres, true, dw.ln1w(), dw.ln1b());
+        }
+        if (base) {
+            Embedding.backward(dres, tokens, gt.wte(), null);
+            Embedding.backward(dres, pp.pos, gt.wpe(), null);
+        }
+        // pass 1: no LM head; each layer's k, v gradient is its own attention's plus what pass 2 sent back
+        State a1 = pp.state;
+        if (a1 == null) {
+            for (int l = p.length - 1; l >= 0; l--) layerGradsDone(l);
+            return;
+        }
+        Tensor dres1 = a1.dres, dln1 = a1.tmpC;
+        for (int l = p.length - 1; l >= 0; l--) {
+            Block w = p[l], dw = base ? g[l] : FROZEN;
+            Layer o = a1.layers[l];
+            Tensor xIn = l == 0 ? a1.encoded : a1.layers[l - 1].res3;
+            Tensor kp = pp.prefixRows(pp.kTable[l]), vp = pp.prefixRows(pp.vTable[l]);
+            if (l == p.length - 1) {
+                // the top layer's only consumer is pass 2's attention (its output and MLP never ran)
+                a1.dq.zero();
+                a1.dk.copyFrom(pp.prefixRows(pp.dkTable[l]));
+                a1.dv.copyFrom(pp.prefixRows(pp.dvTable[l]));
+            } else {
+                attentionOutputBackward(l, w, dw, o, a1, dres1, dln1);
+                FlashAttention.backward(o.q, kp, vp, pp.tp, null, scale, a1.atty, o.lse, a1.datty, a1.dq, a1.dk, a1.dv, null);
+                Bias.residual(a1.dk, pp.prefixRows(pp.dkTable[l]), a1.dk);
+                Bias.residual(a1.dv, pp.prefixRows(pp.dvTable[l]), a1.dv);
+            }
+            AttentionPermute.splitBackward(a1.dq, a1.dk, a1.dv, NH, a1.dqkv);
+            linearBackward(l, "attn.c_attn", a1.dqkv, o.ln1, w.qkvw(), dw.qkvw(), dw.qkvb(), dln1, a1);
+            LayerNorm.backward(dln1, xIn, w.ln1w(), o.ln1Mean, o.ln1Rstd, dres1, l != p.length - 1, dw.ln1w(), dw.ln1b());
+            layerGradsDone(l);
+        }
+        if (base) Embedding.backward(dres1, pp.tokens, gt.wte(), gt.wpe());
+    }
+
+    /**
+     * A block's backward from dres (the gradient of its output) down to the attention's output gradient
+     * {@code a.datty} [B, NH, T, HS] and its output {@code a.atty} again (from the saved merged copy): the MLP branch
+     * (res3 = res2 + c_proj(gelu(c_fc(ln_2(res2))))), ln_2, then c_proj of res2 = xIn + c_proj(merge(attention)).
+     * {@code dres} then holds the gradient of res2's residual path; {@code dln} is scratch.
+     */
+    private void attentionOutputBackward(int l, Block w, Block dw, Layer o, State a, Tensor dres, Tensor dln) {
+        linearBackward(l, "mlp.c_proj", dres, o.fchGelu, w.fcprojw(), dw.fcprojw(), dw.fcprojb(), a.dfch, a);
+        Gelu.backward(o.fch, a.dfch, a.dfch);
+        linearBackward(l, "mlp.c_fc", a.dfch, o.ln2, w.fcw(), dw.fcw(), dw.fcb(), dln, a);
+        LayerNorm.backward(dln, o.res2, w.ln2w(), o.ln2Mean, o.ln2Rstd, dres, true, dw.ln2w(), dw.ln2b());
+        linearBackward(l, "attn.c_proj", dres, o.attMerged, w.projw(), dw.projw(), dw.projb(), dln, a);
+        AttentionPermute.mergeBackward(dln, a.datty);
+        AttentionPermute.mergeBackward(o.attMerged, a.atty);
+    }
+
+    /** The buffers of one shared forward: pass 1's state, the tables, the gathers' indices and outputs. */
+    private static final class PrefixPass {
+        /** Pass 1's state over the prefixes [NG, Tp], null when every prefix is empty. */
+        final State state;
+        final long ng, tp, b, tc, s, nh, hs;
+        final Tensor tokens, pos, keyStart, ids, zeroC, zeroD, dk, dv;
+        final Tensor[] kTable, vTable, dkTable, dvTable, k, v;
+
+        PrefixPass(Buffers buf, GptConfig c, SharedPrefixBatch sp, long b, long tc, Device device) {
+            int[][] prefixes = sp.prefixes();
+            int[] group = sp.group();
+            this.ng = prefixes.length;
+            this.tp = sp.maxPrefix();
+            this.b = b;
+            this.tc = tc;
+            this.s = tp + tc;
+            this.nh = c.nHead();
+            this.hs = c.headSize();
+            state = tp == 0 ? null : new State(buf, c, (int) ng, (int) tp);
+            int[] tok = new int[Math.toIntExact(ng * tp)];
+            for (int g = 0; g < ng; g++) System.arraycopy(prefixes[g], 0, tok, (int) (g * tp), prefixes[g].length);
+            tokens = tp == 0 ? null : buf.alloc(DType.I32, ng, tp).copyFrom(tok);
+            // own token t of row q sits at position |prefix| + t; padding (which nothing reads) at 0
+            int[] ps = new int[Math.toIntExact(b * tc)], ks = new int[(int) b];
+            int[] end = sp.rows().endIndex();
+            long prefixRows = ng * nh * tp;
+            int[] id = new int[Math.toIntExact(b * nh * s)];
+            for (int q = 0; q < b; q++) {
+                int len = prefixes[group[q]].length;
+                ks[q] = (int) tp - len;
+                for (int t = 0; t <= end[q]; t++) ps[(int) (q * tc) + t] = len + t;
+                for (int h = 0; h < nh; h++) {
+                    int base = (int) ((q * nh + h) * s);
+                    long own = prefixRows + (q * nh + h) * tc;
+                    for (int j = 0; j < s; j++) {
+                        long r;
+                        if (j < ks[q]) r = own;                                           // masked (key_start): never read
+                        else if (j < tp) r = (group[q] * nh + h) * tp + (j - ks[q]);      // the prefix's key j − ks
+                        else r = own + (j - tp);                                          // the row's own key
+                        id[base + j] = (int) r;
+                    }
+                }
+            }
+            pos = buf.alloc(DType.I32, b, tc).copyFrom(ps);
+            keyStart = buf.alloc(DType.I32, b).copyFrom(ks);
+            ids = buf.alloc(DType.I32, b * nh * s, 1).copyFrom(id);
+            zeroC = buf.f32(tc, c.nEmbd()).zero();
+            zeroD = buf.f32(1, hs).zero();
+            int L = c.nLayer();
+            kTable = new Tensor[L];
+            vTable = new Tensor[L];
+            dkTable = new Tensor[L];
+            dvTable = new Tensor[L];
+            k = new Tensor[L];
+            v = new Tensor[L];
+            long rows = prefixRows + b * nh * tc;
+            for (int l = 0; l < L; l++) {
+                kTable[l] = buf.f32(rows, hs);
+                vTable[l] = buf.f32(rows, hs);
+                dkTable[l] = buf.f32(rows, hs);
+                dvTable[l] = buf.f32(rows, hs);
+                k[l] = buf.f32(b, nh, s, hs);
+                v[l] = buf.f32(b, nh, s, hs);
+            }
+            dk = buf.f32(b, nh, s, hs);
+            dv = buf.f32(b, nh, s, hs);
+        }
+
+        /** The prefixes' part of a table as pass 1's k or v {@code [NG, H, Tp, D]}. */
+        Tensor prefixRows(Tensor table) {
+            return table.view(0, ng, nh, tp, hs);
+        }
+
+        /** The own rows' part of a table as pass 2's k or v {@code [B, H, Tc, D]}. */
+        Tensor ownRows(Tensor table) {
+            return table.view(ng * nh * tp * hs, b, nh, tc, hs);
+        }
+
+        /** A gathered {@code [B, H, S, D]} as the embedding kernel's {@code [B·H·S, 1, D]}. */
+        Tensor gatherView(Tensor x) {
+            return x.view(0, b * nh * s, 1, hs);
+        }
     }
 
     /** The gradient views of a frozen base: none (the LayerNorm backward skips null ones, linearBackward all). */
