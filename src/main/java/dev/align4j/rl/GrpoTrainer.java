@@ -78,6 +78,8 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
     private static final String NAME = "grpo";
 
     private final CausalLm policy, reference;
+    /** Whether the micro-batches run each prompt once for its group ({@link RolloutRows}). */
+    private final boolean share;
     private final CombinedReward rewards;
     private final List<Prompt> prompts;
     private final Tokenizer tokenizer;
@@ -116,6 +118,7 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
         }
         this.policy = policy;
         this.reference = reference;
+        this.share = RolloutRows.canShare(policy, reference);
         this.rewards = rewards;
         this.prompts = List.copyOf(prompts);
         this.tokenizer = tokenizer;
@@ -312,8 +315,12 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
     }
 
     /** One micro-batch: its rows (in the shuffled order), its padded batch, and its device tensors. */
-    private record Micro(int[] rows, SequenceBatch batch, Tensor mask, Tensor adv, Tensor samplerLogp, Tensor logpOld,
-                         Tensor logpRef) {}
+    private record Micro(int[] rows, RolloutRows rr, Tensor mask, Tensor adv, Tensor samplerLogp, Tensor logpOld,
+                         Tensor logpRef) {
+        SequenceBatch batch() {
+            return rr.batch();
+        }
+    }
 
     @Override
     protected void trainStep(long s, Map<String, Object> metrics) {
@@ -348,7 +355,8 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                 // padded to its own longest row, so rows of like length waste the least; the minibatch's gradient
                 // is the same sum
                 List<Micro> ms = new ArrayList<>();
-                for (int[] sel : SequenceBatch.lengthChunks(Arrays.copyOfRange(perm, m0, m1), i -> rowLength(r, i), micro))
+                for (int[] sel : RolloutRows.chunks(Arrays.copyOfRange(perm, m0, m1), micro, share, i -> rowLength(r, i), i -> i / g,
+                        i -> r.completions().get(i).length, i -> r.prompts().get(i).ids().length))
                     ms.add(micro(step, r, adv, sel));
                 minis.add(ms);
             }
@@ -370,7 +378,7 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                     if (!onPolicy) {
                         policy.setComputeEntropy(true);
                         try {
-                            policy.forward(sb.inputs(), sb.targets(), sb.mask(), sb.b(), sb.t());
+                            u.rr().forward(policy);
                             old = step.empty(dev, DType.F32, sb.b(), sb.t()).copyFrom(policy.logProbs());
                             entSum += SeqReduce.maskedTotal(policy.entropy(), u.mask());
                         } finally {
@@ -379,11 +387,11 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                         gapSum += gap(u.samplerLogp(), old, u.mask());
                     }
                     if (reference != null) {
-                        reference.forward(sb.inputs(), sb.targets(), sb.mask(), sb.b(), sb.t());
+                        u.rr().forward(reference);
                         ref = step.empty(dev, DType.F32, sb.b(), sb.t()).copyFrom(reference.logProbs());
                         if (old != null) klSeq += gap(old, ref, u.mask());
                     }
-                    f.add(new Micro(u.rows(), sb, u.mask(), u.adv(), u.samplerLogp(), old, ref));
+                    f.add(new Micro(u.rows(), u.rr(), u.mask(), u.adv(), u.samplerLogp(), old, ref));
                 }
                 filled.add(f);
             }
@@ -409,7 +417,7 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                         policy.setComputeEntropy(onPolicy);
                         PolicyLoss.Stats ps;
                         try (Scope sc = new Scope()) {
-                            policy.forward(sb.inputs(), sb.targets(), sb.mask(), sb.b(), sb.t());
+                            u.rr().forward(policy);
                             Tensor lnew = policy.logProbs();
                             if (onPolicy) {
                                 entSum += SeqReduce.maskedTotal(policy.entropy(), u.mask());
@@ -499,24 +507,17 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
         }
         // DAPO's mask_truncated_completions: a completion cut at the limit is sampled and scored, but not trained on
         boolean dropCut = config.loss().maskTruncatedCompletions();
-        List<int[]> seqs = new ArrayList<>(rows.length);
-        List<float[]> trained = new ArrayList<>(rows.length);
-        for (int q = 0; q < rows.length; q++) {
-            int[] p = ps.get(q), c = cs.get(q), x = Arrays.copyOf(p, p.length + c.length);
-            System.arraycopy(c, 0, x, p.length, c.length);
-            float[] m = new float[x.length];
-            if (!(dropCut && r.truncated()[rows[q]])) Arrays.fill(m, p.length, x.length, 1f);
-            seqs.add(x);
-            trained.add(m);
-        }
-        SequenceBatch sb = SequenceBatch.ofRows(seqs, trained, tokenizer.padId());
-        // the sampler's log-prob of completion token j sits where the batch predicts it: target column p − 1 + j
+        boolean[] trained = new boolean[rows.length];
+        for (int q = 0; q < rows.length; q++) trained[q] = !(dropCut && r.truncated()[rows[q]]);
+        RolloutRows rr = RolloutRows.of(ps, cs, trained, tokenizer.padId(), share);
+        SequenceBatch sb = rr.batch();
+        // the sampler's log-prob of completion token j sits where the batch predicts it
         float[] slp = new float[sb.b() * sb.t()];
         for (int q = 0; q < rows.length; q++) {
             float[] lp = r.samplerLogp()[rows[q]];
-            System.arraycopy(lp, 0, slp, q * sb.t() + ps.get(q).length - 1, lp.length);
+            System.arraycopy(lp, 0, slp, q * sb.t() + rr.first(q), lp.length);
         }
-        return new Micro(rows, sb, step.of(dev, sb.mask(), sb.b(), sb.t()), step.of(dev, a, sb.b()), step.of(dev, slp, sb.b(), sb.t()),
+        return new Micro(rows, rr, step.of(dev, sb.mask(), sb.b(), sb.t()), step.of(dev, a, sb.b()), step.of(dev, slp, sb.b(), sb.t()),
                 null, null);
     }
 
