@@ -78,6 +78,11 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
     public record Ids(int eosId, int padId) {}
 
     private final CausalLm policy, reference, critic;
+    /**
+     * Whether the policy's and reference's forwards run each prompt once for its group of k ({@link RolloutRows}):
+     * when both models can, and there is no critic (its values are read at every position of the full rows).
+     */
+    private final boolean share;
     private final ScalarHead valueHead;
     private final RewardFunction reward;
     private final List<int[]> prompts;
@@ -120,6 +125,7 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         this.policy = policy;
         this.reference = reference;
         this.critic = critic;
+        this.share = critic == null && RolloutRows.canShare(policy, reference);
         this.valueHead = valueHead;
         this.reward = reward;
         this.prompts = List.copyOf(prompts);
@@ -239,22 +245,23 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
             Tensor mask = sc.of(dev, sb.mask(), b, t);
             Tensor logpOld = sc.zeros(dev, DType.F32, b, t), entropy = sc.zeros(dev, DType.F32, b, t),
                     logpRef = sc.zeros(dev, DType.F32, b, t);
-            // the forwards in micro-batches of like length (as the updates run them), each row's outputs put back in place
-            int[][] chunks = sb.lengthChunks(config.rollout().microBatch());
+            // the forwards in micro-batches as the updates run them, each row's outputs put back in place
+            int[][] chunks = chunks(sb, idx, allRows(b));
             for (int c = 0; c < chunks.length; c++) {
                 if (!comm.owns(c)) continue;
                 int[] rows = chunks[c];
-                SequenceBatch mb = sb.rows(rows);
+                RolloutRows mb = rowsOf(sb, idx, rows);
+                int[] shift = shift(mb, idx, rows);
                 policy.setComputeEntropy(true);
                 try {
-                    policy.forward(mb.inputs(), mb.targets(), mb.mask(), mb.b(), mb.t());
-                    scatterRows(sc, policy.logProbs(), logpOld, rows);
-                    scatterRows(sc, policy.entropy(), entropy, rows);
+                    mb.forward(policy);
+                    scatterRows(sc, policy.logProbs(), logpOld, rows, shift);
+                    scatterRows(sc, policy.entropy(), entropy, rows, shift);
                 } finally {
                     policy.setComputeEntropy(false);
                 }
-                reference.forward(mb.inputs(), mb.targets(), mb.mask(), mb.b(), mb.t());
-                scatterRows(sc, reference.logProbs(), logpRef, rows);
+                mb.forward(reference);
+                scatterRows(sc, reference.logProbs(), logpRef, rows, shift);
             }
             float[] scores;
             if (mine == null) scores = reward.score(sb);
@@ -302,19 +309,66 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         return x.device().equals(dev) ? x : copy(sc, dev, x);
     }
 
-    /** Row q of {@code src} [rows, cols] into the first cols columns of row rows[q] of {@code dst} [B, T]. */
-    private static void scatterRows(Scope sc, Tensor src, Tensor dst, int[] rows) {
+    /**
+     * Row q of {@code src} [rows, cols] (a micro-batch's layout) into row rows[q] of {@code dst} [B, T] from column
+     * shift[q] on, as far as the row reaches.
+     */
+    private static void scatterRows(Scope sc, Tensor src, Tensor dst, int[] rows, int[] shift) {
         Tensor from = on(sc, dst.device(), src);
         long t = dst.dim(1), cols = src.dim(1);
-        for (int q = 0; q < rows.length; q++) dst.view(rows[q] * t, cols).copyFrom(from.view(q * cols, cols));
+        for (int q = 0; q < rows.length; q++) {
+            long n = Math.min(cols, t - shift[q]);
+            dst.view(rows[q] * t + shift[q], n).copyFrom(from.view(q * cols, n));
+        }
     }
 
-    /** The first {@code cols} columns of rows {@code rows} of the [B, T] tensor {@code src}, in that order, as a new
-     *  [rows, cols] tensor of {@code sc}. */
-    private static Tensor gatherRows(Scope sc, Tensor src, int[] rows, int cols) {
+    /**
+     * Rows {@code rows} of the [B, T] tensor {@code src} in a micro-batch's layout: row q from column shift[q] on, as
+     * a new [rows, cols] tensor of {@code sc} (zeros past the row's end).
+     */
+    private static Tensor gatherRows(Scope sc, Tensor src, int[] rows, int cols, int[] shift) {
         long t = src.dim(1);
-        Tensor out = sc.empty(src.device(), src.dtype(), rows.length, cols);
-        for (int q = 0; q < rows.length; q++) out.view((long) q * cols, cols).copyFrom(src.view(rows[q] * t, cols));
+        Tensor out = sc.zeros(src.device(), src.dtype(), rows.length, cols);
+        for (int q = 0; q < rows.length; q++) {
+            long n = Math.min(cols, t - shift[q]);
+            out.view((long) q * cols, n).copyFrom(src.view(rows[q] * t + shift[q], n));
+        }
+        return out;
+    }
+
+    private static int[] allRows(int b) {
+        int[] all = new int[b];
+        for (int i = 0; i < b; i++) all[i] = i;
+        return all;
+    }
+
+    /** Micro-batches of {@code rows} (see {@link RolloutRows#chunks}; a group is one prompt's k consecutive rows). */
+    private int[][] chunks(SequenceBatch sb, int[] promptIndex, int[] rows) {
+        int k = config.rollout().samplesPerPrompt();
+        return RolloutRows.chunks(rows, config.rollout().microBatch(), share, i -> sb.endIndex()[i], i -> i / k,
+                i -> sb.endIndex()[i] + 1 - prompts.get(promptIndex[i]).length, i -> prompts.get(promptIndex[i]).length);
+    }
+
+    /** Rows {@code rows} of the rollout in the layout the models run (shared prefixes when {@link #share}). */
+    private RolloutRows rowsOf(SequenceBatch sb, int[] promptIndex, int[] rows) {
+        if (!share) {
+            int[] firsts = new int[rows.length];
+            for (int q = 0; q < rows.length; q++) firsts[q] = prompts.get(promptIndex[rows[q]]).length - 1;
+            return new RolloutRows(sb.rows(rows), null, firsts);
+        }
+        List<int[]> ps = new ArrayList<>(rows.length), cs = new ArrayList<>(rows.length);
+        for (int i : rows) {
+            int p = prompts.get(promptIndex[i]).length;
+            ps.add(prompts.get(promptIndex[i]));
+            cs.add(Arrays.copyOfRange(sb.inputs(), i * sb.t() + p, i * sb.t() + sb.endIndex()[i] + 1));
+        }
+        return RolloutRows.of(ps, cs, null, ids.padId(), true);
+    }
+
+    /** Per row of {@code mb}: the rollout's column of the micro-batch's column 0 (0 for the full rows). */
+    private int[] shift(RolloutRows mb, int[] promptIndex, int[] rows) {
+        int[] out = new int[rows.length];
+        for (int q = 0; q < rows.length; q++) out[q] = prompts.get(promptIndex[rows[q]]).length - 1 - mb.first(q);
         return out;
     }
 
@@ -466,7 +520,7 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         double[] acc = new double[7]; // policy loss, value loss, KL loss, clipfrac, value clipfrac, approxkl k3, k1
         // data parallel: rank k runs micro-batches k, k + N, ... (each keeps its share of the minibatch); the rollout is
         // the same on every rank
-        int[][] chunks = r.batch().lengthChunks(sel, config.rollout().microBatch());
+        int[][] chunks = chunks(r.batch(), r.promptIndex(), sel);
         int last = comm.lastOwned(chunks.length);
         for (int c = 0; c < chunks.length; c++) {
             if (!comm.owns(c)) continue;
@@ -502,9 +556,10 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
 
     /** One micro-batch's forward, losses and backward (gradients accumulate); its weighted stats are added to acc. */
     private void microUpdate(long s, Rollout r, int[] rows, Share whole, double[] acc) {
-        SequenceBatch mb = r.batch().rows(rows);
+        RolloutRows rr = rowsOf(r.batch(), r.promptIndex(), rows);
+        int[] shift = shift(rr, r.promptIndex(), rows);
+        SequenceBatch mb = rr.batch();
         int m = mb.b(), tm = mb.t();
-        int[] in = mb.inputs(), tg = mb.targets();
         float[] mask = mb.mask();
         Share part = Share.of(r.batch(), rows);
         double tokens = whole.tokens(), wTok = part.of(whole, false);
@@ -517,13 +572,13 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
         try (Scope sc = new Scope()) {
             Tensor maskT = sc.of(dev, mask, m, tm);
             // the micro-batch's rows of the rollout's device tensors, gathered on the device
-            Tensor old = gatherRows(sc, r.logpOld(), rows, tm), adv = gatherRows(sc, r.advantages(), rows, tm);
+            Tensor old = gatherRows(sc, r.logpOld(), rows, tm, shift), adv = gatherRows(sc, r.advantages(), rows, tm, shift);
             // policy: clipped surrogate, entropy bonus, optional KL loss
             boolean ent = config.objective().entCoef() > 0;
             policy.setComputeEntropy(ent);
             PolicyLoss.Stats ps;
             try {
-                float loss = policy.forward(in, tg, mask, m, tm);
+                float loss = rr.forward(policy);
                 requireFinite(s, "the policy's log-likelihood", loss);
                 PolicyLoss.Result pr = PolicyLoss.compute(sc, policy.logProbs(), old, null, adv, maskT, pc, tokens);
                 ps = pr.stats();
@@ -540,7 +595,7 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
                     float[] dl = dlogp.toFloatArray();
                     for (int k = 0; k < dl.length; k++) dl[k] *= (float) wLoss;
                     if (klLoss) {
-                        float[] lnew = policy.logProbs().toFloatArray(), ref = gatherRows(sc, r.logpRef(), rows, tm).toFloatArray();
+                        float[] lnew = policy.logProbs().toFloatArray(), ref = gatherRows(sc, r.logpRef(), rows, tm, shift).toFloatArray();
                         for (int k = 0; k < dl.length; k++) {
                             if (mask[k] == 0f) continue;
                             double dd = (double) lnew[k] - ref[k];
@@ -562,8 +617,8 @@ public final class PpoTrainer extends PostTrainer<PpoConfig> {
             if (critic != null) {
                 boolean vSeq = config.objective().valueLoss().aggregation() == PolicyLoss.Aggregation.SEQUENCE_MEAN;
                 double wValue = part.of(whole, vSeq);
-                ValueLoss.Stats vs = criticBackward(sc, in, gatherRows(sc, r.values(), rows, tm),
-                        gatherRows(sc, r.returns(), rows, tm), maskT, m, tm, s, wValue);
+                ValueLoss.Stats vs = criticBackward(sc, mb.inputs(), gatherRows(sc, r.values(), rows, tm, shift),
+                        gatherRows(sc, r.returns(), rows, tm, shift), maskT, m, tm, s, wValue);
                 acc[1] += vs.loss() * wValue;
                 acc[4] += vs.clipFrac() * wTok;
             }
