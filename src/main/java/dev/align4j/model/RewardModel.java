@@ -1,6 +1,7 @@
 package dev.align4j.model;
 
 import dev.align4j.data.SequenceBatch;
+import dev.align4j.data.SharedPrefixBatch;
 import dev.align4j.data.TokenizedPair;
 import dev.align4j.tensor.DType;
 import dev.align4j.tensor.Device;
@@ -172,10 +173,43 @@ public final class RewardModel implements AutoCloseable {
         return forwardChecked(batch);
     }
 
+    /**
+     * {@link #forwardScores} of preference pairs: the chosen rows then the rejected rows (as
+     * {@link SequenceBatch#ofPairs}), their scores in that order. When the backbone shares prefixes
+     * ({@link CausalLm#sharesPrefixes}) a pair's prompt runs once for both responses ({@link SharedPrefixBatch}):
+     * the same scores to float rounding, in about 0.6 of the tokens on short responses.
+     */
+    public float[] forwardPairScores(List<TokenizedPair> pairs, int padId) {
+        if (!gpt.sharesPrefixes()) return forwardScores(SequenceBatch.ofPairs(pairs, padId));
+        int n = pairs.size();
+        List<int[]> prompts = new ArrayList<>(2 * n), responses = new ArrayList<>(2 * n);
+        for (TokenizedPair p : pairs) {
+            prompts.add(p.prompt());
+            responses.add(p.chosen());
+        }
+        for (TokenizedPair p : pairs) {
+            prompts.add(p.prompt());
+            responses.add(p.rejected());
+        }
+        SharedPrefixBatch sp = SharedPrefixBatch.ofResponses(prompts, responses, null, padId);
+        checkIds(sp.rows());
+        for (int[] prefix : sp.prefixes())
+            for (int id : prefix)
+                if (id < 0 || id >= gpt.config().vocabSize())
+                    throw new IllegalArgumentException("a prompt holds id " + id + " outside the vocabulary [0, " + gpt.config().vocabSize() + ")");
+        return forwardChecked(sp.rows(), sp);
+    }
+
     /** {@link #forwardScores} of a batch whose ids are already checked. */
     private float[] forwardChecked(SequenceBatch batch) {
+        return forwardChecked(batch, null);
+    }
+
+    /** The forward of {@code batch}'s rows, or of {@code shared} (whose rows {@code batch} is) when not null. */
+    private float[] forwardChecked(SequenceBatch batch, SharedPrefixBatch shared) {
         pending = null;
-        gpt.forward(batch.inputs(), null, null, batch.b(), batch.t());
+        if (shared != null) gpt.forward(shared);
+        else gpt.forward(batch.inputs(), null, null, batch.b(), batch.t());
         ensureBuffers(batch.b(), batch.t());
         head.forward(gpt.hidden(), values);
         float[] all = values.toFloatArray();

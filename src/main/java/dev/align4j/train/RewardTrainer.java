@@ -146,7 +146,7 @@ public final class RewardTrainer extends PostTrainer<RewardConfig> {
     /** One micro-batch (pairs {@code idx} of the step): its stats, and its gradient × {@code weight} accumulated. */
     private RewardLoss.Stats microGradients(long s, List<TokenizedPair> pairs, int[] idx, double weight) {
         int n = pairs.size();
-        float[] scores = model.forwardScores(SequenceBatch.ofPairs(pairs, padId));
+        float[] scores = model.forwardPairScores(pairs, padId);
         for (int i = 0; i < scores.length; i++)
             requireFinite(s, "the score of " + (i < n ? "chosen" : "rejected") + " row " + idx[i % n], scores[i]);
         float[] dscores = new float[2 * n];

@@ -186,6 +186,34 @@ class RewardTrainerTest {
             assertEquals(grads[0][i], grads[1][i], 1e-5 * maxG, "seed " + seed + " gradient " + i);
     }
 
+    @Test
+    void sharedPromptsGiveTheFullRowsScoresAndGradients() {
+        // a pair's prompt runs once for both responses (RewardModel.forwardPairScores); against the full rows
+        long seed = System.nanoTime();
+        List<TokenizedPair> pairs = sortingPairs(seed, 7);
+        try (RewardModel rm = RewardModel.create(TINY, Device.cpu(), seed)) {
+            assertTrue(rm.backbone().sharesPrefixes());
+            float[] w = new float[14];
+            java.util.Random rnd = new java.util.Random(seed);
+            for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextGaussian();
+            float[][] scores = new float[2][], grads = new float[2][];
+            for (int c = 0; c < 2; c++) {
+                rm.zeroGrad();
+                scores[c] = c == 0 ? rm.forwardScores(SequenceBatch.ofPairs(pairs, PAD)) : rm.forwardPairScores(pairs, PAD);
+                rm.backward(w);
+                float[] g = rm.backbone().grads().toFloatArray(), h = rm.head().grads().toFloatArray();
+                grads[c] = Arrays.copyOf(g, g.length + h.length);
+                System.arraycopy(h, 0, grads[c], g.length, h.length);
+            }
+            for (int i = 0; i < 14; i++) assertEquals(scores[0][i], scores[1][i], 1e-5 * (1 + Math.abs(scores[0][i])), "seed " + seed + " score " + i);
+            double maxG = 0;
+            for (float g : grads[0]) maxG = Math.max(maxG, Math.abs(g));
+            assertTrue(maxG > 0);
+            for (int i = 0; i < grads[0].length; i++)
+                assertEquals(grads[0][i], grads[1][i], 1e-5 * maxG, "seed " + seed + " gradient " + i);
+        }
+    }
+
     /** Central differences at the 3 entries of [off, off + n) with the largest analytic gradient. */
     private static void checkFd(String what, Tensor params, float[] grad, RewardModel rm, List<TokenizedPair> pairs,
                                 double margin, double center, long seed, long off, long n) {
