@@ -66,6 +66,21 @@ public record SharedPrefixBatch(SequenceBatch rows, int[][] prefixes, int[] grou
         return new SharedPrefixBatch(SequenceBatch.ofRows(own, mask, padId), prefixes.toArray(int[][]::new), group);
     }
 
+    /** Preference pairs as {@link SequenceBatch#ofPairs} lays them out: the chosen rows, then the rejected rows. */
+    public static SharedPrefixBatch ofPairs(List<TokenizedPair> pairs, int padId) {
+        int n = pairs.size();
+        List<int[]> prompts = new ArrayList<>(2 * n), responses = new ArrayList<>(2 * n);
+        for (TokenizedPair p : pairs) {
+            prompts.add(p.prompt());
+            responses.add(p.chosen());
+        }
+        for (TokenizedPair p : pairs) {
+            prompts.add(p.prompt());
+            responses.add(p.rejected());
+        }
+        return ofResponses(prompts, responses, null, padId);
+    }
+
     /** The longest prefix (0 when every prompt is one token). */
     public int maxPrefix() {
         int m = 0;

@@ -1,5 +1,6 @@
 package dev.align4j.model;
 
+import dev.align4j.data.SequenceBatch;
 import dev.align4j.data.SharedPrefixBatch;
 
 import dev.align4j.tensor.Device;
@@ -121,6 +122,22 @@ public interface CausalLm extends AutoCloseable {
      * UnsupportedOperationException where {@link #sharesPrefixes()} is false.
      */
     float forward(SharedPrefixBatch batch);
+
+    /**
+     * Forward on preference pairs, the chosen rows then the rejected rows ({@link SequenceBatch#ofPairs}), each
+     * pair's prompt run once when {@link #sharesPrefixes()}; returns the rows in the layout of the outputs (their
+     * mask and lengths are the pairs' either way).
+     */
+    default SequenceBatch forwardPairs(java.util.List<dev.align4j.data.TokenizedPair> pairs, int padId) {
+        if (sharesPrefixes()) {
+            SharedPrefixBatch sp = SharedPrefixBatch.ofPairs(pairs, padId);
+            forward(sp);
+            return sp.rows();
+        }
+        SequenceBatch sb = SequenceBatch.ofPairs(pairs, padId);
+        forward(sb.inputs(), sb.targets(), sb.mask(), sb.b(), sb.t());
+        return sb;
+    }
 
     Tensor logits();
 

@@ -181,17 +181,7 @@ public final class RewardModel implements AutoCloseable {
      */
     public float[] forwardPairScores(List<TokenizedPair> pairs, int padId) {
         if (!gpt.sharesPrefixes()) return forwardScores(SequenceBatch.ofPairs(pairs, padId));
-        int n = pairs.size();
-        List<int[]> prompts = new ArrayList<>(2 * n), responses = new ArrayList<>(2 * n);
-        for (TokenizedPair p : pairs) {
-            prompts.add(p.prompt());
-            responses.add(p.chosen());
-        }
-        for (TokenizedPair p : pairs) {
-            prompts.add(p.prompt());
-            responses.add(p.rejected());
-        }
-        SharedPrefixBatch sp = SharedPrefixBatch.ofResponses(prompts, responses, null, padId);
+        SharedPrefixBatch sp = SharedPrefixBatch.ofPairs(pairs, padId);
         checkIds(sp.rows());
         for (int[] prefix : sp.prefixes())
             for (int id : prefix)

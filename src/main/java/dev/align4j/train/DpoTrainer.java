@@ -161,8 +161,7 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
         float[] c = new float[n], r = new float[n];
         for (int i0 = 0; i0 < n; i0 += batchPairs) {
             int k = Math.min(batchPairs, n - i0);
-            SequenceBatch mb = SequenceBatch.ofPairs(pairs.subList(i0, i0 + k), padId);
-            m.forward(mb.inputs(), mb.targets(), mb.mask(), mb.b(), mb.t());
+            SequenceBatch mb = m.forwardPairs(pairs.subList(i0, i0 + k), padId);
             try (Scope s = new Scope()) {
                 SeqReduce.Result red = SeqReduce.forward(s, m.logProbs(), s.of(m.device(), mb.mask(), mb.b(), mb.t()));
                 float[] sums = red.sums().toFloatArray();
@@ -192,9 +191,8 @@ public final class DpoTrainer extends PostTrainer<DpoConfig> {
         int n = idx.length;
         List<TokenizedPair> rows = new ArrayList<>(n);
         for (int i : idx) rows.add(pairs.get(i));
-        SequenceBatch mb = SequenceBatch.ofPairs(rows, padId);
         Device d = model.device();
-        model.forward(mb.inputs(), mb.targets(), mb.mask(), mb.b(), mb.t());
+        SequenceBatch mb = model.forwardPairs(rows, padId);
         try (Scope sc = new Scope()) {
             Tensor mask = sc.of(d, mb.mask(), mb.b(), mb.t());
             SeqReduce.Result red = SeqReduce.forward(sc, model.logProbs(), mask);
