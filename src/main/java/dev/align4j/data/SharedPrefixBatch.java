@@ -66,6 +66,28 @@ public record SharedPrefixBatch(SequenceBatch rows, int[][] prefixes, int[] grou
         return new SharedPrefixBatch(SequenceBatch.ofRows(own, mask, padId), prefixes.toArray(int[][]::new), group);
     }
 
+    /**
+     * The rows of {@code batch} for reading hidden states (a reward model's score at each row's last token), each
+     * cut before the prediction of its first masked target (a response's first token; a row with none, before its
+     * last token): rows whose tokens before the cut are equal share them. Every token after the cut is a target of
+     * the new mask; row q's last token is its own row's {@code endIndex}.
+     */
+    public static SharedPrefixBatch forScoring(SequenceBatch batch) {
+        int b = batch.b(), t = batch.t();
+        List<int[]> prompts = new ArrayList<>(b), rest = new ArrayList<>(b);
+        for (int q = 0; q < b; q++) {
+            int end = batch.endIndex()[q], cut = end - 1;
+            for (int j = 0; j < end; j++)
+                if (batch.mask()[q * t + j] != 0f) {
+                    cut = j;
+                    break;
+                }
+            prompts.add(Arrays.copyOfRange(batch.inputs(), q * t, q * t + cut + 1));
+            rest.add(Arrays.copyOfRange(batch.inputs(), q * t + cut + 1, q * t + end + 1));
+        }
+        return ofResponses(prompts, rest, null, 0);
+    }
+
     /** Preference pairs as {@link SequenceBatch#ofPairs} lays them out: the chosen rows, then the rejected rows. */
     public static SharedPrefixBatch ofPairs(List<TokenizedPair> pairs, int padId) {
         int n = pairs.size();

@@ -118,11 +118,35 @@ public final class RewardModel implements AutoCloseable {
     public float[] score(SequenceBatch batch) {
         checkIds(batch);
         float[] out = new float[batch.b()];
-        for (int[] rows : batch.lengthChunks(SCORE_ROWS)) {
-            float[] s = forwardChecked(batch.rows(rows));
+        boolean share = gpt.sharesPrefixes();
+        for (int[] rows : share ? byPrompt(batch) : batch.lengthChunks(SCORE_ROWS)) {
+            SequenceBatch mb = batch.rows(rows);
+            SharedPrefixBatch sp = share ? SharedPrefixBatch.forScoring(mb) : null;
+            float[] s = sp != null ? forwardChecked(sp.rows(), sp) : forwardChecked(mb);
             for (int q = 0; q < rows.length; q++) out[rows[q]] = s[q];
         }
         pending = null;
+        return out;
+    }
+
+    /**
+     * The rows in forwards of up to {@value #SCORE_ROWS} that keep rows with equal prompts (the tokens before the
+     * first masked target) together: ordered by their longest response, then the prompt's length and first row.
+     */
+    private static int[][] byPrompt(SequenceBatch batch) {
+        SharedPrefixBatch all = SharedPrefixBatch.forScoring(batch);
+        int b = batch.b();
+        int[] own = all.rows().endIndex(), group = all.group(), longest = new int[all.prefixes().length];
+        for (int i = 0; i < b; i++) longest[group[i]] = Math.max(longest[group[i]], own[i]);
+        Integer[] order = new Integer[b];
+        for (int i = 0; i < b; i++) order[i] = i;
+        java.util.Arrays.sort(order, java.util.Comparator.<Integer>comparingInt(i -> longest[group[i]])
+                .thenComparingInt(i -> all.prefixes()[group[i]].length).thenComparingInt(i -> group[i]));
+        int[][] out = new int[(b + SCORE_ROWS - 1) / SCORE_ROWS][];
+        for (int c = 0; c < out.length; c++) {
+            out[c] = new int[Math.min(SCORE_ROWS, b - c * SCORE_ROWS)];
+            for (int q = 0; q < out[c].length; q++) out[c][q] = order[c * SCORE_ROWS + q];
+        }
         return out;
     }
 

@@ -205,7 +205,12 @@ class RewardTrainerTest {
                 grads[c] = Arrays.copyOf(g, g.length + h.length);
                 System.arraycopy(h, 0, grads[c], g.length, h.length);
             }
-            for (int i = 0; i < 14; i++) assertEquals(scores[0][i], scores[1][i], 1e-5 * (1 + Math.abs(scores[0][i])), "seed " + seed + " score " + i);
+            // and score(), which cuts each row before its response and shares equal prompts
+            float[] scored = rm.score(SequenceBatch.ofPairs(pairs, PAD));
+            for (int i = 0; i < 14; i++) {
+                assertEquals(scores[0][i], scores[1][i], 1e-5 * (1 + Math.abs(scores[0][i])), "seed " + seed + " score " + i);
+                assertEquals(scores[0][i], scored[i], 1e-5 * (1 + Math.abs(scores[0][i])), "seed " + seed + " score() " + i);
+            }
             double maxG = 0;
             for (float g : grads[0]) maxG = Math.max(maxG, Math.abs(g));
             assertTrue(maxG > 0);
