@@ -52,6 +52,13 @@ public record SequenceBatch(int b, int t, int[] inputs, int[] targets, float[] m
 
     /** The chosen rows then the rejected rows of {@code pairs}: rows [0, n) chosen, [n, 2n) rejected. */
     public static SequenceBatch ofPairs(List<TokenizedPair> pairs, int padId) {
+        List<int[]>[] rows = pairRows(pairs);
+        return ofResponses(rows[0], rows[1], padId);
+    }
+
+    /** {prompts, responses} of the rows of {@link #ofPairs}: the chosen rows, then the rejected rows. */
+    @SuppressWarnings("unchecked")
+    static List<int[]>[] pairRows(List<TokenizedPair> pairs) {
         List<int[]> prompts = new ArrayList<>(2 * pairs.size()), responses = new ArrayList<>(2 * pairs.size());
         for (TokenizedPair p : pairs) {
             prompts.add(p.prompt());
@@ -61,7 +68,7 @@ public record SequenceBatch(int b, int t, int[] inputs, int[] targets, float[] m
             prompts.add(p.prompt());
             responses.add(p.rejected());
         }
-        return ofResponses(prompts, responses, padId);
+        return new List[] {prompts, responses};
     }
 
     /** General rows: {@code trained[b][j] = 1} when token j of row b is a target trained on (token 0 never is). */

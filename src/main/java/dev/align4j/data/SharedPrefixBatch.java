@@ -90,17 +90,8 @@ public record SharedPrefixBatch(SequenceBatch rows, int[][] prefixes, int[] grou
 
     /** Preference pairs as {@link SequenceBatch#ofPairs} lays them out: the chosen rows, then the rejected rows. */
     public static SharedPrefixBatch ofPairs(List<TokenizedPair> pairs, int padId) {
-        int n = pairs.size();
-        List<int[]> prompts = new ArrayList<>(2 * n), responses = new ArrayList<>(2 * n);
-        for (TokenizedPair p : pairs) {
-            prompts.add(p.prompt());
-            responses.add(p.chosen());
-        }
-        for (TokenizedPair p : pairs) {
-            prompts.add(p.prompt());
-            responses.add(p.rejected());
-        }
-        return ofResponses(prompts, responses, null, padId);
+        List<int[]>[] rows = SequenceBatch.pairRows(pairs);
+        return ofResponses(rows[0], rows[1], null, padId);
     }
 
     /** The longest prefix (0 when every prompt is one token). */

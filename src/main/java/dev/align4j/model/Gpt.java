@@ -243,7 +243,6 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             sharedForward(a, tokens, hidden, sp);
             return;
         }
-        int NH = config.nHead();
         float scale = (float) (1.0 / Math.sqrt(config.headSize()));
         float eps = (float) config.layerNormEps();
         Embedding.forward(tokens, pt.wte(), pt.wpe(), a.encoded);
@@ -251,9 +250,7 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
         for (int l = 0; l < p.length; l++) {
             Block w = p[l];
             Layer o = a.layers[l];
-            LayerNorm.forward(x, w.ln1w(), w.ln1b(), eps, o.ln1, o.ln1Mean, o.ln1Rstd);
-            linear(l, "attn.c_attn", o.ln1, w.qkvw(), w.qkvb(), o.qkv);
-            AttentionPermute.split(o.qkv, NH, o.q, o.k, o.v);
+            attentionInputs(l, w, o, x, eps, o.k, o.v);
             attentionBlockRest(l, w, o, a, o.k, o.v, tokens.dim(1), null, scale, eps, x);
             x = o.res3;
         }
@@ -266,7 +263,6 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             sharedBackward(a, tokens, dln);
             return;
         }
-        int NH = config.nHead();
         float scale = (float) (1.0 / Math.sqrt(config.headSize()));
         Tensor xLast = p.length == 0 ? a.encoded : a.layers[p.length - 1].res3;
         Tensor dres = a.dres;
@@ -280,9 +276,7 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             Tensor xIn = l == 0 ? a.encoded : a.layers[l - 1].res3;
             attentionOutputBackward(l, w, dw, o, a, dres, dln);
             FlashAttention.backward(o.q, o.k, o.v, tokens.dim(1), null, scale, a.atty, o.lse, a.datty, a.dq, a.dk, a.dv, null);
-            AttentionPermute.splitBackward(a.dq, a.dk, a.dv, NH, a.dqkv);
-            linearBackward(l, "attn.c_attn", a.dqkv, o.ln1, w.qkvw(), dw.qkvw(), dw.qkvb(), dln, a);
-            LayerNorm.backward(dln, xIn, w.ln1w(), o.ln1Mean, o.ln1Rstd, dres, true, dw.ln1w(), dw.ln1b());
+            attentionInputsBackward(l, w, dw, o, a, a.dk, a.dv, xIn, dres, true, dln);
             layerGradsDone(l);
         }
         if (base) Embedding.backward(dres, tokens, gt.wte(), gt.wpe());
@@ -305,7 +299,6 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
      * attention gradient plus its prefix's share of the table. No kernel is new, and pass 1 has no LM head.
      */
     private void sharedForward(State a, Tensor tokens, Tensor hidden, SharedPrefixBatch sp) {
-        int NH = config.nHead();
         float scale = (float) (1.0 / Math.sqrt(config.headSize()));
         float eps = (float) config.layerNormEps();
         PrefixPass pp = new PrefixPass(prefixBuffers(), config, sp, tokens.dim(0), tokens.dim(1), device());
@@ -317,9 +310,7 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             for (int l = 0; l < p.length; l++) {
                 Block w = p[l];
                 Layer o = a1.layers[l];
-                LayerNorm.forward(x, w.ln1w(), w.ln1b(), eps, o.ln1, o.ln1Mean, o.ln1Rstd);
-                linear(l, "attn.c_attn", o.ln1, w.qkvw(), w.qkvb(), o.qkv);
-                AttentionPermute.split(o.qkv, NH, o.q, pp.prefixRows(pp.kTable[l]), pp.prefixRows(pp.vTable[l]));
+                attentionInputs(l, w, o, x, eps, pp.prefixRows(pp.kTable[l]), pp.prefixRows(pp.vTable[l]));
                 if (l == p.length - 1) break;  // pass 2 reads the prefix's keys and values only: the rest is unused
                 attentionBlockRest(l, w, o, a1, pp.prefixRows(pp.kTable[l]), pp.prefixRows(pp.vTable[l]), pp.tp, null, scale,
                         eps, x);
@@ -334,15 +325,31 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
         for (int l = 0; l < p.length; l++) {
             Block w = p[l];
             Layer o = a.layers[l];
-            LayerNorm.forward(x, w.ln1w(), w.ln1b(), eps, o.ln1, o.ln1Mean, o.ln1Rstd);
-            linear(l, "attn.c_attn", o.ln1, w.qkvw(), w.qkvb(), o.qkv);
-            AttentionPermute.split(o.qkv, NH, o.q, pp.ownRows(pp.kTable[l]), pp.ownRows(pp.vTable[l]));
+            attentionInputs(l, w, o, x, eps, pp.ownRows(pp.kTable[l]), pp.ownRows(pp.vTable[l]));
             Embedding.forward(pp.ids, pp.kTable[l], pp.zeroD, pp.gatherView(pp.k[l]));
             Embedding.forward(pp.ids, pp.vTable[l], pp.zeroD, pp.gatherView(pp.v[l]));
             attentionBlockRest(l, w, o, a, pp.k[l], pp.v[l], pp.s, pp.keyStart, scale, eps, x);
             x = o.res3;
         }
         LayerNorm.forward(x, pt.lnfw(), pt.lnfb(), eps, hidden, a.lnfMean, a.lnfRstd);
+    }
+
+    /** A block's q, k, v: ln_1, c_attn, split into {@code o.q} and the given k, v {@code [B, NH, T, HS]}. */
+    private void attentionInputs(int l, Block w, Layer o, Tensor x, float eps, Tensor k, Tensor v) {
+        LayerNorm.forward(x, w.ln1w(), w.ln1b(), eps, o.ln1, o.ln1Mean, o.ln1Rstd);
+        linear(l, "attn.c_attn", o.ln1, w.qkvw(), w.qkvb(), o.qkv);
+        AttentionPermute.split(o.qkv, config.nHead(), o.q, k, v);
+    }
+
+    /**
+     * The backward of {@link #attentionInputs} from {@code a.dq} and {@code dk}, {@code dv}: the c_attn and ln_1
+     * gradients, and the input's into {@code dres} (added to it with {@code accumulate}); {@code dln} is scratch.
+     */
+    private void attentionInputsBackward(int l, Block w, Block dw, Layer o, State a, Tensor dk, Tensor dv, Tensor xIn, Tensor dres,
+                                         boolean accumulate, Tensor dln) {
+        AttentionPermute.splitBackward(a.dq, dk, dv, config.nHead(), a.dqkv);
+        linearBackward(l, "attn.c_attn", a.dqkv, o.ln1, w.qkvw(), dw.qkvw(), dw.qkvb(), dln, a);
+        LayerNorm.backward(dln, xIn, w.ln1w(), o.ln1Mean, o.ln1Rstd, dres, accumulate, dw.ln1w(), dw.ln1b());
     }
 
     /**
@@ -364,7 +371,6 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
 
     private void sharedBackward(State a, Tensor tokens, Tensor dln) {
         PrefixPass pp = prefix;
-        int NH = config.nHead();
         float scale = (float) (1.0 / Math.sqrt(config.headSize()));
         boolean base = trainsBase();
         if (base) gradViews();
@@ -383,9 +389,7 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             pp.dvTable[l].zero();
             Embedding.backward(pp.gatherView(pp.dk), pp.ids, pp.dkTable[l], null);
             Embedding.backward(pp.gatherView(pp.dv), pp.ids, pp.dvTable[l], null);
-            AttentionPermute.splitBackward(a.dq, pp.ownRows(pp.dkTable[l]), pp.ownRows(pp.dvTable[l]), NH, a.dqkv);
-            linearBackward(l, "attn.c_attn", a.dqkv, o.ln1, w.qkvw(), dw.qkvw(), dw.qkvb(), dln, a);
-            LayerNorm.backward(dln, xIn, w.ln1w(), o.ln1Mean, o.ln1Rstd, dres, true, dw.ln1w(), dw.ln1b());
+            attentionInputsBackward(l, w, dw, o, a, pp.ownRows(pp.dkTable[l]), pp.ownRows(pp.dvTable[l]), xIn, dres, true, dln);
         }
         if (base) {
             Embedding.backward(dres, tokens, gt.wte(), null);
@@ -414,9 +418,8 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
                 Bias.residual(a1.dk, pp.prefixRows(pp.dkTable[l]), a1.dk);
                 Bias.residual(a1.dv, pp.prefixRows(pp.dvTable[l]), a1.dv);
             }
-            AttentionPermute.splitBackward(a1.dq, a1.dk, a1.dv, NH, a1.dqkv);
-            linearBackward(l, "attn.c_attn", a1.dqkv, o.ln1, w.qkvw(), dw.qkvw(), dw.qkvb(), dln1, a1);
-            LayerNorm.backward(dln1, xIn, w.ln1w(), o.ln1Mean, o.ln1Rstd, dres1, l != p.length - 1, dw.ln1w(), dw.ln1b());
+            // the top layer's input gets no gradient from above: ln_1 writes dres1 rather than adding to it
+            attentionInputsBackward(l, w, dw, o, a1, a1.dk, a1.dv, xIn, dres1, l != p.length - 1, dln1);
             layerGradsDone(l);
         }
         if (base) Embedding.backward(dres1, pp.tokens, gt.wte(), gt.wpe());
