@@ -301,34 +301,34 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
     private void sharedForward(State a, Tensor tokens, Tensor hidden, SharedPrefixBatch sp) {
         float scale = (float) (1.0 / Math.sqrt(config.headSize()));
         float eps = (float) config.layerNormEps();
-        PrefixPass pp = new PrefixPass(prefixBuffers(), config, sp, tokens.dim(0), tokens.dim(1), device());
+        PrefixPass pp = PrefixPass.of(prefixBuffers(), config, sp, tokens.dim(0), tokens.dim(1));
         prefix = pp;
-        State a1 = pp.state;
+        PrefixTables pt1 = pp.t();
+        State a1 = pp.state();
         if (a1 != null) {
-            Embedding.forward(pp.tokens, pt.wte(), pt.wpe(), a1.encoded);
+            Embedding.forward(pt1.tokens, pt.wte(), pt.wpe(), a1.encoded);
             Tensor x = a1.encoded;
             for (int l = 0; l < p.length; l++) {
                 Block w = p[l];
                 Layer o = a1.layers[l];
-                attentionInputs(l, w, o, x, eps, pp.prefixRows(pp.kTable[l]), pp.prefixRows(pp.vTable[l]));
+                attentionInputs(l, w, o, x, eps, pt1.prefixRows(pt1.kTable[l]), pt1.prefixRows(pt1.vTable[l]));
                 if (l == p.length - 1) break;  // pass 2 reads the prefix's keys and values only: the rest is unused
-                attentionBlockRest(l, w, o, a1, pp.prefixRows(pp.kTable[l]), pp.prefixRows(pp.vTable[l]), pp.tp, null, scale,
-                        eps, x);
+                attentionBlockRest(l, w, o, a1, pt1.prefixRows(pt1.kTable[l]), pt1.prefixRows(pt1.vTable[l]), pt1.tp, null,
+                        scale, eps, x);
                 x = o.res3;
             }
         }
         // x = wte[tok] + wpe[pos]: two gathers against a zero table, one add (the same float sum as Embedding's)
-        Embedding.forward(tokens, pt.wte(), pp.zeroC, a.encoded);
-        Embedding.forward(pp.pos, pt.wpe(), pp.zeroC, a.tmpC);
+        Embedding.forward(tokens, pt.wte(), pp.zeroC(), a.encoded);
+        Embedding.forward(pp.pos(), pt.wpe(), pp.zeroC(), a.tmpC);
         Bias.residual(a.encoded, a.tmpC, a.encoded);
         Tensor x = a.encoded;
         for (int l = 0; l < p.length; l++) {
             Block w = p[l];
             Layer o = a.layers[l];
-            attentionInputs(l, w, o, x, eps, pp.ownRows(pp.kTable[l]), pp.ownRows(pp.vTable[l]));
-            Embedding.forward(pp.ids, pp.kTable[l], pp.zeroD, pp.gatherView(pp.k[l]));
-            Embedding.forward(pp.ids, pp.vTable[l], pp.zeroD, pp.gatherView(pp.v[l]));
-            attentionBlockRest(l, w, o, a, pp.k[l], pp.v[l], pp.s, pp.keyStart, scale, eps, x);
+            attentionInputs(l, w, o, x, eps, pt1.ownRows(pt1.kTable[l]), pt1.ownRows(pt1.vTable[l]));
+            pt1.gather(l);
+            attentionBlockRest(l, w, o, a, pt1.k[l], pt1.v[l], pt1.s, pt1.keyStart, scale, eps, x);
             x = o.res3;
         }
         LayerNorm.forward(x, pt.lnfw(), pt.lnfb(), eps, hidden, a.lnfMean, a.lnfRstd);
@@ -371,6 +371,7 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
 
     private void sharedBackward(State a, Tensor tokens, Tensor dln) {
         PrefixPass pp = prefix;
+        PrefixTables t = pp.t();
         float scale = (float) (1.0 / Math.sqrt(config.headSize()));
         boolean base = trainsBase();
         if (base) gradViews();
@@ -384,19 +385,16 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             Layer o = a.layers[l];
             Tensor xIn = l == 0 ? a.encoded : a.layers[l - 1].res3;
             attentionOutputBackward(l, w, dw, o, a, dres, dln);
-            FlashAttention.backward(o.q, pp.k[l], pp.v[l], pp.s, pp.keyStart, scale, a.atty, o.lse, a.datty, a.dq, pp.dk, pp.dv, null);
-            pp.dkTable[l].zero();
-            pp.dvTable[l].zero();
-            Embedding.backward(pp.gatherView(pp.dk), pp.ids, pp.dkTable[l], null);
-            Embedding.backward(pp.gatherView(pp.dv), pp.ids, pp.dvTable[l], null);
-            attentionInputsBackward(l, w, dw, o, a, pp.ownRows(pp.dkTable[l]), pp.ownRows(pp.dvTable[l]), xIn, dres, true, dln);
+            FlashAttention.backward(o.q, t.k[l], t.v[l], t.s, t.keyStart, scale, a.atty, o.lse, a.datty, a.dq, t.dk, t.dv, null);
+            t.scatter(l);
+            attentionInputsBackward(l, w, dw, o, a, t.ownRows(t.dkTable[l]), t.ownRows(t.dvTable[l]), xIn, dres, true, dln);
         }
         if (base) {
             Embedding.backward(dres, tokens, gt.wte(), null);
-            Embedding.backward(dres, pp.pos, gt.wpe(), null);
+            Embedding.backward(dres, pp.pos(), gt.wpe(), null);
         }
         // pass 1: no LM head; each layer's k, v gradient is its own attention's plus what pass 2 sent back
-        State a1 = pp.state;
+        State a1 = pp.state();
         if (a1 == null) {
             for (int l = p.length - 1; l >= 0; l--) layerGradsDone(l);
             return;
@@ -406,23 +404,23 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             Block w = p[l], dw = base ? g[l] : FROZEN;
             Layer o = a1.layers[l];
             Tensor xIn = l == 0 ? a1.encoded : a1.layers[l - 1].res3;
-            Tensor kp = pp.prefixRows(pp.kTable[l]), vp = pp.prefixRows(pp.vTable[l]);
+            Tensor kp = t.prefixRows(t.kTable[l]), vp = t.prefixRows(t.vTable[l]);
             if (l == p.length - 1) {
                 // the top layer's only consumer is pass 2's attention (its output and MLP never ran)
                 a1.dq.zero();
-                a1.dk.copyFrom(pp.prefixRows(pp.dkTable[l]));
-                a1.dv.copyFrom(pp.prefixRows(pp.dvTable[l]));
+                a1.dk.copyFrom(t.prefixRows(t.dkTable[l]));
+                a1.dv.copyFrom(t.prefixRows(t.dvTable[l]));
             } else {
                 attentionOutputBackward(l, w, dw, o, a1, dres1, dln1);
-                FlashAttention.backward(o.q, kp, vp, pp.tp, null, scale, a1.atty, o.lse, a1.datty, a1.dq, a1.dk, a1.dv, null);
-                Bias.residual(a1.dk, pp.prefixRows(pp.dkTable[l]), a1.dk);
-                Bias.residual(a1.dv, pp.prefixRows(pp.dvTable[l]), a1.dv);
+                FlashAttention.backward(o.q, kp, vp, t.tp, null, scale, a1.atty, o.lse, a1.datty, a1.dq, a1.dk, a1.dv, null);
+                Bias.residual(a1.dk, t.prefixRows(t.dkTable[l]), a1.dk);
+                Bias.residual(a1.dv, t.prefixRows(t.dvTable[l]), a1.dv);
             }
             // the top layer's input gets no gradient from above: ln_1 writes dres1 rather than adding to it
             attentionInputsBackward(l, w, dw, o, a1, a1.dk, a1.dv, xIn, dres1, l != p.length - 1, dln1);
             layerGradsDone(l);
         }
-        if (base) Embedding.backward(dres1, pp.tokens, gt.wte(), gt.wpe());
+        if (base) Embedding.backward(dres1, t.tokens, gt.wte(), gt.wpe());
     }
 
     /**
@@ -441,87 +439,13 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
         AttentionPermute.mergeBackward(o.attMerged, a.atty);
     }
 
-    /** The buffers of one shared forward: pass 1's state, the tables, the gathers' indices and outputs. */
-    private static final class PrefixPass {
-        /** Pass 1's state over the prefixes [NG, Tp], null when every prefix is empty. */
-        final State state;
-        final long ng, tp, b, tc, s, nh, hs;
-        final Tensor tokens, pos, keyStart, ids, zeroC, zeroD, dk, dv;
-        final Tensor[] kTable, vTable, dkTable, dvTable, k, v;
-
-        PrefixPass(Buffers buf, GptConfig c, SharedPrefixBatch sp, long b, long tc, Device device) {
-            int[][] prefixes = sp.prefixes();
-            int[] group = sp.group();
-            this.ng = prefixes.length;
-            this.tp = sp.maxPrefix();
-            this.b = b;
-            this.tc = tc;
-            this.s = tp + tc;
-            this.nh = c.nHead();
-            this.hs = c.headSize();
-            state = tp == 0 ? null : new State(buf, c, (int) ng, (int) tp);
-            int[] tok = new int[Math.toIntExact(ng * tp)];
-            for (int g = 0; g < ng; g++) System.arraycopy(prefixes[g], 0, tok, (int) (g * tp), prefixes[g].length);
-            tokens = tp == 0 ? null : buf.alloc(DType.I32, ng, tp).copyFrom(tok);
-            // own token t of row q sits at position |prefix| + t; padding (which nothing reads) at 0
-            int[] ps = new int[Math.toIntExact(b * tc)], ks = new int[(int) b];
-            int[] end = sp.rows().endIndex();
-            long prefixRows = ng * nh * tp;
-            int[] id = new int[Math.toIntExact(b * nh * s)];
-            for (int q = 0; q < b; q++) {
-                int len = prefixes[group[q]].length;
-                ks[q] = (int) tp - len;
-                for (int t = 0; t <= end[q]; t++) ps[(int) (q * tc) + t] = len + t;
-                for (int h = 0; h < nh; h++) {
-                    int base = (int) ((q * nh + h) * s);
-                    long own = prefixRows + (q * nh + h) * tc;
-                    for (int j = 0; j < s; j++) {
-                        long r;
-                        if (j < ks[q]) r = own;                                           // masked (key_start): never read
-                        else if (j < tp) r = (group[q] * nh + h) * tp + (j - ks[q]);      // the prefix's key j − ks
-                        else r = own + (j - tp);                                          // the row's own key
-                        id[base + j] = (int) r;
-                    }
-                }
-            }
-            pos = buf.alloc(DType.I32, b, tc).copyFrom(ps);
-            keyStart = buf.alloc(DType.I32, b).copyFrom(ks);
-            ids = buf.alloc(DType.I32, b * nh * s, 1).copyFrom(id);
-            zeroC = buf.f32(tc, c.nEmbd()).zero();
-            zeroD = buf.f32(1, hs).zero();
-            int L = c.nLayer();
-            kTable = new Tensor[L];
-            vTable = new Tensor[L];
-            dkTable = new Tensor[L];
-            dvTable = new Tensor[L];
-            k = new Tensor[L];
-            v = new Tensor[L];
-            long rows = prefixRows + b * nh * tc;
-            for (int l = 0; l < L; l++) {
-                kTable[l] = buf.f32(rows, hs);
-                vTable[l] = buf.f32(rows, hs);
-                dkTable[l] = buf.f32(rows, hs);
-                dvTable[l] = buf.f32(rows, hs);
-                k[l] = buf.f32(b, nh, s, hs);
-                v[l] = buf.f32(b, nh, s, hs);
-            }
-            dk = buf.f32(b, nh, s, hs);
-            dv = buf.f32(b, nh, s, hs);
-        }
-
-        /** The prefixes' part of a table as pass 1's k or v {@code [NG, H, Tp, D]}. */
-        Tensor prefixRows(Tensor table) {
-            return table.view(0, ng, nh, tp, hs);
-        }
-
-        /** The own rows' part of a table as pass 2's k or v {@code [B, H, Tc, D]}. */
-        Tensor ownRows(Tensor table) {
-            return table.view(ng * nh * tp * hs, b, nh, tc, hs);
-        }
-
-        /** A gathered {@code [B, H, S, D]} as the embedding kernel's {@code [B·H·S, 1, D]}. */
-        Tensor gatherView(Tensor x) {
-            return x.view(0, b * nh * s, 1, hs);
+    /** GPT-2's part of a shared forward: pass 1's state, the own tokens' positions, a zero position table. */
+    private record PrefixPass(PrefixTables t, State state, Tensor pos, Tensor zeroC) {
+        static PrefixPass of(Buffers buf, GptConfig c, SharedPrefixBatch sp, long b, long tc) {
+            PrefixTables t = new PrefixTables(buf, sp, b, tc, c.nHead(), c.headSize(), c.nLayer());
+            State state = t.tp == 0 ? null : new State(buf, c, (int) t.ng, (int) t.tp);
+            Tensor pos = buf.alloc(DType.I32, b, tc).copyFrom(t.positions(sp.rows().endIndex()));
+            return new PrefixPass(t, state, pos, buf.f32(tc, c.nEmbd()).zero());
         }
     }
 
