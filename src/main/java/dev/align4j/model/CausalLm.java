@@ -110,8 +110,8 @@ public interface CausalLm extends AutoCloseable {
     float forward(int[] tokens, int[] targets, float[] lossMask, int b, int t);
 
     /**
-     * Whether {@link #forward(SharedPrefixBatch)} runs: GPT-2 without LoRA adapters (their saved state holds one
-     * pass; Llama's RoPE positions are not done yet). Otherwise a caller forwards the full rows.
+     * Whether {@link #forward(SharedPrefixBatch)} runs: every family, but not while LoRA adapters train (their saved
+     * inputs hold one pass). Otherwise a caller forwards the full rows.
      */
     boolean sharesPrefixes();
 

@@ -379,85 +379,253 @@ public final class Llama extends CausalLmBase<Llama.State> {
     }
 
     @Override
+    boolean familySharesPrefixes() {
+        return true;
+    }
+
+    @Override
     void trunkForward(State a, Tensor tokens, Tensor hidden) {
-        long T = a.t, D = config.headDim();
-        float eps = (float) config.rmsNormEps(), scale = (float) (1.0 / Math.sqrt(D));
+        dev.align4j.data.SharedPrefixBatch sp = sharedPrefix();
+        if (sp != null) {
+            sharedForward(a, tokens, hidden, sp);
+            return;
+        }
+        long T = a.t;
+        float eps = (float) config.rmsNormEps();
         Embedding.forward(tokens, embed, a.zeroPos, a.resid[0]);
         for (int l = 0; l < p.length; l++) {
-            Layer w = p[l];
             Saved o = a.layers[l];
-            Tensor h = a.resid[l];
-            RmsNorm.forward(h, w.inNorm(), eps, o.x1, o.rstd1);
-            Tensor q = o.qPre != null ? o.qPre : a.q, k = o.kPre != null ? o.kPre : a.k;
-            String at = attnPrefix[l], mlp = mlpPrefix[l];
-            linear(at + "q_proj", o.x1, w.q(), w.qBias(), q);
-            linear(at + "k_proj", o.x1, w.k(), w.kBias(), k);
-            linear(at + "v_proj", o.x1, w.v(), w.vBias(), a.v);
-            if (w.qNorm() != null) {
-                RmsNorm.forward(heads(q, a), w.qNorm(), eps, heads(a.q, a), o.qRstd);
-                RmsNorm.forward(kvHeads(k, a), w.kNorm(), eps, kvHeads(a.k, a), o.kRstd);
-            }
-            AttentionPermute.mergeBackward(a.q, o.qh);  // [B, T, H·D] -> [B, H, T, D]
-            AttentionPermute.mergeBackward(a.k, o.kh);
-            AttentionPermute.mergeBackward(a.v, o.vh);
+            attentionInputs(l, a, eps, o.kh, o.vh);
             Rope.forward(o.qh, invFreq, 0, o.qh);
             Rope.forward(o.kh, invFreq, 0, o.kh);
-            // GQA views (class comment): q as [B·KV, g·T, D], scores [B·KV, g·T, T], y likewise
-            FlashAttention.forward(o.qh, o.kh, o.vh, T, null, scale, a.y, o.lse);  // fused: no [B, H, T, T], GQA in place
-            AttentionPermute.merge(a.y, o.ym);          // [B, H, T, D] -> [B, T, H·D]
-            linear(at + "o_proj", o.ym, w.o(), null, a.tmp);
-            Bias.residual(h, a.tmp, o.hmid);
-            RmsNorm.forward(o.hmid, w.postNorm(), eps, o.x2, o.rstd2);
-            Matmul.matmul(o.x2, w.gateUp(), o.gu, false, true, 1f, 0f);
-            if (lora() != null) lora().forwardPair(mlp + "gate_proj", mlp + "up_proj", o.x2, o.gu, true);
-            SwiGlu.forward(o.gu, o.act);
-            linear(mlp + "down_proj", o.act, w.down(), null, a.tmp);
-            Bias.residual(o.hmid, a.tmp, a.resid[l + 1]);
+            attentionBlockRest(l, a, eps, o.kh, o.vh, T, null);
         }
         RmsNorm.forward(a.resid[p.length], finalNorm, eps, hidden, a.rstdF);
     }
 
     @Override
     void trunkBackward(State a, Tensor tokens, Tensor dhidden) {
-        long T = a.t, D = config.headDim();
-        float scale = (float) (1.0 / Math.sqrt(D));
-        Tensor dres = a.dres;
+        if (sharedPrefix() != null) {
+            sharedBackward(a, tokens, dhidden);
+            return;
+        }
+        long T = a.t;
         boolean base = trainsBase();
         if (base) gradViews();
-        RmsNorm.backward(dhidden, a.resid[p.length], finalNorm, a.rstdF, dres, false, base ? dFinalNorm : null);
+        RmsNorm.backward(dhidden, a.resid[p.length], finalNorm, a.rstdF, a.dres, false, base ? dFinalNorm : null);
         for (int l = p.length - 1; l >= 0; l--) {
-            Layer w = p[l], dw = base ? g[l] : FROZEN;
             Saved o = a.layers[l];
-            String at = attnPrefix[l], mlp = mlpPrefix[l];
-            // MLP: resid[l+1] = hmid + down(swiglu(gate|up(x2)))
-            linearBackward(mlp + "down_proj", dres, o.act, w.down(), dw.down(), null, a.dact, 0f, a);
-            SwiGlu.backward(o.gu, a.dact, a.dgu);
-            if (base) Matmul.matmul(a.dgu, o.x2, dw.gateUp(), true, false, 1f, 1f);
-            Matmul.matmul(a.dgu, w.gateUp(), a.dx, false, false, 1f, 0f);
-            if (lora() != null) lora().backwardPair(mlp + "gate_proj", mlp + "up_proj", a.dgu, o.x2, a.dx);
-            RmsNorm.backward(a.dx, o.hmid, w.postNorm(), o.rstd2, dres, true, dw.postNorm());
-            // attention: hmid = resid[l] + o_proj(merge(softmax(q·kᵀ)·v))
-            linearBackward(at + "o_proj", dres, o.ym, w.o(), dw.o(), null, a.dym, 0f, a);
-            AttentionPermute.mergeBackward(a.dym, a.dy);  // dY [B, H, T, D]
-            AttentionPermute.mergeBackward(o.ym, a.y);    // Y again, from the saved merged copy
-            FlashAttention.backward(o.qh, o.kh, o.vh, T, null, scale, a.y, o.lse, a.dy, a.dqh, a.dkh, a.dvh, a.flashWork);
+            attentionOutputBackward(l, a);
+            FlashAttention.backward(o.qh, o.kh, o.vh, T, null, scale(), a.y, o.lse, a.dy, a.dqh, a.dkh, a.dvh, a.flashWork);
             Rope.backward(a.dqh, invFreq, 0, a.dqh);
             Rope.backward(a.dkh, invFreq, 0, a.dkh);
-            AttentionPermute.merge(a.dqh, a.dq);        // [B, H, T, D] -> [B, T, H·D]
-            AttentionPermute.merge(a.dkh, a.dk);
-            AttentionPermute.merge(a.dvh, a.dv);
-            if (w.qNorm() != null) {
-                RmsNorm.backward(heads(a.dq, a), heads(o.qPre, a), w.qNorm(), o.qRstd, heads(a.dq, a), false, dw.qNorm());
-                RmsNorm.backward(kvHeads(a.dk, a), kvHeads(o.kPre, a), w.kNorm(), o.kRstd, kvHeads(a.dk, a), false,
-                        dw.kNorm());
-            }
-            linearBackward(at + "q_proj", a.dq, o.x1, w.q(), dw.q(), dw.qBias(), a.dx, 0f, a);
-            linearBackward(at + "k_proj", a.dk, o.x1, w.k(), dw.k(), dw.kBias(), a.dx, 1f, a);
-            linearBackward(at + "v_proj", a.dv, o.x1, w.v(), dw.v(), dw.vBias(), a.dx, 1f, a);
-            RmsNorm.backward(a.dx, a.resid[l], w.inNorm(), o.rstd1, dres, true, dw.inNorm());
+            attentionInputsBackward(l, a, a.dkh, a.dvh, true);
             layerGradsDone(l);
         }
-        if (base) Embedding.backward(dres, tokens, dEmbed, null);
+        if (base) Embedding.backward(a.dres, tokens, dEmbed, null);
+    }
+
+    private float scale() {
+        return (float) (1.0 / Math.sqrt(config.headDim()));
+    }
+
+    /**
+     * Layer l's q, k, v from its input {@code a.resid[l]}: the input norm, the projections (and Qwen3's per-head q/k
+     * norms), then the heads: q into {@code o.qh} [B, H, T, D], k and v into {@code kh}, {@code vh} [B, KV, T, D],
+     * not yet rotated.
+     */
+    private void attentionInputs(int l, State a, float eps, Tensor kh, Tensor vh) {
+        Layer w = p[l];
+        Saved o = a.layers[l];
+        RmsNorm.forward(a.resid[l], w.inNorm(), eps, o.x1, o.rstd1);
+        Tensor q = o.qPre != null ? o.qPre : a.q, k = o.kPre != null ? o.kPre : a.k;
+        String at = attnPrefix[l];
+        linear(at + "q_proj", o.x1, w.q(), w.qBias(), q);
+        linear(at + "k_proj", o.x1, w.k(), w.kBias(), k);
+        linear(at + "v_proj", o.x1, w.v(), w.vBias(), a.v);
+        if (w.qNorm() != null) {
+            RmsNorm.forward(heads(q, a), w.qNorm(), eps, heads(a.q, a), o.qRstd);
+            RmsNorm.forward(kvHeads(k, a), w.kNorm(), eps, kvHeads(a.k, a), o.kRstd);
+        }
+        AttentionPermute.mergeBackward(a.q, o.qh);  // [B, T, H·D] -> [B, H, T, D]
+        AttentionPermute.mergeBackward(a.k, kh);
+        AttentionPermute.mergeBackward(a.v, vh);
+    }
+
+    /**
+     * Layer l after its rotated q ({@code o.qh}) and its keys and values {@code k}, {@code v} (tk slots, keyStart):
+     * the attention (fused: no [B, H, T, T], GQA in place), o_proj, residual, post norm, SwiGLU MLP, residual into
+     * {@code a.resid[l + 1]}.
+     */
+    private void attentionBlockRest(int l, State a, float eps, Tensor k, Tensor v, long tk, Tensor keyStart) {
+        Layer w = p[l];
+        Saved o = a.layers[l];
+        String at = attnPrefix[l], mlp = mlpPrefix[l];
+        FlashAttention.forward(o.qh, k, v, tk, keyStart, scale(), a.y, o.lse);
+        AttentionPermute.merge(a.y, o.ym);          // [B, H, T, D] -> [B, T, H·D]
+        linear(at + "o_proj", o.ym, w.o(), null, a.tmp);
+        Bias.residual(a.resid[l], a.tmp, o.hmid);
+        RmsNorm.forward(o.hmid, w.postNorm(), eps, o.x2, o.rstd2);
+        Matmul.matmul(o.x2, w.gateUp(), o.gu, false, true, 1f, 0f);
+        if (lora() != null) lora().forwardPair(mlp + "gate_proj", mlp + "up_proj", o.x2, o.gu, true);
+        SwiGlu.forward(o.gu, o.act);
+        linear(mlp + "down_proj", o.act, w.down(), null, a.tmp);
+        Bias.residual(o.hmid, a.tmp, a.resid[l + 1]);
+    }
+
+    /**
+     * Layer l's backward from {@code a.dres} (the gradient of its output) to the attention output's gradient
+     * {@code a.dy} [B, H, T, D] and that output {@code a.y} again (from the saved merged copy): the MLP
+     * (resid[l+1] = hmid + down(swiglu(gate|up(x2)))), the post norm, o_proj. {@code a.dres} then holds hmid's.
+     */
+    private void attentionOutputBackward(int l, State a) {
+        boolean base = trainsBase();
+        Layer w = p[l], dw = base ? g[l] : FROZEN;
+        Saved o = a.layers[l];
+        String at = attnPrefix[l], mlp = mlpPrefix[l];
+        linearBackward(mlp + "down_proj", a.dres, o.act, w.down(), dw.down(), null, a.dact, 0f, a);
+        SwiGlu.backward(o.gu, a.dact, a.dgu);
+        if (base) Matmul.matmul(a.dgu, o.x2, dw.gateUp(), true, false, 1f, 1f);
+        Matmul.matmul(a.dgu, w.gateUp(), a.dx, false, false, 1f, 0f);
+        if (lora() != null) lora().backwardPair(mlp + "gate_proj", mlp + "up_proj", a.dgu, o.x2, a.dx);
+        RmsNorm.backward(a.dx, o.hmid, w.postNorm(), o.rstd2, a.dres, true, dw.postNorm());
+        // attention: hmid = resid[l] + o_proj(merge(softmax(q·kᵀ)·v))
+        linearBackward(at + "o_proj", a.dres, o.ym, w.o(), dw.o(), null, a.dym, 0f, a);
+        AttentionPermute.mergeBackward(a.dym, a.dy);  // dY [B, H, T, D]
+        AttentionPermute.mergeBackward(o.ym, a.y);    // Y again, from the saved merged copy
+    }
+
+    /**
+     * The backward of {@link #attentionInputs} from the un-rotated gradients {@code a.dqh} and {@code dkh},
+     * {@code dvh}: heads merged, the q/k norms, the projections, the input norm into {@code a.dres} (added to it
+     * with {@code accumulate}).
+     */
+    private void attentionInputsBackward(int l, State a, Tensor dkh, Tensor dvh, boolean accumulate) {
+        Layer w = p[l], dw = trainsBase() ? g[l] : FROZEN;
+        Saved o = a.layers[l];
+        String at = attnPrefix[l];
+        AttentionPermute.merge(a.dqh, a.dq);        // [B, H, T, D] -> [B, T, H·D]
+        AttentionPermute.merge(dkh, a.dk);
+        AttentionPermute.merge(dvh, a.dv);
+        if (w.qNorm() != null) {
+            RmsNorm.backward(heads(a.dq, a), heads(o.qPre, a), w.qNorm(), o.qRstd, heads(a.dq, a), false, dw.qNorm());
+            RmsNorm.backward(kvHeads(a.dk, a), kvHeads(o.kPre, a), w.kNorm(), o.kRstd, kvHeads(a.dk, a), false,
+                    dw.kNorm());
+        }
+        linearBackward(at + "q_proj", a.dq, o.x1, w.q(), dw.q(), dw.qBias(), a.dx, 0f, a);
+        linearBackward(at + "k_proj", a.dk, o.x1, w.k(), dw.k(), dw.kBias(), a.dx, 1f, a);
+        linearBackward(at + "v_proj", a.dv, o.x1, w.v(), dw.v(), dw.vBias(), a.dx, 1f, a);
+        RmsNorm.backward(a.dx, a.resid[l], w.inNorm(), o.rstd1, a.dres, accumulate, dw.inNorm());
+    }
+
+    // ------------------------------------------------------------------------------------------ shared prefixes
+
+    /** The Llama part of the last shared forward: pass 1's state and pass 2's attention scratch. */
+    private record PrefixPass(PrefixTables t, State state, Tensor flashWork) {}
+
+    private PrefixPass prefix;
+
+    /**
+     * A {@link dev.align4j.data.SharedPrefixBatch} in two passes (as {@link Gpt}'s, see {@link PrefixTables}): pass 1
+     * runs the prefixes (right-padded, RoPE positions from 0), pass 2 the own rows with RoPE at each row's prefix
+     * length (one rotation per run of rows with equal prefix length), attending to the keys and values gathered from
+     * the tables. Pass 1's top layer stops after its k, v.
+     */
+    private void sharedForward(State a, Tensor tokens, Tensor hidden, dev.align4j.data.SharedPrefixBatch sp) {
+        float eps = (float) config.rmsNormEps();
+        long b = tokens.dim(0), tc = tokens.dim(1);
+        Buffers buf = prefixBuffers();
+        PrefixTables t = new PrefixTables(buf, sp, b, tc, config.numKvHeads(), config.headDim(), p.length);
+        State a1 = t.tp == 0 ? null : new State(buf, config, (int) t.ng, (int) t.tp);
+        long work = FlashAttention.workSize(b, config.numHeads(), config.numKvHeads(), t.s, config.headDim());
+        prefix = new PrefixPass(t, a1, work == 0 ? null : buf.f32(work));
+        if (a1 != null) {
+            Embedding.forward(t.tokens, embed, a1.zeroPos, a1.resid[0]);
+            for (int l = 0; l < p.length; l++) {
+                Saved o = a1.layers[l];
+                Tensor kp = t.prefixRows(t.kTable[l]), vp = t.prefixRows(t.vTable[l]);
+                attentionInputs(l, a1, eps, kp, vp);
+                Rope.forward(kp, invFreq, 0, kp);
+                if (l == p.length - 1) break;  // pass 2 reads the prefix's keys and values only: the rest is unused
+                Rope.forward(o.qh, invFreq, 0, o.qh);
+                attentionBlockRest(l, a1, eps, kp, vp, t.tp, null);
+            }
+        }
+        Embedding.forward(tokens, embed, a.zeroPos, a.resid[0]);
+        for (int l = 0; l < p.length; l++) {
+            Saved o = a.layers[l];
+            Tensor kOwn = t.ownRows(t.kTable[l]);
+            attentionInputs(l, a, eps, kOwn, t.ownRows(t.vTable[l]));
+            rotateAtPrefixLengths(o.qh, t.prefixLength, false);
+            rotateAtPrefixLengths(kOwn, t.prefixLength, false);
+            t.gather(l);
+            attentionBlockRest(l, a, eps, t.k[l], t.v[l], t.s, t.keyStart);
+        }
+        RmsNorm.forward(a.resid[p.length], finalNorm, eps, hidden, a.rstdF);
+    }
+
+    private void sharedBackward(State a, Tensor tokens, Tensor dhidden) {
+        PrefixTables t = prefix.t();
+        boolean base = trainsBase();
+        if (base) gradViews();
+        // pass 2: as the plain backward, the attention's k, v gradients scattered into the tables
+        RmsNorm.backward(dhidden, a.resid[p.length], finalNorm, a.rstdF, a.dres, false, base ? dFinalNorm : null);
+        for (int l = p.length - 1; l >= 0; l--) {
+            Saved o = a.layers[l];
+            attentionOutputBackward(l, a);
+            FlashAttention.backward(o.qh, t.k[l], t.v[l], t.s, t.keyStart, scale(), a.y, o.lse, a.dy, a.dqh, t.dk, t.dv,
+                    prefix.flashWork());
+            t.scatter(l);
+            Tensor dkOwn = t.ownRows(t.dkTable[l]);
+            rotateAtPrefixLengths(a.dqh, t.prefixLength, true);
+            rotateAtPrefixLengths(dkOwn, t.prefixLength, true);
+            attentionInputsBackward(l, a, dkOwn, t.ownRows(t.dvTable[l]), true);
+        }
+        if (base) Embedding.backward(a.dres, tokens, dEmbed, null);
+        // pass 1: no LM head; each layer's k, v gradient is its own attention's plus what pass 2 sent back
+        State a1 = prefix.state();
+        if (a1 == null) {
+            for (int l = p.length - 1; l >= 0; l--) layerGradsDone(l);
+            return;
+        }
+        for (int l = p.length - 1; l >= 0; l--) {
+            Saved o = a1.layers[l];
+            Tensor dkp = t.prefixRows(t.dkTable[l]), dvp = t.prefixRows(t.dvTable[l]);
+            if (l == p.length - 1) {
+                // the top layer's only consumer is pass 2's attention (its output and MLP never ran)
+                a1.dqh.zero();
+                a1.dkh.copyFrom(dkp);
+                a1.dvh.copyFrom(dvp);
+            } else {
+                attentionOutputBackward(l, a1);
+                FlashAttention.backward(o.qh, t.prefixRows(t.kTable[l]), t.prefixRows(t.vTable[l]), t.tp, null, scale(), a1.y,
+                        o.lse, a1.dy, a1.dqh, a1.dkh, a1.dvh, a1.flashWork);
+                Bias.residual(a1.dkh, dkp, a1.dkh);
+                Bias.residual(a1.dvh, dvp, a1.dvh);
+                Rope.backward(a1.dqh, invFreq, 0, a1.dqh);
+            }
+            Rope.backward(a1.dkh, invFreq, 0, a1.dkh);
+            // the top layer's input gets no gradient from above: its input norm writes dres rather than adding to it
+            attentionInputsBackward(l, a1, a1.dkh, a1.dvh, l != p.length - 1);
+            layerGradsDone(l);
+        }
+        if (base) Embedding.backward(a1.dres, t.tokens, dEmbed, null);
+    }
+
+    /**
+     * RoPE (or its transpose) on {@code x [B, heads, T, D]} with row q's token t at position {@code prefixLength[q] + t}:
+     * one call per run of consecutive rows with equal prefix length (the kernel takes one start position).
+     */
+    private void rotateAtPrefixLengths(Tensor x, int[] prefixLength, boolean backward) {
+        long b = x.dim(0), rowElems = x.numel() / b;
+        for (int q0 = 0; q0 < b; ) {
+            int q1 = q0 + 1;
+            while (q1 < b && prefixLength[q1] == prefixLength[q0]) q1++;
+            Tensor rows = x.view(q0 * rowElems, q1 - q0, x.dim(1), x.dim(2), x.dim(3));
+            if (backward) Rope.backward(rows, invFreq, prefixLength[q0], rows);
+            else Rope.forward(rows, invFreq, prefixLength[q0], rows);
+            q0 = q1;
+        }
     }
 
     /** The gradient views of a frozen base: none (the norms' backwards skip null ones, linearBackward all). */

@@ -18,7 +18,8 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * A {@link SharedPrefixBatch} forward and backward against the full rows' on the same model: per-token log-probs,
+ * A {@link SharedPrefixBatch} forward and backward against the full rows' on the same model (GPT-2, and the Llama
+ * family with grouped heads, q/k norms and biases, and without): per-token log-probs,
  * entropies, loss, and every parameter gradient of Σ w·logp + Σ u·entropy (the upstream weights placed on the same
  * tokens in either layout). Groups of several rows, prompts of different lengths, a one-token prompt (an empty
  * prefix), two prompts sharing a prefix and differing in the last token, rows not trained on, completions of
@@ -26,6 +27,25 @@ import org.junit.jupiter.api.Test;
  */
 class SharedPrefixTest {
     static final GptConfig CFG = new GptConfig(3, 2, 16, 24, 41);
+    /** Llama-family shapes: grouped heads with Qwen3's q/k norms and q/k/v biases and an untied head; and Llama's plain. */
+    static final LlamaConfig QWEN = new LlamaConfig("qwen3", 41, 16, 24, 3, 4, 2, 6, 1e-5, 10000.0, null, false, true, true, 24);
+    static final LlamaConfig LLAMA = new LlamaConfig("llama", 41, 16, 24, 2, 2, 2, 8, 1e-5, 500.0, null, true, false, false, 24);
+
+    /** Each family's model of these shapes. */
+    static List<java.util.function.Function<Device, CausalLm>> models() {
+        return List.of(d -> new Gpt(CFG, d), d -> new Llama(QWEN, d), d -> new Llama(LLAMA, d));
+    }
+
+    /** Random weights: norms' and LayerNorms' weights near 1, the rest N(0, 0.3) (matrices) or N(0, 0.1). */
+    static void randomize(CausalLm m, Random rnd) {
+        for (ParamLayout.Entry e : m.layout().entries()) {
+            float[] w = new float[(int) e.numel()];
+            boolean norm = (e.name().contains("ln_") || e.name().contains("norm")) && e.name().endsWith(".weight");
+            double std = e.shape().length == 2 ? 0.3 : 0.1;
+            for (int i = 0; i < w.length; i++) w[i] = (float) ((norm ? 1 : 0) + std * rnd.nextGaussian());
+            m.setParam(e.name(), w);
+        }
+    }
 
     record Rows(List<int[]> prompts, List<int[]> completions, boolean[] trained) {}
 
@@ -60,12 +80,13 @@ class SharedPrefixTest {
 
     @DeviceTest
     void sharedPrefixesGiveTheFullRowsOutputsAndGradients(Device device) {
+        for (var family : models())
         for (boolean oneToken : new boolean[] {false, true}) {
             long seed = System.nanoTime();
             Random rnd = new Random(seed);
             Rows r = randomRows(rnd, oneToken);
-            try (Gpt m = new Gpt(CFG, device)) {
-                GptTest.randomize(m, rnd);
+            try (CausalLm m = family.apply(device)) {
+                randomize(m, rnd);
                 SharedPrefixBatch sp = SharedPrefixBatch.ofResponses(r.prompts(), r.completions(), r.trained(), 0);
                 assertEquals(oneToken ? 0 : 1, Math.min(1, sp.maxPrefix()));
                 assertTrue(sp.prefixes().length < r.prompts().size(), "rows share prefixes");
@@ -77,7 +98,7 @@ class SharedPrefixTest {
                     w[q] = rnd.doubles(r.completions().get(q).length, -1, 1).toArray();
                     u[q] = rnd.doubles(r.completions().get(q).length, -1, 1).toArray();
                 }
-                String at = "seed " + seed + (oneToken ? ", one-token prompts" : "");
+                String at = m.config() + " seed " + seed + (oneToken ? ", one-token prompts" : "");
                 Out want = run(m, full, r, w, u, q -> r.prompts().get(q).length - 1, null);
                 Out got = run(m, sp.rows(), r, w, u, q -> 0, sp);
                 Close.assertClose(at + " loss", want.loss(), got.loss(), 1e-6, 1e-5);
@@ -95,7 +116,7 @@ class SharedPrefixTest {
     }
 
     /** Loss, log-probs and entropies at each row's completion tokens, and the gradients of Σ w·logp + Σ u·entropy. */
-    private static Out run(Gpt m, SequenceBatch sb, Rows r, double[][] w, double[][] u, java.util.function.IntUnaryOperator first,
+    private static Out run(CausalLm m, SequenceBatch sb, Rows r, double[][] w, double[][] u, java.util.function.IntUnaryOperator first,
                            SharedPrefixBatch sp) {
         int n = sb.b(), t = sb.t();
         float[] dw = new float[n * t], du = new float[n * t];
@@ -146,11 +167,12 @@ class SharedPrefixTest {
 
     @Test
     void theAdaptersOffViewSharesAndTheTrainingAdaptersDoNot() {
+        for (var family : models()) {
         Random rnd = new Random(5);
         Rows r = randomRows(rnd, false);
         SharedPrefixBatch sp = SharedPrefixBatch.ofResponses(r.prompts(), r.completions(), null, 0);
-        try (Gpt m = new Gpt(CFG, Device.cpu())) {
-            GptTest.randomize(m, rnd);
+        try (CausalLm m = family.apply(Device.cpu())) {
+            randomize(m, rnd);
             assertTrue(m.sharesPrefixes());
             float base = m.forward(sp);
             float[] baseLogp = m.logProbs().toFloatArray();
@@ -163,6 +185,7 @@ class SharedPrefixTest {
             assertTrue(off.sharesPrefixes());
             assertEquals(base, off.forward(sp), 0f);
             assertTrue(Arrays.equals(baseLogp, off.logProbs().toFloatArray()), "adapters off = the base, bit for bit");
+        }
         }
     }
 
@@ -177,10 +200,10 @@ class SharedPrefixTest {
         try (Gpt m = new Gpt(new GptConfig(1, 2, 8, 6, 11), Device.cpu());
              Llama l = new Llama(new LlamaConfig("llama", 11, 8, 16, 1, 2, 1, 6, 1e-5, 10000.0, null, true, false, false, 6), Device.cpu())) {
             SharedPrefixBatch tooLong = SharedPrefixBatch.ofResponses(List.of(new int[] {1, 2, 3, 4}), List.of(new int[] {5, 6, 7}), null, 0);
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> m.forward(tooLong));
-            assertTrue(e.getMessage().contains("row 0") && e.getMessage().contains("nCtx = 6"), e.getMessage());
-            assertFalse(l.sharesPrefixes());
-            assertThrows(UnsupportedOperationException.class, () -> l.forward(tooLong));
+            for (CausalLm x : List.<CausalLm>of(m, l)) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> x.forward(tooLong));
+                assertTrue(e.getMessage().contains("row 0") && e.getMessage().contains("nCtx = 6"), e.getMessage());
+            }
         }
         assertThrows(IllegalArgumentException.class,
                 () -> SharedPrefixBatch.ofResponses(List.of(new int[0]), List.of(new int[] {1}), null, 0));
