@@ -94,6 +94,26 @@ public record SharedPrefixBatch(SequenceBatch rows, int[][] prefixes, int[] grou
         return ofResponses(rows[0], rows[1], null, padId);
     }
 
+    /**
+     * {@code rows} in micro-batches of at most {@code size} that keep each group ({@code group(i)} naming row i's)
+     * together: groups ordered by their longest completion among these rows, then their prompt's length, then the
+     * group; each micro-batch is then padded to its longest own row and its prefixes to their longest. In the given
+     * order when they make one micro-batch.
+     */
+    public static int[][] groupChunks(int[] rows, int size, java.util.function.IntUnaryOperator group,
+                                      java.util.function.IntUnaryOperator completionLength, java.util.function.IntUnaryOperator promptLength) {
+        Map<Integer, Integer> longest = new HashMap<>();
+        for (int i : rows) longest.merge(group.applyAsInt(i), completionLength.applyAsInt(i), Math::max);
+        Integer[] sorted = new Integer[rows.length];
+        for (int q = 0; q < rows.length; q++) sorted[q] = rows[q];
+        java.util.Comparator<Integer> order = java.util.Comparator.comparingInt(i -> longest.get(group.applyAsInt(i)));
+        order = order.thenComparingInt(promptLength::applyAsInt).thenComparingInt(group::applyAsInt);
+        if (size < rows.length) Arrays.sort(sorted, order);
+        int[] ordered = new int[rows.length];
+        for (int q = 0; q < ordered.length; q++) ordered[q] = sorted[q];
+        return SequenceBatch.lengthChunks(ordered, i -> 0, size);
+    }
+
     /** The longest prefix (0 when every prompt is one token). */
     public int maxPrefix() {
         int m = 0;

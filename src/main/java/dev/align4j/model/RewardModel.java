@@ -135,19 +135,9 @@ public final class RewardModel implements AutoCloseable {
      */
     private static int[][] byPrompt(SequenceBatch batch) {
         SharedPrefixBatch all = SharedPrefixBatch.forScoring(batch);
-        int b = batch.b();
-        int[] own = all.rows().endIndex(), group = all.group(), longest = new int[all.prefixes().length];
-        for (int i = 0; i < b; i++) longest[group[i]] = Math.max(longest[group[i]], own[i]);
-        Integer[] order = new Integer[b];
-        for (int i = 0; i < b; i++) order[i] = i;
-        java.util.Arrays.sort(order, java.util.Comparator.<Integer>comparingInt(i -> longest[group[i]])
-                .thenComparingInt(i -> all.prefixes()[group[i]].length).thenComparingInt(i -> group[i]));
-        int[][] out = new int[(b + SCORE_ROWS - 1) / SCORE_ROWS][];
-        for (int c = 0; c < out.length; c++) {
-            out[c] = new int[Math.min(SCORE_ROWS, b - c * SCORE_ROWS)];
-            for (int q = 0; q < out[c].length; q++) out[c][q] = order[c * SCORE_ROWS + q];
-        }
-        return out;
+        int[] rows = new int[batch.b()], own = all.rows().endIndex(), group = all.group();
+        for (int i = 0; i < rows.length; i++) rows[i] = i;
+        return SharedPrefixBatch.groupChunks(rows, SCORE_ROWS, i -> group[i], i -> own[i], i -> all.prefixes()[group[i]].length);
     }
 
     /**

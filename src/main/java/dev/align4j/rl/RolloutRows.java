@@ -5,7 +5,6 @@ import dev.align4j.data.SharedPrefixBatch;
 import dev.align4j.model.CausalLm;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.function.IntUnaryOperator;
 
@@ -72,17 +71,7 @@ record RolloutRows(SequenceBatch batch, SharedPrefixBatch shared, int[] firsts) 
      */
     static int[][] chunks(int[] rows, int size, boolean share, IntUnaryOperator length, IntUnaryOperator group,
                           IntUnaryOperator completionLength, IntUnaryOperator promptLength) {
-        if (!share) return SequenceBatch.lengthChunks(rows, length, size);
-        // each group's key: its longest completion among these rows, then its prompt's length, then the group
-        java.util.Map<Integer, Integer> longest = new java.util.HashMap<>();
-        for (int i : rows) longest.merge(group.applyAsInt(i), completionLength.applyAsInt(i), Math::max);
-        Integer[] sorted = new Integer[rows.length];
-        for (int q = 0; q < rows.length; q++) sorted[q] = rows[q];
-        Comparator<Integer> byGroup = Comparator.comparingInt(i -> longest.get(group.applyAsInt(i)));
-        byGroup = byGroup.thenComparingInt(promptLength::applyAsInt).thenComparingInt(group::applyAsInt);
-        if (size < rows.length) Arrays.sort(sorted, byGroup);
-        int[] order = new int[rows.length];
-        for (int q = 0; q < order.length; q++) order[q] = sorted[q];
-        return SequenceBatch.lengthChunks(order, i -> 0, size);
+        return share ? SharedPrefixBatch.groupChunks(rows, size, group, completionLength, promptLength)
+                : SequenceBatch.lengthChunks(rows, length, size);
     }
 }
