@@ -14,7 +14,6 @@ import dev.align4j.tensor.Scope;
 import dev.align4j.tensor.Tensor;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;

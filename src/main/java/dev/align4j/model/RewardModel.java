@@ -10,7 +10,6 @@ import dev.align4j.tensor.Seeds;
 import dev.align4j.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
