@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include "dl_symbols.h"
 
 namespace a4j_nccl {
 
@@ -56,16 +57,12 @@ inline std::string load(const char* path) {
         return std::string("cannot load ") + path + ": " + (e ? e : "unknown error");
     }
     std::string missing;
-    auto sym = [&](const char* name, auto& out) {
-        out = reinterpret_cast<std::remove_reference_t<decltype(out)>>(dlsym(h, name));
-        if (out == nullptr) missing += std::string(missing.empty() ? "" : ", ") + name;
-    };
-    sym("ncclGetUniqueId", a.get_unique_id);
-    sym("ncclCommInitRank", a.comm_init_rank);
-    sym("ncclAllReduce", a.all_reduce);
-    sym("ncclCommDestroy", a.comm_destroy);
-    sym("ncclGetErrorString", a.error_string);
-    sym("ncclGetVersion", a.get_version);
+    a4j::resolve_symbol(h, "ncclGetUniqueId", a.get_unique_id, missing);
+    a4j::resolve_symbol(h, "ncclCommInitRank", a.comm_init_rank, missing);
+    a4j::resolve_symbol(h, "ncclAllReduce", a.all_reduce, missing);
+    a4j::resolve_symbol(h, "ncclCommDestroy", a.comm_destroy, missing);
+    a4j::resolve_symbol(h, "ncclGetErrorString", a.error_string, missing);
+    a4j::resolve_symbol(h, "ncclGetVersion", a.get_version, missing);
     if (!missing.empty()) {
         dlclose(h);
         a = Api();

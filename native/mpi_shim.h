@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include "dl_symbols.h"
 
 namespace a4j_mpi {
 
@@ -55,13 +56,6 @@ inline std::string error_text(int rc) {
     int len = 0;
     if (api().error_string != nullptr && api().error_string(rc, buf, &len) == 0) return std::string(buf, len);
     return "MPI error " + std::to_string(rc);
-}
-
-template <typename F>
-bool sym(void* h, const char* name, F& out, std::string& missing) {
-    out = reinterpret_cast<F>(dlsym(h, name));
-    if (out == nullptr) missing += std::string(missing.empty() ? "" : ", ") + name;
-    return out != nullptr;
 }
 
 }  // namespace a4j_mpi
