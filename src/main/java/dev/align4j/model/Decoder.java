@@ -9,6 +9,7 @@ import dev.align4j.tensor.Tensor;
  * each sequence's logits equal a plain forward on its unpadded tokens up to float rounding. Not thread-safe.
  */
 public interface Decoder extends AutoCloseable {
+    /** The sequences held now: the prefill's, fewer after {@link #retain}. */
     int batch();
 
     /** Slots in the cache: the longest prompt plus the steps. */
@@ -28,6 +29,13 @@ public interface Decoder extends AutoCloseable {
 
     /** Appends one token per sequence at the next slot and returns the next logits (the same buffer). */
     Tensor step(int[] tokens);
+
+    /**
+     * Keeps only the sequences {@code rows} (ascending, distinct, each below {@link #batch()}), which become sequences
+     * 0, 1, ... with their slots, padding and logits; later steps take and return {@code rows.length} sequences.
+     * A generator drops its finished sequences this way, so that a step costs what the unfinished ones need.
+     */
+    void retain(int[] rows);
 
     @Override
     void close();

@@ -83,30 +83,51 @@ public final class Generator {
             promptLengths[i] = prompts[i].length;
             System.arraycopy(prompts[i], 0, tokens, i * width, prompts[i].length);
         }
+        // held[j]: the sequence in the decoder's row j; finished sequences leave the decoder (retain) once they are a
+        // quarter of its rows, so that a step costs what the unfinished ones need (a moved row costs about one step)
+        int[] held = new int[b];
+        for (int i = 0; i < b; i++) held[i] = i;
         boolean[] done = new boolean[b];
+        int n = b;
         try (Decoder cache = model.decoder(b, p + maxNew - 1)) {
             Tensor logits = cache.prefill(prompts);
             for (int s = 0; s < maxNew; s++) {
                 float[] host = logits.toFloatArray();
-                int[] next = new int[b];
-                boolean all = true;
-                for (int i = 0; i < b; i++) {
+                int[] next = new int[n];
+                int finished = 0;
+                for (int j = 0; j < n; j++) {
+                    int i = held[j];
                     if (done[i]) {
-                        next[i] = config.padId();   // fed only to keep the batch aligned; its outputs are ignored
+                        next[j] = config.padId();   // fed only to keep the batch aligned; its outputs are ignored
+                        finished++;
                         continue;
                     }
-                    Sampler.Sample smp = sampler.sample(host, i * v, v, rngs[i]);
+                    Sampler.Sample smp = sampler.sample(host, j * v, v, rngs[i]);
                     int at = i * width + promptLengths[i] + s;
                     tokens[at] = smp.token();
                     mask[at] = 1f;
                     logp[at] = (float) smp.logProb();
                     sampleLogp[at] = (float) smp.sampleLogProb();
                     responseLengths[i]++;
-                    next[i] = smp.token();
-                    if (stop[smp.token()]) done[i] = true;
-                    else all = false;
+                    next[j] = smp.token();
+                    if (stop[smp.token()]) {
+                        done[i] = true;
+                        finished++;
+                    }
                 }
-                if (all || s == maxNew - 1) break;
+                if (finished == n || s == maxNew - 1) break;
+                if (4 * finished >= n) {
+                    int[] keep = new int[n - finished];
+                    for (int j = 0, k = 0; j < n; j++)
+                        if (!done[held[j]]) {
+                            keep[k] = j;
+                            held[k] = held[j];
+                            next[k++] = next[j];
+                        }
+                    cache.retain(keep);
+                    n = keep.length;
+                    next = Arrays.copyOf(next, n);
+                }
                 logits = cache.step(next);
             }
         }

@@ -38,6 +38,8 @@ abstract class KvDecoder implements Decoder {
     boolean masked;
     /** Slots filled; -1 before the prefill. */
     int length = -1;
+    /** The sequences held now (the first rows of every tensor): b after the prefill, fewer after {@link #retain}. */
+    private int active;
     /** P − L_b per sequence. */
     private int[] pad;
 
@@ -114,7 +116,7 @@ abstract class KvDecoder implements Decoder {
 
     @Override
     public int batch() {
-        return b;
+        return length < 0 ? b : active;
     }
 
     @Override
@@ -130,7 +132,7 @@ abstract class KvDecoder implements Decoder {
     @Override
     public int[] padding() {
         requirePrefill();
-        return pad.clone();
+        return Arrays.copyOf(pad, active);
     }
 
     @Override
@@ -167,6 +169,7 @@ abstract class KvDecoder implements Decoder {
         }
         masked = anyPad;
         length = 0;
+        active = b;
         keyStart.copyFrom(distinctPad);
         run(tok, pos, u, p);
         if (u < b) {
@@ -205,18 +208,41 @@ abstract class KvDecoder implements Decoder {
     @Override
     public Tensor step(int[] tokens) {
         requirePrefill();
-        if (tokens == null || tokens.length != b)
-            throw new IllegalArgumentException("tokens must have " + b + " values, got "
+        if (tokens == null || tokens.length != active)
+            throw new IllegalArgumentException("tokens must have " + active + " values, got "
                     + (tokens == null ? "null" : tokens.length));
         if (length >= maxT) throw new IllegalStateException("the cache is full (maxT = " + maxT + ")");
-        for (int i = 0; i < b; i++)
+        for (int i = 0; i < active; i++)
             if (tokens[i] < 0 || tokens[i] >= v)
                 throw new IllegalArgumentException("tokens[" + i + "] = " + tokens[i] + " is outside the vocabulary [0, "
                         + v + ")");
-        int[] pos = new int[b];
-        for (int i = 0; i < b; i++) pos[i] = length - pad[i];
-        run(tokens.clone(), pos, b, 1);
-        return logits;
+        int[] pos = new int[active];
+        for (int i = 0; i < active; i++) pos[i] = length - pad[i];
+        run(tokens.clone(), pos, active, 1);
+        return rows(logits, active);
+    }
+
+    @Override
+    public void retain(int[] keep) {
+        requirePrefill();
+        if (keep == null || keep.length == 0) throw new IllegalArgumentException("rows must not be null or empty");
+        for (int j = 0; j < keep.length; j++)
+            if (keep[j] < (j == 0 ? 0 : keep[j - 1] + 1) || keep[j] >= active)
+                throw new IllegalArgumentException("rows must be ascending, distinct and below the batch " + active + ", got "
+                        + Arrays.toString(keep));
+        // row keep[j] ≥ j moves to j, in ascending order: a source is never a destination already written
+        for (int j = 0; j < keep.length; j++) {
+            int from = keep[j];
+            if (from == j) continue;
+            for (int l = 0; l < kCache.length; l++) {
+                copyRow(kCache[l], from, j, rowElems);
+                copyRow(vCache[l], from, j, rowElems);
+            }
+            copyRow(logits, from, j, v);
+            pad[j] = pad[from];
+        }
+        active = keep.length;
+        if (masked) rows(keyStart, active).copyFrom(Arrays.copyOf(pad, active));
     }
 
     void requirePrefill() {

@@ -53,7 +53,8 @@ class GeneratorTest {
             checkLogProbs(m, a, tag + " sampled");
             checkLogProbs(m, Generator.generate(m, prompts, sampling.withSeed(seed + 1)), tag + " sampled T=1");
 
-            // EOS: each sequence stops at its first EOS (included, masked 1); what follows is padding, masked 0
+            // EOS: each sequence stops at its first EOS (included, masked 1); what follows is padding, masked 0. Row 0
+            // stops after 3 tokens, a quarter of the batch: the generator drops it from the decoder (Decoder.retain)
             int eos = greedy.response(0)[2];
             Generation e = Generator.generate(m, prompts, GenerationConfig.greedy(maxNew, eos, PAD));
             for (int i = 0; i < prompts.length; i++) {

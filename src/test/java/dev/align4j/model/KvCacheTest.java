@@ -88,7 +88,10 @@ class KvCacheTest {
         }
     }
 
-    /** Prompts of different lengths (left-padded inside the cache) match unpadded B = 1 forwards. */
+    /**
+     * Prompts of different lengths (left-padded inside the cache) match unpadded B = 1 forwards, also after the
+     * decoder drops sequences ({@link Decoder#retain}: the last, then a padded one and the unpadded one).
+     */
     static void differentLengths(Gpt m, Random rnd, String tag) {
         int[] lengths = {1, 4, 7, 3};
         int b = lengths.length, v = TINY.vocabSize(), steps = TINY.nCtx() - 7;
@@ -102,21 +105,33 @@ class KvCacheTest {
         }
         try (KvCache cache = new KvCache(m, b, 7 + steps)) {
             float[] got = cache.prefill(prompts).toFloatArray();
+            int[] held = {0, 1, 2, 3};   // the sequence in each decoder row
             for (int s = 0; ; s++) {
-                for (int i = 0; i < b; i++) {
-                    int pos = lengths[i] - 1 + s;
+                for (int j = 0; j < held.length; j++) {
+                    int i = held[j], pos = lengths[i] - 1 + s;
                     double[] r = new double[v];
-                    for (int j = 0; j < v; j++) r[j] = ref[i][pos * v + j];
+                    for (int k = 0; k < v; k++) r[k] = ref[i][pos * v + k];
                     Close.assertClose(tag + " padded seq " + i + " (length " + lengths[i] + ") step " + s, r,
-                            Arrays.copyOfRange(got, i * v, (i + 1) * v), ATOL, RTOL);
+                            Arrays.copyOfRange(got, j * v, (j + 1) * v), ATOL, RTOL);
                 }
                 if (s == steps) break;
-                int[] next = new int[b];
-                for (int i = 0; i < b; i++) next[i] = seqs[i][lengths[i] + s];
+                if (s == 1) held = retain(cache, held, 0, 1, 2);
+                if (s == 3) held = retain(cache, held, 1, 2);
+                int[] next = new int[held.length];
+                for (int j = 0; j < held.length; j++) next[j] = seqs[held[j]][lengths[held[j]] + s];
                 got = cache.step(next).toFloatArray();
             }
-            assertThrows(IllegalStateException.class, () -> cache.step(new int[b]), "cache full");
+            assertTrue(cache.batch() == 2 && Arrays.equals(new int[] {3, 0}, cache.padding()), Arrays.toString(cache.padding()));
+            assertThrows(IllegalStateException.class, () -> cache.step(new int[2]), "cache full");
         }
+    }
+
+    /** Keeps decoder rows {@code rows}; returns the sequences the decoder then holds. */
+    private static int[] retain(Decoder d, int[] held, int... rows) {
+        d.retain(rows);
+        int[] now = new int[rows.length];
+        for (int j = 0; j < rows.length; j++) now[j] = held[rows[j]];
+        return now;
     }
 
     /**
@@ -167,6 +182,11 @@ class KvCacheTest {
             msg(() -> cache.prefill(new int[][] {{1}}), "prompts");
             cache.prefill(new int[][] {{1}, {2}});
             msg(() -> cache.step(new int[] {0, -1}), "tokens[1]");
+            msg(() -> cache.retain(new int[] {1, 0}), "ascending");
+            msg(() -> cache.retain(new int[] {0, 2}), "below the batch 2");
+            msg(() -> cache.retain(new int[0]), "rows");
+            cache.retain(new int[] {1});
+            msg(() -> cache.step(new int[] {0, 1}), "tokens must have 1 values");
         }
         msg(() -> new KvCache(m, 0, 5), "batch");
         msg(() -> new KvCache(m, 1, TINY.nCtx() + 1), "maxT");

@@ -90,7 +90,7 @@ class LlamaTest {
      * The KV-cache decoder's logits equal a full forward's at every step, for prompts of different lengths (left
      * padding, RoPE at slot positions: see LlamaKvCache) on each golden model: the prefill's last-token logits, then
      * three steps. Rows 3 and 4 repeat the prompts of rows 1 and 0 (prefilled once, see KvDecoder) and continue
-     * with tokens of their own.
+     * with tokens of their own. After the first step the decoder keeps rows 1, 2 and 4 only ({@link Decoder#retain}).
      */
     @DeviceTest
     void kvCacheMatchesTheFullForward(Device device) throws Exception {
@@ -116,9 +116,15 @@ class LlamaTest {
                         seqs[i] = Arrays.copyOf(seqs[i], seqs[i].length + 1);
                         seqs[i][seqs[i].length - 1] = next[i];
                     }
+                    if (step == 1) {
+                        dec.retain(new int[] {1, 2, 4});
+                        seqs = new int[][] {seqs[1], seqs[2], seqs[4]};
+                        next = new int[] {next[1], next[2], next[4]};
+                    }
                     if (step < 3) logits = dec.step(next);
                 }
                 assertEquals(8, dec.length());
+                assertEquals(3, dec.batch());
                 dec.close();
             }
         }
