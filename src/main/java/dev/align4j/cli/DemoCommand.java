@@ -67,7 +67,7 @@ public final class DemoCommand extends BaseCommand {
             PipelineConfig.Pretrain p = c.pretrain();
             PipelineConfig.Stages s = c.stages();
             c = c.withPretrain(new PipelineConfig.Pretrain(2000, 200, p.mixture(), p.lm().withSteps(30).withLr(2e-3, 2e-4, 5).withEval(10, 2)))
-                    .withTasks(new PipelineConfig.Tasks(c.tasks().suiteLevel(), c.tasks().families(), 300, 48, 64, 60, 40))
+                    .withTasks(new PipelineConfig.Tasks(c.tasks().suiteLevel(), c.tasks().families(), 300, 48, 64, 64, 60, 40))
                     // a 20-step reward model judges no family on 20 held-out pairs: gate 0, or it would stop every smoke run
                     .withStages(new PipelineConfig.Stages(s.sft().withSteps(40), s.pairs(), s.rm().withSteps(20), 0,
                             s.ppo().withSteps(2).withBatches(64, 32, 1), s.overOptBeta(), s.dpo().withSteps(10), s.simpo().withSteps(10),

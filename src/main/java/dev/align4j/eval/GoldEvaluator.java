@@ -99,12 +99,18 @@ public final class GoldEvaluator {
      * @param meanEntropy      mean policy entropy (nats) over all sampled response positions, EOS included
      * @param sampleAccuracy   share of the samples that are correct (the gold score under sampling)
      * @param eosRate          share of samples that ended with EOS
+     * @param taskAccuracy     per prompt, the share of its m samples that are correct (for paired comparisons)
+     * @param familyAccuracy   the sample accuracy per family (sorted by name)
      */
     public record Diversity(int prompts, int samplesPerPrompt, double distinct1, double distinct2, double uniqueResponses,
-                            double meanEntropy, double sampleAccuracy, double eosRate) {
+                            double meanEntropy, double sampleAccuracy, double eosRate, List<Double> taskAccuracy,
+                            Map<String, Double> familyAccuracy) {
+        /** Flat metrics for JSONL: {@code <prefix>distinct1}, ..., {@code <prefix>sample_accuracy/<family>}. */
         public Map<String, Double> metrics(String prefix) {
-            return prefixed(prefix, List.of("distinct1", "distinct2", "unique_responses", "entropy", "sample_accuracy",
+            Map<String, Double> m = prefixed(prefix, List.of("distinct1", "distinct2", "unique_responses", "entropy", "sample_accuracy",
                     "sample_eos_rate"), distinct1, distinct2, uniqueResponses, meanEntropy, sampleAccuracy, eosRate);
+            familyAccuracy.forEach((f, a) -> m.put(prefix + "sample_accuracy/" + f, a));
+            return m;
         }
 
         @Override
@@ -170,15 +176,18 @@ public final class GoldEvaluator {
         double d1 = 0, d2 = 0, unique = 0, entSum = 0;
         int n1 = 0, n2 = 0, correct = 0, eos = 0;
         long entCount = 0;
+        List<Double> taskAccuracy = new ArrayList<>(tasks.size());
+        Map<String, double[]> fam = new TreeMap<>();   // family → {correct samples, samples}
         for (int i = 0; i < tasks.size(); i++) {
             List<int[]> ids = new ArrayList<>(m);
             java.util.Set<String> texts = new java.util.HashSet<>();
+            int right = 0;
             for (int j = 0; j < m; j++) {
                 Responses.Response r = rs.get(i * m + j);
                 ids.add(r.answerIds());
                 texts.add(r.text());
                 if (r.endedWithEos()) eos++;
-                if (r.endedWithEos() && tasks.get(i).check(r.text())) correct++;
+                if (r.endedWithEos() && tasks.get(i).check(r.text())) right++;
                 for (float e : r.entropies()) {
                     entSum += e;
                     entCount++;
@@ -194,11 +203,23 @@ public final class GoldEvaluator {
                 n2++;
             }
             unique += (double) texts.size() / m;
+            correct += right;
+            taskAccuracy.add((double) right / m);
+            double[] f = fam.computeIfAbsent(tasks.get(i).family(), k -> new double[2]);
+            f[0] += right;
+            f[1] += m;
         }
         int total = tasks.size() * m;
         return new Diversity(tasks.size(), m, n1 == 0 ? Double.NaN : d1 / n1, n2 == 0 ? Double.NaN : d2 / n2,
                 unique / tasks.size(), entCount == 0 ? Double.NaN : entSum / entCount, (double) correct / total,
-                (double) eos / total);
+                (double) eos / total, List.copyOf(taskAccuracy), familyShares(fam));
+    }
+
+    /** {@code family → correct / total} of each family's {correct, total}, in the map's order. */
+    private static Map<String, Double> familyShares(Map<String, double[]> counts) {
+        Map<String, Double> out = new LinkedHashMap<>();
+        counts.forEach((f, c) -> out.put(f, c[0] / c[1]));
+        return out;
     }
 
     private static List<String> prompts(List<Task> tasks) {

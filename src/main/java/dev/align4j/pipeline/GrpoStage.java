@@ -19,8 +19,8 @@ import java.util.Map;
 record GrpoStage(String name, GrpoConfig config) implements Stage {
     @Override
     public CausalLm run(PipelineContext ctx) throws IOException {
-        List<GrpoTrainer.Prompt> prompts = new ArrayList<>(ctx.ppoTasks.size());
-        for (Task t : ctx.ppoTasks) prompts.add(new GrpoTrainer.Prompt(ctx.enc.encodePrompt(t.prompt()), t));
+        List<GrpoTrainer.Prompt> prompts = new ArrayList<>(ctx.grpoTasks.size());
+        for (Task t : ctx.grpoTasks) prompts.add(new GrpoTrainer.Prompt(ctx.enc.encodePrompt(t.prompt()), t));
         CausalLm sft = ctx.sft();
         return Stage.trainCopy(sft, policy -> {
             try (CausalLm ref = sft.copy(); CombinedReward gold = CombinedReward.of(RewardFunctions.gold());

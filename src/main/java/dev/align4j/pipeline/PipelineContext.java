@@ -61,7 +61,7 @@ final class PipelineContext implements AutoCloseable {
     final Consumer<String> log;
     final Encoder enc;
     final TaskSuite suite;
-    final List<Task> sftTasks, pairTasks, ppoTasks, test, heldOutTasks;
+    final List<Task> sftTasks, pairTasks, ppoTasks, grpoTasks, test, heldOutTasks;
     private final Path out;
     private final Function<String, ProgressListener> progress;
     private final GoldEvaluator gold;
@@ -101,6 +101,7 @@ final class PipelineContext implements AutoCloseable {
         this.ppoTasks = suite.generate(t.ppoPrompts(), seed + 3, Split.TRAIN);
         this.test = suite.generate(t.testTasks(), seed + 4, Split.TEST);
         this.heldOutTasks = suite.generate(t.heldOutPairs(), seed + 5, Split.TEST);
+        this.grpoTasks = suite.generate(t.grpoPrompts(), seed + 6, Split.TRAIN);
         this.gold = new GoldEvaluator(enc, BATCH, c.eval().maxNewTokens());
         log.accept("tasks: " + suite + "; " + sftTasks.size() + " SFT, " + test.size() + " held-out");
         Files.createDirectories(out);
@@ -198,8 +199,7 @@ final class PipelineContext implements AutoCloseable {
      */
     void evaluated(String stage, CausalLm policy, double seconds) throws IOException {
         GoldEvaluator.Report r = gold.evaluate(policy, test);
-        GoldEvaluator.Diversity d = gold.sample(policy, test.subList(0, Math.min(64, test.size())), config.eval().diversitySamples(),
-                config.seed() + 11);
+        GoldEvaluator.Diversity d = gold.sample(policy, test, config.eval().diversitySamples(), config.seed() + 11);
         if (sftTrained && policy == sft) sftScores = r.scores();
         if (List.of("sft", "ppo", "grpo").contains(stage)) answers.put(stage, r.responses());
         WinRate.Result w = sftScores == null || policy == sft ? null : WinRate.ofScores(r.scores(), sftScores);

@@ -1,5 +1,6 @@
 package dev.align4j.pipeline;
 
+import dev.align4j.eval.PairedGain;
 import java.util.List;
 import java.util.Map;
 
@@ -10,6 +11,9 @@ import java.util.Map;
 public final class PostTrainMain {
     private PostTrainMain() {}
 
+    /** The families whose answers the reward model cannot judge and GRPO's gold checker can. */
+    private static final List<String> ARITHMETIC = List.of("add", "sub");
+
     /** The summary as a Markdown table plus the PPO curves' first and last points. */
     public static String table(PostTrainingPipeline.Summary s) {
         StringBuilder sb = new StringBuilder();
@@ -19,6 +23,7 @@ public final class PostTrainMain {
             sb.append(String.format("| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %s | %.0f |%n", e.stage(), e.gold().accuracy(),
                     e.diversity().sampleAccuracy(), e.gold().ece(), e.diversity().meanEntropy(), e.diversity().distinct2(),
                     e.vsSft() == null ? "" : e.vsSft().wins() + "/" + e.vsSft().ties() + "/" + e.vsSft().losses(), e.seconds()));
+        gains(sb, s);
         sb.append(String.format("%nreward model held-out accuracy %.3f on %d pairs; pairs: %s%n", s.rewardHeldOut().accuracy(),
                 s.rewardHeldOut().n(), s.pairs()));
         if (s.bestOfN() != null) sb.append(s.bestOfN()).append('\n');
@@ -34,6 +39,35 @@ public final class PostTrainMain {
                     num(b, "entropy"), s.grpo().size()));
         }
         sb.append(String.format("total %.0f s%n", s.seconds()));
+        return sb.toString();
+    }
+
+    /**
+     * Each stage after SFT against SFT on the same held-out tasks: the paired gain in greedy and in sampled gold with
+     * its standard error, and the arithmetic families' accuracies (greedy / sampled), which only a verifier can judge.
+     */
+    private static void gains(StringBuilder sb, PostTrainingPipeline.Summary s) {
+        if (s.stages().stream().noneMatch(e -> e.stage().equals("sft"))) return;
+        PostTrainingPipeline.StageEval sft = s.stage("sft");
+        sb.append(String.format("%ngain over SFT on %d held-out tasks (paired mean ± standard error; greedy, then %d samples a task):%n",
+                sft.gold().n(), sft.diversity().samplesPerPrompt()));
+        sb.append(String.format("  %-12s %s%n", "sft", families(sft)));
+        boolean after = false;
+        for (PostTrainingPipeline.StageEval e : s.stages()) {
+            if (after)
+                sb.append(String.format("  %-12s greedy %s  sampled %s  %s%n", e.stage(), PairedGain.of(e.gold().scores(), sft.gold().scores()),
+                        PairedGain.of(e.diversity().taskAccuracy(), sft.diversity().taskAccuracy()), families(e)));
+            after |= e == sft;
+        }
+    }
+
+    /** "add 0.09 / 0.12, sub ..." for the stage's arithmetic families present. */
+    private static String families(PostTrainingPipeline.StageEval e) {
+        StringBuilder sb = new StringBuilder();
+        for (String f : ARITHMETIC) {
+            Double g = e.gold().familyAccuracy().get(f), smp = e.diversity().familyAccuracy().get(f);
+            if (g != null && smp != null) sb.append(String.format("%s%s %.3f / %.3f", sb.isEmpty() ? "" : ", ", f, g, smp));
+        }
         return sb.toString();
     }
 

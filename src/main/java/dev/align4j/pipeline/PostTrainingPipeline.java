@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.align4j.eval.BestOfN;
 import dev.align4j.eval.GoldEvaluator;
+import dev.align4j.eval.PairedGain;
 import dev.align4j.eval.RewardAccuracy;
 import dev.align4j.eval.WinRate;
 import dev.align4j.io.AtomicFiles;
@@ -140,10 +141,20 @@ public final class PostTrainingPipeline {
         root.put("model", c.model().toString());
         root.put("device", device);
         List<Map<String, Object>> st = new ArrayList<>();
+        StageEval sft = null;
         for (StageEval e : s.stages()) {
             Map<String, Object> flat = e.flat();
             BestOfN hp = s.heldOutProxy().get(e.stage());
             if (hp != null) flat.put("reward/heldout_mean", hp.proxy()[0]); // the reward model's mean score of its held-out samples
+            if (sft != null) {
+                PairedGain g = PairedGain.of(e.gold().scores(), sft.gold().scores()),
+                        d = PairedGain.of(e.diversity().taskAccuracy(), sft.diversity().taskAccuracy());
+                flat.put("gain_vs_sft/greedy", g.gain());
+                flat.put("gain_vs_sft/greedy_se", g.se());
+                flat.put("gain_vs_sft/sampled", d.gain());
+                flat.put("gain_vs_sft/sampled_se", d.se());
+            }
+            if (e.stage().equals("sft")) sft = e;
             st.add(flat);
         }
         root.put("stages", st);

@@ -172,7 +172,8 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
 
     /**
      * Samples and scores G completions of {@code prompts} prompts; with dynamic sampling keeps only groups whose
-     * rewards vary, drawing further generation batches while fewer than {@code prompts} groups are kept.
+     * rewards vary, drawing further generation batches while fewer than {@code prompts} groups are kept (each refill
+     * sized by the share of groups kept so far).
      */
     Rollout rollout(long s) {
         GrpoConfig.Generation gc = config.generation();
@@ -184,10 +185,10 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
         List<float[]> keptLogp = new ArrayList<>();
         List<Float> keptRewards = new ArrayList<>();
         Map<String, List<Float>> keptColumns = new LinkedHashMap<>();
-        int round = 0;
+        int round = 0, draw = want, drawnGroups = 0;
         while (keptPrompts.size() / g < want && round < (dynamic ? config.sampling().maxGenerationBatches() : 1)) {
-            int[] drawn = sampler.next(want);
-            int n = want * g;
+            int[] drawn = sampler.next(draw);
+            int n = draw * g;
             int[][] ps = new int[n][];
             List<Prompt> rowPrompts = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
@@ -203,7 +204,8 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
             float[] r = sampled.rewards().clone();
             overlongPunishment(r, completions);
             round++;
-            for (int q = 0; q < want; q++) {
+            drawnGroups += draw;
+            for (int q = 0; q < draw; q++) {
                 boolean varies = false;
                 for (int i = q * g + 1; i < (q + 1) * g; i++) varies |= r[i] != r[q * g];
                 if (dynamic && !varies) continue;
@@ -218,6 +220,10 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                         keptColumns.computeIfAbsent(sampled.names().get(f), k -> new ArrayList<>()).add(sampled.columns()[f][i]);
                 }
             }
+            // a refill draws the groups still wanted over the share kept so far, and a quarter more (a full batch when
+            // none was kept): generating a full batch to fill a few groups would cost as much as the first
+            int kept = keptPrompts.size() / g;
+            draw = kept == 0 ? want : Math.min(want, (int) Math.ceil(1.25 * (want - kept) * drawnGroups / kept));
         }
         int n = keptCompletions.size();
         boolean[] tr = new boolean[n];

@@ -69,6 +69,21 @@ class GoldEvaluatorTest {
             assertTrue(d.meanEntropy() < 0.5, d.toString());
             assertTrue(d.uniqueResponses() < 0.6, d.toString());
             assertTrue(d.sampleAccuracy() > 0.7, d.toString());
+            // per task (a multiple of 1/4) and per family, consistent with the overall share
+            assertEquals(tasks.size(), d.taskAccuracy().size());
+            double sum = 0;
+            java.util.Map<String, double[]> fam = new java.util.TreeMap<>();
+            for (int i = 0; i < tasks.size(); i++) {
+                double a = d.taskAccuracy().get(i);
+                assertEquals(0, a * 4 - Math.rint(a * 4), 1e-12, "task " + i + ": " + a);
+                sum += a;
+                double[] f = fam.computeIfAbsent(tasks.get(i).family(), k -> new double[2]);
+                f[0] += a;
+                f[1]++;
+            }
+            assertEquals(d.sampleAccuracy(), sum / tasks.size(), 1e-12);
+            assertEquals(fam.keySet(), d.familyAccuracy().keySet());
+            fam.forEach((f, c) -> assertEquals(c[0] / c[1], d.familyAccuracy().get(f), 1e-12, f));
         }
     }
 

@@ -107,7 +107,7 @@ class PipelineStagesTest {
         PipelineConfig.Stages s = demo.stages();
         PipelineConfig.Pretrain p = demo.pretrain();
         return new PipelineConfig(new GptConfig(1, 2, 16, 64, demo.model().vocabSize()),
-                new PipelineConfig.Tasks(1, List.of("upper", "reverse", "max"), 16, 12, 16, 12, 24),
+                new PipelineConfig.Tasks(1, List.of("upper", "reverse", "max"), 16, 12, 16, 16, 12, 24),
                 pretrain ? new PipelineConfig.Pretrain(200, 8, p.mixture(), p.lm().withSteps(2).withBatch(4, 64, 1).withLr(2e-3, 2e-4, 1)
                         .withEval(2, 1)) : null,
                 // gold answers against the micro policy's wrong samples: pairs even when every sample is wrong

@@ -32,7 +32,7 @@ class PostTrainingPipelineTest {
         PipelineConfig c = full.withStages(new PipelineConfig.Stages(stages.sft(), stages.pairs(),
                         stages.rm().withSteps(1000).withBatchSize(16), stages.ppoRmGate(),
                         stages.ppo().withSteps(10).withBatches(128, 64, 4).withSchedule(0, 0), -1, stages.dpo(), stages.simpo()))
-                .withTasks(new PipelineConfig.Tasks(tasks.suiteLevel(), tasks.families(), tasks.sftTasks(), 2048, tasks.ppoPrompts(),
+                .withTasks(new PipelineConfig.Tasks(tasks.suiteLevel(), tasks.families(), tasks.sftTasks(), 2048, tasks.ppoPrompts(), tasks.grpoPrompts(),
                         tasks.testTasks(), tasks.heldOutPairs()))
                 // a short pre-training stage (the demo runs 600 steps) so that its path, mixture included, is exercised
                 .withPretrain(new PipelineConfig.Pretrain(2000, 200, demo.mixture(), demo.lm().withSteps(40).withEval(20, 2)));
