@@ -14,14 +14,14 @@ import picocli.CommandLine.Option;
  * {@code align4j demo}: the lecture's whole pipeline on data the project generates, no GPU and no network needed —
  * a tiny GPT pre-trained on a generated corpus with the mid-training mixture, SFT on the built-in tasks, a reward
  * model from the SFT policy's ranked samples, PPO against it (and a β = 0 run for the over-optimisation curve),
- * DPO and SimPO from the SFT policy; every stage evaluated on held-out tasks; then {@code report.html} with its
+ * DPO and SimPO from the SFT policy, GRPO with the gold checker as reward; every stage evaluated on held-out tasks; then {@code report.html} with its
  * plots ({@link ReportWriter}) and the summary table. {@link PipelineConfig#demo} is the measured configuration.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Runs the whole pipeline on the built-in tasks: pre-training (generated corpus + mid-training",
-                "mixture), SFT, reward model, PPO (+ a beta = 0 run), DPO, SimPO, evaluation; writes the run folder",
-                "(checkpoints, metrics.jsonl per stage, samples.jsonl, summary.json) and report.html with PNG plots.",
-                "About 18 minutes on 2 CPU cores at the default size."})
+                "mixture), SFT, reward model, PPO (+ a beta = 0 run), DPO, SimPO, GRPO with verifiable rewards,",
+                "evaluation; writes the run folder (checkpoints, metrics.jsonl per stage, samples.jsonl, summary.json)",
+                "and report.html with PNG plots. About 9 minutes on 2 CPU cores at the default size."})
 public final class DemoCommand extends BaseCommand {
     @Option(names = "--out", paramLabel = "DIR", description = "run folder (default: runs/demo)")
     Path out = Path.of("runs", "demo");

@@ -425,13 +425,17 @@ public final class ReportWriter {
             h.append("<p class=\"meta\">Held-out tasks: gold accuracy with greedy decoding and of sampled responses, expected calibration "
                     + "error, per-token entropy and distinct-2 of samples, win rate against the SFT policy (gold checker as judge), and "
                     + "the reward model's mean raw score of the policy's samples on the best-of-n held-out prompts (the proxy, for the "
-                    + "policies after the reward model).</p>\n");
-            h.append("<table><thead><tr><th class=\"l\">stage</th><th>gold greedy</th><th>gold sampled</th><th>ECE</th><th>entropy</th>"
+                    + "policies after the reward model). Gain vs SFT: the mean of the per-task differences from the SFT policy on the "
+                    + "same tasks ± its standard error (greedy; sampled).</p>\n");
+            h.append("<table><thead><tr><th class=\"l\">stage</th><th>gold greedy</th><th>gold sampled</th><th>gain vs SFT greedy</th>"
+                    + "<th>gain vs SFT sampled</th><th>ECE</th><th>entropy</th>"
                     + "<th>distinct-2</th><th>win rate vs SFT</th><th>RM score</th><th>train s</th></tr></thead><tbody>\n");
             for (StageSummary s : st) {
                 h.append("<tr><td class=\"l\">").append(esc(s.stage())).append("</td>");
                 cell(h, s.goldGreedy(), 3);
                 cell(h, s.goldSampled(), 3);
+                gain(h, s, "greedy");
+                gain(h, s, "sampled");
                 cell(h, s.get("gold/ece"), 3);
                 cell(h, s.get("sample/entropy"), 3);
                 cell(h, s.get("sample/distinct2"), 3);
@@ -457,6 +461,13 @@ public final class ReportWriter {
                 h.append("</tr>\n");
             }
             h.append("</tbody></table></section>\n");
+        }
+
+        /** "+0.097 ± 0.025" from the stage's gain_vs_sft/{kind} and its _se; a dash for SFT and the stages before it. */
+        private static void gain(StringBuilder h, StageSummary s, String kind) {
+            Optional<Double> g = s.get("gain_vs_sft/" + kind), se = s.get("gain_vs_sft/" + kind + "_se");
+            h.append("<td>").append(g.isEmpty() ? "—" : esc((g.get() >= 0 ? "+" : "") + num(g.get(), 3)
+                    + se.map(e -> " ± " + num(e, 3)).orElse(""))).append("</td>");
         }
 
         private static void cell(StringBuilder h, Optional<Double> v, int digits) {

@@ -79,6 +79,18 @@ class PostTrainingPipelineTest {
             assertTrue(Files.isRegularFile(dir.resolve(stage).resolve("latest")), stage + " checkpoint");
         JsonNode summary = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
         assertEquals(6, summary.get("stages").size()); // base, pretrain, sft, ppo, dpo, simpo
+        // each stage after SFT against SFT, paired on the same held-out tasks: the gain is the difference of the accuracies
+        JsonNode sftRow = summary.get("stages").get(2);
+        assertTrue(!sftRow.has("gain_vs_sft/greedy") && sftRow.get("stage").asText().equals("sft"), sftRow.toString());
+        for (int i = 3; i < 6; i++) {
+            JsonNode row = summary.get("stages").get(i);
+            assertEquals(row.get("gold/accuracy").asDouble() - sftRow.get("gold/accuracy").asDouble(),
+                    row.get("gain_vs_sft/greedy").asDouble(), 1e-12, row.toString());
+            assertEquals(row.get("sample/sample_accuracy").asDouble() - sftRow.get("sample/sample_accuracy").asDouble(),
+                    row.get("gain_vs_sft/sampled").asDouble(), 1e-12, row.toString());
+            assertTrue(row.get("gain_vs_sft/greedy_se").asDouble() >= 0 && row.get("gain_vs_sft/sampled_se").asDouble() >= 0, row.toString());
+        }
+        assertTrue(PostTrainMain.table(s).contains("gain over SFT on " + tasks.testTasks() + " held-out tasks"), PostTrainMain.table(s));
         // best-of-n of the SFT policy against the reward model: n = 1 … 16; the pick's proxy score never falls with n
         JsonNode bon = summary.get("best_of_n");
         assertEquals(5, bon.size(), bon.toString());

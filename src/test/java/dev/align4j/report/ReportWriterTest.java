@@ -103,6 +103,8 @@ class ReportWriterTest {
             assertTrue(fullHtml.contains("<tr><td class=\"l\">" + s + "</td>"), "summary row " + s);
         for (String f : List.of("add", "reverse", "upper")) assertTrue(fullHtml.contains("<tr><td class=\"l\">" + f + "</td>"), "family row " + f);
         assertTrue(fullHtml.contains("<td>0.300</td>"), "sft gold accuracy 0.300 in the summary table");
+        assertTrue(fullHtml.contains("<td>+0.120 ± 0.020</td><td>+0.096 ± 0.010</td>") && fullHtml.contains("<td>-0.050 ± 0.020</td>"),
+                "GRPO's and PPO's gains over SFT with their standard errors");
         assertTrue(fullHtml.contains("<th>RM score</th>") && fullHtml.contains("<td>-1.25</td>") && fullHtml.contains("<td>—</td>"),
                 "the reward model's held-out score: SFT's -1.25, a dash before the reward model");
 

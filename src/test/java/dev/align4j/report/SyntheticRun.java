@@ -66,6 +66,12 @@ final class SyntheticRun {
             m.put("sample/sample_accuracy", acc[i] * 0.8);
             m.put("sample/sample_eos_rate", 1.0);
             if (i >= 3) m.put("win_rate_vs_sft", 0.45 + 0.02 * i);
+            if (i >= 3) {   // the gains over SFT (row 2), as PostTrainingPipeline writes them
+                m.put("gain_vs_sft/greedy", acc[i] - acc[2]);
+                m.put("gain_vs_sft/greedy_se", 0.02);
+                m.put("gain_vs_sft/sampled", 0.8 * (acc[i] - acc[2]));
+                m.put("gain_vs_sft/sampled_se", 0.01);
+            }
             if (i >= 2) m.put("reward/heldout_mean", -1.25 + 0.5 * (i - 2)); // the RM's score of held-out samples: SFT on
             m.put("train_seconds", 10.0 * i);
             st.add(m);
