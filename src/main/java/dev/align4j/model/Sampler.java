@@ -68,6 +68,14 @@ public final class Sampler {
             }
         }
         if (Double.isInfinite(max)) throw new IllegalStateException("the largest logit is " + max);
+        if (temperature == 1 && (topK == 0 || topK >= v) && topP == 1) {
+            // plain sampling (RL's rollouts): the sampling weights are the softmax's own terms, exponentiated once
+            double[] w = new double[v];
+            double z = 0;
+            for (int i = 0; i < v; i++) z += (w[i] = Math.exp(logits[offset + i] - max));
+            int tok = draw(w, v, z, rng);
+            return new Sample(tok, logits[offset + tok] - (max + Math.log(z)), Math.log(w[tok] / z));
+        }
         double sum = 0;
         for (int i = 0; i < v; i++) sum += Math.exp(logits[offset + i] - max);
         double lse = max + Math.log(sum);
