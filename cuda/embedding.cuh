@@ -17,11 +17,14 @@
 // Floor: forward reads wte rows and wpe rows and writes out: ~3·B·T·C·4 bytes. Backward reads dout once for
 // each of dwte and dwpe and read-modify-writes the touched dwte rows: ~4·B·T·C·4 bytes at worst (dwpe's T
 // rows stay in cache). At B = 8, T = 1024, C = 768: 75 MB forward, 100 MB backward.
-// One version, single source. Host: a block is one thread owning whole rows (slice = C) of 64 buckets, so each
+// One version, single source. Host: a block is one thread owning whole rows (slice = C) of 2–64 buckets, so each
 // add is a contiguous, vectorised C-float row; the forward gives a host block 32 tokens (one token per block
 // cost more in OpenMP scheduling than in copying). All tokens equal: one host thread does every row add.
 #pragma once
 #include "portability.h"
+#if !defined(A4J_GPU)
+#include <omp.h>
+#endif
 
 namespace a4j {
 
@@ -92,8 +95,17 @@ inline int embedding_bwd(const float* dout, const int32_t* tokens, int64_t B, in
     if (dwpe != nullptr) A4J_LAUNCH(embedding_dwpe_kernel, T, EMB_THREADS, B * T * C, dout, B, T, C, dwpe);
     if (dwte != nullptr) {
         const int64_t slices = (C + EMB_SLICE - 1) / EMB_SLICE;
-        A4J_LAUNCH(embedding_dwte_kernel, slices * EMB_BUCKETS, EMB_THREADS, B * T * C + slices * EMB_BUCKETS * B * T,
-                   dout, tokens, B * T, C, EMB_SLICE, EMB_BUCKETS, dwte);
+#if defined(A4J_GPU)
+        const int64_t buckets = EMB_BUCKETS;
+#else
+        // every bucket scans all B·T ids: as few as keep the threads busy (a power of two ≥ 2 per thread, at most
+        // EMB_BUCKETS), since with narrow rows (a head's keys in the shared-prompt scatter: C = 32 in the demo) the scans
+        // would cost more than the adds. The owner of each row and its order of adds, so the sums, do not change.
+        int64_t buckets = 2;
+        while (buckets < 2 * (int64_t)omp_get_max_threads() && buckets < EMB_BUCKETS) buckets *= 2;
+#endif
+        A4J_LAUNCH(embedding_dwte_kernel, slices * buckets, EMB_THREADS, B * T * C + slices * buckets * B * T,
+                   dout, tokens, B * T, C, EMB_SLICE, buckets, dwte);
     }
     return 0;
 }
