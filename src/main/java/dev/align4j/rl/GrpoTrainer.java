@@ -220,10 +220,7 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
                         keptColumns.computeIfAbsent(sampled.names().get(f), k -> new ArrayList<>()).add(sampled.columns()[f][i]);
                 }
             }
-            // a refill draws the groups still wanted over the share kept so far, and a quarter more (a full batch when
-            // none was kept): generating a full batch to fill a few groups would cost as much as the first
-            int kept = keptPrompts.size() / g;
-            draw = kept == 0 ? want : Math.min(want, (int) Math.ceil(1.25 * (want - kept) * drawnGroups / kept));
+            draw = refillGroups(want, keptPrompts.size() / g, drawnGroups);
         }
         int n = keptCompletions.size();
         boolean[] tr = new boolean[n];
@@ -239,6 +236,15 @@ public final class GrpoTrainer extends PostTrainer<GrpoConfig> {
             cols.put(e.getKey(), c);
         }
         return new Rollout(keptPrompts, keptCompletions, tr, rw, cols, keptLogp.toArray(new float[0][]), round);
+    }
+
+    /**
+     * The prompts a dynamic-sampling refill draws when {@code kept} of {@code want} groups are kept from
+     * {@code drawn} drawn so far in the step: those still wanted over the share kept, and a quarter more, at most
+     * {@code want}; {@code want} when none was kept. A full batch to fill a few groups would cost as much as the first.
+     */
+    static int refillGroups(int want, int kept, int drawn) {
+        return kept == 0 ? want : Math.min(want, (int) Math.ceil(1.25 * (want - kept) * drawn / kept));
     }
 
     /** One generation batch: per row, its completion, whether it was cut, its reward and each function's, the sampler's log-probs. */

@@ -186,6 +186,16 @@ class GrpoTrainerTest {
         }
     }
 
+    /** A refill draws the groups still wanted over the share kept so far, plus a quarter; a full batch when none was kept. */
+    @Test
+    void refillsAreSizedByTheKeptShare() {
+        assertEquals(55, GrpoTrainer.refillGroups(64, 38, 64));   // 1.25 · 26 · 64 / 38 = 54.7
+        assertEquals(6, GrpoTrainer.refillGroups(64, 60, 64));
+        assertEquals(64, GrpoTrainer.refillGroups(64, 20, 64), "at most a full batch");
+        assertEquals(64, GrpoTrainer.refillGroups(64, 0, 128), "none kept: a full batch");
+        assertEquals(22, GrpoTrainer.refillGroups(64, 56, 119));   // a third batch: 1.25 · 8 · 119 / 56 = 21.25
+    }
+
     @Test
     void resumeContinuesExactly(@TempDir Path dir) throws Exception {
         GrpoConfig cfg = config(4).withSchedule(0, 2).withGeneration(new GrpoConfig.Generation(4, 4, 8, 4, 2, 8, 1.0, 0, 1.0));
