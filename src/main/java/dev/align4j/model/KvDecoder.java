@@ -176,16 +176,19 @@ abstract class KvDecoder implements Decoder {
             keyStart.copyFrom(pad);
             // rows from the last down: row source[i] ≤ i is still the distinct prompt's own when row i is written
             for (int i = b - 1; i >= 0; i--) {
-                int s = source[i];
-                if (s == i) continue;
-                for (int l = 0; l < kCache.length; l++) {
-                    copyRow(kCache[l], s, i, rowElems);
-                    copyRow(vCache[l], s, i, rowElems);
-                }
-                copyRow(logits, s, i, v);
+                if (source[i] != i) copySequence(source[i], i);
             }
         }
         return logits;
+    }
+
+    /** Sequence {@code from}'s slots of every layer and its logits, copied to sequence {@code to}. */
+    private void copySequence(int from, int to) {
+        for (int l = 0; l < kCache.length; l++) {
+            copyRow(kCache[l], from, to, rowElems);
+            copyRow(vCache[l], from, to, rowElems);
+        }
+        copyRow(logits, from, to, v);
     }
 
     private static void copyRow(Tensor t, int from, int to, long n) {
@@ -232,14 +235,9 @@ abstract class KvDecoder implements Decoder {
                         + Arrays.toString(keep));
         // row keep[j] ≥ j moves to j, in ascending order: a source is never a destination already written
         for (int j = 0; j < keep.length; j++) {
-            int from = keep[j];
-            if (from == j) continue;
-            for (int l = 0; l < kCache.length; l++) {
-                copyRow(kCache[l], from, j, rowElems);
-                copyRow(vCache[l], from, j, rowElems);
-            }
-            copyRow(logits, from, j, v);
-            pad[j] = pad[from];
+            if (keep[j] == j) continue;
+            copySequence(keep[j], j);
+            pad[j] = pad[keep[j]];
         }
         active = keep.length;
         if (masked) rows(keyStart, active).copyFrom(Arrays.copyOf(pad, active));
