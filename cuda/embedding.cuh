@@ -99,8 +99,8 @@ inline int embedding_bwd(const float* dout, const int32_t* tokens, int64_t B, in
         const int64_t buckets = EMB_BUCKETS;
 #else
         // every bucket scans all B·T ids: as few as keep the threads busy (a power of two ≥ 2 per thread, at most
-        // EMB_BUCKETS), since with narrow rows (a head's keys in the shared-prompt scatter: C = 32 in the demo) the scans
-        // would cost more than the adds. The owner of each row and its order of adds, so the sums, do not change.
+        // EMB_BUCKETS), since with narrow rows (a head's keys in the shared-prompt scatter: C = 32 in the demo) the
+        // scans would cost more than the adds. The owner of each row and its order of adds, so the sums, stay.
         int64_t buckets = 2;
         while (buckets < 2 * (int64_t)omp_get_max_threads() && buckets < EMB_BUCKETS) buckets *= 2;
 #endif

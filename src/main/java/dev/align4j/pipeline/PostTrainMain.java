@@ -1,6 +1,5 @@
 package dev.align4j.pipeline;
 
-import dev.align4j.eval.PairedGain;
 import java.util.List;
 import java.util.Map;
 
@@ -55,8 +54,8 @@ public final class PostTrainMain {
         boolean after = false;
         for (PostTrainingPipeline.StageEval e : s.stages()) {
             if (after)
-                sb.append(String.format("  %-12s greedy %s  sampled %s  %s%n", e.stage(), PairedGain.of(e.gold().scores(), sft.gold().scores()),
-                        PairedGain.of(e.diversity().taskAccuracy(), sft.diversity().taskAccuracy()), families(e)));
+                sb.append(String.format("  %-12s greedy %s  sampled %s  %s%n", e.stage(), e.greedyGain(sft), e.sampledGain(sft),
+                        families(e)));
             after |= e == sft;
         }
     }

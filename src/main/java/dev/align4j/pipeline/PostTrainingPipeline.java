@@ -55,6 +55,16 @@ public final class PostTrainingPipeline {
             m.put("train_seconds", seconds);
             return m;
         }
+
+        /** The paired gain of greedy gold over {@code base}'s on the same held-out tasks. */
+        public PairedGain greedyGain(StageEval base) {
+            return PairedGain.of(gold.scores(), base.gold.scores());
+        }
+
+        /** The paired gain of sampled gold (each task's share of right samples) over {@code base}'s. */
+        public PairedGain sampledGain(StageEval base) {
+            return PairedGain.of(diversity.taskAccuracy(), base.diversity.taskAccuracy());
+        }
     }
 
     /** What a run measured. */
@@ -147,8 +157,7 @@ public final class PostTrainingPipeline {
             BestOfN hp = s.heldOutProxy().get(e.stage());
             if (hp != null) flat.put("reward/heldout_mean", hp.proxy()[0]); // the reward model's mean score of its held-out samples
             if (sft != null) {
-                PairedGain g = PairedGain.of(e.gold().scores(), sft.gold().scores()),
-                        d = PairedGain.of(e.diversity().taskAccuracy(), sft.diversity().taskAccuracy());
+                PairedGain g = e.greedyGain(sft), d = e.sampledGain(sft);
                 flat.put("gain_vs_sft/greedy", g.gain());
                 flat.put("gain_vs_sft/greedy_se", g.se());
                 flat.put("gain_vs_sft/sampled", d.gain());
