@@ -59,6 +59,10 @@ public final class EvalCommand extends BaseCommand {
     @Option(names = "--out", paramLabel = "DIR", description = "also write DIR/eval.json")
     Path out;
 
+    @Option(names = "--split", paramLabel = "test|train", description = "the built-in tasks' split (default test: problem "
+            + "instances no trainer draws; train: those the trainers draw from, to tell learning them from generalising)")
+    String split = "test";
+
     @Override
     protected int run() throws Exception {
         if (modelPath == null && rewardPath == null) throw CliException.usage("give --model MODEL and/or --reward-model RM");
@@ -68,14 +72,20 @@ public final class EvalCommand extends BaseCommand {
         if (n < 1) throw CliException.usage("--tasks must be >= 1, got " + n);
         TaskSuite suite = Data.suite(data);
         long seed = seed(1);
-        List<Task> test = suite.generate(n, seed + 4, Split.TEST);
+        Split which = switch (split) {
+            case "test" -> Split.TEST;
+            case "train" -> Split.TRAIN;
+            default -> throw CliException.usage("--split must be test or train, got '" + split + "'");
+        };
+        List<Task> test = suite.generate(n, seed + 4, which);
         Map<String, Object> json = new LinkedHashMap<>();
+        json.put("split", split);
         if (modelPath != null) {
             try (CausalLm gpt = ModelPaths.loadGpt(modelPath, "--model", device())) {
                 Tokenizer tok = ChatTokenizers.forModel(modelPath, "--model", tokenizer, gpt.config().vocabSize());
                 Encoder enc = new Encoder(tok, gpt.config().nCtx());
                 GoldEvaluator gold = new GoldEvaluator(enc, batch, maxNew);
-                info("%d held-out tasks of %s, model %s", test.size(), suite, ModelPaths.describe(gpt.config()));
+                info("%d %s-split tasks of %s, model %s", test.size(), split, suite, ModelPaths.describe(gpt.config()));
                 GoldEvaluator.Report r = gold.evaluate(gpt, test);
                 json.putAll(r.metrics("gold/"));
                 result("gold accuracy %.3f on %d tasks  ECE %.3f  EOS rate %.3f  confidence %.3f  response tokens %.2f",

@@ -598,6 +598,12 @@ class CliTest {
         assertTrue(r.out().contains("gold accuracy"), r.out());
         JsonNode j = new ObjectMapper().readTree(out.resolve("eval.json").toFile());
         assertTrue(j.has("gold/accuracy") && j.has("gold/ece") && j.has("gold/eos_rate") && j.has("sample/entropy"), j.toString());
+        assertEquals("test", j.get("split").asText());
+        // the training split: the instances the trainers draw from (SFT's own examples are among them)
+        r = run("eval", "--model", sftRun.resolve("model"), "--tasks", 6, "--level", 1, "--samples", 0, "--split", "train",
+                "--max-new", 4).ok();
+        assertTrue(r.out().contains("6 train-split tasks"), r.out());
+        assertTrue(run("eval", "--model", sftRun.resolve("model"), "--split", "dev").usageError().err().contains("--split"));
         run("eval", "--reward-model", sftRun, "--tasks", 2).usageError(); // a policy: no score head
         r = run("eval", "--reward-model", rmRun(), "--data", pairsData, "--format", "pairs").ok();
         assertTrue(r.out().contains("reward model accuracy"), r.out());
