@@ -261,12 +261,8 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
             return;
         }
         float scale = (float) (1.0 / Math.sqrt(config.headSize()));
-        Tensor xLast = p.length == 0 ? a.encoded : a.layers[p.length - 1].res3;
         Tensor dres = a.dres;
-        boolean base = trainsBase();
-        if (base) gradViews();
-        LayerNorm.backward(dln, xLast, pt.lnfw(), a.lnfMean, a.lnfRstd, dres, false, base ? gt.lnfw() : null,
-                base ? gt.lnfb() : null);
+        boolean base = finalNormBackward(a, dln);
         for (int l = p.length - 1; l >= 0; l--) {
             Block w = p[l], dw = base ? g[l] : FROZEN;
             Layer o = a.layers[l];
@@ -366,17 +362,26 @@ public final class Gpt extends CausalLmBase<Gpt.State> {
         Bias.residual(o.res2, a.tmpC, o.res3);
     }
 
+    /**
+     * Both backwards' start: the gradient views when the base trains, then ln_f's backward from {@code dln} into
+     * {@code a.dres}. Returns whether the base trains.
+     */
+    private boolean finalNormBackward(State a, Tensor dln) {
+        boolean base = trainsBase();
+        if (base) gradViews();
+        Tensor xLast = p.length == 0 ? a.encoded : a.layers[p.length - 1].res3;
+        LayerNorm.backward(dln, xLast, pt.lnfw(), a.lnfMean, a.lnfRstd, a.dres, false, base ? gt.lnfw() : null,
+                base ? gt.lnfb() : null);
+        return base;
+    }
+
     private void sharedBackward(State a, Tensor tokens, Tensor dln) {
         PrefixPass pp = prefix;
         PrefixTables t = pp.t();
         float scale = (float) (1.0 / Math.sqrt(config.headSize()));
-        boolean base = trainsBase();
-        if (base) gradViews();
         // pass 2: as the plain backward, the attention's k, v gradients scattered into the tables
         Tensor dres = a.dres;
-        Tensor xLast = p.length == 0 ? a.encoded : a.layers[p.length - 1].res3;
-        LayerNorm.backward(dln, xLast, pt.lnfw(), a.lnfMean, a.lnfRstd, dres, false, base ? gt.lnfw() : null,
-                base ? gt.lnfb() : null);
+        boolean base = finalNormBackward(a, dln);
         for (int l = p.length - 1; l >= 0; l--) {
             Block w = p[l], dw = base ? g[l] : FROZEN;
             Layer o = a.layers[l];

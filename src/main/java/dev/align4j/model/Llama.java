@@ -409,9 +409,7 @@ public final class Llama extends CausalLmBase<Llama.State> {
             return;
         }
         long T = a.t;
-        boolean base = trainsBase();
-        if (base) gradViews();
-        RmsNorm.backward(dhidden, a.resid[p.length], finalNorm, a.rstdF, a.dres, false, base ? dFinalNorm : null);
+        boolean base = finalNormBackward(a, dhidden);
         for (int l = p.length - 1; l >= 0; l--) {
             Saved o = a.layers[l];
             attentionOutputBackward(l, a);
@@ -563,12 +561,21 @@ public final class Llama extends CausalLmBase<Llama.State> {
         RmsNorm.forward(a.resid[p.length], finalNorm, eps, hidden, a.rstdF);
     }
 
-    private void sharedBackward(State a, Tensor tokens, Tensor dhidden) {
-        PrefixTables t = prefix.t();
+    /**
+     * Both backwards' start: the gradient views when the base trains, then the final norm's backward from
+     * {@code dhidden} into {@code a.dres}. Returns whether the base trains.
+     */
+    private boolean finalNormBackward(State a, Tensor dhidden) {
         boolean base = trainsBase();
         if (base) gradViews();
-        // pass 2: as the plain backward, the attention's k, v gradients scattered into the tables
         RmsNorm.backward(dhidden, a.resid[p.length], finalNorm, a.rstdF, a.dres, false, base ? dFinalNorm : null);
+        return base;
+    }
+
+    private void sharedBackward(State a, Tensor tokens, Tensor dhidden) {
+        PrefixTables t = prefix.t();
+        // pass 2: as the plain backward, the attention's k, v gradients scattered into the tables
+        boolean base = finalNormBackward(a, dhidden);
         for (int l = p.length - 1; l >= 0; l--) {
             Saved o = a.layers[l];
             attentionOutputBackward(l, a);
