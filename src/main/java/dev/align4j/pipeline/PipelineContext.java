@@ -38,6 +38,9 @@ final class PipelineContext implements AutoCloseable {
     /** Samples per prompt of the best-of-n curve (n = 1, 2, 4, 8, 16) and of each later policy's held-out proxy score. */
     static final int BEST_OF_N_SAMPLES = 16;
 
+    /** Tasks of the training split's arithmetic each policy from SFT on is evaluated on (see {@link PostTrainingPipeline.TrainSplitEval}). */
+    static final int TRAIN_SPLIT_ARITHMETIC = 200;
+
     /** Rows per evaluation batch. */
     static final int BATCH = 64;
 
@@ -62,6 +65,8 @@ final class PipelineContext implements AutoCloseable {
     final Encoder enc;
     final TaskSuite suite;
     final List<Task> sftTasks, pairTasks, ppoTasks, grpoTasks, test, heldOutTasks;
+    /** {@link #TRAIN_SPLIT_ARITHMETIC} training-split tasks of the suite's arithmetic families (none without them). */
+    final List<Task> trainArithmetic;
     private final Path out;
     private final Function<String, ProgressListener> progress;
     private final GoldEvaluator gold;
@@ -102,6 +107,10 @@ final class PipelineContext implements AutoCloseable {
         this.test = suite.generate(t.testTasks(), seed + 4, Split.TEST);
         this.heldOutTasks = suite.generate(t.heldOutPairs(), seed + 5, Split.TEST);
         this.grpoTasks = suite.generate(t.grpoPrompts(), seed + 6, Split.TRAIN);
+        String[] arithmetic = PostTrainingPipeline.ARITHMETIC.stream()
+                .filter(f -> suite.families().stream().anyMatch(x -> x.name().equals(f))).toArray(String[]::new);
+        this.trainArithmetic = arithmetic.length == 0 ? List.of()
+                : suite.only(arithmetic).generate(TRAIN_SPLIT_ARITHMETIC, seed + 7, Split.TRAIN);
         this.gold = new GoldEvaluator(enc, BATCH, c.eval().maxNewTokens());
         log.accept("tasks: " + suite + "; " + sftTasks.size() + " SFT, " + test.size() + " held-out");
         Files.createDirectories(out);
@@ -194,7 +203,7 @@ final class PipelineContext implements AutoCloseable {
 
     /**
      * The step after every stage that trained a policy: evaluates it on the held-out tasks (against the SFT policy once
-     * there is one, and by the reward model once there is one), appends its first judged responses to the samples file
+     * there is one, and by the reward model once there is one) and, from SFT on, on the training split's arithmetic; appends its first judged responses to the samples file
      * and logs its gold accuracy.
      */
     void evaluated(String stage, CausalLm policy, double seconds) throws IOException {
@@ -203,7 +212,10 @@ final class PipelineContext implements AutoCloseable {
         if (sftTrained && policy == sft) sftScores = r.scores();
         if (List.of("sft", "ppo", "grpo").contains(stage)) answers.put(stage, r.responses());
         WinRate.Result w = sftScores == null || policy == sft ? null : WinRate.ofScores(r.scores(), sftScores);
-        PostTrainingPipeline.StageEval e = new PostTrainingPipeline.StageEval(stage, r, d, w, seconds);
+        PostTrainingPipeline.TrainSplitEval a = !sftTrained || trainArithmetic.isEmpty() ? null
+                : new PostTrainingPipeline.TrainSplitEval(gold.evaluate(policy, trainArithmetic),
+                        gold.sample(policy, trainArithmetic, config.eval().diversitySamples(), config.seed() + 12));
+        PostTrainingPipeline.StageEval e = new PostTrainingPipeline.StageEval(stage, r, d, w, seconds, a);
         evals.add(e);
         if (rm != null) scoreHeldOut(stage, policy);
         writeSamples(e);

@@ -10,9 +10,6 @@ import java.util.Map;
 public final class PostTrainMain {
     private PostTrainMain() {}
 
-    /** The families whose answers the reward model cannot judge and GRPO's gold checker can. */
-    private static final List<String> ARITHMETIC = List.of("add", "sub");
-
     /** The summary as a Markdown table plus the PPO curves' first and last points. */
     public static String table(PostTrainingPipeline.Summary s) {
         StringBuilder sb = new StringBuilder();
@@ -43,27 +40,35 @@ public final class PostTrainMain {
 
     /**
      * Each stage after SFT against SFT on the same held-out tasks: the paired gain in greedy and in sampled gold with
-     * its standard error, and the arithmetic families' accuracies (greedy / sampled), which only a verifier can judge.
+     * its standard error, and the arithmetic families' accuracies (greedy / sampled), which only a verifier can judge;
+     * then the same on the training split's arithmetic, where a policy shows what it learned of those families.
      */
     private static void gains(StringBuilder sb, PostTrainingPipeline.Summary s) {
         if (s.stages().stream().noneMatch(e -> e.stage().equals("sft"))) return;
         PostTrainingPipeline.StageEval sft = s.stage("sft");
         sb.append(String.format("%ngain over SFT on %d held-out tasks (paired mean ± standard error; greedy, then %d samples a task):%n",
                 sft.gold().n(), sft.diversity().samplesPerPrompt()));
-        sb.append(String.format("  %-12s %s%n", "sft", families(sft)));
-        boolean after = false;
-        for (PostTrainingPipeline.StageEval e : s.stages()) {
-            if (after)
-                sb.append(String.format("  %-12s greedy %s  sampled %s  %s%n", e.stage(), e.greedyGain(sft), e.sampledGain(sft),
-                        families(e)));
-            after |= e == sft;
-        }
+        List<PostTrainingPipeline.StageEval> after = s.stages().subList(s.stages().indexOf(sft), s.stages().size());
+        gains(sb, after);
+        if (sft.trainSplit() == null) return;
+        sb.append(String.format("%nthe same on %d arithmetic problems of the training split (the problems the trainers draw from):%n",
+                sft.trainSplit().gold().n()));
+        gains(sb, after.stream().map(PostTrainingPipeline.StageEval::onTrainSplit).toList());
     }
 
-    /** "add 0.09 / 0.12, sub ..." for the stage's arithmetic families present. */
+    /** One line per stage: the first ({@code SFT}) with its arithmetic, the others with their gains over it too. */
+    private static void gains(StringBuilder sb, List<PostTrainingPipeline.StageEval> stages) {
+        PostTrainingPipeline.StageEval sft = stages.get(0);
+        sb.append(String.format("  %-12s %s%n", sft.stage(), families(sft)));
+        for (PostTrainingPipeline.StageEval e : stages.subList(1, stages.size()))
+            sb.append(String.format("  %-12s greedy %s  sampled %s  %s%n", e.stage(), e.greedyGain(sft), e.sampledGain(sft),
+                    families(e)));
+    }
+
+    /** "add 0.09 / 0.12, sub ..." (greedy / sampled) for the stage's arithmetic families present. */
     private static String families(PostTrainingPipeline.StageEval e) {
         StringBuilder sb = new StringBuilder();
-        for (String f : ARITHMETIC) {
+        for (String f : PostTrainingPipeline.ARITHMETIC) {
             Double g = e.gold().familyAccuracy().get(f), smp = e.diversity().familyAccuracy().get(f);
             if (g != null && smp != null) sb.append(String.format("%s%s %.3f / %.3f", sb.isEmpty() ? "" : ", ", f, g, smp));
         }

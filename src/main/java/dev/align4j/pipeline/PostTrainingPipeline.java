@@ -43,14 +43,30 @@ public final class PostTrainingPipeline {
 
     private PostTrainingPipeline() {}
 
-    /** Evaluation of one policy. */
+    /** The families whose answers the reward model cannot judge and GRPO's gold checker can. */
+    public static final List<String> ARITHMETIC = List.of("add", "sub");
+
+    /**
+     * A policy's gold on {@link #ARITHMETIC} problems of the training split, the problems the trainers draw from:
+     * what training taught it, set against what carried over to held-out problems.
+     */
+    public record TrainSplitEval(GoldEvaluator.Report gold, GoldEvaluator.Diversity diversity) {}
+
+    /**
+     * Evaluation of one policy: on the held-out tasks, and, from SFT on, on the training split's arithmetic
+     * ({@code trainSplit}; null before SFT or when the suite has neither add nor sub).
+     */
     public record StageEval(String stage, GoldEvaluator.Report gold, GoldEvaluator.Diversity diversity, WinRate.Result vsSft,
-                            double seconds) {
+                            double seconds, TrainSplitEval trainSplit) {
         public Map<String, Object> flat() {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("stage", stage);
             m.putAll(gold.metrics("gold/"));
             m.putAll(diversity.metrics("sample/"));
+            if (trainSplit != null) {
+                m.putAll(trainSplit.gold.metrics("train_split/gold/"));
+                m.putAll(trainSplit.diversity.metrics("train_split/sample/"));
+            }
             if (vsSft != null) m.put("win_rate_vs_sft", vsSft.winRate());
             m.put("train_seconds", seconds);
             return m;
@@ -64,6 +80,12 @@ public final class PostTrainingPipeline {
         /** The paired gain of sampled gold (each task's share of right samples) over {@code base}'s. */
         public PairedGain sampledGain(StageEval base) {
             return PairedGain.of(diversity.taskAccuracy(), base.diversity.taskAccuracy());
+        }
+
+        /** This evaluation on the training split's arithmetic, for {@link #greedyGain} and {@link #sampledGain} there. */
+        public StageEval onTrainSplit() {
+            if (trainSplit == null) throw new IllegalStateException(stage + " was not evaluated on the training split");
+            return new StageEval(stage, trainSplit.gold, trainSplit.diversity, null, seconds, null);
         }
     }
 

@@ -8,9 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.align4j.data.tasks.Split;
+import dev.align4j.data.tasks.Task;
+import dev.align4j.model.CausalLm;
 import dev.align4j.model.GptConfig;
 import dev.align4j.rl.PpoConfig;
 import dev.align4j.tensor.Device;
+import dev.align4j.train.ProgressListener;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -60,8 +64,10 @@ class PipelineStagesTest {
                 "simpo", 2L, "grpo", 2L), progress, at);
         List<String> evaluated = List.of("base", "pretrain", "sft", "ppo", "ppo_overopt", "dpo", "simpo", "grpo");
         assertEquals(evaluated, s.stages().stream().map(PostTrainingPipeline.StageEval::stage).toList(), at);
-        for (PostTrainingPipeline.StageEval e : s.stages())
+        for (PostTrainingPipeline.StageEval e : s.stages()) {
             assertEquals(List.of("base", "pretrain", "sft").contains(e.stage()), e.vsSft() == null, "win rate vs SFT after SFT: " + e.stage());
+            assertEquals(null, e.trainSplit(), "the micro suite has no add or sub: " + e.stage());
+        }
         // every policy after the reward model is scored by it on the same held-out samples; the SFT policy's is its best-of-n
         assertEquals(List.of("sft", "ppo", "ppo_overopt", "dpo", "simpo", "grpo"), List.copyOf(s.heldOutProxy().keySet()), at);
         assertTrue(s.heldOutProxy().get("sft") == s.bestOfN(), at);
@@ -85,6 +91,24 @@ class PipelineStagesTest {
         // the same config and seed again: the same figures, wall-clock times aside
         PostTrainingPipeline.run(c, Device.cpu(), dir.resolve("b"), line -> {}, stage -> (step, total, m) -> {});
         assertTrue(withoutTimes(dir.resolve("a")).equals(withoutTimes(dir.resolve("b"))), "runs a and b differ, " + at);
+    }
+
+    @Test
+    void theTrainingSplitsArithmeticIsItsAddAndSubProblems(@TempDir Path dir) throws Exception {
+        PipelineConfig c = micro(1, false);
+        PipelineConfig withArithmetic = c.withTasks(new PipelineConfig.Tasks(1, List.of("upper", "add", "sub"), 16, 12, 16, 16, 12, 24));
+        try (CausalLm base = CausalLm.create(c.model(), Device.cpu(), 1);
+             PipelineContext plain = new PipelineContext(c, base, dir.resolve("a"), line -> {}, stage -> ProgressListener.NONE);
+             PipelineContext ctx = new PipelineContext(withArithmetic, base, dir.resolve("b"), line -> {}, stage -> ProgressListener.NONE)) {
+            assertEquals(List.of(), plain.trainArithmetic, "no add or sub in the suite: nothing to evaluate");
+            assertEquals(PipelineContext.TRAIN_SPLIT_ARITHMETIC, ctx.trainArithmetic.size());
+            Map<String, Long> perFamily = new java.util.TreeMap<>();
+            for (Task t : ctx.trainArithmetic) {
+                assertEquals(Split.TRAIN, ctx.suite.splitOf(t), t.toString());
+                perFamily.merge(t.family(), 1L, Long::sum);
+            }
+            assertEquals(Map.of("add", 100L, "sub", 100L), perFamily);
+        }
     }
 
     @Test

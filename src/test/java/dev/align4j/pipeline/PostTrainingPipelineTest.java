@@ -91,6 +91,20 @@ class PostTrainingPipelineTest {
             assertTrue(row.get("gain_vs_sft/greedy_se").asDouble() >= 0 && row.get("gain_vs_sft/sampled_se").asDouble() >= 0, row.toString());
         }
         assertTrue(PostTrainMain.table(s).contains("gain over SFT on " + tasks.testTasks() + " held-out tasks"), PostTrainMain.table(s));
+        // from SFT on, every stage is also evaluated on training-split add and sub problems
+        for (int i = 0; i < 6; i++) {
+            JsonNode row = summary.get("stages").get(i);
+            assertEquals(i >= 2, row.has("train_split/gold/accuracy/add") && row.has("train_split/sample/sample_accuracy/sub"),
+                    row.toString());
+        }
+        PostTrainingPipeline.StageEval sftEval = s.stage("sft");
+        assertEquals(PipelineContext.TRAIN_SPLIT_ARITHMETIC, sftEval.trainSplit().gold().n());
+        assertEquals(java.util.Set.of("add", "sub"), sftEval.trainSplit().gold().familyAccuracy().keySet());
+        for (PostTrainingPipeline.StageEval e : s.stages().subList(3, 6))
+            assertEquals(e.trainSplit().gold().accuracy() - sftEval.trainSplit().gold().accuracy(),
+                    e.onTrainSplit().greedyGain(sftEval.onTrainSplit()).gain(), 1e-12, e.stage());
+        assertTrue(PostTrainMain.table(s).contains("the same on " + PipelineContext.TRAIN_SPLIT_ARITHMETIC
+                + " arithmetic problems of the training split"), PostTrainMain.table(s));
         // best-of-n of the SFT policy against the reward model: n = 1 … 16; the pick's proxy score never falls with n
         JsonNode bon = summary.get("best_of_n");
         assertEquals(5, bon.size(), bon.toString());
