@@ -460,6 +460,12 @@ public final class ReportWriter {
                 for (StageSummary s : st) cell(h, Optional.ofNullable(s.familyAccuracy().get(f)), 2);
                 h.append("</tr>\n");
             }
+            // the same families on problems the trainers drew from: learned there, against carried over to held-out ones
+            for (String f : run.trainSplitFamilies()) {
+                h.append("<tr><td class=\"l\">").append(esc(f)).append(", training split</td>");
+                for (StageSummary s : st) cell(h, Optional.ofNullable(s.trainSplitAccuracy().get(f)), 2);
+                h.append("</tr>\n");
+            }
             h.append("</tbody></table></section>\n");
         }
 

@@ -60,12 +60,20 @@ public final class RunFolder {
 
         /** Greedy gold accuracy per task family: {@code gold/accuracy/<f>} (or the schema's {@code gold/family/<f>}). */
         public Map<String, Double> familyAccuracy() {
+            Map<String, Double> out = byPrefix("gold/accuracy/");
+            out.putAll(byPrefix("gold/family/"));
+            return out;
+        }
+
+        /** Greedy gold accuracy per family on the training split's arithmetic: {@code train_split/gold/accuracy/<f>}. */
+        public Map<String, Double> trainSplitAccuracy() {
+            return byPrefix("train_split/gold/accuracy/");
+        }
+
+        private Map<String, Double> byPrefix(String prefix) {
             Map<String, Double> out = new LinkedHashMap<>();
-            for (var e : values.entrySet()) {
-                String k = e.getKey();
-                if (k.startsWith("gold/accuracy/")) out.put(k.substring("gold/accuracy/".length()), e.getValue());
-                else if (k.startsWith("gold/family/")) out.put(k.substring("gold/family/".length()), e.getValue());
-            }
+            for (var e : values.entrySet())
+                if (e.getKey().startsWith(prefix)) out.put(e.getKey().substring(prefix.length()), e.getValue());
             return out;
         }
     }
@@ -329,6 +337,13 @@ public final class RunFolder {
     public List<String> families() {
         TreeSet<String> f = new TreeSet<>();
         for (StageSummary s : summary.stages()) f.addAll(s.familyAccuracy().keySet());
+        return List.copyOf(f);
+    }
+
+    /** Every family any stage reports on the training split ({@link StageSummary#trainSplitAccuracy}), sorted. */
+    public List<String> trainSplitFamilies() {
+        TreeSet<String> f = new TreeSet<>();
+        for (StageSummary s : summary.stages()) f.addAll(s.trainSplitAccuracy().keySet());
         return List.copyOf(f);
     }
 

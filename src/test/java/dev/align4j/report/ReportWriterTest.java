@@ -102,6 +102,8 @@ class ReportWriterTest {
         for (String s : List.of("base", "pretrain", "sft", "ppo", "ppo_overopt", "dpo", "simpo", "grpo"))
             assertTrue(fullHtml.contains("<tr><td class=\"l\">" + s + "</td>"), "summary row " + s);
         for (String f : List.of("add", "reverse", "upper")) assertTrue(fullHtml.contains("<tr><td class=\"l\">" + f + "</td>"), "family row " + f);
+        assertTrue(fullHtml.contains("<tr><td class=\"l\">add, training split</td><td>—</td><td>—</td><td>0.52</td>"),
+                "the training split's add row: a dash before SFT");
         assertTrue(fullHtml.contains("<td>0.300</td>"), "sft gold accuracy 0.300 in the summary table");
         assertTrue(fullHtml.contains("<td>+0.120 ± 0.020</td><td>+0.096 ± 0.010</td>") && fullHtml.contains("<td>-0.050 ± 0.020</td>"),
                 "GRPO's and PPO's gains over SFT with their standard errors");
@@ -200,6 +202,8 @@ class ReportWriterTest {
         assertEquals(6, r.series("pretrain", "eval_loss")[0].length, "null eval_loss skipped");
         assertEquals(0.3, r.stage("sft").orElseThrow().goldGreedy().orElseThrow(), 1e-12);
         assertEquals(List.of("add", "reverse", "upper"), r.families());
+        assertEquals(List.of("add"), r.trainSplitFamilies());
+        assertEquals(Map.of("add", 0.52), r.stage("sft").orElseThrow().trainSplitAccuracy());
         assertEquals(0.71, r.infoNumber("reward_model_heldout_accuracy").orElseThrow(), 1e-12);
         assertEquals(5, r.bestOfN().size());
         assertEquals(16.0, r.bestOfN().get(4).get("n"), 0);

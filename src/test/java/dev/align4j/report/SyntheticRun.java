@@ -55,6 +55,7 @@ final class SyntheticRun {
             m.put("stage", names[i]);
             m.put("gold/accuracy", acc[i]);
             for (String f : List.of("add", "reverse", "upper")) m.put("gold/accuracy/" + f, Math.min(1, acc[i] * (1 + f.length() / 10.0)));
+            if (i >= 2) m.put("train_split/gold/accuracy/add", 0.5 + 0.01 * i); // from SFT on, as PostTrainingPipeline writes it
             m.put("gold/response_tokens", 3.0);
             m.put("gold/eos_rate", 1.0);
             m.put("gold/confidence", 0.3);
