@@ -38,7 +38,7 @@ final class PipelineContext implements AutoCloseable {
     /** Samples per prompt of the best-of-n curve (n = 1, 2, 4, 8, 16) and of each later policy's held-out proxy score. */
     static final int BEST_OF_N_SAMPLES = 16;
 
-    /** Tasks of the training split's arithmetic each policy from SFT on is evaluated on (see {@link PostTrainingPipeline.TrainSplitEval}). */
+    /** Training-split arithmetic tasks each policy from SFT on is evaluated on ({@link PostTrainingPipeline.TrainSplitEval}). */
     static final int TRAIN_SPLIT_ARITHMETIC = 200;
 
     /** Rows per evaluation batch. */
@@ -203,8 +203,8 @@ final class PipelineContext implements AutoCloseable {
 
     /**
      * The step after every stage that trained a policy: evaluates it on the held-out tasks (against the SFT policy once
-     * there is one, and by the reward model once there is one) and, from SFT on, on the training split's arithmetic; appends its first judged responses to the samples file
-     * and logs its gold accuracy.
+     * there is one, and by the reward model once there is one) and, from SFT on, on the training split's arithmetic;
+     * appends its first judged responses to the samples file and logs its gold accuracy.
      */
     void evaluated(String stage, CausalLm policy, double seconds) throws IOException {
         GoldEvaluator.Report r = gold.evaluate(policy, test);
