@@ -135,7 +135,7 @@ public final class GoldEvaluator {
         int n = tasks.size();
         double[] conf = new double[n], scores = new double[n];
         boolean[] ok = new boolean[n];
-        Map<String, int[]> fam = new TreeMap<>();   // family → {correct, count}
+        Map<String, double[]> fam = new TreeMap<>();   // family → {correct, count}
         List<Sample> samples = new ArrayList<>();
         long tokens = 0;
         int eos = 0, correct = 0;
@@ -148,18 +148,14 @@ public final class GoldEvaluator {
             tokens += r.answerTokens();
             if (r.endedWithEos()) eos++;
             if (ok[i]) correct++;
-            int[] c = fam.computeIfAbsent(t.family(), f -> new int[2]);
+            double[] c = fam.computeIfAbsent(t.family(), f -> new double[2]);
             c[0] += ok[i] ? 1 : 0;
             c[1]++;
             if (samples.size() < keepSamples) samples.add(new Sample(t.family(), t.prompt(), r.text(), ok[i]));
         }
-        Map<String, Double> famAcc = new LinkedHashMap<>();
         Map<String, Integer> famCount = new LinkedHashMap<>();
-        fam.forEach((f, c) -> {
-            famAcc.put(f, (double) c[0] / c[1]);
-            famCount.put(f, c[1]);
-        });
-        return new Report(n, (double) correct / n, famAcc, famCount, (double) tokens / n, (double) eos / n,
+        fam.forEach((f, c) -> famCount.put(f, (int) c[1]));
+        return new Report(n, (double) correct / n, familyShares(fam), famCount, (double) tokens / n, (double) eos / n,
                 Metrics.mean(conf), Metrics.expectedCalibrationError(conf, ok, ECE_BINS), List.copyOf(samples),
                 java.util.Arrays.stream(scores).boxed().toList(),
                 rs.stream().map(Responses.Response::text).toList());
