@@ -15,7 +15,8 @@ import picocli.CommandLine.Option;
  * a tiny GPT pre-trained on a generated corpus with the mid-training mixture, SFT on the built-in tasks, a reward
  * model from the SFT policy's ranked samples, PPO against it (and a β = 0 run for the over-optimisation curve),
  * DPO and SimPO from the SFT policy, GRPO with the gold checker as reward; every stage evaluated on held-out tasks;
- * then {@code report.html} with its plots ({@link ReportWriter}) and the summary table. {@link PipelineConfig#demo} is the measured configuration.
+ * then {@code report.html} with its plots ({@link ReportWriter}) and the summary table. {@link PipelineConfig#demo}
+ * is the measured configuration.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Runs the whole pipeline on the built-in tasks: pre-training (generated corpus + mid-training",
